@@ -1,0 +1,1 @@
+"""Consul-compatible command line. One module per command group."""

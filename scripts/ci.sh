@@ -1,0 +1,16 @@
+#!/usr/bin/env bash
+# Sets up everything the tests need on a fresh Debian 12 machine (as root) and runs them.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+export DEBIAN_FRONTEND=noninteractive
+apt-get update -qq
+apt-get install -y -qq --no-install-recommends \
+  nginx libnginx-mod-stream bind9-dnsutils dnsmasq-base dnsperf wrk curl socat netcat-openbsd \
+  iptables iproute2 docker.io busybox-static etcd-server etcd-client >/dev/null
+python3 -m pip install -q --disable-pip-version-check -e '.[test]'
+# A private Docker engine for the registrator tests; stopped when the run ends.
+bash scripts/dockerd.sh start
+trap 'bash scripts/dockerd.sh stop' EXIT
+export DOCKER_HOST=unix:///tmp/pyconsul-dockerd/docker.sock
+python3 -m ruff check .
+python3 -m pytest -n 3 -q -p no:cacheprovider "$@"
