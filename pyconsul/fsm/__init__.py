@@ -1,0 +1,1 @@
+"""The replicated state machine: typed commands and the deterministic function applying them."""

@@ -1,0 +1,126 @@
+"""Typed write commands. Every change to the state store is one of these, appended to the log.
+
+Encoding is msgpack of `[type_name, fields]`; decoding an unknown type raises UnknownCommand, so
+replicas never silently diverge. Payloads use Consul's JSON shapes (CamelCase dicts) because those
+are what the API receives and what the store keeps.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass, field
+from typing import Any, ClassVar
+
+import msgpack
+
+
+class UnknownCommand(Exception):
+    pass
+
+
+_REGISTRY: dict[str, type[Command]] = {}
+
+
+@dataclass
+class Command:
+    TYPE: ClassVar[str] = ""
+
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        if cls.TYPE:
+            if cls.TYPE in _REGISTRY:
+                raise TypeError(f"duplicate command type {cls.TYPE}")
+            _REGISTRY[cls.TYPE] = cls
+
+
+@dataclass
+class Register(Command):
+    """Catalog.Register: upsert a node, optionally one service and some checks."""
+
+    TYPE: ClassVar[str] = "register"
+    node: dict[str, Any]  # ID, Node, Address, Datacenter, TaggedAddresses, Meta
+    service: dict[str, Any] | None = None
+    checks: list[dict[str, Any]] = field(default_factory=list)
+    skip_node_update: bool = False
+
+
+@dataclass
+class Deregister(Command):
+    """Catalog.Deregister: a whole node, or one service (and its checks), or one check."""
+
+    TYPE: ClassVar[str] = "deregister"
+    node: str
+    service_id: str = ""
+    check_id: str = ""
+
+
+@dataclass
+class KVOp(Command):
+    """One KV verb: set, cas, lock, unlock, delete, delete-cas, delete-tree."""
+
+    TYPE: ClassVar[str] = "kv"
+    verb: str
+    key: str
+    value: bytes | None = None
+    flags: int = 0
+    index: int = 0  # for cas / delete-cas
+    session: str = ""
+
+
+@dataclass
+class Txn(Command):
+    """Atomic list of operations in Consul's /v1/txn shape (KV verbs; Node/Service/Check verbs)."""
+
+    TYPE: ClassVar[str] = "txn"
+    ops: list[dict[str, Any]]
+
+
+@dataclass
+class SessionCreate(Command):
+    TYPE: ClassVar[str] = "session-create"
+    session: dict[str, Any]  # ID, Name, Node, NodeChecks, ServiceChecks, LockDelay(ns), Behavior, TTL
+
+
+@dataclass
+class SessionDestroy(Command):
+    TYPE: ClassVar[str] = "session-destroy"
+    session_id: str
+
+
+@dataclass
+class EventFire(Command):
+    TYPE: ClassVar[str] = "event"
+    event: dict[str, Any]  # ID, Name, Payload, NodeFilter, ServiceFilter, TagFilter
+
+
+@dataclass
+class TombstoneReap(Command):
+    """Forget KV tombstones up to an index (they only exist to wake blocking queries)."""
+
+    TYPE: ClassVar[str] = "tombstone-reap"
+    index: int
+
+
+@dataclass
+class Noop(Command):
+    """Committed by a new leader / on startup so reads see every earlier write."""
+
+    TYPE: ClassVar[str] = "noop"
+
+
+def encode(cmd: Command) -> bytes:
+    if not cmd.TYPE or _REGISTRY.get(cmd.TYPE) is not type(cmd):
+        raise UnknownCommand(f"unregistered command {type(cmd).__name__}")
+    fields = {f.name: getattr(cmd, f.name) for f in dataclasses.fields(cmd)}
+    return msgpack.packb([cmd.TYPE, fields], use_bin_type=True)
+
+
+def decode(data: bytes) -> Command:
+    try:
+        type_name, fields = msgpack.unpackb(data, raw=False, strict_map_key=False)
+    except Exception as exc:
+        raise UnknownCommand(f"undecodable command: {exc}") from exc
+    cls = _REGISTRY.get(type_name)
+    if cls is None:
+        raise UnknownCommand(f"unknown command type {type_name!r}")
+    return cls(**fields)

@@ -1,0 +1,383 @@
+"""Catalog tables: nodes, services, checks, with per-service indexes.
+
+Index tables used: "nodes", "services", "checks" and "service.<name>" (bumped whenever anything a
+health/catalog query for that service returns changes: the instance, its node, or a check on it).
+Watch topics: ("node", name), ("svc", name), ("nodes",), ("services",), ("state", status).
+"""
+
+from __future__ import annotations
+
+import copy
+from typing import TYPE_CHECKING, Any
+
+from pyconsul.state.errors import StateError
+from pyconsul.state.watch import WatchSet
+
+if TYPE_CHECKING:
+    from pyconsul.state.store import StateStore
+
+Row = dict[str, Any]
+
+PASSING, WARNING, CRITICAL, MAINT = "passing", "warning", "critical", "maintenance"
+CHECK_STATES = (PASSING, WARNING, CRITICAL, MAINT)
+
+_NODE_FIELDS = ("ID", "Node", "Address", "Datacenter", "TaggedAddresses", "Meta")
+_INDEX_FIELDS = ("CreateIndex", "ModifyIndex")
+
+
+def _same(a: Row, b: Row) -> bool:
+    """Equal apart from the raft indexes."""
+    return {k: v for k, v in a.items() if k not in _INDEX_FIELDS} == {
+        k: v for k, v in b.items() if k not in _INDEX_FIELDS
+    }
+
+
+def normalize_service(svc: Row) -> Row:
+    """A NodeService row in Consul's JSON shape from a (validated) register request."""
+    tags = svc.get("Tags") or []
+    weights = svc.get("Weights") or {"Passing": 1, "Warning": 1}
+    row: Row = {
+        "ID": svc.get("ID") or svc.get("Service", ""),
+        "Service": svc.get("Service", ""),
+        "Tags": list(tags),
+        "Address": svc.get("Address", "") or "",
+        "Meta": dict(svc.get("Meta") or {}),
+        "Port": int(svc.get("Port") or 0),
+        "Weights": {"Passing": int(weights.get("Passing", 1)), "Warning": int(weights.get("Warning", 1))},
+        "EnableTagOverride": bool(svc.get("EnableTagOverride", False)),
+    }
+    if svc.get("Kind"):
+        row["Kind"] = svc["Kind"]
+    if svc.get("TaggedAddresses"):
+        row["TaggedAddresses"] = copy.deepcopy(svc["TaggedAddresses"])
+    row["Proxy"] = copy.deepcopy(svc.get("Proxy") or {"Mode": "", "MeshGateway": {}, "Expose": {}})
+    row["Connect"] = copy.deepcopy(svc.get("Connect") or {})
+    if svc.get("SocketPath"):
+        row["SocketPath"] = svc["SocketPath"]
+    return row
+
+
+def normalize_check(chk: Row, node: str) -> Row:
+    status = chk.get("Status") or CRITICAL
+    row: Row = {
+        "Node": node,
+        "CheckID": chk.get("CheckID") or chk.get("Name", ""),
+        "Name": chk.get("Name", "") or chk.get("CheckID", ""),
+        "Status": status,
+        "Notes": chk.get("Notes", "") or "",
+        "Output": chk.get("Output", "") or "",
+        "ServiceID": chk.get("ServiceID", "") or "",
+        "ServiceName": "",
+        "ServiceTags": [],
+        "Type": chk.get("Type", "") or "",
+        "Interval": chk.get("Interval", "") or "",
+        "Timeout": chk.get("Timeout", "") or "",
+        "ExposedPort": int(chk.get("ExposedPort") or 0),
+        "Definition": copy.deepcopy(chk.get("Definition") or {}),
+    }
+    return row
+
+
+class CatalogTables:
+    def __init__(self) -> None:
+        self.nodes_by_name: dict[str, Row] = {}
+        self.services_by_node: dict[str, dict[str, Row]] = {}
+        self.checks_by_node: dict[str, dict[str, Row]] = {}
+        # service name -> {(node, service id): None}, insertion-ordered
+        self.service_instances: dict[str, dict[tuple[str, str], None]] = {}
+
+    # ---------------------------------------------------------------- writes
+    def ensure_registration(
+        self: StateStore, idx: int, node: Row, service: Row | None, checks: list[Row], skip_node_update: bool
+    ) -> None:
+        name = node.get("Node") or ""
+        if not name:
+            raise StateError("Must provide node")
+        existing_node = self.nodes_by_name.get(name)
+        self._validate_registration(name, existing_node, service, checks)
+        if not skip_node_update or existing_node is None:
+            if not node.get("Address") and existing_node is None:
+                raise StateError("Must provide address")
+            self._ensure_node(idx, node)
+        if service is not None:
+            self._ensure_service(idx, name, service)
+        for chk in checks:
+            self._ensure_check(idx, name, chk)
+
+    def _validate_registration(
+        self: StateStore, name: str, existing_node: Row | None, service: Row | None, checks: list[Row]
+    ) -> None:
+        """Refuse the whole registration up front, so nothing is half-applied."""
+        known = set(self.services_by_node.get(name, {})) if existing_node is not None else set()
+        if service is not None:
+            if not service.get("Service"):
+                raise StateError("Must provide service name")
+            known.add(service.get("ID") or service["Service"])
+        for chk in checks:
+            if not (chk.get("CheckID") or chk.get("Name")):
+                raise StateError("Missing check ID")
+            if (chk.get("Status") or CRITICAL) not in CHECK_STATES:
+                raise StateError(f"Invalid check status: {chk.get('Status')!r}")
+            sid = chk.get("ServiceID") or ""
+            if sid and sid not in known:
+                raise StateError(f"Missing service registration for ServiceID {sid!r}")
+
+    def _ensure_node(self: StateStore, idx: int, node: Row) -> None:
+        name = node["Node"]
+        existing = self.nodes_by_name.get(name)
+        row: Row = {
+            "ID": node.get("ID", "") or "",
+            "Node": name,
+            "Address": node.get("Address") or (existing or {}).get("Address", ""),
+            "Datacenter": node.get("Datacenter", "") or "",
+            "TaggedAddresses": copy.deepcopy(node.get("TaggedAddresses") or {}),
+            "Meta": copy.deepcopy(node.get("Meta") or {}),
+        }
+        if existing is not None:
+            if row["Datacenter"] == "":
+                row["Datacenter"] = existing["Datacenter"]
+            if _same({k: existing[k] for k in _NODE_FIELDS}, row):
+                return
+            row["CreateIndex"] = existing["CreateIndex"]
+        else:
+            row["CreateIndex"] = idx
+        row["ModifyIndex"] = idx
+        self.nodes_by_name[name] = row
+        self.services_by_node.setdefault(name, {})
+        self.checks_by_node.setdefault(name, {})
+        self._bump(idx, "nodes")
+        self._touch(("nodes",), ("node", name))
+        # Catalog and health answers for every service on this node embed the node.
+        for svc in self.services_by_node[name].values():
+            self._bump_service(idx, svc["Service"])
+
+    def _bump_service(self: StateStore, idx: int, service_name: str) -> None:
+        self._bump(idx, "service." + service_name)
+        self._touch(("svc", service_name))
+
+    def _ensure_service(self: StateStore, idx: int, node: str, svc: Row) -> None:
+        if node not in self.nodes_by_name:
+            raise StateError(f"Missing node registration for {node}")
+        row = normalize_service(svc)
+        if not row["Service"]:
+            raise StateError("Must provide service name")
+        services = self.services_by_node[node]
+        existing = services.get(row["ID"])
+        if existing is not None:
+            if _same(existing, row):
+                return
+            row["CreateIndex"] = existing["CreateIndex"]
+            if existing["Service"] != row["Service"]:
+                self._unlink_instance(idx, node, existing)
+        else:
+            row["CreateIndex"] = idx
+        row["ModifyIndex"] = idx
+        services[row["ID"]] = row
+        self.service_instances.setdefault(row["Service"], {})[(node, row["ID"])] = None
+        self._bump(idx, "services")
+        self._bump_service(idx, row["Service"])
+        self._touch(("services",), ("node", node))
+        # Checks of this service carry its name and tags.
+        for chk in self.checks_by_node[node].values():
+            if chk["ServiceID"] == row["ID"] and (
+                chk["ServiceName"] != row["Service"] or chk["ServiceTags"] != row["Tags"]
+            ):
+                chk = dict(chk, ServiceName=row["Service"], ServiceTags=list(row["Tags"]), ModifyIndex=idx)
+                self.checks_by_node[node][chk["CheckID"]] = chk
+                self._bump(idx, "checks")
+                self._touch(("state", chk["Status"]), ("state", "any"))
+
+    def _unlink_instance(self: StateStore, idx: int, node: str, svc: Row) -> None:
+        inst = self.service_instances.get(svc["Service"])
+        if inst is not None:
+            inst.pop((node, svc["ID"]), None)
+            if not inst:
+                del self.service_instances[svc["Service"]]
+        self._bump_service(idx, svc["Service"])
+
+    def _ensure_check(self: StateStore, idx: int, node: str, chk: Row) -> None:
+        if node not in self.nodes_by_name:
+            raise StateError(f"Missing node registration for {node}")
+        row = normalize_check(chk, node)
+        if not row["CheckID"]:
+            raise StateError("Missing check ID")
+        if row["Status"] not in CHECK_STATES:
+            raise StateError(f"Invalid check status: {row['Status']!r}")
+        svc: Row | None = None
+        if row["ServiceID"]:
+            svc = self.services_by_node[node].get(row["ServiceID"])
+            if svc is None:
+                raise StateError(f"Missing service registration for ServiceID {row['ServiceID']!r}")
+            row["ServiceName"] = svc["Service"]
+            row["ServiceTags"] = list(svc["Tags"])
+        checks = self.checks_by_node[node]
+        existing = checks.get(row["CheckID"])
+        if existing is not None:
+            if _same(existing, row):
+                return
+            row["CreateIndex"] = existing["CreateIndex"]
+            self._touch(("state", existing["Status"]))
+            if existing["ServiceID"] and existing["ServiceID"] != row["ServiceID"]:
+                old = self.services_by_node[node].get(existing["ServiceID"])
+                if old is not None:
+                    self._bump_service(idx, old["Service"])
+        else:
+            row["CreateIndex"] = idx
+        row["ModifyIndex"] = idx
+        checks[row["CheckID"]] = row
+        self._bump(idx, "checks")
+        self._touch(("state", row["Status"]), ("state", "any"), ("node", node))
+        self._bump_check_services(idx, node, row)
+        if row["Status"] == CRITICAL:
+            self._invalidate_sessions_for_check(idx, node, row["CheckID"])
+
+    def _bump_check_services(self: StateStore, idx: int, node: str, chk: Row) -> None:
+        if chk["ServiceID"]:
+            svc = self.services_by_node[node].get(chk["ServiceID"])
+            if svc is not None:
+                self._bump_service(idx, svc["Service"])
+        else:  # a node-level check affects the health of every service on the node
+            for svc in self.services_by_node[node].values():
+                self._bump_service(idx, svc["Service"])
+
+    def delete_node(self: StateStore, idx: int, node: str) -> None:
+        if node not in self.nodes_by_name:
+            return
+        for sid in list(self.services_by_node.get(node, {})):
+            self.delete_service(idx, node, sid)
+        for cid in list(self.checks_by_node.get(node, {})):
+            self.delete_check(idx, node, cid)
+        del self.nodes_by_name[node]
+        self.services_by_node.pop(node, None)
+        self.checks_by_node.pop(node, None)
+        self._bump(idx, "nodes")
+        self._touch(("nodes",), ("node", node))
+        self._invalidate_sessions_for_node(idx, node)
+
+    def delete_service(self: StateStore, idx: int, node: str, service_id: str) -> None:
+        services = self.services_by_node.get(node)
+        if not services or service_id not in services:
+            return
+        svc = services.pop(service_id)
+        for cid, chk in list(self.checks_by_node.get(node, {}).items()):
+            if chk["ServiceID"] == service_id:
+                self.delete_check(idx, node, cid)
+        self._unlink_instance(idx, node, svc)
+        self._bump(idx, "services")
+        self._touch(("services",), ("node", node))
+
+    def delete_check(self: StateStore, idx: int, node: str, check_id: str) -> None:
+        checks = self.checks_by_node.get(node)
+        if not checks or check_id not in checks:
+            return
+        chk = checks.pop(check_id)
+        self._bump(idx, "checks")
+        self._touch(("state", chk["Status"]), ("state", "any"), ("node", node))
+        self._bump_check_services(idx, node, chk)
+        self._invalidate_sessions_for_check(idx, node, check_id)
+
+    # ---------------------------------------------------------------- reads
+    def nodes(self: StateStore, ws: WatchSet | None) -> tuple[int, list[Row]]:
+        if ws is not None:
+            ws.add(("nodes",))
+        return self.max_index("nodes"), [self.nodes_by_name[n] for n in sorted(self.nodes_by_name)]
+
+    def get_node(self: StateStore, ws: WatchSet | None, name: str) -> tuple[int, Row | None]:
+        if ws is not None:
+            ws.add(("node", name))
+        return self.max_index("nodes"), self.nodes_by_name.get(name)
+
+    def node_services(self: StateStore, ws: WatchSet | None, node: str) -> tuple[int, list[Row]]:
+        if ws is not None:
+            ws.add(("node", node))
+        svcs = self.services_by_node.get(node, {})
+        return self.max_index("nodes", "services"), [svcs[k] for k in sorted(svcs)]
+
+    def node_checks(self: StateStore, ws: WatchSet | None, node: str) -> tuple[int, list[Row]]:
+        if ws is not None:
+            ws.add(("node", node))
+        checks = self.checks_by_node.get(node, {})
+        return self.max_index("checks"), [checks[k] for k in sorted(checks)]
+
+    def services(self: StateStore, ws: WatchSet | None) -> tuple[int, dict[str, list[str]]]:
+        """Service name → union of tags (catalog/services)."""
+        if ws is not None:
+            ws.add(("services",))
+        out: dict[str, list[str]] = {}
+        for name in sorted(self.service_instances):
+            tags: dict[str, None] = {}
+            for node, sid in self.service_instances[name]:
+                for t in self.services_by_node[node][sid]["Tags"]:
+                    tags[t] = None
+            out[name] = list(tags)
+        return self.max_index("services"), out
+
+    def service_index(self: StateStore, name: str) -> int:
+        return self.indexes.get("service." + name) or self.max_index("nodes", "services")
+
+    def service_instances_rows(self: StateStore, name: str) -> list[tuple[Row, Row]]:
+        """(node row, service row) for every instance of `name`, ordered by node then ID."""
+        inst = self.service_instances.get(name)
+        if not inst:
+            return []
+        out = [(self.nodes_by_name[n], self.services_by_node[n][sid]) for n, sid in inst]
+        out.sort(key=lambda p: (p[0]["Node"], p[1]["ID"]))
+        return out
+
+    def check_service_nodes(
+        self: StateStore, ws: WatchSet | None, service: str, tags: list[str] | None = None
+    ) -> tuple[int, list[Row]]:
+        """health/service/:name — {"Node", "Service", "Checks"} per instance (node checks first)."""
+        if ws is not None:
+            ws.add(("svc", service))
+        out: list[Row] = []
+        for node, svc in self.service_instances_rows(service):
+            if tags and not all(t in svc["Tags"] for t in tags):
+                continue
+            checks = self.checks_by_node.get(node["Node"], {})
+            mine = [c for c in checks.values() if c["ServiceID"] in ("", svc["ID"])]
+            mine.sort(key=lambda c: (c["ServiceID"] != "", c["CheckID"]))
+            out.append({"Node": node, "Service": svc, "Checks": mine})
+        return self.service_index(service), out
+
+    def service_checks(self: StateStore, ws: WatchSet | None, service: str) -> tuple[int, list[Row]]:
+        """health/checks/:service — checks attached to instances of the service."""
+        if ws is not None:
+            ws.add(("svc", service))
+        out: list[Row] = []
+        for node, svc in self.service_instances_rows(service):
+            for c in self.checks_by_node.get(node["Node"], {}).values():
+                if c["ServiceID"] == svc["ID"]:
+                    out.append(c)
+        return self.service_index(service), out
+
+    def checks_in_state(self: StateStore, ws: WatchSet | None, state: str) -> tuple[int, list[Row]]:
+        """health/state/:state — 'any' or one status."""
+        if ws is not None:
+            ws.add(("state", state))
+        out: list[Row] = []
+        for node in sorted(self.checks_by_node):
+            for cid in sorted(self.checks_by_node[node]):
+                c = self.checks_by_node[node][cid]
+                if state == "any" or c["Status"] == state:
+                    out.append(c)
+        return self.max_index("checks"), out
+
+    # ---------------------------------------------------------------- snapshot
+    def _catalog_snapshot(self) -> dict[str, Any]:
+        return {
+            "nodes": list(self.nodes_by_name.values()),
+            "services": [[n, s] for n, svcs in self.services_by_node.items() for s in svcs.values()],
+            "checks": [c for checks in self.checks_by_node.values() for c in checks.values()],
+        }
+
+    def _catalog_restore(self, snap: dict[str, Any]) -> None:
+        for n in snap["nodes"]:
+            self.nodes_by_name[n["Node"]] = n
+            self.services_by_node[n["Node"]] = {}
+            self.checks_by_node[n["Node"]] = {}
+        for node, s in snap["services"]:
+            self.services_by_node[node][s["ID"]] = s
+            self.service_instances.setdefault(s["Service"], {})[(node, s["ID"])] = None
+        for c in snap["checks"]:
+            self.checks_by_node[c["Node"]][c["CheckID"]] = c
