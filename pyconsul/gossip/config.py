@@ -1,0 +1,98 @@
+"""Gossip timing knobs and the scaling rules memberlist applies to them.
+
+Defaults are memberlist's LAN profile as Consul uses it; `gossip_lan` in the agent config
+overrides them (Consul's keys: gossip_nodes, gossip_interval, probe_interval, probe_timeout,
+retransmit_mult, suspicion_mult).
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from dataclasses import dataclass, fields, replace
+from typing import Any
+
+
+@dataclass(frozen=True)
+class GossipConfig:
+    probe_interval: float = 1.0
+    probe_timeout: float = 0.5
+    indirect_checks: int = 3
+    suspicion_mult: int = 4
+    suspicion_max_timeout_mult: int = 6
+    retransmit_mult: int = 4
+    gossip_interval: float = 0.2
+    gossip_nodes: int = 3
+    # Dead members still receive gossip this long, so they learn they were declared dead.
+    gossip_to_the_dead_time: float = 30.0
+    push_pull_interval: float = 30.0
+    # Serf-level housekeeping: retry failed members, forget old ones.
+    reconnect_interval: float = 30.0
+    reap_interval: float = 15.0
+    reconnect_timeout: float = 72 * 3600.0
+    tombstone_timeout: float = 24 * 3600.0
+    # Byte budget for one UDP packet (piggybacked updates stop here).
+    udp_buffer_size: int = 1400
+
+    @classmethod
+    def from_consul(cls, gossip_lan: dict[str, Any] | None, reconnect_timeout: float | None = None) -> GossipConfig:
+        """Build from Consul's `gossip_lan` block; raises ValueError on a bad value."""
+        cfg = cls()
+        known = {f.name for f in fields(cls)}
+        changes: dict[str, Any] = {}
+        for key, value in (gossip_lan or {}).items():
+            if key not in known:
+                raise ValueError(f"gossip_lan: unknown key {key!r}")
+            if key.endswith(("_interval", "_timeout", "_time")):
+                changes[key] = parse_duration(value)
+            else:
+                try:
+                    changes[key] = int(value)
+                except (TypeError, ValueError):
+                    raise ValueError(f"gossip_lan.{key}: expected an integer, got {value!r}") from None
+        if reconnect_timeout is not None:
+            changes["reconnect_timeout"] = float(reconnect_timeout)
+        return replace(cfg, **changes)
+
+
+_DURATION = re.compile(r"(\d+(?:\.\d+)?)(ns|us|µs|ms|s|m|h)")
+_UNITS = {"ns": 1e-9, "us": 1e-6, "µs": 1e-6, "ms": 1e-3, "s": 1.0, "m": 60.0, "h": 3600.0}
+
+
+def parse_duration(value: Any) -> float:
+    """Seconds from a number (already seconds) or a Go duration string like "1m30s" / "200ms"."""
+    if isinstance(value, bool):
+        raise ValueError(f"invalid duration {value!r}")
+    if isinstance(value, int | float):
+        return float(value)
+    if isinstance(value, str):
+        text = value.strip()
+        pos, total = 0, 0.0
+        for m in _DURATION.finditer(text):
+            if m.start() != pos:
+                break
+            total += float(m.group(1)) * _UNITS[m.group(2)]
+            pos = m.end()
+        if pos == len(text) and text:
+            return total
+    raise ValueError(f"invalid duration {value!r}")
+
+
+def retransmit_limit(mult: int, n: int) -> int:
+    """How many times an update is piggybacked: mult * ceil(log10(n + 1))."""
+    return mult * max(1, math.ceil(math.log10(n + 1)))
+
+
+def suspicion_timeout(mult: int, n: int, interval: float) -> float:
+    """Minimum time a suspect has to refute: grows with log10 of the cluster size."""
+    scale = max(1.0, math.log10(max(1, n)))
+    return mult * scale * interval
+
+
+def push_pull_scale(interval: float, n: int) -> float:
+    """Past 32 members the full-state sync slows down so its total load stays flat."""
+    threshold = 32
+    if n <= threshold:
+        return interval
+    mult = math.ceil(math.log2(n) - math.log2(threshold)) + 1
+    return interval * mult
