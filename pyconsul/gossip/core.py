@@ -262,7 +262,12 @@ class GossipCore:
             return
         seq = self._next_seq()
         self._probe = _Probe(target.name, seq, now + self.config.probe_timeout, now + self.config.probe_interval)
-        self._send(target.address, [Ping(seq, target.name)])
+        msgs: list[Message] = [Ping(seq, target.name)]
+        if target.status == NodeStatus.SUSPECT:
+            # Lifeguard's buddy system: a suspect hears the accusation on the probe itself and its
+            # refutation rides back on the ack.
+            msgs.append(Suspect(target.incarnation, target.name, self.name))
+        self._send(target.address, msgs)
 
     def _check_probe(self, now: float) -> None:
         probe = self._probe
@@ -321,6 +326,16 @@ class GossipCore:
         me.incarnation = max(me.incarnation, incarnation) + 1
         self._queue_alive()
 
+    def _accused(self, incarnation: int) -> None:
+        """Someone holds us suspect or dead: outrank it, or (if their news is stale) repeat our alive
+        so it rides back on the reply to them."""
+        if self.leaving:
+            return
+        if incarnation >= self.local.incarnation:
+            self._refute(incarnation)
+        else:
+            self._queue_alive()
+
     def _on_alive(self, msg: Alive) -> None:
         if msg.node == self.name:
             me = self.local
@@ -352,12 +367,11 @@ class GossipCore:
             self._emit(EVENT_UPDATE, node)
 
     def _on_suspect(self, msg: Suspect) -> None:
+        if msg.node == self.name:
+            self._accused(msg.incarnation)
+            return
         node = self._nodes.get(msg.node)
         if node is None or msg.incarnation < node.incarnation:
-            return
-        if msg.node == self.name:
-            if not self.leaving:
-                self._refute(msg.incarnation)
             return
         susp = self._suspicions.get(msg.node)
         if susp is not None and node.status == NodeStatus.SUSPECT and msg.incarnation == node.incarnation:
@@ -376,6 +390,8 @@ class GossipCore:
         self._set_status(node, NodeStatus.SUSPECT)
         self._suspicions[msg.node] = Suspicion(self._clock.monotonic(), msg.incarnation, msg.sender, k, min_t, max_t)
         self._broadcasts.queue(msg.node, msg)
+        # Tell the suspect directly so it can refute at once rather than when the rumour reaches it.
+        self._outbox.append(Outgoing(node.address, (msg,), False))
 
     def _suspicion_expired(self, name: str, susp: Suspicion) -> None:
         del self._suspicions[name]
@@ -384,12 +400,11 @@ class GossipCore:
             self._on_dead(Dead(node.incarnation, name, self.name, False))
 
     def _on_dead(self, msg: Dead) -> None:
+        if msg.node == self.name:
+            self._accused(msg.incarnation)
+            return
         node = self._nodes.get(msg.node)
         if node is None or msg.incarnation < node.incarnation:
-            return
-        if msg.node == self.name:
-            if not self.leaving:
-                self._refute(msg.incarnation)
             return
         if node.status == NodeStatus.LEFT:
             return
