@@ -1,0 +1,1 @@
+"""Register Docker containers as Consul services, as gliderlabs/registrator does."""

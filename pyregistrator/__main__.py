@@ -1,0 +1,189 @@
+"""`python -m pyregistrator [options] consul://HOST:PORT` — gliderlabs/registrator's command line.
+
+Exit status: 2 for a bad command line, 1 when the agent cannot be reached at startup (after
+-retry-attempts), 0 after SIGTERM or SIGINT.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import signal
+import socket
+import sys
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from pyconsul.loop import run as run_loop
+from pyregistrator import flags
+from pyregistrator.consul_client import (
+    ConsulAgentClient,
+    RegistryError,
+    RegistryURI,
+    UsageError,
+    parse_registry_uri,
+)
+from pyregistrator.events import DockerEngine, docker_url
+from pyregistrator.mapping import MappingConfig
+from pyregistrator.plan import DEREGISTER_POLICIES
+from pyregistrator.reconciler import Reconciler, ReconcilerOptions
+
+VERSION = "pyregistrator 0.1.0 (registrator v7 compatible)"
+log = logging.getLogger("pyregistrator")
+
+FLAGS = [
+    flags.Flag("ip", "string", "", "IP for ports mapped to the host"),
+    flags.Flag("internal", "bool", False, "Use internal ports instead of published ones"),
+    flags.Flag("explicit", "bool", False, "Only register containers which have SERVICE_NAME label set"),
+    flags.Flag("useIpFromLabel", "string", "", "Use IP which is stored in a label assigned to the container"),
+    flags.Flag("ttl-refresh", "int", 0, "Frequency with which service TTLs are refreshed"),
+    flags.Flag("ttl", "int", 0, "TTL for services (default is no expiry)"),
+    flags.Flag("tags", "string", "", "Append tags for all registered services"),
+    flags.Flag("resync", "int", 0, "Frequency with which services are resynchronized"),
+    flags.Flag("deregister", "string", "always", 'Deregister exited services "always" or "on-success"'),
+    flags.Flag("retry-attempts", "int", 0, "Max retry attempts to establish a connection with the backend. Use -1 for infinite retries"),
+    flags.Flag("retry-interval", "int", 2000, "Interval (in millisecond) between retry-attempts."),
+    flags.Flag("cleanup", "bool", False, "Remove dangling services"),
+    flags.Flag("version", "bool", False, "print the version and exit"),
+]
+
+
+@dataclass(frozen=True)
+class Settings:
+    uri: RegistryURI
+    mapping: MappingConfig
+    options: ReconcilerOptions
+    retry_attempts: int
+    retry_interval: float
+
+
+def resolve(hostname: str) -> str:
+    try:
+        return socket.gethostbyname(hostname)
+    except OSError:
+        return ""  # registrator keeps 0.0.0.0 when the hostname does not resolve
+
+
+def settings_from_args(argv: Sequence[str], hostname: str | None = None) -> Settings:
+    """Parse and check the command line; raises flags.FlagError or UsageError."""
+    values, rest = flags.parse(FLAGS, argv)
+    if values["version"]:
+        raise flags.HelpRequested("version")
+    if len(rest) != 1:
+        if not rest:
+            raise flags.FlagError("Missing required argument for registry URI.")
+        raise flags.FlagError("Extra unparsed arguments: " + " ".join(rest[1:]))
+    ttl, refresh = int(values["ttl"]), int(values["ttl-refresh"])
+    if (ttl == 0) != (refresh == 0):
+        raise UsageError("-ttl and -ttl-refresh must be specified together or not at all")
+    if ttl > 0 and ttl <= refresh:
+        raise UsageError("-ttl must be greater than -ttl-refresh")
+    if int(values["retry-interval"]) <= 0:
+        raise UsageError("-retry-interval must be greater than 0")
+    if int(values["resync"]) < 0:
+        raise UsageError("-resync must not be negative")
+    if values["deregister"] not in DEREGISTER_POLICIES:
+        raise UsageError('-deregister must be "always" or "on-success"')
+    host = hostname if hostname is not None else socket.gethostname()
+    host_ip = str(values["ip"])
+    mapping = MappingConfig(
+        hostname=host,
+        host_ip=host_ip,
+        internal=bool(values["internal"]),
+        explicit=bool(values["explicit"]),
+        force_tags=str(values["tags"]),
+        use_ip_from_label=str(values["useIpFromLabel"]),
+        hostname_ip="" if host_ip else resolve(host),
+    )
+    options = ReconcilerOptions(
+        deregister=str(values["deregister"]),
+        cleanup=bool(values["cleanup"]),
+        resync=float(values["resync"]),
+        refresh=float(refresh),
+        retry_max=min(1.0, int(values["retry-interval"]) / 1000),
+    )
+    return Settings(
+        uri=parse_registry_uri(rest[0]),
+        mapping=mapping,
+        options=options,
+        retry_attempts=int(values["retry-attempts"]),
+        retry_interval=int(values["retry-interval"]) / 1000,
+    )
+
+
+async def connect(client: ConsulAgentClient, attempts: int, interval: float) -> None:
+    """registrator's startup Ping: try 1 + attempts times (-1: forever), then give up."""
+    attempt = 0
+    while True:
+        log.info("Connecting to backend (%d/%d)", attempt, attempts)
+        try:
+            leader = await client.ping()
+            log.info("consul: current leader %s", leader)
+            return
+        except RegistryError:
+            if attempts != -1 and attempt >= attempts:
+                raise
+        await asyncio.sleep(interval)
+        attempt += 1
+
+
+async def serve(settings: Settings) -> int:
+    client = ConsulAgentClient(settings.uri)
+    try:
+        engine = DockerEngine(docker_url())
+    except ValueError as exc:
+        log.error("%s", exc)
+        await client.close()
+        return 2
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(sig, stop.set)
+    try:
+        try:
+            await connect(client, settings.retry_attempts, settings.retry_interval)
+        except RegistryError as exc:
+            log.error("cannot reach the Consul agent at %s: %s", settings.uri.base_url, exc)
+            return 1
+        reconciler = Reconciler(engine, client, settings.mapping, settings.options)
+        work = asyncio.create_task(reconciler.run())
+        stopped = asyncio.create_task(stop.wait())
+        await asyncio.wait({work, stopped}, return_when=asyncio.FIRST_COMPLETED)
+        if work.done():
+            work.result()  # an unexpected end is a bug: let it show
+            return 1
+        work.cancel()
+        try:
+            await work
+        except asyncio.CancelledError:
+            pass
+        return 0
+    finally:
+        await client.close()
+        await engine.close()
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s", stream=sys.stderr)
+    args = list(sys.argv[1:] if argv is None else argv)
+    program = "pyregistrator"
+    try:
+        settings = settings_from_args(args)
+    except flags.HelpRequested as req:
+        if req.args == ("version",):
+            print(VERSION)
+        else:
+            sys.stderr.write(flags.usage(program, FLAGS, "<registry URI>"))
+        return 0
+    except flags.FlagError as exc:
+        sys.stderr.write(f"{exc}\n\n" + flags.usage(program, FLAGS, "<registry URI>"))
+        return 2
+    except UsageError as exc:
+        sys.stderr.write(f"{program}: {exc}\n")
+        return 2
+    log.info("Starting %s ...", VERSION)
+    return run_loop(serve(settings))
+
+
+if __name__ == "__main__":
+    sys.exit(main())
