@@ -1,0 +1,1 @@
+"""The agent: wires the store, consensus, local state, checks and listeners together."""

@@ -1,0 +1,361 @@
+"""Agent: builds the store, state machine and consensus, the local state with its checks, and the
+HTTP/DNS listeners; runs anti-entropy; handles reload, leave and shutdown.
+
+Lifecycle: `start()` (consensus → self-registration → local state → listeners), `run_until_signal()`,
+`shutdown()`. Listeners take an optional `ssl.SSLContext` (the TLS seam).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import signal
+import ssl
+from collections import Counter
+from collections.abc import AsyncIterator
+from typing import Any
+
+from aiohttp import web
+
+from pyconsul.agent import info
+from pyconsul.agent.local_state import LocalState
+from pyconsul.agent.session_timers import SessionTimers
+from pyconsul.clock import SYSTEM_CLOCK
+from pyconsul.config.runtime import RuntimeConfig
+from pyconsul.consensus import Consensus
+from pyconsul.fsm import commands as c
+from pyconsul.fsm.machine import StateMachine
+from pyconsul.local_log import LocalConsensus
+from pyconsul.logs import BROADCASTER
+from pyconsul.state.errors import StateError
+from pyconsul.state.store import StateStore
+
+log = logging.getLogger("pyconsul.agent")
+
+ANTI_ENTROPY_INTERVAL = 60.0
+
+
+class Agent:
+    def __init__(self, config: RuntimeConfig, http_ssl: ssl.SSLContext | None = None) -> None:
+        self.config = config
+        self.node_name = config.node_name
+        self.store = StateStore(SYSTEM_CLOCK)
+        self.machine = StateMachine(self.store)
+        self.consensus: Consensus = self._make_consensus()
+        self.local = LocalState(
+            self.node_name, self.write, self.node_row, "" if config.dev else config.data_dir
+        )
+        self.session_timers = SessionTimers(self._expire_session)
+        self.counters: Counter[str] = Counter()
+        self.http_ssl = http_ssl
+        self.scheduler: Any = None
+        self.dns: Any = None
+        self.membership: Any = None
+        self._runners: list[web.AppRunner] = []
+        self._tasks: list[asyncio.Task[Any]] = []
+        self._local_change = asyncio.Event()
+        self._stop = asyncio.Event()
+        self.exit_code = 0
+
+    # ------------------------------------------------------------------ wiring
+    def _make_consensus(self) -> Consensus:
+        cfg = self.config
+        addr = f"{cfg.advertise()}:{cfg.ports.server}"
+        if cfg.server and not cfg.dev and (cfg.bootstrap_expect > 1 or (not cfg.bootstrap and (cfg.start_join or cfg.retry_join))):
+            try:
+                from pyconsul.raft.consensus import RaftConsensus
+            except ImportError:
+                log.warning("raft not available; running as a single server")
+            else:
+                return RaftConsensus(cfg, self.machine)  # type: ignore[no-any-return]
+        data_dir = "" if cfg.dev else cfg.data_dir
+        return LocalConsensus(self.machine, data_dir, addr, cfg.snapshot_threshold)
+
+    def node_row(self) -> dict[str, Any]:
+        cfg = self.config
+        addr = cfg.advertise()
+        return {
+            "ID": cfg.node_id,
+            "Node": self.node_name,
+            "Address": addr,
+            "Datacenter": cfg.datacenter,
+            "TaggedAddresses": {"lan": addr, "lan_ipv4": addr, "wan": addr, "wan_ipv4": addr},
+            "Meta": {"consul-network-segment": "", **cfg.node_meta},
+        }
+
+    async def write(self, command: c.Command) -> Any:
+        self.counters["consul.fsm." + command.TYPE] += 1
+        return await self.consensus.apply(command)
+
+    async def _expire_session(self, sid: str) -> None:
+        await self.write(c.SessionDestroy(session_id=sid))
+
+    # ------------------------------------------------------------------ lifecycle
+    async def start(self) -> None:
+        cfg = self.config
+        await self.consensus.start()
+        self._start_checks()
+        await self._start_http()
+        await self._start_dns()
+        self._tasks.append(asyncio.ensure_future(self._when_leader()))
+        log.info("agent started", extra={"node": self.node_name, "datacenter": cfg.datacenter,
+                                         "server": cfg.server, "http": f"{cfg.addr_for('http')}:{cfg.ports.http}"})
+
+    async def _when_leader(self) -> None:
+        """Once writes are accepted: register this node, load local services, keep them in sync."""
+        while not self._stop.is_set():
+            try:
+                await self._register_self()
+                break
+            except Exception as exc:
+                log.debug("waiting for a leader to register this node", extra={"error": str(exc)})
+                await asyncio.sleep(0.5)
+        self.local.load()
+        await self._load_config_definitions()
+        for sid, row in list(self.store.sessions_by_id.items()):
+            self.session_timers.reset(sid, row["TTL"])
+        while not self._stop.is_set():
+            try:
+                await self.anti_entropy()
+            except Exception as exc:
+                log.warning("anti-entropy sync failed", extra={"error": str(exc)})
+            try:
+                await asyncio.wait_for(self._stop.wait(), ANTI_ENTROPY_INTERVAL)
+            except TimeoutError:
+                pass
+
+    async def _register_self(self) -> None:
+        cfg = self.config
+        checks = [{"CheckID": "serfHealth", "Name": "Serf Health Status", "Status": "passing",
+                   "Output": "Agent alive and reachable", "Type": ""}]
+        service = None
+        if cfg.server:
+            service = {"ID": "consul", "Service": "consul", "Port": cfg.ports.server, "Tags": [],
+                       "Meta": {"raft_version": "3", "serf_protocol_current": "2",
+                                "serf_protocol_max": "5", "serf_protocol_min": "1", "version": info.CONSUL_COMPAT_VERSION}}
+        await self.write(c.Register(node=self.node_row(), service=service, checks=checks))
+
+    async def anti_entropy(self) -> int:
+        node = self.node_name
+        _, svcs = self.store.node_services(None, node)
+        _, chks = self.store.node_checks(None, node)
+        writes = await self.local.full_sync({s["ID"]: s for s in svcs}, {ch["CheckID"]: ch for ch in chks})
+        if self.store.nodes_by_name.get(node) is None:
+            await self._register_self()
+        return writes
+
+    async def _load_config_definitions(self) -> None:
+        from pyconsul.agent.definitions import load_definitions
+
+        await load_definitions(self)
+
+    def _start_checks(self) -> None:
+        try:
+            from pyconsul.checks.scheduler import CheckScheduler
+        except ImportError:
+            return
+        try:
+            self.scheduler = CheckScheduler(
+                self, enable_script_checks=self.config.enable_script_checks,
+                enable_local_script_checks=self.config.enable_local_script_checks,
+            )
+        except TypeError as exc:
+            log.warning("check scheduler unavailable", extra={"error": str(exc)})
+            return
+        self.local.on_check_added = self._schedule_check
+        self.local.on_check_removed = self.scheduler.remove
+        self._tasks.append(asyncio.ensure_future(self.scheduler.start()))
+
+    def _schedule_check(self, chk: dict[str, Any]) -> None:
+        if chk.get("Type") in ("maintenance", "") or self.scheduler is None:
+            return
+        try:
+            self.scheduler.add(chk)
+        except Exception as exc:
+            log.warning("check not scheduled", extra={"check": chk.get("CheckID"), "error": str(exc)})
+
+    # CheckNotifier protocol, called by the scheduler.
+    def update_check(self, check_id: str, status: str, output: str) -> None:
+        asyncio.ensure_future(self._update_check(check_id, status, output))
+
+    async def _update_check(self, check_id: str, status: str, output: str) -> None:
+        try:
+            await self.local.update_check(check_id, status, output)
+            self.notify_local_change()
+        except Exception as exc:
+            log.warning("check update not synced", extra={"check": check_id, "error": str(exc)})
+
+    def critical_too_long(self, check_id: str) -> None:
+        chk = self.local.checks.get(check_id)
+        if chk and chk.get("ServiceID"):
+            log.info("deregistering service: critical for too long",
+                     extra={"service": chk["ServiceID"], "check": check_id})
+            asyncio.ensure_future(self.local.remove_service(chk["ServiceID"]))
+
+    async def ttl_update(self, check_id: str, status: str, output: str) -> bool:
+        chk = self.local.checks.get(check_id)
+        if chk is None:
+            return False
+        if self.scheduler is not None and chk.get("Type") == "ttl":
+            try:
+                self.scheduler.ttl_update(check_id, status, output)
+            except KeyError:
+                pass
+        return await self.local.update_check(check_id, status, output)
+
+    def notify_local_change(self) -> None:
+        self._local_change.set()
+        self._local_change = asyncio.Event()
+
+    async def local_changed(self, timeout: float) -> None:
+        try:
+            await asyncio.wait_for(self._local_change.wait(), max(timeout, 0))
+        except TimeoutError:
+            pass
+
+    async def _start_http(self) -> None:
+        from pyconsul.api.app import build_app
+
+        cfg = self.config
+        app = build_app(self)
+        runner = web.AppRunner(app, access_log=None, handle_signals=False)
+        await runner.setup()
+        self._runners.append(runner)
+        hosts = cfg.addr_for("http").split()
+        if cfg.ports.http >= 0:
+            for host in hosts:
+                await web.TCPSite(runner, host, cfg.ports.http, reuse_address=True).start()
+        if cfg.ports.https > 0 and self.http_ssl is not None:
+            for host in cfg.addr_for("https").split():
+                await web.TCPSite(runner, host, cfg.ports.https, ssl_context=self.http_ssl, reuse_address=True).start()
+
+    async def _start_dns(self) -> None:
+        if self.config.ports.dns < 0:
+            return
+        try:
+            from pyconsul.dns.server import start_dns_server
+        except ImportError:
+            return
+        self.dns = await start_dns_server(self.config, self.store)
+
+    async def shutdown(self) -> None:
+        self._stop.set()
+        self.session_timers.clear_all()
+        for t in self._tasks:
+            t.cancel()
+        if self.scheduler is not None:
+            try:
+                await self.scheduler.stop()
+            except Exception as exc:
+                log.warning("check scheduler stop failed", extra={"error": str(exc)})
+        if self.dns is not None:
+            await self.dns.close()
+        for r in self._runners:
+            await r.cleanup()
+        await self.consensus.stop()
+        log.info("agent stopped", extra={"node": self.node_name})
+
+    async def run_until_signal(self) -> int:
+        loop = asyncio.get_running_loop()
+        received: asyncio.Queue[int] = asyncio.Queue()
+        for sig in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):
+            loop.add_signal_handler(sig, received.put_nowait, sig)
+        stop_wait = asyncio.ensure_future(self._stop.wait())
+        while True:
+            get = asyncio.ensure_future(received.get())
+            done, _ = await asyncio.wait({get, stop_wait}, return_when=asyncio.FIRST_COMPLETED)
+            if stop_wait in done:
+                get.cancel()
+                break
+            sig = get.result()
+            if sig == signal.SIGHUP:
+                log.info("caught signal", extra={"signal": "hangup"})
+                try:
+                    await self.reload()
+                except Exception as exc:
+                    log.error("reload failed", extra={"error": str(exc)})
+                continue
+            name = "interrupt" if sig == signal.SIGINT else "terminated"
+            log.info("caught signal", extra={"signal": name})
+            cfg = self.config
+            leave_on_term = cfg.leave_on_terminate if cfg.leave_on_terminate is not None else not cfg.server
+            skip_on_int = cfg.skip_leave_on_interrupt if cfg.skip_leave_on_interrupt is not None else cfg.server
+            graceful = (sig == signal.SIGINT and not skip_on_int) or (sig == signal.SIGTERM and leave_on_term)
+            if graceful:
+                log.info("gracefully shutting down agent")
+                await self.leave(shutdown=False)
+                self.exit_code = 0
+            else:
+                log.info("graceful shutdown disabled, exiting")
+                self.exit_code = 1
+            break
+        await self.shutdown()
+        return self.exit_code
+
+    # ------------------------------------------------------------------ operations
+    async def reload(self) -> None:
+        try:
+            from pyconsul.config.loader import reload_config
+        except ImportError:
+            return
+        new = reload_config(self.config)
+        self.config.services = new.services
+        self.config.checks = new.checks
+        self.config.log_level = new.log_level
+        self.config.node_meta = new.node_meta
+        self.config.dns_config = new.dns_config
+        await self._load_config_definitions()
+        self.notify_local_change()
+        log.info("reload complete")
+
+    async def leave(self, shutdown: bool = True) -> None:
+        if self.membership is not None:
+            try:
+                await self.membership.leave()
+            except Exception as exc:
+                log.warning("leave failed", extra={"error": str(exc)})
+        if shutdown:
+            asyncio.get_running_loop().call_soon(self._stop.set)
+
+    async def join(self, addrs: list[str], wan: bool = False) -> int:
+        if self.membership is None:
+            raise RuntimeError("membership is not enabled on this agent")
+        return int(await self.membership.join(addrs))
+
+    async def force_leave(self, node: str, prune: bool = False) -> None:
+        if self.membership is None:
+            raise RuntimeError("membership is not enabled on this agent")
+        self.membership.force_leave(node)
+
+    async def restore_snapshot(self, data: bytes) -> None:
+        restore = getattr(self.consensus, "restore_snapshot", None)
+        if restore is not None:
+            await restore(data)
+            return
+        try:
+            self.machine.restore(data)
+        except StateError as exc:
+            raise ValueError(str(exc)) from exc
+        except Exception as exc:
+            raise ValueError(f"invalid snapshot: {exc}") from exc
+
+    def log_stream(self, level: str) -> AsyncIterator[str]:
+        return BROADCASTER.stream(level)
+
+    # ------------------------------------------------------------------ documents
+    def self_member(self) -> dict[str, Any]:
+        return info.self_member(self)
+
+    def members_json(self, wan: bool = False) -> list[dict[str, Any]]:
+        if self.membership is not None:
+            return [self.membership.member_json(m) for m in self.membership.members()]
+        return [self.self_member()]
+
+    def self_info(self) -> dict[str, Any]:
+        return info.self_info(self)
+
+    def metrics_json(self) -> dict[str, Any]:
+        return info.metrics_json(self)
+
+    def metrics_prometheus(self) -> str:
+        return info.metrics_prometheus(self)

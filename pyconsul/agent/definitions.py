@@ -1,0 +1,62 @@
+"""Service and check definitions from config files, applied to the local state (start and reload)."""
+
+from __future__ import annotations
+
+import logging
+from typing import TYPE_CHECKING, Any
+
+from pyconsul.api.errors import HTTPError
+from pyconsul.api.validate import check_from_request, service_from_request
+
+if TYPE_CHECKING:
+    from pyconsul.agent.agent import Agent
+
+log = logging.getLogger("pyconsul.agent")
+
+
+async def load_definitions(agent: Agent) -> None:
+    """Make the config-defined services/checks of the local state match agent.config."""
+    local = agent.local
+    cfg = agent.config
+    wanted_services: dict[str, tuple[dict[str, Any], list[dict[str, Any]]]] = {}
+    for raw in cfg.services:
+        try:
+            svc = service_from_request(dict(raw), "structs.ServiceDefinition")
+            raw_checks = []
+            if svc.get("Check"):
+                raw_checks.append(svc["Check"])
+            raw_checks.extend(svc.get("Checks") or [])
+            svc.pop("Check", None)
+            svc.pop("Checks", None)
+            checks = []
+            for i, rc in enumerate(raw_checks):
+                chk = check_from_request(rc, "structs.CheckType")
+                chk["ServiceID"] = svc["ID"]
+                chk.setdefault("CheckID", "")
+                if not chk["CheckID"]:
+                    chk["CheckID"] = f"service:{svc['ID']}" + (f":{i + 1}" if len(raw_checks) > 1 else "")
+                if not chk.get("Name"):
+                    chk["Name"] = f"Service '{svc['Service']}' check"
+                checks.append(chk)
+        except HTTPError as exc:
+            log.error("invalid service definition", extra={"error": exc.message})
+            continue
+        wanted_services[svc["ID"]] = (svc, checks)
+    wanted_checks: dict[str, dict[str, Any]] = {}
+    for raw in cfg.checks:
+        try:
+            chk = check_from_request(dict(raw), "structs.CheckDefinition")
+        except HTTPError as exc:
+            log.error("invalid check definition", extra={"error": exc.message})
+            continue
+        wanted_checks[chk["CheckID"]] = chk
+    for sid in list(local.config_services):
+        if sid not in wanted_services:
+            await local.remove_service(sid)
+    for cid in list(local.config_checks):
+        if cid not in wanted_checks and not any(cid == ch["CheckID"] for _, chs in wanted_services.values() for ch in chs):
+            await local.remove_check(cid)
+    for svc, checks in wanted_services.values():
+        await local.add_service(svc, checks, replace_existing_checks=True, from_config=True)
+    for chk in wanted_checks.values():
+        await local.add_check(chk, from_config=True)

@@ -1,0 +1,171 @@
+"""agent/self, members and metrics documents, in Consul's shapes."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import resource
+import time
+from typing import TYPE_CHECKING, Any
+
+from pyconsul import CONSUL_COMPAT_VERSION, __version__
+from pyconsul.loop import loop_name
+
+if TYPE_CHECKING:
+    from pyconsul.agent.agent import Agent
+
+START = time.time()
+
+
+def member_tags(agent: Agent) -> dict[str, str]:
+    cfg = agent.config
+    tags = {
+        "role": "consul" if cfg.server else "node",
+        "dc": cfg.datacenter,
+        "segment": "",
+        "id": cfg.node_id,
+        "vsn": "2",
+        "vsn_min": "2",
+        "vsn_max": "3",
+        "build": f"{CONSUL_COMPAT_VERSION}:pyconsul-{__version__}",
+        "wan_join_port": str(cfg.ports.serf_wan),
+        "ft_fs": "1",
+        "ft_si": "1",
+    }
+    if cfg.server:
+        tags.update({"port": str(cfg.ports.server), "raft_vsn": "3", "expect": str(cfg.bootstrap_expect or 0)})
+        if cfg.bootstrap:
+            tags["bootstrap"] = "1"
+    return tags
+
+
+def self_member(agent: Agent) -> dict[str, Any]:
+    cfg = agent.config
+    return {
+        "Name": agent.node_name,
+        "Addr": cfg.advertise(),
+        "Port": cfg.ports.serf_lan,
+        "Tags": member_tags(agent),
+        "Status": 1,
+        "ProtocolMin": 1,
+        "ProtocolMax": 5,
+        "ProtocolCur": 2,
+        "DelegateMin": 2,
+        "DelegateMax": 5,
+        "DelegateCur": 4,
+    }
+
+
+def self_info(agent: Agent) -> dict[str, Any]:
+    cfg = agent.config
+    store = agent.store
+    return {
+        "Config": {
+            "Datacenter": cfg.datacenter,
+            "PrimaryDatacenter": cfg.primary_datacenter or cfg.datacenter,
+            "NodeName": agent.node_name,
+            "NodeID": cfg.node_id,
+            "Partition": "",
+            "Revision": "pyconsul",
+            "Server": cfg.server,
+            "Version": CONSUL_COMPAT_VERSION,
+            "BuildDate": "2026-11-22T00:00:00Z",
+        },
+        "DebugConfig": {
+            "Bootstrap": cfg.bootstrap,
+            "BootstrapExpect": cfg.bootstrap_expect,
+            "ClientAddrs": cfg.client_addr.split(),
+            "BindAddr": cfg.bind_addr,
+            "AdvertiseAddrLAN": cfg.advertise(),
+            "DataDir": cfg.data_dir,
+            "Datacenter": cfg.datacenter,
+            "DNSDomain": cfg.domain,
+            "DNSPort": cfg.ports.dns,
+            "HTTPPort": cfg.ports.http,
+            "HTTPSPort": cfg.ports.https,
+            "ServerPort": cfg.ports.server,
+            "SerfPortLAN": cfg.ports.serf_lan,
+            "DevMode": cfg.dev,
+            "EnableScriptChecks": cfg.enable_script_checks,
+            "EnableLocalScriptChecks": cfg.enable_local_script_checks,
+            "NodeName": agent.node_name,
+            "ServerMode": cfg.server,
+            "UIConfig": {"Enabled": cfg.ui},
+            "VerifyIncoming": cfg.verify_incoming,
+            "VerifyOutgoing": cfg.verify_outgoing,
+            "VerifyServerHostname": cfg.verify_server_hostname,
+            "Extra": cfg.extra,
+        },
+        "Coord": {"Vec": [0.0] * 8, "Error": 1.5, "Adjustment": 0.0, "Height": 1e-05},
+        "Member": agent.self_member(),
+        "Stats": {
+            "agent": {
+                "check_monitors": "0",
+                "check_ttls": str(sum(1 for c in agent.local.checks.values() if c.get("Type") == "ttl")),
+                "checks": str(len(agent.local.checks)),
+                "services": str(len(agent.local.services)),
+            },
+            "build": {"prerelease": "", "revision": "pyconsul", "version": CONSUL_COMPAT_VERSION,
+                      "version_metadata": ""},
+            "consul": {
+                "bootstrap": str(cfg.bootstrap).lower(),
+                "known_datacenters": "1",
+                "leader": str(agent.consensus.leader_status().is_leader).lower(),
+                "leader_addr": agent.consensus.leader_status().leader_addr,
+                "server": str(cfg.server).lower(),
+            },
+            "raft": agent.consensus.stats(),
+            "runtime": {
+                "arch": os.uname().machine,
+                "os": "linux",
+                "loop": loop_name(),
+                "tasks": str(len(asyncio.all_tasks())),
+                "max_procs": str(os.cpu_count() or 1),
+                "version": "python",
+            },
+            "serf_lan": {"members": str(len(agent.members_json())), "encrypted": str(bool(cfg.encrypt)).lower()},
+            "kv": {"entries": str(len(store.kv))},
+        },
+        "Meta": {"consul-network-segment": "", "consul-version": CONSUL_COMPAT_VERSION, **cfg.node_meta},
+        "xDS": None,
+    }
+
+
+def _gauges(agent: Agent) -> dict[str, float]:
+    store = agent.store
+    usage = resource.getrusage(resource.RUSAGE_SELF)
+    return {
+        "consul.runtime.alloc_bytes": float(usage.ru_maxrss * 1024),
+        "consul.runtime.num_goroutines": float(len(asyncio.all_tasks())),
+        "consul.state.nodes": float(len(store.nodes_by_name)),
+        "consul.state.services": float(len(store.service_instances)),
+        "consul.state.service_instances": float(sum(len(v) for v in store.service_instances.values())),
+        "consul.state.kv_entries": float(len(store.kv)),
+        "consul.state.sessions": float(len(store.sessions_by_id)),
+        "consul.raft.applied_index": float(store.last_index),
+        "consul.blocking_queries": float(len(store.watches)),
+        "consul.agent.uptime_seconds": time.time() - START,
+    }
+
+
+def metrics_json(agent: Agent) -> dict[str, Any]:
+    now = time.strftime("%Y-%m-%d %H:%M:%S +0000 UTC", time.gmtime())
+    return {
+        "Timestamp": now,
+        "Gauges": [{"Name": k, "Value": v, "Labels": {}} for k, v in _gauges(agent).items()],
+        "Points": [],
+        "Counters": [{"Name": k, "Count": v, "Rate": 0.0, "Sum": v, "Min": 1, "Max": 1, "Mean": 1, "Stddev": 0,
+                      "Labels": {}} for k, v in agent.counters.items()],
+        "Samples": [],
+    }
+
+
+def metrics_prometheus(agent: Agent) -> str:
+    lines = []
+    for k, v in _gauges(agent).items():
+        name = k.replace(".", "_")
+        lines += [f"# HELP {name} {k}", f"# TYPE {name} gauge", f"{name} {v}"]
+    for k, v in agent.counters.items():
+        name = k.replace(".", "_")
+        lines += [f"# HELP {name} {k}", f"# TYPE {name} counter", f"{name} {v}"]
+    return "\n".join(lines) + "\n"

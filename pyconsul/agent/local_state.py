@@ -1,0 +1,253 @@
+"""LocalState: the services and checks registered with this agent, and their sync to the catalog.
+
+The agent's own definitions are authoritative (anti-entropy): every change is pushed to the catalog
+at once through the agent's write path, and `full_sync` periodically re-pushes everything and removes
+catalog entries for this node that the agent no longer knows.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import copy
+import json
+import logging
+import os
+from collections.abc import Awaitable, Callable
+from pathlib import Path
+from typing import Any
+
+from pyconsul.fsm import commands as c
+
+log = logging.getLogger("pyconsul.local_state")
+
+Row = dict[str, Any]
+
+# Checks and services the agent keeps in the catalog itself, never removed by anti-entropy.
+RESERVED_CHECKS = {"serfHealth"}
+RESERVED_SERVICES = {"consul"}
+
+NODE_MAINT = "_node_maintenance"
+SERVICE_MAINT_PREFIX = "_service_maintenance:"
+MAINT_DEFAULT_NOTE = "Maintenance mode is enabled for this node, but no reason was provided. This is a default message."
+SVC_MAINT_DEFAULT_NOTE = "Maintenance mode is enabled for this service, but no reason was provided. This is a default message."
+
+
+class LocalState:
+    def __init__(
+        self,
+        node_name: str,
+        write: Callable[[c.Command], Awaitable[Any]],
+        node_row: Callable[[], Row],
+        persist_dir: str = "",
+    ) -> None:
+        self.node_name = node_name
+        self._write = write
+        self._node_row = node_row
+        self.services: dict[str, Row] = {}
+        self.checks: dict[str, Row] = {}
+        # ids that came from config files (reload replaces them; they are not persisted).
+        self.config_services: set[str] = set()
+        self.config_checks: set[str] = set()
+        self._persist = Path(persist_dir) if persist_dir else None
+        self._sync_lock = asyncio.Lock()
+        self.on_check_added: Callable[[Row], None] = lambda chk: None
+        self.on_check_removed: Callable[[str], None] = lambda cid: None
+
+    # ------------------------------------------------------------------ persistence
+    def load(self) -> None:
+        if self._persist is None:
+            return
+        path = self._persist / "local-state.json"
+        try:
+            data = json.loads(path.read_text())
+        except (OSError, ValueError):
+            return
+        self.services.update(data.get("services", {}))
+        for chk in data.get("checks", {}).values():
+            self.checks[chk["CheckID"]] = chk
+            self.on_check_added(chk)
+
+    def _save(self) -> None:
+        if self._persist is None:
+            return
+        self._persist.mkdir(parents=True, exist_ok=True)
+        data = {
+            "services": {k: v for k, v in self.services.items() if k not in self.config_services},
+            "checks": {k: v for k, v in self.checks.items() if k not in self.config_checks},
+        }
+        tmp = self._persist / "local-state.json.tmp"
+        with open(tmp, "w") as f:
+            json.dump(data, f)
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, self._persist / "local-state.json")
+
+    # ------------------------------------------------------------------ services
+    async def add_service(
+        self, svc: Row, checks: list[Row], replace_existing_checks: bool = False, from_config: bool = False
+    ) -> None:
+        sid = svc["ID"]
+        if replace_existing_checks:
+            for cid in [k for k, v in self.checks.items() if v.get("ServiceID") == sid]:
+                if not any(ch["CheckID"] == cid for ch in checks):
+                    self._drop_check(cid)
+        self.services[sid] = copy.deepcopy(svc)
+        if from_config:
+            self.config_services.add(sid)
+        for chk in checks:
+            self._put_check(chk, from_config)
+        self._save()
+        await self.sync_service(sid)
+
+    async def remove_service(self, sid: str) -> bool:
+        if sid not in self.services:
+            return False
+        del self.services[sid]
+        self.config_services.discard(sid)
+        for cid in [k for k, v in self.checks.items() if v.get("ServiceID") == sid]:
+            self._drop_check(cid)
+        self._save()
+        await self._write(c.Deregister(node=self.node_name, service_id=sid))
+        return True
+
+    # ------------------------------------------------------------------ checks
+    def _put_check(self, chk: Row, from_config: bool = False) -> None:
+        row = copy.deepcopy(chk)
+        row["Node"] = self.node_name
+        row.setdefault("Status", "critical")
+        row.setdefault("Output", "")
+        old = self.checks.get(row["CheckID"])
+        if old is not None:
+            self.on_check_removed(row["CheckID"])
+            # Re-registering keeps the last known status unless a new one is given.
+            if "Status" not in chk:
+                row["Status"] = old["Status"]
+        self.checks[row["CheckID"]] = row
+        if from_config:
+            self.config_checks.add(row["CheckID"])
+        self.on_check_added(row)
+
+    def _drop_check(self, cid: str) -> None:
+        if self.checks.pop(cid, None) is not None:
+            self.on_check_removed(cid)
+        self.config_checks.discard(cid)
+
+    async def add_check(self, chk: Row, from_config: bool = False) -> None:
+        self._put_check(chk, from_config)
+        self._save()
+        await self.sync_check(chk["CheckID"])
+
+    async def remove_check(self, cid: str) -> bool:
+        if cid not in self.checks:
+            return False
+        self._drop_check(cid)
+        self._save()
+        await self._write(c.Deregister(node=self.node_name, check_id=cid))
+        return True
+
+    async def update_check(self, cid: str, status: str, output: str) -> bool:
+        chk = self.checks.get(cid)
+        if chk is None:
+            return False
+        if chk["Status"] == status and chk["Output"] == output:
+            return True
+        chk["Status"] = status
+        chk["Output"] = output
+        await self.sync_check(cid)
+        return True
+
+    # ------------------------------------------------------------------ maintenance
+    async def node_maintenance(self, enable: bool, reason: str) -> None:
+        if enable:
+            if NODE_MAINT in self.checks:
+                return
+            await self.add_check({
+                "CheckID": NODE_MAINT, "Name": "Node Maintenance Mode", "Notes": reason or MAINT_DEFAULT_NOTE,
+                "Status": "critical", "Type": "maintenance", "ServiceID": "",
+            })
+        else:
+            await self.remove_check(NODE_MAINT)
+
+    async def service_maintenance(self, sid: str, enable: bool, reason: str) -> bool:
+        if sid not in self.services:
+            return False
+        cid = SERVICE_MAINT_PREFIX + sid
+        if enable:
+            if cid not in self.checks:
+                await self.add_check({
+                    "CheckID": cid, "Name": "Service Maintenance Mode", "Notes": reason or SVC_MAINT_DEFAULT_NOTE,
+                    "Status": "critical", "Type": "maintenance", "ServiceID": sid,
+                })
+        else:
+            await self.remove_check(cid)
+        return True
+
+    # ------------------------------------------------------------------ sync
+    def _catalog_check(self, chk: Row) -> Row:
+        keep = ("CheckID", "Name", "Status", "Notes", "Output", "ServiceID", "Type", "Interval", "Timeout")
+        row = {k: chk.get(k, "") for k in keep}
+        row["Definition"] = {}
+        return row
+
+    async def sync_service(self, sid: str) -> None:
+        svc = self.services.get(sid)
+        if svc is None:
+            return
+        checks = [self._catalog_check(ch) for ch in self.checks.values() if ch.get("ServiceID") == sid]
+        await self._write(c.Register(node=self._node_row(), service=svc, checks=checks))
+
+    async def sync_check(self, cid: str) -> None:
+        chk = self.checks.get(cid)
+        if chk is None:
+            return
+        sid = chk.get("ServiceID") or ""
+        if sid and sid in self.services:
+            await self.sync_service(sid)
+            return
+        await self._write(c.Register(node=self._node_row(), checks=[self._catalog_check(chk)]))
+
+    async def full_sync(self, catalog_services: dict[str, Row], catalog_checks: dict[str, Row]) -> int:
+        """Make this node's catalog entries match local state; returns how many writes it made."""
+        writes = 0
+        async with self._sync_lock:
+            for sid in list(catalog_services):
+                if sid not in self.services and sid not in RESERVED_SERVICES:
+                    await self._write(c.Deregister(node=self.node_name, service_id=sid))
+                    writes += 1
+            for cid, chk in list(catalog_checks.items()):
+                if cid not in self.checks and cid not in RESERVED_CHECKS:
+                    if chk.get("ServiceID") and chk["ServiceID"] not in self.services:
+                        continue  # went with its service
+                    await self._write(c.Deregister(node=self.node_name, check_id=cid))
+                    writes += 1
+            for sid, svc in self.services.items():
+                mine = {ch["CheckID"] for ch in self.checks.values() if ch.get("ServiceID") == sid}
+                have = catalog_services.get(sid)
+                if have is None or not _same_service(have, svc) or any(
+                    cid not in catalog_checks or not _same_check(catalog_checks[cid], self.checks[cid])
+                    for cid in mine
+                ):
+                    await self.sync_service(sid)
+                    writes += 1
+            for cid, chk in self.checks.items():
+                if chk.get("ServiceID"):
+                    continue
+                have = catalog_checks.get(cid)
+                if have is None or not _same_check(have, chk):
+                    await self.sync_check(cid)
+                    writes += 1
+        return writes
+
+
+def _same_service(catalog: Row, local: Row) -> bool:
+    return (
+        catalog.get("Service") == local.get("Service")
+        and catalog.get("Tags") == list(local.get("Tags") or [])
+        and catalog.get("Port") == int(local.get("Port") or 0)
+        and catalog.get("Address") == (local.get("Address") or "")
+        and catalog.get("Meta") == dict(local.get("Meta") or {})
+    )
+
+
+def _same_check(catalog: Row, local: Row) -> bool:
+    return all(catalog.get(k, "") == local.get(k, "") for k in ("Status", "Output", "Name", "ServiceID"))

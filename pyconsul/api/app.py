@@ -1,0 +1,218 @@
+"""The HTTP wrapper: one place that parses query options, maps errors to status codes, runs
+consistency barriers and sets the X-Consul-* headers; and the app factory.
+
+Handlers are `async def h(ctx: APIContext, req, q: QueryOptions) -> Reply | web.StreamResponse`.
+Blocking reads return `ctx.blocking_json(q, key, run)` which encodes each distinct answer once per
+index (hot catalog reads never re-encode JSON per request).
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from collections import OrderedDict
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+from aiohttp import web
+
+from pyconsul.api.blocking import blocking_query
+from pyconsul.api.errors import HTTPError
+from pyconsul.api.params import QueryOptions, parse_query_options
+from pyconsul.consensus import NoLeaderError
+from pyconsul.state.errors import StateError
+from pyconsul.state.watch import WatchSet
+
+if TYPE_CHECKING:
+    from pyconsul.agent.agent import Agent
+
+log = logging.getLogger("pyconsul.http")
+
+JSON_CT = "application/json"
+MAX_BODY = 16 * 1024 * 1024
+
+
+@dataclass(slots=True)
+class Reply:
+    body: bytes
+    status: int = 200
+    content_type: str = JSON_CT
+    index: int | None = None  # set for blocking/consistent reads → X-Consul-* headers
+    headers: dict[str, str] = field(default_factory=dict)
+
+
+def dumps(value: Any, pretty: bool = False) -> bytes:
+    if pretty:
+        return json.dumps(value, indent=4).encode()
+    return json.dumps(value, separators=(",", ":")).encode()
+
+
+def json_reply(value: Any, status: int = 200, q: QueryOptions | None = None) -> Reply:
+    return Reply(dumps(value, bool(q and q.pretty)), status)
+
+
+def text_reply(text: str, status: int = 200) -> Reply:
+    return Reply(text.encode(), status, "text/plain; charset=utf-8")
+
+
+async def read_json(req: web.Request, required: bool = True) -> Any:
+    body = await req.read()
+    if not body.strip():
+        if required:
+            raise HTTPError(400, "Request decode failed: EOF")
+        return None
+    try:
+        return json.loads(body)
+    except (ValueError, UnicodeDecodeError) as exc:
+        raise HTTPError(400, f"Request decode failed: {exc}") from None
+
+
+Handler = Callable[["APIContext", web.Request, QueryOptions], Awaitable["Reply | web.StreamResponse"]]
+
+
+class APIContext:
+    """What handlers may touch: the agent (store, consensus, local state) and the reply cache."""
+
+    def __init__(self, agent: Agent, cache_size: int = 4096) -> None:
+        self.agent = agent
+        self.store = agent.store
+        self._cache: OrderedDict[str, tuple[int, bytes]] = OrderedDict()
+        self._cache_size = cache_size
+
+    async def write(self, command: Any) -> Any:
+        result = await self.agent.write(command)
+        if isinstance(result, StateError):
+            raise result
+        return result
+
+    async def read_barrier(self, q: QueryOptions) -> None:
+        if not q.stale:
+            await self.agent.consensus.barrier(q.consistent)
+
+    async def blocking(
+        self, q: QueryOptions, run: Callable[[WatchSet | None], tuple[int, Any]]
+    ) -> tuple[int, Any]:
+        await self.read_barrier(q)
+        return await blocking_query(self.store.watches, run, q.index, q.wait)
+
+    async def blocking_json(
+        self,
+        q: QueryOptions,
+        req: web.Request,
+        run: Callable[[WatchSet | None], tuple[int, Any]],
+        shape: Callable[[Any], Any] | None = None,
+        filterable: bool = True,
+    ) -> Reply:
+        """Blocking read whose JSON bytes are cached per (path, query, index)."""
+        idx, value = await self.blocking(q, run)
+        key = cache_key(req)
+        hit = self._cache.get(key)
+        if hit is not None and hit[0] == idx:
+            self._cache.move_to_end(key)
+            return Reply(hit[1], index=idx)
+        if shape is not None:
+            value = shape(value)
+        if q.filter and filterable:
+            value = apply_filter(q.filter, value)
+        body = dumps(value, q.pretty)
+        self._cache[key] = (idx, body)
+        if len(self._cache) > self._cache_size:
+            self._cache.popitem(last=False)
+        return Reply(body, index=idx)
+
+
+_VOLATILE = ("index", "wait", "hash", "stale", "consistent", "cached")
+
+
+def cache_key(req: web.Request) -> str:
+    """The request's identity for the reply cache: path and query, less the blocking options."""
+    qs = req.query_string
+    if not qs:
+        return req.path
+    if not any(v in qs for v in _VOLATILE):
+        return req.path + "?" + qs
+    parts = [p for p in qs.split("&") if p.split("=", 1)[0] not in _VOLATILE]
+    return req.path + "?" + "&".join(parts)
+
+
+def apply_filter(expr: str, value: Any) -> Any:
+    from pyconsul.api.filter import FilterError, compile_filter
+
+    try:
+        pred = compile_filter(expr)
+    except FilterError as exc:
+        raise HTTPError(400, str(exc)) from None
+    try:
+        if isinstance(value, dict):
+            return {k: v for k, v in value.items() if pred(v)}
+        return [v for v in value if pred(v)]
+    except FilterError as exc:
+        raise HTTPError(400, str(exc)) from None
+
+
+def _error_response(status: int, message: str, content_type: str = "text/plain; charset=utf-8") -> web.Response:
+    return web.Response(status=status, body=message.encode(), content_type=content_type.split(";")[0])
+
+
+def make_dispatch(ctx: APIContext, methods: dict[str, Handler]) -> Callable[[web.Request], Awaitable[web.StreamResponse]]:
+    allowed = ", ".join(sorted(methods))
+    agent = ctx.agent
+    datacenter = agent.config.datacenter
+
+    async def dispatch(req: web.Request) -> web.StreamResponse:
+        handler = methods.get(req.method)
+        if handler is None:
+            if req.method == "OPTIONS":
+                return web.Response(status=200, headers={"Allow": "OPTIONS, " + allowed})
+            return _error_response(405, f"method {req.method} not allowed")
+        try:
+            q = parse_query_options(req)
+            if q.dc and q.dc != datacenter:
+                raise HTTPError(500, "No path to datacenter")
+            reply = await handler(ctx, req, q)
+        except HTTPError as exc:
+            return _error_response(exc.status, exc.message, exc.content_type)
+        except NoLeaderError as exc:
+            return _error_response(500, str(exc))
+        except StateError as exc:
+            return _error_response(400, str(exc))
+        except web.HTTPException:
+            raise
+        except Exception:
+            log.exception("request failed", extra={"method": req.method, "path": req.path})
+            return _error_response(500, "Internal error; see the agent log")
+        if not isinstance(reply, Reply):
+            return reply
+        headers = reply.headers
+        if reply.index is not None:
+            status = agent.consensus.leader_status()
+            headers["X-Consul-Index"] = str(reply.index)
+            headers["X-Consul-KnownLeader"] = "true" if status.known_leader else "false"
+            headers["X-Consul-LastContact"] = str(status.last_contact_ms)
+            headers["X-Consul-Effective-Consistency"] = (
+                "stale" if q.stale else "consistent" if q.consistent else "leader"
+            )
+        headers["Content-Type"] = reply.content_type
+        return web.Response(status=reply.status, body=reply.body, headers=headers)
+
+    return dispatch
+
+
+async def _not_found(req: web.Request) -> web.StreamResponse:
+    return _error_response(404, "404 page not found")
+
+
+def build_app(agent: Agent) -> web.Application:
+    from pyconsul.api.routes import ROUTES
+
+    ctx = APIContext(agent)
+    app = web.Application(client_max_size=MAX_BODY, handler_args={"access_log": None})
+    app["ctx"] = ctx
+    by_path: dict[str, dict[str, Handler]] = {}
+    for method, path, handler in ROUTES:
+        by_path.setdefault(path, {})[method] = handler
+    for path, methods in by_path.items():
+        app.router.add_route("*", path, make_dispatch(ctx, methods))
+    app.router.add_route("*", "/{tail:.*}", _not_found)
+    return app

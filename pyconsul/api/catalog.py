@@ -1,0 +1,188 @@
+"""/v1/catalog/*: register, deregister and the catalog reads."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from aiohttp import web
+
+from pyconsul.api.app import APIContext, Reply, json_reply, read_json
+from pyconsul.api.errors import HTTPError
+from pyconsul.api.params import QueryOptions, node_meta_filters
+from pyconsul.api.validate import check_from_request, service_from_request
+from pyconsul.fsm import commands as c
+from pyconsul.state.watch import WatchSet
+
+Row = dict[str, Any]
+
+
+def _meta_ok(node: Row, want: dict[str, str]) -> bool:
+    meta = node.get("Meta") or {}
+    return all(meta.get(k) == v for k, v in want.items())
+
+
+async def register(ctx: APIContext, req: web.Request, q: QueryOptions) -> Reply:
+    body = await read_json(req)
+    if not isinstance(body, dict):
+        raise HTTPError(400, "Request decode failed: expected a JSON object")
+    node = body.get("Node")
+    if not isinstance(node, str) or not node:
+        raise HTTPError(400, "Missing node name")
+    address = body.get("Address")
+    if not body.get("SkipNodeUpdate") and (not isinstance(address, str) or not address):
+        raise HTTPError(400, "Missing node address")
+    node_row = {
+        "ID": body.get("ID", "") or "",
+        "Node": node,
+        "Address": address or "",
+        "Datacenter": body.get("Datacenter") or ctx.agent.config.datacenter,
+        "TaggedAddresses": body.get("TaggedAddresses") or {},
+        "Meta": body.get("NodeMeta") or {},
+    }
+    service = None
+    if body.get("Service") is not None:
+        service = service_from_request(body["Service"])
+    checks = []
+    raw_checks = list(body.get("Checks") or [])
+    if body.get("Check"):
+        raw_checks.insert(0, body["Check"])
+    for raw in raw_checks:
+        chk = check_from_request(raw)
+        if chk.get("Node") and chk["Node"] != node:
+            raise HTTPError(400, "Check node must match the registration node")
+        checks.append(chk)
+    await ctx.write(c.Register(node=node_row, service=service, checks=checks,
+                               skip_node_update=bool(body.get("SkipNodeUpdate"))))
+    return json_reply(True)
+
+
+async def deregister(ctx: APIContext, req: web.Request, q: QueryOptions) -> Reply:
+    body = await read_json(req)
+    if not isinstance(body, dict):
+        raise HTTPError(400, "Request decode failed: expected a JSON object")
+    node = body.get("Node")
+    if not isinstance(node, str) or not node:
+        raise HTTPError(400, "Missing node name")
+    await ctx.write(c.Deregister(node=node, service_id=body.get("ServiceID") or "",
+                                 check_id=body.get("CheckID") or ""))
+    return json_reply(True)
+
+
+async def datacenters(ctx: APIContext, req: web.Request, q: QueryOptions) -> Reply:
+    return json_reply([ctx.agent.config.datacenter])
+
+
+async def nodes(ctx: APIContext, req: web.Request, q: QueryOptions) -> Reply:
+    meta = node_meta_filters(req)
+    store = ctx.store
+
+    def run(ws: WatchSet | None) -> tuple[int, list[Row]]:
+        idx, rows = store.nodes(ws)
+        if meta:
+            rows = [r for r in rows if _meta_ok(r, meta)]
+        return idx, rows
+
+    return await ctx.blocking_json(q, req, run)
+
+
+async def services(ctx: APIContext, req: web.Request, q: QueryOptions) -> Reply:
+    meta = node_meta_filters(req)
+    store = ctx.store
+
+    def run(ws: WatchSet | None) -> tuple[int, Any]:
+        if not meta and not q.filter:
+            return store.services(ws)
+        # With node-meta or a filter, only instances on matching nodes count.
+        idx, all_services = store.services(ws)
+        out: dict[str, list[str]] = {}
+        for name in all_services:
+            for node, svc in store.service_instances_rows(name):
+                if meta and not _meta_ok(node, meta):
+                    continue
+                if q.filter:
+                    from pyconsul.api.app import apply_filter
+
+                    if not apply_filter(q.filter, [service_node(node, svc)]):
+                        continue
+                tags = out.setdefault(name, [])
+                tags.extend(t for t in svc["Tags"] if t not in tags)
+        return idx, out
+
+    return await ctx.blocking_json(q, req, run, filterable=False)
+
+
+def service_node(node: Row, svc: Row) -> Row:
+    """Consul's ServiceNode JSON (catalog/service/:name element)."""
+    return {
+        "ID": node["ID"],
+        "Node": node["Node"],
+        "Address": node["Address"],
+        "Datacenter": node["Datacenter"],
+        "TaggedAddresses": node["TaggedAddresses"] or None,
+        "NodeMeta": node["Meta"] or None,
+        "ServiceKind": svc.get("Kind", ""),
+        "ServiceID": svc["ID"],
+        "ServiceName": svc["Service"],
+        "ServiceTags": svc["Tags"],
+        "ServiceAddress": svc["Address"],
+        "ServiceTaggedAddresses": svc.get("TaggedAddresses"),
+        "ServiceWeights": svc["Weights"],
+        "ServiceMeta": svc["Meta"],
+        "ServicePort": svc["Port"],
+        "ServiceSocketPath": svc.get("SocketPath", ""),
+        "ServiceEnableTagOverride": svc["EnableTagOverride"],
+        "ServiceProxy": svc["Proxy"],
+        "ServiceConnect": svc["Connect"],
+        "CreateIndex": svc["CreateIndex"],
+        "ModifyIndex": svc["ModifyIndex"],
+    }
+
+
+async def service(ctx: APIContext, req: web.Request, q: QueryOptions) -> Reply:
+    name = req.match_info["service"]
+    tags = req.rel_url.query.getall("tag", [])
+    meta = node_meta_filters(req)
+    store = ctx.store
+
+    def run(ws: WatchSet | None) -> tuple[int, list[Row]]:
+        if ws is not None:
+            ws.add(("svc", name))
+        out = []
+        for node, svc in store.service_instances_rows(name):
+            if tags and not all(t in svc["Tags"] for t in tags):
+                continue
+            if meta and not _meta_ok(node, meta):
+                continue
+            out.append(service_node(node, svc))
+        return store.service_index(name), out
+
+    return await ctx.blocking_json(q, req, run)
+
+
+async def node(ctx: APIContext, req: web.Request, q: QueryOptions) -> Reply:
+    name = req.match_info["node"]
+    store = ctx.store
+
+    def run(ws: WatchSet | None) -> tuple[int, Any]:
+        _, row = store.get_node(ws, name)
+        idx, svcs = store.node_services(ws, name)
+        if row is None:
+            return idx, None
+        return idx, {"Node": row, "Services": {s["ID"]: s for s in svcs}}
+
+    reply = await ctx.blocking_json(q, req, run, filterable=False)
+    return reply
+
+
+async def node_services(ctx: APIContext, req: web.Request, q: QueryOptions) -> Reply:
+    name = req.match_info["node"]
+    store = ctx.store
+
+    def run(ws: WatchSet | None) -> tuple[int, Any]:
+        _, row = store.get_node(ws, name)
+        idx, svcs = store.node_services(ws, name)
+        if row is None:
+            return idx, None
+        return idx, {"Node": row, "Services": svcs}
+
+    return await ctx.blocking_json(q, req, run, filterable=False)

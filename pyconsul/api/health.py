@@ -1,0 +1,57 @@
+"""/v1/health/*: node, checks/:service, service/:service, state/:state."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from aiohttp import web
+
+from pyconsul.api.app import APIContext, Reply
+from pyconsul.api.errors import HTTPError
+from pyconsul.api.params import QueryOptions, node_meta_filters, query_bool
+from pyconsul.state.catalog import CHECK_STATES
+from pyconsul.state.watch import WatchSet
+
+Row = dict[str, Any]
+
+
+async def node(ctx: APIContext, req: web.Request, q: QueryOptions) -> Reply:
+    name = req.match_info["node"]
+    store = ctx.store
+    return await ctx.blocking_json(q, req, lambda ws: store.node_checks(ws, name))
+
+
+async def service_checks(ctx: APIContext, req: web.Request, q: QueryOptions) -> Reply:
+    name = req.match_info["service"]
+    store = ctx.store
+    return await ctx.blocking_json(q, req, lambda ws: store.service_checks(ws, name))
+
+
+def healthy(entry: Row) -> bool:
+    return all(c["Status"] == "passing" for c in entry["Checks"])
+
+
+async def service(ctx: APIContext, req: web.Request, q: QueryOptions) -> Reply:
+    name = req.match_info["service"]
+    tags = req.rel_url.query.getall("tag", []) or None
+    passing = query_bool(req, "passing")
+    meta = node_meta_filters(req)
+    store = ctx.store
+
+    def run(ws: WatchSet | None) -> tuple[int, list[Row]]:
+        idx, rows = store.check_service_nodes(ws, name, tags)
+        if passing:
+            rows = [r for r in rows if healthy(r)]
+        if meta:
+            rows = [r for r in rows if all((r["Node"]["Meta"] or {}).get(k) == v for k, v in meta.items())]
+        return idx, rows
+
+    return await ctx.blocking_json(q, req, run)
+
+
+async def state(ctx: APIContext, req: web.Request, q: QueryOptions) -> Reply:
+    st = req.match_info["state"]
+    if st != "any" and st not in CHECK_STATES:
+        raise HTTPError(400, f"Invalid state: {st}")
+    store = ctx.store
+    return await ctx.blocking_json(q, req, lambda ws: store.checks_in_state(ws, st))

@@ -1,0 +1,77 @@
+"""/v1/status/*, /v1/operator/raft/*, /v1/snapshot, /v1/coordinate/*."""
+
+from __future__ import annotations
+
+from aiohttp import web
+
+from pyconsul.api.app import APIContext, Reply, json_reply
+from pyconsul.api.errors import HTTPError
+from pyconsul.api.params import QueryOptions
+
+
+async def leader(ctx: APIContext, req: web.Request, q: QueryOptions) -> Reply:
+    st = ctx.agent.consensus.leader_status()
+    return json_reply(st.leader_addr if st.known_leader else "")
+
+
+async def peers(ctx: APIContext, req: web.Request, q: QueryOptions) -> Reply:
+    return json_reply(ctx.agent.consensus.peers())
+
+
+async def raft_configuration(ctx: APIContext, req: web.Request, q: QueryOptions) -> Reply:
+    await ctx.read_barrier(q)
+    cons = ctx.agent.consensus
+    config = getattr(cons, "configuration", None)
+    if callable(config):
+        servers = config()
+    else:
+        st = cons.leader_status()
+        servers = [
+            {
+                "ID": ctx.agent.config.node_id,
+                "Node": ctx.agent.node_name,
+                "Address": addr,
+                "Leader": addr == st.leader_addr,
+                "Voter": True,
+                "ProtocolVersion": "3",
+                "LastIndex": ctx.store.last_index,
+            }
+            for addr in cons.peers()
+        ]
+    return Reply(json_reply({"Servers": servers, "Index": ctx.store.last_index}).body, index=ctx.store.last_index)
+
+
+async def raft_remove_peer(ctx: APIContext, req: web.Request, q: QueryOptions) -> Reply:
+    query = req.rel_url.query
+    addr, pid = query.get("address", ""), query.get("id", "")
+    if not addr and not pid:
+        raise HTTPError(400, "Must specify either ?id with the server's ID or ?address with IP:port of peer")
+    remove = getattr(ctx.agent.consensus, "remove_peer", None)
+    if remove is None:
+        raise HTTPError(400, f"address {addr or pid!r} was not found in the Raft configuration")
+    await remove(address=addr, node_id=pid)
+    return Reply(b"", status=200, content_type="text/plain; charset=utf-8")
+
+
+async def snapshot_save(ctx: APIContext, req: web.Request, q: QueryOptions) -> Reply:
+    await ctx.read_barrier(q)
+    data = ctx.agent.machine.snapshot()
+    idx = ctx.store.last_index
+    return Reply(data, content_type="application/octet-stream", index=idx)
+
+
+async def snapshot_restore(ctx: APIContext, req: web.Request, q: QueryOptions) -> Reply:
+    data = await req.read()
+    try:
+        await ctx.agent.restore_snapshot(data)
+    except ValueError as exc:
+        raise HTTPError(400, f"Snapshot restore failed: {exc}") from None
+    return Reply(b"", content_type="text/plain; charset=utf-8")
+
+
+async def coordinate_datacenters(ctx: APIContext, req: web.Request, q: QueryOptions) -> Reply:
+    return json_reply([{"Datacenter": ctx.agent.config.datacenter, "AreaID": "wan", "Coordinates": []}])
+
+
+async def coordinate_nodes(ctx: APIContext, req: web.Request, q: QueryOptions) -> Reply:
+    return Reply(b"[]", index=max(ctx.store.max_index("nodes"), 1))

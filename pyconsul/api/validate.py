@@ -1,0 +1,132 @@
+"""Decoding service and check definitions from request bodies, as Consul's API does.
+
+Consul accepts CamelCase and snake_case keys (`ServiceID` / `service_id`), `Name` or `Service`
+for a service's name, and reports type mismatches in Go's words.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from pyconsul.api.errors import HTTPError
+
+Row = dict[str, Any]
+
+_GO_TYPES = {int: "int", str: "string", bool: "bool", list: "[]string", dict: "map[string]string"}
+
+SERVICE_KEYS = {
+    "id": "ID", "name": "Name", "service": "Service", "tags": "Tags", "address": "Address",
+    "taggedaddresses": "TaggedAddresses", "meta": "Meta", "port": "Port", "weights": "Weights",
+    "enabletagoverride": "EnableTagOverride", "kind": "Kind", "proxy": "Proxy", "connect": "Connect",
+    "check": "Check", "checks": "Checks", "socketpath": "SocketPath", "namespace": "Namespace",
+    "partition": "Partition", "locality": "Locality", "token": "Token",
+}
+CHECK_KEYS = {
+    "id": "CheckID", "checkid": "CheckID", "name": "Name", "notes": "Notes", "status": "Status",
+    "serviceid": "ServiceID", "node": "Node", "http": "HTTP", "header": "Header", "method": "Method",
+    "body": "Body", "tlsskipverify": "TLSSkipVerify", "tlsservername": "TLSServerName", "tcp": "TCP",
+    "udp": "UDP", "ttl": "TTL", "args": "Args", "scriptargs": "Args", "dockercontainerid":
+    "DockerContainerID", "shell": "Shell", "grpc": "GRPC", "grpcusetls": "GRPCUseTLS",
+    "h2ping": "H2PING", "h2pingusetls": "H2PingUseTLS", "aliasnode": "AliasNode",
+    "aliasservice": "AliasService", "interval": "Interval", "timeout": "Timeout",
+    "deregistercriticalserviceafter": "DeregisterCriticalServiceAfter",
+    "successbeforepassing": "SuccessBeforePassing", "failuresbeforewarning": "FailuresBeforeWarning",
+    "failuresbeforecritical": "FailuresBeforeCritical", "outputmaxsize": "OutputMaxSize",
+    "definition": "Definition", "type": "Type", "output": "Output", "servicename": "ServiceName",
+    "servicetags": "ServiceTags", "exposedport": "ExposedPort", "disableredirects": "DisableRedirects",
+    "namespace": "Namespace", "partition": "Partition", "token": "Token", "ostlsskipverify": "TLSSkipVerify",
+}
+
+_SERVICE_TYPES: dict[str, type] = {
+    "ID": str, "Name": str, "Service": str, "Tags": list, "Address": str, "Meta": dict, "Port": int,
+    "EnableTagOverride": bool, "Kind": str, "TaggedAddresses": dict, "Weights": dict, "SocketPath": str,
+}
+_CHECK_TYPES: dict[str, type] = {
+    "CheckID": str, "Name": str, "Notes": str, "Status": str, "ServiceID": str, "HTTP": str,
+    "Method": str, "Body": str, "TLSSkipVerify": bool, "TCP": str, "UDP": str, "TTL": str,
+    "Args": list, "Interval": str, "Timeout": str, "DeregisterCriticalServiceAfter": str,
+    "SuccessBeforePassing": int, "FailuresBeforeWarning": int, "FailuresBeforeCritical": int,
+    "Header": dict, "GRPC": str, "H2PING": str, "AliasService": str, "AliasNode": str,
+    "DockerContainerID": str, "Shell": str, "Output": str,
+}
+
+
+def _canon(raw: Any, keys: dict[str, str], struct: str) -> Row:
+    if not isinstance(raw, dict):
+        raise HTTPError(400, f"Request decode failed: json: cannot unmarshal {_json_kind(raw)} into Go value of type {struct}")
+    out: Row = {}
+    for k, v in raw.items():
+        canon = keys.get(str(k).replace("_", "").replace("-", "").lower())
+        out[canon or k] = v
+    return out
+
+
+def _json_kind(v: Any) -> str:
+    if isinstance(v, bool):
+        return "bool"
+    if isinstance(v, (int, float)):
+        return "number"
+    if isinstance(v, str):
+        return "string"
+    if isinstance(v, list):
+        return "array"
+    if isinstance(v, dict):
+        return "object"
+    return "null"
+
+
+def _typecheck(row: Row, types: dict[str, type], struct: str) -> None:
+    for key, want in types.items():
+        v = row.get(key)
+        if v is None:
+            continue
+        ok = isinstance(v, want) and not (want is int and isinstance(v, bool))
+        if want is int and isinstance(v, float) and v.is_integer():
+            row[key] = int(v)
+            ok = True
+        if not ok:
+            raise HTTPError(
+                400,
+                f"Request decode failed: json: cannot unmarshal {_json_kind(v)} into Go struct field "
+                f"{struct}.{key} of type {_GO_TYPES.get(want, want.__name__)}",
+            )
+    tags = row.get("Tags")
+    if isinstance(tags, list) and not all(isinstance(t, str) for t in tags):
+        raise HTTPError(400, f"Request decode failed: json: cannot unmarshal number into Go struct field {struct}.Tags of type string")
+    meta = row.get("Meta")
+    if isinstance(meta, dict) and not all(isinstance(x, str) for x in meta.values()):
+        raise HTTPError(400, f"Request decode failed: json: cannot unmarshal number into Go struct field {struct}.Meta of type string")
+
+
+def check_type(chk: Row) -> str:
+    for key, kind in (("TTL", "ttl"), ("HTTP", "http"), ("TCP", "tcp"), ("UDP", "udp"), ("GRPC", "grpc"),
+                      ("H2PING", "h2ping"), ("AliasService", "alias"), ("AliasNode", "alias"),
+                      ("DockerContainerID", "docker"), ("Args", "script")):
+        if chk.get(key):
+            return kind
+    return chk.get("Type", "") or ""
+
+
+def check_from_request(raw: Any, struct: str = "structs.HealthCheck") -> Row:
+    """A check definition in canonical CamelCase, type-checked."""
+    chk = _canon(raw, CHECK_KEYS, struct)
+    _typecheck(chk, _CHECK_TYPES, struct.split(".")[-1])
+    if not chk.get("CheckID") and chk.get("Name"):
+        chk["CheckID"] = chk["Name"]
+    status = chk.get("Status")
+    if status and status not in ("passing", "warning", "critical", "maintenance"):
+        raise HTTPError(400, f"Invalid check status: {status!r}")
+    chk["Type"] = check_type(chk)
+    return chk
+
+
+def service_from_request(raw: Any, struct: str = "structs.NodeService") -> Row:
+    """A service definition in canonical form: `Service` holds the name, `ID` defaults to it."""
+    svc = _canon(raw, SERVICE_KEYS, struct)
+    _typecheck(svc, _SERVICE_TYPES, struct.split(".")[-1])
+    name = svc.get("Service") or svc.get("Name") or ""
+    svc["Service"] = name
+    svc.pop("Name", None)
+    if not svc.get("ID"):
+        svc["ID"] = name
+    return svc

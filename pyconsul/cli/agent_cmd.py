@@ -1,0 +1,123 @@
+"""`consul agent`: parse flags and config files, start the agent, run until a signal."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import sys
+
+from pyconsul import CONSUL_COMPAT_VERSION
+from pyconsul.cli.registry import register
+from pyconsul.config.runtime import RuntimeConfig
+
+
+def _load_config(argv: list[str]) -> RuntimeConfig:
+    try:
+        from pyconsul.config.loader import load_agent_config
+    except ImportError:
+        return _bootstrap_flags(argv)
+    return load_agent_config(argv)
+
+
+def _bootstrap_flags(argv: list[str]) -> RuntimeConfig:
+    """TEMPORARY: the core flags, until pyconsul.config.loader lands."""
+    cfg = RuntimeConfig.dev_defaults() if "-dev" in argv else RuntimeConfig()
+    it = iter(a for a in argv if a != "-dev")
+    for arg in it:
+        name, _, val = arg.lstrip("-").partition("=")
+        if name in ("server", "bootstrap", "ui", "log-json", "enable-script-checks"):
+            setattr(cfg, name.replace("-", "_"), True)
+            continue
+        val = val or next(it)
+        if name.endswith("-port"):
+            setattr(cfg.ports, name[:-5].replace("-", "_"), int(val))
+        elif name == "node":
+            cfg.node_name = val
+        elif name == "bind":
+            cfg.bind_addr = val
+        elif name == "client":
+            cfg.client_addr = val
+        elif name in ("data-dir", "datacenter", "log-level", "pid-file", "advertise"):
+            setattr(cfg, name.replace("-", "_").replace("advertise", "advertise_addr"), val)
+    if not cfg.node_name:
+        import socket
+
+        cfg.node_name = socket.gethostname()
+    return cfg
+
+
+def _banner(cfg: RuntimeConfig) -> str:
+    p = cfg.ports
+    lines = [
+        "==> Starting Consul agent...",
+        f"               Version: '{CONSUL_COMPAT_VERSION}'",
+        f"               Node ID: '{cfg.node_id}'",
+        f"             Node name: '{cfg.node_name}'",
+        f"            Datacenter: '{cfg.datacenter}' (Segment: '<all>')" if cfg.server
+        else f"            Datacenter: '{cfg.datacenter}' (Segment: '')",
+        f"                Server: {str(cfg.server).lower()} (Bootstrap: {str(cfg.bootstrap).lower()})",
+        f"           Client Addr: [{cfg.client_addr}] (HTTP: {p.http}, HTTPS: {p.https}, gRPC: {p.grpc}, DNS: {p.dns})",
+        f"          Cluster Addr: {cfg.advertise()} (LAN: {p.serf_lan}, WAN: {p.serf_wan})",
+        f"     Gossip Encryption: {str(bool(cfg.encrypt)).lower()}",
+        f"      Auto-Encrypt-TLS: {str(bool(cfg.auto_encrypt.get('tls'))).lower()}",
+        f"             HTTPS TLS: Verify Incoming: {str(cfg.verify_incoming).lower()}, "
+        f"Verify Outgoing: {str(cfg.verify_outgoing).lower()}, Min Version: TLSv1_2",
+        "",
+        "==> Log data will now stream in as it occurs:",
+        "",
+    ]
+    return "\n".join(lines)
+
+
+async def _serve(cfg: RuntimeConfig) -> int:
+    from pyconsul.agent.agent import Agent
+
+    agent = Agent(cfg)
+    try:
+        await agent.start()
+    except OSError as exc:
+        print(f"==> Error starting agent: {exc}", file=sys.stderr, flush=True)
+        await agent.shutdown()
+        return 1
+    print("==> Consul agent running!", flush=True)
+    return await agent.run_until_signal()
+
+
+def run_agent(argv: list[str]) -> int:
+    from pyconsul.logs import setup_logging
+
+    try:
+        cfg = _load_config(argv)
+    except Exception as exc:  # ConfigError and friends: one clear line, exit 1
+        if type(exc).__name__ in ("ConfigError", "ValueError", "FlagError", "SystemExit"):
+            print(f"==> {exc}", file=sys.stderr)
+            return 1
+        raise
+    if not cfg.dev and not cfg.data_dir:
+        print("==> data_dir cannot be empty", file=sys.stderr)
+        return 1
+    setup_logging(cfg.log_level, cfg.log_json)
+    print(_banner(cfg), flush=True)
+    if cfg.pid_file:
+        with open(cfg.pid_file, "w") as f:
+            f.write(str(os.getpid()))
+    try:
+        from pyconsul.loop import run
+
+        return run(_serve(cfg))
+    except KeyboardInterrupt:
+        return 1
+    finally:
+        if cfg.pid_file:
+            try:
+                os.unlink(cfg.pid_file)
+            except OSError:
+                pass
+
+
+def _main(argv: list[str]) -> int:
+    return run_agent(argv)
+
+
+register(("agent",), _main, "Runs a Consul agent")
+_ = asyncio  # the agent runs on uvloop when importable (pyconsul.loop)
