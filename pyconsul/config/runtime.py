@@ -69,6 +69,11 @@ class RuntimeConfig:
     enable_script_checks: bool = False
     enable_local_script_checks: bool = False
     check_update_interval: float = 300.0
+    check_output_max_size: int = 4096
+    # Consul's non-user settings: a deregister_critical_service_after below the minimum is raised
+    # to it, and the reaper looks every check_reap_interval.
+    check_deregister_interval_min: float = 60.0
+    check_reap_interval: float = 30.0
     reconnect_timeout: float = 72 * 3600.0
     ui: bool = False
     encrypt: str = ""
@@ -96,6 +101,12 @@ class RuntimeConfig:
     # Files the config was read from (for reload and validate).
     config_files: list[str] = field(default_factory=list)
     config_dirs: list[str] = field(default_factory=list)
+    # -config-file/-config-dir in command-line order ("file"|"dir", path), -config-format, -hcl
+    # snippets and the agent's argv: what `reload_config` reads again.
+    config_paths: list[tuple[str, str]] = field(default_factory=list)
+    config_format: str = ""
+    hcl: list[str] = field(default_factory=list)
+    argv: list[str] = field(default_factory=list)
 
     def addr_for(self, kind: str) -> str:
         """Listen address for 'http', 'https', 'dns' or 'grpc' (addresses.* over client_addr)."""
