@@ -235,10 +235,11 @@ async def check_update(ctx: APIContext, req: web.Request, q: QueryOptions) -> Re
     body = await read_json(req)
     if not isinstance(body, dict):
         raise HTTPError(400, "Request decode failed: expected a JSON object")
-    status = body.get("Status", "")
+    body = {str(k).lower(): v for k, v in body.items()}
+    status = body.get("status", "")
     if status not in ("passing", "warning", "critical"):
         raise HTTPError(400, f"Invalid check status: '{status}'")
-    output = body.get("Output", "") or ""
+    output = body.get("output", "") or ""
     if not isinstance(output, str):
         raise HTTPError(400, "Request decode failed: Output must be a string")
     return await _ttl(ctx, req.match_info["id"], status, output)

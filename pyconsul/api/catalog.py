@@ -9,7 +9,13 @@ from aiohttp import web
 from pyconsul.api.app import APIContext, Reply, json_reply, read_json
 from pyconsul.api.errors import HTTPError
 from pyconsul.api.params import QueryOptions, node_meta_filters
-from pyconsul.api.validate import check_from_request, service_from_request
+from pyconsul.api.validate import (
+    DEREGISTER_KEYS,
+    REGISTER_KEYS,
+    canon_keys,
+    check_from_request,
+    service_from_request,
+)
 from pyconsul.fsm import commands as c
 from pyconsul.state.watch import WatchSet
 
@@ -25,6 +31,7 @@ async def register(ctx: APIContext, req: web.Request, q: QueryOptions) -> Reply:
     body = await read_json(req)
     if not isinstance(body, dict):
         raise HTTPError(400, "Request decode failed: expected a JSON object")
+    body = canon_keys(body, REGISTER_KEYS)
     node = body.get("Node")
     if not isinstance(node, str) or not node:
         raise HTTPError(400, "Missing node name")
@@ -60,6 +67,7 @@ async def deregister(ctx: APIContext, req: web.Request, q: QueryOptions) -> Repl
     body = await read_json(req)
     if not isinstance(body, dict):
         raise HTTPError(400, "Request decode failed: expected a JSON object")
+    body = canon_keys(body, DEREGISTER_KEYS)
     node = body.get("Node")
     if not isinstance(node, str) or not node:
         raise HTTPError(400, "Missing node name")

@@ -11,6 +11,7 @@ from aiohttp import web
 from pyconsul.api.app import APIContext, Reply, json_reply, read_json
 from pyconsul.api.errors import HTTPError
 from pyconsul.api.params import QueryOptions
+from pyconsul.api.validate import TXN_KV_KEYS, canon_keys
 from pyconsul.fsm import commands as c
 from pyconsul.state.kv import MAX_VALUE_SIZE, kv_json
 
@@ -20,13 +21,15 @@ MAX_OPS = 128
 def _decode_op(i: int, op: Any) -> dict[str, Any]:
     if not isinstance(op, dict):
         raise HTTPError(400, f"Failed to parse body: operation {i} is not an object")
+    op = {("KV" if str(k).lower() == "kv" else k): v for k, v in op.items()}
     if "KV" not in op:
         kinds = ", ".join(op) or "none"
         raise HTTPError(400, f"Failed to parse body: unsupported operation type(s) {kinds}; only KV is supported")
     kv = op["KV"]
     if not isinstance(kv, dict):
         raise HTTPError(400, "Failed to parse body: KV operation must be an object")
-    out = dict(kv)
+    out = canon_keys(kv, TXN_KV_KEYS)
+    kv = out
     value = kv.get("Value")
     if value is not None:
         if not isinstance(value, str):

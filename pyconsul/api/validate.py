@@ -51,6 +51,19 @@ _CHECK_TYPES: dict[str, type] = {
 }
 
 
+def canon_keys(raw: dict[str, Any], names: tuple[str, ...]) -> Row:
+    """Go's encoding/json matches keys case-insensitively (py-consul sends "node", "address");
+    snake_case is accepted as Consul's decoder does."""
+    table = {n.lower(): n for n in names}
+    return {table.get(str(k).replace("_", "").lower(), k): v for k, v in raw.items()}
+
+
+REGISTER_KEYS = ("ID", "Node", "Address", "Datacenter", "TaggedAddresses", "NodeMeta", "Service", "Check",
+                 "Checks", "SkipNodeUpdate", "Token")
+DEREGISTER_KEYS = ("Node", "ServiceID", "CheckID", "Datacenter", "Token")
+TXN_KV_KEYS = ("Verb", "Key", "Value", "Flags", "Index", "Session")
+
+
 def _canon(raw: Any, keys: dict[str, str], struct: str) -> Row:
     if not isinstance(raw, dict):
         raise HTTPError(400, f"Request decode failed: json: cannot unmarshal {_json_kind(raw)} into Go value of type {struct}")
