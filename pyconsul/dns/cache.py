@@ -1,0 +1,104 @@
+"""A cache of encoded replies, so a repeated question costs a dict lookup instead of dnslib.
+
+Rules:
+- Keys are the request bytes after the ID (flags, counts, question and, if present, the OPT
+  record). A request whose OPT carries options (cookies, client subnet...) is looked up by its
+  canonical form with the options cut, since our reply never depends on them.
+- Values are the reply bytes without their first two bytes (the ID); the caller prepends the
+  request's ID. A name with several interchangeable answers holds a few rotations, served in turn,
+  so clients still see the answers spread.
+- The whole cache is dropped whenever the catalog index (`index_fn()`) changes, and when it grows
+  past `max_entries` (so a flood of random names cannot grow it without bound).
+- UDP and TCP replies are kept apart: the UDP ones are trimmed to the client's buffer.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from itertools import cycle
+
+DEFAULT_MAX_ENTRIES = 8192
+
+
+class ReplyCache:
+    def __init__(self, index_fn: Callable[[], int], max_entries: int = DEFAULT_MAX_ENTRIES) -> None:
+        self._index_fn = index_fn
+        self.max_entries = max_entries
+        self.index = -1
+        self.udp: dict[bytes, Iterator[bytes]] = {}
+        self.tcp: dict[bytes, Iterator[bytes]] = {}
+        self.hits = 0
+        self.misses = 0
+
+    def _fresh(self) -> bool:
+        idx = self._index_fn()
+        if idx != self.index:
+            self.udp.clear()
+            self.tcp.clear()
+            self.index = idx
+            return False
+        return True
+
+    def tail(self, key: bytes, tcp: bool) -> bytes | None:
+        """The cached reply (without ID) for `key`, or None. Checks the catalog index first."""
+        if not self._fresh():
+            return None
+        found = (self.tcp if tcp else self.udp).get(key)
+        if found is None:
+            return None
+        self.hits += 1
+        return next(found)
+
+    def udp_reply(self, data: bytes) -> bytes | None:
+        """Hot path: the full UDP reply to `data` when its exact bytes are cached."""
+        if self._index_fn() != self.index:
+            return None
+        found = self.udp.get(data[2:])
+        if found is None:
+            return None
+        return data[:2] + next(found)
+
+    def put(self, key: bytes, tails: list[bytes], tcp: bool, index: int) -> None:
+        """Remember replies computed at catalog `index` (ignored if the catalog moved on)."""
+        if not tails or index != self.index:
+            return
+        table = self.tcp if tcp else self.udp
+        if len(table) >= self.max_entries:
+            table.clear()
+        table[key] = cycle(tails)
+
+    def __len__(self) -> int:
+        return len(self.udp) + len(self.tcp)
+
+
+def canonical_key(data: bytes) -> bytes | None:
+    """The cache key of a plain one-question query, or None when it is anything else.
+
+    Options inside the OPT record are cut (their length set to zero) so that per-query cookies do
+    not defeat the cache.
+    """
+    n = len(data)
+    if n < 17 or data[4:10] != b"\x00\x01\x00\x00\x00\x00":
+        return None
+    i = 12
+    while True:
+        if i >= n:
+            return None
+        length = data[i]
+        if length == 0:
+            break
+        if length > 63:  # compression pointers are legal but unusual in a question: no caching
+            return None
+        i += length + 1
+    qend = i + 5
+    if qend > n:
+        return None
+    arcount = (data[10] << 8) | data[11]
+    if arcount == 0:
+        return data[2:qend] if qend == n else None
+    if arcount != 1 or n < qend + 11 or data[qend] != 0 or data[qend + 1 : qend + 3] != b"\x00\x29":
+        return None
+    rdlen = (data[qend + 9] << 8) | data[qend + 10]
+    if qend + 11 + rdlen != n:
+        return None
+    return data[2 : qend + 9] + b"\x00\x00"

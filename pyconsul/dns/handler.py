@@ -1,0 +1,99 @@
+"""The packet handler: request bytes in, reply bytes (or a forward instruction) out. No sockets.
+
+Rules:
+- Fewer than 12 bytes, or a message with QR set (a response): ignored, no reply.
+- A header we can read but a body we cannot: FORMERR. A non-QUERY opcode: NOTIMP. More than one
+  question or OPT record: FORMERR. EDNS version above 0: BADVERS.
+- Names outside our zones go to the recursors (Forward), or REFUSED when there are none.
+- Anything that goes wrong while answering becomes SERVFAIL, never an exception.
+- Replies answered locally go through the ReplyCache; a repeated question costs a dict lookup.
+"""
+
+from __future__ import annotations
+
+import logging
+import random
+from dataclasses import dataclass
+
+from pyconsul.config.runtime import RuntimeConfig
+from pyconsul.dns import records as r
+from pyconsul.dns.cache import ReplyCache, canonical_key
+from pyconsul.dns.reader import CATALOG_TABLES, CatalogReader
+from pyconsul.dns.resolver import Question, resolve
+
+log = logging.getLogger("pyconsul.dns")
+
+# Rotations kept per name with several interchangeable answers.
+ROTATIONS = 8
+
+
+@dataclass(frozen=True)
+class Forward:
+    """Send `data` to the recursors; `request` is there to build a SERVFAIL if none answers."""
+
+    data: bytes
+    request: r.Request
+
+
+class PacketHandler:
+    def __init__(
+        self, reader: CatalogReader, config: RuntimeConfig, rng: random.Random | None = None,
+        cache: ReplyCache | None = None,
+    ) -> None:
+        self.reader = reader
+        self.config = config
+        self.rng = rng or random.Random()
+        self.cache = cache if cache is not None else ReplyCache(lambda: reader.max_index(*CATALOG_TABLES))
+        self.recursion_available = bool(config.recursors)
+
+    def handle(self, data: bytes, tcp: bool = False) -> bytes | Forward | None:
+        if type(data) is not bytes:
+            data = bytes(data)
+        cache = self.cache
+        key = data[2:]
+        tail = cache.tail(key, tcp)
+        if tail is not None:
+            return data[:2] + tail
+        ckey = canonical_key(data)
+        if ckey is not None and ckey != key:
+            tail = cache.tail(ckey, tcp)
+            if tail is not None:
+                return data[:2] + tail
+        cache.misses += 1
+        index = cache.index
+        try:
+            req = r.parse_request(data)
+        except r.RequestError as exc:
+            log.debug("dns: %s", exc)
+            return r.header_only_reply(data, exc.rcode)
+        except ValueError:
+            return None
+        try:
+            out = self._answer(data, req, tcp)
+        except Exception:  # a bug or an unencodable catalog row must not take the server down
+            log.exception("dns: failed to answer %s %s", req.name, r.qtype_name(req.qtype))
+            return r.error_reply(req, r.SERVFAIL, self.recursion_available)
+        if isinstance(out, Forward):
+            return out
+        if ckey is not None:
+            cache.put(ckey, [reply[2:] for reply in out], tcp, index)
+        return out[0]
+
+    def _answer(self, data: bytes, req: r.Request, tcp: bool) -> list[bytes] | Forward:
+        ra = self.recursion_available
+        if req.edns is not None and req.edns.version != 0:
+            return [r.error_reply(req, r.BADVERS, ra)]
+        ans = resolve(Question(req.name, req.labels, req.qtype), self.reader, self.config, self.rng)
+        if ans.forward:
+            if self.config.recursors:
+                return Forward(data, req)
+            return [r.error_reply(req, r.REFUSED, ra)]
+        if req.qclass not in (r.C_IN, r.C_ANY):
+            return [r.error_reply(req, r.REFUSED, ra)]
+        dns = self.config.dns_config
+        limits = r.limits_for(req, tcp, dns.udp_answer_limit, dns.a_record_limit, dns.enable_truncate)
+        n = len(ans.answer)
+        if not ans.rotate or n < 2:
+            return [r.encode_reply(req, ans, limits, ra)]
+        k = min(n, ROTATIONS)
+        return [r.encode_reply(req, ans, limits, ra, shift=i * n // k) for i in range(k)]

@@ -1,0 +1,28 @@
+"""CatalogReader: the one narrow interface through which DNS reads the catalog.
+
+The StateStore satisfies it. Every read returns `(index, value)`; DNS passes `ws=None` because it
+never blocks. Rows are the store's own dicts in Consul's JSON shapes and must not be mutated.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Protocol
+
+Row = dict[str, Any]
+
+# Tables whose index changes whenever anything DNS could answer changes.
+CATALOG_TABLES = ("nodes", "services", "checks")
+
+
+class CatalogReader(Protocol):
+    def max_index(self, *tables: str) -> int: ...
+
+    def nodes(self, ws: Any) -> tuple[int, list[Row]]: ...
+
+    def get_node(self, ws: Any, name: str) -> tuple[int, Row | None]: ...
+
+    def node_services(self, ws: Any, node: str) -> tuple[int, list[Row]]: ...
+
+    def check_service_nodes(
+        self, ws: Any, service: str, tags: list[str] | None = None
+    ) -> tuple[int, list[Row]]: ...

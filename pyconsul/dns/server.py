@@ -1,0 +1,181 @@
+"""The DNS listeners: asyncio UDP and TCP sockets around the PacketHandler (the thin layer).
+
+`start_dns_server(config, store)` binds UDP and TCP on `config.addr_for("dns")` (space-separated
+addresses allowed, as Consul's client_addr) and `config.ports.dns`; a negative port disables DNS,
+port 0 picks one free port shared by UDP and TCP. A UDP question whose reply is cached is
+answered inside `datagram_received` with one dict lookup; everything else goes to the handler.
+TCP connections carry any number of length-prefixed queries and are closed after IDLE_TIMEOUT
+seconds without one; a slow or broken client only ever stalls its own connection.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import random
+import socket
+from collections.abc import Coroutine
+from typing import Any
+
+from pyconsul.config.runtime import RuntimeConfig
+from pyconsul.dns.cache import ReplyCache
+from pyconsul.dns.handler import Forward, PacketHandler
+from pyconsul.dns.reader import CATALOG_TABLES, CatalogReader
+from pyconsul.dns.recursor import Recursors
+
+log = logging.getLogger("pyconsul.dns")
+
+IDLE_TIMEOUT = 10.0
+MAX_PENDING_FORWARDS = 1024
+MAX_TCP_CONNECTIONS = 512
+UDP_RCVBUF = 4 << 20
+
+
+class _UDP(asyncio.DatagramProtocol):
+    def __init__(self, server: DNSServer) -> None:
+        self.server = server
+        self.cache = server.cache
+        self.handler = server.handler
+        self.transport: asyncio.DatagramTransport | None = None
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        self.transport = transport  # type: ignore[assignment]
+        sock = transport.get_extra_info("socket")
+        if sock is not None:
+            try:
+                sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, UDP_RCVBUF)
+            except OSError:
+                pass
+
+    def datagram_received(self, data: bytes, addr: Any) -> None:
+        reply = self.cache.udp_reply(data)
+        if reply is None:
+            try:
+                out = self.handler.handle(data, tcp=False)
+            except Exception:
+                log.exception("dns: udp handler failed")
+                return
+            if out is None:
+                return
+            if isinstance(out, Forward):
+                self.server._spawn(self._forward(out, addr))
+                return
+            reply = out
+        assert self.transport is not None
+        self.transport.sendto(reply, addr)
+
+    async def _forward(self, fwd: Forward, addr: Any) -> None:
+        reply = await self.server.forward(fwd, tcp=False)
+        if self.transport is not None and not self.transport.is_closing():
+            self.transport.sendto(reply, addr)
+
+    def error_received(self, exc: Exception) -> None:
+        # ICMP errors from clients that went away: nothing to do.
+        log.debug("dns: udp error %r", exc)
+
+
+class DNSServer:
+    def __init__(self, config: RuntimeConfig, store: CatalogReader) -> None:
+        self.config = config
+        self.cache = ReplyCache(lambda: store.max_index(*CATALOG_TABLES))
+        self.handler = PacketHandler(store, config, random.Random(), self.cache)
+        try:
+            self.recursors = Recursors(list(config.recursors), config.dns_config.recursor_timeout)
+        except ValueError as exc:
+            raise ValueError(f"Invalid recursor address: {exc}") from None
+        self.port = -1
+        self.addresses: list[tuple[str, int]] = []
+        self._udp: list[asyncio.DatagramTransport] = []
+        self._tcp: list[asyncio.AbstractServer] = []
+        self._tasks: set[asyncio.Task[Any]] = set()
+        self._conns: set[asyncio.StreamWriter] = set()
+
+    async def start(self, hosts: list[str], port: int) -> None:
+        loop = asyncio.get_running_loop()
+        try:
+            for host in hosts:
+                transport, _ = await loop.create_datagram_endpoint(
+                    lambda: _UDP(self), local_addr=(host, port), reuse_port=False
+                )
+                self._udp.append(transport)  # type: ignore[arg-type]
+                if port == 0:
+                    port = transport.get_extra_info("sockname")[1]
+                server = await asyncio.start_server(self._serve_tcp, host, port, reuse_address=True)
+                self._tcp.append(server)
+                self.addresses.append((host, port))
+        except BaseException:
+            await self.close()
+            raise
+        self.port = port
+        log.info("dns: listening on %s (udp+tcp)", ", ".join(f"{h}:{p}" for h, p in self.addresses))
+
+    def _spawn(self, coro: Coroutine[Any, Any, None]) -> None:
+        if len(self._tasks) >= MAX_PENDING_FORWARDS:
+            coro.close()  # shed load rather than queue without bound; the client will retry
+            return
+        task = asyncio.get_running_loop().create_task(coro)
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+
+    async def forward(self, fwd: Forward, tcp: bool) -> bytes:
+        return await self.recursors.forward(fwd.data, fwd.request, tcp)
+
+    async def _serve_tcp(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        if len(self._conns) >= MAX_TCP_CONNECTIONS:
+            writer.close()
+            return
+        self._conns.add(writer)
+        try:
+            while True:
+                try:
+                    head = await asyncio.wait_for(reader.readexactly(2), IDLE_TIMEOUT)
+                    size = int.from_bytes(head, "big")
+                    data = await asyncio.wait_for(reader.readexactly(size), IDLE_TIMEOUT)
+                except (TimeoutError, asyncio.IncompleteReadError, ConnectionError, OSError):
+                    return
+                try:
+                    out = self.handler.handle(data, tcp=True)
+                except Exception:
+                    log.exception("dns: tcp handler failed")
+                    return
+                if out is None:
+                    continue
+                if isinstance(out, Forward):
+                    out = await self.forward(out, tcp=True)
+                writer.write(len(out).to_bytes(2, "big") + out)
+                try:
+                    await asyncio.wait_for(writer.drain(), IDLE_TIMEOUT)
+                except (TimeoutError, ConnectionError, OSError):
+                    return
+        finally:
+            self._conns.discard(writer)
+            writer.close()
+
+    async def close(self) -> None:
+        for t in self._udp:
+            t.close()
+        for s in self._tcp:
+            s.close()
+        for w in list(self._conns):
+            w.close()
+        for task in list(self._tasks):
+            task.cancel()
+        for s in self._tcp:
+            try:
+                await asyncio.wait_for(s.wait_closed(), 2.0)
+            except (TimeoutError, Exception):
+                pass
+        if self._tasks:
+            await asyncio.gather(*self._tasks, return_exceptions=True)
+        self._udp.clear()
+        self._tcp.clear()
+
+
+async def start_dns_server(config: RuntimeConfig, store: CatalogReader) -> DNSServer:
+    """Start answering DNS for `store` per `config`; `await server.close()` stops it."""
+    server = DNSServer(config, store)
+    if config.ports.dns < 0:
+        return server
+    hosts = (config.addr_for("dns") or "127.0.0.1").split()
+    await server.start(hosts, config.ports.dns)
+    return server
