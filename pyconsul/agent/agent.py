@@ -52,6 +52,7 @@ class Agent:
         self.dns: Any = None
         self.membership: Any = None
         self._runners: list[web.AppRunner] = []
+        self._servers: list[asyncio.Server] = []
         self._tasks: list[asyncio.Task[Any]] = []
         self._local_change = asyncio.Event()
         self._stop = asyncio.Event()
@@ -221,13 +222,28 @@ class Agent:
         runner = web.AppRunner(app, access_log=None, handle_signals=False)
         await runner.setup()
         self._runners.append(runner)
-        hosts = cfg.addr_for("http").split()
         if cfg.ports.http >= 0:
-            for host in hosts:
-                await web.TCPSite(runner, host, cfg.ports.http, reuse_address=True).start()
+            for host in cfg.addr_for("http").split():
+                await self._listen(app, runner, host, cfg.ports.http, None)
         if cfg.ports.https > 0 and self.http_ssl is not None:
             for host in cfg.addr_for("https").split():
-                await web.TCPSite(runner, host, cfg.ports.https, ssl_context=self.http_ssl, reuse_address=True).start()
+                await self._listen(app, runner, host, cfg.ports.https, self.http_ssl)
+
+    async def _listen(
+        self, app: web.Application, runner: web.AppRunner, host: str, port: int, ssl_ctx: ssl.SSLContext | None
+    ) -> None:
+        """Serve the API on host:port: connections start on the fast path for hot cached reads
+        and are handed to aiohttp for everything else."""
+        from pyconsul.api.fastpath import FastPathProtocol
+
+        ctx = app["ctx"]
+        slow = runner.server
+        assert slow is not None
+        loop = asyncio.get_running_loop()
+        server = await loop.create_server(
+            lambda: FastPathProtocol(ctx, slow), host, port, ssl=ssl_ctx, reuse_address=True
+        )
+        self._servers.append(server)
 
     async def _start_dns(self) -> None:
         if self.config.ports.dns < 0:
@@ -250,6 +266,8 @@ class Agent:
                 log.warning("check scheduler stop failed", extra={"error": str(exc)})
         if self.dns is not None:
             await self.dns.close()
+        for srv in self._servers:
+            srv.close()
         for r in self._runners:
             await r.cleanup()
         await self.consensus.stop()

@@ -19,6 +19,7 @@ from aiohttp import web
 
 from pyconsul.api.blocking import blocking_query
 from pyconsul.api.errors import HTTPError
+from pyconsul.api.fastpath import DATE, FastEntry, build_head, split_target
 from pyconsul.api.params import QueryOptions, parse_query_options
 from pyconsul.consensus import NoLeaderError
 from pyconsul.state.errors import StateError
@@ -79,6 +80,38 @@ class APIContext:
         self.store = agent.store
         self._cache: OrderedDict[str, tuple[int, bytes]] = OrderedDict()
         self._cache_size = cache_size
+        # Reads whose index can be peeked, and their prebuilt fast-path replies.
+        self._fast_peeks: dict[str, Callable[[], int]] = {}
+        self._fast: dict[str, FastEntry] = {}
+
+    def fast_reply(self, target: bytes) -> bytes | None:
+        """Full HTTP response bytes for a non-blocking hot read, or None to take the full path."""
+        parsed = split_target(target)
+        if parsed is None:
+            return None
+        key, index, _ = parsed
+        peek = self._fast_peeks.get(key)
+        if peek is None:
+            return None
+        idx = max(peek(), 1)
+        if idx == index:
+            return None  # the caller wants to block
+        entry = self._fast.get(key)
+        if entry is None or entry[0] != idx:
+            hit = self._cache.get(key)
+            if hit is None or hit[0] != idx:
+                return None
+            st = self.agent.consensus.leader_status()
+            if not st.is_leader:
+                return None  # followers answer default-mode reads through the full path
+            head, tail = build_head(idx, len(hit[1]), st.known_leader, st.last_contact_ms, JSON_CT)
+            entry = (idx, head, tail, hit[1])
+            if len(self._fast) >= self._cache_size:
+                self._fast.clear()
+            self._fast[key] = entry
+        elif not self.agent.consensus.leader_status().is_leader:
+            return None
+        return entry[1] + DATE.get() + entry[2] + entry[3]
 
     async def write(self, command: Any) -> Any:
         result = await self.agent.write(command)
@@ -103,10 +136,27 @@ class APIContext:
         run: Callable[[WatchSet | None], tuple[int, Any]],
         shape: Callable[[Any], Any] | None = None,
         filterable: bool = True,
+        peek: Callable[[], int] | None = None,
     ) -> Reply:
-        """Blocking read whose JSON bytes are cached per (path, query, index)."""
-        idx, value = await self.blocking(q, run)
+        """Blocking read whose JSON bytes are cached per (path, query, index).
+
+        `peek` returns the answer's index without building it: when the caller is not blocking
+        (or is behind) and the cached bytes are for that index, they are sent as they are.
+        """
         key = cache_key(req)
+        if peek is not None and key not in self._fast_peeks:
+            if len(self._fast_peeks) >= self._cache_size:
+                self._fast_peeks.clear()
+            self._fast_peeks[key] = peek
+        if peek is not None and not q.consistent:
+            idx = max(peek(), 1)
+            if idx != q.index:
+                hit = self._cache.get(key)
+                if hit is not None and hit[0] == idx:
+                    if not q.stale:
+                        await self.agent.consensus.barrier(False)
+                    return Reply(hit[1], index=idx)
+        idx, value = await self.blocking(q, run)
         hit = self._cache.get(key)
         if hit is not None and hit[0] == idx:
             self._cache.move_to_end(key)

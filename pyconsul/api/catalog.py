@@ -164,7 +164,7 @@ async def service(ctx: APIContext, req: web.Request, q: QueryOptions) -> Reply:
             out.append(service_node(node, svc))
         return store.service_index(name), out
 
-    return await ctx.blocking_json(q, req, run)
+    return await ctx.blocking_json(q, req, run, peek=lambda: store.service_index(name))
 
 
 async def node(ctx: APIContext, req: web.Request, q: QueryOptions) -> Reply:

@@ -46,7 +46,7 @@ async def service(ctx: APIContext, req: web.Request, q: QueryOptions) -> Reply:
             rows = [r for r in rows if all((r["Node"]["Meta"] or {}).get(k) == v for k, v in meta.items())]
         return idx, rows
 
-    return await ctx.blocking_json(q, req, run)
+    return await ctx.blocking_json(q, req, run, peek=lambda: store.service_index(name))
 
 
 async def state(ctx: APIContext, req: web.Request, q: QueryOptions) -> Reply:

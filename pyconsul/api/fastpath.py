@@ -1,0 +1,150 @@
+"""A lean HTTP/1.1 front for the hottest reads, sharing the API's encoded-reply cache.
+
+Each connection starts on FastPathProtocol. A request that is a lone bodiless GET whose reply is
+already encoded for the current index (catalog/health service reads that are not blocking and not
+`?consistent`) is answered straight from the cache with prebuilt header bytes. Anything else —
+writes, blocking waits, misses, odd framing — hands the connection, with the bytes read so far,
+to aiohttp's protocol for good. So the fast path can only ever answer what aiohttp would have.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import Callable
+from typing import TYPE_CHECKING
+
+import httptools
+
+if TYPE_CHECKING:
+    from pyconsul.api.app import APIContext
+
+_VOLATILE = (b"index", b"wait", b"hash", b"stale", b"cached")
+_MAX_HEAD = 8192
+
+
+class _DateHeader:
+    """`Date: ...\\r\\n`, formatted at most once a second."""
+
+    def __init__(self) -> None:
+        self._sec = -1
+        self._line = b""
+
+    def get(self) -> bytes:
+        now = int(time.time())
+        if now != self._sec:
+            self._sec = now
+            self._line = b"Date: " + time.strftime("%a, %d %b %Y %H:%M:%S GMT", time.gmtime(now)).encode() + b"\r\n"
+        return self._line
+
+
+DATE = _DateHeader()
+
+
+def split_target(target: bytes) -> tuple[str, int, bool] | None:
+    """(cache key, ?index value, eligible) for a request target, mirroring app.cache_key."""
+    path, _, qs = target.partition(b"?")
+    if b"%" in path:
+        return None  # let aiohttp do percent-decoding
+    index = 0
+    if not qs:
+        return path.decode("latin-1"), 0, True
+    kept = []
+    for part in qs.split(b"&"):
+        name, _, value = part.partition(b"=")
+        if name == b"consistent" or name == b"filter" and b"%" in value:
+            return None
+        if name == b"index":
+            try:
+                index = int(value)
+            except ValueError:
+                return None
+            continue
+        if name in _VOLATILE:
+            continue
+        kept.append(part)
+    key = path.decode("latin-1") + ("?" + b"&".join(kept).decode("latin-1") if kept else "")
+    return key, index, True
+
+
+class FastPathProtocol(asyncio.Protocol):
+    __slots__ = ("ctx", "make_slow", "transport", "buf", "_url", "_token")
+
+    def __init__(self, ctx: APIContext, make_slow: Callable[[], asyncio.Protocol]) -> None:
+        self.ctx = ctx
+        self.make_slow = make_slow
+        self.transport: asyncio.Transport | None = None
+        self.buf = b""
+        self._url = b""
+        self._token = False
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        self.transport = transport  # type: ignore[assignment]
+
+    def data_received(self, data: bytes) -> None:
+        buf = self.buf + data if self.buf else data
+        end = buf.find(b"\r\n\r\n")
+        if end < 0:
+            if len(buf) > _MAX_HEAD:
+                self._hand_off(buf)
+            else:
+                self.buf = buf
+            return
+        self.buf = b""
+        if end + 4 != len(buf) or not buf.startswith(b"GET "):
+            self._hand_off(buf)
+            return
+        self._url = b""
+        self._token = False
+        parser = httptools.HttpRequestParser(self)
+        try:
+            parser.feed_data(buf)
+        except httptools.HttpParserError:
+            self._hand_off(buf)
+            return
+        reply = None if self._token else self.ctx.fast_reply(self._url)
+        if reply is None:
+            self._hand_off(buf)
+            return
+        assert self.transport is not None
+        self.transport.write(reply)
+        if not parser.should_keep_alive():
+            self.transport.close()
+
+    # httptools callbacks
+    def on_url(self, url: bytes) -> None:
+        self._url += url
+
+    def on_header(self, name: bytes, value: bytes) -> None:
+        lname = name.lower()
+        if lname in (b"x-consul-token", b"authorization", b"content-length", b"transfer-encoding"):
+            self._token = True  # tokens (ACLs) and bodies take the full path
+
+    def _hand_off(self, buf: bytes) -> None:
+        proto = self.make_slow()
+        assert self.transport is not None
+        self.transport.set_protocol(proto)
+        proto.connection_made(self.transport)
+        if buf:
+            proto.data_received(buf)
+
+    def eof_received(self) -> bool | None:
+        return None
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        self.transport = None
+
+
+def build_head(index: int, body_len: int, known_leader: bool, last_contact: int, content_type: str) -> tuple[bytes, bytes]:
+    """Header bytes before and after the Date line, for one cached reply."""
+    head = (
+        b"HTTP/1.1 200 OK\r\nContent-Type: " + content_type.encode()
+        + b"\r\nX-Consul-Effective-Consistency: leader\r\nX-Consul-Index: " + str(index).encode()
+        + b"\r\nX-Consul-KnownLeader: " + (b"true" if known_leader else b"false")
+        + b"\r\nX-Consul-LastContact: " + str(last_contact).encode() + b"\r\n"
+    )
+    tail = b"Content-Length: " + str(body_len).encode() + b"\r\n\r\n"
+    return head, tail
+
+
+FastEntry = tuple[int, bytes, bytes, bytes]  # index, head, tail, body
