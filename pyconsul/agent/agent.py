@@ -96,6 +96,7 @@ class Agent:
         cfg = self.config
         await self.consensus.start()
         self._start_checks()
+        self.local.load()  # before listening, so agent/services is right from the first request
         await self._start_http()
         await self._start_dns()
         self._tasks.append(asyncio.ensure_future(self._when_leader()))
@@ -111,7 +112,6 @@ class Agent:
             except Exception as exc:
                 log.debug("waiting for a leader to register this node", extra={"error": str(exc)})
                 await asyncio.sleep(0.5)
-        self.local.load()
         await self._load_config_definitions()
         for sid, row in list(self.store.sessions_by_id.items()):
             self.session_timers.reset(sid, row["TTL"])
