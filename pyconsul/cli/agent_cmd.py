@@ -12,38 +12,9 @@ from pyconsul.config.runtime import RuntimeConfig
 
 
 def _load_config(argv: list[str]) -> RuntimeConfig:
-    try:
-        from pyconsul.config.loader import load_agent_config
-    except ImportError:
-        return _bootstrap_flags(argv)
+    from pyconsul.config.loader import load_agent_config
+
     return load_agent_config(argv)
-
-
-def _bootstrap_flags(argv: list[str]) -> RuntimeConfig:
-    """TEMPORARY: the core flags, until pyconsul.config.loader lands."""
-    cfg = RuntimeConfig.dev_defaults() if "-dev" in argv else RuntimeConfig()
-    it = iter(a for a in argv if a != "-dev")
-    for arg in it:
-        name, _, val = arg.lstrip("-").partition("=")
-        if name in ("server", "bootstrap", "ui", "log-json", "enable-script-checks"):
-            setattr(cfg, name.replace("-", "_"), True)
-            continue
-        val = val or next(it)
-        if name.endswith("-port"):
-            setattr(cfg.ports, name[:-5].replace("-", "_"), int(val))
-        elif name == "node":
-            cfg.node_name = val
-        elif name == "bind":
-            cfg.bind_addr = val
-        elif name == "client":
-            cfg.client_addr = val
-        elif name in ("data-dir", "datacenter", "log-level", "pid-file", "advertise"):
-            setattr(cfg, name.replace("-", "_").replace("advertise", "advertise_addr"), val)
-    if not cfg.node_name:
-        import socket
-
-        cfg.node_name = socket.gethostname()
-    return cfg
 
 
 def _banner(cfg: RuntimeConfig) -> str:
