@@ -7,6 +7,9 @@ apt-get update -qq
 apt-get install -y -qq --no-install-recommends \
   nginx libnginx-mod-stream bind9-dnsutils dnsmasq-base dnsperf wrk curl socat netcat-openbsd \
   iptables iproute2 docker.io busybox-static etcd-server etcd-client >/dev/null
+# Debian's own python3 marks itself externally managed; this machine is dedicated to the tests.
+export PIP_BREAK_SYSTEM_PACKAGES=1
+python3 -m pip --version >/dev/null 2>&1 || apt-get install -y -qq python3-pip python3-dev >/dev/null
 python3 -m pip install -q --disable-pip-version-check -e '.[test]'
 # A private Docker engine for the registrator tests; stopped when the run ends.
 bash scripts/dockerd.sh start
