@@ -1,0 +1,206 @@
+"""What every check type shares: the notifier seam, results, statuses, output capping, definitions.
+
+A check definition is Consul's CamelCase API/catalog shape (CheckID, HTTP, Interval "10s"...).
+`CheckSpec.from_definition` reads one into typed settings and applies Consul's rules (interval
+floor of 1 s, default timeouts, validation, script-check gating).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any, Protocol
+
+from pyconsul.durations import parse_duration
+
+PASSING = "passing"
+WARNING = "warning"
+CRITICAL = "critical"
+STATUSES = (PASSING, WARNING, CRITICAL)
+
+DEFAULT_OUTPUT_MAX_SIZE = 4096  # Consul's checks.DefaultBufSize
+MIN_INTERVAL = 1.0  # Consul's checks.MinInterval
+DEFAULT_HTTP_TIMEOUT = 10.0
+DEFAULT_SCRIPT_TIMEOUT = 30.0
+
+SCRIPTS_DISABLED = (
+    "Scripts are disabled on this agent; to enable, configure 'enable_script_checks' or "
+    "'enable_local_script_checks' to true"
+)
+SCRIPTS_DISABLED_REMOTE = (
+    "Scripts are disabled on this agent from remote calls; to enable, configure 'enable_script_checks' to true"
+)
+
+
+class CheckNotifier(Protocol):
+    """The agent side of the scheduler: where results go."""
+
+    def update_check(self, check_id: str, status: str, output: str) -> None:
+        """A check's status or output changed (also called when unchanged; dedupe if you like)."""
+
+    def critical_too_long(self, check_id: str) -> None:
+        """The check has been critical longer than its DeregisterCriticalServiceAfter:
+        deregister its service (called once per critical spell)."""
+
+
+class CheckDefinitionError(ValueError):
+    """A check the scheduler refuses; str() is Consul's message."""
+
+
+@dataclass(frozen=True)
+class CheckResult:
+    status: str
+    output: str
+
+
+def _dur(value: Any, name: str) -> float:
+    """A duration field: Go string ("10s") or a number of seconds. 0 when unset."""
+    if value is None or value == "":
+        return 0.0
+    if isinstance(value, bool):
+        raise CheckDefinitionError(f"Check is not valid: {name}: invalid duration {value!r}")
+    if isinstance(value, int | float):
+        return float(value)
+    try:
+        return parse_duration(str(value))
+    except ValueError as exc:
+        raise CheckDefinitionError(f"Check is not valid: {name}: {exc}") from None
+
+
+def _get(d: dict[str, Any], *names: str) -> Any:
+    for n in names:
+        if n in d and d[n] is not None:
+            return d[n]
+    return None
+
+
+@dataclass
+class CheckSpec:
+    """Typed settings of one check, from its API-shape definition."""
+
+    check_id: str
+    name: str
+    kind: str  # http | tcp | udp | ttl | script | docker | grpc | h2ping | alias
+    interval: float = 0.0
+    timeout: float = 0.0
+    ttl: float = 0.0
+    initial_status: str = CRITICAL
+    success_before_passing: int = 0
+    failures_before_warning: int = 0
+    failures_before_critical: int = 0
+    deregister_after: float = 0.0
+    output_max_size: int = DEFAULT_OUTPUT_MAX_SIZE
+    service_id: str = ""
+    definition: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def is_script(self) -> bool:
+        return self.kind in ("script", "docker")
+
+    @classmethod
+    def from_definition(cls, d: dict[str, Any], default_max_output: int = DEFAULT_OUTPUT_MAX_SIZE) -> CheckSpec:
+        check_id = _get(d, "CheckID", "ID")
+        if not check_id:
+            raise CheckDefinitionError("Check is not valid: missing CheckID")
+        args = _get(d, "Args", "ScriptArgs")
+        if _get(d, "HTTP"):
+            kind = "http"
+        elif _get(d, "TCP"):
+            kind = "tcp"
+        elif _get(d, "UDP"):
+            kind = "udp"
+        elif _get(d, "GRPC"):
+            kind = "grpc"
+        elif _get(d, "H2PING", "H2Ping"):
+            kind = "h2ping"
+        elif _get(d, "DockerContainerID"):
+            kind = "docker"
+        elif args:
+            kind = "script"
+        elif _get(d, "AliasService", "AliasNode"):
+            kind = "alias"
+        elif _get(d, "TTL"):
+            kind = "ttl"
+        else:
+            raise CheckDefinitionError("Check is not valid: TTL must be > 0 for TTL checks")
+        if kind == "docker" and not args:
+            raise CheckDefinitionError("Check is not valid: Docker checks need Args")
+        interval = _dur(_get(d, "Interval"), "Interval")
+        ttl = _dur(_get(d, "TTL"), "TTL")
+        if interval > 0 and ttl > 0:
+            raise CheckDefinitionError("Check is not valid: Interval and TTL cannot both be specified")
+        if kind not in ("ttl", "alias") and interval <= 0:
+            raise CheckDefinitionError(
+                "Check is not valid: Interval must be > 0 for Script, HTTP, H2PING, TCP or UDP checks"
+            )
+        if kind == "alias":
+            interval = interval or 1.0  # re-evaluated on notify_state_changed and at least this often
+        interval = max(interval, MIN_INTERVAL) if interval else 0.0
+        timeout = _dur(_get(d, "Timeout"), "Timeout")
+        if timeout <= 0:
+            timeout = DEFAULT_SCRIPT_TIMEOUT if kind in ("script", "docker") else DEFAULT_HTTP_TIMEOUT
+        status = _get(d, "Status") or CRITICAL
+        if status not in STATUSES:
+            raise CheckDefinitionError(f"Check is not valid: Status must be one of {', '.join(STATUSES)}")
+        max_out = int(_get(d, "OutputMaxSize") or default_max_output)
+        if max_out < 1:
+            raise CheckDefinitionError("Check is not valid: OutputMaxSize must be positive")
+        return cls(
+            check_id=str(check_id),
+            name=str(_get(d, "Name") or check_id),
+            kind=kind,
+            interval=interval,
+            timeout=timeout,
+            ttl=ttl,
+            initial_status=status,
+            success_before_passing=int(_get(d, "SuccessBeforePassing") or 0),
+            failures_before_warning=int(_get(d, "FailuresBeforeWarning") or 0),
+            failures_before_critical=int(_get(d, "FailuresBeforeCritical") or 0),
+            deregister_after=_dur(_get(d, "DeregisterCriticalServiceAfter"), "DeregisterCriticalServiceAfter"),
+            output_max_size=max_out,
+            service_id=str(_get(d, "ServiceID") or ""),
+            definition=dict(d),
+        )
+
+
+def script_gate(spec: CheckSpec, local: bool, enable_script_checks: bool, enable_local_script_checks: bool) -> None:
+    """Refuse a script/Docker check unless the agent allows it, with Consul's error text."""
+    if not spec.is_script:
+        return
+    if enable_script_checks:
+        return
+    if local and enable_local_script_checks:
+        return
+    raise CheckDefinitionError(SCRIPTS_DISABLED_REMOTE if enable_local_script_checks else SCRIPTS_DISABLED)
+
+
+class TailBuffer:
+    """Keeps the last `size` bytes written and counts all of them (Go's circbuf)."""
+
+    def __init__(self, size: int) -> None:
+        self.size = size
+        self.total = 0
+        self._buf = bytearray()
+
+    def write(self, data: bytes) -> None:
+        self.total += len(data)
+        self._buf += data
+        if len(self._buf) > self.size:
+            del self._buf[: len(self._buf) - self.size]
+
+    def text(self) -> str:
+        return self._buf.decode("utf-8", errors="replace")
+
+    def script_output(self) -> str:
+        """Consul's script-check output: a note when bytes were dropped, then what was kept."""
+        if self.total > self.size:
+            return f"Captured {self.size} of {self.total} bytes\n...\n{self.text()}"
+        return self.text()
+
+
+def cap_ttl_output(output: str, max_size: int) -> str:
+    """TTL updates longer than the cap are cut, saying so (Consul's CheckTTL.SetStatus)."""
+    raw = output.encode()
+    if len(raw) <= max_size:
+        return output
+    kept = raw[:max_size].decode("utf-8", errors="ignore")
+    return f"{kept} ... (captured {max_size} of {len(raw)} bytes)"
