@@ -33,6 +33,16 @@ class ContainerEvent:
     action: str  # "health_status: healthy" arrives as "health_status"
     container_id: str
     time_nano: int = 0
+    exit_code: int | None = None  # from a `die` event
+
+    def final_state(self) -> dict[str, object] | None:
+        """What a `die` event says about the container, enough to decide without inspecting it.
+
+        Inspecting a container that just died waits for the engine's cleanup (about half a
+        second), so deregistration uses the event's own exit code."""
+        if self.action != "die" or self.exit_code is None:
+            return None
+        return {"Running": False, "Paused": False, "Restarting": False, "ExitCode": self.exit_code}
 
 
 @dataclass(frozen=True)
@@ -84,7 +94,14 @@ def parse_event(data: Mapping[str, Any]) -> ContainerEvent | None:
     container_id = str((actor.get("ID") if isinstance(actor, Mapping) else None) or data.get("id") or "")
     if action not in RELEVANT_ACTIONS or not container_id:
         return None
-    return ContainerEvent(action, container_id, int(data.get("timeNano") or 0))
+    exit_code: int | None = None
+    attributes = actor.get("Attributes") if isinstance(actor, Mapping) else None
+    if action == "die" and isinstance(attributes, Mapping):
+        try:
+            exit_code = int(attributes.get("exitCode", ""))
+        except ValueError:
+            exit_code = None
+    return ContainerEvent(action, container_id, int(data.get("timeNano") or 0), exit_code)
 
 
 def docker_url() -> str:

@@ -22,7 +22,13 @@ from pyregistrator.consul_client import (
     RegistryUnavailable,
     ServiceRegistry,
 )
-from pyregistrator.events import Backoff, ContainerEngine, EngineUnavailable, StreamConnected
+from pyregistrator.events import (
+    Backoff,
+    ContainerEngine,
+    ContainerEvent,
+    EngineUnavailable,
+    StreamConnected,
+)
 from pyregistrator.mapping import MappingConfig, ServiceRegistration, container_services, network_container
 from pyregistrator.plan import SyncPlan, desired_services, flatten, is_serving, plan_changes, plan_sync
 
@@ -58,7 +64,8 @@ class Reconciler:
         self._known: set[str] = set()  # IDs this process registered and has not removed
         # Registrations the agent refused (4xx): not retried until the container changes.
         self._rejected: dict[str, ServiceRegistration] = {}
-        self._dirty: dict[str, None] = {}
+        # Containers to look at again, with the last event seen for each (None: just inspect).
+        self._dirty: dict[str, ContainerEvent | None] = {}
         self._relist = False  # list the engine's containers again
         self._full_sync = False  # compare with the agent's whole listing
         self._force = False  # and register every desired service again
@@ -96,8 +103,13 @@ class Reconciler:
             if isinstance(item, StreamConnected):
                 # Events of the gap are lost: look at everything again.
                 self._relist = self._full_sync = self._force = True
+            elif item.action == "kill" or (item.action == "stop" and item.container_id not in self._containers):
+                # A kill that stops the container is followed by `die`, and `stop` comes after
+                # `die`: inspecting now would only wait for the engine's cleanup.
+                continue
             else:
-                self._dirty[item.container_id] = None
+                self._dirty.pop(item.container_id, None)  # keep arrival order for the latest
+                self._dirty[item.container_id] = item
             self._wake.set()
 
     async def _tick(self, period: float) -> None:
@@ -135,8 +147,8 @@ class Reconciler:
                 return
             self._relist = False
             for cid in [*running, *self._containers]:
-                self._dirty[cid] = None
-        batch = list(self._dirty)
+                self._dirty.setdefault(cid, None)
+        batch = list(self._dirty.items())
         self._dirty.clear()
         touched: set[str] = set()
         if batch:
@@ -146,20 +158,27 @@ class Reconciler:
         elif touched:
             await self._apply_changes(touched)
 
-    async def _look_at(self, batch: list[str]) -> set[str]:
+    async def _look_at(self, batch: list[tuple[str, ContainerEvent | None]]) -> set[str]:
         """Re-inspect containers; returns the service IDs whose desired state may have changed."""
         sem = asyncio.Semaphore(PARALLEL)
 
-        async def one(cid: str) -> set[str]:
-            async with sem:
-                try:
-                    inspection = await self.engine.inspect(cid)
-                    mapped = await self._map(inspection) if inspection and is_serving(inspection) else []
-                except EngineUnavailable as exc:
-                    log.warning("cannot inspect %s (%s); will retry", cid[:12], exc)
-                    self._dirty[cid] = None
-                    self._retry_later(self._engine_backoff)
-                    return set()
+        async def one(cid: str, event: ContainerEvent | None) -> set[str]:
+            final = event.final_state() if event is not None else None
+            inspection: dict[str, Any] | None
+            mapped: list[ServiceRegistration] = []
+            if final is not None:
+                inspection = {"Id": cid, "State": final}
+            else:
+                async with sem:
+                    try:
+                        inspection = await self.engine.inspect(cid)
+                        if inspection and is_serving(inspection):
+                            mapped = await self._map(inspection)
+                    except EngineUnavailable as exc:
+                        log.warning("cannot inspect %s (%s); will retry", cid[:12], exc)
+                        self._dirty.setdefault(cid, None)
+                        self._retry_later(self._engine_backoff)
+                        return set()
             before = self._containers.get(cid, ())
             after = desired_services(inspection, mapped, self.options.deregister, before)
             if after:
@@ -170,7 +189,7 @@ class Reconciler:
                 log.info("container %s removed", cid[:12])
             return {s.id for s in before} | {s.id for s in after}
 
-        results = await asyncio.gather(*(one(cid) for cid in batch))
+        results = await asyncio.gather(*(one(cid, event) for cid, event in batch))
         if not self._dirty:
             self._engine_backoff.reset()
         return set().union(*results) if results else set()

@@ -120,6 +120,9 @@ def test_docker_events_are_parsed() -> None:
     health = {"Type": "container", "Action": "health_status: healthy", "Actor": {"ID": "abc"}}
     assert parse_event(health) == ContainerEvent("health_status", "abc", 0)
     assert parse_event({"Type": "network", "Action": "connect", "Actor": {"ID": "n"}}) is None
+    die = parse_event({"Type": "container", "Action": "die", "Actor": {"ID": "abc", "Attributes": {"exitCode": "137"}}})
+    assert die is not None and die.final_state() == {"Running": False, "Paused": False, "Restarting": False, "ExitCode": 137}
+    assert parse_event(start).final_state() is None  # only a death is known without inspecting
     assert parse_event({"Type": "container", "Action": "exec_start: sh", "Actor": {"ID": "abc"}}) is None
 
 
