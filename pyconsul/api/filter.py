@@ -98,6 +98,8 @@ def _position(s: str, i: int) -> str:
     line = 1 + s.count("\n", 0, i)
     last_nl = s.rfind("\n", 0, i)
     col = i - last_nl  # runes since the line start, 1-based
+    if i < len(s) and s[i] == "\n":
+        line, col = line + 1, 0  # pigeon puts a newline itself at column 0 of the next line
     return f"{line}:{col} ({len(s[:i].encode('utf-8', 'surrogatepass'))})"
 
 
@@ -299,6 +301,8 @@ def _go_quote(s: str) -> str:
             out.append(_GO_ESCAPES[ch])
         elif o < 0x20 or o == 0x7F:
             out.append(f"\\x{o:02x}")
+        elif 0xDC80 <= o <= 0xDCFF:
+            out.append(f"\\x{o - 0xDC00:02x}")  # a raw byte from a \\x escape
         elif 0xD800 <= o <= 0xDFFF:
             out.append("\\ufffd")
         elif not ch.isprintable() and o > 0x7F:
@@ -662,21 +666,33 @@ def _try(parse: Callable[[str], Any], raw: str) -> Any:
 
 _NO_VALUE = object()
 
-# RE2 rejects these Perl constructs; Python would accept them with different meaning or cost.
-_PERL_ONLY = re.compile(r"\(\?(<?[=!])|\\[1-9]|\(\?P=")
+# RE2 rejects these Perl constructs (look-around, back-references); Python would run them.
+_REGEX_TOKENS = re.compile(r"\\.|\(\?<?[=!]|\(\?P=", re.DOTALL)
+
+
+# Python's wording of the common regexp errors, in Go's words
+_RE_MESSAGES = (("missing ), unterminated subpattern", "missing closing )"),
+                ("unbalanced parenthesis", "unexpected )"),
+                ("nothing to repeat", "missing argument to repetition operator"),
+                ("unterminated character set", "missing closing ]"),
+                ("multiple repeat", "invalid nested repetition operator"),
+                ("bad escape", "invalid escape sequence"))
 
 
 def _compile_regex(raw: str) -> re.Pattern[str]:
-    bad = _PERL_ONLY.search(raw)
-    if bad:
-        raise FilterError(f"{_PREFIX}Failed to compile regular expression {_go_quote(raw)}: "
-                          f"error parsing regexp: invalid or unsupported Perl syntax: `{bad.group(0)}`")
+    for tok in _REGEX_TOKENS.finditer(raw):
+        bad = tok.group(0)
+        if bad[0] == "(" or bad[1] in "123456789":
+            what = "invalid escape sequence" if bad[0] == "\\" else "invalid or unsupported Perl syntax"
+            raise FilterError(f"{_PREFIX}Failed to compile regular expression {_go_quote(raw)}: "
+                              f"error parsing regexp: {what}: `{bad}`")
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
             return re.compile(raw.replace("\\z", "\\Z"))
     except (re.error, OverflowError, RecursionError, ValueError) as exc:
-        msg = getattr(exc, "msg", str(exc))
+        msg = str(getattr(exc, "msg", exc))
+        msg = next((go for py, go in _RE_MESSAGES if msg.startswith(py)), msg)
         raise FilterError(f"{_PREFIX}Failed to compile regular expression {_go_quote(raw)}: "
                           f"error parsing regexp: {msg}: `{raw}`") from None
 
@@ -739,24 +755,31 @@ def _typed_leaf(m: _Match, t: Schema, cfg: _FieldConfig) -> Predicate:
         except ValueError as exc:
             raise FilterError(f"{_PREFIX}Failed to coerce value {_go_quote(m.value)} for selector "
                               f"{_sel(m.selector)}: {exc}") from None
+    kind = type(value)
+
+    def same(v: Any) -> bool:  # Go compares like types only; Python's True == 1 must not leak in
+        return v == value and type(v) is kind
+
     leaf: Predicate
     if op == EQ:
-        kind = type(value)
-        leaf = lambda v: v == value and type(v) is kind  # noqa: E731 (bool is not int here)
-        if kind is int:
-            leaf = lambda v: v == value and type(v) is not bool  # noqa: E731
+        leaf = same
+    elif op == IN and isinstance(t, Prim):
+        def leaf(v: Any) -> bool:
+            return isinstance(v, str) and value in v
+    elif op == IN and isinstance(t, MapOf):
+        def leaf(v: Any) -> bool:
+            return isinstance(v, dict) and value in v
     elif op == IN:
-        if isinstance(t, Prim):
-            leaf = lambda v: isinstance(v, str) and value in v  # noqa: E731
-        elif isinstance(t, MapOf):
-            leaf = lambda v: isinstance(v, dict) and value in v  # noqa: E731
-        else:
-            leaf = lambda v: isinstance(v, list) and any(x == value and type(x) is type(value) for x in v)  # noqa: E731
+        def leaf(v: Any) -> bool:
+            return isinstance(v, list) and any(same(x) for x in v)
     elif op == EMPTY:
-        leaf = lambda v: not v  # noqa: E731 (nil, [] and {} are all empty)
+        def leaf(v: Any) -> bool:
+            return not v  # nil, [] and {} are all empty
     else:
         rx = _compile_regex(m.value or "")
-        leaf = lambda v: isinstance(v, str) and rx.search(v) is not None  # noqa: E731
+
+        def leaf(v: Any) -> bool:
+            return isinstance(v, str) and rx.search(v) is not None
     return _negate(leaf) if m.op in _NEGATED else leaf
 
 
