@@ -1,0 +1,315 @@
+"""The agent's view of the LAN gossip pool: start, join, leave, force-leave, members.
+
+`Membership` drives a `GossipCore` with a `GossipTransport`: it ticks the core at its next
+deadline, sends what the core queues, feeds it what arrives, and turns core events into
+`on_event(kind, Member)` calls (kinds: member-join, member-leave, member-failed, member-update,
+member-reap). Call everything from the event loop that ran `start()`.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import random
+import socket
+import ssl
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from pyconsul import CONSUL_COMPAT_VERSION
+from pyconsul.clock import SYSTEM_CLOCK, Clock
+from pyconsul.config.runtime import RuntimeConfig
+from pyconsul.gossip.config import GossipConfig
+from pyconsul.gossip.core import Address, GossipCore, Outgoing
+from pyconsul.gossip.crypto import Keyring
+from pyconsul.gossip.messages import DecodeError, Message, decode_packet, encode_packet
+from pyconsul.gossip.state import NodeState, NodeStatus
+from pyconsul.gossip.transport import MAX_DATAGRAM, GossipTransport
+
+log = logging.getLogger("pyconsul.gossip")
+
+# Consul's serf.MemberStatus codes in /v1/agent/members.
+STATUS_CODES = {"none": 0, "alive": 1, "leaving": 2, "left": 3, "failed": 4}
+
+
+@dataclass(frozen=True)
+class Member:
+    name: str
+    addr: str
+    port: int
+    tags: dict[str, str] = field(hash=False)
+    status: str  # "alive" | "leaving" | "left" | "failed"
+
+    @property
+    def is_server(self) -> bool:
+        return self.tags.get("role") == "consul"
+
+
+EventCallback = Callable[[str, Member], None]
+
+
+def member_json(m: Member) -> dict[str, Any]:
+    """One entry of `/v1/agent/members`, as Consul renders it."""
+    return {
+        "Name": m.name, "Addr": m.addr, "Port": m.port, "Tags": dict(m.tags),
+        "Status": STATUS_CODES.get(m.status, 0),
+        "ProtocolMin": 1, "ProtocolMax": 5, "ProtocolCur": 2,
+        "DelegateMin": 2, "DelegateMax": 5, "DelegateCur": 4,
+    }
+
+
+def consul_tags(config: RuntimeConfig) -> dict[str, str]:
+    """The serf tags a Consul agent advertises on the LAN pool for this configuration."""
+    tags = {
+        "build": f"{CONSUL_COMPAT_VERSION}:pyconsul",
+        "dc": config.datacenter,
+        "ft_fs": "1",
+        "ft_si": "1",
+        "id": config.node_id,
+        "role": "consul" if config.server else "node",
+        "segment": "",
+        "vsn": "2",
+        "vsn_max": "3",
+        "vsn_min": "2",
+    }
+    if config.server:
+        tags.update({"acls": "0", "port": str(config.ports.server), "raft_vsn": "3",
+                     "wan_join_port": str(config.ports.serf_wan)})
+        if config.bootstrap:
+            tags["bootstrap"] = "1"
+        if config.bootstrap_expect:
+            tags["expect"] = str(config.bootstrap_expect)
+    return tags
+
+
+def parse_join_address(text: str, default_port: int) -> tuple[str, int]:
+    """"IP", "IP:port", "host", "[v6]:port" → (host, port); ValueError with the bad text."""
+    text = text.strip()
+    if not text:
+        raise ValueError("empty join address")
+    host, port = text, default_port
+    if text.startswith("["):
+        end = text.find("]")
+        if end < 0:
+            raise ValueError(f"invalid join address {text!r}")
+        host, rest = text[1:end], text[end + 1 :]
+        if rest:
+            if not rest.startswith(":"):
+                raise ValueError(f"invalid join address {text!r}")
+            port = _port(rest[1:], text)
+    elif text.count(":") == 1:
+        host, p = text.split(":")
+        port = _port(p, text)
+    return host, port
+
+
+def _port(p: str, text: str) -> int:
+    if not p.isdigit() or not 0 < int(p) < 65536:
+        raise ValueError(f"invalid port in join address {text!r}")
+    return int(p)
+
+
+class Membership:
+    def __init__(
+        self,
+        config: RuntimeConfig,
+        tags: dict[str, str],
+        clock: Clock = SYSTEM_CLOCK,
+        on_event: EventCallback | None = None,
+        rng: random.Random | None = None,
+        ssl_server: ssl.SSLContext | None = None,
+        ssl_client: ssl.SSLContext | None = None,
+        gossip_config: GossipConfig | None = None,
+    ) -> None:
+        """Raises ValueError for a bad `encrypt` key or `gossip_lan` setting."""
+        self._config = config
+        self._tags = dict(tags)
+        self._clock = clock
+        self._on_event = on_event
+        self._rng = rng or random.Random()
+        self._gossip = gossip_config or GossipConfig.from_consul(
+            config.extra.get("gossip_lan"), config.reconnect_timeout)
+        self._transport = GossipTransport(
+            config.bind_addr, config.ports.serf_lan, self._on_packet, self._on_stream,
+            keyring=Keyring.from_config(config.encrypt), ssl_server=ssl_server, ssl_client=ssl_client)
+        self._core: GossipCore | None = None
+        self._task: asyncio.Task[None] | None = None
+        self._wake = asyncio.Event()
+        self._sends: set[asyncio.Task[None]] = set()
+        self._left = False
+        self.last_join_errors: list[str] = []
+
+    # ---- lifecycle ------------------------------------------------------------------------
+
+    @property
+    def core(self) -> GossipCore:
+        if self._core is None:
+            raise RuntimeError("membership not started")
+        return self._core
+
+    @property
+    def port(self) -> int:
+        return self._transport.port
+
+    async def start(self) -> None:
+        await self._transport.start()
+        name = self._config.node_name
+        self._core = GossipCore(name, self._config.advertise(), self._transport.port, self._tags,
+                                self._gossip, self._clock, self._rng)
+        self._left = False
+        self._task = asyncio.create_task(self._run(), name="gossip")
+
+    async def stop(self) -> None:
+        """Stop gossiping without announcing anything (others will see this member fail)."""
+        if self._task is not None:
+            self._task.cancel()
+            try:
+                await self._task
+            except asyncio.CancelledError:
+                pass
+            self._task = None
+        for t in list(self._sends):
+            t.cancel()
+        await self._transport.close()
+
+    async def leave(self, timeout: float = 5.0) -> None:
+        """Gracefully leave: announce it, wait (up to `timeout`) until it was gossiped, then stop."""
+        core = self.core
+        core.leave()
+        self._flush()
+        deadline = asyncio.get_running_loop().time() + timeout
+        while core.pending_broadcasts() and asyncio.get_running_loop().time() < deadline:
+            await asyncio.sleep(self._gossip.gossip_interval / 2)  # gossip rounds drain the queue
+        self._left = True
+        await self.stop()
+
+    # ---- operations -----------------------------------------------------------------------
+
+    async def join(self, addrs: list[str]) -> int:
+        """Push/pull with each address; returns how many answered. Bad addresses raise ValueError."""
+        targets = [parse_join_address(a, self._config.ports.serf_lan) for a in addrs]
+        self.last_join_errors = []
+        results = await asyncio.gather(*(self._join_one(t) for t in targets))
+        self._wake.set()
+        return sum(results)
+
+    async def _join_one(self, target: tuple[str, int]) -> bool:
+        try:
+            infos = await asyncio.get_running_loop().getaddrinfo(target[0], target[1], family=socket.AF_INET, type=socket.SOCK_DGRAM)
+            dest = (infos[0][4][0], target[1])
+            reply = await self._transport.exchange(dest, encode_packet([self.core.push_pull_message(join=True)]))
+            self._on_reply(dest, reply)
+            return True
+        except (OSError, TimeoutError, DecodeError, ConnectionError) as exc:
+            self.last_join_errors.append(f"{target[0]}:{target[1]}: {exc}")
+            log.warning("gossip: join %s:%d failed: %s", target[0], target[1], exc)
+            return False
+
+    def force_leave(self, node: str) -> bool:
+        ok = self.core.force_leave(node)
+        self._flush()
+        return ok
+
+    def set_tags(self, tags: dict[str, str]) -> None:
+        self._tags = dict(tags)
+        self.core.set_tags(tags)
+        self._flush()
+
+    def members(self) -> list[Member]:
+        core = self.core
+        return [self._member(n) for n in core.nodes()]
+
+    def local_member(self) -> Member:
+        return self._member(self.core.local)
+
+    def _member(self, node: NodeState) -> Member:
+        core = self.core
+        if node.name == core.name:
+            status = "left" if self._left else ("leaving" if core.leaving else "alive")
+        else:
+            status = {NodeStatus.ALIVE: "alive", NodeStatus.SUSPECT: "alive",
+                      NodeStatus.DEAD: "failed", NodeStatus.LEFT: "left"}[node.status]
+        return Member(node.name, node.addr, node.port, dict(node.tags), status)
+
+    # ---- driving the core -----------------------------------------------------------------
+
+    async def _run(self) -> None:
+        core = self.core
+        while True:
+            core.tick()
+            self._flush()
+            self._wake.clear()  # our own flush is no reason to wake
+            delay = max(0.0, core.next_deadline() - self._clock.monotonic())
+            try:
+                await asyncio.wait_for(self._wake.wait(), min(delay, 1.0))
+            except TimeoutError:
+                pass
+
+    def _on_packet(self, src: Address, payload: bytes) -> None:
+        if self._core is None:
+            return
+        try:
+            msgs = decode_packet(payload)
+        except DecodeError as exc:
+            log.warning("gossip: bad packet from %s:%d: %s", src[0], src[1], exc)
+            return
+        replies = self._core.handle_packet(src, msgs)
+        if replies:
+            self._send_udp(src, replies)
+        self._flush()
+
+    def _on_stream(self, src: Address, payload: bytes) -> bytes:
+        if self._core is None:
+            return encode_packet([])
+        try:
+            msgs = decode_packet(payload)
+        except DecodeError as exc:
+            log.warning("gossip: bad stream from %s:%d: %s", src[0], src[1], exc)
+            return encode_packet([])
+        replies = self._core.handle_packet(src, msgs, reliable=True)
+        self._flush()
+        return encode_packet(replies)
+
+    def _on_reply(self, src: Address, payload: bytes) -> None:
+        self.core.handle_packet(src, decode_packet(payload), reliable=True)
+        self._flush()
+
+    def _send_udp(self, dest: Address, msgs: list[Message] | tuple[Message, ...]) -> None:
+        data = encode_packet(msgs)
+        if len(data) > MAX_DATAGRAM:
+            self._spawn_exchange(Outgoing(dest, tuple(msgs), True))
+        else:
+            self._transport.send_packet(dest, data)
+
+    def _spawn_exchange(self, out: Outgoing) -> None:
+        async def run() -> None:
+            try:
+                reply = await self._transport.exchange(out.dest, encode_packet(out.messages))
+                if self._core is not None:
+                    self._on_reply(out.dest, reply)
+            except (OSError, TimeoutError, DecodeError, ConnectionError) as exc:
+                log.debug("gossip: tcp to %s:%d failed: %s", out.dest[0], out.dest[1], exc)
+
+        task = asyncio.create_task(run())
+        self._sends.add(task)
+        task.add_done_callback(self._sends.discard)
+
+    def _flush(self) -> None:
+        core = self._core
+        if core is None:
+            return
+        for out in core.take_outbox():
+            if out.reliable:
+                self._spawn_exchange(out)
+            else:
+                self._send_udp(out.dest, out.messages)
+        for ev in core.take_events():
+            member = self._member(ev.node)
+            log.info("gossip: %s %s (%s:%d)", ev.kind, member.name, member.addr, member.port)
+            if self._on_event is not None:
+                try:
+                    self._on_event(ev.kind, member)
+                except Exception:  # a faulty listener must not stop gossip
+                    log.exception("gossip: event handler failed for %s %s", ev.kind, member.name)
+        self._wake.set()

@@ -1,0 +1,159 @@
+"""Gossip over the network: UDP datagrams, and a TCP side for push/pull and large messages.
+
+Both listen on the same address and port (Consul's serf LAN port). A TCP exchange is one
+length-prefixed request frame answered by one length-prefixed reply frame. With a keyring every
+datagram and frame is sealed; with an `ssl.SSLContext` the TCP side runs over TLS.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import socket
+import ssl
+import struct
+from collections.abc import Callable
+
+from pyconsul.gossip.crypto import DecryptError, Keyring
+
+log = logging.getLogger("pyconsul.gossip")
+
+Address = tuple[str, int]
+PacketHandler = Callable[[Address, bytes], None]
+StreamHandler = Callable[[Address, bytes], bytes]
+
+MAX_FRAME = 16 * 1024 * 1024
+# Above this a message goes over TCP (a single UDP datagram tops out at 65507 bytes).
+MAX_DATAGRAM = 60_000
+
+
+class _Datagrams(asyncio.DatagramProtocol):
+    def __init__(self, deliver: Callable[[Address, bytes], None]) -> None:
+        self._deliver = deliver
+
+    def datagram_received(self, data: bytes, addr: tuple[str, int]) -> None:
+        self._deliver((addr[0], addr[1]), data)
+
+    def error_received(self, exc: Exception) -> None:  # ICMP unreachable etc.: the probe will notice
+        log.debug("gossip udp error: %s", exc)
+
+
+class GossipTransport:
+    def __init__(
+        self,
+        bind_addr: str,
+        port: int,
+        on_packet: PacketHandler,
+        on_stream: StreamHandler,
+        keyring: Keyring | None = None,
+        ssl_server: ssl.SSLContext | None = None,
+        ssl_client: ssl.SSLContext | None = None,
+        stream_timeout: float = 10.0,
+    ) -> None:
+        self._bind = bind_addr
+        self._port = port
+        self._on_packet = on_packet
+        self._on_stream = on_stream
+        self._keyring = keyring
+        self._ssl_server = ssl_server
+        self._ssl_client = ssl_client
+        self._timeout = stream_timeout
+        self._udp: asyncio.DatagramTransport | None = None
+        self._tcp: asyncio.Server | None = None
+
+    @property
+    def port(self) -> int:
+        return self._port
+
+    async def start(self) -> None:
+        """Bind TCP then UDP on the same port (port 0: any port free for both)."""
+        loop = asyncio.get_running_loop()
+        for _ in range(20):
+            tcp = await asyncio.start_server(self._serve, self._bind, self._port, ssl=self._ssl_server,
+                                             reuse_address=True)
+            port = tcp.sockets[0].getsockname()[1]
+            try:
+                udp, _ = await loop.create_datagram_endpoint(
+                    lambda: _Datagrams(self._datagram), local_addr=(self._bind, port), family=socket.AF_INET)
+            except OSError:
+                tcp.close()
+                await tcp.wait_closed()
+                if self._port:
+                    raise
+                continue
+            self._tcp, self._udp, self._port = tcp, udp, port
+            return
+        raise OSError("no port free for both TCP and UDP")
+
+    async def close(self) -> None:
+        if self._udp is not None:
+            self._udp.close()
+            self._udp = None
+        if self._tcp is not None:
+            self._tcp.close()
+            await self._tcp.wait_closed()
+            self._tcp = None
+
+    # ---- UDP ------------------------------------------------------------------------------
+
+    def _datagram(self, src: Address, data: bytes) -> None:
+        try:
+            payload = self._keyring.open(data) if self._keyring else data
+        except DecryptError as exc:
+            log.warning("gossip: dropped packet from %s:%d: %s", src[0], src[1], exc)
+            return
+        self._on_packet(src, payload)
+
+    def send_packet(self, dest: Address, payload: bytes) -> None:
+        if self._udp is None:
+            return
+        data = self._keyring.seal(payload) if self._keyring else payload
+        try:
+            self._udp.sendto(data, dest)
+        except OSError as exc:
+            log.debug("gossip: send to %s:%d failed: %s", dest[0], dest[1], exc)
+
+    # ---- TCP ------------------------------------------------------------------------------
+
+    async def _read_frame(self, reader: asyncio.StreamReader) -> bytes:
+        (size,) = struct.unpack(">I", await reader.readexactly(4))
+        if size > MAX_FRAME:
+            raise ValueError(f"frame of {size} bytes is too large")
+        data = await reader.readexactly(size)
+        return self._keyring.open(data) if self._keyring else data
+
+    def _frame(self, payload: bytes) -> bytes:
+        data = self._keyring.seal(payload) if self._keyring else payload
+        return struct.pack(">I", len(data)) + data
+
+    async def _serve(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        peer = writer.get_extra_info("peername") or ("?", 0)
+        try:
+            request = await asyncio.wait_for(self._read_frame(reader), self._timeout)
+            reply = self._on_stream((peer[0], peer[1]), request)
+            writer.write(self._frame(reply))
+            await writer.drain()
+        except (OSError, asyncio.IncompleteReadError, TimeoutError, ValueError, ssl.SSLError) as exc:
+            log.debug("gossip: tcp exchange with %s failed: %s", peer, exc)
+        finally:
+            writer.close()
+
+    async def exchange(self, dest: Address, payload: bytes) -> bytes:
+        """Send one request over TCP and return the reply. Raises OSError / TimeoutError on failure."""
+        async def run() -> bytes:
+            server_hostname = dest[0] if self._ssl_client is not None else None
+            reader, writer = await asyncio.open_connection(dest[0], dest[1], ssl=self._ssl_client,
+                                                           server_hostname=server_hostname)
+            try:
+                writer.write(self._frame(payload))
+                await writer.drain()
+                return await self._read_frame(reader)
+            finally:
+                writer.close()
+
+        try:
+            return await asyncio.wait_for(run(), self._timeout)
+        except asyncio.IncompleteReadError:
+            raise ConnectionResetError(f"{dest[0]}:{dest[1]} closed the connection") from None
+        except DecryptError as exc:
+            raise ConnectionError(f"{dest[0]}:{dest[1]}: {exc}") from None
