@@ -1,0 +1,270 @@
+"""Go-style command-line flags, as Consul's commands parse them (Go's `flag` package rules).
+
+Rules a caller can rely on:
+- `-name value`, `-name=value`, `--name` and `--name=value` are the same flag.
+- A boolean flag is set by `-name` alone or `-name=false`; `-name false` leaves `false` as an argument.
+- Parsing stops at the first argument that is not a flag (`-` alone counts as an argument) and
+  after `--`; everything from there on is positional. So `consul lock pfx cmd -x` keeps `-x`.
+- `-h`, `-help` or `--help` anywhere before `--` prints the command's help to stdout and exits 0,
+  as Consul's CLI does. A bad flag prints the error and the help to stderr and exits 1.
+
+`FlagSet.parse` raises SystemExit for those two cases so every command handles them the same way.
+"""
+
+from __future__ import annotations
+
+import re
+import sys
+import textwrap
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+HELP_ARGS = ("-h", "-help", "--help")
+
+_TRUE = {"1", "t", "T", "TRUE", "true", "True"}
+_FALSE = {"0", "f", "F", "FALSE", "false", "False"}
+
+_DURATION_UNITS = {"ns": 1e-9, "us": 1e-6, "µs": 1e-6, "ms": 1e-3, "s": 1.0, "m": 60.0, "h": 3600.0}
+_DURATION_PART = re.compile(r"(\d+(?:\.\d*)?|\.\d+)(ns|us|µs|ms|s|m|h)")
+
+
+class FlagError(ValueError):
+    """A command line Go's flag package would reject; the message is worded as Go words it."""
+
+
+def parse_go_bool(text: str) -> bool:
+    if text in _TRUE:
+        return True
+    if text in _FALSE:
+        return False
+    raise ValueError(f'strconv.ParseBool: parsing "{text}": invalid syntax')
+
+
+def parse_go_duration(text: str) -> float:
+    """Seconds for a Go duration such as `15s`, `1m30s`, `250ms`; `0` alone is allowed."""
+    s = text
+    sign = 1.0
+    if s[:1] in ("+", "-"):
+        sign = -1.0 if s[0] == "-" else 1.0
+        s = s[1:]
+    if s == "0":
+        return 0.0
+    if not s:
+        raise ValueError(f'time: invalid duration "{text}"')
+    total, pos = 0.0, 0
+    for m in _DURATION_PART.finditer(s):
+        if m.start() != pos:
+            break
+        total += float(m.group(1)) * _DURATION_UNITS[m.group(2)]
+        pos = m.end()
+    if pos != len(s) or pos == 0:
+        if re.fullmatch(r"\d+(\.\d*)?", s):
+            raise ValueError(f'time: missing unit in duration "{text}"')
+        raise ValueError(f'time: invalid duration "{text}"')
+    return sign * total
+
+
+def _parse_go_int(text: str, unsigned: bool) -> int:
+    # Go's strconv.ParseInt(s, 0, 64): base prefixes 0x, 0o, 0b and a leading 0 for octal.
+    t = text.replace("_", "") if "_" in text[1:] else text
+    neg = t.startswith("-")
+    body = t[1:] if t[:1] in "+-" else t
+    try:
+        if body[:2].lower() in ("0x", "0o", "0b"):
+            value = int(body, 0)
+        elif len(body) > 1 and body.startswith("0"):
+            value = int(body, 8)
+        else:
+            value = int(body, 10)
+    except ValueError:
+        raise ValueError(f'strconv.ParseInt: parsing "{text}": invalid syntax') from None
+    value = -value if neg else value
+    if unsigned and value < 0:
+        raise ValueError(f'strconv.ParseUint: parsing "{text}": invalid syntax')
+    limit = 2**64 if unsigned else 2**63
+    if not (-limit <= value < limit):
+        raise ValueError(f'strconv.ParseInt: parsing "{text}": value out of range')
+    return value
+
+
+@dataclass
+class Flag:
+    name: str
+    kind: str  # bool | string | int | uint | duration | list | map
+    default: Any
+    usage: str
+    placeholder: str = ""
+    group: str = "command"  # "http" flags are listed under "HTTP API Options"
+
+    def example(self) -> str:
+        """The `<word>` shown after `-name=` in help, chosen as Go's flag.UnquoteUsage does."""
+        m = re.search(r"`([^`]*)`", self.usage)
+        if m:
+            return m.group(1)
+        if self.placeholder:
+            return self.placeholder
+        return {"bool": "", "string": "string", "int": "int", "uint": "uint",
+                "duration": "duration"}.get(self.kind, "value")
+
+    def plain_usage(self) -> str:
+        return self.usage.replace("`", "")
+
+
+@dataclass
+class Parsed:
+    """Flag values by name (dashes kept) plus the positional arguments."""
+
+    values: dict[str, Any]
+    args: list[str]
+    seen: set[str] = field(default_factory=set)
+
+    def __getitem__(self, name: str) -> Any:
+        return self.values[name]
+
+    def get(self, name: str, default: Any = None) -> Any:
+        return self.values.get(name, default)
+
+    def was_set(self, name: str) -> bool:
+        return name in self.seen
+
+
+class FlagSet:
+    """One command's flags and help text. Define flags, then `parse(argv)`."""
+
+    def __init__(self, usage: str, synopsis: str = "") -> None:
+        self.usage = usage
+        self.synopsis = synopsis
+        self.flags: dict[str, Flag] = {}
+        self._validators: list[Callable[[Parsed], None]] = []
+
+    # -- definitions -------------------------------------------------------------------------
+    def _add(self, name: str, kind: str, default: Any, usage: str, placeholder: str, group: str) -> None:
+        self.flags[name] = Flag(name, kind, default, usage, placeholder, group)
+
+    def bool(self, name: str, default: bool, usage: str, *, group: str = "command") -> None:
+        self._add(name, "bool", default, usage, "", group)
+
+    def string(self, name: str, default: str, usage: str, *, placeholder: str = "",
+               group: str = "command") -> None:
+        self._add(name, "string", default, usage, placeholder, group)
+
+    def int(self, name: str, default: int, usage: str, *, group: str = "command") -> None:
+        self._add(name, "int", default, usage, "", group)
+
+    def uint(self, name: str, default: int, usage: str, *, group: str = "command") -> None:
+        self._add(name, "uint", default, usage, "", group)
+
+    def duration(self, name: str, default: float, usage: str, *, group: str = "command") -> None:
+        self._add(name, "duration", default, usage, "", group)
+
+    def list(self, name: str, usage: str, *, placeholder: str = "", group: str = "command") -> None:
+        """A repeatable flag collecting every value in order."""
+        self._add(name, "list", None, usage, placeholder, group)
+
+    def map(self, name: str, usage: str, *, placeholder: str = "", group: str = "command") -> None:
+        """A repeatable `key=value` flag collecting a dict."""
+        self._add(name, "map", None, usage, placeholder, group)
+
+    # -- parsing ------------------------------------------------------------------------------
+    def _convert(self, flag: Flag, raw: str, current: Any) -> Any:
+        try:
+            if flag.kind == "bool":
+                return parse_go_bool(raw)
+            if flag.kind in ("int", "uint"):
+                return _parse_go_int(raw, flag.kind == "uint")
+            if flag.kind == "duration":
+                return parse_go_duration(raw)
+            if flag.kind == "list":
+                return [*(current or []), raw]
+            if flag.kind == "map":
+                key, sep, value = raw.partition("=")
+                if not sep:
+                    raise ValueError(f"Missing = in argument: {raw}")
+                return {**(current or {}), key: value}
+        except ValueError as exc:
+            if flag.kind == "bool":
+                raise FlagError(f'invalid boolean value "{raw}" for -{flag.name}: parse error') from None
+            if flag.kind == "duration":
+                raise FlagError(f'invalid value "{raw}" for flag -{flag.name}: parse error') from None
+            if flag.kind == "map":
+                raise FlagError(f'invalid value "{raw}" for flag -{flag.name}: {exc}') from None
+            raise FlagError(f'invalid value "{raw}" for flag -{flag.name}: parse error') from None
+        return raw
+
+    def parse_args(self, argv: list[str]) -> Parsed:
+        """Pure parse: raises FlagError with Go's wording; no printing, no exiting."""
+        values: dict[str, Any] = {}
+        for f in self.flags.values():
+            values[f.name] = ([] if f.kind == "list" else {}) if f.kind in ("list", "map") else f.default
+        seen: set[str] = set()
+        i = 0
+        while i < len(argv):
+            arg = argv[i]
+            if len(arg) < 2 or arg[0] != "-":
+                break
+            if arg == "--":
+                i += 1
+                break
+            body = arg[2:] if arg.startswith("--") else arg[1:]
+            if not body or body[0] in "-=":
+                raise FlagError(f"bad flag syntax: {arg}")
+            name, has_value, raw = body.partition("=")
+            flag = self.flags.get(name)
+            if flag is None:
+                raise FlagError(f"flag provided but not defined: -{name}")
+            if flag.kind == "bool":
+                value = self._convert(flag, raw, None) if has_value else True
+            else:
+                if not has_value:
+                    if i + 1 >= len(argv):
+                        raise FlagError(f"flag needs an argument: -{name}")
+                    i += 1
+                    raw = argv[i]
+                value = self._convert(flag, raw, values.get(name))
+            values[name] = value
+            seen.add(name)
+            i += 1
+        parsed = Parsed(values, list(argv[i:]), seen)
+        for check in self._validators:
+            check(parsed)
+        return parsed
+
+    def parse(self, argv: list[str]) -> Parsed:
+        """Parse for a command: help → stdout, exit 0; a bad flag → stderr with help, exit 1."""
+        if wants_help(argv):
+            print(self.help())
+            raise SystemExit(0)
+        try:
+            return self.parse_args(argv)
+        except FlagError as exc:
+            print(str(exc), file=sys.stderr)
+            print(self.help(), file=sys.stderr)
+            raise SystemExit(1) from None
+
+    # -- help ---------------------------------------------------------------------------------
+    def help(self) -> str:
+        """Consul's layout: usage text, then `HTTP API Options`, then `Command Options`."""
+        out = [self.usage.strip(), ""]
+        for title, group in (("HTTP API Options", "http"), ("Command Options", "command")):
+            members = [f for f in self.flags.values() if (f.group == "http") == (group == "http")]
+            if not members:
+                continue
+            out += [title, ""]
+            for f in members:
+                ex = f.example()
+                out.append(f"  -{f.name}=<{ex}>" if ex else f"  -{f.name}")
+                wrapped = textwrap.wrap(f.plain_usage(), 72 - 5) or [""]
+                out += ["     " + line for line in wrapped]
+                out.append("")
+        return "\n".join(out).rstrip("\n")
+
+
+def wants_help(argv: list[str]) -> bool:
+    """True when a help flag appears before any `--`, as Consul's CLI checks."""
+    for arg in argv:
+        if arg == "--":
+            return False
+        if arg in HELP_ARGS:
+            return True
+    return False
