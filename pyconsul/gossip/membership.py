@@ -216,6 +216,10 @@ class Membership:
         self.core.set_tags(tags)
         self._flush()
 
+    @staticmethod
+    def member_json(m: Member) -> dict[str, Any]:
+        return member_json(m)
+
     def members(self) -> list[Member]:
         core = self.core
         return [self._member(n) for n in core.nodes()]
