@@ -222,10 +222,11 @@ class CheckScheduler:
             await self._docker.close()
             self._docker = None
 
-    async def run_due(self) -> int:
-        """Run everything due by the clock now and wait for those runs; returns how many ran."""
+    async def run_due(self, wait: bool = True) -> int:
+        """Start everything due by the clock now (and wait for those runs unless `wait` is
+        False); returns how many started."""
         started = self._dispatch_due()
-        if started:
+        if started and wait:
             await asyncio.gather(*started, return_exceptions=True)
         return len(started)
 
