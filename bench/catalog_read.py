@@ -1,0 +1,249 @@
+"""Hot catalog read: `GET /v1/health/service/web?passing` from pyconsul next to nginx serving the same bytes.
+
+Starts a dev agent (free ports), registers `--instances` instances of `web` through
+/v1/catalog/register (one node each, a passing service check), fetches the exact response body of
+`/v1/health/service/web?passing`, and writes it as a static file that a private nginx (own prefix,
+free high port, one worker) serves at the same path. Then runs wrk (same threads, connections and
+duration) against each and prints one JSON object with requests/s, latency p50/p99 and the
+pyconsul/nginx ratio. By default each server is pinned to CPU 0 and wrk to the last CPU, so the
+two servers get the same single core. Everything started here is stopped before exiting.
+
+    python bench/catalog_read.py [--seconds 10] [--connections 64] [--threads 1] [--instances 50]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import re
+import shutil
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.request
+from pathlib import Path
+from typing import Any
+
+REPO = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(REPO))
+
+from tests.agent_proc import AgentProcess, free_port, start_agent  # noqa: E402
+
+PATH = "/v1/health/service/web?passing"
+REQUIRED, GOAL = 0.2, 0.5
+
+
+def register_instances(agent: AgentProcess, n: int) -> None:
+    for i in range(n):
+        node = f"web-node-{i:03d}"
+        body = {
+            "Datacenter": "dc1",
+            "Node": node,
+            "ID": f"5c0b2f6e-0000-4000-8000-{i:012d}",
+            "Address": f"10.0.{i // 250}.{i % 250 + 1}",
+            "TaggedAddresses": {"lan": f"10.0.{i // 250}.{i % 250 + 1}"},
+            "NodeMeta": {"rack": f"r{i % 4}"},
+            "Service": {
+                "ID": f"web-{i}", "Service": "web", "Tags": ["primary", "v1"], "Port": 8080,
+                "Address": f"10.0.{i // 250}.{i % 250 + 1}", "Meta": {"version": "1.0"},
+            },
+            "Check": {
+                "Node": node, "CheckID": f"service:web-{i}", "Name": "web HTTP",
+                "Status": "passing", "ServiceID": f"web-{i}", "Output": "HTTP GET: 200 OK",
+            },
+        }
+        status, _, reply = agent.request("PUT", "/v1/catalog/register", body)
+        if status != 200:
+            raise RuntimeError(f"register {node}: {status} {reply[:200]!r}")
+
+
+def fetch(url: str) -> tuple[int, bytes, str]:
+    with urllib.request.urlopen(url, timeout=10) as resp:
+        return resp.status, resp.read(), resp.headers.get("Content-Type", "")
+
+
+NGINX_CONF = """\
+worker_processes 1;
+daemon off;
+pid {prefix}/nginx.pid;
+error_log {prefix}/error.log warn;
+events {{ worker_connections 4096; multi_accept on; }}
+http {{
+    access_log off;
+    sendfile on;
+    tcp_nopush on;
+    keepalive_requests 1000000;
+    keepalive_timeout 65;
+    client_body_temp_path {prefix}/tmp/body;
+    proxy_temp_path {prefix}/tmp/proxy;
+    fastcgi_temp_path {prefix}/tmp/fastcgi;
+    uwsgi_temp_path {prefix}/tmp/uwsgi;
+    scgi_temp_path {prefix}/tmp/scgi;
+    types {{ }}
+    default_type application/json;
+    server {{
+        listen 127.0.0.1:{port};
+        root {prefix}/html;
+    }}
+}}
+"""
+
+
+def start_nginx(prefix: Path, body: bytes, cpu: int | None) -> tuple[subprocess.Popen[bytes], int]:
+    """nginx on its own prefix and a free port, serving `body` at the benchmarked path."""
+    port = free_port()
+    doc = prefix / "html" / PATH.split("?")[0].lstrip("/")
+    doc.parent.mkdir(parents=True)
+    doc.write_bytes(body)
+    (prefix / "tmp").mkdir()
+    for d in [prefix.parent, prefix, *prefix.rglob("*")]:  # workers may run as an unprivileged user
+        d.chmod(0o755 if d.is_dir() else 0o644)
+    conf = prefix / "nginx.conf"
+    conf.write_text(NGINX_CONF.format(prefix=prefix, port=port))
+    cmd = ["nginx", "-c", str(conf), "-p", str(prefix)]
+    if cpu is not None:
+        cmd = ["taskset", "-c", str(cpu), *cmd]
+    proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=open(prefix / "stderr.log", "wb"))
+    deadline = time.monotonic() + 10
+    while True:
+        try:
+            status, got, _ = fetch(f"http://127.0.0.1:{port}{PATH}")
+            if status == 200 and got == body:
+                return proc, port
+        except OSError:
+            pass
+        if proc.poll() is not None or time.monotonic() > deadline:
+            stop(proc)
+            log = (prefix / "error.log").read_text(errors="replace")[-2000:]
+            raise RuntimeError(f"nginx did not serve the body on port {port}:\n{log}")
+        time.sleep(0.05)
+
+
+def pin(pid: int, cpu: int) -> None:
+    """Pin every thread of a running process to one CPU."""
+    for task in Path(f"/proc/{pid}/task").iterdir():
+        try:
+            os.sched_setaffinity(int(task.name), {cpu})
+        except OSError:
+            pass
+
+
+def stop(proc: subprocess.Popen[bytes]) -> None:
+    if proc.poll() is None:
+        proc.send_signal(signal.SIGTERM)
+        try:
+            proc.wait(10)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait(5)
+
+
+_UNITS = {"us": 0.001, "ms": 1.0, "s": 1000.0, "m": 60000.0}
+
+
+def _ms(text: str) -> float:
+    m = re.fullmatch(r"([\d.]+)(us|ms|s|m)", text)
+    if not m:
+        raise ValueError(f"unreadable wrk duration {text!r}")
+    return round(float(m.group(1)) * _UNITS[m.group(2)], 3)
+
+
+def parse_wrk(out: str) -> dict[str, Any]:
+    rps = re.search(r"Requests/sec:\s+([\d.]+)", out)
+    p50 = re.search(r"^\s+50%\s+(\S+)", out, re.M)
+    p99 = re.search(r"^\s+99%\s+(\S+)", out, re.M)
+    total = re.search(r"(\d+) requests in", out)
+    if not (rps and p50 and p99 and total):
+        raise RuntimeError(f"unreadable wrk output:\n{out}")
+    non2xx = re.search(r"Non-2xx or 3xx responses:\s+(\d+)", out)
+    sock = re.search(r"Socket errors: (.*)", out)
+    return {
+        "requests_per_sec": round(float(rps.group(1))),
+        "p50_ms": _ms(p50.group(1)),
+        "p99_ms": _ms(p99.group(1)),
+        "requests": int(total.group(1)),
+        "non_2xx": int(non2xx.group(1)) if non2xx else 0,
+        "socket_errors": sock.group(1).strip() if sock else "",
+    }
+
+
+def run_wrk(url: str, seconds: int, threads: int, connections: int, cpu: int | None) -> dict[str, Any]:
+    cmd = ["wrk", f"-t{threads}", f"-c{connections}", f"-d{seconds}s", "--latency", url]
+    if cpu is not None:
+        cmd = ["taskset", "-c", str(cpu), *cmd]
+    done = subprocess.run(cmd, capture_output=True, text=True, timeout=seconds + 60)
+    if done.returncode != 0:
+        raise RuntimeError(f"wrk failed ({done.returncode}): {done.stdout}{done.stderr}")
+    return parse_wrk(done.stdout)
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--seconds", type=int, default=10, help="wrk duration per server (whole seconds)")
+    ap.add_argument("--warmup", type=int, default=2)
+    ap.add_argument("--connections", type=int, default=64)
+    ap.add_argument("--threads", type=int, default=1)
+    ap.add_argument("--instances", type=int, default=50)
+    ap.add_argument("--no-pin", action="store_true", help="do not pin the servers and wrk to CPUs")
+    args = ap.parse_args()
+    for tool in ("wrk", "nginx"):
+        if shutil.which(tool) is None:
+            sys.exit(f"{tool} is not installed (apt-get install -y {tool})")
+    ncpu = len(os.sched_getaffinity(0))
+    server_cpu, wrk_cpu = (None, None) if args.no_pin or ncpu < 2 or not shutil.which("taskset") else (0, ncpu - 1)
+
+    work = Path(tempfile.mkdtemp(prefix="pyconsul-bench-catalog-"))
+    agent: AgentProcess | None = None
+    nginx: subprocess.Popen[bytes] | None = None
+    try:
+        agent = start_agent(work / "agent")
+        if server_cpu is not None:
+            pin(agent.proc.pid, server_cpu)
+        register_instances(agent, args.instances)
+        status, body, ctype = fetch(agent.base_url + PATH)
+        entries = json.loads(body)
+        if status != 200 or len(entries) != args.instances:
+            raise RuntimeError(f"expected {args.instances} passing instances, got {status} {len(entries)}")
+        nginx, nginx_port = start_nginx(work / "nginx", body, server_cpu)
+        targets = {"pyconsul": agent.base_url + PATH, "nginx": f"http://127.0.0.1:{nginx_port}{PATH}"}
+        results: dict[str, Any] = {}
+        for name, url in targets.items():
+            if args.warmup > 0:
+                run_wrk(url, args.warmup, args.threads, args.connections, wrk_cpu)
+            results[name] = run_wrk(url, args.seconds, args.threads, args.connections, wrk_cpu)
+        # the agent must still answer the same bytes after the load (no stale or broken cache)
+        after = fetch(agent.base_url + PATH)[1]
+        ratio = results["pyconsul"]["requests_per_sec"] / max(results["nginx"]["requests_per_sec"], 1)
+        print(json.dumps({
+            "benchmark": "catalog_read",
+            "path": PATH,
+            "instances": args.instances,
+            "body_bytes": len(body),
+            "content_type": ctype,
+            "seconds": args.seconds,
+            "threads": args.threads,
+            "connections": args.connections,
+            "pinned": server_cpu is not None,
+            "pyconsul": results["pyconsul"],
+            "nginx": results["nginx"],
+            "ratio_rps": round(ratio, 3),
+            "ratio_p99": round(results["pyconsul"]["p99_ms"] / max(results["nginx"]["p99_ms"], 1e-3), 2),
+            "required_ratio": REQUIRED,
+            "goal_ratio": GOAL,
+            "meets_required": ratio >= REQUIRED,
+            "meets_goal": ratio >= GOAL,
+            "same_bytes_after_load": after == body,
+        }, indent=2))
+    finally:
+        if nginx is not None:
+            stop(nginx)
+        if agent is not None:
+            agent.stop()
+        shutil.rmtree(work, ignore_errors=True)
+
+
+if __name__ == "__main__":
+    main()
