@@ -236,6 +236,8 @@ class Reconciler:
         self._registered = {
             sid: reg for sid, reg in desired.items() if sid in held and reg.matches_agent(held[sid])
         }
+        # Held and wanted: ours from now on, so it goes when its container goes.
+        self._known.update(self._registered)
         if await self._execute(plan):
             self._full_sync = self._force = False
             if not self.synced.is_set():

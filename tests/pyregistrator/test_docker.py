@@ -17,6 +17,7 @@ from tests.agent_proc import AgentProcess, start_agent
 from tests.pyregistrator.docker_env import (
     Containers,
     catalog,
+    docker,
     engine_lock,
     free_host_port,
     http_get,
@@ -172,3 +173,45 @@ def test_engine_restart_leaves_catalog_matching_what_runs(tmp_path: Path, agent:
         finally:
             reg.stop()
             c.remove_all()
+
+
+def test_pause_and_on_success_policy(tmp_path: Path, agent: AgentProcess, containers: Containers) -> None:
+    reg = start_registrator(tmp_path, agent, "-ip", "127.0.0.1", "-deregister", "on-success")
+    # `sh` as the service: SIGTERM from `docker stop` ends it with the trapped exit status.
+    sid = {s: f"{HOST}:{containers.name(s)}:80" for s in ("paused", "fails", "succeeds")}
+    try:
+        for s, code in (("paused", 0), ("fails", 3), ("succeeds", 0)):
+            command = ("sh", "-c", f"trap 'exit {code}' TERM; sleep 1000 & wait")
+            containers.run(s, "-p", f"{free_host_port()}:80", command=command)
+        registered_within(agent, containers.prefix, set(sid.values()))
+        docker("pause", containers.name("paused"))
+        registered_within(agent, containers.prefix, {sid["fails"], sid["succeeds"]})
+        docker("unpause", containers.name("paused"))
+        registered_within(agent, containers.prefix, set(sid.values()))
+        containers.stop("fails")
+        containers.stop("succeeds")
+        # A failed container stays registered (its checks would show it), a clean exit does not.
+        registered_within(agent, containers.prefix, {sid["paused"], sid["fails"]})
+        docker("rm", containers.name("fails"))
+        registered_within(agent, containers.prefix, {sid["paused"]})
+    finally:
+        reg.stop()
+
+
+def test_resync_repairs_both_ways_with_cleanup(tmp_path: Path, agent: AgentProcess, containers: Containers) -> None:
+    reg = start_registrator(tmp_path, agent, "-ip", "127.0.0.1", "-resync", "1", "-cleanup")
+    try:
+        name = containers.run("web", "-p", f"{free_host_port()}:80")
+        want = f"{HOST}:{name}:80"
+        registered_within(agent, containers.prefix, {want})
+        # Someone removes ours, and a zombie of this host's registrator shows up.
+        status, _, body = agent.request("PUT", "/v1/agent/service/deregister/" + want)
+        assert status == 200, body
+        zombie = {"ID": f"{HOST}:{containers.prefix}-zombie:80", "Name": "nginx", "Port": 1}
+        status, _, body = agent.request("PUT", "/v1/agent/service/register", zombie)
+        assert status == 200, body
+        other = {"ID": f"{containers.prefix}-not-ours", "Name": "db", "Port": 2}
+        agent.request("PUT", "/v1/agent/service/register", other)
+        registered_within(agent, containers.prefix, {want, other["ID"]}, timeout=3.0)
+    finally:
+        reg.stop()
