@@ -264,5 +264,9 @@ def build_app(agent: Agent) -> web.Application:
         by_path.setdefault(path, {})[method] = handler
     for path, methods in by_path.items():
         app.router.add_route("*", path, make_dispatch(ctx, methods))
+    if agent.config.ui:
+        from pyconsul.ui import add_ui_routes
+
+        add_ui_routes(app)
     app.router.add_route("*", "/{tail:.*}", _not_found)
     return app
