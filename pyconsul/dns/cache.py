@@ -7,8 +7,9 @@ Rules:
 - Values are the reply bytes without their first two bytes (the ID); the caller prepends the
   request's ID. A name with several interchangeable answers holds a few rotations, served in turn,
   so clients still see the answers spread.
-- The whole cache is dropped whenever the catalog index (`index_fn()`) changes, and when it grows
-  past `max_entries` (so a flood of random names cannot grow it without bound).
+- The whole cache is dropped whenever the catalog index (`index_fn()`) changes or `settings_fn()`
+  returns another object (the agent swaps its dns_config on reload), and when it grows past
+  `max_entries` (so a flood of random names cannot grow it without bound).
 - UDP and TCP replies are kept apart: the UDP ones are trimmed to the client's buffer.
 """
 
@@ -16,13 +17,19 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterator
 from itertools import cycle
+from typing import Any
 
 DEFAULT_MAX_ENTRIES = 8192
 
 
 class ReplyCache:
-    def __init__(self, index_fn: Callable[[], int], max_entries: int = DEFAULT_MAX_ENTRIES) -> None:
+    def __init__(
+        self, index_fn: Callable[[], int], settings_fn: Callable[[], Any] = lambda: None,
+        max_entries: int = DEFAULT_MAX_ENTRIES,
+    ) -> None:
         self._index_fn = index_fn
+        self._settings_fn = settings_fn
+        self._settings: Any = settings_fn()
         self.max_entries = max_entries
         self.index = -1
         self.udp: dict[bytes, Iterator[bytes]] = {}
@@ -32,10 +39,12 @@ class ReplyCache:
 
     def _fresh(self) -> bool:
         idx = self._index_fn()
-        if idx != self.index:
+        settings = self._settings_fn()
+        if idx != self.index or settings is not self._settings:
             self.udp.clear()
             self.tcp.clear()
             self.index = idx
+            self._settings = settings
             return False
         return True
 
@@ -51,7 +60,7 @@ class ReplyCache:
 
     def udp_reply(self, data: bytes) -> bytes | None:
         """Hot path: the full UDP reply to `data` when its exact bytes are cached."""
-        if self._index_fn() != self.index:
+        if self._index_fn() != self.index or self._settings_fn() is not self._settings:
             return None
         found = self.udp.get(data[2:])
         if found is None:

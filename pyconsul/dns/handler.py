@@ -43,7 +43,9 @@ class PacketHandler:
         self.reader = reader
         self.config = config
         self.rng = rng or random.Random()
-        self.cache = cache if cache is not None else ReplyCache(lambda: reader.max_index(*CATALOG_TABLES))
+        self.cache = cache if cache is not None else ReplyCache(
+            lambda: reader.max_index(*CATALOG_TABLES), lambda: config.dns_config
+        )
         self.recursion_available = bool(config.recursors)
 
     def handle(self, data: bytes, tcp: bool = False) -> bytes | Forward | None:

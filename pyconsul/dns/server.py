@@ -77,7 +77,8 @@ class _UDP(asyncio.DatagramProtocol):
 class DNSServer:
     def __init__(self, config: RuntimeConfig, store: CatalogReader) -> None:
         self.config = config
-        self.cache = ReplyCache(lambda: store.max_index(*CATALOG_TABLES))
+        # Replies depend on the catalog and on dns_config, which the agent swaps on reload.
+        self.cache = ReplyCache(lambda: store.max_index(*CATALOG_TABLES), lambda: config.dns_config)
         self.handler = PacketHandler(store, config, random.Random(), self.cache)
         try:
             self.recursors = Recursors(list(config.recursors), config.dns_config.recursor_timeout)

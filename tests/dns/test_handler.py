@@ -62,6 +62,14 @@ def test_catalog_change_invalidates_the_cache() -> None:
     assert sorted(ips(h.handle(q("web.service.consul")))) == ["10.0.0.1", "10.0.0.99"]
 
 
+def test_reloaded_dns_config_takes_effect_at_once() -> None:
+    h = handler(catalog(1))
+    ttl = lambda: DNSRecord.parse(h.handle(q("db.node.consul"))).rr[0].ttl  # type: ignore[arg-type]  # noqa: E731
+    assert ttl() == 0
+    h.config.dns_config = DNSConfig(node_ttl=60.0)  # what the agent does on reload
+    assert ttl() == 60
+
+
 def test_rotations_spread_every_instance_across_replies() -> None:
     h = handler(catalog(20))
     seen: set[str] = set()
