@@ -18,6 +18,11 @@ class SnapshotError(ValueError):
     pass
 
 
+def is_archive(data: bytes) -> bool:
+    """Consul's snapshot files are gzip streams."""
+    return data[:2] == b"\x1f\x8b"
+
+
 def read_archive(data: bytes) -> dict[str, bytes]:
     try:
         raw = gzip.decompress(data)

@@ -1,0 +1,235 @@
+"""The shared CLI HTTP client: CONSUL_* environment, flags, URLs, TLS and Go-worded errors."""
+
+from __future__ import annotations
+
+import socket
+from pathlib import Path
+
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from pyconsul.cli.flags import FlagSet
+from pyconsul.cli.http import (
+    Client,
+    ConfigError,
+    StatusError,
+    TransportError,
+    add_http_flags,
+    config_from_env,
+    config_from_flags,
+    encode_query,
+    resolve_token,
+)
+from tests.agent_proc import free_port
+from tests.cli.cli_run import consul
+from tests.cli.tls_server import CertFiles, https_agent, make_certs
+
+
+def flags(*argv: str) -> dict[str, object]:
+    fs = FlagSet("Usage: test")
+    add_http_flags(fs)
+    return fs.parse_args(list(argv))  # type: ignore[return-value]
+
+
+def test_default_address() -> None:
+    cfg = config_from_env({})
+    assert (cfg.scheme, cfg.address) == ("http", "127.0.0.1:8500")
+    assert cfg.base_url() == "http://127.0.0.1:8500"
+
+
+@pytest.mark.parametrize(("value", "scheme", "address"), [
+    ("10.0.0.5:8500", "http", "10.0.0.5:8500"),
+    ("http://10.0.0.5:8500", "http", "10.0.0.5:8500"),
+    ("https://localhost:8501", "https", "localhost:8501"),
+    ("unix:///var/run/consul.sock", "unix", "/var/run/consul.sock"),
+])
+def test_consul_http_addr_forms(value: str, scheme: str, address: str) -> None:
+    cfg = config_from_env({"CONSUL_HTTP_ADDR": value})
+    assert (cfg.scheme, cfg.address) == (scheme, address)
+
+
+def test_consul_http_ssl_upgrades_scheme_and_http_prefix_does_not_downgrade() -> None:
+    assert config_from_env({"CONSUL_HTTP_SSL": "true"}).scheme == "https"
+    cfg = config_from_env({"CONSUL_HTTP_SSL": "1", "CONSUL_HTTP_ADDR": "http://h:1"})
+    assert (cfg.scheme, cfg.address) == ("https", "h:1")
+    bad = config_from_env({"CONSUL_HTTP_SSL": "yes"})
+    assert bad.scheme == "http" and bad.warnings
+
+
+def test_unknown_scheme_is_an_error() -> None:
+    with pytest.raises(ConfigError, match="Unknown protocol scheme: ftp"):
+        config_from_env({"CONSUL_HTTP_ADDR": "ftp://x:1"})
+
+
+def test_tls_environment() -> None:
+    cfg = config_from_env({
+        "CONSUL_CACERT": "/ca.pem", "CONSUL_CAPATH": "/cas", "CONSUL_CLIENT_CERT": "/c.pem",
+        "CONSUL_CLIENT_KEY": "/k.pem", "CONSUL_TLS_SERVER_NAME": "server.dc1.consul",
+        "CONSUL_HTTP_SSL_VERIFY": "false",
+    })
+    assert (cfg.ca_file, cfg.ca_path, cfg.cert_file, cfg.key_file) == ("/ca.pem", "/cas", "/c.pem", "/k.pem")
+    assert cfg.tls_server_name == "server.dc1.consul"
+    assert cfg.insecure_skip_verify is True
+
+
+def test_flags_override_environment() -> None:
+    env = {"CONSUL_HTTP_ADDR": "1.1.1.1:1", "CONSUL_HTTP_TOKEN": "env-token", "CONSUL_CACERT": "/env"}
+    cfg = config_from_flags(flags("-http-addr=https://2.2.2.2:2", "-token", "flag-token",  # type: ignore[arg-type]
+                                  "-ca-file", "/flag", "-datacenter", "dc2", "-stale"), env)
+    assert (cfg.scheme, cfg.address, cfg.token, cfg.ca_file) == ("https", "2.2.2.2:2", "flag-token", "/flag")
+    assert cfg.datacenter == "dc2" and cfg.stale
+
+
+def test_token_sources(tmp_path: Path) -> None:
+    token_file = tmp_path / "token"
+    token_file.write_text("  file-token\n")
+    assert resolve_token(config_from_env({"CONSUL_HTTP_TOKEN_FILE": str(token_file)})) == "file-token"
+    # The env token wins over the env token file, as in Consul's api package.
+    both = config_from_env({"CONSUL_HTTP_TOKEN_FILE": str(token_file), "CONSUL_HTTP_TOKEN": "t"})
+    assert resolve_token(both) == "t"
+    # An explicit -token-file beats the environment's token.
+    cfg = config_from_flags(flags("-token-file", str(token_file)), {"CONSUL_HTTP_TOKEN": "t"})  # type: ignore[arg-type]
+    assert resolve_token(cfg) == "file-token"
+    with pytest.raises(ConfigError, match="Error loading token file: open /nope: no such file or directory"):
+        resolve_token(config_from_env({"CONSUL_HTTP_TOKEN_FILE": "/nope"}))
+
+
+def test_query_encoding_matches_go() -> None:
+    assert encode_query({"segment": "_all"}) == "segment=_all"
+    assert encode_query({"recurse": "", "dc": "dc1"}) == "dc=dc1&recurse="
+    assert encode_query({"node-meta": ["a:b", "c:d"]}) == "node-meta=a%3Ab&node-meta=c%3Ad"
+    assert encode_query({"q": "a b/c"}) == "q=a+b%2Fc"
+
+
+@given(st.dictionaries(st.text(min_size=1, max_size=8), st.text(max_size=8), max_size=5))
+def test_query_encoding_round_trips(params: dict[str, str]) -> None:
+    from urllib.parse import parse_qsl
+
+    assert dict(parse_qsl(encode_query(params), keep_blank_values=True)) == params
+
+
+def test_connection_refused_reads_like_consul() -> None:
+    port = free_port()
+    client = Client(config_from_env({"CONSUL_HTTP_ADDR": f"127.0.0.1:{port}"}))
+    with pytest.raises(TransportError) as exc:
+        client.request("GET", "/v1/agent/members", {"segment": "_all"})
+    assert str(exc.value) == (f'Get "http://127.0.0.1:{port}/v1/agent/members?segment=_all": '
+                              f"dial tcp 127.0.0.1:{port}: connect: connection refused")
+
+
+def test_missing_unix_socket_reads_like_consul(tmp_path: Path) -> None:
+    path = tmp_path / "consul.sock"
+    client = Client(config_from_env({"CONSUL_HTTP_ADDR": f"unix://{path}"}))
+    with pytest.raises(TransportError) as exc:
+        client.request("PUT", "/v1/agent/leave")
+    assert str(exc.value).startswith('Put "http://')
+    assert str(exc.value).endswith(f"/v1/agent/leave\": dial unix {path}: connect: no such file or directory")
+
+
+def test_unix_socket_transport(tmp_path: Path) -> None:
+    """A real HTTP exchange over a Unix socket (the agent's `addresses.http = unix://...`)."""
+    import threading
+
+    path = str(tmp_path / "agent.sock")
+    srv = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    srv.bind(path)
+    srv.listen(1)
+    got: list[bytes] = []
+
+    def serve() -> None:
+        conn, _ = srv.accept()
+        with conn:
+            got.append(conn.recv(65536))
+            body = b'"unix-leader:8300"'
+            conn.sendall(b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nX-Consul-Index: 3\r\n"
+                         b"Content-Length: %d\r\nConnection: close\r\n\r\n%s" % (len(body), body))
+
+    t = threading.Thread(target=serve, daemon=True)
+    t.start()
+    client = Client(config_from_env({"CONSUL_HTTP_ADDR": f"unix://{path}"}))
+    value, resp = client.get_json("/v1/status/leader")
+    t.join(5)
+    srv.close()
+    assert value == "unix-leader:8300" and resp.index == 3
+    assert got[0].startswith(b"GET /v1/status/leader HTTP/1.1")
+
+
+def test_non_200_is_a_status_error() -> None:
+    import threading
+
+    srv = socket.socket()
+    srv.bind(("127.0.0.1", 0))
+    srv.listen(1)
+
+    def serve() -> None:
+        conn, _ = srv.accept()
+        with conn:
+            conn.recv(65536)
+            conn.sendall(b"HTTP/1.1 500 Internal Server Error\r\nContent-Length: 15\r\n"
+                         b"Connection: close\r\n\r\nrpc error: boom")
+
+    threading.Thread(target=serve, daemon=True).start()
+    client = Client(config_from_env({"CONSUL_HTTP_ADDR": f"127.0.0.1:{srv.getsockname()[1]}"}))
+    with pytest.raises(StatusError) as exc:
+        client.request("GET", "/v1/kv/x")
+    srv.close()
+    assert str(exc.value) == "Unexpected response code: 500 (rpc error: boom)"
+    assert exc.value.code == 500
+
+
+# --- TLS against a real HTTPS listener ---------------------------------------------------------
+
+@pytest.fixture(scope="module")
+def certs(tmp_path_factory: pytest.TempPathFactory) -> CertFiles:
+    return make_certs(tmp_path_factory.mktemp("tls"))
+
+
+def test_cli_over_https_with_env_like_the_seed(certs: CertFiles) -> None:
+    """The walkthrough's /etc/profile.d/consul-cli.sh: https address, CA, client cert and key."""
+    with https_agent(certs, require_client_cert=True) as (port, seen):
+        env = {"CONSUL_CACERT": str(certs.ca), "CONSUL_CLIENT_CERT": str(certs.client_cert),
+               "CONSUL_CLIENT_KEY": str(certs.client_key), "CONSUL_HTTP_TOKEN": "secret-token"}
+        r = consul("info", addr=f"https://localhost:{port}", env=env)
+        assert r.code == 0, r.err
+        assert "\tleader = true" in r.out
+        r = consul("kv", "get", "tls-key", addr=f"https://127.0.0.1:{port}", env=env)
+        assert (r.code, r.out) == (0, "secret\n")
+        assert seen.tokens[-1] == "secret-token"
+
+
+def test_https_flags_instead_of_env(certs: CertFiles) -> None:
+    with https_agent(certs) as (port, _seen):
+        r = consul("kv", "get", f"-http-addr=127.0.0.1:{port}", "-ca-file", str(certs.ca),
+                   "-tls-server-name", "server.dc1.consul", "tls-key", env={"CONSUL_HTTP_SSL": "true"})
+        assert (r.code, r.out, r.err) == (0, "secret\n", "")
+
+
+def test_unknown_ca_fails_unless_verify_is_off(certs: CertFiles) -> None:
+    with https_agent(certs) as (port, _seen):
+        r = consul("kv", "get", "tls-key", addr=f"https://127.0.0.1:{port}")
+        assert r.code == 1
+        assert r.err.startswith(f'Error querying Consul agent: Get "https://127.0.0.1:{port}/v1/kv/tls-key": '
+                                "tls: failed to verify certificate: x509: ")
+        r = consul("kv", "get", "tls-key", addr=f"https://127.0.0.1:{port}",
+                   env={"CONSUL_HTTP_SSL_VERIFY": "false"})
+        assert (r.code, r.out) == (0, "secret\n")
+
+
+def test_missing_client_cert_is_refused_by_the_server(certs: CertFiles) -> None:
+    with https_agent(certs, require_client_cert=True) as (port, _seen):
+        r = consul("info", addr=f"https://127.0.0.1:{port}", env={"CONSUL_CACERT": str(certs.ca)})
+        assert r.code == 1 and r.err.startswith("Error querying agent: Get ")
+
+
+def test_wrong_server_name_is_rejected(certs: CertFiles) -> None:
+    with https_agent(certs) as (port, _seen):
+        r = consul("info", addr=f"https://127.0.0.1:{port}",
+                   env={"CONSUL_CACERT": str(certs.ca), "CONSUL_TLS_SERVER_NAME": "other.example"})
+        assert r.code == 1 and "x509: " in r.err
+
+
+def test_bad_tls_file_is_a_connect_error(tmp_path: Path) -> None:
+    r = consul("kv", "get", "x", addr="https://127.0.0.1:1", env={"CONSUL_CACERT": str(tmp_path / "none.pem")})
+    assert r.code == 1
+    assert r.err.startswith("Error connecting to Consul agent: open ")
