@@ -98,6 +98,10 @@ async def run_http(spec: CheckSpec, session: aiohttp.ClientSession) -> CheckResu
 
 def _dial_error(exc: aiohttp.ClientConnectorError) -> str:
     host, port = exc.host, exc.port
+    if isinstance(exc, aiohttp.ClientConnectorCertificateError):
+        cert_err = exc.certificate_error
+        reason = getattr(cert_err, "verify_message", "") or str(cert_err)
+        return f"tls: failed to verify certificate: x509: {reason}"
     os_err = exc.os_error
     if isinstance(os_err, ConnectionRefusedError):
         return f"dial tcp {host}:{port}: connect: connection refused"

@@ -1,0 +1,102 @@
+"""HTTP(S) checks against a real server the test makes healthy and unhealthy."""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+
+from pyconsul.checks import CheckScheduler
+from pyconsul.clock import FakeClock
+from tests.agent_proc import free_port
+from tests.checks.conftest import HealthServer, Recorder, run_once, self_signed_context
+
+
+async def test_status_follows_the_server(
+    scheduler: CheckScheduler, recorder: Recorder, clock: FakeClock, http_server: HealthServer
+) -> None:
+    url = http_server.url()
+    scheduler.add({"CheckID": "web", "HTTP": url, "Interval": "10s"})
+    await run_once(scheduler, clock, 10)
+    assert recorder.last("web") == ("passing", f"HTTP GET {url}: 200 OK Output: ok")
+
+    http_server.status, http_server.body = 503, b"down for maintenance"
+    await run_once(scheduler, clock, 10)
+    assert recorder.last("web") == ("critical", f"HTTP GET {url}: 503 Service Unavailable Output: down for maintenance")
+
+    http_server.status, http_server.body = 429, b"slow down"
+    await run_once(scheduler, clock, 10)
+    assert recorder.last("web") == ("warning", f"HTTP GET {url}: 429 Too Many Requests Output: slow down")
+
+    http_server.status, http_server.body = 204, b""
+    await run_once(scheduler, clock, 10)
+    assert recorder.last("web")[0] == "passing"
+    assert scheduler.status("web")[0] == "passing"
+
+
+async def test_method_headers_and_body_are_sent(
+    scheduler: CheckScheduler, recorder: Recorder, clock: FakeClock, http_server: HealthServer
+) -> None:
+    scheduler.add({
+        "CheckID": "post", "HTTP": http_server.url("/check?x=1"), "Method": "put", "Body": '{"probe": true}',
+        "Header": {"X-Token": ["abc"], "Accept": ["application/json"]}, "Interval": "5s",
+    })
+    await run_once(scheduler, clock, 5)
+    (req,) = http_server.requests
+    assert req["method"] == "PUT" and req["path"] == "/check?x=1"
+    headers = req["headers"]
+    assert isinstance(headers, dict)
+    assert headers["X-Token"] == "abc" and headers["Accept"] == "application/json"
+    assert headers["User-Agent"] == "Consul Health Check"
+    assert req["body"] == b'{"probe": true}'
+    assert recorder.last("post")[1].startswith(f"HTTP PUT {http_server.url('/check?x=1')}: 200 OK")
+
+
+async def test_output_is_capped_to_the_last_4k(
+    scheduler: CheckScheduler, recorder: Recorder, clock: FakeClock, http_server: HealthServer
+) -> None:
+    http_server.body = b"".join(b"%05d\n" % i for i in range(2000))  # 12,000 bytes
+    scheduler.add({"CheckID": "big", "HTTP": http_server.url(), "Interval": "10s"})
+    await run_once(scheduler, clock, 10)
+    status, output = recorder.last("big")
+    body = output.split(" Output: ", 1)[1]
+    assert status == "passing"
+    assert len(body.encode()) == 4096
+    assert body.endswith("01999\n") and http_server.body.decode().endswith(body)
+
+
+async def test_unreachable_and_slow_servers_are_critical(
+    scheduler: CheckScheduler, recorder: Recorder, clock: FakeClock, http_server: HealthServer
+) -> None:
+    import asyncio
+
+    port = free_port()
+    scheduler.add({"CheckID": "gone", "HTTP": f"http://127.0.0.1:{port}/", "Interval": "10s"})
+    http_server.hold = asyncio.Event()
+    scheduler.add({"CheckID": "slow", "HTTP": http_server.url(), "Interval": "10s", "Timeout": "300ms"})
+    started = time.monotonic()
+    await run_once(scheduler, clock, 10)
+    assert time.monotonic() - started < 5
+    assert recorder.last("gone") == (
+        "critical", f'Get "http://127.0.0.1:{port}/": dial tcp 127.0.0.1:{port}: connect: connection refused'
+    )
+    status, output = recorder.last("slow")
+    assert status == "critical" and "context deadline exceeded" in output
+
+
+async def test_https_with_tls_skip_verify_and_server_name(
+    scheduler: CheckScheduler, recorder: Recorder, clock: FakeClock, tmp_path: Path
+) -> None:
+    srv = await HealthServer().start(tls=self_signed_context(tmp_path))
+    try:
+        scheduler.add({"CheckID": "verify", "HTTP": srv.url(), "Interval": "10s"})
+        scheduler.add({
+            "CheckID": "skip", "HTTP": srv.url(), "TLSSkipVerify": True, "TLSServerName": "health.test",
+            "Interval": "10s",
+        })
+        await run_once(scheduler, clock, 10)
+        status, output = recorder.last("verify")
+        assert status == "critical" and "certificate" in output.lower()
+        assert recorder.last("skip") == ("passing", f"HTTP GET {srv.url()}: 200 OK Output: ok")
+        assert "health.test" in srv.sni
+    finally:
+        await srv.stop()
