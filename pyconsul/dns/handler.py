@@ -66,14 +66,14 @@ class PacketHandler:
         try:
             req = r.parse_request(data)
         except r.RequestError as exc:
-            log.debug("dns: %s", exc)
+            log.debug("%s", exc)
             return r.header_only_reply(data, exc.rcode)
         except ValueError:
             return None
         try:
             out = self._answer(data, req, tcp)
         except Exception:  # a bug or an unencodable catalog row must not take the server down
-            log.exception("dns: failed to answer %s %s", req.name, r.qtype_name(req.qtype))
+            log.exception("failed to answer %s %s", req.name, r.qtype_name(req.qtype))
             return r.error_reply(req, r.SERVFAIL, self.recursion_available)
         if isinstance(out, Forward):
             return out

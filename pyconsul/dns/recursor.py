@@ -86,13 +86,13 @@ class Recursors:
                 exchange = self._tcp if tcp else self._udp
                 reply = await asyncio.wait_for(exchange(host, port, query, upstream_id, question), self.timeout)
             except (TimeoutError, OSError, asyncio.IncompleteReadError, ValueError) as exc:
-                log.debug("dns: recursor %s:%d failed: %r", host, port, exc)
+                log.debug("recursor %s:%d failed: %r", host, port, exc)
                 continue
             rcode = reply[3] & 0xF
             truncated = bool(reply[2] & 0x02)
             if rcode in _ACCEPTED_RCODES or truncated:
                 return data[:2] + reply[2:]
-            log.debug("dns: recursor %s:%d answered rcode %d", host, port, rcode)
+            log.debug("recursor %s:%d answered rcode %d", host, port, rcode)
         return r.error_reply(req, r.SERVFAIL, True)
 
     async def _udp(self, host: str, port: int, query: bytes, want_id: bytes, question: bytes) -> bytes:

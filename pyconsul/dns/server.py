@@ -53,7 +53,7 @@ class _UDP(asyncio.DatagramProtocol):
             try:
                 out = self.handler.handle(data, tcp=False)
             except Exception:
-                log.exception("dns: udp handler failed")
+                log.exception("udp handler failed")
                 return
             if out is None:
                 return
@@ -71,7 +71,7 @@ class _UDP(asyncio.DatagramProtocol):
 
     def error_received(self, exc: Exception) -> None:
         # ICMP errors from clients that went away: nothing to do.
-        log.debug("dns: udp error %r", exc)
+        log.debug("udp error %r", exc)
 
 
 class DNSServer:
@@ -108,7 +108,7 @@ class DNSServer:
             await self.close()
             raise
         self.port = port
-        log.info("dns: listening on %s (udp+tcp)", ", ".join(f"{h}:{p}" for h, p in self.addresses))
+        log.info("listening on %s (udp+tcp)", ", ".join(f"{h}:{p}" for h, p in self.addresses))
 
     def _spawn(self, coro: Coroutine[Any, Any, None]) -> None:
         if len(self._tasks) >= MAX_PENDING_FORWARDS:
@@ -137,7 +137,7 @@ class DNSServer:
                 try:
                     out = self.handler.handle(data, tcp=True)
                 except Exception:
-                    log.exception("dns: tcp handler failed")
+                    log.exception("tcp handler failed")
                     return
                 if out is None:
                     continue

@@ -1,0 +1,103 @@
+"""End to end: a real `pyconsul agent -dev`, services registered over HTTP, answered over DNS by dig,
+dnspython and a dnsmasq that forwards `.consul` to the agent (as the walkthrough's CoreDNS does)."""
+
+from __future__ import annotations
+
+import subprocess
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+import dns.message
+import dns.query
+import dns.rcode
+import pytest
+
+from tests.agent_proc import AgentProcess
+from tests.dns.procs import dnsmasq
+
+
+def dig(port: int, *args: str) -> str:
+    cmd = ["dig", "@127.0.0.1", "-p", str(port), "+time=2", "+tries=2", *args]
+    return subprocess.run(cmd, capture_output=True, text=True, timeout=20).stdout
+
+
+def eventually(check: Callable[[], bool], timeout: float = 10.0) -> None:
+    deadline = time.monotonic() + timeout
+    while not check():
+        if time.monotonic() > deadline:
+            raise AssertionError("condition not met before the deadline")
+        time.sleep(0.05)
+
+
+def register(agent: AgentProcess, node: str, address: str, service: dict[str, object] | None = None,
+             check: dict[str, object] | None = None) -> None:
+    body: dict[str, object] = {"Node": node, "Address": address}
+    if service:
+        body["Service"] = service
+    if check:
+        body["Check"] = check
+    status, _, text = agent.request("PUT", "/v1/catalog/register", body)
+    assert status == 200, text
+
+
+@pytest.fixture(scope="module")
+def agent(shared_agent: AgentProcess) -> AgentProcess:
+    # The walkthrough: registrator put a MySQL container on 172.16.0.2 into the catalog.
+    register(shared_agent, "docker-host-1", "172.19.0.3",
+             {"ID": "r-3306-mysql-1", "Service": "r-3306-mysql", "Address": "172.16.0.2", "Port": 3306})
+    for i in range(4):
+        register(shared_agent, f"web-{i}", f"10.20.0.{i + 1}",
+                 {"ID": "web", "Service": "web", "Port": 8080 + i, "Tags": ["blue" if i % 2 else "green"]},
+                 {"CheckID": "service:web", "Name": "http", "Status": "passing", "ServiceID": "web"})
+    return shared_agent
+
+
+def test_walkthrough_dig_short(agent: AgentProcess) -> None:
+    assert dig(agent.dns_port, "r-3306-mysql.service.consul", "+short").split() == ["172.16.0.2"]
+    srv = dig(agent.dns_port, "+short", "SRV", "r-3306-mysql.service.consul").split()
+    assert srv == ["1", "1", "3306", "ac100002.addr.dc1.consul."]
+
+
+def test_dig_udp_tcp_srv_ptr(agent: AgentProcess) -> None:
+    web = {f"10.20.0.{i + 1}" for i in range(4)}
+    assert set(dig(agent.dns_port, "+short", "web.service.consul").split()) == web
+    assert set(dig(agent.dns_port, "+tcp", "+short", "web.service.dc1.consul").split()) == web
+    assert set(dig(agent.dns_port, "+short", "blue.web.service.consul").split()) == {"10.20.0.2", "10.20.0.4"}
+    srv = dig(agent.dns_port, "SRV", "_web._green.service.consul")
+    assert "ANSWER: 2" in srv and "web-0.node.dc1.consul." in srv and "ADDITIONAL: " in srv
+    assert dig(agent.dns_port, "+short", "-x", "10.20.0.3").split() == ["web-2.node.dc1.consul."]
+    assert dig(agent.dns_port, "+short", "web-1.node.consul").split() == ["10.20.0.2"]
+
+
+def test_nxdomain_and_nodata(agent: AgentProcess) -> None:
+    out = dig(agent.dns_port, "no-such-service.service.consul")
+    assert "status: NXDOMAIN" in out and "AUTHORITY: 1" in out and "SOA" in out
+    out = dig(agent.dns_port, "AAAA", "web.service.consul")
+    assert "status: NOERROR" in out and "ANSWER: 0" in out and "AUTHORITY: 1" in out
+
+
+def test_health_changes_show_up_in_dns(agent: AgentProcess) -> None:
+    register(agent, "flappy", "10.30.0.1", {"ID": "pay", "Service": "pay", "Port": 1},
+             {"CheckID": "service:pay", "Name": "pay", "Status": "critical", "ServiceID": "pay"})
+    q = dns.message.make_query("pay.service.consul", "A")
+
+    def rcode() -> int:
+        return dns.query.udp(q, "127.0.0.1", port=agent.dns_port, timeout=3).rcode()
+
+    assert rcode() == dns.rcode.NXDOMAIN
+    register(agent, "flappy", "10.30.0.1", None,
+             {"CheckID": "service:pay", "Name": "pay", "Status": "passing", "ServiceID": "pay"})
+    eventually(lambda: rcode() == dns.rcode.NOERROR)
+    reply = dns.query.tcp(q, "127.0.0.1", port=agent.dns_port, timeout=3)
+    assert [r.address for r in reply.answer[0]] == ["10.30.0.1"]
+
+
+def test_dnsmasq_forwards_consul_to_the_agent(agent: AgentProcess, tmp_path: Path) -> None:
+    with dnsmasq(tmp_path, f"server=/consul/127.0.0.1#{agent.dns_port}") as port:
+        assert dig(port, "+short", "r-3306-mysql.service.consul").split() == ["172.16.0.2"]
+        srv = dig(port, "SRV", "web.service.consul")
+        assert "status: NOERROR" in srv and srv.count("\tSRV\t") == 4
+        assert "status: NXDOMAIN" in dig(port, "missing.service.consul")
+        assert set(dig(port, "+tcp", "+short", "web.service.consul").split()) == {
+            f"10.20.0.{i + 1}" for i in range(4)}
