@@ -1,0 +1,189 @@
+"""SegmentLogStore: the Raft log as a directory of append-only segment files.
+
+Each segment `<first index, 20 digits>.seg` holds framed records (`>II` length + crc32, then
+msgpack `[index, term, kind, data]`). Appends are one write + one fdatasync, however many entries
+(group commit). A new segment starts once the current one passes `segment_bytes`; compaction
+deletes whole segments the snapshot covers. On open a torn or corrupt tail of the *last* segment
+(a crash mid-write: never acknowledged) is cut off; damage anywhere else is real corruption and
+raises StorageError rather than silently dropping acknowledged entries.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+from pathlib import Path
+
+import msgpack
+
+from pyconsul.raft.files import frame, fsync_dir, read_frames
+from pyconsul.raft.messages import Entry
+from pyconsul.raft.storage import StorageError
+
+log = logging.getLogger("pyconsul.raft.log")
+
+
+class _Segment:
+    __slots__ = ("first", "path", "ends")
+
+    def __init__(self, first: int, path: Path) -> None:
+        self.first = first
+        self.path = path
+        self.ends: list[int] = []  # byte offset just past each record, in index order
+
+    @property
+    def last(self) -> int:
+        return self.first + len(self.ends) - 1
+
+    @property
+    def size(self) -> int:
+        return self.ends[-1] if self.ends else 0
+
+
+def _encode(e: Entry) -> bytes:
+    return frame(msgpack.packb([e.index, e.term, e.kind, e.data], use_bin_type=True))
+
+
+class SegmentLogStore:
+    def __init__(self, directory: str | Path, segment_bytes: int = 16 << 20) -> None:
+        self.dir = Path(directory)
+        self.segment_bytes = segment_bytes
+        self.segments: list[_Segment] = []
+        self._fd: int | None = None  # open for appending to segments[-1]
+
+    # ------------------------------------------------------------------ open
+    def load(self) -> list[Entry]:
+        self.dir.mkdir(parents=True, exist_ok=True)
+        names = sorted(p for p in self.dir.iterdir() if p.suffix == ".seg")
+        entries: list[Entry] = []
+        for n, path in enumerate(names):
+            try:
+                first = int(path.stem)
+            except ValueError:
+                raise StorageError(f"unexpected file in raft log dir: {path}") from None
+            seg = _Segment(first, path)
+            blob = path.read_bytes()
+            frames, valid = read_frames(blob)
+            is_last = n == len(names) - 1
+            if valid != len(blob):
+                if not is_last:
+                    raise StorageError(f"corrupt raft log segment {path} at byte {valid}")
+                log.warning("raft log: cut a torn tail", extra={"segment": str(path), "bytes": len(blob) - valid})
+                with open(path, "r+b") as f:
+                    f.truncate(valid)
+                    os.fsync(f.fileno())
+            for end, body in frames:
+                try:
+                    index, term, kind, data = msgpack.unpackb(body, raw=False)
+                except Exception as exc:
+                    raise StorageError(f"undecodable record in {path}: {exc}") from None
+                expect = first + len(seg.ends)
+                if index != expect:
+                    raise StorageError(f"raft log gap in {path}: found {index}, expected {expect}")
+                if entries and entries[-1].index + 1 != index:
+                    raise StorageError(f"raft log gap before {path}: {entries[-1].index} then {index}")
+                seg.ends.append(end)
+                entries.append(Entry(int(index), int(term), int(kind), bytes(data)))
+            if seg.ends or is_last:
+                self.segments.append(seg)
+            else:
+                path.unlink()  # an empty non-final segment (crash right after creating it)
+        if self.segments:
+            self._fd = os.open(self.segments[-1].path, os.O_WRONLY | os.O_APPEND)
+        return entries
+
+    # ------------------------------------------------------------------ writes
+    def append(self, entries: list[Entry]) -> None:
+        if not entries:
+            return
+        first = entries[0].index
+        if self.segments and first <= self.segments[-1].last:
+            self._truncate_from(first)
+        elif self.segments and self.segments[-1].ends and first != self.segments[-1].last + 1:
+            # A gap: the log was restored from a snapshot past our end. Start afresh.
+            self._drop_all()
+        if not self.segments or self.segments[-1].size >= self.segment_bytes:
+            self._new_segment(first)
+        seg = self.segments[-1]
+        if not seg.ends:
+            seg.first = first
+            new_path = self.dir / f"{first:020d}.seg"
+            if seg.path != new_path:
+                os.rename(seg.path, new_path)
+                seg.path = new_path
+                fsync_dir(self.dir)
+        chunks = []
+        pos = seg.size
+        for e in entries:
+            rec = _encode(e)
+            chunks.append(rec)
+            pos += len(rec)
+            seg.ends.append(pos)
+        blob = b"".join(chunks)
+        assert self._fd is not None
+        view = memoryview(blob)
+        while view:
+            n = os.write(self._fd, view)
+            view = view[n:]
+        os.fdatasync(self._fd)
+
+    def _new_segment(self, first: int) -> None:
+        if self._fd is not None:
+            os.close(self._fd)
+        path = self.dir / f"{first:020d}.seg"
+        self._fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_APPEND | os.O_TRUNC, 0o600)
+        self.segments.append(_Segment(first, path))
+        fsync_dir(self.dir)
+
+    def _truncate_from(self, index: int) -> None:
+        removed = False
+        while self.segments and self.segments[-1].first > index:
+            seg = self.segments.pop()
+            seg.path.unlink()
+            removed = True
+        if removed:
+            fsync_dir(self.dir)
+            if self._fd is not None:
+                os.close(self._fd)
+                self._fd = None
+        if not self.segments:
+            return
+        seg = self.segments[-1]
+        keep = index - seg.first
+        size = seg.ends[keep - 1] if keep > 0 else 0
+        del seg.ends[keep:]
+        if self._fd is None:
+            self._fd = os.open(seg.path, os.O_WRONLY | os.O_APPEND)
+        os.ftruncate(self._fd, size)
+        os.fsync(self._fd)
+
+    def reset(self) -> None:
+        """Drop the whole log (a snapshot from the leader replaced it)."""
+        self._drop_all()
+
+    def _drop_all(self) -> None:
+        if self._fd is not None:
+            os.close(self._fd)
+            self._fd = None
+        for seg in self.segments:
+            seg.path.unlink()
+        self.segments = []
+        fsync_dir(self.dir)
+
+    def compact(self, upto: int) -> None:
+        """Delete segments wholly at or below `upto` (never the one being appended to)."""
+        removed = False
+        while len(self.segments) > 1 and self.segments[0].last <= upto:
+            self.segments.pop(0).path.unlink()
+            removed = True
+        if len(self.segments) == 1 and self.segments[0].ends and self.segments[0].last <= upto:
+            # Everything is covered: start the next append in a fresh segment.
+            self._drop_all()
+            removed = False
+        if removed:
+            fsync_dir(self.dir)
+
+    def close(self) -> None:
+        if self._fd is not None:
+            os.close(self._fd)
+            self._fd = None
