@@ -1,0 +1,1 @@
+"""pytemplate: a consul-template replacement driven by Consul blocking queries."""
