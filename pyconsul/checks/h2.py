@@ -76,8 +76,10 @@ def parse_health_response(data: bytes) -> int:
     """ServingStatus from a gRPC-framed HealthCheckResponse (0 = UNKNOWN when absent)."""
     if len(data) < 5:
         raise H2Error("short gRPC message")
-    if data[0] != 0:
+    if data[0] == 1:
         raise H2Error("compressed gRPC message not supported")
+    if data[0] != 0:
+        raise H2Error("the response is not a gRPC message (an HTTP error page?)")
     (length,) = struct.unpack(">I", data[1:5])
     msg = data[5 : 5 + length]
     i, status = 0, 0
