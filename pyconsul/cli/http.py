@@ -456,7 +456,10 @@ class Client:
             raise StatusError(resp.status, resp.read().decode("utf-8", "replace").strip())
         try:
             while True:
-                line = resp.readline()
+                try:
+                    line = resp.readline()
+                except (OSError, http.client.HTTPException):
+                    return  # the agent went away mid-stream: same as the stream ending
                 if not line:
                     return
                 yield line

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import signal
 import sys
+from types import FrameType
 
 from pyconsul.cli.common import connect, new_flags
 from pyconsul.cli.http import ConsulError
-from pyconsul.cli.output import error
+from pyconsul.cli.output import error, info
 from pyconsul.cli.registry import register
 
 HELP = """
@@ -30,6 +32,9 @@ def run(argv: list[str]) -> int:
     if opts["log-json"]:
         params["logjson"] = "true"
     out = sys.stdout.buffer
+    # Ctrl-C or SIGTERM ends the monitor cleanly (exit 0), as Consul's shutdown channel does.
+    signal.signal(signal.SIGTERM, _quit)
+    signal.signal(signal.SIGINT, _quit)
     try:
         for line in client.stream_lines("/v1/agent/monitor", params):
             out.write(line if line.endswith(b"\n") else line + b"\n")
@@ -37,11 +42,20 @@ def run(argv: list[str]) -> int:
     except ConsulError as exc:
         error(f"Error starting monitor: {exc}")
         return 1
-    except KeyboardInterrupt:
+    except _Quit:
         return 0
-    error("Remote side ended the monitor! This usually means that the\n"
-          "remote side has exited or crashed.")
+    info("")
+    info("Remote side ended the monitor! This usually means that the\n"
+         "remote side has exited or crashed.")
     return 1
+
+
+class _Quit(Exception):
+    pass
+
+
+def _quit(_signum: int, _frame: FrameType | None) -> None:
+    raise _Quit()
 
 
 register(("monitor",), run, "Stream logs from a Consul agent")
