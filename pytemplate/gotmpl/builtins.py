@@ -64,8 +64,9 @@ def index(item: Any, *indexes: Any) -> Any:
             if idx in item:
                 item = item[idx]
             else:
-                # Go returns the element type's zero value; string maps give "".
-                item = "" if item and all(isinstance(v, str) for v in item.values()) else None
+                # Go returns the element type's zero value: "" for the string maps Consul
+                # data uses (Meta, TaggedAddresses), nil for decoded JSON objects.
+                item = "" if all(isinstance(v, str) for v in item.values()) else None
         elif isinstance(item, (list, tuple, str, bytes)):
             if isinstance(idx, bool) or not isinstance(idx, int):
                 raise ValueError_(f"cannot index slice/array with type {type_name(idx)}")
