@@ -100,17 +100,26 @@ class Reconciler:
 
     async def _consume_events(self) -> None:
         async for item in self.engine.events():
-            if isinstance(item, StreamConnected):
-                # Events of the gap are lost: look at everything again.
-                self._relist = self._full_sync = self._force = True
-            elif item.action == "kill" or (item.action == "stop" and item.container_id not in self._containers):
-                # A kill that stops the container is followed by `die`, and `stop` comes after
-                # `die`: inspecting now would only wait for the engine's cleanup.
-                continue
-            else:
-                self._dirty.pop(item.container_id, None)  # keep arrival order for the latest
-                self._dirty[item.container_id] = item
-            self._wake.set()
+            self.notice(item)
+
+    def notice(self, item: ContainerEvent | StreamConnected) -> None:
+        """Take one item of the engine's event stream; the worker acts on it in its next step."""
+        if isinstance(item, StreamConnected):
+            # Events of the gap are lost: look at everything again.
+            self._relist = self._full_sync = self._force = True
+        elif item.action == "kill" or (item.action == "stop" and self._stop_adds_nothing(item.container_id)):
+            # A kill that stops the container is followed by `die`, and `stop` comes after
+            # `die`: inspecting now would only wait for the engine's cleanup.
+            return
+        else:
+            self._dirty.pop(item.container_id, None)  # keep arrival order for the latest
+            self._dirty[item.container_id] = item
+        self._wake.set()
+
+    def _stop_adds_nothing(self, container_id: str) -> bool:
+        pending = self._dirty.get(container_id)
+        died = pending is not None and pending.final_state() is not None
+        return died or container_id not in self._containers
 
     async def _tick(self, period: float) -> None:
         while True:
