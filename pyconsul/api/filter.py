@@ -769,6 +769,9 @@ def _typed_leaf(m: _Match, t: Schema, cfg: _FieldConfig) -> Predicate:
     elif op == IN and isinstance(t, MapOf):
         def leaf(v: Any) -> bool:
             return isinstance(v, dict) and value in v
+    elif op == IN and kind is str:
+        def leaf(v: Any) -> bool:
+            return isinstance(v, list) and value in v  # only a str equals a str
     elif op == IN:
         def leaf(v: Any) -> bool:
             return isinstance(v, list) and any(same(x) for x in v)
@@ -805,12 +808,10 @@ def _dynamic_leaf(m: _Match) -> Predicate:
         eq = _dynamic_leaf(_Match(m.selector, EQ, raw))
 
         def leaf(v: Any) -> bool:
-            if isinstance(v, str):
-                return raw in v
-            if isinstance(v, dict):
+            if isinstance(v, (str, dict)):
                 return raw in v
             if isinstance(v, list):
-                return any(eq(x) for x in v)
+                return raw in v or any(eq(x) for x in v if type(x) is not str)
             return False
     elif op == EMPTY:
         def leaf(v: Any) -> bool:
@@ -827,54 +828,63 @@ def _negate(p: Predicate) -> Predicate:
     return lambda v: not p(v)
 
 
+def _field_step(name: str, zero: Any, nxt: Predicate) -> Predicate:
+    def step(v: Any) -> bool:  # a Go struct field: absent or null reads as its zero value
+        x = v.get(name, zero) if isinstance(v, dict) else zero
+        return nxt(zero if x is None else x)
+    return step
+
+
+def _key_step(name: str, missing: bool, nxt: Predicate) -> Predicate:
+    def step(v: Any) -> bool:  # a map key: absent means bexpr's not-present answer
+        if isinstance(v, dict) and name in v:
+            return nxt(v[name])
+        return missing
+    return step
+
+
+def _each_step(nxt: Predicate) -> Predicate:
+    def step(v: Any) -> bool:  # into a list: any element
+        if isinstance(v, list):
+            for item in v:
+                if nxt(item):
+                    return True
+        return False
+    return step
+
+
+def _dynamic_step(name: str, missing: bool, nxt: Predicate) -> Predicate:
+    def step(v: Any) -> bool:
+        if isinstance(v, dict):
+            return nxt(v[name]) if name in v else missing
+        if isinstance(v, list):
+            for item in v:
+                if step(item):
+                    return True
+            return False
+        return missing
+    return step
+
+
 def _compile_match(m: _Match, schema: Struct | None) -> Predicate:
+    """The selector's walk as a chain of small closures ending in the operator's leaf."""
     missing = _missing(m.op)
+    pred: Predicate
     if schema is None:
-        leaf = _dynamic_leaf(m)
-        parts, n = m.selector, len(m.selector)
-
-        def walk(v: Any, d: int) -> bool:
-            while d < n:
-                if isinstance(v, dict):
-                    if parts[d] not in v:
-                        return missing
-                    v = v[parts[d]]
-                    d += 1
-                elif isinstance(v, list):
-                    return any(walk(item, d) for item in v)
-                else:
-                    return missing
-            return leaf(v)
-        return lambda v: walk(v, 0)
-
+        pred = _dynamic_leaf(m)
+        for name in reversed(m.selector):
+            pred = _dynamic_step(name, missing, pred)
+        return pred
     steps, t, cfg = _typed_steps(m, schema)
-    leaf = _typed_leaf(m, t, cfg)
-    nsteps = len(steps)
-
-    def typed_walk(v: Any, i: int) -> bool:
-        while i < nsteps:
-            kind, name, zero = steps[i]
-            if kind == _FIELD:
-                v = v.get(name, zero) if isinstance(v, dict) else zero
-                if v is None:
-                    v = zero
-            elif kind == _KEY:
-                if not isinstance(v, dict) or name not in v:
-                    return missing
-                v = v[name]
-            else:
-                return isinstance(v, list) and any(typed_walk(item, i + 1) for item in v)
-            i += 1
-        return leaf(v)
-
-    if all(s[0] == _FIELD for s in steps) and nsteps == 1:
-        name, zero = steps[0][1], steps[0][2]
-
-        def one_field(v: Any) -> bool:  # the common `Field op value` case, without the loop
-            x = v.get(name, zero) if isinstance(v, dict) else zero
-            return leaf(zero if x is None else x)
-        return one_field
-    return lambda v: typed_walk(v, 0)
+    pred = _typed_leaf(m, t, cfg)
+    for kind, name, zero in reversed(steps):
+        if kind == _FIELD:
+            pred = _field_step(name, zero, pred)
+        elif kind == _KEY:
+            pred = _key_step(name, missing, pred)
+        else:
+            pred = _each_step(pred)
+    return pred
 
 
 def _compile_node(node: Any, schema: Struct | None) -> Predicate:
@@ -902,17 +912,9 @@ def _always(_v: Any) -> bool:
 @lru_cache(maxsize=512)
 def _compile_cached(expr: str, schema: Struct | None) -> Predicate:
     try:
-        tree = _parse(expr)
-        pred = _compile_node(tree, schema)
+        return _compile_node(_parse(expr), schema)
     except RecursionError:
         raise FilterError(_PREFIX + "expression is nested too deeply") from None
-
-    def safe(v: Any) -> bool:
-        try:
-            return bool(pred(v))
-        except (RecursionError, TypeError, AttributeError):
-            return False  # a JSON shape the schema did not foresee never matches
-    return safe
 
 
 def compile_filter(expr: str, schema: Struct | None = None) -> Predicate:

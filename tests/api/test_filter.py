@@ -396,3 +396,63 @@ def test_parser_raises_only_filter_error(text: str, schema: Any) -> None:
         return
     for sample in (ENTRY, CATALOG_SERVICE[0], {}, None, [], "x", {"Service": None, "Checks": [None, 1]}):
         assert pred(sample) in (True, False)
+
+
+# --- with a schema and without one, a fully populated element filters the same -----------------
+
+_KEYS = ["env", "lan", "zone"]
+_WORDS = ["web", "prod", "80", "true", ""]
+
+
+def _data(t: Any) -> st.SearchStrategy[Any]:
+    from pyconsul.api.filter import ListOf, MapOf, Prim
+
+    if isinstance(t, Prim):
+        return {"string": st.sampled_from(_WORDS), "int": st.sampled_from([0, 80, 8080]),
+                "bool": st.booleans()}[t.kind]
+    if isinstance(t, ListOf):
+        return st.lists(_data(t.elem), max_size=2)
+    if isinstance(t, MapOf):
+        return st.dictionaries(st.sampled_from(_KEYS), _data(t.value), max_size=2) | st.none()
+    return st.fixed_dictionaries({name: _data(ft) for name, ft in t.fields.items()})
+
+
+def _selectors(t: Any, prefix: str = "") -> list[tuple[str, Any]]:
+    from pyconsul.api.filter import ListOf, MapOf, Prim
+
+    out: list[tuple[str, Any]] = [(prefix, t)] if prefix else []
+    inner = t.elem if isinstance(t, ListOf) and not isinstance(t.elem, Prim) else t
+    if isinstance(inner, MapOf):
+        out += _selectors(inner.value, f"{prefix}.{_KEYS[0]}")
+    elif hasattr(inner, "fields"):
+        for name, ft in inner.fields.items():
+            out += _selectors(ft, f"{prefix}.{name}" if prefix else name)
+    return out
+
+
+def _ops_for(t: Any) -> list[str]:
+    from pyconsul.api.filter import ListOf, MapOf, Prim
+
+    if isinstance(t, Prim):
+        return ["==", "!=", "contains", "not contains", "matches", "not matches"] if t.kind == "string" else ["==", "!="]
+    if isinstance(t, (MapOf,)) or (isinstance(t, ListOf) and isinstance(t.elem, Prim)):
+        return ["contains", "not contains", "is empty", "is not empty"]
+    if isinstance(t, ListOf):
+        return ["is empty", "is not empty"]
+    return []
+
+
+_TYPED_SELECTORS = [(s, t) for s, t in _selectors(CHECK_SERVICE_NODE) if _ops_for(t)]
+
+
+@settings(max_examples=300, deadline=None)
+@given(_data(CHECK_SERVICE_NODE), st.sampled_from(_TYPED_SELECTORS), st.data())
+def test_schema_and_schemaless_agree_on_full_elements(item: Any, sel: tuple[str, Any], data: st.DataObject) -> None:
+    name, t = sel
+    op = data.draw(st.sampled_from(_ops_for(t)))
+    expr = f"{name} {op}" if "empty" in op else f'{name} {op} "{data.draw(st.sampled_from(_WORDS))}"'
+    try:
+        typed = compile_filter(expr, CHECK_SERVICE_NODE)
+    except FilterError:
+        return  # e.g. a word that is no int for an int field: Consul refuses it up front
+    assert typed(item) is compile_filter(expr)(item), expr
