@@ -3,9 +3,13 @@
 Both serve a service `web` with 20 instances: A records for web.service.consul and SRV records
 pointing at <node>.node.dc1.consul with the A records as additional data. pyconsul runs in its own
 process (uvloop) over a real StateStore filled through the FSM; dnsmasq serves the same records
-from an addn-hosts file and srv-host lines. Prints one JSON object, including pyconsul/dnsmasq.
+from an addn-hosts file and srv-host lines. With --agent, a real `pyconsul agent -dev` with the
+instances registered over HTTP is measured too. Prints one JSON object with pyconsul/dnsmasq ratios.
 
-    python bench/dns_qps.py [--seconds 8] [--instances 20]
+Note the answers differ in size: pyconsul, like Consul, gives a non-EDNS client udp_answer_limit
+(3) records; dnsmasq gives all 20.
+
+    python bench/dns_qps.py [--seconds 4] [--rounds 3] [--instances 20] [--agent]
 """
 
 from __future__ import annotations
@@ -18,6 +22,7 @@ import re
 import shutil
 import signal
 import socket
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -131,10 +136,31 @@ def dnsperf(port: int, qtype: str, seconds: float, workdir: Path) -> dict[str, A
     }
 
 
+def start_bench_agent(workdir: Path, instances: int) -> Any:
+    """A real dev agent with the same instances, registered over its HTTP API."""
+    sys.path.insert(0, str(ROOT))
+    from tests.agent_proc import start_agent
+
+    agent = start_agent(workdir / "agent", name="bench-agent")
+    for i in range(instances):
+        body = {"Node": f"node{i}", "Address": instance_ip(i),
+                "Service": {"ID": f"{SERVICE}-{i}", "Service": SERVICE, "Port": 8080},
+                "Check": {"CheckID": f"service:{SERVICE}-{i}", "Name": "alive", "Status": "passing",
+                          "ServiceID": f"{SERVICE}-{i}"}}
+        status, _, text = agent.request("PUT", "/v1/catalog/register", body)
+        if status != 200:
+            agent.stop()
+            raise RuntimeError(f"register failed: {status} {text!r}")
+    wait_answers(agent.dns_port)
+    return agent
+
+
 def main() -> None:
     ap = argparse.ArgumentParser()
-    ap.add_argument("--seconds", type=float, default=8.0)
+    ap.add_argument("--seconds", type=float, default=4.0)
     ap.add_argument("--instances", type=int, default=20)
+    ap.add_argument("--agent", action="store_true", help="also measure a real agent")
+    ap.add_argument("--rounds", type=int, default=3, help="interleaved rounds; medians are reported")
     ap.add_argument("--serve", type=int, help=argparse.SUPPRESS)
     args = ap.parse_args()
     if args.serve:
@@ -150,19 +176,42 @@ def main() -> None:
     dnsmasq_bin = shutil.which("dnsmasq") or "/usr/sbin/dnsmasq"
     mq = subprocess.Popen([dnsmasq_bin, "--no-daemon", "-C", str(dnsmasq_config(workdir, mq_port, args.instances))],
                           stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    agent = None
     try:
         wait_answers(py_port)
         wait_answers(mq_port)
         results: dict[str, Any] = {"instances": args.instances, "seconds": args.seconds,
                                    "cpus": os.cpu_count(), "pyconsul": {}, "dnsmasq": {}}
-        for qtype in ("A", "SRV"):
-            results["dnsmasq"][qtype] = dnsperf(mq_port, qtype, args.seconds, workdir)
-            results["pyconsul"][qtype] = dnsperf(py_port, qtype, args.seconds, workdir)
+        if args.agent:
+            agent = start_bench_agent(workdir, args.instances)
+            results["pyconsul_agent"] = {}
+        targets = {"dnsmasq": mq_port, "pyconsul": py_port}
+        if agent is not None:
+            targets["pyconsul_agent"] = agent.dns_port
+        runs: dict[tuple[str, str], list[dict[str, Any]]] = {}
+        # Interleaved rounds, so a burst of other load on the machine hits every server alike.
+        for _ in range(max(1, args.rounds)):
+            for qtype in ("A", "SRV"):
+                for label, port in targets.items():
+                    runs.setdefault((label, qtype), []).append(dnsperf(port, qtype, args.seconds, workdir))
+        for (label, qtype), rounds in runs.items():
+            results[label][qtype] = {
+                "qps": statistics.median(r["qps"] for r in rounds),
+                "qps_rounds": [r["qps"] for r in rounds],
+                "avg_latency_ms": statistics.median(r["avg_latency_ms"] for r in rounds),
+                "queries_lost": sum(r["queries_lost"] for r in rounds),
+            }
         results["ratio"] = {
             q: round(results["pyconsul"][q]["qps"] / results["dnsmasq"][q]["qps"], 3) for q in ("A", "SRV")
         }
+        if agent is not None:
+            results["ratio_agent"] = {
+                q: round(results["pyconsul_agent"][q]["qps"] / results["dnsmasq"][q]["qps"], 3) for q in ("A", "SRV")
+            }
         print(json.dumps(results, indent=2))
     finally:
+        if agent is not None:
+            agent.stop()
         for p in (py, mq):
             p.send_signal(signal.SIGTERM)
             try:
