@@ -1,0 +1,173 @@
+"""Checks and config-file services in a real agent: the catalog follows real servers; reload; gating."""
+
+from __future__ import annotations
+
+import json
+import socket
+import threading
+import time
+from collections.abc import Callable, Iterator
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from tests.agent_proc import AgentProcess, start_agent
+
+
+class Health:
+    """A real threaded HTTP server whose /health status the test sets."""
+
+    def __init__(self) -> None:
+        self.status = 200
+        owner = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_GET(self) -> None:  # noqa: N802 - http.server's naming
+                body = b"status %d" % owner.status
+                self.send_response(owner.status)
+                self.send_header("Content-Length", str(len(body)))
+                self.end_headers()
+                self.wfile.write(body)
+
+            def log_message(self, *args: Any) -> None:
+                pass
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.port = self.server.server_address[1]
+        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
+        self.thread.start()
+
+    def close(self) -> None:
+        self.server.shutdown()
+        self.server.server_close()
+
+
+@pytest.fixture
+def health() -> Iterator[Health]:
+    h = Health()
+    yield h
+    h.close()
+
+
+def wait_for(pred: Callable[[], Any], timeout: float = 15.0, what: str = "") -> Any:
+    deadline = time.monotonic() + timeout
+    last = None
+    while time.monotonic() < deadline:
+        last = pred()
+        if last:
+            return last
+        time.sleep(0.05)
+    raise AssertionError(f"timed out waiting for {what}: last={last!r}")
+
+
+def check_status(agent: AgentProcess, service: str, check_id: str) -> tuple[str, str] | None:
+    for entry in agent.get_json(f"/v1/health/service/{service}"):
+        for chk in entry["Checks"]:
+            if chk["CheckID"] == check_id:
+                return chk["Status"], chk["Output"]
+    return None
+
+
+@pytest.fixture
+def conf_dir(tmp_path: Path) -> Path:
+    d = tmp_path / "consul.d"
+    d.mkdir()
+    return d
+
+
+def test_config_dir_services_and_checks_follow_real_servers(tmp_path: Path, conf_dir: Path, health: Health) -> None:
+    tcp = socket.socket()
+    tcp.bind(("127.0.0.1", 0))
+    tcp.listen()
+    tcp_port = tcp.getsockname()[1]
+    (conf_dir / "web.json").write_text(json.dumps({
+        "service": {"name": "web", "port": health.port,
+                    "check": {"http": f"http://127.0.0.1:{health.port}/health", "interval": "1s"}},
+    }))
+    (conf_dir / "db.hcl").write_text(
+        f'service {{\n  name = "db"\n  port = {tcp_port}\n'
+        f'  checks = [{{ tcp = "127.0.0.1:{tcp_port}", interval = "1s" }}]\n}}\n'
+    )
+    agent = start_agent(tmp_path, "-config-dir", str(conf_dir))
+    try:
+        url = f"http://127.0.0.1:{health.port}/health"
+        assert wait_for(lambda: check_status(agent, "web", "service:web") == (
+            "passing", f"HTTP GET {url}: 200 OK Output: status 200"), what="web passing")
+        assert wait_for(lambda: (check_status(agent, "db", "service:db") or ("",))[0] == "passing", what="db passing")
+
+        health.status = 500
+        wait_for(lambda: check_status(agent, "web", "service:web") == (
+            "critical", f"HTTP GET {url}: 500 Internal Server Error Output: status 500"), what="web critical")
+        passing = agent.get_json("/v1/health/service/web?passing")
+        assert passing == []
+
+        tcp.close()
+        wait_for(lambda: check_status(agent, "db", "service:db") == (
+            "critical", f"dial tcp 127.0.0.1:{tcp_port}: connect: connection refused"), what="db critical")
+        health.status = 200
+        wait_for(lambda: (check_status(agent, "web", "service:web") or ("",))[0] == "passing", what="web back")
+    finally:
+        agent.stop()
+        tcp.close()
+
+
+def test_ttl_check_through_the_http_api(tmp_path: Path, conf_dir: Path) -> None:
+    (conf_dir / "app.json").write_text(json.dumps({
+        "service": {"name": "app", "check": {"id": "app-ttl", "ttl": "2s"}},
+    }))
+    agent = start_agent(tmp_path, "-config-dir", str(conf_dir))
+    try:
+        assert check_status(agent, "app", "app-ttl") == ("critical", "")
+        status, _, _ = agent.request("PUT", "/v1/agent/check/pass/app-ttl?note=working")
+        assert status == 200
+        wait_for(lambda: check_status(agent, "app", "app-ttl") == ("passing", "working"), what="ttl pass")
+        wait_for(lambda: check_status(agent, "app", "app-ttl") == (
+            "critical", "TTL expired (last output before timeout follows): working"), timeout=10, what="ttl expiry")
+    finally:
+        agent.stop()
+
+
+def test_script_checks_refused_over_http_unless_enabled(tmp_path: Path) -> None:
+    check = {"Name": "script", "Args": ["sh", "-c", "echo hello"], "Interval": "1s"}
+    off = start_agent(tmp_path / "off", name="off")
+    try:
+        status, _, body = off.request("PUT", "/v1/agent/check/register", check)
+        assert status >= 400
+        assert b"Scripts are disabled on this agent" in body
+        assert "script" not in off.get_json("/v1/agent/checks")
+    finally:
+        off.stop()
+    on = start_agent(tmp_path / "on", "-enable-script-checks", name="on")
+    try:
+        status, _, body = on.request("PUT", "/v1/agent/check/register", check)
+        assert status == 200, body
+        wait_for(lambda: on.get_json("/v1/agent/checks").get("script", {}).get("Output") == "hello\n", what="ran")
+        assert on.get_json("/v1/agent/checks")["script"]["Status"] == "passing"
+    finally:
+        on.stop()
+
+
+def test_reload_adds_and_removes_a_service_file(tmp_path: Path, conf_dir: Path, health: Health) -> None:
+    (conf_dir / "base.json").write_text(json.dumps({"node_meta": {"rack": "r1"}}))
+    agent = start_agent(tmp_path, "-config-dir", str(conf_dir))
+    try:
+        assert "api" not in agent.get_json("/v1/catalog/services")
+        (conf_dir / "api.json").write_text(json.dumps({
+            "service": {"name": "api", "port": health.port,
+                        "check": {"http": f"http://127.0.0.1:{health.port}/", "interval": "1s"}},
+        }))
+        status, _, body = agent.request("PUT", "/v1/agent/reload")
+        assert status == 200, body
+        wait_for(lambda: "api" in agent.get_json("/v1/catalog/services"), what="api registered")
+        wait_for(lambda: (check_status(agent, "api", "service:api") or ("",))[0] == "passing", what="api passing")
+
+        (conf_dir / "api.json").unlink()
+        status, _, body = agent.request("PUT", "/v1/agent/reload")
+        assert status == 200, body
+        wait_for(lambda: "api" not in agent.get_json("/v1/catalog/services"), what="api removed")
+        assert "service:api" not in agent.get_json("/v1/agent/checks")
+    finally:
+        agent.stop()
+
