@@ -4,11 +4,13 @@ Starts a dev agent (free ports), registers `--instances` instances of `web` thro
 /v1/catalog/register (one node each, a passing service check), fetches the exact response body of
 `/v1/health/service/web?passing`, and writes it as a static file that a private nginx (own prefix,
 free high port, one worker) serves at the same path. Then runs wrk (same threads, connections and
-duration) against each and prints one JSON object with requests/s, latency p50/p99 and the
-pyconsul/nginx ratio. By default each server is pinned to CPU 0 and wrk to the last CPU, so the
-two servers get the same single core. Everything started here is stopped before exiting.
+duration) against each, alternating for `--rounds` rounds so a change in machine load hits both
+alike, and prints one JSON object with the median requests/s and latency p50/p99 of each and the
+pyconsul/nginx ratio (plus every round). By default each server is pinned to CPU 0 and wrk to the
+last CPU, so the two servers get the same single core. Everything started here is stopped before
+exiting.
 
-    python bench/catalog_read.py [--seconds 10] [--connections 64] [--threads 1] [--instances 50]
+    python bench/catalog_read.py [--seconds 5] [--rounds 3] [--connections 64] [--threads 1] [--instances 50]
 """
 
 from __future__ import annotations
@@ -19,6 +21,7 @@ import os
 import re
 import shutil
 import signal
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -180,9 +183,24 @@ def run_wrk(url: str, seconds: int, threads: int, connections: int, cpu: int | N
     return parse_wrk(done.stdout)
 
 
+def summarize(runs: list[dict[str, Any]]) -> dict[str, Any]:
+    """Median of each figure over the rounds; errors are summed."""
+    def median(key: str) -> Any:
+        return statistics.median(r[key] for r in runs)
+    return {
+        "requests_per_sec": round(median("requests_per_sec")),
+        "p50_ms": median("p50_ms"),
+        "p99_ms": median("p99_ms"),
+        "requests": sum(r["requests"] for r in runs),
+        "non_2xx": sum(r["non_2xx"] for r in runs),
+        "socket_errors": "; ".join(r["socket_errors"] for r in runs if r["socket_errors"]),
+    }
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--seconds", type=int, default=10, help="wrk duration per server (whole seconds)")
+    ap.add_argument("--seconds", type=int, default=5, help="wrk duration per server and round (whole seconds)")
+    ap.add_argument("--rounds", type=int, default=3)
     ap.add_argument("--warmup", type=int, default=2)
     ap.add_argument("--connections", type=int, default=64)
     ap.add_argument("--threads", type=int, default=1)
@@ -209,11 +227,15 @@ def main() -> None:
             raise RuntimeError(f"expected {args.instances} passing instances, got {status} {len(entries)}")
         nginx, nginx_port = start_nginx(work / "nginx", body, server_cpu)
         targets = {"pyconsul": agent.base_url + PATH, "nginx": f"http://127.0.0.1:{nginx_port}{PATH}"}
-        results: dict[str, Any] = {}
-        for name, url in targets.items():
-            if args.warmup > 0:
+        load_before = os.getloadavg()[0]
+        if args.warmup > 0:
+            for url in targets.values():
                 run_wrk(url, args.warmup, args.threads, args.connections, wrk_cpu)
-            results[name] = run_wrk(url, args.seconds, args.threads, args.connections, wrk_cpu)
+        rounds: dict[str, list[dict[str, Any]]] = {name: [] for name in targets}
+        for _ in range(max(args.rounds, 1)):
+            for name, url in targets.items():
+                rounds[name].append(run_wrk(url, args.seconds, args.threads, args.connections, wrk_cpu))
+        results = {name: summarize(runs) for name, runs in rounds.items()}
         # the agent must still answer the same bytes after the load (no stale or broken cache)
         after = fetch(agent.base_url + PATH)[1]
         ratio = results["pyconsul"]["requests_per_sec"] / max(results["nginx"]["requests_per_sec"], 1)
@@ -223,7 +245,8 @@ def main() -> None:
             "instances": args.instances,
             "body_bytes": len(body),
             "content_type": ctype,
-            "seconds": args.seconds,
+            "seconds_per_round": args.seconds,
+            "rounds": args.rounds,
             "threads": args.threads,
             "connections": args.connections,
             "pinned": server_cpu is not None,
@@ -236,6 +259,8 @@ def main() -> None:
             "meets_required": ratio >= REQUIRED,
             "meets_goal": ratio >= GOAL,
             "same_bytes_after_load": after == body,
+            "loadavg_1m_before_after": [round(load_before, 2), round(os.getloadavg()[0], 2)],
+            "per_round_rps": {name: [r["requests_per_sec"] for r in runs] for name, runs in rounds.items()},
         }, indent=2))
     finally:
         if nginx is not None:
