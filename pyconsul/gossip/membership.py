@@ -13,7 +13,7 @@ import logging
 import random
 import socket
 import ssl
-from collections.abc import Callable
+from collections.abc import Callable, Coroutine
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -24,6 +24,7 @@ from pyconsul.gossip.config import GossipConfig
 from pyconsul.gossip.core import Address, GossipCore, Outgoing
 from pyconsul.gossip.crypto import Keyring
 from pyconsul.gossip.messages import DecodeError, Message, decode_packet, encode_packet
+from pyconsul.gossip.snapshot import MemberSnapshot, SnapshotState
 from pyconsul.gossip.state import NodeState, NodeStatus
 from pyconsul.gossip.transport import MAX_DATAGRAM, GossipTransport
 
@@ -139,6 +140,7 @@ class Membership:
         self._sends: set[asyncio.Task[None]] = set()
         self._left = False
         self.last_join_errors: list[str] = []
+        self._snapshot = MemberSnapshot(config.data_dir) if config.data_dir and not config.dev else None
 
     # ---- lifecycle ------------------------------------------------------------------------
 
@@ -158,7 +160,15 @@ class Membership:
         self._core = GossipCore(name, self._config.advertise(), self._transport.port, self._tags,
                                 self._gossip, self._clock, self._rng)
         self._left = False
+        rejoin = self._snapshot.rejoin_addresses(self._config.rejoin_after_leave) if self._snapshot else []
         self._task = asyncio.create_task(self._run(), name="gossip")
+        if rejoin:
+            log.info("gossip: attempting re-join to previously known nodes: %s", ", ".join(rejoin))
+            self._spawn(self._rejoin(rejoin))
+
+    async def _rejoin(self, addrs: list[str]) -> None:
+        joined = await self.join(addrs)
+        log.info("gossip: re-joined %d of %d previously known nodes", joined, len(addrs))
 
     async def stop(self) -> None:
         """Stop gossiping without announcing anything (others will see this member fail)."""
@@ -182,6 +192,7 @@ class Membership:
         while core.pending_broadcasts() and asyncio.get_running_loop().time() < deadline:
             await asyncio.sleep(self._gossip.gossip_interval / 2)  # gossip rounds drain the queue
         self._left = True
+        self._save_snapshot()
         await self.stop()
 
     # ---- operations -----------------------------------------------------------------------
@@ -240,15 +251,18 @@ class Membership:
 
     async def _run(self) -> None:
         core = self.core
+        loop = asyncio.get_running_loop()
         while True:
             core.tick()
             self._flush()
             self._wake.clear()  # our own flush is no reason to wake
             delay = max(0.0, core.next_deadline() - self._clock.monotonic())
+            # A timer plus a plain Event.wait: asyncio.wait_for can swallow a cancel on 3.11.
+            timer = loop.call_later(min(delay, 1.0), self._wake.set)
             try:
-                await asyncio.wait_for(self._wake.wait(), min(delay, 1.0))
-            except TimeoutError:
-                pass
+                await self._wake.wait()
+            finally:
+                timer.cancel()
 
     def _on_packet(self, src: Address, payload: bytes) -> None:
         if self._core is None:
@@ -295,9 +309,19 @@ class Membership:
             except (OSError, TimeoutError, DecodeError, ConnectionError) as exc:
                 log.debug("gossip: tcp to %s:%d failed: %s", out.dest[0], out.dest[1], exc)
 
-        task = asyncio.create_task(run())
+        self._spawn(run())
+
+    def _spawn(self, coro: Coroutine[Any, Any, None]) -> None:
+        task = asyncio.create_task(coro)
         self._sends.add(task)
         task.add_done_callback(self._sends.discard)
+
+    def _save_snapshot(self) -> None:
+        if self._snapshot is None or self._core is None:
+            return
+        addrs = sorted(f"{m.addr}:{m.port}" for m in self._core.nodes()
+                       if m.name != self._core.name and m.status in (NodeStatus.ALIVE, NodeStatus.SUSPECT))
+        self._snapshot.save(SnapshotState(addrs, self._left))
 
     def _flush(self) -> None:
         core = self._core
@@ -308,7 +332,10 @@ class Membership:
                 self._spawn_exchange(out)
             else:
                 self._send_udp(out.dest, out.messages)
-        for ev in core.take_events():
+        events = core.take_events()
+        if events:
+            self._save_snapshot()
+        for ev in events:
             member = self._member(ev.node)
             log.info("gossip: %s %s (%s:%d)", ev.kind, member.name, member.addr, member.port)
             if self._on_event is not None:

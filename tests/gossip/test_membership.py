@@ -179,3 +179,31 @@ def test_member_status_codes_match_consul() -> None:
     codes = {s: member_json(Member("n", "1.2.3.4", 8301, {}, s))["Status"]
              for s in ("alive", "leaving", "left", "failed")}
     assert codes == {"alive": 1, "leaving": 2, "left": 3, "failed": 4}
+
+
+async def test_restarted_agent_rejoins_known_members_from_its_snapshot(cluster: Cluster, tmp_path: Path) -> None:
+    a = await cluster.add("127.0.0.1", "a")
+
+    async def start_b(rejoin_after_leave: bool = False) -> Membership:
+        cfg = config("127.0.0.2", "b")
+        cfg.data_dir, cfg.rejoin_after_leave = str(tmp_path), rejoin_after_leave
+        m = Membership(cfg, {}, gossip_config=FAST)
+        await m.start()
+        cluster.members.append(m)
+        return m
+
+    b = await start_b()
+    assert await b.join([f"127.0.0.1:{a.port}"]) == 1
+    await wait_for(lambda: statuses(a) == {"a": "alive", "b": "alive"})
+    await b.stop()  # crash
+    b2 = await start_b()  # no join call: the snapshot brings it back
+    await wait_for(lambda: statuses(b2) == {"a": "alive", "b": "alive"})
+    await wait_for(lambda: statuses(a)["b"] == "alive" and {m.name: m.port for m in a.members()}["b"] == b2.port)
+    await b2.leave()
+    await wait_for(lambda: statuses(a)["b"] == "left")
+    b3 = await start_b()  # left gracefully: stays out
+    await asyncio.sleep(FAST.probe_interval * 3)  # give a wrongful rejoin the time it would need
+    assert statuses(b3) == {"b": "alive"} and statuses(a)["b"] == "left"
+    await b3.stop()
+    b4 = await start_b(rejoin_after_leave=True)
+    await wait_for(lambda: statuses(a)["b"] == "alive" and statuses(b4)["a"] == "alive")
