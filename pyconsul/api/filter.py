@@ -622,7 +622,7 @@ def _config(t: Schema) -> _FieldConfig:
 # ---------------------------------------------------------------------------------------------
 
 _GO_INT = re.compile(r"[+-]?(0[xX](_?[0-9a-fA-F])+|0[bB](_?[01])+|0[oO](_?[0-7])+|0(_?[0-7])*|[1-9](_?[0-9])*)\Z")
-_GO_FLOAT = re.compile(r"[+-]?((\d+(\.\d*)?|\.\d+)([eE][+-]?\d+)?|inf|infinity|nan)\Z", re.IGNORECASE)
+_GO_FLOAT = re.compile(r"[+-]?(([0-9]+(\.[0-9]*)?|\.[0-9]+)([eE][+-]?[0-9]+)?|inf|infinity|nan)\Z", re.IGNORECASE)
 _GO_BOOLS = {"1": True, "t": True, "T": True, "TRUE": True, "true": True, "True": True,
              "0": False, "f": False, "F": False, "FALSE": False, "false": False, "False": False}
 
@@ -689,7 +689,9 @@ def _compile_regex(raw: str) -> re.Pattern[str]:
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
-            return re.compile(raw.replace("\\z", "\\Z"))
+            # RE2's \z (end of text) is Python's \Z; escapes are read pairwise so `\\z` stays literal
+            return re.compile("".join("\\Z" if tok == "\\z" else tok
+                                      for tok in re.findall(r"\\.|[^\\]+|\\", raw, re.DOTALL)))
     except (re.error, OverflowError, RecursionError, ValueError) as exc:
         msg = str(getattr(exc, "msg", exc))
         msg = next((go for py, go in _RE_MESSAGES if msg.startswith(py)), msg)
