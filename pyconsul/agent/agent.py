@@ -8,6 +8,7 @@ Lifecycle: `start()` (consensus → self-registration → local state → listen
 from __future__ import annotations
 
 import asyncio
+import json
 import logging
 import signal
 import ssl
@@ -17,8 +18,11 @@ from typing import Any
 
 from aiohttp import web
 
-from pyconsul.agent import info
+from pyconsul.agent import cluster, info
+from pyconsul.agent.forward import Forwarder, RemoteConsensus
 from pyconsul.agent.local_state import LocalState
+from pyconsul.agent.node_id import settle_node_id
+from pyconsul.agent.server_port import ServerPort
 from pyconsul.agent.session_timers import SessionTimers
 from pyconsul.clock import SYSTEM_CLOCK
 from pyconsul.config.runtime import RuntimeConfig
@@ -37,10 +41,14 @@ ANTI_ENTROPY_INTERVAL = 60.0
 
 class Agent:
     def __init__(self, config: RuntimeConfig, http_ssl: ssl.SSLContext | None = None) -> None:
+        settle_node_id(config)
         self.config = config
         self.node_name = config.node_name
         self.store = StateStore(SYSTEM_CLOCK)
         self.machine = StateMachine(self.store)
+        self.membership: Any = None
+        self.forwarder: Forwarder | None = None
+        self.server_port: ServerPort | None = None
         self.consensus: Consensus = self._make_consensus()
         self.local = LocalState(
             self.node_name, self.write, self.node_row, "" if config.dev else config.data_dir
@@ -50,18 +58,22 @@ class Agent:
         self.http_ssl = http_ssl
         self.scheduler: Any = None
         self.dns: Any = None
-        self.membership: Any = None
         self._runners: list[web.AppRunner] = []
         self._servers: list[asyncio.Server] = []
         self._tasks: list[asyncio.Task[Any]] = []
         self._local_change = asyncio.Event()
         self._stop = asyncio.Event()
+        self._leaving = False
+        self._sync_task: asyncio.Task[None] | None = None
         self.exit_code = 0
 
     # ------------------------------------------------------------------ wiring
     def _make_consensus(self) -> Consensus:
         cfg = self.config
         addr = f"{cfg.advertise()}:{cfg.ports.server}"
+        if not cfg.server:
+            self.forwarder = Forwarder(lambda: cluster.known_servers(self))
+            return RemoteConsensus(self.forwarder)
         if cfg.server and not cfg.dev and (cfg.bootstrap_expect > 1 or (not cfg.bootstrap and (cfg.start_join or cfg.retry_join))):
             try:
                 from pyconsul.raft.consensus import RaftConsensus
@@ -92,6 +104,10 @@ class Agent:
         await self.write(c.SessionDestroy(session_id=sid))
 
     # ------------------------------------------------------------------ lifecycle
+    def track(self, task: asyncio.Task[Any]) -> None:
+        self._tasks.append(task)
+        task.add_done_callback(lambda t: self._tasks.remove(t) if t in self._tasks else None)
+
     async def start(self) -> None:
         cfg = self.config
         await self.consensus.start()
@@ -99,7 +115,16 @@ class Agent:
         self.local.load()  # before listening, so agent/services is right from the first request
         await self._start_http()
         await self._start_dns()
-        self._tasks.append(asyncio.ensure_future(self._when_leader()))
+        self.membership = await cluster.start_membership(self)
+        if cfg.start_join:
+            if await self.join(list(cfg.start_join)) == 0:
+                raise OSError(f"Failed to join {', '.join(cfg.start_join)}")
+        if cfg.retry_join:
+            self._tasks.append(asyncio.ensure_future(cluster.join_loop(self)))
+        if cfg.server:
+            self._tasks.append(asyncio.ensure_future(cluster.reconcile_loop(self)))
+        self._sync_task = asyncio.ensure_future(self._when_leader())
+        self._tasks.append(self._sync_task)
         log.info("agent started", extra={"node": self.node_name, "datacenter": cfg.datacenter,
                                          "server": cfg.server, "http": f"{cfg.addr_for('http')}:{cfg.ports.http}"})
 
@@ -125,6 +150,20 @@ class Agent:
             except TimeoutError:
                 pass
 
+    async def _catalog_self_view(self) -> tuple[dict[str, Any], dict[str, Any]]:
+        """This node's services and checks as the catalog has them."""
+        node = self.node_name
+        if self.forwarder is not None:
+            status, _, body = await self.forwarder.request("GET", f"/v1/catalog/node/{node}")
+            data = json.loads(body) if status == 200 else None
+            svcs = list((data or {}).get("Services", {}).values()) if data else []
+            status, _, body = await self.forwarder.request("GET", f"/v1/health/node/{node}")
+            chks = json.loads(body) if status == 200 else []
+            return {s["ID"]: s for s in svcs}, {ch["CheckID"]: ch for ch in chks}
+        _, svcs = self.store.node_services(None, node)
+        _, chks = self.store.node_checks(None, node)
+        return {s["ID"]: s for s in svcs}, {ch["CheckID"]: ch for ch in chks}
+
     async def _register_self(self) -> None:
         cfg = self.config
         checks = [{"CheckID": "serfHealth", "Name": "Serf Health Status", "Status": "passing",
@@ -137,13 +176,11 @@ class Agent:
         await self.write(c.Register(node=self.node_row(), service=service, checks=checks))
 
     async def anti_entropy(self) -> int:
-        node = self.node_name
-        _, svcs = self.store.node_services(None, node)
-        _, chks = self.store.node_checks(None, node)
-        writes = await self.local.full_sync({s["ID"]: s for s in svcs}, {ch["CheckID"]: ch for ch in chks})
-        if self.store.nodes_by_name.get(node) is None:
+        svcs, chks = await self._catalog_self_view()
+        if "serfHealth" not in chks:  # the servers lost our node (or never had it)
             await self._register_self()
-        return writes
+            svcs, chks = await self._catalog_self_view()
+        return await self.local.full_sync(svcs, chks)
 
     async def _load_config_definitions(self) -> None:
         from pyconsul.agent.definitions import load_definitions
@@ -228,6 +265,7 @@ class Agent:
         if cfg.ports.https > 0 and self.http_ssl is not None:
             for host in cfg.addr_for("https").split():
                 await self._listen(app, runner, host, cfg.ports.https, self.http_ssl)
+        await self._start_server_port(app, runner)
 
     async def _listen(
         self, app: web.Application, runner: web.AppRunner, host: str, port: int, ssl_ctx: ssl.SSLContext | None
@@ -244,6 +282,24 @@ class Agent:
             lambda: FastPathProtocol(ctx, slow), host, port, ssl=ssl_ctx, reuse_address=True
         )
         self._servers.append(server)
+
+    async def _start_server_port(self, app: web.Application, runner: web.AppRunner) -> None:
+        """Servers accept forwarded HTTP (from client agents) on the server port."""
+        if not self.config.server or self.config.dev and self.config.ports.server < 0:
+            return
+        from pyconsul.api.fastpath import FastPathProtocol
+
+        ctx = app["ctx"]
+        slow = runner.server
+        assert slow is not None
+        stream_handler = getattr(self.consensus, "stream_handler", None)
+        if not isinstance(self.consensus, LocalConsensus) and stream_handler is None:
+            return  # the consensus transport owns the server port
+        port = ServerPort(self.config.bind_addr, self.config.ports.server)
+        port.http = lambda: FastPathProtocol(ctx, slow)
+        port.stream_handler = stream_handler
+        await port.start()
+        self.server_port = port
 
     async def _start_dns(self) -> None:
         if self.config.ports.dns < 0:
@@ -266,6 +322,13 @@ class Agent:
                 log.warning("check scheduler stop failed", extra={"error": str(exc)})
         if self.dns is not None:
             await self.dns.close()
+        if self.membership is not None:
+            try:
+                await self.membership.stop()
+            except Exception as exc:
+                log.warning("membership stop failed", extra={"error": str(exc)})
+        if self.server_port is not None:
+            await self.server_port.close()
         for srv in self._servers:
             srv.close()
         for r in self._runners:
@@ -327,6 +390,10 @@ class Agent:
         log.info("reload complete")
 
     async def leave(self, shutdown: bool = True) -> None:
+        # Stop syncing first, so nothing re-registers this node after the servers remove it.
+        self._leaving = True
+        if self._sync_task is not None:
+            self._sync_task.cancel()
         if self.membership is not None:
             try:
                 await self.membership.leave()

@@ -216,7 +216,10 @@ def make_dispatch(ctx: APIContext, methods: dict[str, Handler]) -> Callable[[web
             if req.method == "OPTIONS":
                 return web.Response(status=200, headers={"Allow": "OPTIONS, " + allowed})
             return _error_response(405, f"method {req.method} not allowed")
+        forwarder = agent.forwarder
         try:
+            if forwarder is not None and not req.path.startswith("/v1/agent/"):
+                return await forwarder.forward(req)  # client agents: the servers answer
             q = parse_query_options(req)
             if q.dc and q.dc != datacenter:
                 raise HTTPError(500, "No path to datacenter")
