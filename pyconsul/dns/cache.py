@@ -37,6 +37,10 @@ class ReplyCache:
         self.hits = 0
         self.misses = 0
 
+    def refresh(self) -> None:
+        """Drop everything if the catalog or the settings changed since the last look."""
+        self._fresh()
+
     def _fresh(self) -> bool:
         idx = self._index_fn()
         settings = self._settings_fn()
