@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import signal
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -200,17 +201,23 @@ def read_config_file(path: Path) -> dict[str, Any]:
             data = hcl2.loads(text)
         except Exception as exc:  # python-hcl2 raises lark errors of several types
             raise ConfigError(f"{path}: invalid HCL: {exc}") from None
+        data = _strip_hcl_quotes(data)
     if not isinstance(data, dict):
         raise ConfigError(f"{path}: top level must be an object")
-    return _strip_hcl_quotes(data)
+    return data
+
+
+_HCL_ESCAPE = re.compile(r"\\(.)")
+_HCL_ESCAPES = {"n": "\n", "t": "\t", "r": "\r"}
 
 
 def _strip_hcl_quotes(v: Any) -> Any:
     # Some python-hcl2 versions keep the quotes of string values.
     if isinstance(v, str) and len(v) >= 2 and v[0] == v[-1] == '"':
-        return v[1:-1]
+        return _HCL_ESCAPE.sub(lambda m: _HCL_ESCAPES.get(m.group(1), m.group(1)), v[1:-1])
     if isinstance(v, dict):
-        return {k: _strip_hcl_quotes(x) for k, x in v.items()}
+        # python-hcl2 also marks blocks with "__is_block__"-style keys.
+        return {k: _strip_hcl_quotes(x) for k, x in v.items() if not k.startswith("__")}
     if isinstance(v, list):
         return [_strip_hcl_quotes(x) for x in v]
     return v
