@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 import pytest
@@ -456,3 +457,54 @@ def test_schema_and_schemaless_agree_on_full_elements(item: Any, sel: tuple[str,
     except FilterError:
         return  # e.g. a word that is no int for an int field: Consul refuses it up front
     assert typed(item) is compile_filter(expr)(item), expr
+
+
+# --- end to end: the docs' examples against a real agent ------------------------------------------
+
+
+def _get(agent: Any, path: str, expr: str) -> Any:
+    from urllib.parse import quote
+
+    status, _, body = agent.request("GET", f"{path}?filter={quote(expr)}")
+    assert status == 200, body
+    return json.loads(body)
+
+
+def test_docs_examples_through_a_real_agent(shared_agent: Any) -> None:
+    agent = shared_agent
+    for name, svc in AGENT_SERVICES.items():
+        reg = {"ID": name, "Name": svc["Service"], "Tags": svc["Tags"], "Meta": svc["Meta"], "Port": svc["Port"]}
+        assert agent.request("PUT", "/v1/agent/service/register", json.dumps(reg).encode())[0] == 200
+    got = _get(agent, "/v1/agent/services", 'Meta.env == "qa"')
+    assert sorted(got) == ["redis3"]
+
+    for sn in CATALOG_SERVICE:
+        reg = {"Node": sn["Node"], "Address": sn["Address"], "NodeMeta": sn["NodeMeta"],
+               "Service": {"ID": sn["ServiceID"], "Service": sn["ServiceName"], "Tags": sn["ServiceTags"],
+                           "Meta": sn["ServiceMeta"], "Port": sn["ServicePort"]}}
+        assert agent.request("PUT", "/v1/catalog/register", json.dumps(reg).encode())[0] == 200
+    got = _get(agent, "/v1/catalog/service/api-internal", 'NodeMeta.os == "linux"')
+    assert [s["Node"] for s in got] == ["node-2"]
+    got = _get(agent, "/v1/catalog/service/api-internal", '"test" in ServiceTags or ServiceMeta.environment == qa')
+    assert sorted(s["Node"] for s in got) == ["node-1", "node-2", "node-4"]
+
+    for check in HEALTH_NODE:
+        reg = {"Node": "node-1", "Address": "198.18.0.1",
+               "Check": {k: check[k] for k in ("CheckID", "Name", "Status", "ServiceName")}}
+        if check["ServiceName"]:
+            reg["Service"] = {"ID": "web-svc", "Service": check["ServiceName"]}
+            reg["Check"]["ServiceID"] = "web-svc"
+        assert agent.request("PUT", "/v1/catalog/register", json.dumps(reg).encode())[0] == 200
+    got = _get(agent, "/v1/health/node/node-1", 'ServiceName != ""')
+    assert [c["CheckID"] for c in got] == ["svc-web-health"]
+    got = _get(agent, "/v1/health/service/web", 'Checks.Status == warning and Node.Node == "node-1"')
+    assert [e["Service"]["ID"] for e in got] == ["web-svc"]
+
+
+def test_bad_filter_through_a_real_agent_is_consuls_400(shared_agent: Any) -> None:
+    from urllib.parse import quote
+
+    status, _, body = shared_agent.request("GET", "/v1/catalog/nodes?filter=" + quote("Node==host-name"))
+    assert status == 400
+    assert body.decode() == PREFIX + (
+        '1:11 (10): no match found, expected: ".", "[", [ \\t\\r\\n], [a-zA-Z0-9_] or EOF')
