@@ -43,6 +43,13 @@ class Reply:
     headers: dict[str, str] = field(default_factory=dict)
 
 
+@dataclass(slots=True)
+class _Encoded:
+    """A reply body already encoded for this index (from the reply cache)."""
+
+    body: bytes
+
+
 def dumps(value: Any, pretty: bool = False) -> bytes:
     if pretty:
         return json.dumps(value, indent=4).encode()
@@ -156,7 +163,17 @@ class APIContext:
                     if not q.stale:
                         await self.agent.consensus.barrier(False)
                     return Reply(hit[1], index=idx)
-        idx, value = await self.blocking(q, run)
+        shortcut = None
+        if peek is not None:
+            def shortcut() -> tuple[int, Any] | None:
+                idx = max(peek(), 1)
+                hit = self._cache.get(key)
+                return (idx, _Encoded(hit[1])) if hit is not None and hit[0] == idx else None
+
+        await self.read_barrier(q)
+        idx, value = await blocking_query(self.store.watches, run, q.index, q.wait, shortcut=shortcut)
+        if isinstance(value, _Encoded):
+            return Reply(value.body, index=idx)
         hit = self._cache.get(key)
         if hit is not None and hit[0] == idx:
             self._cache.move_to_end(key)

@@ -25,7 +25,10 @@ async def blocking_query(
     min_index: int,
     wait: float,
     rng: random.Random = _JITTER,
+    shortcut: Callable[[], tuple[int, Any] | None] | None = None,
 ) -> tuple[int, T]:
+    """`shortcut`, when given, is tried after each wake-up before re-running the query: with many
+    waiters on one answer, the first to run encodes it and the rest reuse that (fan-out)."""
     if min_index <= 0:
         idx, value = run(None)
         return max(idx, 1), value
@@ -55,3 +58,7 @@ async def blocking_query(
             return max(idx, 1), value
         finally:
             unsubscribe()
+        if shortcut is not None:
+            hit = shortcut()
+            if hit is not None and hit[0] != min_index:
+                return hit
