@@ -8,7 +8,7 @@ import datetime
 import ipaddress
 import os
 import ssl
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator
 from dataclasses import replace
 from pathlib import Path
 
@@ -21,6 +21,7 @@ from cryptography.x509.oid import NameOID
 from pyconsul.config.runtime import Ports, RuntimeConfig
 from pyconsul.gossip.config import GossipConfig
 from pyconsul.gossip.membership import Member, Membership, consul_tags, member_json, parse_join_address
+from tests.gossip.helpers import wait_for
 
 FAST = replace(GossipConfig(), probe_interval=0.1, probe_timeout=0.05, gossip_interval=0.02,
                suspicion_mult=3, push_pull_interval=2.0, reconnect_interval=1.0)
@@ -29,14 +30,6 @@ FAST = replace(GossipConfig(), probe_interval=0.1, probe_timeout=0.05, gossip_in
 def config(host: str, name: str, server: bool = False, encrypt: str = "") -> RuntimeConfig:
     return RuntimeConfig(node_name=name, bind_addr=host, server=server, encrypt=encrypt,
                          ports=Ports(serf_lan=0, server=8300))
-
-
-async def wait_for(cond: Callable[[], bool], timeout: float = 10.0) -> None:
-    deadline = asyncio.get_running_loop().time() + timeout
-    while not cond():
-        if asyncio.get_running_loop().time() > deadline:
-            raise AssertionError("condition not met in time")
-        await asyncio.sleep(0.01)
 
 
 def statuses(m: Membership) -> dict[str, str]:
