@@ -42,6 +42,7 @@ from pyconsul.checks.base import (
 )
 from pyconsul.checks.thresholds import Thresholds
 from pyconsul.clock import SYSTEM_CLOCK, Clock
+from pyconsul.config.runtime import RuntimeConfig
 from pyconsul.durations import format_duration
 
 log = logging.getLogger("pyconsul.checks")
@@ -123,6 +124,24 @@ class CheckScheduler:
         self.total_runs = 0
         self.skipped_runs = 0
         self.lateness_samples: deque[float] = deque(maxlen=200_000)
+
+    @classmethod
+    def from_config(
+        cls, notifier: CheckNotifier, config: RuntimeConfig, *, alias_source: AliasSource | None = None,
+        clock: Clock = SYSTEM_CLOCK,
+    ) -> CheckScheduler:
+        """A scheduler with every check setting of the agent's config applied."""
+        return cls(
+            notifier,
+            clock,
+            enable_script_checks=config.enable_script_checks,
+            enable_local_script_checks=config.enable_local_script_checks,
+            output_max_size=config.check_output_max_size,
+            discard_output=bool(config.extra.get("discard_check_output", False)),
+            deregister_min=config.check_deregister_interval_min,
+            reap_interval=config.check_reap_interval,
+            alias_source=alias_source,
+        )
 
     # ---- registration -------------------------------------------------------------------------
 

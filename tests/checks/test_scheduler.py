@@ -248,3 +248,29 @@ def test_thresholds_report_only_after_enough_agreeing_results(
         else:
             ok_run, bad_run = ok_run + 1, 0
             assert got == (CheckResult(status, "out") if ok_run >= sbp else None)
+
+
+async def test_from_config_applies_the_agents_check_settings(recorder: Recorder, clock: FakeClock) -> None:
+    from pyconsul.config.loader import load_agent_config
+
+    rc = load_agent_config(["-dev", "-enable-local-script-checks", "-hcl",
+                            'check_output_max_size = 10\ncheck_deregister_interval_min = "5s"\ncheck_reap_interval = "1s"'])
+    s = CheckScheduler.from_config(recorder, rc, clock=clock)
+    try:
+        s.add({"CheckID": "s", "ServiceID": "svc", "Args": ["sh", "-c", "echo 0123456789abcdef; exit 2"],
+               "Interval": "10s", "DeregisterCriticalServiceAfter": "1s"})
+        with pytest.raises(CheckDefinitionError, match="from remote calls"):
+            s.add({"CheckID": "r", "Args": ["true"], "Interval": "10s"}, local=False)
+        await run_once(s, clock, 10)
+        assert recorder.last("s") == ("critical", "Captured 10 of 17 bytes\n...\n789abcdef\n")
+        clock.advance(1)
+        await s.run_due()
+        assert recorder.reaped == ["s"]  # critical (its initial status) for longer than the 5 s floor
+    finally:
+        await s.stop()
+
+    quiet = CheckScheduler.from_config(recorder, load_agent_config(["-dev", "-hcl", "discard_check_output = true"]),
+                                       clock=clock)
+    quiet.add({"CheckID": "q", "TTL": "10s"})
+    quiet.ttl_update("q", "passing", "noisy output")
+    assert recorder.last("q") == ("passing", "")
