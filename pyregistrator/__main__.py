@@ -139,28 +139,39 @@ async def serve(settings: Settings) -> int:
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(sig, stop.set)
+    stopped = asyncio.create_task(stop.wait())
     try:
+        connecting = asyncio.create_task(connect(client, settings.retry_attempts, settings.retry_interval))
+        if not await _until_stopped(connecting, stopped):
+            return 0
         try:
-            await connect(client, settings.retry_attempts, settings.retry_interval)
+            connecting.result()
         except RegistryError as exc:
             log.error("cannot reach the Consul agent at %s: %s", settings.uri.base_url, exc)
             return 1
         reconciler = Reconciler(engine, client, settings.mapping, settings.options)
         work = asyncio.create_task(reconciler.run())
-        stopped = asyncio.create_task(stop.wait())
-        await asyncio.wait({work, stopped}, return_when=asyncio.FIRST_COMPLETED)
-        if work.done():
+        if await _until_stopped(work, stopped):
             work.result()  # an unexpected end is a bug: let it show
             return 1
-        work.cancel()
-        try:
-            await work
-        except asyncio.CancelledError:
-            pass
         return 0
     finally:
+        stopped.cancel()
         await client.close()
         await engine.close()
+
+
+async def _until_stopped(task: asyncio.Task[None], stopped: asyncio.Task[bool]) -> bool:
+    """Wait for `task` or a stop signal; on a signal cancel `task`. True if `task` finished."""
+    await asyncio.wait({task, stopped}, return_when=asyncio.FIRST_COMPLETED)
+    if task.done():
+        return True
+    task.cancel()
+    try:
+        await task
+    except asyncio.CancelledError:
+        pass
+    return False
 
 
 def main(argv: Sequence[str] | None = None) -> int:

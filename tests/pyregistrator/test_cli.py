@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import signal
 import subprocess
 import sys
+from pathlib import Path
 
 import pytest
 from hypothesis import given
@@ -13,6 +15,7 @@ from pyregistrator import flags
 from pyregistrator.__main__ import FLAGS, settings_from_args
 from pyregistrator.consul_client import UsageError, parse_registry_uri
 from pyregistrator.events import Backoff, ContainerEvent, parse_event
+from tests.pyregistrator.docker_env import wait_for
 
 
 def test_walkthrough_command_line() -> None:
@@ -131,3 +134,20 @@ def test_backoff_doubles_up_to_its_cap_and_resets() -> None:
     assert [b.next_delay() for _ in range(5)] == [0.1, 0.2, 0.4, 0.5, 0.5]
     b.reset()
     assert b.next_delay() == 0.1
+
+
+def test_sigterm_while_waiting_for_the_agent_exits_cleanly(tmp_path: Path) -> None:
+    log = tmp_path / "reg.log"
+    with open(log, "wb") as out:
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "pyregistrator", "-retry-attempts", "-1", "-retry-interval", "50", "consul://127.0.0.1:9"],
+            stdout=out, stderr=subprocess.STDOUT,
+        )
+    try:
+        wait_for("a retry", lambda: "Connecting to backend (1/-1)" in log.read_text(), 20)
+        proc.send_signal(signal.SIGTERM)
+        assert proc.wait(10) == 0
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait(5)
