@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
+import random
 import signal
 import ssl
 from collections import Counter
@@ -19,6 +20,7 @@ from typing import Any
 from aiohttp import web
 
 from pyconsul.agent import cluster, info
+from pyconsul.agent.anti_entropy import next_sync_delay
 from pyconsul.agent.forward import Forwarder, RemoteConsensus
 from pyconsul.agent.local_state import LocalState
 from pyconsul.agent.node_id import settle_node_id
@@ -36,7 +38,6 @@ from pyconsul.state.store import StateStore
 
 log = logging.getLogger("pyconsul.agent")
 
-ANTI_ENTROPY_INTERVAL = 60.0
 
 
 class Agent:
@@ -51,7 +52,8 @@ class Agent:
         self.server_port: ServerPort | None = None
         self.consensus: Consensus = self._make_consensus()
         self.local = LocalState(
-            self.node_name, self.write, self.node_row, "" if config.dev else config.data_dir
+            self.node_name, self.write, self.node_row, "" if config.dev else config.data_dir,
+            check_update_interval=config.check_update_interval,
         )
         self.session_timers = SessionTimers(self._expire_session)
         self.counters: Counter[str] = Counter()
@@ -64,6 +66,8 @@ class Agent:
         self._local_change = asyncio.Event()
         self._stop = asyncio.Event()
         self._leaving = False
+        self._sync_now = asyncio.Event()
+        self._rng = random.Random()
         self._sync_task: asyncio.Task[None] | None = None
         self.exit_code = 0
 
@@ -145,10 +149,16 @@ class Agent:
                 await self.anti_entropy()
             except Exception as exc:
                 log.warning("anti-entropy sync failed", extra={"error": str(exc)})
+            nodes = len(self.membership.members()) if self.membership is not None else 1
             try:
-                await asyncio.wait_for(self._stop.wait(), ANTI_ENTROPY_INTERVAL)
+                await asyncio.wait_for(self._sync_now.wait(), next_sync_delay(nodes, self._rng))
             except TimeoutError:
                 pass
+            self._sync_now.clear()
+
+    def trigger_sync(self) -> None:
+        """Run a full anti-entropy sync now (a server (re)joined, or the servers lost our state)."""
+        self._sync_now.set()
 
     async def _catalog_self_view(self) -> tuple[dict[str, Any], dict[str, Any]]:
         """This node's services and checks as the catalog has them."""

@@ -37,6 +37,8 @@ async def start_membership(agent: Agent) -> Any:
 
 def on_member_event(agent: Agent, kind: str, member: Any) -> None:
     log.info("member event", extra={"event": kind, "member": member.name, "status": member.status})
+    if not agent.config.server and member.is_server and kind == "member-join":
+        agent.trigger_sync()  # a server (re)appeared: it may have lost our registrations
     if agent.config.server and agent.consensus.leader_status().is_leader:
         task = asyncio.ensure_future(reconcile_member(agent, member, reaped=(kind == "member-reap")))
         agent.track(task)

@@ -16,6 +16,7 @@ from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Any
 
+from pyconsul.clock import SYSTEM_CLOCK, Clock
 from pyconsul.fsm import commands as c
 
 log = logging.getLogger("pyconsul.local_state")
@@ -39,6 +40,8 @@ class LocalState:
         write: Callable[[c.Command], Awaitable[Any]],
         node_row: Callable[[], Row],
         persist_dir: str = "",
+        clock: Clock = SYSTEM_CLOCK,
+        check_update_interval: float = 300.0,
     ) -> None:
         self.node_name = node_name
         self._write = write
@@ -50,6 +53,12 @@ class LocalState:
         self.config_checks: set[str] = set()
         self._persist = Path(persist_dir) if persist_dir else None
         self._sync_lock = asyncio.Lock()
+        self.clock = clock
+        # Output-only check changes reach the catalog at most once per interval (Consul's
+        # check_update_interval); status changes always go out at once.
+        self.check_update_interval = check_update_interval
+        self._last_check_sync: dict[str, float] = {}
+        self._deferred: dict[str, asyncio.TimerHandle] = {}
         self.on_check_added: Callable[[Row], None] = lambda chk: None
         self.on_check_removed: Callable[[str], None] = lambda cid: None
 
@@ -128,6 +137,10 @@ class LocalState:
         self.on_check_added(row)
 
     def _drop_check(self, cid: str) -> None:
+        handle = self._deferred.pop(cid, None)
+        if handle is not None:
+            handle.cancel()
+        self._last_check_sync.pop(cid, None)
         if self.checks.pop(cid, None) is not None:
             self.on_check_removed(cid)
         self.config_checks.discard(cid)
@@ -151,10 +164,30 @@ class LocalState:
             return False
         if chk["Status"] == status and chk["Output"] == output:
             return True
+        output_only = chk["Status"] == status
         chk["Status"] = status
         chk["Output"] = output
-        await self.sync_check(cid)
+        now = self.clock.monotonic()
+        last = self._last_check_sync.get(cid)
+        if output_only and last is not None and now - last < self.check_update_interval:
+            if cid not in self._deferred:
+                delay = self.check_update_interval - (now - last)
+                self._deferred[cid] = asyncio.get_running_loop().call_later(delay, self._deferred_sync, cid)
+            return True
+        await self._sync_check_now(cid, now)
         return True
+
+    async def _sync_check_now(self, cid: str, now: float) -> None:
+        handle = self._deferred.pop(cid, None)
+        if handle is not None:
+            handle.cancel()
+        self._last_check_sync[cid] = now
+        await self.sync_check(cid)
+
+    def _deferred_sync(self, cid: str) -> None:
+        self._deferred.pop(cid, None)
+        if cid in self.checks:
+            asyncio.ensure_future(self._sync_check_now(cid, self.clock.monotonic()))
 
     # ------------------------------------------------------------------ maintenance
     async def node_maintenance(self, enable: bool, reason: str) -> None:
