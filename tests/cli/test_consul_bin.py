@@ -1,0 +1,58 @@
+"""Tools that start Consul through an environment variable (`CONSUL_BIN=pyconsul`) get an agent.
+
+Runs exactly what such a tool runs: `$CONSUL_BIN agent -dev ...` through a shell, with the
+installed `pyconsul` console script as CONSUL_BIN, then talks to it with `$CONSUL_BIN ...`.
+"""
+
+from __future__ import annotations
+
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from tests.agent_proc import free_port, free_tcp_udp_port
+from tests.cli.cli_run import clean_env
+
+SCRIPT = Path(sys.executable).parent / "pyconsul"
+
+
+def _sh(cmd: str, env: dict[str, str]) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(["sh", "-c", cmd], capture_output=True, text=True, env=env, timeout=30)
+
+
+@pytest.mark.parametrize("sig", [signal.SIGTERM, signal.SIGINT])
+def test_consul_bin_starts_a_dev_agent(tmp_path: Path, sig: signal.Signals) -> None:
+    assert SCRIPT.exists(), "run `pip install -e .` so the pyconsul console script is installed"
+    http, dns = free_port(), free_tcp_udp_port()
+    server, serf = free_port(), free_tcp_udp_port()
+    env = clean_env(CONSUL_BIN=str(SCRIPT), CONSUL_HTTP_ADDR=f"127.0.0.1:{http}")
+    log = tmp_path / "agent.log"
+    cmd = (f'exec "$CONSUL_BIN" agent -dev -node bin-node -bind 127.0.0.1 -client 127.0.0.1 '
+           f"-http-port {http} -dns-port {dns} -server-port {server} -serf-lan-port {serf}")
+    with open(log, "wb") as fh:
+        proc = subprocess.Popen(["sh", "-c", cmd], stdout=fh, stderr=subprocess.STDOUT, env=env)
+    try:
+        deadline = time.monotonic() + 20
+        r = _sh('"$CONSUL_BIN" members', env)
+        while r.returncode != 0 and time.monotonic() < deadline:
+            assert proc.poll() is None, log.read_text()
+            time.sleep(0.1)
+            r = _sh('"$CONSUL_BIN" members', env)
+        assert r.returncode == 0, r.stderr + log.read_text()
+        assert r.stdout.splitlines()[1].split()[:4] == ["bin-node", f"127.0.0.1:{serf}", "alive", "server"]
+        assert _sh('"$CONSUL_BIN" kv put from/bin yes', env).stdout == "Success! Data written to: from/bin\n"
+        assert _sh('"$CONSUL_BIN" kv get from/bin', env).stdout == "yes\n"
+        assert "==> Consul agent running!" in log.read_text()
+        proc.send_signal(sig)
+        code = proc.wait(15)  # raises if the agent does not stop
+        # A -dev agent is a server: it skips the graceful leave on both signals and exits 1,
+        # as Consul does (skip_leave_on_interrupt=true, leave_on_terminate=false).
+        assert code == 1
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()

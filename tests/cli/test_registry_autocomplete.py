@@ -1,0 +1,84 @@
+"""Top-level behaviour of the `consul` program: help, unknown commands, groups, autocomplete."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import pytest
+
+from tests.cli.cli_run import clean_env, consul
+
+SCRIPT = Path(sys.executable).parent / "pyconsul"
+
+
+def test_no_command_prints_usage_and_exits_127() -> None:
+    r = consul()
+    assert r.code == 127
+    assert r.out.startswith("Usage: consul [--version] [--help] <command> [<args>]\n\nAvailable commands are:\n")
+    for word in ("agent", "kv", "catalog", "lock", "watch", "snapshot", "operator", "members"):
+        assert f"\n    {word} " in r.out
+
+
+def test_help_flag_exits_0() -> None:
+    r = consul("-help")
+    assert r.code == 0 and r.out.startswith("Usage: consul")
+
+
+def test_unknown_command_and_seed_typo() -> None:
+    # `consul -leave` appears in a walkthrough: Consul has no such flag and shows its usage.
+    for args in (["-leave"], ["frobnicate"]):
+        r = consul(*args)
+        assert r.code == 127 and "Available commands are:" in r.out
+
+
+def test_group_help() -> None:
+    r = consul("kv")
+    assert r.code == 1 and r.out == ""
+    assert r.err.startswith("Usage: consul kv <subcommand> [options] [args]")
+    assert "Subcommands:\n    delete    Removes data from the KV store\n" in r.err
+    r = consul("operator", "raft", "-h")
+    assert r.code == 0 and "list-peers     Display the current Raft peer configuration" in r.out
+    r = consul("catalog", "bogus")
+    assert r.code == 1 and "Subcommands:" in r.err
+
+
+@pytest.mark.parametrize("words", [
+    ["info"], ["join"], ["leave"], ["force-leave"], ["reload"], ["monitor"], ["version"],
+    ["kv", "get"], ["kv", "put"], ["kv", "delete"], ["kv", "export"], ["kv", "import"],
+    ["catalog", "datacenters"], ["catalog", "nodes"], ["catalog", "services"],
+    ["services", "register"], ["services", "deregister"], ["operator", "raft", "list-peers"],
+    ["operator", "raft", "remove-peer"], ["snapshot", "save"], ["snapshot", "restore"],
+    ["snapshot", "inspect"], ["lock"], ["watch"], ["event"], ["keygen"],
+])
+def test_every_command_has_help(words: list[str]) -> None:
+    r = consul(*words, "-help")
+    assert r.code == 0, r.err
+    assert r.out.startswith(f"Usage: consul {' '.join(words)}")
+
+
+def test_autocomplete_install_writes_bashrc_like_consul(tmp_path: Path) -> None:
+    import subprocess
+
+    assert SCRIPT.exists(), "run `pip install -e .` so the pyconsul script is installed"
+    (tmp_path / ".zshrc").write_text("# zsh\n")
+    env = clean_env(HOME=str(tmp_path))
+    r = subprocess.run([str(SCRIPT), "-autocomplete-install"], env=env, capture_output=True, text=True)
+    assert (r.returncode, r.stdout, r.stderr) == (0, "", "")
+    assert (tmp_path / ".bashrc").read_text() == f"complete -C {SCRIPT} pyconsul\n"
+    assert (tmp_path / ".zshrc").read_text() == (
+        f"# zsh\nautoload -U +X bashcompinit && bashcompinit\ncomplete -o nospace -C {SCRIPT} pyconsul\n")
+    r = subprocess.run([str(SCRIPT), "-autocomplete-install"], env=env, capture_output=True, text=True)
+    assert r.returncode == 1 and "already installed in " in r.stderr
+    r = subprocess.run([str(SCRIPT), "-autocomplete-uninstall"], env=env, capture_output=True, text=True)
+    assert r.returncode == 0 and "complete -C" not in (tmp_path / ".bashrc").read_text()
+
+
+def test_bash_completion_protocol() -> None:
+    # bash runs `complete -C` programs with COMP_LINE/COMP_POINT and reads one word per line.
+    r = consul(env={"COMP_LINE": "pyconsul k", "COMP_POINT": "10"})
+    assert (r.code, r.out) == (0, "keygen\nkv\n")
+    r = consul(env={"COMP_LINE": "pyconsul kv ", "COMP_POINT": "12"})
+    assert r.out.split() == ["delete", "export", "get", "import", "put"]
+    r = consul(env={"COMP_LINE": "pyconsul operator raft l", "COMP_POINT": "24"})
+    assert r.out == "list-peers\n"
