@@ -210,7 +210,7 @@ def rotated(items: Sequence[RR], shift: int) -> list[RR]:
 
 
 def _sync_additional(answers: list[RR], additional: list[RR]) -> list[RR]:
-    """Keep only the additional records that serve a remaining SRV/CNAME target."""
+    """Keep only the additional records that serve a remaining SRV/CNAME/NS target."""
     wanted: set[str] = set()
     for rr in answers:
         if rr.rtype in (T_SRV, T_CNAME, T_NS):
@@ -246,7 +246,7 @@ def encode_reply(req: Request, ans: Answer, limits: Limits, ra: bool, shift: int
     answers = rotated(ans.answer, shift) if shift else list(ans.answer)
     additional = list(ans.additional)
     authority = list(ans.authority)
-    has_targets = any(rr.rtype in (T_SRV, T_CNAME) for rr in answers)
+    has_targets = any(rr.rtype in (T_SRV, T_CNAME, T_NS) for rr in answers)
     if ans.a_limited and limits.a_record_limit > 0 and len(answers) > limits.a_record_limit:
         answers = answers[: limits.a_record_limit]
     total = len(answers)

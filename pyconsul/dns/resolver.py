@@ -33,10 +33,12 @@ from pyconsul.dns.parser import (
     ServiceLookup,
     Zone,
     parse_labels,
+    split_name,
 )
 from pyconsul.dns.reader import CATALOG_TABLES, CatalogReader, Row
 
 IP = ipaddress.IPv4Address | ipaddress.IPv6Address
+Answer = r.Answer
 CONSUL_SERVICE = "consul"
 MAX_NAMESERVERS = 3
 
@@ -57,6 +59,11 @@ def zone_for(config: RuntimeConfig) -> Zone:
     return Zone.from_names(config.domain, config.alt_domain, config.datacenter)
 
 
+def primary_domain(config: RuntimeConfig) -> str:
+    """The configured `domain` as "consul." (reverse answers always name it, as Consul does)."""
+    return ".".join(split_name(config.domain) or ("consul",)) + "."
+
+
 def resolve(q: Question, reader: CatalogReader, config: RuntimeConfig, rng: random.Random) -> Answer:
     lookup = parse_labels(q.labels, q.qtype, zone_for(config))
     ctx = _Ctx(q, reader, config, rng)
@@ -75,9 +82,6 @@ def resolve(q: Question, reader: CatalogReader, config: RuntimeConfig, rng: rand
     if isinstance(lookup, NodeLookup):
         return ctx.node(lookup)
     return ctx.addr(lookup)
-
-
-Answer = r.Answer
 
 
 def healthy(entry: Row, only_passing: bool) -> bool:
@@ -332,8 +336,7 @@ class _Ctx:
 
     # -- reverse lookups -------------------------------------------------------------------------
     def ptr(self, lookup: PtrLookup) -> r.Answer:
-        domain = zone_for(self.config).domains[0]
-        dom = ".".join(domain) + "."
+        dom = primary_domain(self.config)
         target = self.ptr_target(lookup.ip, dom) if lookup.ip else None
         if target is None:
             if self.config.recursors:

@@ -245,3 +245,10 @@ def test_service_ttl_prefers_exact_then_longest_prefix(ttls: dict[str, int], nam
         return
     prefixes = [k for k in ttls if k.endswith("*") and name.startswith(k[:-1])]
     assert got == (ttls[max(prefixes, key=len)] if prefixes else 0)
+
+
+def test_reverse_answers_name_the_primary_domain() -> None:
+    c = Catalog()
+    c.node("n1", "10.0.0.1")
+    config = RuntimeConfig(domain="Corp.", alt_domain="much.longer.alt.domain.")
+    assert rdata(ask(c, "1.0.0.10.in-addr.arpa.", "PTR", config=config).answer) == ["n1.node.dc1.corp."]
