@@ -9,8 +9,12 @@ from __future__ import annotations
 
 import math
 import re
-from dataclasses import dataclass, fields, replace
+from dataclasses import dataclass, replace
 from typing import Any
+
+# The keys Consul accepts under `gossip_lan`.
+CONSUL_GOSSIP_KEYS = frozenset(
+    {"gossip_nodes", "gossip_interval", "probe_interval", "probe_timeout", "retransmit_mult", "suspicion_mult"})
 
 
 @dataclass(frozen=True)
@@ -38,18 +42,24 @@ class GossipConfig:
     def from_consul(cls, gossip_lan: dict[str, Any] | None, reconnect_timeout: float | None = None) -> GossipConfig:
         """Build from Consul's `gossip_lan` block; raises ValueError on a bad value."""
         cfg = cls()
-        known = {f.name for f in fields(cls)}
         changes: dict[str, Any] = {}
+        if not isinstance(gossip_lan, dict | None):
+            raise ValueError("gossip_lan: expected an object")
         for key, value in (gossip_lan or {}).items():
-            if key not in known:
-                raise ValueError(f"gossip_lan: unknown key {key!r}")
-            if key.endswith(("_interval", "_timeout", "_time")):
-                changes[key] = parse_duration(value)
+            if key not in CONSUL_GOSSIP_KEYS:
+                raise ValueError(f"gossip_lan: unknown key {key!r} (valid: {', '.join(sorted(CONSUL_GOSSIP_KEYS))})")
+            if key.endswith(("_interval", "_timeout")):
+                try:
+                    changes[key] = parse_duration(value)
+                except ValueError as exc:
+                    raise ValueError(f"gossip_lan.{key}: {exc}") from None
             else:
                 try:
                     changes[key] = int(value)
                 except (TypeError, ValueError):
                     raise ValueError(f"gossip_lan.{key}: expected an integer, got {value!r}") from None
+            if changes[key] <= 0:
+                raise ValueError(f"gossip_lan.{key}: must be positive, got {value!r}")
         if reconnect_timeout is not None:
             changes["reconnect_timeout"] = float(reconnect_timeout)
         return replace(cfg, **changes)

@@ -134,3 +134,16 @@ def test_packets_stay_within_the_udp_budget_in_a_large_cluster() -> None:
         net._flush(net.addr_of(f"n{i}"))
     assert net.run_until(lambda: all(len(c.get("n7").tags.get("k", "")) == 100 for c in net.live()), 60)
     assert 1000 < net.max_udp_bytes <= net.config.udp_buffer_size
+
+
+def test_gossip_lan_settings_are_read_like_consul_and_bad_ones_rejected() -> None:
+    import pytest
+
+    cfg = GossipConfig.from_consul({"probe_interval": "200ms", "suspicion_mult": 3, "gossip_interval": 0.05},
+                                   reconnect_timeout=3600)
+    assert (cfg.probe_interval, cfg.suspicion_mult, cfg.gossip_interval, cfg.reconnect_timeout) == (
+        0.2, 3, 0.05, 3600.0)
+    for bad, text in (({"probe_interval": "fast"}, "probe_interval"), ({"nope": 1}, "unknown key"),
+                      ({"gossip_nodes": 0}, "must be positive"), ({"retransmit_mult": "x"}, "integer")):
+        with pytest.raises(ValueError, match=text):
+            GossipConfig.from_consul(bad)
