@@ -145,6 +145,7 @@ def _finish(rc: RuntimeConfig) -> None:
     if rc.bootstrap_expect == 1:
         # Consul turns bootstrap_expect = 1 into bootstrap mode.
         rc.bootstrap, rc.bootstrap_expect = True, 0
+    _expand_templates(rc)
     _check_ip("bind_addr", rc.bind_addr)
     if rc.advertise_addr:
         _check_ip("advertise_addr", rc.advertise_addr)
@@ -176,16 +177,45 @@ def _finish(rc: RuntimeConfig) -> None:
         raise ConfigError("auto_encrypt.allow_tls can only be used on a server.")
     for r in rc.recursors:
         host = r.rsplit(":", 1)[0] if r.count(":") == 1 else r.strip("[]")
-        if host.startswith("{{"):
-            continue
         _check_ip("recursors", host)
     if rc.check_output_max_size < 1:
         raise ConfigError("check_output_max_size must be positive, to discard check output use the discard_check_output flag")
 
 
+def _expand_templates(rc: RuntimeConfig) -> None:
+    """Resolve go-sockaddr templates in address settings, as Consul's builder does."""
+    from pyconsul.config.sockaddr import TemplateError, is_template, local_interfaces, render
+
+    interfaces = None
+
+    def expand(key: str, value: str, single: bool) -> str:
+        nonlocal interfaces
+        if not is_template(value):
+            return value
+        if interfaces is None:
+            interfaces = local_interfaces()
+        try:
+            out = render(value, interfaces).strip()
+        except TemplateError as exc:
+            raise ConfigError(f"{key}: {exc}") from None
+        if not out:
+            raise ConfigError(f"{key}: No address found in {value!r}")
+        if single and len(out.split()) > 1:
+            raise ConfigError(f"{key}: Multiple addresses found in {value!r}: {out}")
+        return out
+
+    rc.bind_addr = expand("bind_addr", rc.bind_addr, True)
+    rc.advertise_addr = expand("advertise_addr", rc.advertise_addr, True)
+    rc.client_addr = expand("client_addr", rc.client_addr, False)
+    rc.addresses = {k: expand(f"addresses.{k}", v, False) for k, v in rc.addresses.items()}
+    rc.start_join = [a for v in rc.start_join for a in expand("start_join", v, False).split()]
+    rc.retry_join = [a for v in rc.retry_join for a in expand("retry_join", v, False).split()]
+    for key in ("serf_lan", "serf_wan", "advertise_addr_wan"):
+        if isinstance(rc.extra.get(key), str):
+            rc.extra[key] = expand(key, rc.extra[key], True)
+
+
 def _check_ip(key: str, value: str) -> None:
-    if value.startswith("{{"):
-        return  # go-sockaddr template; resolved by the network layer
     try:
         ipaddress.ip_address(value.strip("[]"))
     except ValueError:
