@@ -47,6 +47,9 @@ class PacketHandler:
             lambda: reader.max_index(*CATALOG_TABLES), lambda: config.dns_config
         )
         self.recursion_available = bool(config.recursors)
+        # Tables the resolver derives from the catalog, valid for one catalog index.
+        self._memo: dict[str, object] = {}
+        self._memo_index: object = None
 
     def handle(self, data: bytes, tcp: bool = False) -> bytes | Forward | None:
         if type(data) is not bytes:
@@ -85,7 +88,10 @@ class PacketHandler:
         ra = self.recursion_available
         if req.edns is not None and req.edns.version != 0:
             return [r.error_reply(req, r.BADVERS, ra)]
-        ans = resolve(Question(req.name, req.labels, req.qtype), self.reader, self.config, self.rng)
+        if self._memo_index != self.cache.index:
+            self._memo = {}
+            self._memo_index = self.cache.index
+        ans = resolve(Question(req.name, req.labels, req.qtype), self.reader, self.config, self.rng, self._memo)
         if ans.forward:
             if self.config.recursors:
                 return Forward(data, req)

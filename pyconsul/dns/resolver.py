@@ -64,9 +64,14 @@ def primary_domain(config: RuntimeConfig) -> str:
     return ".".join(split_name(config.domain) or ("consul",)) + "."
 
 
-def resolve(q: Question, reader: CatalogReader, config: RuntimeConfig, rng: random.Random) -> Answer:
+def resolve(
+    q: Question, reader: CatalogReader, config: RuntimeConfig, rng: random.Random,
+    memo: dict[str, Any] | None = None,
+) -> Answer:
+    """Answer `q` from the catalog. `memo` may carry derived tables (the reverse-address map)
+    between calls; the caller must empty it whenever the catalog index changes."""
     lookup = parse_labels(q.labels, q.qtype, zone_for(config))
-    ctx = _Ctx(q, reader, config, rng)
+    ctx = _Ctx(q, reader, config, rng, {} if memo is None else memo)
     if isinstance(lookup, External):
         return r.Answer(forward=True, authoritative=False)
     if isinstance(lookup, PtrLookup):
@@ -142,8 +147,11 @@ def meta_text(key: str, value: str) -> str:
 
 
 class _Ctx:
-    def __init__(self, q: Question, reader: CatalogReader, config: RuntimeConfig, rng: random.Random) -> None:
+    def __init__(
+        self, q: Question, reader: CatalogReader, config: RuntimeConfig, rng: random.Random, memo: dict[str, Any]
+    ) -> None:
         self.q = q
+        self.memo = memo
         self.reader = reader
         self.config = config
         self.dns = config.dns_config
@@ -347,15 +355,29 @@ class _Ctx:
         return r.Answer(answer=[r.rr_ptr(self.q.name, target, 0)])
 
     def ptr_target(self, ip_text: str, domain: str) -> str | None:
-        ip = parse_ip(ip_text)
+        """Node addresses first, then service addresses; the first match wins (Consul's order)."""
+        key = "reverse:" + domain
+        table = self.memo.get(key)
+        if table is None:
+            table = self.memo[key] = self.reverse_table(domain)
+        return table.get(parse_ip(ip_text))
+
+    def reverse_table(self, domain: str) -> dict[IP, str]:
+        # One pass over the catalog per index, so a stream of PTR misses costs a dict lookup each.
+        table: dict[IP, str] = {}
         _, nodes = self.reader.nodes(None)
         for node in nodes:
-            if parse_ip(node.get("Address")) == ip:
-                return self.node_fqdn(node["Node"], node.get("Datacenter") or self.config.datacenter, domain)
+            ip = parse_ip(node.get("Address"))
+            if ip is not None and ip not in table:
+                table[ip] = self.node_fqdn(node["Node"], node.get("Datacenter") or self.config.datacenter, domain)
+        services: dict[IP, str] = {}
         for node in nodes:
-            _, services = self.reader.node_services(None, node["Node"])
-            for svc in services:
-                if parse_ip(svc.get("Address")) == ip:
-                    dc = node.get("Datacenter") or self.config.datacenter
-                    return f"{svc['Service']}.service.{dc}.{domain}"
-        return None
+            _, rows = self.reader.node_services(None, node["Node"])
+            dc = node.get("Datacenter") or self.config.datacenter
+            for svc in rows:
+                ip = parse_ip(svc.get("Address"))
+                if ip is not None and ip not in services:
+                    services[ip] = f"{svc['Service']}.service.{dc}.{domain}"
+        for ip, target in services.items():
+            table.setdefault(ip, target)
+        return table

@@ -70,6 +70,15 @@ def test_reloaded_dns_config_takes_effect_at_once() -> None:
     assert ttl() == 60
 
 
+def test_reverse_lookups_follow_catalog_changes() -> None:
+    c = catalog(1)
+    h = handler(c)
+    assert ips(h.handle(q("1.0.0.10.in-addr.arpa", "PTR"))) == ["n0.node.dc1.consul."]
+    assert DNSRecord.parse(h.handle(q("7.7.7.10.in-addr.arpa", "PTR"))).header.rcode == r.NXDOMAIN  # type: ignore[arg-type]
+    c.node("late", "10.7.7.7")
+    assert ips(h.handle(q("7.7.7.10.in-addr.arpa", "PTR"))) == ["late.node.dc1.consul."]
+
+
 def test_rotations_spread_every_instance_across_replies() -> None:
     h = handler(catalog(20))
     seen: set[str] = set()
