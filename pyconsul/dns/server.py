@@ -108,17 +108,19 @@ class DNSServer:
 
     async def start(self, hosts: list[str], port: int) -> None:
         loop = asyncio.get_running_loop()
+        host = ""
         try:
             for host in hosts:
-                transport, _ = await loop.create_datagram_endpoint(
-                    lambda: _UDP(self), local_addr=(host, port), reuse_port=False
-                )
+                transport, _ = await loop.create_datagram_endpoint(lambda: _UDP(self), local_addr=(host, port))
                 self._udp.append(transport)  # type: ignore[arg-type]
                 if port == 0:
                     port = transport.get_extra_info("sockname")[1]
                 server = await asyncio.start_server(self._serve_tcp, host, port, reuse_address=True)
                 self._tcp.append(server)
                 self.addresses.append((host, port))
+        except OSError as exc:
+            await self.close()
+            raise OSError(exc.errno, f"DNS cannot listen on {host}:{port}: {exc.strerror or exc}") from None
         except BaseException:
             await self.close()
             raise

@@ -267,3 +267,11 @@ async def test_servfail_when_no_recursor_answers(cat: Catalog) -> None:
     finally:
         await srv.close()
         silent.close()
+
+
+async def test_busy_port_is_a_clear_error(cat: Catalog) -> None:
+    cfg = config()
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as taken:
+        taken.bind(("127.0.0.1", cfg.ports.dns))
+        with pytest.raises(OSError, match=f"DNS cannot listen on 127.0.0.1:{cfg.ports.dns}"):
+            await start_dns_server(cfg, cat.store)
