@@ -72,11 +72,11 @@ class _State:
         self.s = s
         self.n = len(s)
         self.fail_pos = -1
-        self.expected: list[str] = []
+        self.expected: set[str] = set()  # only the set matters: the report sorts and dedupes
         self.invert = False
-        self.errors: list[str] = []
+        self.errors: dict[str, None] = {}  # in order of first occurrence, without repeats
         self.rstack: list[_Rule] = []
-        self.memo: dict[tuple[int, int, bool], tuple[Any, int, list[str], list[str]]] = {}
+        self.memo: dict[tuple[int, int, bool], tuple[Any, int, frozenset[str]]] = {}
 
     def note(self, matched: bool, pos: int, want: str) -> None:
         # pigeon's failAt: remember what was wanted at the farthest failing position
@@ -84,13 +84,13 @@ class _State:
             return
         if pos > self.fail_pos:
             self.fail_pos = pos
-            self.expected = []
-        self.expected.append("!" + want if self.invert else want)
+            self.expected = set()
+        self.expected.add("!" + want if self.invert else want)
 
     def error(self, pos: int, message: str) -> None:
         rule = self.rstack[-1].display if self.rstack else ""
-        self.errors.append(f"{_position(self.s, pos)}: rule {rule}: {message}" if rule
-                           else f"{_position(self.s, pos)}: {message}")
+        self.errors[f"{_position(self.s, pos)}: rule {rule}: {message}" if rule
+                    else f"{_position(self.s, pos)}: {message}"] = None
 
 
 def _position(s: str, i: int) -> str:
@@ -248,8 +248,9 @@ class _Raise(_Expr):
 
 
 class _Rule(_Expr):
-    """A named rule; results are memoised with the expectations and errors they produced, which
-    are replayed on a hit so reporting is the same as pigeon's unmemoised run."""
+    """A named rule, memoised per (position, inversion) so nested groups cost linear time. The
+    expectations a parse produced are stored with it and merged again on a hit, so the report is
+    the one pigeon's unmemoised run gives (errors need no replay: they only ever accumulate)."""
 
     _ids = 0
 
@@ -264,30 +265,22 @@ class _Rule(_Expr):
         key = (self.id, i, st.invert)
         hit = st.memo.get(key)
         if hit is None:
-            saved_pos, saved_exp, n_err = st.fail_pos, st.expected, len(st.errors)
-            st.fail_pos, st.expected = -1, []
+            saved_pos, saved_exp = st.fail_pos, st.expected
+            st.fail_pos, st.expected = -1, set()
             st.rstack.append(self)
             assert self.expr is not None
             r = self.expr.match(st, i)
             st.rstack.pop()
-            hit = (r, st.fail_pos, st.expected, st.errors[n_err:])
+            hit = (r, st.fail_pos, frozenset(st.expected))
             st.memo[key] = hit
             st.fail_pos, st.expected = saved_pos, saved_exp
-            self._merge(st, hit[1], hit[2])
-            return r
-        r, pos, expected, errors = hit
-        self._merge(st, pos, expected)
-        st.errors.extend(errors)
+        r, pos, expected = hit
+        if pos >= 0 and pos >= st.fail_pos:
+            if pos > st.fail_pos:
+                st.fail_pos, st.expected = pos, set(expected)
+            else:
+                st.expected |= expected
         return r
-
-    @staticmethod
-    def _merge(st: _State, pos: int, expected: list[str]) -> None:
-        if pos < 0 or pos < st.fail_pos:
-            return
-        if pos > st.fail_pos:
-            st.fail_pos, st.expected = pos, list(expected)
-        else:
-            st.expected = st.expected + expected
 
 
 def _go_quote(s: str) -> str:
@@ -506,7 +499,7 @@ def _parse(expr: str) -> Any:
     st = _State(expr)
     r = _GRAMMAR.match(st, 0)
     if st.errors:
-        raise FilterError(_PREFIX + "\n".join(dict.fromkeys(st.errors)))
+        raise FilterError(_PREFIX + "\n".join(st.errors))
     if r is None:
         wanted = set(st.expected)
         eof = "!." in wanted

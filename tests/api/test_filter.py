@@ -256,6 +256,12 @@ def test_bad_regex_is_an_error_without_schema_too() -> None:
     assert error_of('Name matches "[a"').startswith(PREFIX + 'Failed to compile regular expression "[a"')
 
 
+def test_unclosed_groups_parse_in_linear_time() -> None:
+    # without memoisation a PEG parser retries every group at every level (exponential time)
+    assert error_of("(" * 60 + "a").startswith(PREFIX + "1:62 (61): no match found, expected: ")
+    assert error_of("(" * 60 + "a == b") == PREFIX + '1:67 (66): rule "grouping": Unmatched parentheses'
+
+
 def test_deep_nesting_is_a_filter_error() -> None:
     expr = "(" * 2000 + "a == b" + ")" * 2000
     assert error_of(expr).startswith(PREFIX)
