@@ -26,7 +26,7 @@ IPS = {f"10.0.0.{i + 1}" for i in range(5)}
 
 
 def config(**kw: object) -> RuntimeConfig:
-    cfg = RuntimeConfig(node_name="agent1", client_addr="127.0.0.1", **kw)  # type: ignore[arg-type]
+    cfg = RuntimeConfig(**{"node_name": "agent1", "client_addr": "127.0.0.1", **kw})  # type: ignore[arg-type]
     cfg.ports.dns = free_tcp_udp_port()
     return cfg
 
@@ -275,3 +275,15 @@ async def test_busy_port_is_a_clear_error(cat: Catalog) -> None:
         taken.bind(("127.0.0.1", cfg.ports.dns))
         with pytest.raises(OSError, match=f"DNS cannot listen on 127.0.0.1:{cfg.ports.dns}"):
             await start_dns_server(cfg, cat.store)
+
+
+async def test_every_client_address_is_served(cat: Catalog) -> None:
+    cfg = config(client_addr="127.0.0.1 127.0.0.2")
+    srv = await start_dns_server(cfg, cat.store)
+    try:
+        assert [h for h, _ in srv.addresses] == ["127.0.0.1", "127.0.0.2"]
+        for host in ("127.0.0.1", "127.0.0.2"):
+            assert (await dig(srv.port, "+short", "db1.node.consul", host=host)).split() == ["10.0.1.1"]
+            assert (await dig(srv.port, "+tcp", "+short", "db1.node.consul", host=host)).split() == ["10.0.1.1"]
+    finally:
+        await srv.close()
