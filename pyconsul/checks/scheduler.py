@@ -24,11 +24,10 @@ import heapq
 import logging
 import random
 from collections import deque
-from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any
 
-from pyconsul.checks.alias import AliasSource, evaluate_alias
+from pyconsul.checks.alias import AliasSource
 from pyconsul.checks.base import (
     CRITICAL,
     DEFAULT_OUTPUT_MAX_SIZE,
@@ -40,14 +39,13 @@ from pyconsul.checks.base import (
     cap_ttl_output,
     script_gate,
 )
+from pyconsul.checks.runners import Runner, Runners
 from pyconsul.checks.thresholds import Thresholds
 from pyconsul.clock import SYSTEM_CLOCK, Clock
 from pyconsul.config.runtime import RuntimeConfig
 from pyconsul.durations import format_duration
 
 log = logging.getLogger("pyconsul.checks")
-
-Runner = Callable[[CheckSpec], Awaitable[CheckResult]]
 
 # Longest the driver sleeps without looking at the clock again (so a FakeClock moved by a test is
 # noticed, and a wall-clock jump cannot stall checks).
@@ -95,35 +93,30 @@ class CheckScheduler:
         self.discard_output = discard_output
         self.deregister_min = deregister_min
         self.reap_interval = reap_interval
-        self.alias_source = alias_source
-        self._docker = docker
-        self._own_docker = False
         self._rng = rng or random.Random()
         self._entries: dict[str, _Entry] = {}
         self._heap: list[tuple[float, int, str]] = []
         self._seq = 0
         self._next_reap = clock.monotonic() + reap_interval
-        self._session: Any = None
         self._driver: asyncio.Task[None] | None = None
         self._wake: asyncio.Future[None] | None = None
         self._inflight: set[asyncio.Task[None]] = set()
-        self._runners: dict[str, Runner] = {
-            "http": self._run_http,
-            "tcp": _lazy("pyconsul.checks.sockets", "run_tcp"),
-            "udp": _lazy("pyconsul.checks.sockets", "run_udp"),
-            "script": _lazy("pyconsul.checks.script", "run_script"),
-            "docker": self._run_docker,
-            "grpc": _lazy("pyconsul.checks.h2", "run_grpc"),
-            "h2ping": _lazy("pyconsul.checks.h2", "run_h2ping"),
-            "alias": self._run_alias,
-        }
-        self._runners.update(runners or {})
+        self._runners = Runners(alias_source, docker, runners)
         # Timing statistics (bench/check_scheduler.py reads them).
         self.max_lateness = 0.0
         self.late_runs = 0  # started more than 1 s after they were due
         self.total_runs = 0
         self.skipped_runs = 0
         self.lateness_samples: deque[float] = deque(maxlen=200_000)
+
+    @property
+    def alias_source(self) -> AliasSource | None:
+        """Where alias checks read health from; may be set after construction."""
+        return self._runners.alias_source
+
+    @alias_source.setter
+    def alias_source(self, source: AliasSource | None) -> None:
+        self._runners.alias_source = source
 
     @classmethod
     def from_config(
@@ -149,7 +142,7 @@ class CheckScheduler:
         """Schedule a check (`local`: from a config file rather than the HTTP API)."""
         spec = CheckSpec.from_definition(check, self.output_max_size)
         script_gate(spec, local, self.enable_script_checks, self.enable_local_script_checks)
-        if spec.kind not in ("ttl",) and spec.kind not in self._runners:
+        if spec.kind != "ttl" and spec.kind not in self._runners:
             raise CheckDefinitionError(f"Check is not valid: unsupported check type {spec.kind}")
         now = self.clock.monotonic()
         old = self._entries.pop(spec.check_id, None)
@@ -234,12 +227,7 @@ class CheckScheduler:
             t.cancel()
         if tasks:
             await asyncio.gather(*tasks, return_exceptions=True)
-        if self._session is not None:
-            await self._session.close()
-            self._session = None
-        if self._docker is not None and self._own_docker:
-            await self._docker.close()
-            self._docker = None
+        await self._runners.close()
 
     async def run_due(self, wait: bool = True) -> int:
         """Start everything due by the clock now (and wait for those runs unless `wait` is
@@ -368,46 +356,7 @@ class CheckScheduler:
                 except Exception:
                     log.exception("notifier failed to deregister for check %s", entry.spec.check_id)
 
-    # ---- runners needing scheduler-owned clients ----------------------------------------------
-
-    async def _run_http(self, spec: CheckSpec) -> CheckResult:
-        from pyconsul.checks.http import make_session, run_http
-
-        if self._session is None:
-            self._session = make_session()
-        return await run_http(spec, self._session)
-
-    async def _run_docker(self, spec: CheckSpec) -> CheckResult:
-        from pyconsul.checks.script import run_docker
-
-        if self._docker is None:
-            import aiodocker
-
-            self._docker = aiodocker.Docker()
-            self._own_docker = True
-        return await run_docker(spec, self._docker)
-
-    async def _run_alias(self, spec: CheckSpec) -> CheckResult:
-        if self.alias_source is None:
-            return CheckResult(CRITICAL, "Alias checks are not available on this agent")
-        node = str(spec.definition.get("AliasNode") or "")
-        sid = str(spec.definition.get("AliasService") or "")
-        return evaluate_alias(self.alias_source.checks_of(node, sid), node, sid)
-
 
 def _resolve(fut: asyncio.Future[None]) -> None:
     if not fut.done():
         fut.set_result(None)
-
-
-def _lazy(module: str, name: str) -> Runner:
-    """Import a runner on first use, so an agent with only HTTP checks never loads the others."""
-
-    async def run(spec: CheckSpec) -> CheckResult:
-        import importlib
-
-        fn = getattr(importlib.import_module(module), name)
-        result: CheckResult = await fn(spec)
-        return result
-
-    return run

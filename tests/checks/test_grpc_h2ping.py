@@ -91,7 +91,10 @@ async def test_grpc_health(nginx: dict[str, int], scheduler: CheckScheduler, rec
     scheduler.add({"CheckID": "up", "GRPC": up, "Interval": "10s"})
     scheduler.add({"CheckID": "down", "GRPC": down, "Interval": "10s"})
     scheduler.add({"CheckID": "gone", "GRPC": gone, "Interval": "10s"})
+    tls = f"127.0.0.1:{nginx['tls']}"
+    scheduler.add({"CheckID": "tls", "GRPC": tls, "GRPCUseTLS": True, "TLSSkipVerify": True, "Interval": "10s"})
     await run_once(scheduler, clock, 10)
+    assert recorder.last("tls") == ("passing", f"gRPC check {tls}: success")
     assert recorder.last("up") == ("passing", f"gRPC check {up}: success")
     assert recorder.last("down") == ("critical", f"gRPC {down} serving status: NOT_SERVING")
     status, output = recorder.last("gone")
