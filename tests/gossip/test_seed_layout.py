@@ -1,0 +1,95 @@
+"""Seed 001's layout as real processes: 3 servers and 2 clients on 127.0.0.1-.5.
+
+`consul members` on any agent lists all five with Consul's columns; a client killed with -9 shows
+as failed everywhere, one that leaves shows as left.
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+import time
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import pytest
+
+from tests.agent_proc import AgentProcess, free_port, free_tcp_udp_port, start_agent
+
+HOSTS = ["127.0.0.1", "127.0.0.2", "127.0.0.3", "127.0.0.4", "127.0.0.5"]
+# Faster than Consul's LAN defaults so failure detection fits a test; same protocol.
+FAST_GOSSIP = {"gossip_lan": {"probe_interval": "200ms", "probe_timeout": "100ms", "gossip_interval": "50ms",
+                              "suspicion_mult": 3}}
+
+
+def poll(pred: Callable[[], bool], timeout: float) -> bool:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if pred():
+            return True
+        time.sleep(0.1)
+    return False
+
+
+def members_cli(agent: AgentProcess, *flags: str) -> tuple[int, list[list[str]]]:
+    proc = subprocess.run([sys.executable, "-m", "pyconsul", "members", "-http-addr", agent.http_addr, *flags],
+                          capture_output=True, text=True, timeout=30)
+    return proc.returncode, [line.split() for line in proc.stdout.splitlines()]
+
+
+def statuses(agent: AgentProcess) -> dict[str, int]:
+    try:
+        return {m["Name"]: m["Status"] for m in agent.get_json("/v1/agent/members")}
+    except (OSError, AssertionError, json.JSONDecodeError):
+        return {}
+
+
+@pytest.fixture
+def layout(tmp_path: Path) -> Iterator[dict[str, AgentProcess]]:
+    ports = {h: {"http": free_port(h), "dns": free_tcp_udp_port(h), "server": free_port(h),
+                 "serf_lan": free_tcp_udp_port(h)} for h in HOSTS}
+    servers = [f"{h}:{ports[h]['serf_lan']}" for h in HOSTS[:3]]
+    conf = tmp_path / "gossip.json"
+    conf.write_text(json.dumps(FAST_GOSSIP))
+    agents: dict[str, AgentProcess] = {}
+    try:
+        for i, host in enumerate(HOSTS):
+            role = ["-server", "-bootstrap-expect", "3"] if i < 3 else []
+            joins = [a for s in servers if not s.startswith(host + ":") for a in ("-retry-join", s)]
+            agents[host] = start_agent(
+                tmp_path / host, *role, *joins, "-retry-interval", "1s", "-data-dir", str(tmp_path / host / "data"),
+                "-config-file", str(conf), dev=False, name=host, host=host, ports=ports[host], wait=False)
+        for a in agents.values():
+            a.wait_ready(need_leader=False)
+        yield agents
+    finally:
+        for a in agents.values():
+            a.stop()
+
+
+def test_members_lists_the_five_machines_and_follows_failure_and_leave(layout: dict[str, AgentProcess]) -> None:
+    everyone = dict.fromkeys(HOSTS, 1)
+    assert poll(lambda: all(statuses(a) == everyone for a in layout.values()), 30), {
+        h: statuses(a) for h, a in layout.items()}
+
+    rc, rows = members_cli(layout["127.0.0.4"])
+    assert rc == 0
+    assert rows[0] == ["Node", "Address", "Status", "Type", "Build", "Protocol", "DC", "Partition", "Segment"]
+    assert [(r[0], r[1].split(":")[0], r[2], r[3], r[5], r[6], r[7], r[8]) for r in rows[1:]] == [
+        (h, h, "alive", "server" if i < 3 else "client", "2", "dc1", "default", "<all>" if i < 3 else "<default>")
+        for i, h in enumerate(HOSTS)]
+    assert rows[1][1] == f"127.0.0.1:{layout['127.0.0.1'].serf_lan_port}"
+
+    layout["127.0.0.5"].kill9()
+    failed = {**everyone, "127.0.0.5": 4}
+    assert poll(lambda: all(statuses(layout[h]) == failed for h in HOSTS[:4]), 30)
+    rc, rows = members_cli(layout["127.0.0.1"], "-status", "failed")
+    assert rc == 0 and [r[:3] for r in rows[1:]] == [["127.0.0.5", f"127.0.0.5:{layout['127.0.0.5'].serf_lan_port}",
+                                                     "failed"]]
+
+    assert layout["127.0.0.4"].request("PUT", "/v1/agent/leave")[0] == 200
+    left = {**failed, "127.0.0.4": 3}
+    assert poll(lambda: all(statuses(layout[h]) == left for h in HOSTS[:3]), 30)
+    rc, rows = members_cli(layout["127.0.0.2"], "-status", "alive")
+    assert rc == 0 and [r[0] for r in rows[1:]] == HOSTS[:3]
