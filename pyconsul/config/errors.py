@@ -17,6 +17,10 @@ class ConfigError(Exception):
         return self.message
 
 
+class HelpRequested(ConfigError):
+    """`agent -h`/`-help`: the message is the usage text; print it and exit 0."""
+
+
 def multi_error(errors: list[str]) -> str:
     """Format several problems like hashicorp/go-multierror does."""
     if len(errors) == 1:

@@ -11,7 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from pyconsul.config.errors import ConfigError
+from pyconsul.config.errors import ConfigError, HelpRequested
 from pyconsul.durations import parse_duration
 
 
@@ -138,7 +138,7 @@ def parse_agent_flags(argv: list[str]) -> AgentFlags:
         body = arg[2:] if arg.startswith("--") else arg[1:]
         name, eq, inline = body.partition("=")
         if name in ("h", "help"):
-            raise ConfigError("help requested")
+            raise HelpRequested(agent_usage())
         flag = FLAGS.get(name)
         if flag is None or not name:
             raise ConfigError(f"flag provided but not defined: -{name}")

@@ -209,3 +209,13 @@ def test_reload_reads_the_same_sources_again(tmp_path: Path) -> None:
     write(tmp_path / "broken.json", "{")
     with pytest.raises(ConfigError, match="broken.json"):
         reload_config(new)
+
+
+def test_help_flag_gives_the_usage() -> None:
+    from pyconsul.config.errors import HelpRequested
+
+    for flag in ("-h", "-help", "--help"):
+        with pytest.raises(HelpRequested) as err:
+            load_agent_config(["-dev", flag])
+        assert str(err.value).startswith("Usage: consul agent [options]")
+        assert "-retry-join=<value>" in str(err.value) and "  -server\n" in str(err.value)
