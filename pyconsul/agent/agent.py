@@ -116,7 +116,13 @@ class Agent:
         cfg = self.config
         await self.consensus.start()
         self._start_checks()
-        self.local.load()  # before listening, so agent/services is right from the first request
+        # Local services (persisted and from config files) are known before the API answers.
+        self.local.load()
+        await self._load_config_definitions()
+        if self.consensus.leader_status().is_leader:  # a single server can write at once
+            await self._register_self()
+            self.local.syncing = True
+            await self.anti_entropy()
         await self._start_http()
         await self._start_dns()
         self.membership = await cluster.start_membership(self)
@@ -141,7 +147,7 @@ class Agent:
             except Exception as exc:
                 log.debug("waiting for a leader to register this node", extra={"error": str(exc)})
                 await asyncio.sleep(0.5)
-        await self._load_config_definitions()
+        self.local.syncing = True
         for sid, row in list(self.store.sessions_by_id.items()):
             self.session_timers.reset(sid, row["TTL"])
         while not self._stop.is_set():
@@ -202,14 +208,7 @@ class Agent:
             from pyconsul.checks.scheduler import CheckScheduler
         except ImportError:
             return
-        try:
-            self.scheduler = CheckScheduler(
-                self, enable_script_checks=self.config.enable_script_checks,
-                enable_local_script_checks=self.config.enable_local_script_checks,
-            )
-        except TypeError as exc:
-            log.warning("check scheduler unavailable", extra={"error": str(exc)})
-            return
+        self.scheduler = CheckScheduler.from_config(self, self.config, alias_source=self)
         self.local.on_check_added = self._schedule_check
         self.local.on_check_removed = self.scheduler.remove
         self._tasks.append(asyncio.ensure_future(self.scheduler.start()))
@@ -221,6 +220,18 @@ class Agent:
             self.scheduler.add(chk)
         except Exception as exc:
             log.warning("check not scheduled", extra={"check": chk.get("CheckID"), "error": str(exc)})
+
+    # AliasSource protocol, for alias checks.
+    def checks_of(self, node: str, service_id: str) -> list[dict[str, Any]] | None:
+        if not node or node == self.node_name:
+            if service_id and service_id not in self.local.services:
+                return None
+            return [dict(ch, Node=self.node_name) for ch in self.local.checks.values()
+                    if ch.get("ServiceID", "") in ("", service_id)]
+        checks = self.store.checks_by_node.get(node)
+        if checks is None or (service_id and service_id not in self.store.services_by_node.get(node, {})):
+            return None
+        return [ch for ch in checks.values() if ch["ServiceID"] in ("", service_id)]
 
     # CheckNotifier protocol, called by the scheduler.
     def update_check(self, check_id: str, status: str, output: str) -> None:

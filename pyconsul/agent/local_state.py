@@ -53,6 +53,9 @@ class LocalState:
         self.config_checks: set[str] = set()
         self._persist = Path(persist_dir) if persist_dir else None
         self._sync_lock = asyncio.Lock()
+        # False until the agent can write to the catalog; until then changes are kept locally and
+        # the first full sync pushes them all.
+        self.syncing = False
         self.clock = clock
         # Output-only check changes reach the catalog at most once per interval (Consul's
         # check_update_interval); status changes always go out at once.
@@ -106,7 +109,8 @@ class LocalState:
         for chk in checks:
             self._put_check(chk, from_config)
         self._save()
-        await self.sync_service(sid)
+        if self.syncing:
+            await self.sync_service(sid)
 
     async def remove_service(self, sid: str) -> bool:
         if sid not in self.services:
@@ -116,7 +120,8 @@ class LocalState:
         for cid in [k for k, v in self.checks.items() if v.get("ServiceID") == sid]:
             self._drop_check(cid)
         self._save()
-        await self._write(c.Deregister(node=self.node_name, service_id=sid))
+        if self.syncing:
+            await self._write(c.Deregister(node=self.node_name, service_id=sid))
         return True
 
     # ------------------------------------------------------------------ checks
@@ -148,14 +153,16 @@ class LocalState:
     async def add_check(self, chk: Row, from_config: bool = False) -> None:
         self._put_check(chk, from_config)
         self._save()
-        await self.sync_check(chk["CheckID"])
+        if self.syncing:
+            await self.sync_check(chk["CheckID"])
 
     async def remove_check(self, cid: str) -> bool:
         if cid not in self.checks:
             return False
         self._drop_check(cid)
         self._save()
-        await self._write(c.Deregister(node=self.node_name, check_id=cid))
+        if self.syncing:
+            await self._write(c.Deregister(node=self.node_name, check_id=cid))
         return True
 
     async def update_check(self, cid: str, status: str, output: str) -> bool:
@@ -174,7 +181,8 @@ class LocalState:
                 delay = self.check_update_interval - (now - last)
                 self._deferred[cid] = asyncio.get_running_loop().call_later(delay, self._deferred_sync, cid)
             return True
-        await self._sync_check_now(cid, now)
+        if self.syncing:
+            await self._sync_check_now(cid, now)
         return True
 
     async def _sync_check_now(self, cid: str, now: float) -> None:

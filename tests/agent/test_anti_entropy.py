@@ -40,6 +40,7 @@ async def test_output_only_changes_are_rate_limited_status_changes_are_not() -> 
     clock = FakeClock()
     local = LocalState("n1", write, lambda: {"Node": "n1", "Address": "127.0.0.1"}, clock=clock,
                        check_update_interval=300)
+    local.syncing = True
     await local.add_check({"CheckID": "mem", "Name": "mem", "Type": "ttl", "TTL": "60s", "Status": "passing"})
     n = len(writes)
     await local.update_check("mem", "passing", "used 10%")
