@@ -156,7 +156,7 @@ def check_reply(data: bytes, out: bytes | Forward | None) -> DNSRecord | None:
 
 
 @given(st.binary(max_size=600))
-@settings(max_examples=400, suppress_health_check=[HealthCheck.too_slow])
+@settings(max_examples=400, suppress_health_check=[HealthCheck.too_slow], deadline=None)
 def test_random_bytes_never_crash(data: bytes) -> None:
     for h in FUZZ_HANDLERS:
         for tcp in (False, True):
@@ -164,7 +164,7 @@ def test_random_bytes_never_crash(data: bytes) -> None:
 
 
 @given(st.data())
-@settings(max_examples=300, suppress_health_check=[HealthCheck.too_slow])
+@settings(max_examples=300, suppress_health_check=[HealthCheck.too_slow], deadline=None)
 def test_mutated_queries_never_crash(data: st.DataObject) -> None:
     base = bytearray(data.draw(st.sampled_from([
         q("web.service.consul", "SRV"), q("db.node.consul", "TXT", cookie=b"c" * 8), q("consul", "SOA"),
@@ -194,7 +194,7 @@ labels = st.lists(st.sampled_from(["web", "db", "n1", "service", "node", "addr",
     edns=st.one_of(st.none(), st.tuples(st.integers(0, 65535), st.integers(0, 2), st.booleans())),
     extra_answer=st.booleans(),
 )
-@settings(max_examples=400, suppress_health_check=[HealthCheck.too_slow])
+@settings(max_examples=400, suppress_health_check=[HealthCheck.too_slow], deadline=None)
 def test_random_well_formed_messages_get_well_formed_replies(
     labels: list[str], qtype: int, qclass: int, qid: int, opcode: int, rd: bool,
     edns: tuple[int, int, bool] | None, extra_answer: bool,
@@ -224,12 +224,14 @@ def test_random_well_formed_messages_get_well_formed_replies(
 
 
 @given(st.binary(max_size=300))
+@settings(deadline=None)
 def test_canonical_key_never_raises(data: bytes) -> None:
     key = canonical_key(data)
     assert key is None or key == data[2 : len(key) + 2] or key.endswith(b"\x00\x00")
 
 
 @given(st.binary(min_size=0, max_size=40), st.integers(512, 4096))
+@settings(deadline=None)
 def test_canonical_key_ignores_edns_options(cookie: bytes, size: int) -> None:
     def query(opts: list[EDNSOption]) -> bytes:
         rec = DNSRecord.question("web.service.consul", "SRV")

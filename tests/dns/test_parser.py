@@ -3,7 +3,7 @@ from __future__ import annotations
 import ipaddress
 
 import pytest
-from hypothesis import given
+from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from pyconsul.dns.parser import (
@@ -108,6 +108,7 @@ label = st.text(alphabet="abcdefghijklmnopqrstuvwxyz0123456789-", min_size=1, ma
 
 
 @given(service=label, tag=st.one_of(st.just(""), label), dc=st.one_of(st.just(""), st.just("dc1")))
+@settings(deadline=None)
 def test_service_names_round_trip(service: str, tag: str, dc: str) -> None:
     name = ".".join(p for p in (tag, service, "service", dc, "consul") if p) + "."
     assert parse(name) == ServiceLookup(service, tag, "dc1", "consul.")
@@ -116,11 +117,13 @@ def test_service_names_round_trip(service: str, tag: str, dc: str) -> None:
 
 
 @given(st.one_of(st.ip_addresses(v=4), st.ip_addresses(v=6)))
+@settings(deadline=None)
 def test_addr_and_reverse_round_trip(ip: ipaddress.IPv4Address | ipaddress.IPv6Address) -> None:
     assert parse(f"{ip.packed.hex()}.addr.dc1.consul.") == AddrLookup(ip, "consul.")
     assert parse(ip.reverse_pointer) == PtrLookup(str(ip))
 
 
 @given(st.lists(st.text(min_size=1, max_size=70), max_size=8), st.integers(0, 65535))
+@settings(deadline=None)
 def test_any_labels_parse_without_error(labels: list[str], qtype: int) -> None:
     parse_labels(tuple(labels), qtype, ZONE)

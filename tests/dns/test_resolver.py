@@ -237,7 +237,7 @@ def test_alt_domain_answers() -> None:
 
 @given(st.dictionaries(st.text("abc*", min_size=1, max_size=4), st.integers(0, 1000), max_size=5),
        st.text("abc", max_size=5))
-@settings(max_examples=200)
+@settings(max_examples=200, deadline=None)
 def test_service_ttl_prefers_exact_then_longest_prefix(ttls: dict[str, int], name: str) -> None:
     got = service_ttl({k: float(v) for k, v in ttls.items()}, name)
     if name in ttls:
