@@ -393,11 +393,10 @@ def _build_grammar() -> _Rule:
     letters = "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ"
     digits = "0123456789"
 
-    def binary(kind: str) -> Callable[[Any, str], Any]:
+    def chain(kind: str) -> Callable[[Any, str], Any]:
         def build(v: Any, _t: str) -> Any:
-            left, right = v[0], v[4]
-            parts = list(right[1]) if isinstance(right, tuple) and right[0] == kind else [right]
-            return (kind, (left, *parts))
+            parts = [v[0], *(seq[3] for seq in v[1])]
+            return parts[0] if len(parts) == 1 else (kind, tuple(parts))
         return build
 
     def negate(v: Any, _t: str) -> Any:
@@ -408,14 +407,13 @@ def _build_grammar() -> _Rule:
         _Act(_Seq(ows, L("("), ows, R["OrExpression"], ows, L(")"), ows, R["EOF"]), lambda v, t: v[3]),
         _Act(_Seq(ows, R["OrExpression"], ows, R["EOF"]), lambda v, t: v[1]),
     )
-    R["OrExpression"].expr = _Alt(
-        _Act(_Seq(R["AndExpression"], ws, L("or"), ws, R["OrExpression"]), binary("or")),
-        R["AndExpression"],
-    )
-    R["AndExpression"].expr = _Alt(
-        _Act(_Seq(R["NotExpression"], ws, L("and"), ws, R["AndExpression"]), binary("and")),
-        R["NotExpression"],
-    )
+    # bexpr writes these right-recursively (`A _ "or" _ Or / A`); as a loop they accept the same
+    # text and try the same things at the same places (so errors read the same), without a level
+    # of recursion per term
+    R["OrExpression"].expr = _Act(
+        _Seq(R["AndExpression"], _Star(_Seq(ws, L("or"), ws, R["AndExpression"]))), chain("or"))
+    R["AndExpression"].expr = _Act(
+        _Seq(R["NotExpression"], _Star(_Seq(ws, L("and"), ws, R["NotExpression"]))), chain("and"))
     R["NotExpression"].expr = _Alt(
         _Act(_Seq(L("not"), ws, R["NotExpression"]), negate),
         R["ParenthesizedExpression"],
