@@ -241,6 +241,8 @@ class Agent:
         try:
             await self.local.update_check(check_id, status, output)
             self.notify_local_change()
+            if self.scheduler is not None:
+                self.scheduler.notify_state_changed()  # alias checks follow what they alias
         except Exception as exc:
             log.warning("check update not synced", extra={"check": check_id, "error": str(exc)})
 
