@@ -102,11 +102,12 @@ class Limits:
 def limits_for(req: Request, tcp: bool, udp_answer_limit: int, a_record_limit: int, enable_truncate: bool) -> Limits:
     if tcp:
         return Limits(TCP_MAX, 0, a_record_limit, enable_truncate)
-    if req.edns is None:
+    size = UDP_PLAIN_MAX if req.edns is None else min(max(req.edns.udp_size, UDP_PLAIN_MAX), UDP_EDNS_MAX)
+    # The answer-count cap is for 512-byte clients only (no EDNS0, or EDNS0 offering no more).
+    cap = 0
+    if size == UDP_PLAIN_MAX:
         cap = min(UDP_ANSWER_HARD_LIMIT, udp_answer_limit) if udp_answer_limit > 0 else UDP_ANSWER_HARD_LIMIT
-        return Limits(UDP_PLAIN_MAX, cap, a_record_limit, enable_truncate)
-    size = min(max(req.edns.udp_size, UDP_PLAIN_MAX), UDP_EDNS_MAX)
-    return Limits(size, 0, a_record_limit, enable_truncate)
+    return Limits(size, cap, a_record_limit, enable_truncate)
 
 
 # ---------------------------------------------------------------------------- request parsing

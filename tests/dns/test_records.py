@@ -52,6 +52,11 @@ def test_udp_answer_limit_never_exceeds_eight() -> None:
     assert len(rec.rr) == 8
 
 
+def test_edns_client_offering_only_512_bytes_is_capped_like_a_plain_one() -> None:
+    rec, _ = answer(many(10), query("web.service.consul", edns=512))
+    assert len(rec.rr) == 3
+
+
 def test_edns_client_gets_everything_that_fits_its_buffer() -> None:
     rec, wire = answer(many(40), query("web.service.consul", edns=4096))
     assert len(rec.rr) == 40 and len(wire) <= 4096
