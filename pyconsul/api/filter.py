@@ -7,9 +7,10 @@ is the 400 body Consul sends, e.g.::
     Failed to create boolean expression evaluator: 1:14 (13): no match found, expected: ".", "[",
     [ \\t\\r\\n], [a-zA-Z0-9_] or EOF
 
-Syntax errors are byte-for-byte bexpr's: the grammar below is bexpr's PEG, run by a small engine
-that records the farthest failure and its expectations the way pigeon (bexpr's parser generator)
-does.
+Syntax errors read as bexpr's: the grammar below is bexpr's PEG rule for rule, run by a small
+engine that reports the farthest failure and what was expected there the way pigeon (bexpr's parser
+generator) does, and errors raised inside a rule under that rule's name. Regular-expression errors
+are Python's, reworded to Go's for the common cases.
 
 Rules a caller keeps / can rely on:
 - With a `schema` (one of the `Struct` constants below, e.g. `CHECK_SERVICE_NODE` for
@@ -19,12 +20,15 @@ Rules a caller keeps / can rely on:
   "x" for selector "Service.Port": ...`. A struct field absent from the JSON counts as its zero
   value ("" / 0 / false / empty), as a Go struct field would.
 - Without a schema nothing can be validated: a selector that is not in an element behaves like a
-  missing map key in bexpr (`==`, `in`, `is not empty`, `matches` are false; their negations true),
-  and values are compared by the JSON type found (numbers and booleans parse the literal as Go does).
+  missing map key in bexpr (`==`, `in`, `is not empty`, `matches` are false; their negations true;
+  bexpr v0.1.2 let `matches` on a missing key be true, which later bexpr fixed and we follow), values
+  are compared by the JSON type found (numbers and booleans parse the literal as Go does), and
+  `is empty` also applies to strings.
 - Lists inside a selector path are "any" matches, as in bexpr: `Checks.Status == "critical"` is true
   when any check is critical.
 - An empty expression means "no filter" (Consul skips filtering for `?filter=`).
-- The predicate never raises; compiled predicates are cached per (expression, schema).
+- The predicate never raises; compiled predicates are cached per (expression, schema). Chains of
+  `and`/`or` may be any length; groups nested past about 60 levels are refused with a FilterError.
 - `matches` uses Python's `re` with `search` semantics (Go's `regexp.Match`); RE2-only syntax is
   mostly shared, Perl-only constructs RE2 rejects (look-around, back-references) are rejected too.
 """
