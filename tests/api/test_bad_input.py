@@ -119,7 +119,7 @@ CASES = [
          gap="filters are compiled without the endpoint's schema (pyconsul.api.filter.SCHEMAS)"),
     Case("health-state-bogus", "GET", "/v1/health/state/bogus", None, 400),
     Case("passing-not-a-bool", "GET", "/v1/health/service/web?passing=nope-nope-nope", None, 400,
-         "Invalid value for ?passing", gap="a ?passing value that is no boolean is taken as passing"),
+         "Invalid value for ?passing", gap="a ?passing value that is no boolean is accepted (200)"),
     Case("kv-cas-not-a-number", "PUT", "/v1/kv/bad-cas?cas=abc", b"x", None),
     Case("kv-flags-not-a-number", "PUT", "/v1/kv/bad-flags?flags=abc", b"x", None),
     Case("kv-delete-cas-not-a-number", "DELETE", "/v1/kv/bad-cas?cas=abc", None, None),
