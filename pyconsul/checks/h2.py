@@ -20,6 +20,7 @@ from typing import Any
 
 from pyconsul.checks.base import CRITICAL, PASSING, CheckResult, CheckSpec
 from pyconsul.checks.sockets import split_host_port
+from pyconsul.checks.tls import AgentTLS, client_context
 
 PREFACE = b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n"
 DATA, HEADERS, RST_STREAM, SETTINGS, PING, GOAWAY, WINDOW_UPDATE = 0, 1, 3, 4, 6, 7, 8
@@ -112,14 +113,10 @@ class H2Connection:
         self.writer = writer
 
     @classmethod
-    async def open(cls, host: str, port: int, use_tls: bool, defn: dict[str, Any]) -> H2Connection:
-        ctx = None
-        if use_tls:
-            ctx = ssl.create_default_context()
-            ctx.set_alpn_protocols(["h2"])
-            if defn.get("TLSSkipVerify"):
-                ctx.check_hostname = False
-                ctx.verify_mode = ssl.CERT_NONE
+    async def open(
+        cls, host: str, port: int, use_tls: bool, defn: dict[str, Any], agent_tls: AgentTLS | None = None
+    ) -> H2Connection:
+        ctx = client_context(agent_tls, bool(defn.get("TLSSkipVerify")), ("h2",)) if use_tls else None
         reader, writer = await asyncio.open_connection(
             host, port, ssl=ctx, server_hostname=(defn.get("TLSServerName") or host) if ctx else None
         )
@@ -182,7 +179,7 @@ class H2Connection:
             pass
 
 
-async def run_grpc(spec: CheckSpec) -> CheckResult:
+async def run_grpc(spec: CheckSpec, agent_tls: AgentTLS | None = None) -> CheckResult:
     defn = spec.definition
     target = str(defn["GRPC"])
     addr, _, service = target.partition("/")
@@ -190,7 +187,7 @@ async def run_grpc(spec: CheckSpec) -> CheckResult:
 
     async def probe() -> int:
         host, port = split_host_port(addr)
-        conn = await H2Connection.open(host, port, use_tls, defn)
+        conn = await H2Connection.open(host, port, use_tls, defn, agent_tls)
         try:
             headers = [
                 (":method", "POST"),
@@ -219,14 +216,14 @@ async def run_grpc(spec: CheckSpec) -> CheckResult:
     return CheckResult(PASSING, f"gRPC check {target}: success")
 
 
-async def run_h2ping(spec: CheckSpec) -> CheckResult:
+async def run_h2ping(spec: CheckSpec, agent_tls: AgentTLS | None = None) -> CheckResult:
     defn = spec.definition
     target = str(defn.get("H2PING") or defn.get("H2Ping"))
     use_tls = defn.get("H2PingUseTLS", True) is not False
 
     async def probe() -> None:
         host, port = split_host_port(target)
-        conn = await H2Connection.open(host, port, use_tls, defn)
+        conn = await H2Connection.open(host, port, use_tls, defn, agent_tls)
         try:
             await conn.ping()
         finally:

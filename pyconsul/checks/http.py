@@ -15,6 +15,7 @@ import aiohttp
 from multidict import CIMultiDict
 
 from pyconsul.checks.base import CRITICAL, PASSING, WARNING, CheckResult, CheckSpec, TailBuffer
+from pyconsul.checks.tls import AgentTLS, client_context
 
 USER_AGENT = "Consul Health Check"
 ACCEPT = "text/plain, text/*, */*"
@@ -34,19 +35,6 @@ def make_session() -> aiohttp.ClientSession:
     return aiohttp.ClientSession(connector=connector, auto_decompress=True, cookie_jar=aiohttp.DummyCookieJar())
 
 
-_INSECURE: ssl.SSLContext | None = None
-
-
-def _insecure_context() -> ssl.SSLContext:
-    global _INSECURE
-    if _INSECURE is None:
-        ctx = ssl.create_default_context()
-        ctx.check_hostname = False
-        ctx.verify_mode = ssl.CERT_NONE
-        _INSECURE = ctx
-    return _INSECURE
-
-
 def _headers(defn: dict[str, Any]) -> CIMultiDict[str]:
     headers: CIMultiDict[str] = CIMultiDict()
     for name, values in (defn.get("Header") or {}).items():
@@ -57,7 +45,7 @@ def _headers(defn: dict[str, Any]) -> CIMultiDict[str]:
     return headers
 
 
-async def run_http(spec: CheckSpec, session: aiohttp.ClientSession) -> CheckResult:
+async def run_http(spec: CheckSpec, session: aiohttp.ClientSession, agent_tls: AgentTLS | None = None) -> CheckResult:
     defn = spec.definition
     url = str(defn["HTTP"])
     method = str(defn.get("Method") or "GET").upper()
@@ -69,8 +57,8 @@ async def run_http(spec: CheckSpec, session: aiohttp.ClientSession) -> CheckResu
         "timeout": aiohttp.ClientTimeout(total=spec.timeout),
     }
     if url.startswith("https:"):
-        if defn.get("TLSSkipVerify"):
-            kwargs["ssl"] = _insecure_context()
+        if defn.get("TLSSkipVerify") or agent_tls is not None:
+            kwargs["ssl"] = client_context(agent_tls, bool(defn.get("TLSSkipVerify")))
         if defn.get("TLSServerName"):
             kwargs["server_hostname"] = str(defn["TLSServerName"])
     buf = TailBuffer(spec.output_max_size)

@@ -13,14 +13,15 @@ from typing import Any
 
 from pyconsul.checks.alias import AliasSource, evaluate_alias
 from pyconsul.checks.base import CRITICAL, CheckResult, CheckSpec
+from pyconsul.checks.tls import AgentTLS
 
 Runner = Callable[[CheckSpec], Awaitable[CheckResult]]
 
 
-def _lazy(module: str, name: str) -> Runner:
+def _lazy(module: str, name: str, **kwargs: Any) -> Runner:
     async def run(spec: CheckSpec) -> CheckResult:
         fn = getattr(importlib.import_module(module), name)
-        result: CheckResult = await fn(spec)
+        result: CheckResult = await fn(spec, **kwargs)
         return result
 
     return run
@@ -28,19 +29,20 @@ def _lazy(module: str, name: str) -> Runner:
 
 class Runners:
     def __init__(self, alias_source: AliasSource | None = None, docker: Any = None,
-                 overrides: dict[str, Runner] | None = None) -> None:
+                 overrides: dict[str, Runner] | None = None, agent_tls: AgentTLS | None = None) -> None:
         self.alias_source = alias_source
+        self.agent_tls = agent_tls
         self._docker = docker
         self._own_docker = False
         self._session: Any = None
         self.table: dict[str, Runner] = {
             "http": self._run_http,
-            "tcp": _lazy("pyconsul.checks.sockets", "run_tcp"),
+            "tcp": _lazy("pyconsul.checks.sockets", "run_tcp", agent_tls=agent_tls),
             "udp": _lazy("pyconsul.checks.sockets", "run_udp"),
             "script": _lazy("pyconsul.checks.script", "run_script"),
             "docker": self._run_docker,
-            "grpc": _lazy("pyconsul.checks.h2", "run_grpc"),
-            "h2ping": _lazy("pyconsul.checks.h2", "run_h2ping"),
+            "grpc": _lazy("pyconsul.checks.h2", "run_grpc", agent_tls=agent_tls),
+            "h2ping": _lazy("pyconsul.checks.h2", "run_h2ping", agent_tls=agent_tls),
             "alias": self._run_alias,
         }
         self.table.update(overrides or {})
@@ -64,7 +66,7 @@ class Runners:
 
         if self._session is None:
             self._session = make_session()
-        return await run_http(spec, self._session)
+        return await run_http(spec, self._session, self.agent_tls)
 
     async def _run_docker(self, spec: CheckSpec) -> CheckResult:
         from pyconsul.checks.script import run_docker

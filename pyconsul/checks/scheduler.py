@@ -41,6 +41,7 @@ from pyconsul.checks.base import (
 )
 from pyconsul.checks.runners import Runner, Runners
 from pyconsul.checks.thresholds import Thresholds
+from pyconsul.checks.tls import AgentTLS
 from pyconsul.clock import SYSTEM_CLOCK, Clock
 from pyconsul.config.runtime import RuntimeConfig
 from pyconsul.durations import format_duration
@@ -84,6 +85,7 @@ class CheckScheduler:
         docker: Any = None,
         rng: random.Random | None = None,
         runners: dict[str, Runner] | None = None,
+        agent_tls: AgentTLS | None = None,
     ) -> None:
         self.notifier = notifier
         self.clock = clock
@@ -101,7 +103,7 @@ class CheckScheduler:
         self._driver: asyncio.Task[None] | None = None
         self._wake: asyncio.Future[None] | None = None
         self._inflight: set[asyncio.Task[None]] = set()
-        self._runners = Runners(alias_source, docker, runners)
+        self._runners = Runners(alias_source, docker, runners, agent_tls)
         # Timing statistics (bench/check_scheduler.py reads them).
         self.max_lateness = 0.0
         self.late_runs = 0  # started more than 1 s after they were due
@@ -134,6 +136,7 @@ class CheckScheduler:
             deregister_min=config.check_deregister_interval_min,
             reap_interval=config.check_reap_interval,
             alias_source=alias_source,
+            agent_tls=_agent_tls(config),
         )
 
     # ---- registration -------------------------------------------------------------------------
@@ -355,6 +358,13 @@ class CheckScheduler:
                     self.notifier.critical_too_long(entry.spec.check_id)
                 except Exception:
                     log.exception("notifier failed to deregister for check %s", entry.spec.check_id)
+
+
+def _agent_tls(config: RuntimeConfig) -> AgentTLS | None:
+    """The agent's certificates for checks, when `enable_agent_tls_for_checks` is on."""
+    if not config.extra.get("enable_agent_tls_for_checks"):
+        return None
+    return AgentTLS(config.ca_file, config.ca_path, config.cert_file, config.key_file)
 
 
 def _resolve(fut: asyncio.Future[None]) -> None:

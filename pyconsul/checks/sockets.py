@@ -12,6 +12,7 @@ import socket
 import ssl
 
 from pyconsul.checks.base import CRITICAL, PASSING, CheckResult, CheckSpec
+from pyconsul.checks.tls import AgentTLS, client_context
 
 
 def split_host_port(addr: str) -> tuple[str, int]:
@@ -21,7 +22,7 @@ def split_host_port(addr: str) -> tuple[str, int]:
     return host.strip("[]"), int(port)
 
 
-async def run_tcp(spec: CheckSpec) -> CheckResult:
+async def run_tcp(spec: CheckSpec, agent_tls: AgentTLS | None = None) -> CheckResult:
     addr = str(spec.definition["TCP"])
     use_tls = bool(spec.definition.get("TCPUseTLS"))
     try:
@@ -30,10 +31,7 @@ async def run_tcp(spec: CheckSpec) -> CheckResult:
         return CheckResult(CRITICAL, f"dial tcp {exc}")
     ctx: ssl.SSLContext | None = None
     if use_tls:
-        ctx = ssl.create_default_context()
-        if spec.definition.get("TLSSkipVerify"):
-            ctx.check_hostname = False
-            ctx.verify_mode = ssl.CERT_NONE
+        ctx = client_context(agent_tls, bool(spec.definition.get("TLSSkipVerify")))
     try:
         _reader, writer = await asyncio.wait_for(
             asyncio.open_connection(

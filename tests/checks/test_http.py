@@ -100,3 +100,23 @@ async def test_https_with_tls_skip_verify_and_server_name(
         assert "health.test" in srv.sni
     finally:
         await srv.stop()
+
+
+async def test_agent_tls_for_checks_trusts_the_agents_ca(recorder: Recorder, clock: FakeClock, tmp_path: Path) -> None:
+    from pyconsul.config.loader import load_agent_config
+
+    srv = await HealthServer().start(tls=self_signed_context(tmp_path))
+    rc = load_agent_config(["-dev", "-hcl", f'enable_agent_tls_for_checks = true\nca_file = "{tmp_path / "cert.pem"}"'])
+    s = CheckScheduler.from_config(recorder, rc, clock=clock)
+    try:
+        s.add({"CheckID": "ca", "HTTP": srv.url(), "Interval": "10s"})
+        s.add({"CheckID": "name", "HTTP": srv.url(), "TLSServerName": "health.test", "Interval": "10s"})
+        s.add({"CheckID": "wrong-name", "HTTP": srv.url(), "TLSServerName": "other.test", "Interval": "10s"})
+        await run_once(s, clock, 10)
+        assert recorder.last("ca")[0] == "passing"
+        assert recorder.last("name")[0] == "passing"
+        status, output = recorder.last("wrong-name")
+        assert status == "critical" and "other.test" in output
+    finally:
+        await s.stop()
+        await srv.stop()
