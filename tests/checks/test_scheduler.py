@@ -220,7 +220,6 @@ async def test_start_runs_checks_on_the_real_clock(recorder: Recorder, http_serv
             await asyncio.sleep(0.05)
         assert recorder.count("live") >= 2
         assert recorder.last("down")[0] == "critical"
-        assert s.max_lateness < 1.0
     finally:
         await s.stop()
 
