@@ -36,6 +36,9 @@ log = logging.getLogger("pyregistrator")
 
 # How many inspections / agent calls run at once.
 PARALLEL = 16
+# Answers that mean "try again later" (a proxy or an overloaded agent); any other error status
+# for a registration means the agent refuses it, so it waits for a change, -resync or reconnect.
+TRANSIENT_STATUSES = frozenset({429, 502, 503, 504})
 
 
 @dataclass(frozen=True)
@@ -62,7 +65,8 @@ class Reconciler:
         self._containers: dict[str, tuple[ServiceRegistration, ...]] = {}
         self._registered: dict[str, ServiceRegistration] = {}  # what we last wrote to the agent
         self._known: set[str] = set()  # IDs this process registered and has not removed
-        # Registrations the agent refused (4xx): not retried until the container changes.
+        # Registrations the agent refused: not retried until the container changes or a
+        # -resync / reconnect asks for everything again.
         self._rejected: dict[str, ServiceRegistration] = {}
         # Containers to look at again, with the last event seen for each (None: just inspect).
         self._dirty: dict[str, ContainerEvent | None] = {}
@@ -107,6 +111,7 @@ class Reconciler:
         if isinstance(item, StreamConnected):
             # Events of the gap are lost: look at everything again.
             self._relist = self._full_sync = self._force = True
+            self._rejected.clear()
         elif item.action == "kill" or (item.action == "stop" and self._stop_adds_nothing(item.container_id)):
             # A kill that stops the container is followed by `die`, and `stop` comes after
             # `die`: inspecting now would only wait for the engine's cleanup.
@@ -125,6 +130,7 @@ class Reconciler:
         while True:
             await asyncio.sleep(period)
             self._relist = self._full_sync = True
+            self._rejected.clear()
             self._wake.set()
 
     def _retry_later(self, backoff: Backoff) -> None:
@@ -269,11 +275,11 @@ class Reconciler:
                     await call()
                 except RegistryRejected as exc:
                     log.error("%s failed: %s", what, exc)
-                    if exc.status >= 500:
+                    if exc.status in TRANSIENT_STATUSES:
                         failures.append(exc)
                     elif reg is not None:
                         self._rejected[reg.id] = reg
-                    return
+                    return  # a refused deregistration is tried again at the next full sync
                 except RegistryError as exc:
                     failures.append(exc)
                     return

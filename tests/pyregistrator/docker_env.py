@@ -171,7 +171,10 @@ def start_registrator(workdir: Path, agent: AgentProcess, *flags: str, wait: boo
     if wait:
         def synced() -> bool:
             if proc.poll() is not None:
-                raise RuntimeError(f"registrator exited {proc.returncode}:\n{reg.log()}")
+                raise RuntimeError(
+                    f"registrator exited {proc.returncode}:\n{reg.log()}\n"
+                    f"agent alive: {agent.alive()}; agent log tail:\n{agent.log()[-3000:]}"
+                )
             return "synced" in reg.log()
 
         try:
