@@ -3,10 +3,22 @@
 from __future__ import annotations
 
 import json
+import time
+from collections.abc import Callable
 from pathlib import Path
 
 from tests.agent_proc import AgentProcess
-from tests.cli.cli_run import consul
+from tests.cli.cli_run import Result, consul
+
+
+def eventually(args: list[str], addr: str, pred: Callable[[Result], bool], timeout: float = 10.0) -> Result:
+    """Agent registrations reach the catalog through anti-entropy, a moment later (as in Consul)."""
+    deadline = time.monotonic() + timeout
+    r = consul(*args, addr=addr)
+    while not pred(r) and time.monotonic() < deadline:
+        time.sleep(0.1)
+        r = consul(*args, addr=addr)
+    return r
 
 
 def test_datacenters(shared_agent: AgentProcess) -> None:
@@ -36,7 +48,7 @@ def test_services_register_flags_tags_and_nodes_filter(shared_agent: AgentProces
     assert (r.code, r.out) == (0, "Registered service: web\n")
     svc = shared_agent.get_json("/v1/agent/service/web-1")
     assert (svc["Service"], svc["Port"], svc["Tags"], svc["Meta"]) == ("web", 8080, ["v1", "blue"], {"team": "core"})
-    r = consul("catalog", "services", addr=addr)
+    r = eventually(["catalog", "services"], addr, lambda r: "web\n" in r.out)
     assert "web\n" in r.out and r.out.startswith("consul\n")
     r = consul("catalog", "services", "-tags", addr=addr)
     web_line = next(ln for ln in r.out.splitlines() if ln.startswith("web"))
@@ -47,7 +59,8 @@ def test_services_register_flags_tags_and_nodes_filter(shared_agent: AgentProces
     assert "web" in r.out.split()
     r = consul("services", "deregister", "-id=web-1", addr=addr)
     assert (r.code, r.out) == (0, "Deregistered service: web-1\n")
-    assert "web" not in consul("catalog", "services", addr=addr).out.split()
+    r = eventually(["catalog", "services"], addr, lambda r: "web" not in r.out.split())
+    assert "web" not in r.out.split()
 
 
 def test_no_matches_message(shared_agent: AgentProcess) -> None:
