@@ -19,7 +19,7 @@ import jinja2
 
 from pytemplate import textfuncs as tf
 from pytemplate.brain import Brain
-from pytemplate.dependencies import Dependency, DependencyError
+from pytemplate.dependencies import Dependency
 from pytemplate.funcs import GO_FUNC_NAMES, RenderContext
 from pytemplate.gotmpl import GoTemplate, TemplateError
 
@@ -31,6 +31,7 @@ class RenderResult:
     contents: bytes
     used: dict[str, Dependency] = field(default_factory=dict)
     missing: dict[str, Dependency] = field(default_factory=dict)
+    deferred_error: TemplateError | None = None
 
     @property
     def complete(self) -> bool:
@@ -100,8 +101,12 @@ class Template:
             else:
                 assert self._jinja is not None
                 text = self._render_jinja(ctx)
-        except DependencyError as exc:  # raised outside a Go function call (Jinja)
-            raise TemplateError(self.name, 0, 0, str(exc)) from None
+        except TemplateError as exc:
+            if ctx.missing:
+                # Placeholders for data not fetched yet (nil node, empty list) can trip the
+                # template; that is not an error until the data is there.
+                return RenderResult(b"", ctx.used, ctx.missing, deferred_error=exc)
+            raise
         return RenderResult(text.encode(), ctx.used, ctx.missing)
 
     def _render_jinja(self, ctx: RenderContext) -> str:
