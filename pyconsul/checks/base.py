@@ -137,7 +137,11 @@ class CheckSpec:
         interval = max(interval, MIN_INTERVAL) if interval else 0.0
         timeout = _dur(_get(d, "Timeout"), "Timeout")
         if timeout <= 0:
-            timeout = DEFAULT_SCRIPT_TIMEOUT if kind in ("script", "docker") else DEFAULT_HTTP_TIMEOUT
+            if kind in ("script", "docker"):
+                timeout = DEFAULT_SCRIPT_TIMEOUT
+            else:
+                # Consul: 10 s, but never longer than the interval of a faster check.
+                timeout = min(DEFAULT_HTTP_TIMEOUT, interval) if interval > 0 else DEFAULT_HTTP_TIMEOUT
         status = _get(d, "Status") or CRITICAL
         if status not in STATUSES:
             raise CheckDefinitionError(f"Check is not valid: Status must be one of {', '.join(STATUSES)}")

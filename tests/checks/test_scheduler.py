@@ -273,3 +273,19 @@ async def test_from_config_applies_the_agents_check_settings(recorder: Recorder,
     quiet.add({"CheckID": "q", "TTL": "10s"})
     quiet.ttl_update("q", "passing", "noisy output")
     assert recorder.last("q") == ("passing", "")
+
+
+@pytest.mark.parametrize(
+    ("definition", "timeout"),
+    [
+        ({"HTTP": "http://x/", "Interval": "3s"}, 3.0),
+        ({"HTTP": "http://x/", "Interval": "1m"}, 10.0),
+        ({"TCP": "x:1", "Interval": "500ms"}, 1.0),  # the interval itself is raised to Consul's 1 s floor
+        ({"Args": ["true"], "Interval": "3s"}, 30.0),
+        ({"GRPC": "x:1", "Interval": "10s", "Timeout": "250ms"}, 0.25),
+    ],
+)
+def test_default_timeouts_follow_consul(definition: dict[str, Any], timeout: float) -> None:
+    from pyconsul.checks import CheckSpec
+
+    assert CheckSpec.from_definition({"CheckID": "c", **definition}).timeout == timeout
