@@ -24,8 +24,17 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 
 from pyconsul.clock import Clock
-from pyconsul.gossip.broadcast import BroadcastQueue
-from pyconsul.gossip.config import GossipConfig, push_pull_scale, retransmit_limit, suspicion_timeout
+from pyconsul.gossip.config import GossipConfig, push_pull_scale
+from pyconsul.gossip.members import (  # noqa: F401  (re-exported: the events are part of this API)
+    EVENT_FAILED,
+    EVENT_JOIN,
+    EVENT_LEAVE,
+    EVENT_REAP,
+    EVENT_UPDATE,
+    Address,
+    MemberEvent,
+    MemberTable,
+)
 from pyconsul.gossip.messages import (
     Ack,
     Alive,
@@ -34,21 +43,10 @@ from pyconsul.gossip.messages import (
     Message,
     Ping,
     PushPull,
-    PushPullState,
     Suspect,
     encode_packet,
 )
 from pyconsul.gossip.state import NodeState, NodeStatus
-from pyconsul.gossip.suspicion import Suspicion
-
-Address = tuple[str, int]
-
-# Serf's event names, which the agent's event handlers and logs use.
-EVENT_JOIN = "member-join"
-EVENT_LEAVE = "member-leave"
-EVENT_FAILED = "member-failed"
-EVENT_UPDATE = "member-update"
-EVENT_REAP = "member-reap"
 
 
 @dataclass(frozen=True)
@@ -56,12 +54,6 @@ class Outgoing:
     dest: Address
     messages: tuple[Message, ...]
     reliable: bool  # True: send over TCP (replies come back via handle_packet(reliable=True))
-
-
-@dataclass(frozen=True)
-class MemberEvent:
-    kind: str
-    node: NodeState  # a snapshot at the time of the event
 
 
 @dataclass
@@ -97,30 +89,32 @@ class GossipCore:
         self._clock = clock
         self._rng = rng
         now = clock.monotonic()
-        self._nodes: dict[str, NodeState] = {name: NodeState(name, addr, port, dict(tags), 0, NodeStatus.ALIVE, now)}
-        self._broadcasts = BroadcastQueue(lambda: retransmit_limit(config.retransmit_mult, self._estimate_n()))
-        self._suspicions: dict[str, Suspicion] = {}
         self._outbox: list[Outgoing] = []
-        self._events: list[MemberEvent] = []
         self._seq = rng.randrange(1 << 30)
         self._probe: _Probe | None = None
         self._forwards: dict[int, _Forward] = {}
         self._probe_order: list[str] = []
         self._probe_index = 0
-        self.leaving = False
+        self._table = MemberTable(name, addr, port, tags, config, clock, self._probe_soon,
+                                  lambda dest, msg: self._outbox.append(Outgoing(dest, (msg,), False)))
+        self._nodes = self._table.nodes  # the same dict: probing reads it directly
+        self._broadcasts = self._table.broadcasts
         # Stagger periodic work so members started together do not act in lockstep.
         self._next_probe = now + rng.uniform(0, config.probe_interval)
         self._next_gossip = now + rng.uniform(0, config.gossip_interval)
         self._next_push_pull = now + rng.uniform(0.5, 1.0) * config.push_pull_interval
         self._next_reconnect = now + config.reconnect_interval
         self._next_reap = now + config.reap_interval
-        self._queue_alive()
 
     # ---- queries -------------------------------------------------------------------------
 
     @property
     def local(self) -> NodeState:
-        return self._nodes[self.name]
+        return self._table.local
+
+    @property
+    def leaving(self) -> bool:
+        return self._table.leaving
 
     def nodes(self) -> list[NodeState]:
         """Snapshots of every known member, this one included."""
@@ -138,47 +132,33 @@ class GossipCore:
         return out
 
     def take_events(self) -> list[MemberEvent]:
-        out, self._events = self._events, []
+        out, self._table.events = self._table.events, []
         return out
 
     def next_deadline(self) -> float:
         times = [self._next_probe, self._next_gossip, self._next_push_pull, self._next_reconnect, self._next_reap]
         if self._probe and not self._probe.acked:
             times.append(self._probe.timeout_at if not self._probe.indirect_sent else self._probe.fail_at)
-        times.extend(s.deadline for s in self._suspicions.values())
+        times.extend(s.deadline for s in self._table.suspicions.values())
         return min(times)
 
     def push_pull_message(self, join: bool = False, reply: bool = False) -> PushPull:
-        states = tuple(
-            PushPullState(n.name, n.addr, n.port, dict(n.tags), n.incarnation, n.status)
-            for n in self._nodes.values()
-        )
-        return PushPull(join, reply, states)
+        return PushPull(join, reply, self._table.push_pull_states())
 
     # ---- local changes -------------------------------------------------------------------
 
     def set_tags(self, tags: dict[str, str]) -> None:
-        me = self.local
-        me.tags = dict(tags)
-        me.incarnation += 1
-        self._queue_alive()
-        self._emit(EVENT_UPDATE, me)
+        self._table.set_tags(tags)
 
     def leave(self) -> None:
         """Announce a graceful leave; the driver keeps gossiping until pending_broadcasts() is 0."""
-        self.leaving = True
-        me = self.local
-        self._broadcasts.queue(me.name, Dead(me.incarnation, me.name, me.name, True))
+        self._table.leave()
         # Tell a few members straight away rather than waiting for the next gossip round.
         self._gossip_round()
 
     def force_leave(self, name: str) -> bool:
         """Mark a failed member as left cluster-wide (Consul's force-leave). False if not failed."""
-        node = self._nodes.get(name)
-        if node is None or node.status != NodeStatus.DEAD:
-            return False
-        self._on_dead(Dead(node.incarnation, name, self.name, True))
-        return True
+        return self._table.force_leave(name)
 
     # ---- time ----------------------------------------------------------------------------
 
@@ -189,9 +169,7 @@ class GossipCore:
             self._next_probe = now + self.config.probe_interval
             if not self.leaving:
                 self._start_probe(now)
-        for name, susp in list(self._suspicions.items()):
-            if now >= susp.deadline:
-                self._suspicion_expired(name, susp)
+        self._table.expire_suspicions(now)
         for seq, fwd in list(self._forwards.items()):
             if now >= fwd.expires:
                 del self._forwards[seq]
@@ -199,7 +177,7 @@ class GossipCore:
             self._next_gossip = now + self.config.gossip_interval
             self._gossip_round()
         if now >= self._next_push_pull:
-            self._next_push_pull = now + push_pull_scale(self.config.push_pull_interval, self._estimate_n())
+            self._next_push_pull = now + push_pull_scale(self.config.push_pull_interval, self._table.estimate_n())
             if not self.leaving:
                 self._push_pull_random()
         if now >= self._next_reconnect:
@@ -207,12 +185,13 @@ class GossipCore:
             self._reconnect_random()
         if now >= self._next_reap:
             self._next_reap = now + self.config.reap_interval
-            self._reap(now)
+            self._table.reap(now)
 
     # ---- packets -------------------------------------------------------------------------
 
     def handle_packet(self, src: Address, messages: Iterable[Message], reliable: bool = False) -> list[Message]:
         """Process one packet from `src`; returns the messages to send straight back to `src`."""
+        table = self._table
         replies: list[Message] = []
         for msg in messages:
             if isinstance(msg, Ping):
@@ -223,13 +202,13 @@ class GossipCore:
             elif isinstance(msg, Ack):
                 self._on_ack(msg.seq)
             elif isinstance(msg, Alive):
-                self._on_alive(msg)
+                table.on_alive(msg)
             elif isinstance(msg, Suspect):
-                self._on_suspect(msg)
+                table.on_suspect(msg)
             elif isinstance(msg, Dead):
-                self._on_dead(msg)
+                table.on_dead(msg)
             elif isinstance(msg, PushPull):
-                self._merge(msg.states)
+                table.merge(msg.states)
                 if not msg.reply:
                     replies.append(self.push_pull_message(reply=True))
         if replies and not reliable:
@@ -237,6 +216,10 @@ class GossipCore:
         return replies
 
     # ---- probing -------------------------------------------------------------------------
+
+    def _probe_soon(self, name: str) -> None:
+        """A newcomer is probed within this round, not after a full one."""
+        self._probe_order.insert(self._rng.randint(self._probe_index, len(self._probe_order)), name)
 
     def _next_seq(self) -> int:
         self._seq = (self._seq + 1) & 0xFFFFFFFF
@@ -289,7 +272,7 @@ class GossipCore:
             self._outbox.append(Outgoing(target.address, (Ping(probe.seq, target.name),), True))
         if now >= probe.fail_at:
             self._probe = None
-            self._on_suspect(Suspect(target.incarnation, target.name, self.name))
+            self._table.on_suspect(Suspect(target.incarnation, target.name, self.name))
 
     def _forward_probe(self, src: Address, msg: IndirectPing) -> None:
         seq = self._next_seq()
@@ -305,126 +288,6 @@ class GossipCore:
             self._send(fwd.origin, [Ack(fwd.origin_seq)])
 
     # ---- state updates -------------------------------------------------------------------
-
-    def _estimate_n(self) -> int:
-        return sum(1 for n in self._nodes.values() if not n.status.gone)
-
-    def _emit(self, kind: str, node: NodeState) -> None:
-        self._events.append(MemberEvent(kind, node.copy()))
-
-    def _set_status(self, node: NodeState, status: NodeStatus) -> None:
-        if node.status != status:
-            node.status = status
-            node.status_since = self._clock.monotonic()
-
-    def _queue_alive(self) -> None:
-        me = self.local
-        self._broadcasts.queue(me.name, Alive(me.incarnation, me.name, me.addr, me.port, dict(me.tags)))
-
-    def _refute(self, incarnation: int) -> None:
-        me = self.local
-        me.incarnation = max(me.incarnation, incarnation) + 1
-        self._queue_alive()
-
-    def _accused(self, incarnation: int) -> None:
-        """Someone holds us suspect or dead: outrank it, or (if their news is stale) repeat our alive
-        so it rides back on the reply to them."""
-        if self.leaving:
-            return
-        if incarnation >= self.local.incarnation:
-            self._refute(incarnation)
-        else:
-            self._queue_alive()
-
-    def _on_alive(self, msg: Alive) -> None:
-        if msg.node == self.name:
-            me = self.local
-            stale = msg.incarnation == me.incarnation and (msg.tags != me.tags or (msg.addr, msg.port) != me.address)
-            if not self.leaving and (msg.incarnation > me.incarnation or stale):
-                self._refute(msg.incarnation)
-            return
-        node = self._nodes.get(msg.node)
-        if node is None:
-            node = NodeState(msg.node, msg.addr, msg.port, dict(msg.tags), msg.incarnation, NodeStatus.ALIVE,
-                             self._clock.monotonic())
-            self._nodes[msg.node] = node
-            # Probe the newcomer soon, not after a full round.
-            self._probe_order.insert(self._rng.randint(self._probe_index, len(self._probe_order)), msg.node)
-            self._broadcasts.queue(msg.node, msg)
-            self._emit(EVENT_JOIN, node)
-            return
-        if msg.incarnation <= node.incarnation:
-            return
-        was_gone = node.status.gone
-        changed = node.tags != msg.tags or node.address != (msg.addr, msg.port)
-        node.addr, node.port, node.tags, node.incarnation = msg.addr, msg.port, dict(msg.tags), msg.incarnation
-        self._suspicions.pop(msg.node, None)
-        self._set_status(node, NodeStatus.ALIVE)
-        self._broadcasts.queue(msg.node, msg)
-        if was_gone:
-            self._emit(EVENT_JOIN, node)
-        elif changed:
-            self._emit(EVENT_UPDATE, node)
-
-    def _on_suspect(self, msg: Suspect) -> None:
-        if msg.node == self.name:
-            self._accused(msg.incarnation)
-            return
-        node = self._nodes.get(msg.node)
-        if node is None or msg.incarnation < node.incarnation:
-            return
-        susp = self._suspicions.get(msg.node)
-        if susp is not None and node.status == NodeStatus.SUSPECT and msg.incarnation == node.incarnation:
-            if susp.confirm(msg.sender):
-                self._broadcasts.queue(msg.node, msg)
-            return
-        if node.status.gone or (node.status == NodeStatus.SUSPECT and msg.incarnation == node.incarnation):
-            return
-        n = self._estimate_n()
-        k = self.config.suspicion_mult - 2
-        if n - 2 < k:
-            k = 0
-        min_t = suspicion_timeout(self.config.suspicion_mult, n, self.config.probe_interval)
-        max_t = self.config.suspicion_max_timeout_mult * min_t
-        node.incarnation = msg.incarnation
-        self._set_status(node, NodeStatus.SUSPECT)
-        self._suspicions[msg.node] = Suspicion(self._clock.monotonic(), msg.incarnation, msg.sender, k, min_t, max_t)
-        self._broadcasts.queue(msg.node, msg)
-        # Tell the suspect directly so it can refute at once rather than when the rumour reaches it.
-        self._outbox.append(Outgoing(node.address, (msg,), False))
-
-    def _suspicion_expired(self, name: str, susp: Suspicion) -> None:
-        del self._suspicions[name]
-        node = self._nodes.get(name)
-        if node is not None and node.status == NodeStatus.SUSPECT and node.incarnation == susp.incarnation:
-            self._on_dead(Dead(node.incarnation, name, self.name, False))
-
-    def _on_dead(self, msg: Dead) -> None:
-        if msg.node == self.name:
-            self._accused(msg.incarnation)
-            return
-        node = self._nodes.get(msg.node)
-        if node is None or msg.incarnation < node.incarnation:
-            return
-        if node.status == NodeStatus.LEFT:
-            return
-        if node.status == NodeStatus.DEAD and not msg.left:
-            return
-        self._suspicions.pop(msg.node, None)
-        node.incarnation = msg.incarnation
-        self._set_status(node, NodeStatus.LEFT if msg.left else NodeStatus.DEAD)
-        self._broadcasts.queue(msg.node, msg)
-        self._emit(EVENT_LEAVE if msg.left else EVENT_FAILED, node)
-
-    def _merge(self, states: Iterable[PushPullState]) -> None:
-        for s in states:
-            if s.status == NodeStatus.ALIVE:
-                self._on_alive(Alive(s.incarnation, s.node, s.addr, s.port, s.tags))
-            elif s.status == NodeStatus.LEFT:
-                self._on_dead(Dead(s.incarnation, s.node, s.node, True))
-            elif s.node in self._nodes:
-                # Another member's verdict of death is only a suspicion here: we check for ourselves.
-                self._on_suspect(Suspect(s.incarnation, s.node, self.name))
 
     # ---- periodic work -------------------------------------------------------------------
 
@@ -463,12 +326,3 @@ class GossipCore:
         if failed and not self.leaving:
             peer = self._rng.choice(failed)
             self._outbox.append(Outgoing(peer.address, (self.push_pull_message(),), True))
-
-    def _reap(self, now: float) -> None:
-        for node in list(self._nodes.values()):
-            limit = {NodeStatus.DEAD: self.config.reconnect_timeout, NodeStatus.LEFT: self.config.tombstone_timeout}
-            timeout = limit.get(node.status)
-            if node.name != self.name and timeout is not None and now - node.status_since >= timeout:
-                del self._nodes[node.name]
-                self._broadcasts.drop(node.name)
-                self._emit(EVENT_REAP, node)
