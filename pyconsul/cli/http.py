@@ -32,6 +32,7 @@ if TYPE_CHECKING:
     import ssl
 
 DEFAULT_ADDR = "127.0.0.1:8500"
+DIAL_TIMEOUT = 30.0
 
 
 class ConsulError(Exception):
@@ -391,8 +392,12 @@ class Client:
                 self._conn = self._connect(t)
             conn = self._conn
             try:
-                if conn.sock is not None:
-                    conn.sock.settimeout(t)
+                if conn.sock is None:
+                    # Dial with a bound like Go's default dialer even when reads may block forever.
+                    conn.timeout = t if t is not None else DIAL_TIMEOUT
+                    conn.connect()
+                assert conn.sock is not None
+                conn.sock.settimeout(t)
                 conn.timeout = t
                 conn.request(method, target, body=body, headers=hdrs)
                 return conn.getresponse()
