@@ -86,6 +86,7 @@ class CheckScheduler:
         rng: random.Random | None = None,
         runners: dict[str, Runner] | None = None,
         agent_tls: AgentTLS | None = None,
+        record_lateness: bool = False,
     ) -> None:
         self.notifier = notifier
         self.clock = clock
@@ -102,14 +103,15 @@ class CheckScheduler:
         self._next_reap = clock.monotonic() + reap_interval
         self._driver: asyncio.Task[None] | None = None
         self._wake: asyncio.Future[None] | None = None
-        self._inflight: set[asyncio.Task[None]] = set()
+        self._aliases: set[str] = set()
         self._runners = Runners(alias_source, docker, runners, agent_tls)
         # Timing statistics (bench/check_scheduler.py reads them).
         self.max_lateness = 0.0
         self.late_runs = 0  # started more than 1 s after they were due
         self.total_runs = 0
         self.skipped_runs = 0
-        self.lateness_samples: deque[float] = deque(maxlen=200_000)
+        # Every run's lateness, kept only when asked for (bench), bounded.
+        self.lateness_samples: deque[float] | None = deque(maxlen=200_000) if record_lateness else None
 
     @property
     def alias_source(self) -> AliasSource | None:
@@ -169,11 +171,15 @@ class CheckScheduler:
         else:
             entry.next_due = now + self._rng.uniform(0, spec.interval)
         self._entries[spec.check_id] = entry
+        self._aliases.discard(spec.check_id)
+        if spec.kind == "alias":
+            self._aliases.add(spec.check_id)
         self._push(entry)
         return spec
 
     def remove(self, check_id: str) -> bool:
         entry = self._entries.pop(check_id, None)
+        self._aliases.discard(check_id)
         if entry is None:
             return False
         if entry.task is not None:
@@ -206,8 +212,9 @@ class CheckScheduler:
     def notify_state_changed(self) -> None:
         """The agent's health data changed: re-evaluate alias checks now."""
         now = self.clock.monotonic()
-        for entry in self._entries.values():
-            if entry.spec.kind == "alias" and entry.next_due > now:
+        for cid in self._aliases:
+            entry = self._entries[cid]
+            if entry.next_due > now:
                 entry.next_due = now
                 self._push(entry)
 
@@ -225,7 +232,7 @@ class CheckScheduler:
             except asyncio.CancelledError:
                 pass
             self._driver = None
-        tasks = [e.task for e in self._entries.values() if e.task is not None] + list(self._inflight)
+        tasks = [e.task for e in self._entries.values() if e.task is not None]
         for t in tasks:
             t.cancel()
         if tasks:
@@ -294,7 +301,8 @@ class CheckScheduler:
             late = now - due
             self.total_runs += 1
             self.max_lateness = max(self.max_lateness, late)
-            self.lateness_samples.append(late)
+            if self.lateness_samples is not None:
+                self.lateness_samples.append(late)
             if late > 1.0:
                 self.late_runs += 1
             entry.task = asyncio.get_running_loop().create_task(self._execute(entry))
