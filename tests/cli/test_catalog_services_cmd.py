@@ -102,5 +102,9 @@ def test_register_argument_errors(tmp_path: Path) -> None:
     bad.write_text("{nope")
     r = consul("services", "register", str(bad))
     assert r.code == 1 and r.err.startswith("Error: Error parsing ")
+    typo = tmp_path / "typo.json"
+    typo.write_text('{"service": {"nme": "x"}}')
+    r = consul("services", "register", str(typo))
+    assert r.code == 1 and "invalid config key service.nme" in r.err
     r = consul("services", "deregister")
     assert (r.code, r.err) == (1, "Service deregistration requires at least one argument or -id.\n")

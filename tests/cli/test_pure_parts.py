@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import base64
 import gzip
-import json
 import uuid
 
 import pytest
@@ -22,7 +21,6 @@ from pyconsul.cli.lock_kv import (
 )
 from pyconsul.cli.operator_cmd import peers_table
 from pyconsul.cli.output import columnize, go_json, tabwrite
-from pyconsul.cli.service_files import ServiceFileError, parse_config_text, services_from_config
 from pyconsul.cli.snapshot_archive import SnapshotError, build, verify
 from pyconsul.cli.watch_plan import WatchError, event_index, new_events, plan_for
 
@@ -91,33 +89,6 @@ def test_watch_plan_endpoints() -> None:
     assert plan_for({"type": "keyprefix", "prefix": "a/"}).params == {"recurse": ""}
     with pytest.raises(WatchError, match="Must specify a single prefix to watch"):
         plan_for({"type": "keyprefix"})
-
-
-def test_service_file_translation_json() -> None:
-    data = parse_config_text(json.dumps({"services": [
-        {"name": "web", "id": "web1", "enable_tag_override": True, "meta": {"snake_key": "v"},
-         "checks": [{"id": "c1", "http": "http://x", "tls_skip_verify": True, "header": {"X-A": ["b"]},
-                     "deregister_critical_service_after": "1m"}],
-         "tagged_addresses": {"lan": {"address": "10.0.0.1", "port": 80}},
-         "weights": {"passing": 3, "warning": 1}}]}), "w.json")
-    (svc,) = services_from_config(data)
-    assert svc["Name"] == "web" and svc["ID"] == "web1" and svc["EnableTagOverride"] is True
-    assert svc["Meta"] == {"snake_key": "v"}
-    check = svc["Checks"][0]
-    assert check["CheckID"] == "c1" and check["HTTP"] == "http://x" and check["TLSSkipVerify"] is True
-    assert check["Header"] == {"X-A": ["b"]} and check["DeregisterCriticalServiceAfter"] == "1m"
-    assert svc["TaggedAddresses"] == {"lan": {"Address": "10.0.0.1", "Port": 80}}
-    assert svc["Weights"] == {"Passing": 3, "Warning": 1}
-
-
-def test_service_file_translation_hcl() -> None:
-    text = ('service {\n  name = "db"\n  port = 5432\n  check {\n    id = "db-tcp"\n'
-            '    tcp = "localhost:5432"\n    interval = "10s"\n  }\n}\n')
-    (svc,) = services_from_config(parse_config_text(text, "db.hcl"))
-    assert svc == {"Name": "db", "Port": 5432,
-                   "Check": {"CheckID": "db-tcp", "TCP": "localhost:5432", "Interval": "10s"}}
-    with pytest.raises(ServiceFileError):
-        parse_config_text("service {", "bad.hcl")
 
 
 def test_semaphore_document_rules() -> None:
