@@ -1,0 +1,489 @@
+"""RaftNode: the asyncio driver around RaftCore — timer, disk, network and applying.
+
+Three tasks:
+- the ticker calls `core.tick()` every `tick_interval` seconds;
+- the run loop takes `core.ready()`, persists it (one fdatasync for everything appended since the
+  last round: group commit, off the event loop), then sends its messages and queues its committed
+  entries; proposals that arrived meanwhile are appended to the core as one batch, so many client
+  writes share one fsync and one AppendEntries round;
+- the apply task feeds committed entries to the state machine in order, resolves the waiting
+  proposals, and takes snapshots every `snapshot_threshold` entries — slow applies never stall
+  consensus.
+
+A proposal resolves with what the state machine returned when it applied the entry. A follower's
+proposal is appended by the leader (over `call`), then resolved by its own apply of that index:
+the state machine is deterministic, so the result is the same one the leader got.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import itertools
+import logging
+import random
+import time
+from collections import OrderedDict
+from collections.abc import Awaitable, Callable
+from typing import Any, Protocol
+
+from pyconsul.raft.core import NotLeader, RaftConfig, RaftCore, Ready, Role
+from pyconsul.raft.messages import (
+    CONFIG,
+    NORMAL,
+    AppendEntries,
+    Entry,
+    Heartbeat,
+    InstallSnapshot,
+    Message,
+    Snapshot,
+    Voters,
+    encode_voters,
+)
+from pyconsul.raft.storage import LogStore, SnapshotStore, StableStore
+from pyconsul.raft.transport import RemoteError, Transport, TransportError
+
+log = logging.getLogger("pyconsul.raft")
+
+
+class StateMachine(Protocol):
+    def apply(self, index: int, data: bytes) -> Any: ...
+
+    def snapshot(self) -> bytes: ...
+
+    def restore(self, data: bytes) -> None: ...
+
+
+class NoLeader(Exception):
+    """No leader could take the request (none known, or it was lost before committing)."""
+
+
+class ResultUnknown(Exception):
+    """The entry was committed but its result was skipped over by a snapshot install."""
+
+
+class RaftNode:
+    def __init__(
+        self,
+        server_id: str,
+        transport: Transport,
+        machine: StateMachine,
+        log_store: LogStore,
+        stable_store: StableStore,
+        snapshot_store: SnapshotStore,
+        *,
+        tick_interval: float = 0.1,
+        election_tick: int = 10,
+        heartbeat_tick: int = 1,
+        snapshot_threshold: int = 8192,
+        trailing_entries: int = 1024,
+        rng: random.Random | None = None,
+        max_batch: int = 4096,
+    ) -> None:
+        self.id = server_id
+        self.transport = transport
+        self.machine = machine
+        self.log_store = log_store
+        self.stable = stable_store
+        self.snapshots = snapshot_store
+        self.tick_interval = tick_interval
+        self.snapshot_threshold = snapshot_threshold
+        self.max_batch = max_batch
+        self.rng = rng or random.Random()
+        self.raft_config = RaftConfig(
+            id=server_id,
+            election_tick=election_tick,
+            heartbeat_tick=heartbeat_tick,
+            trailing_entries=trailing_entries,
+        )
+        self.core: RaftCore | None = None
+        self.applied_index = 0
+        self.snapshot_index = 0
+        self.last_contact = 0.0  # monotonic time of the last message from the leader
+        self.addrs: dict[str, str] = {}  # server ID -> address, from configs and traffic
+        self._proposals: list[tuple[bytes, asyncio.Future[tuple[int, int]]]] = []
+        self._waiting: dict[int, tuple[int, asyncio.Future[Any]]] = {}
+        self._results: OrderedDict[int, tuple[int, Any]] = OrderedDict()
+        self._reads: dict[bytes, asyncio.Future[int]] = {}
+        self._applied_waiters: list[tuple[int, asyncio.Future[None]]] = []
+        self._read_ids = itertools.count(1)
+        self._wake = asyncio.Event()
+        self._apply_q: asyncio.Queue[tuple[Snapshot | None, list[Entry]]] = asyncio.Queue()
+        self._storage_lock = asyncio.Lock()
+        self._tasks: list[asyncio.Task[None]] = []
+        self._stopping = False
+        self.on_leader_change: Callable[[str], None] | None = None
+        self._last_lead = ""
+        # Other server-to-server calls (join, membership) served over the same transport.
+        self.call_handlers: dict[str, Callable[[Any], Awaitable[Any]]] = {}
+
+    # ------------------------------------------------------------------ lifecycle
+    def load(self) -> None:
+        """Read persisted state and rebuild the core and the state machine (before start)."""
+        term, vote, _ = self.stable.load()
+        snap = self.snapshots.latest()
+        entries = self.log_store.load()
+        if snap is not None:
+            self.machine.restore(snap.data)
+            self.applied_index = self.snapshot_index = snap.index
+            entries = [e for e in entries if e.index > snap.index]
+            if entries and entries[0].index != snap.index + 1:
+                log.warning("raft log does not continue the snapshot; dropping it",
+                            extra={"snapshot": snap.index, "first": entries[0].index})
+                entries = []
+                self.log_store.reset()
+        self.core = RaftCore(self.raft_config, self.rng, term=term, vote=vote, snapshot=snap, entries=entries)
+        self.addrs.update(self.core.voters)
+
+    def has_state(self) -> bool:
+        c = self._c
+        return c.term > 0 or c.log.last_index > 0
+
+    def bootstrap(self, voters: Voters) -> bool:
+        """Write the initial configuration (index 1, term 1) if this server has no Raft state.
+
+        Every server bootstrapped with the same voters writes the same entry, so they agree."""
+        if self.has_state():
+            return False
+        entry = Entry(1, 1, CONFIG, encode_voters(voters))
+        self.log_store.append([entry])
+        self.stable.save(1, "", self.id)
+        self.core = RaftCore(self.raft_config, self.rng, term=1, entries=[entry])
+        self.addrs.update(voters)
+        self._wake.set()
+        log.info("raft bootstrapped", extra={"voters": voters})
+        return True
+
+    async def start(self) -> None:
+        if self.core is None:
+            self.load()
+        await self.transport.start(self.id, self._on_messages, self._on_call, self._on_unreachable)
+        loop = asyncio.get_running_loop()
+        self._tasks = [
+            loop.create_task(self._ticker()),
+            loop.create_task(self._run()),
+            loop.create_task(self._apply_loop()),
+        ]
+
+    async def stop(self) -> None:
+        self._stopping = True
+        for t in self._tasks:
+            t.cancel()
+        if self._tasks:
+            _, pending = await asyncio.wait(self._tasks, timeout=2.0)
+            if pending:
+                log.warning("raft tasks did not stop", extra={"tasks": [repr(t) for t in pending]})
+        await self.transport.stop()
+        self._fail_all(NoLeader("raft is shutting down"))
+        self.log_store.close()
+
+    @property
+    def _c(self) -> RaftCore:
+        assert self.core is not None, "RaftNode.load() or start() first"
+        return self.core
+
+    # ------------------------------------------------------------------ status
+    @property
+    def role(self) -> Role:
+        return self._c.role
+
+    @property
+    def leader_id(self) -> str:
+        return self._c.lead
+
+    @property
+    def leader_addr(self) -> str:
+        lead = self._c.lead
+        if not lead:
+            return ""
+        if lead == self.id:
+            return self.transport.address
+        return self.addrs.get(lead, "")
+
+    def is_leader(self) -> bool:
+        return self._c.role is Role.LEADER
+
+    def voters(self) -> Voters:
+        return dict(self._c.voters)
+
+    # ------------------------------------------------------------------ requests
+    async def propose(self, data: bytes, timeout: float = 10.0) -> Any:
+        """Replicate and apply `data`; return the state machine's result for it."""
+        core = self._c
+        loop = asyncio.get_running_loop()
+        if core.role is Role.LEADER:
+            placed: asyncio.Future[tuple[int, int]] = loop.create_future()
+            self._proposals.append((data, placed))
+            self._wake.set()
+            index, term = await placed
+        else:
+            leader = self.leader_addr
+            if not leader:
+                raise NoLeader("No cluster leader")
+            try:
+                index, term = await self.transport.call(leader, "raft.propose", data, timeout)
+            except RemoteError as exc:
+                raise NoLeader(str(exc)) from None
+            except TransportError as exc:
+                raise NoLeader(f"leader unreachable: {exc}") from None
+        return await asyncio.wait_for(self._result(index, term), timeout)
+
+    def _result(self, index: int, term: int) -> asyncio.Future[Any]:
+        fut: asyncio.Future[Any] = asyncio.get_running_loop().create_future()
+        if index <= self.applied_index:
+            got = self._results.get(index)
+            if got is None:
+                fut.set_exception(ResultUnknown(f"entry {index} was applied before its result was awaited"))
+            elif got[0] != term:
+                fut.set_exception(NoLeader("leadership lost before the write committed"))
+            elif isinstance(got[1], _Raised):
+                fut.set_exception(got[1].exc)
+            else:
+                fut.set_result(got[1])
+            return fut
+        self._waiting[index] = (term, fut)
+        return fut
+
+    async def read_barrier(self, lease: bool, timeout: float = 5.0) -> int:
+        """Wait until this server has applied everything committed when the call began; with
+        `lease` the leader may vouch from its lease, otherwise it confirms with a quorum."""
+        ctx = f"{self.id}/{next(self._read_ids)}".encode()
+        fut: asyncio.Future[int] = asyncio.get_running_loop().create_future()
+        self._reads[ctx] = fut
+        self._c.read_index(ctx, lease)
+        self._wake.set()
+        try:
+            index = await asyncio.wait_for(fut, timeout)
+        except TimeoutError:
+            raise NoLeader("No cluster leader") from None
+        finally:
+            self._reads.pop(ctx, None)
+        if index < 0:
+            raise NoLeader("No cluster leader")
+        await asyncio.wait_for(self.wait_applied(index), timeout)
+        return index
+
+    async def wait_applied(self, index: int) -> None:
+        if self.applied_index >= index:
+            return
+        fut: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        self._applied_waiters.append((index, fut))
+        await fut
+
+    async def change_config(self, voters: Voters, timeout: float = 10.0) -> None:
+        """Leader only: move to `voters` (one server added, removed or readdressed) and wait until
+        the change is committed."""
+        core = self._c
+        if core.role is not Role.LEADER:
+            raise NotLeader(core.lead)
+        index, term = core.propose_config(voters)
+        self.addrs.update(voters)
+        self._wake.set()
+        await asyncio.wait_for(self._result(index, term), timeout)
+
+    # ------------------------------------------------------------------ transport callbacks
+    def _on_messages(self, src: str, src_addr: str, msgs: list[Message]) -> None:
+        if self._stopping or self.core is None:
+            return
+        if src_addr:
+            self.addrs[src] = src_addr
+        core = self.core
+        for m in msgs:
+            core.step(m)
+            if isinstance(m, (AppendEntries, Heartbeat, InstallSnapshot)) and m.src == core.lead:
+                self.last_contact = time.monotonic()
+        self._wake.set()
+
+    def _on_unreachable(self, addr: str) -> None:
+        if self.core is None:
+            return
+        for sid, a in list(self.addrs.items()):
+            if a == addr:
+                self.core.report_unreachable(sid)
+
+    async def _on_call(self, method: str, body: Any) -> Any:
+        if method == "raft.propose":
+            core = self._c
+            if core.role is not Role.LEADER:
+                raise NoLeader(f"not the leader (leader: {self.leader_addr or 'unknown'})")
+            placed: asyncio.Future[tuple[int, int]] = asyncio.get_running_loop().create_future()
+            self._proposals.append((bytes(body), placed))
+            self._wake.set()
+            index, term = await placed
+            return [index, term]
+        handler = self.call_handlers.get(method)
+        if handler is None:
+            raise ValueError(f"unknown call {method!r}")
+        return await handler(body)
+
+    # ------------------------------------------------------------------ tasks
+    async def _ticker(self) -> None:
+        while True:
+            await asyncio.sleep(self.tick_interval)
+            self._c.tick()
+            self._wake.set()
+
+    async def _run(self) -> None:
+        while True:
+            await self._wake.wait()
+            self._wake.clear()
+            core = self._c
+            self._take_proposals(core)
+            while core.has_ready():
+                rd = core.ready()
+                if rd.entries or rd.snapshot is not None or rd.hard_state_changed:
+                    async with self._storage_lock:
+                        await asyncio.to_thread(self._persist, rd)
+                self._send(rd.messages)
+                if rd.snapshot is not None or rd.committed:
+                    self._apply_q.put_nowait((rd.snapshot, rd.committed))
+                for rs in rd.read_states:
+                    fut = self._reads.get(rs.ctx)
+                    if fut is not None and not fut.done():
+                        fut.set_result(rs.index)
+                # Proposals that arrived during the fsync join the next round as one batch.
+                self._take_proposals(core)
+            self._note_leader(core)
+
+    def _take_proposals(self, core: RaftCore) -> None:
+        if not self._proposals:
+            return
+        batch, self._proposals = self._proposals[: self.max_batch], self._proposals[self.max_batch :]
+        if self._proposals:
+            self._wake.set()
+        try:
+            placed = core.propose_batch([d for d, _ in batch])
+        except NotLeader as exc:
+            for _, fut in batch:
+                if not fut.done():
+                    fut.set_exception(NoLeader(str(exc)))
+            return
+        for (_, fut), where in zip(batch, placed, strict=True):
+            if not fut.done():
+                fut.set_result(where)
+
+    def _persist(self, rd: Ready) -> None:
+        if rd.snapshot is not None:
+            self.snapshots.save(rd.snapshot)
+            self.log_store.reset()
+        if rd.entries:
+            self.log_store.append(rd.entries)
+        if rd.hard_state_changed:
+            self.stable.save(rd.term, rd.vote, self.id)
+
+    def _send(self, msgs: list[Message]) -> None:
+        if not msgs:
+            return
+        by_dst: dict[str, list[Message]] = {}
+        for m in msgs:
+            by_dst.setdefault(m.dst, []).append(m)
+        for dst, batch in by_dst.items():
+            addr = self.addrs.get(dst) or self._c.voters.get(dst)
+            if addr:
+                self.transport.send(addr, batch)
+
+    def _note_leader(self, core: RaftCore) -> None:
+        if core.lead != self._last_lead:
+            self._last_lead = core.lead
+            log.info("raft leader changed", extra={"leader": core.lead, "term": core.term, "role": core.role.value})
+            if core.role is not Role.LEADER:
+                # Proposals queued for a leadership we no longer have will never be placed.
+                batch, self._proposals = self._proposals, []
+                for _, fut in batch:
+                    if not fut.done():
+                        fut.set_exception(NoLeader("leadership lost"))
+            if self.on_leader_change is not None:
+                self.on_leader_change(core.lead)
+
+    async def _apply_loop(self) -> None:
+        while True:
+            snap, entries = await self._apply_q.get()
+            if snap is not None:
+                self.machine.restore(snap.data)
+                self.applied_index = self.snapshot_index = snap.index
+                for idx in [i for i in self._waiting if i <= snap.index]:
+                    _, fut = self._waiting.pop(idx)
+                    if not fut.done():
+                        fut.set_exception(ResultUnknown(f"entry {idx} was covered by a snapshot"))
+            for e in entries:
+                result: Any = None
+                failed = False
+                if e.kind == NORMAL:
+                    try:
+                        result = self.machine.apply(e.index, e.data)
+                    except Exception as exc:  # an unknown command fails its writer loudly
+                        log.error("apply failed", extra={"index": e.index, "error": repr(exc)})
+                        result, failed = exc, True
+                self.applied_index = e.index
+                self._results[e.index] = (e.term, _Raised(result) if failed else result)
+                if len(self._results) > 8192:
+                    self._results.popitem(last=False)
+                waiting = self._waiting.pop(e.index, None)
+                if waiting is not None:
+                    term, fut = waiting
+                    if fut.done():
+                        pass
+                    elif term != e.term:
+                        fut.set_exception(NoLeader("leadership lost before the write committed"))
+                    elif failed or _is_unknown_command(result):
+                        fut.set_exception(result)
+                    else:
+                        fut.set_result(result)
+            self._wake_applied()
+            if self.applied_index - self.snapshot_index >= self.snapshot_threshold:
+                await self._take_snapshot()
+            await asyncio.sleep(0)  # let readers and the run loop in between batches
+
+    def _wake_applied(self) -> None:
+        if not self._applied_waiters:
+            return
+        keep = []
+        for index, fut in self._applied_waiters:
+            if index <= self.applied_index:
+                if not fut.done():
+                    fut.set_result(None)
+            else:
+                keep.append((index, fut))
+        self._applied_waiters = keep
+
+    async def _take_snapshot(self) -> None:
+        index = self.applied_index
+        data = self.machine.snapshot()  # consistent: taken between two applies
+        try:
+            snap = self._c.compact(index, data)
+        except ValueError:
+            return  # a snapshot from the leader already replaced this part of the log
+        async with self._storage_lock:
+            await asyncio.to_thread(self.snapshots.save, snap)
+            await asyncio.to_thread(self.log_store.compact, self._c.log.base.index)
+        self.snapshot_index = index
+        log.info("raft snapshot taken", extra={"index": index, "bytes": len(data)})
+
+    def _fail_all(self, exc: Exception) -> None:
+        for _, fut in self._proposals:
+            if not fut.done():
+                fut.set_exception(exc)
+        self._proposals = []
+        for _, fut in self._waiting.values():
+            if not fut.done():
+                fut.set_exception(exc)
+        self._waiting.clear()
+        for fut in self._reads.values():
+            if not fut.done():
+                fut.set_exception(exc)
+        for _, fut in self._applied_waiters:
+            if not fut.done():
+                fut.set_exception(exc)
+        self._applied_waiters = []
+
+
+class _Raised:
+    __slots__ = ("exc",)
+
+    def __init__(self, exc: Exception) -> None:
+        self.exc = exc
+
+
+def _is_unknown_command(result: Any) -> bool:
+    """The machine returns refusals (a failed check-and-set…) as results; an unknown command is
+    a failure its writer must see as one."""
+    return isinstance(result, Exception) and type(result).__name__ == "UnknownCommand"

@@ -1,0 +1,325 @@
+"""TCPTransport: Raft traffic and server-to-server calls over the server port (8300).
+
+A connection starts with the 4-byte magic `PCR1`, then carries frames of `>I` length + msgpack:
+  [0, src_id, src_addr, [message, ...]]   raft messages (no reply)
+  [1, call_id, method, body]               a call
+  [2, call_id, ok, body]                   its reply (body is the error text when not ok)
+Each peer gets one outbound connection, written by one task that sends everything queued since
+its last write in a single frame (batching under load). Messages queued while a peer is
+unreachable are dropped (Raft retries) and the driver is told, so it probes instead of
+pipelining. Pass `ssl.SSLContext`s to serve and dial with TLS (the TLS layer's seam).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import itertools
+import logging
+import ssl
+import struct
+from typing import Any
+
+import msgpack
+
+from pyconsul.raft.messages import DecodeError, Message, from_wire, to_wire
+from pyconsul.raft.transport import (
+    CallHandler,
+    MessageHandler,
+    RemoteError,
+    TransportError,
+    UnreachableHandler,
+)
+
+log = logging.getLogger("pyconsul.raft.transport")
+
+MAGIC = b"PCR1"
+_LEN = struct.Struct(">I")
+MAX_FRAME = 512 << 20
+RAFT, CALL, REPLY = 0, 1, 2
+
+
+def split_addr(addr: str, default_port: int = 8300) -> tuple[str, int]:
+    """"IP:port" or "IP" (default port) → (host, port); ValueError with a clear message if bad."""
+    host, sep, port = addr.rpartition(":")
+    if not sep or "]" in port:
+        host, port = addr, str(default_port)
+    host = host.strip("[]")
+    if not host:
+        raise ValueError(f"bad server address {addr!r}")
+    try:
+        p = int(port)
+    except ValueError:
+        raise ValueError(f"bad port in server address {addr!r}") from None
+    if not 0 < p < 65536:
+        raise ValueError(f"bad port in server address {addr!r}")
+    return host, p
+
+
+async def _read_frame(reader: asyncio.StreamReader) -> Any:
+    head = await reader.readexactly(_LEN.size)
+    (n,) = _LEN.unpack(head)
+    if n > MAX_FRAME:
+        raise DecodeError(f"frame of {n} bytes is too large")
+    body = await reader.readexactly(n)
+    try:
+        return msgpack.unpackb(body, raw=False)
+    except Exception as exc:
+        raise DecodeError(f"bad frame: {exc}") from None
+
+
+def _frame(obj: Any) -> bytes:
+    body = msgpack.packb(obj, use_bin_type=True)
+    return _LEN.pack(len(body)) + body
+
+
+class _Peer:
+    """The outbound connection to one peer address and what is queued for it."""
+
+    def __init__(self, t: TCPTransport, addr: str) -> None:
+        self.t = t
+        self.addr = addr
+        self.msgs: list[Message] = []
+        self.frames: list[bytes] = []
+        self.calls: dict[int, asyncio.Future[Any]] = {}
+        self.wake = asyncio.Event()
+        self.broken = False
+        self.task = asyncio.get_running_loop().create_task(self._run())
+
+    def _fail(self, why: str) -> None:
+        had_msgs = bool(self.msgs)
+        self.msgs.clear()
+        self.frames.clear()
+        for fut in self.calls.values():
+            if not fut.done():
+                fut.set_exception(TransportError(f"{self.addr}: {why}"))
+        self.calls.clear()
+        if had_msgs or why:
+            self.t._unreachable(self.addr)
+
+    async def _run(self) -> None:
+        backoff = 0.02
+        host, port = split_addr(self.addr)
+        while not self.t.closed:
+            await self.wake.wait()
+            if self.t.closed:
+                return
+            try:
+                reader, writer = await asyncio.wait_for(
+                    asyncio.open_connection(
+                        host, port, ssl=self.t.client_ssl,
+                        server_hostname=self.t.server_hostname if self.t.client_ssl else None,
+                        local_addr=(self.t.host, 0) if self.t.bind_source else None,
+                    ),
+                    self.t.connect_timeout,
+                )
+            except (OSError, TimeoutError, ssl.SSLError) as exc:
+                self._fail(f"connect failed: {exc}")
+                self.wake.clear()
+                await asyncio.sleep(backoff)
+                backoff = min(backoff * 2, 0.5)
+                continue
+            backoff = 0.02
+            self.broken = False
+            reader_task = asyncio.get_running_loop().create_task(self._read_replies(reader))
+            try:
+                writer.write(MAGIC)
+                while not self.broken and not self.t.closed:
+                    self.wake.clear()
+                    out = self.frames
+                    self.frames = []
+                    if self.msgs:
+                        batch, self.msgs = self.msgs, []
+                        out.append(_frame([RAFT, self.t.local_id, self.t.address, [to_wire(m) for m in batch]]))
+                    if out:
+                        writer.write(b"".join(out))
+                        await writer.drain()
+                    if not (self.msgs or self.frames):
+                        await self.wake.wait()
+            except (OSError, ssl.SSLError, RuntimeError) as exc:
+                self._fail(f"connection lost: {exc}")
+            else:
+                self._fail("connection closed")
+            finally:
+                # No awaits here: a cancellation (transport stop) must end this task.
+                reader_task.cancel()
+                writer.close()
+
+    async def _read_replies(self, reader: asyncio.StreamReader) -> None:
+        try:
+            while True:
+                f = await _read_frame(reader)
+                if not (isinstance(f, list) and len(f) == 4 and f[0] == REPLY):
+                    raise DecodeError("expected a reply frame")
+                fut = self.calls.pop(int(f[1]), None)
+                if fut is not None and not fut.done():
+                    if f[2]:
+                        fut.set_result(f[3])
+                    else:
+                        fut.set_exception(RemoteError(str(f[3])))
+        except (OSError, asyncio.IncompleteReadError, DecodeError, ssl.SSLError) as exc:
+            log.debug("raft peer connection ended", extra={"peer": self.addr, "error": str(exc)})
+        finally:
+            self.broken = True
+            self.wake.set()
+
+
+class TCPTransport:
+    def __init__(
+        self,
+        bind_host: str,
+        bind_port: int,
+        advertise: str = "",
+        *,
+        server_ssl: ssl.SSLContext | None = None,
+        client_ssl: ssl.SSLContext | None = None,
+        server_hostname: str | None = None,
+        connect_timeout: float = 2.0,
+        bind_source: bool = True,
+    ) -> None:
+        """`advertise` ("IP:port") is how peers reach us; default `bind_host:bind_port`.
+        `bind_source` dials from `bind_host`, so a per-address firewall rule cuts both ways."""
+        self.host = bind_host
+        self.port = bind_port
+        self._advertise = advertise
+        self.server_ssl = server_ssl
+        self.client_ssl = client_ssl
+        self.server_hostname = server_hostname
+        self.connect_timeout = connect_timeout
+        self.bind_source = bind_source and bind_host not in ("0.0.0.0", "::", "")
+        self.local_id = ""
+        self.closed = False
+        self._peers: dict[str, _Peer] = {}
+        self._server: asyncio.base_events.Server | None = None
+        self._conns: set[asyncio.StreamWriter] = set()
+        self._ids = itertools.count(1)
+        self._on_messages: MessageHandler | None = None
+        self._on_call: CallHandler | None = None
+        self._on_unreachable: UnreachableHandler | None = None
+
+    @property
+    def address(self) -> str:
+        return self._advertise or f"{self.host}:{self.port}"
+
+    async def start(
+        self,
+        local_id: str,
+        on_messages: MessageHandler,
+        on_call: CallHandler,
+        on_unreachable: UnreachableHandler,
+    ) -> None:
+        self.local_id = local_id
+        self._on_messages = on_messages
+        self._on_call = on_call
+        self._on_unreachable = on_unreachable
+        self._server = await asyncio.start_server(
+            self._serve, self.host, self.port, ssl=self.server_ssl, reuse_address=True
+        )
+        if self.port == 0:
+            self.port = self._server.sockets[0].getsockname()[1]
+
+    async def stop(self) -> None:
+        self.closed = True
+        if self._server is not None:
+            self._server.close()
+        for p in self._peers.values():
+            p.wake.set()  # the flag, not only the cancel, ends the task (see _Peer._run)
+            p.task.cancel()
+            p._fail("")
+        for w in list(self._conns):
+            w.close()  # their reader loops end on the closed stream
+        tasks = [p.task for p in self._peers.values()]
+        if tasks:
+            _, pending = await asyncio.wait(tasks, timeout=2.0)
+            if pending:
+                log.warning("raft peer tasks did not stop", extra={"tasks": [repr(t) for t in pending]})
+        self._peers.clear()
+        if self._server is not None:
+            with contextlib.suppress(Exception):
+                await asyncio.wait_for(self._server.wait_closed(), 1.0)
+
+    def _peer(self, addr: str) -> _Peer:
+        p = self._peers.get(addr)
+        if p is None:
+            p = self._peers[addr] = _Peer(self, addr)
+        return p
+
+    def _unreachable(self, addr: str) -> None:
+        if self._on_unreachable is not None:
+            self._on_unreachable(addr)
+
+    # ------------------------------------------------------------------ outbound
+    def send(self, addr: str, messages: list[Message]) -> None:
+        p = self._peer(addr)
+        p.msgs.extend(messages)
+        p.wake.set()
+
+    async def call(self, addr: str, method: str, body: Any, timeout: float = 5.0) -> Any:
+        try:
+            p = self._peer(addr)
+        except ValueError as exc:
+            raise TransportError(str(exc)) from None
+        cid = next(self._ids)
+        fut: asyncio.Future[Any] = asyncio.get_running_loop().create_future()
+        p.calls[cid] = fut
+        p.frames.append(_frame([CALL, cid, method, body]))
+        p.wake.set()
+        try:
+            return await asyncio.wait_for(fut, timeout)
+        except TimeoutError:
+            raise TransportError(f"{addr}: {method} timed out after {timeout}s") from None
+        finally:
+            p.calls.pop(cid, None)
+
+    # ------------------------------------------------------------------ inbound
+    async def _serve(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        self._conns.add(writer)
+        lock = asyncio.Lock()
+        calls: set[asyncio.Task[None]] = set()
+        try:
+            if await reader.readexactly(len(MAGIC)) != MAGIC:
+                log.warning("rejected a non-raft connection on the server port",
+                            extra={"peer": str(writer.get_extra_info("peername"))})
+                return
+            while True:
+                f = await _read_frame(reader)
+                if not isinstance(f, list) or not f:
+                    raise DecodeError("frame is not an array")
+                if f[0] == RAFT:
+                    _, src, src_addr, wires = f
+                    msgs = [from_wire(w) for w in wires]
+                    assert self._on_messages is not None
+                    self._on_messages(str(src), str(src_addr), msgs)
+                elif f[0] == CALL:
+                    t = asyncio.get_running_loop().create_task(self._answer(writer, lock, f))
+                    calls.add(t)
+                    t.add_done_callback(calls.discard)
+                else:
+                    raise DecodeError(f"unexpected frame kind {f[0]!r}")
+        except (asyncio.IncompleteReadError, ConnectionError, ssl.SSLError, OSError):
+            pass
+        except (DecodeError, ValueError, TypeError) as exc:
+            log.warning("bad data on the server port; closing", extra={"error": str(exc)})
+        finally:
+            for t in calls:
+                t.cancel()
+            self._conns.discard(writer)
+            writer.close()
+            with contextlib.suppress(Exception):
+                await writer.wait_closed()
+
+    async def _answer(self, writer: asyncio.StreamWriter, lock: asyncio.Lock, f: list[Any]) -> None:
+        _, cid, method, body = f
+        assert self._on_call is not None
+        try:
+            reply = [REPLY, cid, True, await self._on_call(str(method), body)]
+        except Exception as exc:  # every error becomes an error reply, never a dead connection
+            reply = [REPLY, cid, False, str(exc) or type(exc).__name__]
+        try:
+            data = _frame(reply)
+        except (TypeError, ValueError) as exc:
+            data = _frame([REPLY, cid, False, f"unencodable reply: {exc}"])
+        async with lock:
+            writer.write(data)
+            with contextlib.suppress(ConnectionError, OSError):
+                await writer.drain()
