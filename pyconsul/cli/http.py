@@ -306,7 +306,16 @@ class Response:
             return 0
 
     def json(self) -> Any:
-        return json.loads(self.body) if self.body.strip() else None
+        """The decoded body; a body that is not JSON is a ConsulError worded like Go's decoder."""
+        if not self.body.strip():
+            return None
+        try:
+            return json.loads(self.body)
+        except ValueError as exc:
+            first = self.body.lstrip()[:1].decode("latin-1")
+            if isinstance(exc, json.JSONDecodeError) and exc.pos == len(self.body.rstrip()):
+                raise ConsulError("unexpected EOF") from None
+            raise ConsulError(f"invalid character {first!r} looking for beginning of value") from None
 
     def text(self) -> str:
         return self.body.decode("utf-8", errors="replace").strip()

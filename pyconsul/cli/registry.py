@@ -215,3 +215,9 @@ def _run(cmd: Command, args: list[str]) -> int:
         except OSError:
             pass
         return 1
+    except Exception as exc:
+        # A user sees one line, as from Consul; PYCONSUL_DEBUG=1 shows the traceback.
+        if os.environ.get("PYCONSUL_DEBUG"):
+            raise
+        print(f"Error executing CLI: {type(exc).__name__}: {exc}", file=sys.stderr)
+        return 1

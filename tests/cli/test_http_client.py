@@ -233,3 +233,24 @@ def test_bad_tls_file_is_a_connect_error(tmp_path: Path) -> None:
     r = consul("kv", "get", "x", addr="https://127.0.0.1:1", env={"CONSUL_CACERT": str(tmp_path / "none.pem")})
     assert r.code == 1
     assert r.err.startswith("Error connecting to Consul agent: open ")
+
+
+def test_non_json_reply_is_reported_not_a_traceback() -> None:
+    """Something that is not an agent answers on the address (a web server, a proxy page)."""
+    import threading
+
+    srv = socket.socket()
+    srv.bind(("127.0.0.1", 0))
+    srv.listen(1)
+
+    def serve() -> None:
+        conn, _ = srv.accept()
+        with conn:
+            conn.recv(65536)
+            conn.sendall(b"HTTP/1.1 200 OK\r\nContent-Length: 13\r\nConnection: close\r\n\r\n<html></html>")
+
+    threading.Thread(target=serve, daemon=True).start()
+    r = consul("info", addr=f"127.0.0.1:{srv.getsockname()[1]}")
+    srv.close()
+    assert (r.code, r.out) == (1, "")
+    assert r.err == "Error querying agent: invalid character '<' looking for beginning of value\n"
