@@ -1,4 +1,29 @@
-"""Pieces most commands share: a FlagSet with HTTP options, the client, DATA arguments, children."""
+"""Pieces most commands share: a FlagSet with HTTP options, the client, DATA arguments, children.
+
+A new command (TLS, ACL, intention, connect...) lives in `pyconsul/cli/<word>_cmd.py` and looks
+like this; the registry finds the module by its first word:
+
+    HELP = '''
+    Usage: consul intention delete [options] SRC DST
+      ...
+    '''
+
+    def delete(argv: list[str]) -> int:
+        fs = new_flags(HELP)                # HTTP API options included; "client" / None for fewer
+        fs.bool("force", False, "Skip confirmation.")
+        opts = fs.parse(argv)               # -help → stdout, exit 0; bad flag → stderr, exit 1
+        client = connect(opts)              # CONSUL_HTTP_ADDR, -token, TLS...; bad config → exit 1
+        try:
+            client.request("DELETE", f"/v1/connect/intentions/exact", {"source": ..., ...})
+        except ConsulError as exc:          # text already reads like Consul's Go client
+            error(f"Error deleting intention: {exc}")
+            return 1
+        info("Intention deleted.")
+        return 0
+
+    register_group(("intention",), "Interact with Connect service intentions", GROUP_HELP)
+    register(("intention", "delete"), delete, "Delete an intention")
+"""
 
 from __future__ import annotations
 

@@ -1,9 +1,11 @@
 """Command table: `consul <words...> [flags]` → a handler returning an exit code.
 
 A command module calls `register(("kv", "put"), handler, synopsis)`; `dispatch` finds the longest
-matching word path. Modules are imported lazily: when the first word is in MODULE_FOR_WORD only
-that module is imported (so `pyconsul kv get` does not pay for aiohttp); otherwise every module in
-COMMAND_MODULES is. A group word (`kv`, `catalog`...) may be registered with `register_group` to
+matching word path. Modules are imported lazily: for `consul <word> ...` only the modules listed
+for the word in MODULE_FOR_WORD, or else `pyconsul/cli/<word>_cmd.py`, are imported (so `pyconsul
+kv get` does not pay for aiohttp); listing all commands imports COMMAND_MODULES and every
+`pyconsul/cli/*_cmd.py`. A new group (`tls`, `acl`, `intention`, `connect`) only has to live in
+`pyconsul/cli/<word>_cmd.py`. A group word (`kv`, `catalog`...) may be registered with `register_group` to
 get Consul's "Subcommands:" help.
 
 Behaviour follows mitchellh/cli as Consul uses it: `-h/-help/--help` print help to stdout (exit
@@ -106,13 +108,25 @@ def _import(name: str) -> None:
             raise
 
 
+def _discovered() -> list[str]:
+    """Every `pyconsul/cli/*_cmd.py`, so a new command group needs no edit here."""
+    import pkgutil
+
+    import pyconsul.cli as package
+
+    return sorted(f"pyconsul.cli.{m.name}" for m in pkgutil.iter_modules(package.__path__)
+                  if m.name.endswith("_cmd"))
+
+
 def _load(first_word: str | None = None) -> None:
-    if first_word is not None and first_word in MODULE_FOR_WORD:
-        for name in MODULE_FOR_WORD[first_word]:
+    if first_word is not None:
+        # Fast path: the module table, else the module named after the word (`tls` → tls_cmd).
+        default = (f"pyconsul.cli.{first_word.replace('-', '_')}_cmd",)
+        for name in MODULE_FOR_WORD.get(first_word, default):
             _import(name)
-        if any(w[0] == first_word for w in _COMMANDS) or any(w[0] == first_word for w in _GROUPS):
+        if any(w[0] == first_word for w in (*_COMMANDS, *_GROUPS)):
             return
-    for name in COMMAND_MODULES:
+    for name in [*COMMAND_MODULES, *_discovered()]:
         _import(name)
 
 
@@ -160,6 +174,22 @@ def _is_group(words: tuple[str, ...]) -> bool:
 
 
 def dispatch(argv: list[str]) -> int:
+    try:
+        return _dispatch(argv)
+    except BrokenPipeError:
+        _silence_stdout()
+        return 1
+
+
+def _silence_stdout() -> None:
+    # Output piped into `head` and the like: exit quietly, as a Go program would on SIGPIPE.
+    try:
+        sys.stdout = open(os.devnull, "w")  # noqa: SIM115 - silences the flush at exit
+    except OSError:
+        pass
+
+
+def _dispatch(argv: list[str]) -> int:
     if "COMP_LINE" in os.environ:
         from pyconsul.cli.autocomplete import complete
 
@@ -209,11 +239,7 @@ def _run(cmd: Command, args: list[str]) -> int:
     except KeyboardInterrupt:
         return 130
     except BrokenPipeError:
-        # Output piped into `head` and the like: exit quietly, as a Go program would on SIGPIPE.
-        try:
-            sys.stdout = open(os.devnull, "w")  # noqa: SIM115 - silence the flush at exit
-        except OSError:
-            pass
+        _silence_stdout()
         return 1
     except Exception as exc:
         # A user sees one line, as from Consul; PYCONSUL_DEBUG=1 shows the traceback.
