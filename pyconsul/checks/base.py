@@ -59,11 +59,26 @@ def _dur(value: Any, name: str) -> float:
     if isinstance(value, bool):
         raise CheckDefinitionError(f"Check is not valid: {name}: invalid duration {value!r}")
     if isinstance(value, int | float):
+        if value != value or value in (float("inf"), float("-inf")):
+            raise CheckDefinitionError(f"Check is not valid: {name}: invalid duration {value!r}")
         return float(value)
+    if not isinstance(value, str):
+        raise CheckDefinitionError(f"Check is not valid: {name}: invalid duration {value!r}")
     try:
         return parse_duration(str(value))
     except ValueError as exc:
         raise CheckDefinitionError(f"Check is not valid: {name}: {exc}") from None
+
+
+def _int(value: Any, name: str) -> int:
+    if value is None or value == "":
+        return 0
+    if isinstance(value, bool) or not isinstance(value, int | float | str):
+        raise CheckDefinitionError(f"Check is not valid: {name} must be a number")
+    try:
+        return int(value)
+    except (ValueError, OverflowError):
+        raise CheckDefinitionError(f"Check is not valid: {name} must be a number") from None
 
 
 def _get(d: dict[str, Any], *names: str) -> Any:
@@ -98,6 +113,7 @@ class CheckSpec:
 
     @classmethod
     def from_definition(cls, d: dict[str, Any], default_max_output: int = DEFAULT_OUTPUT_MAX_SIZE) -> CheckSpec:
+        _check_types(d)
         check_id = _get(d, "CheckID", "ID")
         if not check_id:
             raise CheckDefinitionError("Check is not valid: missing CheckID")
@@ -145,7 +161,7 @@ class CheckSpec:
         status = _get(d, "Status") or CRITICAL
         if status not in STATUSES:
             raise CheckDefinitionError(f"Check is not valid: Status must be one of {', '.join(STATUSES)}")
-        max_out = int(_get(d, "OutputMaxSize") or default_max_output)
+        max_out = _int(_get(d, "OutputMaxSize"), "OutputMaxSize") or default_max_output
         if max_out < 1:
             raise CheckDefinitionError("Check is not valid: OutputMaxSize must be positive")
         return cls(
@@ -156,14 +172,37 @@ class CheckSpec:
             timeout=timeout,
             ttl=ttl,
             initial_status=status,
-            success_before_passing=int(_get(d, "SuccessBeforePassing") or 0),
-            failures_before_warning=int(_get(d, "FailuresBeforeWarning") or 0),
-            failures_before_critical=int(_get(d, "FailuresBeforeCritical") or 0),
+            success_before_passing=_int(_get(d, "SuccessBeforePassing"), "SuccessBeforePassing"),
+            failures_before_warning=_int(_get(d, "FailuresBeforeWarning"), "FailuresBeforeWarning"),
+            failures_before_critical=_int(_get(d, "FailuresBeforeCritical"), "FailuresBeforeCritical"),
             deregister_after=_dur(_get(d, "DeregisterCriticalServiceAfter"), "DeregisterCriticalServiceAfter"),
             output_max_size=max_out,
             service_id=str(_get(d, "ServiceID") or ""),
             definition=dict(d),
         )
+
+
+_STRING_FIELDS = (
+    "CheckID", "ID", "Name", "ServiceID", "HTTP", "Method", "Body", "TCP", "UDP", "GRPC", "H2PING",
+    "DockerContainerID", "Shell", "AliasService", "AliasNode", "TLSServerName", "Status", "Notes",
+)
+
+
+def _check_types(d: dict[str, Any]) -> None:
+    """Reject wrongly typed fields up front, so a run never meets them."""
+    for key in _STRING_FIELDS:
+        if d.get(key) is not None and not isinstance(d[key], str):
+            raise CheckDefinitionError(f"Check is not valid: {key} must be a string")
+    for key in ("Args", "ScriptArgs"):
+        v = d.get(key)
+        if v is not None and not (isinstance(v, list) and all(isinstance(a, str) for a in v)):
+            raise CheckDefinitionError(f"Check is not valid: {key} must be a list of strings")
+    header = d.get("Header")
+    if header is not None and not (
+        isinstance(header, dict)
+        and all(isinstance(v, str) or (isinstance(v, list) and all(isinstance(x, str) for x in v)) for v in header.values())
+    ):
+        raise CheckDefinitionError("Check is not valid: Header must map names to lists of strings")
 
 
 def script_gate(spec: CheckSpec, local: bool, enable_script_checks: bool, enable_local_script_checks: bool) -> None:

@@ -176,7 +176,12 @@ def _finish(rc: RuntimeConfig) -> None:
     if rc.auto_encrypt.get("allow_tls") and not rc.server:
         raise ConfigError("auto_encrypt.allow_tls can only be used on a server.")
     for r in rc.recursors:
-        host = r.rsplit(":", 1)[0] if r.count(":") == 1 else r.strip("[]")
+        if r.startswith("[") and "]" in r:
+            host = r[1 : r.index("]")]
+        elif r.count(":") == 1:
+            host = r.split(":", 1)[0]
+        else:
+            host = r
         _check_ip("recursors", host)
     if rc.check_output_max_size < 1:
         raise ConfigError("check_output_max_size must be positive, to discard check output use the discard_check_output flag")

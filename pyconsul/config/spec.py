@@ -11,6 +11,7 @@ at the first.
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -200,7 +201,7 @@ def _decode_scalar(value: Any, spec: Scalar, path: str, errors: list[str]) -> An
             return None
         return value
     if kind == "int":
-        if isinstance(value, bool) or not isinstance(value, int | float):
+        if isinstance(value, bool) or not isinstance(value, int | float) or not math.isfinite(value):
             errors.append(_type_error(path, spec, value))
             return None
         return int(value)

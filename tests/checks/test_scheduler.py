@@ -289,3 +289,22 @@ def test_default_timeouts_follow_consul(definition: dict[str, Any], timeout: flo
     from pyconsul.checks import CheckSpec
 
     assert CheckSpec.from_definition({"CheckID": "c", **definition}).timeout == timeout
+
+
+check_values = st.none() | st.booleans() | st.integers(-5, 10**6) | st.floats() | st.text(max_size=8) | st.lists(
+    st.text(max_size=4), max_size=2) | st.dictionaries(st.text(max_size=3), st.text(max_size=3), max_size=2)
+CHECK_KEYS = ["CheckID", "ID", "Name", "HTTP", "TCP", "UDP", "TTL", "Args", "ScriptArgs", "GRPC", "H2PING",
+              "DockerContainerID", "AliasService", "Interval", "Timeout", "Status", "SuccessBeforePassing",
+              "FailuresBeforeWarning", "FailuresBeforeCritical", "DeregisterCriticalServiceAfter", "OutputMaxSize",
+              "Header", "Method"]
+
+
+@given(st.dictionaries(st.sampled_from(CHECK_KEYS), check_values, max_size=8))
+def test_any_definition_is_scheduled_or_refused_with_a_reason(definition: dict[str, Any]) -> None:
+    s = CheckScheduler(Recorder(), clock=FakeClock(), enable_script_checks=True)
+    try:
+        s.add(definition)
+    except CheckDefinitionError as exc:
+        assert str(exc)
+    else:
+        assert s.check_ids() == [str(definition.get("CheckID") or definition.get("ID"))]

@@ -86,3 +86,31 @@ def test_merge_with_nothing_changes_nothing_and_never_mutates(a: Any, b: Any) ->
     assert merge({}, {"k": a}) == {"k": a}
     merge({"k": a}, {"k": b})
     assert (json.dumps(a), json.dumps(b)) == (before_a, before_b)
+
+
+KNOWN_KEYS = [
+    "node_name", "datacenter", "data_dir", "server", "bootstrap", "bootstrap_expect", "bind_addr", "client_addr",
+    "ports", "addresses", "retry_join", "retry_interval", "recursors", "encrypt", "log_level", "node_id",
+    "dns_config", "services", "service", "checks", "check", "acl", "auto_encrypt", "node_meta", "ui", "ui_config",
+    "performance", "domain", "telemetry", "limits", "Bogus",
+]
+json_value = st.recursive(
+    st.none() | st.booleans() | st.integers(-10**6, 10**6) | st.floats(allow_nan=True) | st.text(max_size=6),
+    lambda kids: st.lists(kids, max_size=3) | st.dictionaries(
+        st.sampled_from(["name", "port", "http", "interval", "ttl", "args", "enabled", "tls", "dns", "x"]), kids,
+        max_size=3),
+    max_leaves=8,
+)
+
+
+@settings(max_examples=150, deadline=None)
+@given(st.dictionaries(st.sampled_from(KNOWN_KEYS), json_value, max_size=5))
+def test_any_json_config_is_valid_or_a_config_error(conf: dict[str, Any]) -> None:
+    from pyconsul.config.loader import validate_paths
+
+    with tempfile.TemporaryDirectory() as tmp:
+        Path(tmp, "c.json").write_text(json.dumps({"data_dir": "/d", **conf}))
+        try:
+            validate_paths([tmp])
+        except ConfigError:
+            pass
