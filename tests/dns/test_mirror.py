@@ -1,0 +1,94 @@
+"""A client agent's DNS: a CatalogMirror kept in step with a real server agent by blocking
+queries over HTTP, serving dig through the real DNS server."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator, Awaitable, Callable
+
+import aiohttp
+import pytest
+
+from pyconsul.config.runtime import RuntimeConfig
+from pyconsul.dns.mirror import CatalogMirror
+from pyconsul.dns.server import DNSServer, start_dns_server
+from tests.agent_proc import AgentProcess, free_tcp_udp_port
+from tests.dns.procs import dig
+
+
+async def until(check: Callable[[], Awaitable[bool]], timeout: float = 15.0) -> None:
+    deadline = asyncio.get_running_loop().time() + timeout
+    while not await check():
+        if asyncio.get_running_loop().time() > deadline:
+            raise AssertionError("condition not met before the deadline")
+        await asyncio.sleep(0.05)
+
+
+@pytest.fixture
+async def client_dns(agent: AgentProcess) -> AsyncIterator[tuple[AgentProcess, DNSServer, CatalogMirror]]:
+    session = aiohttp.ClientSession()
+
+    async def fetch(method: str, path: str) -> tuple[int, dict[str, str], bytes]:
+        async with session.request(method, agent.base_url + path) as resp:
+            return resp.status, dict(resp.headers), await resp.read()
+
+    # Short blocking waits: the agent under test only exits once its in-flight blocking queries
+    # have run out (reported as an agent bug), so long waits would stall the teardown.
+    mirror = CatalogMirror(fetch, wait="1s", retry=0.1)
+    await mirror.start()
+    cfg = RuntimeConfig(node_name="client1", client_addr="127.0.0.1")
+    cfg.ports.dns = free_tcp_udp_port()
+    srv = await start_dns_server(cfg, mirror)
+    await asyncio.wait_for(mirror.synced.wait(), 15)
+    yield agent, srv, mirror
+    await srv.close()
+    await mirror.close()
+    await session.close()
+
+
+def register(agent: AgentProcess, body: dict[str, object]) -> None:
+    status, _, text = agent.request("PUT", "/v1/catalog/register", body)
+    assert status == 200, text
+
+
+async def test_client_dns_follows_the_servers_catalog(
+    client_dns: tuple[AgentProcess, DNSServer, CatalogMirror],
+) -> None:
+    agent, srv, mirror = client_dns
+
+    async def answers(*args: str) -> set[str]:
+        return set((await dig(srv.port, "+short", *args)).split())
+
+    # The server's own node is mirrored from the start.
+    assert await answers("agent.node.consul") == {"127.0.0.1"}
+    for i in (1, 2):
+        register(agent, {"Node": f"app{i}", "Address": f"10.40.0.{i}",
+                         "Service": {"ID": "shop", "Service": "shop", "Port": 80},
+                         "Check": {"CheckID": "service:shop", "Name": "h", "Status": "passing", "ServiceID": "shop"}})
+
+    async def both() -> bool:
+        return await answers("shop.service.consul") == {"10.40.0.1", "10.40.0.2"}
+
+    await until(both)
+    register(agent, {"Node": "app2", "Address": "10.40.0.2",
+                     "Check": {"CheckID": "service:shop", "Name": "h", "Status": "critical", "ServiceID": "shop"}})
+
+    async def one() -> bool:
+        return await answers("shop.service.consul") == {"10.40.0.1"}
+
+    await until(one)
+    status, _, _ = agent.request("PUT", "/v1/catalog/deregister", {"Node": "app1", "ServiceID": "shop"})
+    assert status == 200
+
+    async def only_critical_left() -> bool:
+        return "NXDOMAIN" in await dig(srv.port, "shop.service.consul")
+
+    await until(only_critical_left)
+    status, _, _ = agent.request("PUT", "/v1/catalog/deregister", {"Node": "app2"})
+    assert status == 200
+
+    async def node_gone() -> bool:
+        return "NXDOMAIN" in await dig(srv.port, "app2.node.consul")
+
+    await until(node_gone)
+    assert mirror.store.services(None)[1].get("shop") is None
