@@ -14,12 +14,13 @@ import asyncio
 import logging
 import random
 import socket
-from collections.abc import Coroutine
+from collections.abc import Awaitable, Callable, Coroutine
 from typing import Any
 
 from pyconsul.config.runtime import RuntimeConfig
 from pyconsul.dns.cache import ReplyCache
 from pyconsul.dns.handler import Forward, PacketHandler
+from pyconsul.dns.mirror import CatalogMirror, Fetch
 from pyconsul.dns.reader import CATALOG_TABLES, CatalogReader
 from pyconsul.dns.recursor import Recursors
 
@@ -92,6 +93,8 @@ class _UDP(asyncio.DatagramProtocol):
 class DNSServer:
     def __init__(self, config: RuntimeConfig, store: CatalogReader) -> None:
         self.config = config
+        self.reader = store
+        self._on_close: list[Callable[[], Awaitable[None]]] = []
         # Replies depend on the catalog and on dns_config, which the agent swaps on reload.
         self.cache = ReplyCache(lambda: store.max_index(*CATALOG_TABLES), lambda: config.dns_config)
         self.handler = PacketHandler(store, config, random.Random(), self.cache)
@@ -187,6 +190,9 @@ class DNSServer:
             await asyncio.gather(*self._tasks, return_exceptions=True)
         self._udp.clear()
         self._tcp.clear()
+        hooks, self._on_close = self._on_close, []
+        for hook in hooks:
+            await hook()
 
 
 async def start_dns_server(config: RuntimeConfig, store: CatalogReader) -> DNSServer:
@@ -196,4 +202,23 @@ async def start_dns_server(config: RuntimeConfig, store: CatalogReader) -> DNSSe
         return server
     hosts = (config.addr_for("dns") or "127.0.0.1").split()
     await server.start(hosts, config.ports.dns)
+    return server
+
+
+async def start_client_dns_server(
+    config: RuntimeConfig, fetch: Fetch, wait: str = "5m", retry: float = 1.0
+) -> DNSServer:
+    """DNS for a client agent (no local catalog): answers from a CatalogMirror of the servers'
+    catalog, read through `fetch` (the agent's Forwarder.request) with blocking queries of up to
+    `wait`. `close()` stops the mirror too."""
+    if config.ports.dns < 0:
+        return DNSServer(config, CatalogMirror(fetch))
+    mirror = CatalogMirror(fetch, wait=wait, retry=retry)
+    await mirror.start()
+    try:
+        server = await start_dns_server(config, mirror)
+    except BaseException:
+        await mirror.close()
+        raise
+    server._on_close.append(mirror.close)
     return server

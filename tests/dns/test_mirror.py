@@ -11,7 +11,7 @@ import pytest
 
 from pyconsul.config.runtime import RuntimeConfig
 from pyconsul.dns.mirror import CatalogMirror
-from pyconsul.dns.server import DNSServer, start_dns_server
+from pyconsul.dns.server import DNSServer, start_client_dns_server
 from tests.agent_proc import AgentProcess, free_tcp_udp_port
 from tests.dns.procs import dig
 
@@ -32,17 +32,17 @@ async def client_dns(agent: AgentProcess) -> AsyncIterator[tuple[AgentProcess, D
         async with session.request(method, agent.base_url + path) as resp:
             return resp.status, dict(resp.headers), await resp.read()
 
-    # Short blocking waits: the agent under test only exits once its in-flight blocking queries
-    # have run out (reported as an agent bug), so long waits would stall the teardown.
-    mirror = CatalogMirror(fetch, wait="1s", retry=0.1)
-    await mirror.start()
     cfg = RuntimeConfig(node_name="client1", client_addr="127.0.0.1")
     cfg.ports.dns = free_tcp_udp_port()
-    srv = await start_dns_server(cfg, mirror)
+    # Short blocking waits: the agent under test only exits once its in-flight blocking queries
+    # have run out (reported as an agent bug), so long waits would stall the teardown.
+    srv = await start_client_dns_server(cfg, fetch, wait="1s", retry=0.1)
+    mirror = srv.reader
+    assert isinstance(mirror, CatalogMirror)
     await asyncio.wait_for(mirror.synced.wait(), 15)
     yield agent, srv, mirror
     await srv.close()
-    await mirror.close()
+    assert not mirror._tasks  # closing the server stopped the mirror's watches
     await session.close()
 
 
