@@ -171,3 +171,42 @@ def test_reload_adds_and_removes_a_service_file(tmp_path: Path, conf_dir: Path, 
     finally:
         agent.stop()
 
+
+
+def test_service_deregistered_after_critical_too_long(tmp_path: Path, conf_dir: Path, health: Health) -> None:
+    # Consul never lets deregister_critical_service_after go below one minute and reaps every
+    # 30 s; the hidden check_deregister_interval_min / check_reap_interval shorten both for the test.
+    (conf_dir / "flaky.json").write_text(json.dumps({
+        "check_deregister_interval_min": "1s", "check_reap_interval": "500ms",
+        "service": {"name": "flaky", "port": health.port,
+                    "check": {"http": f"http://127.0.0.1:{health.port}/", "interval": "1s",
+                              "deregister_critical_service_after": "2s"}},
+    }))
+    agent = start_agent(tmp_path, "-config-dir", str(conf_dir))
+    try:
+        wait_for(lambda: (check_status(agent, "flaky", "service:flaky") or ("",))[0] == "passing", what="passing")
+        health.status = 503
+        wait_for(lambda: (check_status(agent, "flaky", "service:flaky") or ("",))[0] == "critical", what="critical")
+        assert "flaky" in agent.get_json("/v1/catalog/services")
+        wait_for(lambda: "flaky" not in agent.get_json("/v1/catalog/services"), timeout=15, what="deregistered")
+        assert "flaky" not in agent.get_json("/v1/agent/services")
+    finally:
+        agent.stop()
+
+
+def test_alias_check_follows_the_aliased_service(tmp_path: Path, conf_dir: Path, health: Health) -> None:
+    (conf_dir / "services.json").write_text(json.dumps({"services": [
+        {"name": "backend", "port": health.port,
+         "check": {"http": f"http://127.0.0.1:{health.port}/", "interval": "1s"}},
+        {"name": "frontend", "port": 1, "check": {"alias_service": "backend"}},
+    ]}))
+    agent = start_agent(tmp_path, "-config-dir", str(conf_dir))
+    try:
+        wait_for(lambda: (check_status(agent, "frontend", "service:frontend") or ("",))[0] == "passing",
+                 what="alias passing")
+        health.status = 503
+        wait_for(lambda: (check_status(agent, "frontend", "service:frontend") or ("",))[0] == "critical",
+                 what="alias critical")
+        assert "failing" in (check_status(agent, "frontend", "service:frontend") or ("", ""))[1]
+    finally:
+        agent.stop()
