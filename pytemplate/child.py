@@ -6,11 +6,11 @@ import asyncio
 import contextlib
 import logging
 import os
+import shlex
 import signal
 from collections.abc import Mapping
 
 from pytemplate.config import ExecConfig
-from pytemplate.shell import argv_for
 
 log = logging.getLogger("pytemplate.child")
 
@@ -27,7 +27,9 @@ class Child:
         return self.proc is not None and self.proc.returncode is None
 
     async def start(self) -> None:
-        argv = argv_for(self.config.command)
+        # Exec directly (no shell in between), so signals reach the program itself.
+        cmd = self.config.command
+        argv = shlex.split(cmd) if isinstance(cmd, str) else list(cmd)
         log.info("(child) spawning: %s", " ".join(argv))
         self.proc = await asyncio.create_subprocess_exec(*argv, env=self.env, start_new_session=True)
 
@@ -51,10 +53,13 @@ class Child:
             finally:
                 self.restarting = False
 
-    def _signal(self, sig: int) -> None:
+    def _signal(self, sig: int, group: bool = False) -> None:
         if self.proc is not None:
             with contextlib.suppress(ProcessLookupError):
-                os.killpg(self.proc.pid, sig)
+                if group:
+                    os.killpg(self.proc.pid, sig)
+                else:
+                    os.kill(self.proc.pid, sig)
 
     async def stop(self) -> None:
         if not self.running:
@@ -64,5 +69,5 @@ class Child:
         try:
             await asyncio.wait_for(self.proc.wait(), self.config.kill_timeout)
         except TimeoutError:
-            self._signal(signal.SIGKILL)
+            self._signal(signal.SIGKILL, group=True)
             await self.proc.wait()

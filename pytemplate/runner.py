@@ -216,8 +216,7 @@ class Runner:
             commands.setdefault(key, cmd)
         await self._run_commands(commands)
         self._collect_unused_views()
-        await self._drive_child(wrote_any)
-        return None
+        return await self._drive_child(wrote_any)
 
     async def _run_commands(self, commands: dict[str, tuple[str | list[str], float]]) -> None:
         for key, (command, timeout) in commands.items():
@@ -240,14 +239,19 @@ class Runner:
         for key in self.watcher.keys() - in_use:
             self.watcher.remove(key)
 
-    async def _drive_child(self, wrote_any: bool) -> None:
+    async def _drive_child(self, wrote_any: bool) -> int | None:
         if self.child is None or not all(t.complete for t in self.templates):
-            return
-        if self.child.proc is None:
-            await self.child.start()
-            self._child_task = asyncio.get_running_loop().create_task(self._watch_child())
-        elif wrote_any:
-            await self.child.changed()
+            return None
+        try:
+            if self.child.proc is None:
+                await self.child.start()
+                self._child_task = asyncio.get_running_loop().create_task(self._watch_child())
+            elif wrote_any:
+                await self.child.changed()
+        except (OSError, ValueError) as exc:
+            log.error("(runner) cannot start exec command %r: %s", self.child.config.command, exc)
+            return 1
+        return None
 
     async def _watch_child(self) -> None:
         assert self.child is not None
