@@ -16,251 +16,46 @@ library is imported at module level so a command starts fast.
 
 from __future__ import annotations
 
-import errno
 import http.client
 import json
-import os
 import socket
 import urllib.parse
 from collections.abc import Iterator, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from pyconsul.cli.flags import FlagSet, Parsed, parse_go_bool
+from pyconsul.cli.flags import Parsed
+from pyconsul.cli.http_config import (
+    DEFAULT_ADDR,
+    ClientConfig,
+    add_http_flags,
+    build_ssl_context,
+    config_from_env,
+    config_from_flags,
+    resolve_token,
+    split_host_port,
+)
+from pyconsul.cli.http_errors import (
+    ConfigError,
+    ConsulError,
+    StatusError,
+    TransportError,
+    go_error,
+    go_transport_reason,
+)
 
 if TYPE_CHECKING:
     import ssl
 
-DEFAULT_ADDR = "127.0.0.1:8500"
-DIAL_TIMEOUT = 30.0
-
-
-class ConsulError(Exception):
-    """Anything a request can fail with; str() is the text Consul would print after its prefix."""
-
-
-class ConfigError(ConsulError):
-    """Bad -http-addr, token file, TLS files and the like."""
-
-
-class TransportError(ConsulError):
-    """The request never got an HTTP answer (refused, unreachable, TLS failure...)."""
-
-
-class StatusError(ConsulError):
-    def __init__(self, code: int, body: str) -> None:
-        super().__init__(f"Unexpected response code: {code} ({body})")
-        self.code = code
-        self.body = body
-
-
-# --- flags -------------------------------------------------------------------------------------
-
-_CLIENT_FLAGS: list[tuple[str, str]] = [
-    ("http-addr",
-     "The `address` and port of the Consul HTTP agent. The value can be an IP address or DNS "
-     "address, but it must also include the port. This can also be specified via the "
-     "CONSUL_HTTP_ADDR environment variable. The default value is http://127.0.0.1:8500. The "
-     "scheme can also be set to HTTPS by setting the environment variable CONSUL_HTTP_SSL=true."),
-    ("token",
-     "ACL token to use in the request. This can also be specified via the CONSUL_HTTP_TOKEN "
-     "environment variable. If unspecified, the query will default to the token of the Consul "
-     "agent at the HTTP address."),
-    ("token-file",
-     "File containing the ACL token to use in the request instead of one specified via the "
-     "-token argument or CONSUL_HTTP_TOKEN environment variable. This can also be specified via "
-     "the CONSUL_HTTP_TOKEN_FILE environment variable."),
-    ("ca-file",
-     "Path to a CA file to use for TLS when communicating with Consul. This can also be "
-     "specified via the CONSUL_CACERT environment variable."),
-    ("ca-path",
-     "Path to a directory of CA certificates to use for TLS when communicating with Consul. "
-     "This can also be specified via the CONSUL_CAPATH environment variable."),
-    ("client-cert",
-     "Path to a client cert file to use for TLS when 'verify_incoming' is enabled. This can "
-     "also be specified via the CONSUL_CLIENT_CERT environment variable."),
-    ("client-key",
-     "Path to a client key file to use for TLS when 'verify_incoming' is enabled. This can also "
-     "be specified via the CONSUL_CLIENT_KEY environment variable."),
-    ("tls-server-name",
-     "The server name to use as the SNI host when connecting via TLS. This can also be "
-     "specified via the CONSUL_TLS_SERVER_NAME environment variable."),
+__all__ = [
+    "DEFAULT_ADDR", "DIAL_TIMEOUT", "Client", "ClientConfig", "ConfigError", "ConsulError", "Response",
+    "StatusError", "TransportError", "add_http_flags", "build_ssl_context", "client_from_flags",
+    "config_from_env", "config_from_flags", "encode_query", "escape_path", "go_transport_reason",
+    "resolve_token", "split_host_port",
 ]
 
+DIAL_TIMEOUT = 30.0
 
-def add_http_flags(fs: FlagSet, *, server: bool = True) -> None:
-    """Consul's HTTP API options; `server=False` leaves out -datacenter and -stale (e.g. event)."""
-    for name, usage in _CLIENT_FLAGS:
-        fs.string(name, "", usage, placeholder="value", group="http")
-    if server:
-        fs.string("datacenter", "", "Name of the datacenter to query. If unspecified, this will "
-                  "default to the datacenter of the queried agent.", placeholder="value", group="http")
-        fs.bool("stale", False, "Permit any Consul server (non-leader) to respond to this request. "
-                "This allows for lower latency and higher throughput, but can result in stale "
-                "data. This option has no effect on non-read operations. The default value is "
-                "false.", group="http")
-
-
-# --- configuration -----------------------------------------------------------------------------
-
-@dataclass
-class ClientConfig:
-    """Where and how to reach the agent, merged from CONSUL_* env and flags (flags win)."""
-
-    address: str = DEFAULT_ADDR  # host:port, or the socket path when scheme is "unix"
-    scheme: str = "http"  # http | https | unix
-    token: str = ""
-    token_file: str = ""
-    datacenter: str = ""
-    stale: bool = False
-    ca_file: str = ""
-    ca_path: str = ""
-    cert_file: str = ""
-    key_file: str = ""
-    tls_server_name: str = ""
-    insecure_skip_verify: bool = False
-    http_auth: str = ""  # user[:password] from CONSUL_HTTP_AUTH
-    warnings: list[str] = field(default_factory=list)
-
-    @property
-    def tls(self) -> bool:
-        return self.scheme == "https"
-
-    def host_port(self) -> tuple[str, int]:
-        host, port = split_host_port(self.address, 443 if self.tls else 80)
-        return host, port
-
-    def base_url(self) -> str:
-        if self.scheme == "unix":
-            # Go's url package escapes the socket path into the host part.
-            return "http://" + urllib.parse.quote(self.address, safe="")
-        return f"{self.scheme}://{self.address}"
-
-
-def split_host_port(address: str, default_port: int) -> tuple[str, int]:
-    if address.startswith("["):
-        host, _, rest = address[1:].partition("]")
-        port = rest[1:] if rest.startswith(":") else ""
-    elif address.count(":") == 1:
-        host, _, port = address.partition(":")
-    else:
-        host, port = address, ""
-    if not port:
-        return host, default_port
-    try:
-        return host, int(port)
-    except ValueError:
-        raise ConfigError(f'parse "{address}": invalid port ":{port}" after host') from None
-
-
-def _apply_address(cfg: ClientConfig, raw: str) -> None:
-    """`host:port`, `http://host:port`, `https://host:port` or `unix:///path`, as Consul's api."""
-    scheme, sep, rest = raw.partition("://")
-    if not sep:
-        cfg.address = raw
-        return
-    if scheme == "http":
-        pass  # never downgrade when CONSUL_HTTP_SSL asked for TLS
-    elif scheme == "https":
-        cfg.scheme = "https"
-    elif scheme == "unix":
-        cfg.scheme = "unix"
-    else:
-        raise ConfigError(f"Unknown protocol scheme: {scheme}")
-    cfg.address = rest.rstrip("/") if scheme != "unix" else rest
-
-
-def config_from_env(env: Mapping[str, str] | None = None) -> ClientConfig:
-    """Consul api.DefaultConfig(): read the CONSUL_* environment variables."""
-    env = os.environ if env is None else env
-    cfg = ClientConfig()
-    addr = env.get("CONSUL_HTTP_ADDR", "")
-    ssl_flag = env.get("CONSUL_HTTP_SSL", "")
-    if ssl_flag:
-        try:
-            if parse_go_bool(ssl_flag):
-                cfg.scheme = "https"
-        except ValueError:
-            cfg.warnings.append(f"[WARN] client: could not parse CONSUL_HTTP_SSL: {ssl_flag}")
-    if addr:
-        _apply_address(cfg, addr)
-    cfg.token_file = env.get("CONSUL_HTTP_TOKEN_FILE", "")
-    cfg.token = env.get("CONSUL_HTTP_TOKEN", "")
-    cfg.http_auth = env.get("CONSUL_HTTP_AUTH", "")
-    verify = env.get("CONSUL_HTTP_SSL_VERIFY", "")
-    if verify:
-        try:
-            cfg.insecure_skip_verify = not parse_go_bool(verify)
-        except ValueError:
-            cfg.warnings.append(f"[WARN] client: could not parse CONSUL_HTTP_SSL_VERIFY: {verify}")
-    cfg.tls_server_name = env.get("CONSUL_TLS_SERVER_NAME", "")
-    cfg.ca_file = env.get("CONSUL_CACERT", "")
-    cfg.ca_path = env.get("CONSUL_CAPATH", "")
-    cfg.cert_file = env.get("CONSUL_CLIENT_CERT", "")
-    cfg.key_file = env.get("CONSUL_CLIENT_KEY", "")
-    return cfg
-
-
-def config_from_flags(opts: Parsed, env: Mapping[str, str] | None = None) -> ClientConfig:
-    """Environment first, then any HTTP flag the user gave on the command line."""
-    cfg = config_from_env(env)
-    flag = opts.values
-    if flag.get("http-addr"):
-        _apply_address(cfg, flag["http-addr"])
-    if flag.get("token"):
-        cfg.token = flag["token"]
-        cfg.token_file = ""
-    elif flag.get("token-file"):
-        cfg.token_file = flag["token-file"]
-        cfg.token = ""
-    for name, attr in (("ca-file", "ca_file"), ("ca-path", "ca_path"), ("client-cert", "cert_file"),
-                       ("client-key", "key_file"), ("tls-server-name", "tls_server_name"),
-                       ("datacenter", "datacenter")):
-        if flag.get(name):
-            setattr(cfg, attr, flag[name])
-    cfg.stale = bool(flag.get("stale", False))
-    return cfg
-
-
-def resolve_token(cfg: ClientConfig) -> str:
-    if cfg.token:
-        return cfg.token
-    if cfg.token_file:
-        try:
-            with open(cfg.token_file, encoding="utf-8") as fh:
-                return fh.read().strip()
-        except OSError as exc:
-            raise ConfigError(f"Error loading token file: {_os_error_text(exc, cfg.token_file)}") from None
-    return ""
-
-
-def _os_error_text(exc: OSError, path: str) -> str:
-    reason = os.strerror(exc.errno).lower() if exc.errno else str(exc)
-    return f"open {path}: {reason}"
-
-
-def build_ssl_context(cfg: ClientConfig) -> ssl.SSLContext:
-    import ssl
-
-    ctx = ssl.create_default_context(purpose=ssl.Purpose.SERVER_AUTH)
-    try:
-        if cfg.ca_file or cfg.ca_path:
-            ctx.load_verify_locations(cafile=cfg.ca_file or None, capath=cfg.ca_path or None)
-        if cfg.cert_file or cfg.key_file:
-            if not (cfg.cert_file and cfg.key_file):
-                raise ConfigError("Both client cert and client key must be provided")
-            ctx.load_cert_chain(cfg.cert_file, cfg.key_file)
-    except FileNotFoundError as exc:
-        raise ConfigError(_os_error_text(exc, exc.filename or "")) from None
-    except ssl.SSLError as exc:
-        raise ConfigError(f"tls: failed to load certificates: {exc.reason or exc}") from None
-    if cfg.insecure_skip_verify:
-        ctx.check_hostname = False
-        ctx.verify_mode = ssl.CERT_NONE
-    return ctx
-
-
-# --- transport ---------------------------------------------------------------------------------
 
 class _UnixConnection(http.client.HTTPConnection):
     def __init__(self, path: str, timeout: float | None) -> None:
@@ -414,10 +209,10 @@ class Client:
                 self.close()
                 # A kept-alive socket the server closed: retry once on a new connection.
                 if fresh or attempt == 1:
-                    raise TransportError(_go_error(method, url, exc, self.cfg)) from None
+                    raise TransportError(go_error(method, url, exc, self.cfg)) from None
             except (OSError, http.client.HTTPException) as exc:
                 self.close()
-                raise TransportError(_go_error(method, url, exc, self.cfg)) from None
+                raise TransportError(go_error(method, url, exc, self.cfg)) from None
         raise AssertionError("unreachable")
 
     def request(
@@ -438,7 +233,7 @@ class Client:
             raw = resp.read()
         except (OSError, http.client.HTTPException) as exc:
             self.close()
-            raise TransportError(_go_error(method, self.url(path, params), exc, self.cfg)) from None
+            raise TransportError(go_error(method, self.url(path, params), exc, self.cfg)) from None
         if resp.will_close:
             self.close()
         out = Response(resp.status, resp.headers, raw)
@@ -489,61 +284,3 @@ class Client:
 def client_from_flags(opts: Parsed, env: Mapping[str, str] | None = None,
                       timeout: float | None = None) -> Client:
     return Client(config_from_flags(opts, env), timeout=timeout)
-
-
-# --- Go-style error text -----------------------------------------------------------------------
-
-def _dial_target(cfg: ClientConfig) -> str:
-    if cfg.scheme == "unix":
-        return f"dial unix {cfg.address}"
-    host, port = cfg.host_port()
-    return f"dial tcp {host}:{port}" if ":" not in host else f"dial tcp [{host}]:{port}"
-
-
-def _go_error(method: str, url: str, exc: BaseException, cfg: ClientConfig) -> str:
-    prefix = f'{method[:1]}{method[1:].lower()} "{url}": '
-    return prefix + go_transport_reason(exc, cfg)
-
-
-def go_transport_reason(exc: BaseException, cfg: ClientConfig) -> str:
-    """The part after the URL in Go's net/http error for the same failure."""
-    import ssl
-
-    dial = _dial_target(cfg)
-    if isinstance(exc, ssl.SSLCertVerificationError):
-        msg = exc.verify_message or str(exc)
-        if exc.verify_code in (2, 19, 20, 21):
-            msg = "certificate signed by unknown authority"
-        return f"tls: failed to verify certificate: x509: {msg}"
-    if isinstance(exc, ssl.SSLError):
-        reason = (exc.reason or "").upper()
-        if "WRONG_VERSION_NUMBER" in reason or "RECORD_LAYER_FAILURE" in reason or "PACKET_LENGTH_TOO_LONG" in reason:
-            return "http: server gave HTTP response to HTTPS client"
-        if "CERTIFICATE_REQUIRED" in reason or "BAD_CERTIFICATE" in reason:
-            return "remote error: tls: bad certificate"
-        return f"tls: {(exc.reason or str(exc)).lower().replace('_', ' ')}"
-    if isinstance(exc, socket.gaierror):
-        host = cfg.host_port()[0] if cfg.scheme != "unix" else cfg.address
-        return f"dial tcp: lookup {host}: no such host"
-    if isinstance(exc, http.client.BadStatusLine):
-        line = exc.args[0] if exc.args else ""
-        return f"net/http: HTTP/1.x transport connection broken: malformed HTTP response {json.dumps(line)}"
-    if isinstance(exc, http.client.RemoteDisconnected | http.client.IncompleteRead):
-        return "EOF"
-    if isinstance(exc, TimeoutError | socket.timeout):
-        return f"{dial}: i/o timeout"
-    if isinstance(exc, OSError) and exc.errno is not None:
-        reasons = {
-            errno.ECONNREFUSED: "connection refused",
-            errno.ENOENT: "no such file or directory",
-            errno.EHOSTUNREACH: "no route to host",
-            errno.ENETUNREACH: "network is unreachable",
-            errno.EACCES: "permission denied",
-            errno.ECONNRESET: "connection reset by peer",
-            errno.EADDRNOTAVAIL: "cannot assign requested address",
-        }
-        reason = reasons.get(exc.errno, os.strerror(exc.errno).lower())
-        if exc.errno == errno.ECONNRESET:
-            return f"read: {reason}"
-        return f"{dial}: connect: {reason}"
-    return str(exc) or exc.__class__.__name__
