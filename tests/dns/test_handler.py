@@ -240,3 +240,48 @@ def test_canonical_key_ignores_edns_options(cookie: bytes, size: int) -> None:
 
     plain = query([])
     assert canonical_key(query([EDNSOption(10, cookie)])) == canonical_key(plain) == plain[2:]
+
+
+# ------------------------------------------------------------------------ cache coherence
+NAMES = ["web.service.consul", "db.service.consul", "v1.web.service.consul", "n0.node.consul",
+         "n1.node.consul", "1.0.0.10.in-addr.arpa", "2.0.0.10.in-addr.arpa", "consul"]
+ops = st.lists(
+    st.one_of(
+        st.tuples(st.just("register"), st.integers(0, 2), st.sampled_from(["web", "db"]),
+                  st.sampled_from(["passing", "warning", "critical"]), st.booleans()),
+        st.tuples(st.just("node_check"), st.integers(0, 2), st.sampled_from(["passing", "critical"])),
+        st.tuples(st.just("deregister"), st.integers(0, 2), st.sampled_from(["", "web", "db"])),
+        st.tuples(st.just("query"), st.sampled_from(NAMES), st.sampled_from(["A", "SRV", "PTR", "ANY", "TXT"])),
+    ),
+    max_size=25,
+)
+
+
+def comparable(reply: bytes | Forward | None) -> tuple[int, list[str], list[str]]:
+    assert isinstance(reply, bytes)
+    rec = DNSRecord.parse(reply)
+    return (rec.header.rcode, sorted(str(x) for x in rec.rr), sorted(str(x) for x in rec.ar))
+
+
+@given(ops)
+@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+def test_cached_answers_always_match_a_fresh_resolution(steps: list[tuple[object, ...]]) -> None:
+    c = Catalog()
+    cached = handler(c)
+    for step in steps:
+        if step[0] == "register":
+            _, i, svc, status, tagged = step
+            c.service(f"n{i}", f"10.0.0.{i + 1}", str(svc), 80, tags=["v1"] if tagged else [], status=str(status))
+        elif step[0] == "node_check":
+            _, i, status = step
+            if f"n{i}" in c.store.nodes_by_name:
+                c.node_check(f"n{i}", str(status))
+        elif step[0] == "deregister":
+            _, i, sid = step
+            c.deregister(f"n{i}", str(sid))
+        else:
+            _, name, qtype = step
+            data = q(str(name), str(qtype), cookie=b"k" * 8)  # EDNS: no answer-count cap
+            fresh = PacketHandler(c.store, cached.config, random.Random(0))
+            assert comparable(cached.handle(data)) == comparable(fresh.handle(data))
+            assert comparable(cached.handle(data, tcp=True)) == comparable(fresh.handle(data, tcp=True))
