@@ -1,6 +1,7 @@
 """TCPTransport: Raft traffic and server-to-server calls over the server port (8300).
 
-A connection starts with the 4-byte magic `PCR1`, then carries frames of `>I` length + msgpack:
+A connection starts with the 4-byte magic `\x01PCR` (a non-letter first byte, so a listener
+shared with forwarded HTTP, like Consul's multiplexed server port, can tell them apart), then carries frames of `>I` length + msgpack:
   [0, src_id, src_addr, [message, ...]]   raft messages (no reply)
   [1, call_id, method, body]               a call
   [2, call_id, ok, body]                   its reply (body is the error text when not ok)
@@ -33,7 +34,7 @@ from pyconsul.raft.transport import (
 
 log = logging.getLogger("pyconsul.raft.transport")
 
-MAGIC = b"PCR1"
+MAGIC = b"\x01PCR"
 _LEN = struct.Struct(">I")
 MAX_FRAME = 512 << 20
 RAFT, CALL, REPLY = 0, 1, 2
@@ -176,9 +177,11 @@ class TCPTransport:
         server_hostname: str | None = None,
         connect_timeout: float = 2.0,
         bind_source: bool = True,
+        listen: bool = True,
     ) -> None:
         """`advertise` ("IP:port") is how peers reach us; default `bind_host:bind_port`.
-        `bind_source` dials from `bind_host`, so a per-address firewall rule cuts both ways."""
+        `bind_source` dials from `bind_host`, so a per-address firewall rule cuts both ways.
+        `listen=False`: someone else owns the listener and hands us connections via `serve`."""
         self.host = bind_host
         self.port = bind_port
         self._advertise = advertise
@@ -188,6 +191,7 @@ class TCPTransport:
         self.connect_timeout = connect_timeout
         self.bind_source = bind_source and bind_host not in ("0.0.0.0", "::", "")
         self.local_id = ""
+        self.listen = listen
         self.closed = False
         self._peers: dict[str, _Peer] = {}
         self._server: asyncio.base_events.Server | None = None
@@ -212,8 +216,10 @@ class TCPTransport:
         self._on_messages = on_messages
         self._on_call = on_call
         self._on_unreachable = on_unreachable
+        if not self.listen:
+            return
         self._server = await asyncio.start_server(
-            self._serve, self.host, self.port, ssl=self.server_ssl, reuse_address=True
+            self.serve, self.host, self.port, ssl=self.server_ssl, reuse_address=True
         )
         if self.port == 0:
             self.port = self._server.sockets[0].getsockname()[1]
@@ -272,7 +278,8 @@ class TCPTransport:
             p.calls.pop(cid, None)
 
     # ------------------------------------------------------------------ inbound
-    async def _serve(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+    async def serve(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        """Handle one inbound connection (also the stream handler for a shared listener)."""
         self._conns.add(writer)
         lock = asyncio.Lock()
         calls: set[asyncio.Task[None]] = set()

@@ -1,0 +1,250 @@
+"""RaftConsensus: the `Consensus` of a server in a multi-server cluster.
+
+Writes are replicated to a quorum before they are applied and acknowledged; a write reaching a
+follower is appended by the leader and answered by the follower's own apply of it. With no
+leader, writes and default/consistent reads wait up to `hold_timeout` (Consul's
+rpc_hold_timeout, 7 s) for one, then fail with NoLeaderError ("No cluster leader").
+
+Read modes (`barrier`): default → the leader vouches for its commit index under its lease (a
+follower asks the leader, then waits to apply up to it); consistent → the leader first confirms
+with a quorum of heartbeats; stale → no barrier at all (the API skips the call).
+
+Timing follows Consul: at the default raft_multiplier 5 a tick is 100 ms, heartbeats go every
+tick and a follower starts an election after 1–2 s without a leader.
+
+State lives in `<data_dir>/raft/`: `log/` segments, `raft-state` (term, vote, server ID),
+`snapshots/`. The server's Raft ID is its node ID, kept from the first start on.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import random
+import ssl
+import time
+from pathlib import Path
+from typing import Any
+
+from pyconsul.config.runtime import RuntimeConfig
+from pyconsul.consensus import LeaderStatus, NoLeaderError
+from pyconsul.fsm import commands
+from pyconsul.raft.discovery import Discovery, ServerInfo
+from pyconsul.raft.node import NoLeader, RaftNode, StateMachine
+from pyconsul.raft.segment_log import SegmentLogStore
+from pyconsul.raft.snapshot import FileSnapshotStore
+from pyconsul.raft.stable import FileStableStore
+from pyconsul.raft.storage import MemoryLogStore, MemorySnapshotStore, MemoryStableStore
+from pyconsul.raft.tcp_transport import TCPTransport
+from pyconsul.raft.transport import Transport
+
+log = logging.getLogger("pyconsul.raft")
+
+
+class RaftConsensus:
+    def __init__(
+        self,
+        config: RuntimeConfig,
+        machine: StateMachine,
+        *,
+        server_ssl: ssl.SSLContext | None = None,
+        client_ssl: ssl.SSLContext | None = None,
+        server_hostname: str | None = None,
+        own_listener: bool = False,
+        transport: Transport | None = None,
+        hold_timeout: float = 7.0,
+        rng: random.Random | None = None,
+    ) -> None:
+        """`own_listener=False` (the agent's way): the agent's shared server-port listener hands
+        non-HTTP connections to `stream_handler`. `own_listener=True` listens on the server port
+        itself. `transport` replaces the TCP transport (tests wrap it to inject faults)."""
+        self.config = config
+        self.machine = machine
+        self.hold_timeout = hold_timeout
+        self.address = f"{config.advertise()}:{config.ports.server}"
+        if config.data_dir and not config.dev:
+            root = Path(config.data_dir) / "raft"
+            log_store: Any = SegmentLogStore(root / "log")
+            stable: Any = FileStableStore(root)
+            snaps: Any = FileSnapshotStore(root / "snapshots")
+        else:
+            log_store, stable, snaps = MemoryLogStore(), MemoryStableStore(), MemorySnapshotStore()
+        # The Raft identity must survive restarts even if the node ID were regenerated.
+        _, _, stored_id = stable.load()
+        self.id = stored_id or config.node_id
+        if transport is None:
+            bind = config.bind_addr
+            transport = TCPTransport(
+                bind, config.ports.server, self.address,
+                server_ssl=server_ssl, client_ssl=client_ssl, server_hostname=server_hostname,
+                listen=own_listener,
+            )
+        self.transport = transport
+        mult = max(1, min(10, int(config.raft_multiplier or 5)))
+        self.node = RaftNode(
+            self.id, transport, machine, log_store, stable, snaps,
+            tick_interval=0.02 * mult,
+            election_tick=10,
+            heartbeat_tick=1,
+            snapshot_threshold=max(16, int(config.snapshot_threshold or 8192)),
+            rng=rng,
+        )
+        self.discovery = Discovery(
+            self.node,
+            ServerInfo(self.id, config.node_name, self.address),
+            list(config.start_join) + list(config.retry_join),
+            bootstrap_expect=config.bootstrap_expect,
+            server_port=config.ports.server,
+            serf_port=config.ports.serf_lan,
+            interval=min(1.0, max(0.2, float(config.retry_interval or 1.0))),
+        )
+        self.stream_handler = getattr(transport, "serve", None)
+        self._started = False
+
+    # ------------------------------------------------------------------ lifecycle
+    async def start(self) -> None:
+        self.node.load()
+        if self.config.bootstrap and not self.node.has_state():
+            self.node.bootstrap({self.id: self.address})
+        await self.node.start()
+        self.discovery.start()
+        self._started = True
+        log.info("raft started", extra={"id": self.id, "address": self.address,
+                                        "bootstrap_expect": self.config.bootstrap_expect})
+
+    async def stop(self) -> None:
+        if not self._started:
+            return
+        self._started = False
+        await self.discovery.stop()
+        await self.node.stop()
+
+    async def leave(self, timeout: float = 5.0) -> None:
+        """Graceful leave: take this server out of the voters before stopping."""
+        try:
+            await self.discovery.remove(self.id, timeout)
+        except (NoLeader, TimeoutError) as exc:
+            log.warning("raft: could not leave the configuration", extra={"error": str(exc)})
+
+    # ------------------------------------------------------------------ Consensus
+    async def apply(self, command: commands.Command) -> Any:
+        data = commands.encode(command)
+        deadline = time.monotonic() + self.hold_timeout
+        while True:
+            placed_somewhere = self.node.leader_addr != ""
+            try:
+                return await self.node.propose(data, timeout=self.hold_timeout)
+            except NoLeader as exc:
+                # Retry only what surely was not appended: no leader known, or it said no.
+                retriable = not placed_somewhere or "not the leader" in str(exc) or "leadership lost" in str(exc)
+                if not retriable or time.monotonic() > deadline:
+                    raise NoLeaderError() from None
+            except TimeoutError:
+                raise NoLeaderError() from None
+            await asyncio.sleep(0.05)
+
+    async def barrier(self, consistent: bool) -> None:
+        deadline = time.monotonic() + self.hold_timeout
+        while True:
+            try:
+                await self.node.read_barrier(lease=not consistent, timeout=self.hold_timeout)
+                return
+            except (NoLeader, TimeoutError):
+                if time.monotonic() > deadline:
+                    raise NoLeaderError() from None
+            await asyncio.sleep(0.05)
+
+    def leader_status(self) -> LeaderStatus:
+        node = self.node
+        if node.core is None:
+            return LeaderStatus(False, "", 0, False)
+        leader = node.leader_addr
+        if node.is_leader():
+            return LeaderStatus(True, leader, 0, True)
+        contact = int((time.monotonic() - node.last_contact) * 1000) if node.last_contact else 0
+        return LeaderStatus(bool(leader), leader, contact, False)
+
+    def peers(self) -> list[str]:
+        if self.node.core is None:
+            return []
+        return sorted(self.node.voters().values())
+
+    def configuration(self) -> list[dict[str, Any]]:
+        """`/v1/operator/raft/configuration` Servers, as Consul shows them."""
+        node = self.node
+        if node.core is None:
+            return []
+        lead = node.leader_id
+        last = node.core.log.last_index
+        out = []
+        for sid, addr in sorted(node.voters().items(), key=lambda kv: kv[1]):
+            out.append({
+                "ID": sid,
+                "Node": self.discovery.name_of(sid) or addr.rsplit(":", 1)[0],
+                "Address": addr,
+                "Leader": sid == lead,
+                "Voter": True,
+                "ProtocolVersion": "3",
+                "LastIndex": last,
+            })
+        return out
+
+    async def remove_peer(self, address: str = "", node_id: str = "") -> None:
+        """`operator raft remove-peer`: ValueError when no such server is a voter."""
+        voters = self.node.voters()
+        target = ""
+        if node_id:
+            target = node_id if node_id in voters else ""
+        else:
+            target = next((k for k, a in voters.items() if a == address), "")
+        if not target:
+            what = f"id {node_id!r}" if node_id else f"address {address!r}"
+            raise ValueError(f"{what} was not found in the Raft configuration")
+        self.discovery.note_left(target)
+        try:
+            await self.discovery.remove(target, self.hold_timeout)
+        except NoLeader:
+            raise NoLeaderError() from None
+
+    # Gossip hooks: the agent calls these from its member events (server members only).
+    def note_server(self, node_id: str, name: str, addr: str) -> None:
+        """A server member is alive at `addr` ("IP:server port")."""
+        self.discovery.note_server(node_id, name, addr)
+
+    def note_server_left(self, node_id: str) -> None:
+        """A server member left gracefully: the leader removes it from the voters."""
+        self.discovery.note_left(node_id)
+
+    def stats(self) -> dict[str, str]:
+        node = self.node
+        core = node.core
+        if core is None:
+            return {"state": "Follower"}
+        last_contact = "0"
+        if not node.is_leader():
+            last_contact = (
+                f"{(time.monotonic() - node.last_contact) * 1000:.3f}ms" if node.last_contact else "never"
+            )
+        voters = node.voters()
+        latest = ", ".join(f"{{Suffrage:Voter ID:{k} Address:{a}}}" for k, a in sorted(voters.items()))
+        snap = core.log.snapshot
+        return {
+            "applied_index": str(node.applied_index),
+            "commit_index": str(core.log.committed),
+            "fsm_pending": str(max(0, core.log.applied - node.applied_index)),
+            "last_contact": last_contact,
+            "last_log_index": str(core.log.last_index),
+            "last_log_term": str(core.log.last_term),
+            "last_snapshot_index": str(snap.index if snap else 0),
+            "last_snapshot_term": str(snap.term if snap else 0),
+            "latest_configuration": f"[{latest}]",
+            "latest_configuration_index": str(core.log.last_config_index()),
+            "num_peers": str(max(0, len(voters) - 1)),
+            "protocol_version": "3",
+            "protocol_version_max": "3",
+            "protocol_version_min": "0",
+            "snapshot_version_max": "1",
+            "snapshot_version_min": "0",
+            "state": core.role.value,
+            "term": str(core.term),
+        }

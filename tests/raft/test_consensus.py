@@ -1,0 +1,137 @@
+"""RaftConsensus with the real state machine and store: three servers on 127.0.0.1/.2/.3 that
+find each other through start_join, bootstrap with bootstrap_expect=3, and serve the
+Consensus protocol the API uses."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import AsyncIterator, Callable
+from pathlib import Path
+
+import pytest
+
+from pyconsul.config.runtime import RuntimeConfig
+from pyconsul.consensus import NoLeaderError
+from pyconsul.fsm import commands as c
+from pyconsul.fsm.machine import StateMachine
+from pyconsul.raft.consensus import RaftConsensus
+from pyconsul.raft.tcp_transport import TCPTransport
+from pyconsul.state.store import StateStore
+from tests.agent_proc import free_port
+from tests.raft.faults import FaultyTransport
+
+HOSTS = ["127.0.0.1", "127.0.0.2", "127.0.0.3"]
+
+
+class Server:
+    def __init__(self, cfg: RuntimeConfig) -> None:
+        self.cfg = cfg
+        self.store = StateStore()
+        self.faults = FaultyTransport(TCPTransport(cfg.bind_addr, cfg.ports.server, f"{cfg.bind_addr}:{cfg.ports.server}"))
+        self.cons = RaftConsensus(cfg, StateMachine(self.store), transport=self.faults, hold_timeout=2.0)
+
+    def value(self, key: str) -> bytes | None:
+        _, row = self.store.kv_get(None, key)
+        return None if row is None else row["Value"]
+
+
+def make_configs(tmp_path: Path, raft_multiplier: int = 1) -> list[RuntimeConfig]:
+    ports = [free_port(h) for h in HOSTS]
+    cfgs = []
+    for i, host in enumerate(HOSTS):
+        cfgs.append(RuntimeConfig(
+            node_name=f"srv{i}", data_dir=str(tmp_path / f"srv{i}"), server=True, bootstrap_expect=3,
+            bind_addr=host, raft_multiplier=raft_multiplier,
+            # A chain of joins is enough: join replies spread what each server knows.
+            start_join=[f"{HOSTS[i - 1]}:{ports[i - 1]}"] if i else [],
+        ))
+        cfgs[-1].ports.server = ports[i]
+    return cfgs
+
+
+async def until(cond: Callable[[], bool], timeout: float = 10.0, what: str = "") -> None:
+    deadline = time.monotonic() + timeout
+    while not cond():
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out waiting for {what}")
+        await asyncio.sleep(0.01)
+
+
+@pytest.fixture
+async def servers(tmp_path: Path) -> AsyncIterator[list[Server]]:
+    srvs = [Server(cfg) for cfg in make_configs(tmp_path)]
+    for s in srvs:
+        await s.cons.start()
+    yield srvs
+    for s in srvs:
+        await s.cons.stop()
+
+
+def leader_of(srvs: list[Server]) -> Server | None:
+    ls = [s for s in srvs if s.cons.leader_status().is_leader]
+    return ls[0] if len(ls) == 1 else None
+
+
+async def test_bootstrap_expect_forms_one_cluster_and_replicates(servers: list[Server]) -> None:
+    await until(lambda: leader_of(servers) is not None and all(s.cons.leader_status().known_leader for s in servers),
+                what="a leader known to all")
+    leader = leader_of(servers)
+    assert leader is not None
+    addrs = sorted(f"{s.cfg.bind_addr}:{s.cfg.ports.server}" for s in servers)
+    await until(lambda: all(s.cons.peers() == addrs for s in servers), what="configuration everywhere")
+    for s in servers:
+        assert s.cons.leader_status().leader_addr == f"{leader.cfg.bind_addr}:{leader.cfg.ports.server}"
+    follower = next(s for s in servers if s is not leader)
+    assert await follower.cons.apply(c.KVOp(verb="set", key="k", value=b"v1")) is True
+    # cas result comes back from the follower's own apply of the leader's entry
+    _, row = follower.store.kv_get(None, "k")
+    assert row is not None
+    assert await follower.cons.apply(c.KVOp(verb="cas", key="k", value=b"v2", index=row["ModifyIndex"])) is True
+    assert await leader.cons.apply(c.KVOp(verb="cas", key="k", value=b"v3", index=row["ModifyIndex"])) is False
+    await follower.cons.barrier(consistent=True)
+    assert follower.value("k") == b"v2"
+    await until(lambda: all(s.value("k") == b"v2" for s in servers), what="replicated")
+    # Names travel with the join exchange, which reaches every server within a discovery round.
+    await until(lambda: sorted(x["Node"] for x in follower.cons.configuration()) == ["srv0", "srv1", "srv2"],
+                what="server names")
+    conf = follower.cons.configuration()
+    assert [x["Leader"] for x in conf].count(True) == 1
+    st = leader.cons.stats()
+    assert st["state"] == "Leader" and st["num_peers"] == "2"
+
+
+async def test_minority_refuses_and_majority_goes_on(servers: list[Server]) -> None:
+    await until(lambda: leader_of(servers) is not None, what="leader")
+    leader = leader_of(servers)
+    assert leader is not None
+    lone = next(s for s in servers if s is not leader)
+    majority = [s for s in servers if s is not lone]
+    lone_addr = f"{lone.cfg.bind_addr}:{lone.cfg.ports.server}"
+    for s in majority:
+        s.faults.blocked.add(lone_addr)
+        lone.faults.blocked.add(f"{s.cfg.bind_addr}:{s.cfg.ports.server}")
+    await leader.cons.apply(c.KVOp(verb="set", key="m", value=b"1"))
+    with pytest.raises(NoLeaderError):
+        await lone.cons.apply(c.KVOp(verb="set", key="lost", value=b"1"))
+    with pytest.raises(NoLeaderError):
+        await lone.cons.barrier(consistent=True)
+    await until(lambda: not lone.cons.leader_status().known_leader, what="lone server forgets the leader")
+    for s in servers:
+        s.faults.blocked.clear()
+    await until(lambda: lone.value("m") == b"1", what="healed")
+    assert lone.value("lost") is None
+
+
+async def test_remove_peer_and_restart(servers: list[Server], tmp_path: Path) -> None:
+    await until(lambda: leader_of(servers) is not None, what="leader")
+    leader = leader_of(servers)
+    assert leader is not None
+    victim = next(s for s in servers if s is not leader)
+    with pytest.raises(ValueError):
+        await leader.cons.remove_peer(address="127.0.0.9:1")
+    await victim.cons.stop()
+    victim_addr = f"{victim.cfg.bind_addr}:{victim.cfg.ports.server}"
+    await leader.cons.remove_peer(address=victim_addr)
+    assert victim_addr not in leader.cons.peers()
+    assert await leader.cons.apply(c.KVOp(verb="set", key="two", value=b"ok")) is True
