@@ -287,3 +287,27 @@ async def test_every_client_address_is_served(cat: Catalog) -> None:
             assert (await dig(srv.port, "+tcp", "+short", "db1.node.consul", host=host)).split() == ["10.0.1.1"]
     finally:
         await srv.close()
+
+
+def _ipv6_loopback() -> bool:
+    try:
+        with socket.socket(socket.AF_INET6, socket.SOCK_DGRAM) as s:
+            s.bind(("::1", 0))
+        return True
+    except OSError:
+        return False
+
+
+@pytest.mark.skipif(not _ipv6_loopback(), reason="no IPv6 loopback on this machine")
+async def test_ipv6_listener_and_aaaa_answers(cat: Catalog) -> None:
+    cat.service("v6", "fd00::10", "six", 80, status="passing")
+    cfg = config(client_addr="::1")
+    cfg.ports.dns = 0
+    srv = await start_dns_server(cfg, cat.store)
+    try:
+        assert (await dig(srv.port, "+short", "AAAA", "six.service.consul", host="::1")).split() == ["fd00::10"]
+        srv_out = await dig(srv.port, "+tcp", "SRV", "six.service.consul", host="::1")
+        assert "v6.node.dc1.consul." in srv_out and "AAAA\tfd00::10" in srv_out
+        assert (await dig(srv.port, "+short", "-x", "fd00::10", host="::1")).split() == ["v6.node.dc1.consul."]
+    finally:
+        await srv.close()
