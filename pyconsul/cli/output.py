@@ -21,8 +21,9 @@ def error(text: str = "") -> None:
 
 
 def columnize(rows: Sequence[Sequence[Any]], glue: str = "  ") -> str:
-    """ryanuber/columnize: each column padded to its widest cell, the last cell of a row not
-    padded, cells trimmed, the whole table trimmed (so no trailing newline)."""
+    """ryanuber/columnize: cells trimmed, each column padded to its widest cell and glued with
+    two spaces, the last cell of a row not padded, no trailing newline. A row whose last cell is
+    empty keeps its padding, as in Go."""
     cells = [[str(c).strip() for c in row] for row in rows]
     widths: list[int] = []
     for row in cells:
@@ -34,7 +35,7 @@ def columnize(rows: Sequence[Sequence[Any]], glue: str = "  ") -> str:
     for row in cells:
         parts = [c.ljust(widths[i]) if i < len(row) - 1 else c for i, c in enumerate(row)]
         lines.append(glue.join(parts))
-    return "\n".join(lines).strip()
+    return "\n".join(lines)
 
 
 def tabwrite(rows: Sequence[Sequence[Any]], padding: int = 6, prefix: str = "") -> str:

@@ -33,6 +33,11 @@ def test_columnize_matches_consul_members_layout() -> None:
                                "c           172.19.0.9:8301  alive")
 
 
+def test_columnize_keeps_padding_before_an_empty_last_cell() -> None:
+    # Go's columnize only drops the final newline; a row ending in an empty cell keeps its glue.
+    assert columnize([["Node", "Meta"], ["web-1", ""]]) == "Node   Meta\nweb-1  "
+
+
 @given(st.lists(st.lists(st.text(alphabet="abcxyz:.-", min_size=1, max_size=6), min_size=3, max_size=3),
                 min_size=1, max_size=6))
 def test_columnize_aligns_every_column(rows: list[list[str]]) -> None:
