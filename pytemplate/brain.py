@@ -22,8 +22,8 @@ class Brain:
             return self._data[dep.key], True
         return None, False
 
-    def forget(self, dep: Dependency) -> None:
-        self._data.pop(dep.key, None)
+    def forget(self, key: str) -> None:
+        self._data.pop(key, None)
 
     def __contains__(self, dep: Dependency) -> bool:
         return dep.key in self._data

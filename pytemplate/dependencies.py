@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 from typing import Any, ClassVar
 
 from pytemplate import model
+from pytemplate.consul_json import aggregated_status, catalog_node, health_check
 
 _W = r"\w"  # Go's [[:word:]]
 _TAG = rf"((?P<tag>[{_W}=:\.\-]+)\.)?"
@@ -33,8 +34,6 @@ NODE_RE = re.compile(rf"\A({_NODE})?{_DC}\Z")
 DC_NEAR_RE = re.compile(rf"\A{_DC}{_NEAR}\Z")
 
 HEALTH_STATES = ("any", "passing", "warning", "critical", "maintenance")
-NODE_MAINT = "_node_maintenance"
-SERVICE_MAINT = "_service_maintenance:"
 
 
 class DependencyError(ValueError):
@@ -83,49 +82,6 @@ def _dc_params(dc: str) -> list[tuple[str, str]]:
 
 def _sorted_tags(tags: Any) -> list[str]:
     return sorted(str(t) for t in (tags or []))
-
-
-def aggregated_status(checks: list[dict[str, Any]]) -> str:
-    """Consul's HealthChecks.AggregatedStatus: maintenance > critical > warning > passing."""
-    passing = warning = critical = maintenance = False
-    for check in checks:
-        cid = str(check.get("CheckID", ""))
-        if cid == NODE_MAINT or cid.startswith(SERVICE_MAINT):
-            maintenance = True
-            continue
-        status = check.get("Status")
-        if status == "passing":
-            passing = True
-        elif status == "warning":
-            warning = True
-        elif status == "critical":
-            critical = True
-        else:
-            return ""
-    if maintenance:
-        return "maintenance"
-    if critical:
-        return "critical"
-    if warning:
-        return "warning"
-    return "passing" if passing or not checks else "passing"
-
-
-def _check(c: dict[str, Any]) -> model.HealthCheck:
-    return model.HealthCheck(
-        Node=c.get("Node", "") or "", CheckID=c.get("CheckID", "") or "", Name=c.get("Name", "") or "",
-        Status=c.get("Status", "") or "", Notes=c.get("Notes", "") or "", Output=c.get("Output", "") or "",
-        ServiceID=c.get("ServiceID", "") or "", ServiceName=c.get("ServiceName", "") or "",
-        ServiceTags=list(c.get("ServiceTags") or []), Type=c.get("Type", "") or "",
-    )
-
-
-def _node(n: dict[str, Any]) -> model.Node:
-    return model.Node(
-        ID=n.get("ID", "") or "", Node=n.get("Node", "") or "", Address=n.get("Address", "") or "",
-        Datacenter=n.get("Datacenter", "") or "", TaggedAddresses=dict(n.get("TaggedAddresses") or {}),
-        Meta=dict(n.get("Meta") or {}),
-    )
 
 
 @dataclass(frozen=True, eq=False)
@@ -189,7 +145,7 @@ class HealthServiceQuery(Dependency):
                 Address=svc.get("Address") or node.get("Address", "") or "",
                 ServiceTaggedAddresses=dict(svc.get("TaggedAddresses") or {}),
                 ID=svc.get("ID", "") or "", Name=svc.get("Service", "") or "", Kind=svc.get("Kind", "") or "",
-                Tags=_sorted_tags(svc.get("Tags")), Checks=[_check(c) for c in checks], Status=state,
+                Tags=_sorted_tags(svc.get("Tags")), Checks=[health_check(c) for c in checks], Status=state,
                 Port=int(svc.get("Port") or 0),
                 Weights=model.Weights(int(weights.get("Passing", 1)), int(weights.get("Warning", 1))),
             ))
@@ -389,7 +345,7 @@ class CatalogNodeQuery(Dependency):
             EnableTagOverride=bool(s.get("EnableTagOverride")),
         ) for s in (body.get("Services") or {}).values()]
         services.sort(key=lambda s: (s.Service, s.ID))
-        return model.CatalogNode(Node=_node(body.get("Node") or {}), Services=services)
+        return model.CatalogNode(Node=catalog_node(body.get("Node") or {}), Services=services)
 
 
 @dataclass(frozen=True, eq=False)
@@ -413,7 +369,7 @@ class CatalogNodesQuery(Dependency):
         return Request("/v1/catalog/nodes", tuple(params))
 
     def decode(self, status: int, body: Any) -> list[model.Node]:
-        nodes = [_node(n) for n in body or []]
+        nodes = [catalog_node(n) for n in body or []]
         if not self.near:
             nodes.sort(key=lambda n: (n.Node, n.Address))
         return nodes

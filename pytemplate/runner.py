@@ -237,7 +237,9 @@ class Runner:
         for t in self.templates:
             in_use |= t.used
         for key in self.watcher.keys() - in_use:
+            # Forget its data too: if a template needs it again, it waits for fresh data.
             self.watcher.remove(key)
+            self.brain.forget(key)
 
     async def _drive_child(self, wrote_any: bool) -> int | None:
         if self.child is None or not all(t.complete for t in self.templates):

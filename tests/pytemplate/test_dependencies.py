@@ -5,8 +5,11 @@ from __future__ import annotations
 import base64
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from pytemplate import dependencies as d
+from pytemplate.consul_json import aggregated_status
 
 
 def _entry(node: str, sid: str, port: int, checks: list[tuple[str, str]], addr: str = "",
@@ -112,3 +115,21 @@ def test_catalog_decoders() -> None:
     assert d.CatalogNodeQuery.parse("n1").request().path == "/v1/catalog/node/n1"
     assert d.CatalogDatacentersQuery().decode(200, ["dc2", "dc1"]) == ["dc1", "dc2"]
     assert not d.CatalogDatacentersQuery.blocking
+
+
+statuses = st.lists(st.tuples(st.sampled_from(["serfHealth", "svc", "_node_maintenance", "_service_maintenance:x"]),
+                              st.sampled_from(["passing", "warning", "critical"])), max_size=6)
+
+
+@given(statuses)
+def test_aggregated_status_priority(checks: list[tuple[str, str]]) -> None:
+    got = aggregated_status([{"CheckID": cid, "Status": s} for cid, s in checks])
+    plain = [s for cid, s in checks if not cid.startswith(("_node_maintenance", "_service_maintenance:"))]
+    if len(plain) < len(checks):
+        assert got == "maintenance"
+    elif "critical" in plain:
+        assert got == "critical"
+    elif "warning" in plain:
+        assert got == "warning"
+    else:
+        assert got == "passing"

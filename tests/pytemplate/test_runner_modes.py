@@ -92,3 +92,26 @@ async def _until(predicate: object, what: str, timeout: float = 10.0) -> None:
         if loop.time() > deadline:
             raise AssertionError(f"timed out waiting for {what}")
         await asyncio.sleep(0.02)
+
+
+async def test_file_dependency_follows_the_file(shared_agent: AgentProcess, tmp_path: Path) -> None:
+    watched = tmp_path / "motd"
+    watched.write_text("v1")
+    cfg = Config(consul=ConsulSettings(address=shared_agent.http_addr), templates=[
+        TemplateConfig(contents=f'[{{{{ file "{watched}" }}}}]', destination=str(tmp_path / "out")),
+        TemplateConfig(contents=f"[{{{{ file('{watched}') }}}}]", destination=str(tmp_path / "out2"),
+                       engine="jinja"),
+    ])
+    client = HttpConsulClient(shared_agent.http_addr)
+    runner = Runner(cfg, client, out=io.StringIO())
+    task = asyncio.create_task(runner.run())
+    try:
+        await _until(lambda: read(tmp_path / "out") == "[v1]" and read(tmp_path / "out2") == "[v1]", "render")
+        assert len(runner.watcher) == 1  # both engines share the file view
+        watched.write_text("version two")
+        await _until(lambda: read(tmp_path / "out") == "[version two]", "file change")
+        assert client.requests == 0  # a file needs no Consul
+    finally:
+        runner.stop()
+        await asyncio.wait_for(task, 10)
+        await client.close()
