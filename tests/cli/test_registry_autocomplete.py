@@ -87,3 +87,23 @@ def test_bash_completion_protocol() -> None:
     assert r.out.split() == ["delete", "export", "get", "import", "put"]
     r = consul(env={"COMP_LINE": "pyconsul operator raft l", "COMP_POINT": "24"})
     assert r.out == "list-peers\n"
+
+
+def test_seed001_autocomplete_install_as_consul(tmp_path: Path) -> None:
+    """`consul -autocomplete-install` → `complete -C /usr/local/bin/consul consul` in ~/.bashrc,
+    with pyconsul installed under the name `consul`."""
+    import subprocess
+
+    bin_dir = tmp_path / "usr-local-bin"
+    bin_dir.mkdir()
+    (bin_dir / "consul").symlink_to(SCRIPT)
+    home = tmp_path / "home"
+    home.mkdir()
+    env = clean_env(HOME=str(home), PATH=f"{bin_dir}:/usr/bin:/bin")
+    r = subprocess.run(["sh", "-c", "consul -autocomplete-install"], env=env, capture_output=True, text=True)
+    assert r.returncode == 0, r.stderr
+    assert (home / ".bashrc").read_text() == f"complete -C {bin_dir}/consul consul\n"
+    # And bash's completion call to that program answers.
+    r = subprocess.run(["sh", "-c", "consul"], env={**env, "COMP_LINE": "consul ca", "COMP_POINT": "9"},
+                       capture_output=True, text=True)
+    assert r.stdout == "catalog\n"
