@@ -156,9 +156,9 @@ class GossipCore:
         # Tell a few members straight away rather than waiting for the next gossip round.
         self._gossip_round()
 
-    def force_leave(self, name: str) -> bool:
-        """Mark a failed member as left cluster-wide (Consul's force-leave). False if not failed."""
-        return self._table.force_leave(name)
+    def force_leave(self, name: str, prune: bool = False) -> bool:
+        """Consul's force-leave: the member becomes left everywhere (`prune`: is forgotten)."""
+        return self._table.force_leave(name, prune)
 
     # ---- time ----------------------------------------------------------------------------
 

@@ -82,11 +82,13 @@ class MemberTable:
         me = self.local
         self.broadcasts.queue(me.name, Dead(me.incarnation, me.name, me.name, True))
 
-    def force_leave(self, name: str) -> bool:
+    def force_leave(self, name: str, prune: bool = False) -> bool:
+        """Mark a member left cluster-wide; with `prune`, forget it everywhere. A member that is
+        in fact alive refutes and comes back, as in Consul. False for unknown names and ourselves."""
         node = self.nodes.get(name)
-        if node is None or node.status != NodeStatus.DEAD:
+        if node is None or name == self.name or (node.status == NodeStatus.LEFT and not prune):
             return False
-        self.on_dead(Dead(node.incarnation, name, self.name, True))
+        self.on_dead(Dead(node.incarnation, name, self.name, True, prune))
         return True
 
     def expire_suspicions(self, now: float) -> None:
@@ -194,6 +196,16 @@ class MemberTable:
             return
         node = self.nodes.get(msg.node)
         if node is None or msg.incarnation < node.incarnation:
+            return
+        if msg.prune and msg.left:
+            self.suspicions.pop(msg.node, None)
+            del self.nodes[msg.node]
+            self.broadcasts.queue(msg.node, msg)
+            if node.status != NodeStatus.LEFT:
+                node.incarnation = msg.incarnation
+                self._set_status(node, NodeStatus.LEFT)
+                self._emit(EVENT_LEAVE, node)
+            self._emit(EVENT_REAP, node)
             return
         if node.status == NodeStatus.LEFT:
             return

@@ -217,8 +217,10 @@ class Membership:
             log.warning("gossip: join %s:%d failed: %s", target[0], target[1], exc)
             return False
 
-    def force_leave(self, node: str) -> bool:
-        ok = self.core.force_leave(node)
+    def force_leave(self, node: str, prune: bool = False) -> bool:
+        """Force `node` into the left state cluster-wide (`prune`: remove it from every member list).
+        False when the node is unknown (or is this agent)."""
+        ok = self.core.force_leave(node, prune)
         self._flush()
         return ok
 

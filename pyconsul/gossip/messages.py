@@ -66,6 +66,7 @@ class Dead:
     node: str
     sender: str
     left: bool  # a graceful leave (or force-leave), not a failure
+    prune: bool = False  # force-leave -prune: forget the member outright
 
 
 @dataclass(frozen=True)

@@ -82,10 +82,24 @@ def test_force_leave_turns_a_failed_member_into_left_everywhere() -> None:
     net = cluster(4)
     net.kill("n3")
     assert net.run_until(lambda: all(v["n3"] == "failed" for v in net.views().values()), 60)
-    assert not net.core("n0").force_leave("n1")  # alive members cannot be force-left
+    assert not net.core("n0").force_leave("nobody") and not net.core("n0").force_leave("n0")
     assert net.core("n0").force_leave("n3")
     net._flush(net.addr_of("n0"))
     assert net.run_until(lambda: all(v["n3"] == "left" for v in net.views().values()), 10)
+    # -prune: forgotten everywhere, and push/pull does not bring it back
+    assert net.core("n1").force_leave("n3", prune=True)
+    net._flush(net.addr_of("n1"))
+    assert net.run_until(lambda: all("n3" not in v for v in net.views().values()), 10)
+    net.run_for(2 * net.config.push_pull_interval)
+    assert all("n3" not in v for v in net.views().values())
+
+
+def test_force_leave_of_a_live_member_is_refuted_and_it_stays_in() -> None:
+    net = cluster(4)
+    assert net.core("n0").force_leave("n2")
+    net._flush(net.addr_of("n0"))
+    assert net.run_until(lambda: net.core("n2").local.incarnation > 0, 5)
+    assert net.run_until(lambda: converged(net, 4, {"n2": "alive"}), 30), net.views()
 
 
 def test_failed_member_is_reaped_after_reconnect_timeout() -> None:
