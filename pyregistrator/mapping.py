@@ -29,23 +29,8 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-DEFAULT_CHECK_INTERVAL = "10s"
+from pyregistrator.checks import CHECK_KEYS, CheckDefinition, build_check
 
-# SERVICE_<key> names that build the check, not the Meta.
-CHECK_KEYS = frozenset(
-    {
-        "check_http",
-        "check_https",
-        "check_tcp",
-        "check_ttl",
-        "check_script",
-        "check_cmd",
-        "check_interval",
-        "check_timeout",
-        "check_deregister_after",
-        "check_initial_status",
-    }
-)
 # Keys that become fields of the service itself.
 SERVICE_KEYS = frozenset({"id", "name", "tags", "ignore"})
 
@@ -72,35 +57,6 @@ class MappingConfig:
     use_ip_from_label: str = ""  # -useIpFromLabel
     # What `hostname` resolves to; replaces 0.0.0.0 bindings when -ip is not given.
     hostname_ip: str = ""
-
-
-@dataclass(frozen=True)
-class CheckDefinition:
-    http: str = ""
-    tcp: str = ""
-    ttl: str = ""
-    args: tuple[str, ...] = ()
-    interval: str = ""
-    timeout: str = ""
-    status: str = ""
-    deregister_after: str = ""
-
-    def to_consul(self) -> dict[str, Any]:
-        body: dict[str, Any] = {}
-        for key, value in (
-            ("HTTP", self.http),
-            ("TCP", self.tcp),
-            ("TTL", self.ttl),
-            ("Interval", self.interval),
-            ("Timeout", self.timeout),
-            ("Status", self.status),
-            ("DeregisterCriticalServiceAfter", self.deregister_after),
-        ):
-            if value:
-                body[key] = value
-        if self.args:
-            body["Args"] = list(self.args)
-        return body
 
 
 @dataclass(frozen=True)
@@ -216,39 +172,6 @@ def service_metadata(
         else:
             metadata[key] = value
     return metadata, from_port
-
-
-def _check(attrs: Mapping[str, str], address: str, port: int, container_id: str, exposed: str) -> CheckDefinition | None:
-    timeout = attrs.get("check_timeout", "")
-    if attrs.get("check_http"):
-        check = CheckDefinition(http=f"http://{address}:{port}{attrs['check_http']}", timeout=timeout)
-    elif attrs.get("check_https"):
-        check = CheckDefinition(http=f"https://{address}:{port}{attrs['check_https']}", timeout=timeout)
-    elif attrs.get("check_cmd"):
-        script = f"check-cmd {container_id[:12]} {exposed} {attrs['check_cmd']}"
-        check = CheckDefinition(args=("sh", "-c", script))
-    elif attrs.get("check_script"):
-        script = attrs["check_script"].replace("$SERVICE_IP", address).replace("$SERVICE_PORT", str(port))
-        check = CheckDefinition(args=("sh", "-c", script))
-    elif attrs.get("check_ttl"):
-        check = CheckDefinition(ttl=attrs["check_ttl"])
-    elif attrs.get("check_tcp"):
-        check = CheckDefinition(tcp=f"{address}:{port}", timeout=timeout)
-    else:
-        return None
-    interval = ""
-    if not check.ttl:
-        interval = attrs.get("check_interval") or DEFAULT_CHECK_INTERVAL
-    return CheckDefinition(
-        http=check.http,
-        tcp=check.tcp,
-        ttl=check.ttl,
-        args=check.args,
-        interval=interval,
-        timeout=check.timeout,
-        status=attrs.get("check_initial_status", ""),
-        deregister_after=attrs.get("check_deregister_after", ""),
-    )
 
 
 def _meta(attrs: Mapping[str, str]) -> tuple[tuple[str, str], ...]:
@@ -420,7 +343,7 @@ def _service(
         port=port,
         tags=tags,
         meta=_meta(attrs),
-        check=_check(attrs, address, port, container_id, p.exposed),
+        check=build_check(attrs, address, port, container_id, p.exposed),
         container_id=container_id,
         container_name=container_name,
         exposed_port=p.exposed,

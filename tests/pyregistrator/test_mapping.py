@@ -9,8 +9,8 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
+from pyregistrator.checks import CheckDefinition
 from pyregistrator.mapping import (
-    CheckDefinition,
     MappingConfig,
     container_services,
     image_basename,
