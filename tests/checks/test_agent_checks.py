@@ -210,3 +210,26 @@ def test_alias_check_follows_the_aliased_service(tmp_path: Path, conf_dir: Path,
         assert "failing" in (check_status(agent, "frontend", "service:frontend") or ("", ""))[1]
     finally:
         agent.stop()
+
+
+def test_sighup_reloads_service_files(tmp_path: Path, conf_dir: Path) -> None:
+    import signal
+
+    agent = start_agent(tmp_path, "-config-dir", str(conf_dir))
+    try:
+        # Signals are handled once start-up is complete (Consul installs its handlers then too).
+        wait_for(lambda: "Consul agent running!" in agent.log(), what="agent running")
+        (conf_dir / "cache.hcl").write_text('service {\n  name = "cache"\n  port = 6379\n}\n')
+        agent.signal(signal.SIGHUP)
+        wait_for(lambda: "cache" in agent.get_json("/v1/catalog/services"), what="cache registered")
+        (conf_dir / "cache.hcl").write_text('service {\n  name = "cache"\n  port = 6380\n}\n')
+        agent.signal(signal.SIGHUP)
+        wait_for(lambda: [s["ServicePort"] for s in agent.get_json("/v1/catalog/service/cache")] == [6380],
+                 what="cache port updated")
+        (conf_dir / "cache.hcl").write_text("service {\n")  # broken: the agent keeps running, unchanged
+        agent.signal(signal.SIGHUP)
+        wait_for(lambda: "reload failed" in agent.log() and "cache.hcl" in agent.log(), what="reload error logged")
+        assert agent.alive()
+        assert [s["ServicePort"] for s in agent.get_json("/v1/catalog/service/cache")] == [6380]
+    finally:
+        agent.stop()
