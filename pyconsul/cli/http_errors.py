@@ -63,7 +63,8 @@ def go_transport_reason(exc: BaseException, cfg: ClientConfig) -> str:
         return f"tls: {(exc.reason or str(exc)).lower().replace('_', ' ')}"
     if isinstance(exc, socket.gaierror):
         host = cfg.host_port()[0] if cfg.scheme != "unix" else cfg.address
-        return f"dial tcp: lookup {host}: no such host"
+        server = _resolver()
+        return f"dial tcp: lookup {host}{f' on {server}' if server else ''}: no such host"
     if isinstance(exc, http.client.BadStatusLine):
         line = exc.args[0] if exc.args else ""
         return f"net/http: HTTP/1.x transport connection broken: malformed HTTP response {json.dumps(line)}"
@@ -86,3 +87,17 @@ def go_transport_reason(exc: BaseException, cfg: ClientConfig) -> str:
             return f"read: {reason}"
         return f"{dial}: connect: {reason}"
     return str(exc) or exc.__class__.__name__
+
+
+def _resolver() -> str:
+    """The first nameserver, as Go's resolver names it in lookup errors (`on 127.0.0.53:53`)."""
+    try:
+        with open("/etc/resolv.conf", encoding="utf-8") as fh:
+            for line in fh:
+                parts = line.split()
+                if len(parts) >= 2 and parts[0] == "nameserver":
+                    ns = parts[1]
+                    return f"[{ns}]:53" if ":" in ns else f"{ns}:53"
+    except OSError:
+        pass
+    return ""

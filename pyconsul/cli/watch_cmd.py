@@ -137,7 +137,8 @@ def run(argv: list[str]) -> int:
         if not first and new_index == index:
             continue
         result = plan.shape(raw, index)
-        index = new_index
+        # An index that went backwards (snapshot restore, new leader) restarts from 0, as Consul.
+        index = new_index if new_index >= index else 0
         if not first and result == last_result:
             continue
         if plan.type == "event" and not first and not result:
