@@ -17,7 +17,7 @@ from pytemplate import model
 from pytemplate.brain import Brain
 from pytemplate.golayout import RFC3339, go_format
 from pytemplate.gotmpl.values import ValueError_
-from pytemplate.textfuncs import PURE_GO_FUNCS
+from pytemplate.textfuncs import PURE_GO_FUNCS, Scratch
 
 
 @dataclass
@@ -27,6 +27,7 @@ class RenderContext:
     now: float
     used: dict[str, d.Dependency] = field(default_factory=dict)
     missing: dict[str, d.Dependency] = field(default_factory=dict)
+    scratch: Scratch = field(default_factory=Scratch)
 
     def _recall(self, dep: d.Dependency) -> tuple[Any, bool]:
         self.used.setdefault(dep.key, dep)
@@ -145,6 +146,7 @@ class RenderContext:
             "keys": self.keys, "node": self.node, "nodes": self.nodes, "datacenters": self.datacenters,
             "file": self.file, "env": self.env_get, "mustEnv": self.must_env,
             "envOrDefault": self.env_or_default, "timestamp": self.timestamp,
+            "scratch": lambda: self.scratch,
         }
 
     def jinja_globals(self) -> dict[str, Callable[..., Any]]:

@@ -101,14 +101,13 @@ def by_tag(items: Any) -> dict[str, list[Any]]:
 
 
 def by_key(pairs: Any) -> dict[str, dict[str, Any]]:
-    """Group tree pairs by their first path segment (nested keys only)."""
+    """Group tree pairs by their first path segment; each copy's Key loses that segment."""
     out: dict[str, dict[str, Any]] = {}
     for pair in pairs or []:
-        parts = pair.Key.split("/")
-        if len(parts) < 2:
+        top, _, rest = pair.Key.partition("/")
+        if not rest:
             continue
-        top, rest = parts[0], "/".join(parts[1:])
-        out.setdefault(top, {})[rest] = pair
+        out.setdefault(top, {})[rest] = dataclasses.replace(pair, Key=rest)
     return out
 
 
@@ -305,3 +304,36 @@ PURE_GO_FUNCS: dict[str, Callable[..., Any]] = {
     "sha256Hex": lambda s: hashlib.sha256(s.encode()).hexdigest(),
     "md5sum": lambda s: hashlib.md5(s.encode()).hexdigest(),
 }
+
+
+class Scratch:
+    """consul-template's per-render scratch pad: `{{ scratch.Set "k" "v" }}{{ scratch.Get "k" }}`."""
+
+    def __init__(self) -> None:
+        self.values: dict[str, Any] = {}
+
+    def Key(self, key: str) -> bool:  # noqa: N802 - template-facing Go names
+        return key in self.values
+
+    def Get(self, key: str) -> Any:  # noqa: N802
+        return self.values.get(key)
+
+    def Set(self, key: str, value: Any) -> str:  # noqa: N802
+        self.values[key] = value
+        return ""
+
+    def SetX(self, key: str, value: Any) -> str:  # noqa: N802
+        self.values.setdefault(key, value)
+        return ""
+
+    def MapSet(self, key: str, mkey: str, value: Any) -> str:  # noqa: N802
+        self.values.setdefault(key, {})[mkey] = value
+        return ""
+
+    def MapSetX(self, key: str, mkey: str, value: Any) -> str:  # noqa: N802
+        self.values.setdefault(key, {}).setdefault(mkey, value)
+        return ""
+
+    def MapValues(self, key: str) -> list[Any]:  # noqa: N802
+        m = self.values.get(key) or {}
+        return [m[k] for k in sorted(m)]

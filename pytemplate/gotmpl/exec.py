@@ -42,6 +42,8 @@ class GoTemplate:
 
     def execute(self, data: Any, funcs: Mapping[str, Callable[..., Any]] | None = None) -> str:
         state = _State(self, {**BUILTINS, **(funcs or {})})
+        if data is None:
+            data = MISSING  # Go: executing with nil data makes dot the invalid value
         state.vars = [("$", data)]
         state.walk(data, self.tree)
         return "".join(state.out)

@@ -224,7 +224,7 @@ class Parser:
         if isinstance(term, n.FieldChain):
             term.names.extend(names)
             return term
-        if isinstance(term, (n.Literal, n.Identifier)) and not isinstance(term, n.SubPipeline):
+        if isinstance(term, n.Literal):
             raise self.error(term.offset, "unexpected . after term")
         return n.FieldChain(term.offset, term, names)
 
