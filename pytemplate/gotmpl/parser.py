@@ -200,6 +200,10 @@ class Parser:
                 self.next()
                 continue
             break
+        # As Go: only the first stage may start with a constant or dot (`x | 2` is meaningless).
+        for stage, cmd in enumerate(commands[1:], start=2):
+            if isinstance(cmd.args[0], (n.Literal, n.Dot)):
+                raise self.error(cmd.offset, f"non executable command in pipeline stage {stage}")
         return n.Pipeline(start.offset, decl, is_assign, commands)
 
     def parse_command(self, context: str) -> n.Command:

@@ -20,6 +20,7 @@ PARSE_ERRORS = [
     ("x {{ 3x }}", 1, 6, "bad number syntax"),
     ("{{ break }}", 1, 4, "{{break}} outside {{range}}"),
     ("{{/* open comment }}", 1, 1, "unclosed comment"),
+    ('{{ 1 | printf "%d" | 2 }}', 1, 22, "non executable command in pipeline stage 3"),
     ("{{ .a", 1, 1, "unclosed action"),
 ]
 
@@ -39,7 +40,7 @@ EXEC_ERRORS = [
     ("first\n{{ with node \"node-b\" }}{{ .Node.Nope }}{{ end }}", 2, 28, "can't evaluate field Nope"),
     ('{{ index (service "nginx") 9 }}', 1, 4, "index out of range: 9"),
     ('{{ lt 1 "a" }}', 1, 4, "incompatible types for comparison"),
-    ('{{ 1 | printf "%d" | 2 }}', 1, 22, "can't give argument to non-function 2"),
+    ('{{ 1 | printf "%d" | len 2 }}', 1, 22, "wrong number of args for len"),
     ('{{ range 1.5 }}{{ end }}', 1, 4, "range can't iterate over 1.5"),
     ('{{ template "nope" }}', 1, 4, 'no such template "nope"'),
     ('{{ timestamp "a" "b" }}', 1, 4, "wrong number of arguments"),
