@@ -78,7 +78,7 @@ class Agent:
         if not cfg.server:
             self.forwarder = Forwarder(lambda: cluster.known_servers(self))
             return RemoteConsensus(self.forwarder)
-        if cfg.server and not cfg.dev and (cfg.bootstrap_expect > 1 or (not cfg.bootstrap and (cfg.start_join or cfg.retry_join))):
+        if cfg.server and not cfg.dev:
             try:
                 from pyconsul.raft.consensus import RaftConsensus
             except ImportError:
@@ -417,6 +417,9 @@ class Agent:
         self._leaving = True
         if self._sync_task is not None:
             self._sync_task.cancel()
+        raft_leave = getattr(self.consensus, "leave", None)
+        if self.config.server and raft_leave is not None:
+            await raft_leave()  # out of the voters before leaving the gossip pool
         if self.membership is not None:
             try:
                 await self.membership.leave()
