@@ -99,7 +99,7 @@ class HttpConsulClient:
         except (TimeoutError, aiohttp.ClientError, OSError) as exc:
             raise ConsulError(f"GET {path}: {type(exc).__name__}: {exc}") from None
         if status not in (200, 404):
-            text = raw.decode("utf-8", "replace").strip()
+            text = " ".join(raw.decode("utf-8", "replace").split())[:200]  # one log line
             raise ConsulError(f"GET {path}: unexpected response code: {status} ({text})")
         try:
             body = json.loads(raw) if raw and status == 200 else None
