@@ -219,8 +219,10 @@ class RaftNode:
             leader = self.leader_addr
             if not leader:
                 raise NoLeader("No cluster leader")
+            # The deadline stops a request that sat in a partitioned connection from being
+            # applied long after this server told its client the write failed.
             try:
-                index, term = await self.transport.call(leader, "raft.propose", data, timeout)
+                index, term = await self.transport.call(leader, "raft.propose", [data, time.time() + timeout], timeout)
             except RemoteError as exc:
                 raise NoLeader(str(exc)) from None
             except TransportError as exc:
@@ -305,8 +307,11 @@ class RaftNode:
             core = self._c
             if core.role is not Role.LEADER:
                 raise NoLeader(f"not the leader (leader: {self.leader_addr or 'unknown'})")
+            data, deadline = body
+            if time.time() > float(deadline):
+                raise NoLeader("forwarded write arrived after its deadline")
             placed: asyncio.Future[tuple[int, int]] = asyncio.get_running_loop().create_future()
-            self._proposals.append((bytes(body), placed))
+            self._proposals.append((bytes(data), placed))
             self._wake.set()
             index, term = await placed
             return [index, term]
