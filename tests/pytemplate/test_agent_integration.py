@@ -249,3 +249,18 @@ def test_node_nodes_services_and_tree(shared_agent: AgentProcess, tmp_path: Path
     tags = "[blue]" if engine_suffix == ".ctmpl" else "['blue']"
     dcs = "[dc1]" if engine_suffix == ".ctmpl" else "['dc1']"
     assert read(tmp_path / "out") == f"agent|agent|tree-web{tags}|a=1;sub/b=2;|a|{dcs}"
+
+
+def test_sigint_stops_cleanly(shared_agent: AgentProcess, tmp_path: Path) -> None:
+    kv_put(shared_agent, "int/v", "v")
+    src = tmp_path / "in.ctmpl"
+    src.write_text('{{ key "int/v" }}')
+    p = TemplateProcess(tmp_path, "watch", "-consul-addr", shared_agent.http_addr, "-template",
+                        f"{src}:{tmp_path}/out")
+    try:
+        wait_until(lambda: read(tmp_path / "out") == "v", what="render")
+        p.signal(signal.SIGINT)
+        assert p.proc.wait(10) == 0
+        assert "Traceback" not in p.log()
+    finally:
+        p.stop()
