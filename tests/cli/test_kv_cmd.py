@@ -10,6 +10,11 @@ from tests.agent_proc import AgentProcess
 from tests.cli.cli_run import consul
 
 
+def put(agent: AgentProcess, key: str, value: str) -> None:
+    """Test setup through the HTTP API; the CLI is what each test then checks."""
+    assert agent.request("PUT", f"/v1/kv/{key}", value.encode())[0] == 200
+
+
 def test_put_get_round_trip(shared_agent: AgentProcess) -> None:
     addr = shared_agent.http_addr
     r = consul("kv", "put", "redis/config/connections", "5", addr=addr)
@@ -64,8 +69,8 @@ def test_recurse_keys_and_separator(shared_agent: AgentProcess) -> None:
 
 def test_recurse_detailed_blocks_are_separated_by_blank_lines(shared_agent: AgentProcess) -> None:
     addr = shared_agent.http_addr
-    consul("kv", "put", "blocks/1", "x", addr=addr)
-    consul("kv", "put", "blocks/2", "y", addr=addr)
+    put(shared_agent, "blocks/1", "x")
+    put(shared_agent, "blocks/2", "y")
     r = consul("kv", "get", "-recurse", "-detailed", "blocks/", addr=addr)
     blocks = r.out.split("\n\n")
     assert len(blocks) == 2
@@ -91,7 +96,7 @@ def test_data_from_file_stdin_and_base64(shared_agent: AgentProcess, tmp_path: P
 
 def test_check_and_set(shared_agent: AgentProcess) -> None:
     addr = shared_agent.http_addr
-    consul("kv", "put", "cas/key", "one", addr=addr)
+    put(shared_agent, "cas/key", "one")
     index = consul("kv", "get", "-detailed", "cas/key", addr=addr).out.splitlines()[4].split()[1]
     r = consul("kv", "put", "-cas", "-modify-index=1", "cas/key", "two", addr=addr)
     assert (r.code, r.err) == (1, "Error! Did not write to cas/key: CAS failed\n")
@@ -128,7 +133,7 @@ def test_acquire_and_release_with_session(shared_agent: AgentProcess) -> None:
 def test_delete_and_recursive_delete(shared_agent: AgentProcess) -> None:
     addr = shared_agent.http_addr
     for key in ("del/a", "del/b/c", "delta"):
-        consul("kv", "put", key, "v", addr=addr)
+        put(shared_agent, key, "v")
     r = consul("kv", "delete", "-recurse", "del/", addr=addr)
     assert (r.code, r.out) == (0, "Success! Deleted keys with prefix: del/\n")
     assert consul("kv", "get", "-recurse", "del", addr=addr).out == "delta:v\n"
@@ -143,7 +148,7 @@ def test_delete_and_recursive_delete(shared_agent: AgentProcess) -> None:
 def test_export_import_round_trip(shared_agent: AgentProcess, tmp_path: Path) -> None:
     addr = shared_agent.http_addr
     consul("kv", "put", "-flags=7", "vault/core/a", "<secret & more>", addr=addr)
-    consul("kv", "put", "vault/core/b", "béta", addr=addr)
+    put(shared_agent, "vault/core/b", "béta")
     r = consul("kv", "export", "vault/", addr=addr)
     assert r.code == 0
     assert r.out.startswith('[\n\t{\n\t\t"key": "vault/core/a",\n\t\t"flags": 7,\n\t\t"value": ')

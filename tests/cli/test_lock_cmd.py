@@ -126,6 +126,6 @@ def test_argument_errors() -> None:
 def test_lock_is_compatible_with_kv_flags_value(shared_agent: AgentProcess) -> None:
     """A key used by something else (wrong flags) is a conflict, as with Consul's lock."""
     addr = shared_agent.http_addr
-    consul("kv", "put", "jobs/conflict/.lock", "x", addr=addr)
+    assert shared_agent.request("PUT", "/v1/kv/jobs/conflict/.lock", b"x")[0] == 200
     r = consul("lock", "jobs/conflict", "true", addr=addr)
     assert (r.code, r.err) == (1, "Lock acquisition failed: Existing key does not match lock use\n")

@@ -42,8 +42,8 @@ def test_snapshot_save_and_restore(shared_agent: AgentProcess, tmp_path: Path) -
     assert int(r.out.split()[-1]) > 0
     assert path.stat().st_size > 0 and path.stat().st_mode & 0o777 == 0o600
     assert not Path(str(path) + ".unverified").exists()
-    consul("kv", "put", "snap/keep", "after", addr=addr)
-    consul("kv", "put", "snap/new", "x", addr=addr)
+    assert shared_agent.request("PUT", "/v1/kv/snap/keep", b"after")[0] == 200
+    assert shared_agent.request("PUT", "/v1/kv/snap/new", b"x")[0] == 200
     r = consul("snapshot", "restore", str(path), addr=addr)
     assert (r.code, r.out) == (0, "Restored snapshot\n"), r.err
     deadline = time.monotonic() + 10

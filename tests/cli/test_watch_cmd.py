@@ -16,7 +16,7 @@ from tests.cli.cli_run import clean_env, consul
 
 def test_key_watch_prints_once_with_four_space_indent(shared_agent: AgentProcess) -> None:
     addr = shared_agent.http_addr
-    consul("kv", "put", "watch/one", "1", addr=addr)
+    assert shared_agent.request("PUT", "/v1/kv/watch/one", b"1")[0] == 200
     r = consul("watch", "-type=key", "-key=watch/one", addr=addr)
     assert r.code == 0
     assert r.out.startswith('{\n    "Key": "watch/one",\n    "CreateIndex": ')
@@ -34,7 +34,7 @@ def test_key_watch_prints_once_with_four_space_indent(shared_agent: AgentProcess
     (["-type=checks", "-state=passing"], lambda d: any(c["CheckID"] == "serfHealth" for c in d)),
 ])
 def test_each_watch_type_without_handler(shared_agent: AgentProcess, args: list[str], check) -> None:  # type: ignore[no-untyped-def]
-    consul("kv", "put", "watch/one", "1", addr=shared_agent.http_addr)
+    assert shared_agent.request("PUT", "/v1/kv/watch/one", b"1")[0] == 200
     r = consul("watch", *args, addr=shared_agent.http_addr)
     assert r.code == 0, r.err
     assert check(json.loads(r.out))
@@ -49,7 +49,7 @@ def test_event_watch_lists_fired_events(shared_agent: AgentProcess) -> None:
 
 def test_handler_gets_json_on_stdin_for_each_change(shared_agent: AgentProcess, tmp_path: Path) -> None:
     addr = shared_agent.http_addr
-    consul("kv", "put", "watch/h", "first", addr=addr)
+    assert shared_agent.request("PUT", "/v1/kv/watch/h", b"first")[0] == 200
     out = tmp_path / "calls"
     out.mkdir()
     handler = f'cat > {out}/call.$CONSUL_INDEX.$$'
@@ -69,7 +69,7 @@ def test_handler_gets_json_on_stdin_for_each_change(shared_agent: AgentProcess, 
         while time.monotonic() < deadline and len(calls()) < 1:
             time.sleep(0.05)
         assert calls()[0]["Value"] == "Zmlyc3Q="  # "first"
-        consul("kv", "put", "watch/h", "second", addr=addr)
+        assert shared_agent.request("PUT", "/v1/kv/watch/h", b"second")[0] == 200
         while time.monotonic() < deadline and len(calls()) < 2:
             time.sleep(0.05)
         seen = calls()
