@@ -48,10 +48,9 @@ def new_flags(usage: str, *, http: str | None = "server") -> FlagSet:
 def connect(opts: Parsed, timeout: float | None = None) -> Client:
     """Consul's `c.http.APIClient()`: a bad address/token file/TLS file ends the command."""
     try:
-        cfg = config_from_flags(opts)
-        for warning in cfg.warnings:
-            error(warning)
-        return Client(cfg, timeout=timeout)
+        # Unparseable CONSUL_HTTP_SSL / _SSL_VERIFY are ignored silently: Consul's CLI sends its
+        # api package's log (where those warnings go) to io.Discard.
+        return Client(config_from_flags(opts), timeout=timeout)
     except ConsulError as exc:
         error(f"Error connecting to Consul agent: {exc}")
         raise SystemExit(1) from None
