@@ -24,6 +24,8 @@ class GossipConfig:
     indirect_checks: int = 3
     suspicion_mult: int = 4
     suspicion_max_timeout_mult: int = 6
+    # Lifeguard: a member that misses acks and nacks doubts itself and stretches its probe timing.
+    awareness_max_multiplier: int = 8
     retransmit_mult: int = 4
     gossip_interval: float = 0.2
     gossip_nodes: int = 3

@@ -41,6 +41,7 @@ from pyconsul.gossip.messages import (
     Dead,
     IndirectPing,
     Message,
+    Nack,
     Ping,
     PushPull,
     Suspect,
@@ -64,6 +65,8 @@ class _Probe:
     fail_at: float
     indirect_sent: bool = False
     acked: bool = False
+    expected_nacks: int = 0
+    nacks: int = 0
 
 
 @dataclass
@@ -95,8 +98,10 @@ class GossipCore:
         self._forwards: dict[int, _Forward] = {}
         self._probe_order: list[str] = []
         self._probe_index = 0
+        self._awareness = 0  # Lifeguard local health: 0 is healthy; timeouts scale by (score + 1)
         self._table = MemberTable(name, addr, port, tags, config, clock, self._probe_soon,
-                                  lambda dest, msg: self._outbox.append(Outgoing(dest, (msg,), False)))
+                                  lambda dest, msg: self._outbox.append(Outgoing(dest, (msg,), False)),
+                                  on_refute=lambda: self._adjust_awareness(1))
         self._nodes = self._table.nodes  # the same dict: probing reads it directly
         self._broadcasts = self._table.broadcasts
         # Stagger periodic work so members started together do not act in lockstep.
@@ -124,6 +129,11 @@ class GossipCore:
         node = self._nodes.get(name)
         return node.copy() if node else None
 
+    @property
+    def health_score(self) -> int:
+        """Lifeguard's local health awareness (0 = healthy); memberlist's GetHealthScore."""
+        return self._awareness
+
     def pending_broadcasts(self) -> int:
         return len(self._broadcasts)
 
@@ -140,6 +150,7 @@ class GossipCore:
         if self._probe and not self._probe.acked:
             times.append(self._probe.timeout_at if not self._probe.indirect_sent else self._probe.fail_at)
         times.extend(s.deadline for s in self._table.suspicions.values())
+        times.extend(f.expires for f in self._forwards.values())
         return min(times)
 
     def push_pull_message(self, join: bool = False, reply: bool = False) -> PushPull:
@@ -166,13 +177,17 @@ class GossipCore:
         now = self._clock.monotonic()
         self._check_probe(now)
         if now >= self._next_probe:
-            self._next_probe = now + self.config.probe_interval
-            if not self.leaving:
-                self._start_probe(now)
+            if self._probe is not None and not self._probe.acked:
+                self._next_probe = self._probe.fail_at  # a stretched probe is still running
+            else:
+                self._next_probe = now + self.config.probe_interval
+                if not self.leaving:
+                    self._start_probe(now)
         self._table.expire_suspicions(now)
         for seq, fwd in list(self._forwards.items()):
             if now >= fwd.expires:
                 del self._forwards[seq]
+                self._send(fwd.origin, [Nack(fwd.origin_seq)])
         if now >= self._next_gossip:
             self._next_gossip = now + self.config.gossip_interval
             self._gossip_round()
@@ -201,6 +216,9 @@ class GossipCore:
                 self._forward_probe(src, msg)
             elif isinstance(msg, Ack):
                 self._on_ack(msg.seq)
+            elif isinstance(msg, Nack):
+                if self._probe is not None and self._probe.seq == msg.seq:
+                    self._probe.nacks += 1
             elif isinstance(msg, Alive):
                 table.on_alive(msg)
             elif isinstance(msg, Suspect):
@@ -244,7 +262,9 @@ class GossipCore:
         if target is None:
             return
         seq = self._next_seq()
-        self._probe = _Probe(target.name, seq, now + self.config.probe_timeout, now + self.config.probe_interval)
+        scale = self._awareness + 1
+        self._probe = _Probe(target.name, seq, now + self.config.probe_timeout * scale,
+                             now + self.config.probe_interval * scale)
         msgs: list[Message] = [Ping(seq, target.name)]
         if target.status == NodeStatus.SUSPECT:
             # Lifeguard's buddy system: a suspect hears the accusation on the probe itself and its
@@ -266,22 +286,34 @@ class GossipCore:
                 n for n in self._nodes.values()
                 if n.name not in (self.name, target.name) and n.status == NodeStatus.ALIVE
             ]
-            for helper in self._rng.sample(helpers, min(self.config.indirect_checks, len(helpers))):
+            chosen = self._rng.sample(helpers, min(self.config.indirect_checks, len(helpers)))
+            probe.expected_nacks = len(chosen)
+            for helper in chosen:
                 self._send(helper.address, [IndirectPing(probe.seq, target.name, target.addr, target.port)])
             # A TCP ping gets through where UDP is filtered or lossy.
             self._outbox.append(Outgoing(target.address, (Ping(probe.seq, target.name),), True))
         if now >= probe.fail_at:
             self._probe = None
+            # Helpers that could not reach the target either say so (nack); missing nacks mean the
+            # fault is more likely our own link or load, so we grow more patient.
+            missing = probe.expected_nacks - probe.nacks if probe.expected_nacks else 1
+            self._adjust_awareness(max(0, missing))
             self._table.on_suspect(Suspect(target.incarnation, target.name, self.name))
+
+    def _adjust_awareness(self, delta: int) -> None:
+        self._awareness = min(max(self._awareness + delta, 0), self.config.awareness_max_multiplier - 1)
 
     def _forward_probe(self, src: Address, msg: IndirectPing) -> None:
         seq = self._next_seq()
-        self._forwards[seq] = _Forward(src, msg.seq, self._clock.monotonic() + self.config.probe_timeout)
+        # Nack a little before the prober's own deadline so the nack still counts (memberlist: 80%).
+        self._forwards[seq] = _Forward(src, msg.seq, self._clock.monotonic() + 0.8 * self.config.probe_timeout)
         self._send((msg.addr, msg.port), [Ping(seq, msg.node)])
 
     def _on_ack(self, seq: int) -> None:
         if self._probe is not None and self._probe.seq == seq:
-            self._probe.acked = True
+            if not self._probe.acked:
+                self._probe.acked = True
+                self._adjust_awareness(-1)
             return
         fwd = self._forwards.pop(seq, None)
         if fwd is not None:

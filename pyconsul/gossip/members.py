@@ -45,13 +45,16 @@ class MemberTable:
         clock: Clock,
         on_new: Callable[[str], None],
         notify: Callable[[Address, Message], None],
+        on_refute: Callable[[], None] = lambda: None,
     ) -> None:
-        """`on_new(name)` hears of each newly learnt member; `notify(addr, msg)` sends one message."""
+        """`on_new(name)` hears of each newly learnt member; `notify(addr, msg)` sends one message;
+        `on_refute()` hears each time we had to refute a suspicion about ourselves."""
         self.name = name
         self.config = config
         self._clock = clock
         self._on_new = on_new
         self._notify = notify
+        self._on_refute = on_refute
         self.nodes: dict[str, NodeState] = {
             name: NodeState(name, addr, port, dict(tags), 0, NodeStatus.ALIVE, clock.monotonic())}
         self.suspicions: dict[str, Suspicion] = {}
@@ -125,6 +128,7 @@ class MemberTable:
             return
         if incarnation >= self.local.incarnation:
             self._refute(incarnation)
+            self._on_refute()
         else:
             self.queue_alive()
 

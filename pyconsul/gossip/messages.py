@@ -42,6 +42,15 @@ class Ack:
 
 
 @dataclass(frozen=True)
+class Nack:
+    """From an indirect-probe helper: "I could not reach the target either" (so the prober's own
+    link is probably fine)."""
+
+    TYPE: ClassVar[int] = 8
+    seq: int
+
+
+@dataclass(frozen=True)
 class Alive:
     TYPE: ClassVar[int] = 4
     incarnation: int
@@ -89,9 +98,9 @@ class PushPull:
     states: tuple[PushPullState, ...]
 
 
-Message = Ping | IndirectPing | Ack | Alive | Suspect | Dead | PushPull
+Message = Ping | IndirectPing | Ack | Nack | Alive | Suspect | Dead | PushPull
 MESSAGE_TYPES: dict[int, type[Any]] = {
-    cls.TYPE: cls for cls in (Ping, IndirectPing, Ack, Alive, Suspect, Dead, PushPull)
+    cls.TYPE: cls for cls in (Ping, IndirectPing, Ack, Nack, Alive, Suspect, Dead, PushPull)
 }
 
 

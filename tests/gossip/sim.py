@@ -33,6 +33,7 @@ class SimNetwork:
         self.clock = FakeClock()
         self.nodes: dict[Address, SimNode] = {}
         self.down: set[Address] = set()
+        self.deaf: set[Address] = set()  # up, sending, but receiving nothing
         self.sent_udp = 0
         self.max_udp_bytes = 0
         self._queue: list[tuple[float, int, Callable[[], None]]] = []
@@ -101,7 +102,7 @@ class SimNetwork:
         self._at(self._latency(), lambda: self._receive_udp(src, out.dest, data))
 
     def _receive_udp(self, src: Address, dest: Address, data: bytes) -> None:
-        if dest in self.down or dest not in self.nodes:
+        if dest in self.down or dest in self.deaf or dest not in self.nodes:
             return
         replies = self.nodes[dest].core.handle_packet(src, decode_packet(data))
         if replies:
@@ -109,7 +110,7 @@ class SimNetwork:
         self._flush(dest)
 
     def _receive_reliable(self, src: Address, dest: Address, data: bytes) -> None:
-        if dest in self.down or dest not in self.nodes or src in self.down:
+        if dest in self.down or dest not in self.nodes or src in self.down or {src, dest} & self.deaf:
             return  # connection refused / reset
         replies: list[Message] = self.nodes[dest].core.handle_packet(src, decode_packet(data), reliable=True)
         self._flush(dest)

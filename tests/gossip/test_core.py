@@ -161,3 +161,17 @@ def test_gossip_lan_settings_are_read_like_consul_and_bad_ones_rejected() -> Non
                       ({"gossip_nodes": 0}, "must be positive"), ({"retransmit_mult": "x"}, "integer")):
         with pytest.raises(ValueError, match=text):
             GossipConfig.from_consul(bad)
+
+
+def test_a_member_that_hears_nothing_doubts_itself_not_the_others() -> None:
+    net = cluster(5)
+    deaf = net.addr_of("n4")
+    net.deaf.add(deaf)
+    net.run_for(10)
+    # Its probes fail without nacks from the helpers, so its own health score rises...
+    assert net.core("n4").health_score > 0
+    # ...while the others, whose helpers nack when n4 does not answer, stay confident.
+    assert all(net.core(f"n{i}").health_score == 0 for i in range(4))
+    assert all(net.status(f"n{i}", "n4") == NodeStatus.DEAD for i in range(4))
+    net.deaf.discard(deaf)
+    assert net.run_until(lambda: converged(net, 5, {"n4": "alive"}) and net.core("n4").health_score == 0, 60)
