@@ -76,7 +76,8 @@ def run_agent(argv: list[str]) -> int:
         from pyconsul.loop import run
 
         return run(_serve(cfg))
-    except KeyboardInterrupt:
+    except KeyboardInterrupt:  # SIGINT before the agent's own handlers were installed
+        print("==> Caught signal: interrupt (during startup); exiting", file=sys.stderr, flush=True)
         return 1
     finally:
         if cfg.pid_file:

@@ -44,6 +44,10 @@ Usage: consul lock [options] prefix child...
 """
 
 
+class _Interrupted(Exception):
+    pass
+
+
 def _exit_text(code: int) -> str:
     """Go's *exec.ExitError text."""
     if code < 0:
@@ -110,8 +114,13 @@ def run(argv: list[str]) -> int:
     stop = threading.Event()
     child: subprocess.Popen[bytes] | None = None
 
+    acquiring = [False]
+
     def on_signal(signum: int, _frame: FrameType | None) -> None:
         stop.set()
+        if acquiring[0]:
+            # Break out of a blocking read at once, as Consul's shutdown channel does.
+            raise _Interrupted()
         if child is not None and child.poll() is None:
             try:
                 child.send_signal(signum)  # forward, as Consul does
@@ -132,9 +141,18 @@ def run(argv: list[str]) -> int:
             say(f"Setting up semaphore (limit {limit}) at prefix: {prefix}")
         say("Attempting lock acquisition")
         try:
+            acquiring[0] = True
             session.create()
             acquired = lock.acquire(stop, timeout if timeout > 0 else None)
+            acquiring[0] = False
+        except _Interrupted:
+            acquiring[0] = False
+            client.close()  # the interrupted request left its connection mid-response
+            session.destroy()  # releases anything the session got hold of
+            error("Shutdown triggered or timeout during lock acquisition")
+            return 1
         except (ConsulError, LockError) as exc:
+            acquiring[0] = False
             session.destroy()
             error(f"Lock acquisition failed: {exc}")
             return 1

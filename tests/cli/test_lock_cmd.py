@@ -63,6 +63,35 @@ def test_second_holder_times_out_while_first_holds(shared_agent: AgentProcess, t
     assert consul("lock", "-timeout=5s", "jobs/mutex", "echo second", addr=addr).out == "second\n"
 
 
+def test_interrupt_while_waiting_gives_up_at_once(shared_agent: AgentProcess, tmp_path: Path) -> None:
+    import signal
+
+    addr = shared_agent.http_addr
+    marker = tmp_path / "holding"
+    holder = _start(addr, "jobs/wait", f"touch {marker}; sleep 60")
+    waiter = None
+    try:
+        _wait_for(marker.exists, what="holder's child")
+        waiter = _start(addr, "-name=patient waiter", "jobs/wait", "echo never")
+
+        def waiter_session_exists() -> bool:
+            return any(s["Name"] == "patient waiter" for s in shared_agent.get_json("/v1/session/list"))
+
+        _wait_for(waiter_session_exists, what="the waiter's session")
+        start = time.monotonic()
+        waiter.send_signal(signal.SIGINT)
+        out, err = waiter.communicate(timeout=10)
+        assert time.monotonic() - start < 5  # not after the 15s blocking wait
+        assert (waiter.returncode, out) == (1, b"")
+        assert err == b"Shutdown triggered or timeout during lock acquisition\n"
+        assert not waiter_session_exists()
+    finally:
+        for p in (holder, waiter):
+            if p is not None and p.poll() is None:
+                p.kill()
+                p.wait()
+
+
 def test_lost_lock_terminates_the_child(shared_agent: AgentProcess, tmp_path: Path) -> None:
     addr = shared_agent.http_addr
     started, got_term = tmp_path / "started", tmp_path / "term"
