@@ -88,8 +88,12 @@ def test_interrupt_while_waiting_gives_up_at_once(shared_agent: AgentProcess, tm
     finally:
         for p in (holder, waiter):
             if p is not None and p.poll() is None:
-                p.kill()
-                p.wait()
+                p.terminate()  # lets the holder release its lock
+                try:
+                    p.wait(15)
+                except subprocess.TimeoutExpired:
+                    p.kill()
+                    p.wait()
 
 
 def test_lost_lock_terminates_the_child(shared_agent: AgentProcess, tmp_path: Path) -> None:
