@@ -71,17 +71,39 @@ class ReplyCache:
             return None
         return data[:2] + next(found)
 
-    def put(self, key: bytes, tails: list[bytes], tcp: bool, index: int) -> None:
-        """Remember replies computed at catalog `index` (ignored if the catalog moved on)."""
-        if not tails or index != self.index:
+    def put(self, key: bytes, tails: list[bytes] | Iterator[bytes], tcp: bool, index: int) -> None:
+        """Remember replies computed at catalog `index` (ignored if the catalog moved on): a list
+        is served in turn; an iterator (LazyRotations) as it yields."""
+        if index != self.index or (isinstance(tails, list) and not tails):
             return
         table = self.tcp if tcp else self.udp
         if len(table) >= self.max_entries:
             table.clear()
-        table[key] = cycle(tails)
+        table[key] = cycle(tails) if isinstance(tails, list) else tails
 
     def __len__(self) -> int:
         return len(self.udp) + len(self.tcp)
+
+
+class LazyRotations:
+    """Rotations of one reply, each built the first time it is served (big answers are costly to
+    encode, so a miss pays for one rotation, not all of them)."""
+
+    def __init__(self, build: Callable[[int], bytes], count: int, first: bytes) -> None:
+        self._build = build
+        self._items: list[bytes | None] = [first] + [None] * (count - 1)
+        self._next = 1 % count
+
+    def __iter__(self) -> LazyRotations:
+        return self
+
+    def __next__(self) -> bytes:
+        i = self._next
+        self._next = (i + 1) % len(self._items)
+        item = self._items[i]
+        if item is None:
+            item = self._items[i] = self._build(i)
+        return item
 
 
 def canonical_key(data: bytes) -> bytes | None:

@@ -13,11 +13,12 @@ from __future__ import annotations
 
 import logging
 import random
+from collections.abc import Callable
 from dataclasses import dataclass
 
 from pyconsul.config.runtime import RuntimeConfig
 from pyconsul.dns import records as r
-from pyconsul.dns.cache import ReplyCache, canonical_key
+from pyconsul.dns.cache import LazyRotations, ReplyCache, canonical_key
 from pyconsul.dns.reader import CATALOG_TABLES, CatalogReader
 from pyconsul.dns.resolver import Question, resolve
 
@@ -25,6 +26,18 @@ log = logging.getLogger("pyconsul.dns")
 
 # Rotations kept per name with several interchangeable answers.
 ROTATIONS = 8
+# Answers with more records than this build their rotations lazily.
+EAGER_ROTATION_LIMIT = 32
+
+
+@dataclass(frozen=True)
+class Replies:
+    """Reply bytes for one question: `first`, plus (for rotatable answers) how to build the rest."""
+
+    first: bytes
+    count: int = 1
+    build: Callable[[int], bytes] | None = None
+    answers: int = 0
 
 
 @dataclass(frozen=True)
@@ -81,13 +94,19 @@ class PacketHandler:
         if isinstance(out, Forward):
             return out
         if ckey is not None:
-            cache.put(ckey, [reply[2:] for reply in out], tcp, index)
-        return out[0]
+            if out.build is None:
+                cache.put(ckey, [out.first[2:]], tcp, index)
+            elif out.answers <= EAGER_ROTATION_LIMIT:
+                # The next client gets rotation 1: this one got rotation 0.
+                cache.put(ckey, [out.build(i) for i in range(1, out.count)] + [out.first[2:]], tcp, index)
+            else:
+                cache.put(ckey, LazyRotations(out.build, out.count, out.first[2:]), tcp, index)
+        return out.first
 
-    def _answer(self, data: bytes, req: r.Request, tcp: bool) -> list[bytes] | Forward:
+    def _answer(self, data: bytes, req: r.Request, tcp: bool) -> Replies | Forward:
         ra = self.recursion_available
         if req.edns is not None and req.edns.version != 0:
-            return [r.error_reply(req, r.BADVERS, ra)]
+            return Replies(r.error_reply(req, r.BADVERS, ra))
         if self._memo_index != self.cache.index:
             self._memo = {}
             self._memo_index = self.cache.index
@@ -95,13 +114,19 @@ class PacketHandler:
         if ans.forward:
             if self.config.recursors:
                 return Forward(data, req)
-            return [r.error_reply(req, r.REFUSED, ra)]
+            return Replies(r.error_reply(req, r.REFUSED, ra))
         if req.qclass not in (r.C_IN, r.C_ANY):
-            return [r.error_reply(req, r.REFUSED, ra)]
+            return Replies(r.error_reply(req, r.REFUSED, ra))
         dns = self.config.dns_config
         limits = r.limits_for(req, tcp, dns.udp_answer_limit, dns.a_record_limit, dns.enable_truncate)
         n = len(ans.answer)
+        first = r.encode_reply(req, ans, limits, ra)
         if not ans.rotate or n < 2:
-            return [r.encode_reply(req, ans, limits, ra)]
+            return Replies(first)
         k = min(n, ROTATIONS)
-        return [r.encode_reply(req, ans, limits, ra, shift=i * n // k) for i in range(k)]
+
+        def build(i: int) -> bytes:
+            # Rotation i of the cached reply, without its ID (the cache stores tails).
+            return r.encode_reply(req, ans, limits, ra, shift=i * n // k)[2:]
+
+        return Replies(first, k, build, n)

@@ -9,7 +9,7 @@ advertised size with it), the TC flag, and the EDNS0 OPT record of the reply.
 from __future__ import annotations
 
 import ipaddress
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
 from dnslib import (
@@ -29,6 +29,7 @@ from dnslib import (
     DNSQuestion,
     DNSRecord,
 )
+from dnslib.label import DNSBuffer, DNSLabelError
 
 # Query types and response codes used by the resolver (numbers, so no dnslib lookups on hot paths).
 T_A, T_NS, T_CNAME, T_SOA, T_PTR, T_TXT, T_AAAA, T_SRV, T_OPT = 1, 2, 5, 6, 12, 16, 28, 33, 41
@@ -81,7 +82,11 @@ class Answer:
     rcode: int = NOERROR
     answer: list[RR] = field(default_factory=list)
     authority: list[RR] = field(default_factory=list)
+    # Additional records for the whole message (e.g. node meta for a node lookup).
     additional: list[RR] = field(default_factory=list)
+    # Additional records per answer (e.g. an SRV target's address): they go when their answer is
+    # trimmed. Records shared by several answers are the same objects.
+    groups: list[list[RR]] | None = None
     authoritative: bool = True
     # The answers are interchangeable instances: the cache may serve cyclic rotations of them.
     rotate: bool = False
@@ -89,6 +94,9 @@ class Answer:
     a_limited: bool = False
     # Not ours to answer: hand the request to the recursors.
     forward: bool = False
+
+    def all_additional(self) -> list[RR]:
+        return _extra(self.additional, self.groups or [], len(self.groups or []))
 
 
 @dataclass(frozen=True)
@@ -203,6 +211,10 @@ def qtype_name(qtype: int) -> str:
 
 
 # ---------------------------------------------------------------------------- encoding
+# Answers beyond this count are fitted to the buffer from a size estimate, not by packing them all.
+_SAMPLE = 32
+
+
 def rotated(items: Sequence[RR], shift: int) -> list[RR]:
     if not items:
         return []
@@ -210,18 +222,43 @@ def rotated(items: Sequence[RR], shift: int) -> list[RR]:
     return list(items[k:]) + list(items[:k])
 
 
-def _sync_additional(answers: list[RR], additional: list[RR]) -> list[RR]:
-    """Keep only the additional records that serve a remaining SRV/CNAME/NS target."""
-    wanted: set[str] = set()
-    for rr in answers:
-        if rr.rtype in (T_SRV, T_CNAME, T_NS):
-            wanted.add(str(_target(rr)).lower())
-    return [rr for rr in additional if str(rr.rname).lower() in wanted]
+def _extra(static: list[RR], groups: Sequence[list[RR]], count: int) -> list[RR]:
+    """The static additional records plus those of the first `count` answers, each once."""
+    if not groups:
+        return list(static)
+    out = list(static)
+    seen: set[int] = set()
+    for group in groups[:count]:
+        for rr in group:
+            if id(rr) not in seen:
+                seen.add(id(rr))
+                out.append(rr)
+    return out
 
 
-def _target(rr: RR) -> DNSLabel:
-    rd = rr.rdata
-    return rd.target if rr.rtype == T_SRV else rd.label
+class _PointerSafeBuffer(DNSBuffer):  # type: ignore[misc]
+    """dnslib's name compression also remembers names written past offset 0x3FFF, which a 14-bit
+    pointer cannot reach, and so corrupts messages over 16 KiB (big TCP or EDNS0 answers). This
+    buffer only offers names that a pointer can address."""
+
+    def encode_name(self, name: object) -> None:
+        label = name if isinstance(name, DNSLabel) else DNSLabel(name)
+        if len(label) > 253:
+            raise DNSLabelError(f"Domain label too long: {label!r}")
+        parts = list(label.label)
+        while parts:
+            known = self.names.get(tuple(parts))
+            if known is not None:
+                self.pack("!H", 0xC000 | known)
+                return
+            if self.offset < 0x4000:
+                self.names[tuple(parts)] = self.offset
+            element = parts.pop(0)
+            if len(element) > 63:
+                raise DNSLabelError(f"Label component too long: {element!r}")
+            self.pack("!B", len(element))
+            self.append(element)
+        self.append(b"\x00")
 
 
 def _pack(
@@ -233,57 +270,102 @@ def _pack(
         id=req.id, qr=1, opcode=0, aa=int(ans.authoritative), tc=int(tc), rd=int(req.rd), ra=int(ra),
         cd=int(req.cd), rcode=rcode & 0xF,
     )
-    rec = DNSRecord(header, q=req.question)
-    rec.rr = list(answers)
-    rec.auth = list(authority)
-    rec.ar = list(additional)
+    ar = list(additional)
     if req.edns is not None:
-        rec.ar.append(EDNS0(udp_len=OUR_UDP_SIZE, ext_rcode=(rcode >> 4) & 0xFF))
-    return bytes(rec.pack())
+        ar.append(EDNS0(udp_len=OUR_UDP_SIZE, ext_rcode=(rcode >> 4) & 0xFF))
+    header.q, header.a, header.auth, header.ar = 1, len(answers), len(authority), len(ar)
+    buffer = _PointerSafeBuffer()
+    header.pack(buffer)
+    req.question.pack(buffer)
+    for section in (answers, authority, ar):
+        for rr in section:
+            rr.pack(buffer)
+    return bytes(buffer.data)
 
 
 def encode_reply(req: Request, ans: Answer, limits: Limits, ra: bool, shift: int = 0) -> bytes:
-    """Wire bytes for `ans`, its answers rotated by `shift`, fitted to `limits`."""
-    answers = rotated(ans.answer, shift) if shift else list(ans.answer)
-    additional = list(ans.additional)
-    authority = list(ans.authority)
-    has_targets = any(rr.rtype in (T_SRV, T_CNAME, T_NS) for rr in answers)
+    """Wire bytes for `ans`, its answers rotated by `shift`, fitted to `limits`.
+
+    Order of cuts (Consul's): a_record_limit, the answer-count cap, the authority section, then
+    as many answers as fit the buffer (with their additional records); a single answer that still
+    does not fit loses the additional section, and if even that is too big the reply is empty with
+    TC set. Answers cut by the cap or the size set TC only when `set_tc` (enable_truncate).
+    """
+    n = len(ans.answer)
+    order = rotated(list(range(n)), shift) if shift and n else list(range(n))  # type: ignore[arg-type]
+    answers = [ans.answer[i] for i in order]
+    groups = [ans.groups[i] for i in order] if ans.groups is not None else None
     if ans.a_limited and limits.a_record_limit > 0 and len(answers) > limits.a_record_limit:
         answers = answers[: limits.a_record_limit]
     total = len(answers)
-    if limits.answer_limit and len(answers) > limits.answer_limit:
-        answers = answers[: limits.answer_limit]
-        if has_targets:
-            additional = _sync_additional(answers, ans.additional)
-    wire = _pack(req, ans, answers, authority, additional, False, ra)
-    if len(wire) > limits.max_size:
+    k = min(total, limits.answer_limit) if limits.answer_limit else total
+    authority = list(ans.authority)
+
+    packed: dict[int, bytes] = {}  # count → reply, for the current authority section
+
+    def pack(count: int, with_extra: bool = True, tc: bool = False) -> bytes:
+        plain = with_extra and not tc
+        if plain and count in packed:
+            return packed[count]
+        extra = _extra(ans.additional, groups or [], count) if with_extra else []
+        wire = _pack(req, ans, answers[:count], authority, extra, tc, ra)
+        if plain:
+            packed[count] = wire
+        return wire
+
+    estimate = k
+    base = 0
+    if k > _SAMPLE:
+        base = len(pack(0))
+        per = (len(pack(_SAMPLE)) - base) / _SAMPLE
+        if per > 0:
+            estimate = max(1, int((limits.max_size - base) / per))
+    wire = pack(k) if estimate >= k else b""
+    if len(wire) > limits.max_size and authority:
         authority = []
-        wire = _pack(req, ans, answers, authority, additional, False, ra)
-    if len(wire) > limits.max_size and len(answers) > 1:
-        # Largest prefix of the answers that fits (binary search; one pack per probe).
-        lo, hi = 1, len(answers) - 1
-        best = 0
-        while lo <= hi:
-            mid = (lo + hi) // 2
-            extra = _sync_additional(answers[:mid], ans.additional) if has_targets else additional
-            if len(_pack(req, ans, answers[:mid], authority, extra, False, ra)) <= limits.max_size:
-                best, lo = mid, mid + 1
-            else:
-                hi = mid - 1
-        answers = answers[: max(best, 1)]
-        if has_targets:
-            additional = _sync_additional(answers, ans.additional)
-        wire = _pack(req, ans, answers, authority, additional, False, ra)
-    if len(wire) > limits.max_size:
-        additional = []
-        wire = _pack(req, ans, answers, authority, additional, False, ra)
-    if len(wire) > limits.max_size:
-        # Not even one record fits: an empty, truncated reply sends the client to TCP.
-        return _pack(req, ans, [], [], [], True, ra)
-    trimmed = len(answers) < total
-    if trimmed and limits.set_tc:
-        wire = _pack(req, ans, answers, authority, additional, True, ra)
+        packed.clear()
+        wire = pack(k)
+    if not wire or len(wire) > limits.max_size:
+        if not base:
+            base = len(pack(0))
+        k = _largest_fitting(lambda j: len(pack(j)), k, limits.max_size, base, estimate)
+        if k == 0:
+            k = 1
+            if len(pack(1, with_extra=False)) > limits.max_size:
+                # Not even one record fits: an empty, truncated reply sends the client to TCP.
+                return _pack(req, ans, [], [], [], True, ra)
+            return pack(1, with_extra=False, tc=total > 1 and limits.set_tc)
+        wire = pack(k)
+    if k < total and limits.set_tc:
+        wire = pack(k, tc=True)
     return wire
+
+
+def _largest_fitting(size_of: Callable[[int], int], limit: int, max_size: int, base: int, guess: int) -> int:
+    """The largest j in [0, limit] with size_of(j) <= max_size (sizes grow with j; j=0 fits).
+
+    Each probe's size refines the per-answer cost (a secant step), so a reply of hundreds of
+    records is fitted in a few packs instead of a bisection's ten or more."""
+    lo, hi = 0, limit
+    g = min(max(guess, 1), limit)
+    for _ in range(6):
+        size = size_of(g)
+        if size <= max_size:
+            lo = g
+        else:
+            hi = g - 1
+        if lo >= hi:
+            return lo
+        per = (size - base) / g if size > base else 1.0
+        nxt = int((max_size - base) / per) if per > 0 else hi
+        g = min(max(nxt, lo + 1), hi)
+    while lo < hi:
+        mid = (lo + hi + 1) // 2
+        if size_of(mid) <= max_size:
+            lo = mid
+        else:
+            hi = mid - 1
+    return lo
 
 
 def error_reply(req: Request, rcode: int, ra: bool) -> bytes:

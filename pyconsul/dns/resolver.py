@@ -170,12 +170,11 @@ class _Ctx:
     def nodata(self, domain: str, additional: Sequence[Any] = ()) -> r.Answer:
         return r.Answer(authority=[self.soa(domain)], additional=list(additional))
 
-    def finish(self, domain: str, answers: list[Any], additional: list[Any], rotate: bool = False,
-               a_limited: bool = False) -> r.Answer:
+    def finish(self, domain: str, answers: list[Any], groups: list[list[Any]] | None = None,
+               rotate: bool = False, a_limited: bool = False) -> r.Answer:
         if not answers:
             return self.nodata(domain)
-        return r.Answer(answer=answers, additional=additional, rotate=rotate and len(answers) > 1,
-                        a_limited=a_limited)
+        return r.Answer(answer=answers, groups=groups, rotate=rotate and len(answers) > 1, a_limited=a_limited)
 
     def node_fqdn(self, node: str, dc: str, domain: str) -> str:
         return f"{node}.node.{dc}.{domain}"
@@ -191,10 +190,11 @@ class _Ctx:
         return row
 
     # -- the zone apex ---------------------------------------------------------------------------
-    def nameservers(self, domain: str) -> tuple[list[Any], list[Any]]:
-        """NS records for the zone: up to three healthy servers (the `consul` service)."""
+    def nameservers(self, domain: str) -> tuple[list[Any], list[list[Any]]]:
+        """NS records for the zone (up to three healthy servers: the `consul` service), each with
+        its glue records."""
         ns: list[Any] = []
-        glue: list[Any] = []
+        glue: list[list[Any]] = []
         _, entries = self.reader.check_service_nodes(None, CONSUL_SERVICE)
         nodes = [e["Node"] for e in entries if healthy(e, False)]
         self.rng.shuffle(nodes)
@@ -206,7 +206,7 @@ class _Ctx:
             seen.add(node["Node"])
             target = self.node_fqdn(node["Node"], node.get("Datacenter") or self.config.datacenter, domain)
             ns.append(r.rr_ns(domain, target.lower(), self.node_ttl))
-            glue.append(r.rr_address(target.lower(), ip, self.node_ttl))
+            glue.append([r.rr_address(target.lower(), ip, self.node_ttl)])
             if len(ns) >= MAX_NAMESERVERS:
                 break
         if not ns:
@@ -214,21 +214,20 @@ class _Ctx:
             target = self.node_fqdn(self.config.node_name or "ns", self.config.datacenter, domain).lower()
             ns.append(r.rr_ns(domain, target, self.node_ttl))
             ip = parse_ip(self.config.advertise())
-            if ip is not None:
-                glue.append(r.rr_address(target, ip, self.node_ttl))
+            glue.append([r.rr_address(target, ip, self.node_ttl)] if ip is not None else [])
         return ns, glue
 
     def apex(self, lookup: ApexLookup) -> r.Answer:
         qtype, domain = self.q.qtype, lookup.domain
         if qtype == r.T_SOA:
             ns, glue = self.nameservers(domain)
-            return r.Answer(answer=[self.soa(domain)], authority=ns, additional=glue)
+            return r.Answer(answer=[self.soa(domain)], authority=ns, additional=[rr for g in glue for rr in g])
         if qtype == r.T_NS:
             ns, glue = self.nameservers(domain)
-            return r.Answer(answer=ns, additional=glue)
+            return r.Answer(answer=ns, groups=glue)
         if qtype == r.T_ANY:
             ns, glue = self.nameservers(domain)
-            return r.Answer(answer=[self.soa(domain), *ns], additional=glue)
+            return r.Answer(answer=[self.soa(domain), *ns], groups=[[], *glue])
         return self.nodata(domain)
 
     # -- services --------------------------------------------------------------------------------
@@ -279,13 +278,14 @@ class _Ctx:
             answers.append(r.rr_address(qname, ip, ttl))
         if not answers and first_cname is not None:
             return r.Answer(answer=[first_cname])
-        return self.finish(lookup.domain, answers, [], rotate=True, a_limited=True)
+        return self.finish(lookup.domain, answers, rotate=True, a_limited=True)
 
     def service_srv(self, lookup: ServiceLookup, entries: list[Row], ttl: int) -> r.Answer:
         qname = self.q.name
         answers: list[Any] = []
-        additional: list[Any] = []
-        extra_seen: set[str] = set()
+        groups: list[list[Any]] = []
+        # One set of additional records per target, shared by every SRV naming it.
+        extras_by_target: dict[str, list[Any]] = {}
         handled: set[tuple[str, str, int]] = set()
         for e in entries:
             node, svc = e["Node"], e["Service"]
@@ -309,10 +309,8 @@ class _Ctx:
             else:
                 target = fqdn(svc_addr or node.get("Address") or node["Node"])
             answers.append(r.rr_srv(qname, 1, weight_of(e), port, target, ttl))
-            if target.lower() not in extra_seen:
-                extra_seen.add(target.lower())
-                additional.extend(extras)
-        return self.finish(lookup.domain, answers, additional, rotate=True)
+            groups.append(extras_by_target.setdefault(target.lower(), extras))
+        return self.finish(lookup.domain, answers, groups, rotate=True)
 
     # -- nodes and addresses ---------------------------------------------------------------------
     def node(self, lookup: NodeLookup) -> r.Answer:
@@ -332,7 +330,7 @@ class _Ctx:
                 answers.append(r.rr_address(qname, ip, self.node_ttl))
         meta = self.node_meta(qname, row, self.node_ttl)
         if qtype in (r.T_TXT, r.T_ANY):
-            return self.finish(lookup.domain, answers + meta, [])
+            return self.finish(lookup.domain, answers + meta)
         if not answers:
             return self.nodata(lookup.domain)
         return r.Answer(answer=answers, additional=meta)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import random
 
+import dns.message
 import pytest
 from dnslib import EDNS0, QTYPE, DNSRecord, EDNSOption
 
@@ -119,3 +120,26 @@ def test_header_only_error_reply() -> None:
     out = r.header_only_reply(data, r.FORMERR)
     rec = DNSRecord.parse(out)
     assert (rec.header.id, rec.header.qr, rec.header.rcode, rec.header.rd) == (0xBEEF, 1, r.FORMERR, 1)
+
+
+def test_replies_over_16k_keep_valid_compression_pointers() -> None:
+    # Name compression can only point below offset 0x4000; a bigger reply must still decode.
+    rec, wire = answer(many(600), query("web.service.consul", "SRV"), tcp=True)
+    assert len(wire) > 0x4000
+    msg = dns.message.from_wire(wire)
+    srv = [rr for rrset in msg.answer for rr in rrset]
+    glue = {str(rrset.name) for rrset in msg.additional}
+    assert len(srv) == len(rec.rr) > 400 and {str(r.target) for r in srv} <= glue
+
+
+def test_big_answers_rotate_lazily_and_stay_complete() -> None:
+    cat = many(300)
+    h = PacketHandler(cat.store, RuntimeConfig(), random.Random(5))
+    firsts = []
+    for _ in range(10):
+        out = h.handle(query("web.service.consul", "SRV"), tcp=True)
+        assert isinstance(out, bytes)
+        rec = DNSRecord.parse(out)
+        assert len(rec.rr) == 300
+        firsts.append(str(rec.rr[0].rdata.target))
+    assert len(set(firsts)) == 8 and h.cache.misses == 1

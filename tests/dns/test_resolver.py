@@ -80,7 +80,7 @@ def test_tags_filter_case_insensitively(cat: Catalog) -> None:
 def test_srv_targets_nodes_with_addresses_as_additional(cat: Catalog) -> None:
     ans = ask(cat, "_web._tcp.service.consul.", "SRV")
     assert sorted(rdata(ans.answer)) == ["1 1 8080 n1.node.dc1.consul.", "1 1 8081 n2.node.dc1.consul."]
-    extra = {str(rr.rname): str(rr.rdata) for rr in ans.additional if rr.rtype == r.T_A}
+    extra = {str(rr.rname): str(rr.rdata) for rr in ans.all_additional() if rr.rtype == r.T_A}
     assert extra == {"n1.node.dc1.consul.": "10.0.0.1", "n2.node.dc1.consul.": "10.0.0.2"}
 
 
@@ -105,7 +105,7 @@ def test_service_address_gives_addr_target_and_a_record() -> None:
         "1 1 9000 20010db8000000000000000000000005.addr.dc1.consul.",
         "1 1 9000 c0a80505.addr.dc1.consul.",
     ]
-    assert sorted((str(x.rname), str(x.rdata)) for x in srv.additional) == [
+    assert sorted((str(x.rname), str(x.rdata)) for x in srv.all_additional()) == [
         ("20010db8000000000000000000000005.addr.dc1.consul.", "2001:db8::5"),
         ("c0a80505.addr.dc1.consul.", "192.168.5.5"),
     ]
@@ -200,13 +200,13 @@ def test_soa_and_ns_at_the_apex(cat: Catalog) -> None:
     assert rdata(soa.authority) == ["srv1.node.dc1.consul."]
     ns = ask(cat, "consul.", "NS")
     assert rdata(ns.answer) == ["srv1.node.dc1.consul."]
-    assert [(str(x.rname), str(x.rdata)) for x in ns.additional] == [("srv1.node.dc1.consul.", "10.0.0.100")]
+    assert [(str(x.rname), str(x.rdata)) for x in ns.all_additional()] == [("srv1.node.dc1.consul.", "10.0.0.100")]
 
 
 def test_ns_falls_back_to_this_agent_without_servers_in_catalog() -> None:
     ns = ask(Catalog(), "consul.", "NS", config=RuntimeConfig(node_name="me", advertise_addr="127.0.0.9"))
     assert rdata(ns.answer) == ["me.node.dc1.consul."]
-    assert rdata(ns.additional) == ["127.0.0.9"]
+    assert rdata(ns.all_additional()) == ["127.0.0.9"]
 
 
 def test_ttls_from_config(cat: Catalog) -> None:
