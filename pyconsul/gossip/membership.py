@@ -132,7 +132,9 @@ class Membership:
         self._gossip = gossip_config or GossipConfig.from_consul(
             config.extra.get("gossip_lan"), config.reconnect_timeout)
         self._transport = GossipTransport(
-            config.bind_addr, config.ports.serf_lan, self._on_packet, self._on_stream,
+            # `serf_lan` overrides bind_addr for the LAN pool only, as in Consul.
+            str(config.extra.get("serf_lan") or config.bind_addr), config.ports.serf_lan,
+            self._on_packet, self._on_stream,
             keyring=Keyring.from_config(config.encrypt), ssl_server=ssl_server, ssl_client=ssl_client)
         self._core: GossipCore | None = None
         self._task: asyncio.Task[None] | None = None
@@ -154,11 +156,15 @@ class Membership:
     def port(self) -> int:
         return self._transport.port
 
+    @property
+    def bound(self) -> tuple[str, int]:
+        return self._transport.bound
+
     async def start(self) -> None:
         await self._transport.start()
         name = self._config.node_name
-        self._core = GossipCore(name, self._config.advertise(), self._transport.port, self._tags,
-                                self._gossip, self._clock, self._rng)
+        addr, port = self.advertised_address()
+        self._core = GossipCore(name, addr, port, self._tags, self._gossip, self._clock, self._rng)
         self._left = False
         rejoin = self._snapshot.rejoin_addresses(self._config.rejoin_after_leave) if self._snapshot else []
         self._task = asyncio.create_task(self._run(), name="gossip")
@@ -169,6 +175,14 @@ class Membership:
     async def _rejoin(self, addrs: list[str]) -> None:
         joined = await self.join(addrs)
         log.info("gossip: re-joined %d of %d previously known nodes", joined, len(addrs))
+
+    def advertised_address(self) -> tuple[str, int]:
+        """What other members dial: `advertise_addrs.serf_lan` ("ip" or "ip:port"), else the
+        agent's advertise address and the bound port."""
+        adv = (self._config.extra.get("advertise_addrs") or {}).get("serf_lan")
+        if adv:
+            return parse_join_address(str(adv), self._transport.port)
+        return self._config.advertise(), self._transport.port
 
     async def stop(self) -> None:
         """Stop gossiping without announcing anything (others will see this member fail)."""

@@ -65,6 +65,14 @@ class GossipTransport:
     def port(self) -> int:
         return self._port
 
+    @property
+    def bound(self) -> tuple[str, int]:
+        """The (host, port) the UDP socket listens on ("", 0 before start)."""
+        if self._udp is None:
+            return ("", 0)
+        host, port = self._udp.get_extra_info("sockname")[:2]
+        return (host, port)
+
     async def start(self) -> None:
         """Bind TCP then UDP on the same port (port 0: any port free for both)."""
         loop = asyncio.get_running_loop()

@@ -200,3 +200,18 @@ async def test_restarted_agent_rejoins_known_members_from_its_snapshot(cluster: 
     await b3.stop()
     b4 = await start_b(rejoin_after_leave=True)
     await wait_for(lambda: statuses(a)["b"] == "alive" and statuses(b4)["a"] == "alive")
+
+
+async def test_serf_lan_bind_and_advertise_overrides(cluster: Cluster) -> None:
+    a = await cluster.add("127.0.0.1", "a")
+    c = config("0.0.0.0", "b")
+    c.extra["serf_lan"] = "127.0.0.2"
+    c.extra["advertise_addrs"] = {"serf_lan": "127.0.0.2"}
+    b = Membership(c, {}, gossip_config=FAST)
+    await b.start()
+    cluster.members.append(b)
+    assert await b.join([f"127.0.0.1:{a.port}"]) == 1
+    await wait_for(lambda: statuses(a) == {"a": "alive", "b": "alive"})
+    seen = {m.name: m for m in a.members()}["b"]
+    assert (seen.addr, seen.port) == ("127.0.0.2", b.port)
+    assert b.bound == ("127.0.0.2", b.port)
