@@ -32,11 +32,35 @@ def _duration(value: Any, what: str) -> float:
     raise HTTPError(400, f"Request decode failed: invalid {what}")
 
 
+def _typecheck_session(b: dict[str, Any]) -> None:
+    """Go would refuse these with a decode error; so do we (never a 500)."""
+    def bad(field: str, want: str, got: Any) -> HTTPError:
+        kind = type(got).__name__.replace("NoneType", "null").replace("dict", "object").replace("list", "array")
+        return HTTPError(400, f"Request decode failed: json: cannot unmarshal {kind} into Go struct field "
+                              f"SessionRequest.{field} of type {want}")
+
+    for field, name in (("name", "Name"), ("node", "Node"), ("behavior", "Behavior")):
+        v = b.get(field)
+        if v is not None and not isinstance(v, str):
+            raise bad(name, "string", v)
+    for field, name in (("checks", "Checks"), ("nodechecks", "NodeChecks")):
+        v = b.get(field)
+        if v is not None and not (isinstance(v, list) and all(isinstance(x, str) for x in v)):
+            raise bad(name, "[]types.CheckID", v)
+    sc = b.get("servicechecks")
+    if sc is not None and not (isinstance(sc, list) and all(isinstance(x, dict) and isinstance(x.get("ID", ""), str) for x in sc)):
+        raise bad("ServiceChecks", "[]structs.ServiceCheck", sc)
+    ttl = b.get("ttl")
+    if ttl is not None and not isinstance(ttl, str):
+        raise bad("TTL", "string", ttl)
+
+
 async def create(ctx: APIContext, req: web.Request, q: QueryOptions) -> Reply:
     body = await read_json(req, required=False) or {}
     if not isinstance(body, dict):
         raise HTTPError(400, "Request decode failed: expected a JSON object")
     b = _canon(body)
+    _typecheck_session(b)
     agent = ctx.agent
     behavior = b.get("behavior") or "release"
     if behavior not in ("release", "delete"):

@@ -6,6 +6,7 @@ for a service's name, and reports type mismatches in Go's words.
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 from pyconsul.api.errors import HTTPError
@@ -111,6 +112,29 @@ def _typecheck(row: Row, types: dict[str, type], struct: str) -> None:
         raise HTTPError(400, f"Request decode failed: json: cannot unmarshal number into Go struct field {struct}.Meta of type string")
 
 
+_META_KEY = re.compile(r"^[a-zA-Z0-9_-]+$")
+META_MAX_PAIRS, META_KEY_MAX, META_VALUE_MAX = 64, 128, 512
+
+
+def validate_meta(meta: Any, reserved_ok: bool = False) -> None:
+    """Consul's rules for service and node metadata."""
+    if not meta:
+        return
+    if len(meta) > META_MAX_PAIRS:
+        raise HTTPError(400, f"Invalid service: Node metadata cannot contain more than {META_MAX_PAIRS} key/value pairs")
+    for key, value in meta.items():
+        if not key:
+            raise HTTPError(400, "Invalid service: Key cannot be blank")
+        if not _META_KEY.match(key):
+            raise HTTPError(400, f"Invalid service: Key contains invalid characters: {key!r}")
+        if len(key) > META_KEY_MAX:
+            raise HTTPError(400, f"Invalid service: Key is too long (limit: {META_KEY_MAX} characters)")
+        if key.startswith("consul-") and not reserved_ok:
+            raise HTTPError(400, "Invalid service: Key prefix 'consul-' is reserved for internal use")
+        if len(str(value)) > META_VALUE_MAX:
+            raise HTTPError(400, f"Invalid service: Value is too long (limit: {META_VALUE_MAX} characters)")
+
+
 def check_type(chk: Row) -> str:
     for key, kind in (("TTL", "ttl"), ("HTTP", "http"), ("TCP", "tcp"), ("UDP", "udp"), ("GRPC", "grpc"),
                       ("H2PING", "h2ping"), ("AliasService", "alias"), ("AliasNode", "alias"),
@@ -137,6 +161,7 @@ def service_from_request(raw: Any, struct: str = "structs.NodeService") -> Row:
     """A service definition in canonical form: `Service` holds the name, `ID` defaults to it."""
     svc = _canon(raw, SERVICE_KEYS, struct)
     _typecheck(svc, _SERVICE_TYPES, struct.split(".")[-1])
+    validate_meta(svc.get("Meta"))
     name = svc.get("Service") or svc.get("Name") or ""
     svc["Service"] = name
     svc.pop("Name", None)
