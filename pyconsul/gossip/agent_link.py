@@ -72,7 +72,7 @@ class MembershipLink:
             n = await self.membership.join(list(cfg.start_join))
             if n == 0:
                 await self.membership.stop()
-                raise JoinError("Failed to join any nodes: " + "; ".join(self.membership.last_join_errors))
+                raise JoinError(self.membership.join_error_text())
             log.info("Join completed. Synced with %d initial agents", n)
         if cfg.retry_join:
             self._tasks.append(asyncio.create_task(self._retry_join(), name="retry-join"))
@@ -119,8 +119,8 @@ class MembershipLink:
             if retry_max and attempt >= retry_max:
                 log.error("Join cluster failed, reached max attempts: %d", attempt)
                 return
-            log.warning("Join cluster failed, will retry: %s (in %gs)",
-                        "; ".join(self.membership.last_join_errors), cfg.retry_interval)
+            log.warning("Join cluster failed, will retry in %gs: %s", cfg.retry_interval,
+                        self.membership.join_error_text().strip())
             await asyncio.sleep(cfg.retry_interval)
 
     # ---- catalog --------------------------------------------------------------------------

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import os
 import random
 import socket
 import ssl
@@ -103,6 +104,18 @@ def parse_join_address(text: str, default_port: int) -> tuple[str, int]:
         host, p = text.split(":")
         port = _port(p, text)
     return host, port
+
+
+def _dial_error(dest: tuple[str, int], exc: BaseException) -> str:
+    """Go's net error text for a failed TCP dial / exchange."""
+    dial = f"dial tcp {dest[0]}:{dest[1]}"
+    if isinstance(exc, ConnectionRefusedError):
+        return f"{dial}: connect: connection refused"
+    if isinstance(exc, TimeoutError):
+        return f"{dial}: i/o timeout"
+    if isinstance(exc, OSError) and exc.errno:
+        return f"{dial}: connect: {os.strerror(exc.errno).lower()}"
+    return str(exc) or type(exc).__name__
 
 
 def _port(p: str, text: str) -> int:
@@ -219,16 +232,30 @@ class Membership:
         self._wake.set()
         return sum(results)
 
+    def join_error_text(self) -> str:
+        """The last join's failures as Consul words them (hashicorp/go-multierror)."""
+        errs = self.last_join_errors
+        if not errs:
+            return ""
+        head = "1 error occurred:" if len(errs) == 1 else f"{len(errs)} errors occurred:"
+        return head + "\n\t" + "\n\t".join(f"* {e}" for e in errs) + "\n\n"
+
     async def _join_one(self, target: tuple[str, int]) -> bool:
+        host, port = target
         try:
-            infos = await asyncio.get_running_loop().getaddrinfo(target[0], target[1], family=socket.AF_INET, type=socket.SOCK_DGRAM)
-            dest = (infos[0][4][0], target[1])
+            infos = await asyncio.get_running_loop().getaddrinfo(host, port, family=socket.AF_INET,
+                                                                 type=socket.SOCK_DGRAM)
+        except OSError:
+            self.last_join_errors.append(f"Failed to resolve {host}: lookup {host}: no such host")
+            return False
+        dest = (infos[0][4][0], port)
+        try:
             reply = await self._transport.exchange(dest, encode_packet([self.core.push_pull_message(join=True)]))
             self._on_reply(dest, reply)
             return True
-        except (OSError, TimeoutError, DecodeError, ConnectionError) as exc:
-            self.last_join_errors.append(f"{target[0]}:{target[1]}: {exc}")
-            log.warning("gossip: join %s:%d failed: %s", target[0], target[1], exc)
+        except (OSError, TimeoutError, DecodeError) as exc:
+            self.last_join_errors.append(f"Failed to join {dest[0]}:{port}: {_dial_error(dest, exc)}")
+            log.warning("gossip: join %s:%d failed: %s", host, port, exc)
             return False
 
     def force_leave(self, node: str, prune: bool = False) -> bool:
