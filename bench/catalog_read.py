@@ -239,6 +239,8 @@ def main() -> None:
         # the agent must still answer the same bytes after the load (no stale or broken cache)
         after = fetch(agent.base_url + PATH)[1]
         ratio = results["pyconsul"]["requests_per_sec"] / max(results["nginx"]["requests_per_sec"], 1)
+        pair_ratios = [round(p["requests_per_sec"] / max(n["requests_per_sec"], 1), 3)
+                       for p, n in zip(rounds["pyconsul"], rounds["nginx"], strict=True)]
         print(json.dumps({
             "benchmark": "catalog_read",
             "path": PATH,
@@ -261,6 +263,9 @@ def main() -> None:
             "same_bytes_after_load": after == body,
             "loadavg_1m_before_after": [round(load_before, 2), round(os.getloadavg()[0], 2)],
             "per_round_rps": {name: [r["requests_per_sec"] for r in runs] for name, runs in rounds.items()},
+            # each round's pair ran back to back, so its ratio is the least disturbed by other load
+            "per_round_ratio": pair_ratios,
+            "median_round_ratio": round(statistics.median(pair_ratios), 3),
         }, indent=2))
     finally:
         if nginx is not None:
