@@ -16,7 +16,7 @@ from typing import Any
 from tests.agent_proc import AgentProcess
 
 
-def wait_until(predicate: Callable[[], Any], timeout: float = 10.0, what: str = "condition",
+def wait_until(predicate: Callable[[], Any], timeout: float = 20.0, what: str = "condition",
                interval: float = 0.02) -> Any:
     """Poll `predicate` until it returns something truthy; fail with `what` after `timeout`."""
     deadline = time.monotonic() + timeout

@@ -108,7 +108,7 @@ async def test_templates_share_one_view_per_dependency_and_one_command_per_pass(
         await client.close()
 
 
-async def _until(predicate: object, what: str, timeout: float = 10.0) -> None:
+async def _until(predicate: object, what: str, timeout: float = 20.0) -> None:
     loop = asyncio.get_running_loop()
     deadline = loop.time() + timeout
     while not predicate():  # type: ignore[operator]
@@ -206,7 +206,7 @@ def test_survives_an_agent_restart_whose_index_goes_backwards(tmp_path: Path) ->
             agent.kill9()  # a crash; the restarted -dev agent has an empty store and a small index
             agent = start_agent(tmp_path / "a2", ports=ports)
             kv_put(agent, "restart/v", "after")
-            wait_until(lambda: read(out) == "after", timeout=15, what="render after restart")
+            wait_until(lambda: read(out) == "after", what="render after restart")
             assert p.alive()
             assert "index went backwards; resetting" in p.log()
         finally:

@@ -79,7 +79,7 @@ def test_seed_walkthrough_with_real_nginx(shared_agent: AgentProcess, nginx: Ngi
     try:
         # Step 5: requests round-robin over the registered backends.
         wait_until(lambda: bodies_seen(nginx) == {"this is test1 web", "this is test2 web"},
-                   timeout=15, what="nginx serving both backends")
+                   what="nginx serving both backends")
         assert nginx.reload_count() == 1
         assert upstream_servers(conf) == [f"127.0.0.1:{b1.port}", f"127.0.0.1:{b2.port}"]
 
@@ -136,7 +136,7 @@ def test_nginx_config_error_does_not_kill_the_watcher(shared_agent: AgentProcess
     p = TemplateProcess(tmp_path, "-consul-addr", shared_agent.http_addr,
                         "-template", f"{src}:{conf}:{nginx.reload_script}")
     try:
-        wait_until(lambda: nginx.get() == "this is test1 web\n", timeout=15, what="nginx serving")
+        wait_until(lambda: nginx.get() == "this is test1 web\n", what="nginx serving")
         # An address nginx rejects: the rendered config is invalid and the reload fails.
         register(shared_agent, "cfgerr", "cfgerr-bad", 9, address="127.0.0.1 bogus")
         wait_until(lambda: "bogus" in read(conf), what="bad config rendered")

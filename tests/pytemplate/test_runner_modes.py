@@ -85,7 +85,7 @@ async def test_quiescence_collapses_a_burst_into_one_render(shared_agent: AgentP
         await client.close()
 
 
-async def _until(predicate: object, what: str, timeout: float = 10.0) -> None:
+async def _until(predicate: object, what: str, timeout: float = 20.0) -> None:
     loop = asyncio.get_running_loop()
     deadline = loop.time() + timeout
     while not predicate():  # type: ignore[operator]
