@@ -202,21 +202,46 @@ def _os_error_text(exc: OSError, path: str) -> str:
 
 
 def build_ssl_context(cfg: ClientConfig) -> ssl.SSLContext:
+    """TLS as Consul's api package sets it up: a CA file and/or every PEM file under a CA path
+    replace the system roots (not added to them); a client certificate needs its key."""
     import ssl
 
-    ctx = ssl.create_default_context(purpose=ssl.Purpose.SERVER_AUTH)
+    ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
+    ctx.minimum_version = ssl.TLSVersion.TLSv1_2
     try:
-        if cfg.ca_file or cfg.ca_path:
-            ctx.load_verify_locations(cafile=cfg.ca_file or None, capath=cfg.ca_path or None)
+        if cfg.ca_file:
+            ctx.load_verify_locations(cafile=cfg.ca_file)
+        if cfg.ca_path:
+            _load_ca_path(ctx, cfg.ca_path)
+        if not (cfg.ca_file or cfg.ca_path):
+            ctx.load_default_certs(ssl.Purpose.SERVER_AUTH)
         if cfg.cert_file or cfg.key_file:
             if not (cfg.cert_file and cfg.key_file):
                 raise ConfigError("Both client cert and client key must be provided")
             ctx.load_cert_chain(cfg.cert_file, cfg.key_file)
-    except FileNotFoundError as exc:
-        raise ConfigError(_os_error_text(exc, exc.filename or "")) from None
-    except ssl.SSLError as exc:
+    except ssl.SSLError as exc:  # before OSError: SSLError is one
         raise ConfigError(f"tls: failed to load certificates: {exc.reason or exc}") from None
+    except OSError as exc:
+        raise ConfigError(_os_error_text(exc, exc.filename or "")) from None
     if cfg.insecure_skip_verify:
         ctx.check_hostname = False
         ctx.verify_mode = ssl.CERT_NONE
     return ctx
+
+
+def _load_ca_path(ctx: ssl.SSLContext, ca_path: str) -> None:
+    """Every file under the directory is a PEM bundle (Go's rootcerts), no c_rehash names needed."""
+    import ssl
+
+    if not os.path.isdir(ca_path):
+        raise ConfigError(f"Error loading CA Path: lstat {ca_path}: no such file or directory")
+    for root, _dirs, files in sorted(os.walk(ca_path)):
+        for name in sorted(files):
+            path = os.path.join(root, name)
+            try:
+                with open(path, encoding="ascii", errors="replace") as fh:
+                    ctx.load_verify_locations(cadata=fh.read())
+            except ssl.SSLError:  # before OSError: SSLError is one
+                raise ConfigError(f"Error loading CA Path: couldn't parse PEM in: {path}") from None
+            except OSError as exc:
+                raise ConfigError(f"Error loading file from CAPath: {exc}") from None

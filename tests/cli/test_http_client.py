@@ -205,6 +205,22 @@ def test_https_flags_instead_of_env(certs: CertFiles) -> None:
         assert (r.code, r.out, r.err) == (0, "secret\n", "")
 
 
+def test_ca_path_directory_of_pem_files(certs: CertFiles, tmp_path: Path) -> None:
+    import shutil
+
+    ca_dir = tmp_path / "cas"
+    (ca_dir / "nested").mkdir(parents=True)
+    shutil.copy(certs.ca, ca_dir / "nested" / "consul-agent-ca.pem")  # plain name, no c_rehash
+    with https_agent(certs) as (port, _seen):
+        r = consul("kv", "get", "-ca-path", str(ca_dir), "tls-key", addr=f"https://127.0.0.1:{port}")
+        assert (r.code, r.out) == (0, "secret\n"), r.err
+        r = consul("kv", "get", "tls-key", addr=f"https://127.0.0.1:{port}", env={"CONSUL_CAPATH": str(ca_dir)})
+        assert (r.code, r.out) == (0, "secret\n"), r.err
+    (ca_dir / "junk.pem").write_text("not a certificate")
+    r = consul("kv", "get", "x", addr="https://127.0.0.1:1", env={"CONSUL_CAPATH": str(ca_dir)})
+    assert r.code == 1 and "couldn't parse PEM in: " in r.err
+
+
 def test_unknown_ca_fails_unless_verify_is_off(certs: CertFiles) -> None:
     with https_agent(certs) as (port, _seen):
         r = consul("kv", "get", "tls-key", addr=f"https://127.0.0.1:{port}")
