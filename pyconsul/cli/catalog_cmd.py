@@ -113,7 +113,7 @@ def _kv_list(m: dict[str, Any] | None) -> str:
 
 
 def nodes_table(nodes: list[dict[str, Any]], detailed: bool) -> str:
-    """Node/ID/Address/DC (ID cut to 8 characters); -detailed adds full ID, tagged addresses, meta."""
+    """Node/ID/Address/DC (ID cut at its first dash); -detailed adds full ID, tagged addresses, meta."""
     if detailed:
         rows: list[list[str]] = [["Node", "ID", "Address", "DC", "TaggedAddresses", "Meta"]]
         for n in nodes:
@@ -123,13 +123,15 @@ def nodes_table(nodes: list[dict[str, Any]], detailed: bool) -> str:
     else:
         rows = [["Node", "ID", "Address", "DC"]]
         for n in nodes:
-            rows.append([n.get("Node", ""), (n.get("ID") or "")[:8], n.get("Address", ""),
-                         n.get("Datacenter", "")])
+            node_id = n.get("ID") or ""
+            # Shortened to the UUID's first group, as Consul does.
+            short = node_id.split("-", 1)[0] if node_id.find("-") > 0 else node_id
+            rows.append([n.get("Node", ""), short, n.get("Address", ""), n.get("Datacenter", "")])
     return columnize(rows)
 
 
 def datacenters(argv: list[str]) -> int:
-    fs = new_flags(DATACENTERS_HELP, http="client")
+    fs = new_flags(DATACENTERS_HELP)
     opts = fs.parse(argv)
     if opts.args:
         error(f"Too many arguments (expected 0, got {len(opts.args)})")
@@ -140,10 +142,7 @@ def datacenters(argv: list[str]) -> int:
     except ConsulError as exc:
         error(f"Error listing datacenters: {exc}")
         return 1
-    if not dcs:
-        error("No datacenters found")
-        return 1
-    for dc in dcs:
+    for dc in dcs or []:
         info(dc)
     return 0
 
