@@ -1,7 +1,7 @@
 """Seed 001's layout as real processes: 3 servers and 2 clients on 127.0.0.1-.5.
 
 `consul members` on any agent lists all five with Consul's columns; a client killed with -9 shows
-as failed everywhere, one that leaves shows as left.
+as failed everywhere (and as left after `force-leave`), one that leaves shows as left.
 """
 
 from __future__ import annotations
@@ -88,8 +88,15 @@ def test_members_lists_the_five_machines_and_follows_failure_and_leave(layout: d
     assert rc == 0 and [r[:3] for r in rows[1:]] == [["127.0.0.5", f"127.0.0.5:{layout['127.0.0.5'].serf_lan_port}",
                                                      "failed"]]
 
+    # force-leave turns the failed client into "left" on every member
+    proc = subprocess.run([sys.executable, "-m", "pyconsul", "force-leave", "-http-addr", layout["127.0.0.2"].http_addr,
+                           "127.0.0.5"], capture_output=True, text=True, timeout=30)
+    assert proc.returncode == 0, proc.stderr
+    forced = {**everyone, "127.0.0.5": 3}
+    assert poll(lambda: all(statuses(layout[h]) == forced for h in HOSTS[:4]), 30)
+
     assert layout["127.0.0.4"].request("PUT", "/v1/agent/leave")[0] == 200
-    left = {**failed, "127.0.0.4": 3}
+    left = {**forced, "127.0.0.4": 3}
     assert poll(lambda: all(statuses(layout[h]) == left for h in HOSTS[:3]), 30)
     rc, rows = members_cli(layout["127.0.0.2"], "-status", "alive")
     assert rc == 0 and [r[0] for r in rows[1:]] == HOSTS[:3]
