@@ -515,3 +515,36 @@ def test_bad_filter_through_a_real_agent_is_consuls_400(shared_agent: Any) -> No
     assert status == 400
     assert body.decode() == PREFIX + (
         '1:11 (10): no match found, expected: ".", "[", [ \\t\\r\\n], [a-zA-Z0-9_] or EOF')
+
+
+def _parse_outcome(expr: str) -> tuple[str, str]:
+    from pyconsul.api import filter as f
+
+    try:
+        return "ok", repr(f._parse(expr))
+    except FilterError as exc:
+        return "error", str(exc)
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.lists(_TOKENS | st.sampled_from([" and ", " or ", "a == b", " is empty", " not in ", '["k"]']),
+                max_size=9).map("".join))
+def test_memoised_parse_reports_what_a_plain_peg_run_reports(text: str) -> None:
+    """The parser memoises rules for speed; a plain (pigeon-like) run must give the same tree or error."""
+    from pyconsul.api import filter as f
+
+    memoised = _parse_outcome(text)
+    original = f._Rule.match
+
+    def plain(self: Any, state: Any, i: int) -> Any:
+        state.rstack.append(self)
+        try:
+            return self.expr.match(state, i)
+        finally:
+            state.rstack.pop()
+
+    f._Rule.match = plain  # type: ignore[method-assign]
+    try:
+        assert _parse_outcome(text) == memoised
+    finally:
+        f._Rule.match = original  # type: ignore[method-assign]
