@@ -105,7 +105,7 @@ async def services(ctx: APIContext, req: web.Request, q: QueryOptions) -> Reply:
     if q.filter:
         from pyconsul.api.app import apply_filter
 
-        out = apply_filter(q.filter, out)
+        out = apply_filter(q.filter, out, req.path)
     return json_reply(out, q=q)
 
 
@@ -140,7 +140,7 @@ async def checks(ctx: APIContext, req: web.Request, q: QueryOptions) -> Reply:
     if q.filter:
         from pyconsul.api.app import apply_filter
 
-        out = apply_filter(q.filter, out)
+        out = apply_filter(q.filter, out, req.path)
     return json_reply(out, q=q)
 
 

@@ -181,7 +181,7 @@ class APIContext:
         if shape is not None:
             value = shape(value)
         if q.filter and filterable:
-            value = apply_filter(q.filter, value)
+            value = apply_filter(q.filter, value, req.path)
         body = dumps(value, q.pretty)
         self._cache[key] = (idx, body)
         if len(self._cache) > self._cache_size:
@@ -203,11 +203,15 @@ def cache_key(req: web.Request) -> str:
     return req.path + "?" + "&".join(parts)
 
 
-def apply_filter(expr: str, value: Any) -> Any:
-    from pyconsul.api.filter import FilterError, compile_filter
+def apply_filter(expr: str, value: Any, path: str = "") -> Any:
+    """Keep the elements of a reply that match a ?filter expression, validated against the
+    endpoint's element type as Consul does (`path` selects it)."""
+    from pyconsul.api.filter import SCHEMAS, FilterError, compile_filter
 
+    parts = path.split("/")
+    schema = SCHEMAS.get("/".join(parts[2:4])) if len(parts) >= 4 else None
     try:
-        pred = compile_filter(expr)
+        pred = compile_filter(expr, schema)
     except FilterError as exc:
         raise HTTPError(400, str(exc)) from None
     try:
@@ -224,6 +228,7 @@ def _error_response(status: int, message: str, content_type: str = "text/plain; 
 
 def make_dispatch(ctx: APIContext, methods: dict[str, Handler]) -> Callable[[web.Request], Awaitable[web.StreamResponse]]:
     allowed = ", ".join(sorted(methods))
+    allow_csv = ",".join(sorted(methods))
     agent = ctx.agent
     datacenter = agent.config.datacenter
 
@@ -232,7 +237,8 @@ def make_dispatch(ctx: APIContext, methods: dict[str, Handler]) -> Callable[[web
         if handler is None:
             if req.method == "OPTIONS":
                 return web.Response(status=200, headers={"Allow": "OPTIONS, " + allowed})
-            return _error_response(405, f"method {req.method} not allowed")
+            return web.Response(status=405, body=f"method {req.method} not allowed".encode(),
+                                content_type="text/plain", headers={"Allow": "OPTIONS," + allow_csv})
         forwarder = agent.forwarder
         try:
             if forwarder is not None and not req.path.startswith("/v1/agent/"):
@@ -270,7 +276,10 @@ def make_dispatch(ctx: APIContext, methods: dict[str, Handler]) -> Callable[[web
 
 
 async def _not_found(req: web.Request) -> web.StreamResponse:
-    return _error_response(404, "404 page not found")
+    if req.path.startswith("/v1/"):
+        return _error_response(404, "Invalid URL path: not a recognized HTTP API endpoint")
+    return _error_response(
+        404, "Invalid URL path: if attempting to use the HTTP API, ensure the path starts with '/v1/'")
 
 
 def build_app(agent: Agent) -> web.Application:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import uuid
 from typing import Any
 
 from aiohttp import web
@@ -34,12 +35,23 @@ async def register(ctx: APIContext, req: web.Request, q: QueryOptions) -> Reply:
     body = canon_keys(body, REGISTER_KEYS)
     node = body.get("Node")
     if not isinstance(node, str) or not node:
-        raise HTTPError(400, "Missing node name")
+        raise HTTPError(400, "Must provide node")
     address = body.get("Address")
     if not body.get("SkipNodeUpdate") and (not isinstance(address, str) or not address):
-        raise HTTPError(400, "Missing node address")
+        raise HTTPError(400, "Must provide address if SkipNodeUpdate is not set")
+    node_id = body.get("ID") or ""
+    if node_id:
+        try:
+            node_id = str(uuid.UUID(str(node_id)))
+        except ValueError:
+            raise HTTPError(400, f"Bad node ID: {node_id!r} is not a valid UUID") from None
+    for field in ("TaggedAddresses", "NodeMeta"):
+        val = body.get(field)
+        if val is not None and not (isinstance(val, dict) and all(isinstance(v, str) for v in val.values())):
+            raise HTTPError(400, f"Request decode failed: json: cannot unmarshal into Go struct field "
+                                 f"RegisterRequest.{field} of type map[string]string")
     node_row = {
-        "ID": body.get("ID", "") or "",
+        "ID": node_id,
         "Node": node,
         "Address": address or "",
         "Datacenter": body.get("Datacenter") or ctx.agent.config.datacenter,
@@ -49,6 +61,8 @@ async def register(ctx: APIContext, req: web.Request, q: QueryOptions) -> Reply:
     service = None
     if body.get("Service") is not None:
         service = service_from_request(body["Service"])
+        if not service["Service"]:
+            raise HTTPError(400, "Must provide service name with ID" if service.get("ID") else "Must provide service name")
     checks = []
     raw_checks = list(body.get("Checks") or [])
     if body.get("Check"):
@@ -70,7 +84,7 @@ async def deregister(ctx: APIContext, req: web.Request, q: QueryOptions) -> Repl
     body = canon_keys(body, DEREGISTER_KEYS)
     node = body.get("Node")
     if not isinstance(node, str) or not node:
-        raise HTTPError(400, "Missing node name")
+        raise HTTPError(400, "Must provide node")
     await ctx.write(c.Deregister(node=node, service_id=body.get("ServiceID") or "",
                                  check_id=body.get("CheckID") or ""))
     return json_reply(True)
@@ -110,7 +124,7 @@ async def services(ctx: APIContext, req: web.Request, q: QueryOptions) -> Reply:
                 if q.filter:
                     from pyconsul.api.app import apply_filter
 
-                    if not apply_filter(q.filter, [service_node(node, svc)]):
+                    if not apply_filter(q.filter, [service_node(node, svc)], "/v1/catalog/service"):
                         continue
                 tags = out.setdefault(name, [])
                 tags.extend(t for t in svc["Tags"] if t not in tags)

@@ -51,7 +51,7 @@ async def put(ctx: APIContext, req: web.Request, q: QueryOptions) -> Reply:
     if flags < 0 or flags >= 2**64:
         raise HTTPError(400, "Invalid flags")
     if "acquire" in query and "release" in query:
-        raise HTTPError(400, "Conflicting flags: acquire=x&release=x")
+        raise HTTPError(400, f"Conflicting flags: acquire={query['acquire']}&release={query['release']}")
     if "acquire" in query:
         session = query["acquire"]
         if ctx.store.lock_delay_remaining(key) > 0:

@@ -36,7 +36,7 @@ def parse_query_options(req: web.Request) -> QueryOptions:
     if "index" in q and q["index"] != "":
         try:
             opts.index = int(q["index"])
-            if opts.index < 0:
+            if not 0 <= opts.index < 2**64:
                 raise ValueError
         except ValueError:
             raise HTTPError(400, "Invalid index") from None
@@ -47,6 +47,11 @@ def parse_query_options(req: web.Request) -> QueryOptions:
             raise HTTPError(400, "Invalid wait time") from None
         if opts.wait < 0:
             raise HTTPError(400, "Invalid wait time")
+    if q.get("max_stale"):
+        try:
+            parse_duration(q["max_stale"])
+        except ValueError:
+            raise HTTPError(400, f'Invalid max_stale value "{q["max_stale"]}"') from None
     opts.stale = _flag(q, "stale")
     opts.consistent = _flag(q, "consistent")
     if opts.stale and opts.consistent:
@@ -64,12 +69,22 @@ def parse_query_options(req: web.Request) -> QueryOptions:
     return opts
 
 
+_TRUE = ("", "true", "1", "t", "yes")
+_FALSE = ("false", "0", "f", "no")
+
+
 def query_bool(req: web.Request, name: str) -> bool:
-    """Consul treats a present flag (`?recurse`, `?recurse=`, `?recurse=true`) as true."""
+    """Consul treats a present flag (`?passing`, `?passing=`, `?passing=true`) as true and
+    refuses a value that is no boolean."""
     val = req.rel_url.query.get(name)
     if val is None:
         return False
-    return val.lower() not in ("false", "0")
+    low = val.lower()
+    if low in _TRUE:
+        return True
+    if low in _FALSE:
+        return False
+    raise HTTPError(400, f"Invalid value for ?{name}")
 
 
 def query_int(req: web.Request, name: str, default: int = 0, what: str = "") -> int:

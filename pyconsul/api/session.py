@@ -56,9 +56,12 @@ def _typecheck_session(b: dict[str, Any]) -> None:
 
 
 async def create(ctx: APIContext, req: web.Request, q: QueryOptions) -> Reply:
-    body = await read_json(req, required=False) or {}
+    body = await read_json(req, required=False)
+    if body is None:
+        body = {}
     if not isinstance(body, dict):
-        raise HTTPError(400, "Request decode failed: expected a JSON object")
+        kind = "array" if isinstance(body, list) else type(body).__name__
+        raise HTTPError(400, f"Request decode failed: json: cannot unmarshal {kind} into Go value of type structs.SessionRequest")
     b = _canon(body)
     _typecheck_session(b)
     agent = ctx.agent

@@ -4,11 +4,12 @@ from __future__ import annotations
 
 import base64
 import binascii
+import json
 from typing import Any
 
 from aiohttp import web
 
-from pyconsul.api.app import APIContext, Reply, json_reply, read_json
+from pyconsul.api.app import APIContext, Reply, json_reply
 from pyconsul.api.errors import HTTPError
 from pyconsul.api.params import QueryOptions
 from pyconsul.api.validate import TXN_KV_KEYS, canon_keys
@@ -39,7 +40,7 @@ def _decode_op(i: int, op: Any) -> dict[str, Any]:
         except (binascii.Error, ValueError):
             raise HTTPError(400, "Failed to parse body: illegal base64 data in Value") from None
         if len(raw) > MAX_VALUE_SIZE:
-            raise HTTPError(413, f"Value for key {kv.get('Key')!r} exceeds {MAX_VALUE_SIZE} byte limit")
+            raise HTTPError(413, f'Value for key "{kv.get("Key")}" is too large ({len(raw)} > {MAX_VALUE_SIZE} bytes)')
         out["Value"] = raw
     return {"KV": out}
 
@@ -54,8 +55,18 @@ def _result_json(r: dict[str, Any]) -> Any:
     return [{"KV": kv_json(kv)}]
 
 
+MAX_TXN_BODY = 512 * 1024  # Consul's txn_max_req_len
+
+
 async def txn(ctx: APIContext, req: web.Request, q: QueryOptions) -> Reply:
-    body = await read_json(req)
+    raw = await req.read()
+    if len(raw) > MAX_TXN_BODY:
+        raise HTTPError(413, f"Request body({len(raw)} bytes) too large, max size: {MAX_TXN_BODY} bytes. "
+                             "See https://www.consul.io/docs/agent/config/config-files#txn_max_req_len.")
+    try:
+        body = json.loads(raw)
+    except (ValueError, UnicodeDecodeError) as exc:
+        raise HTTPError(400, f"Failed to parse body: {exc}") from None
     if not isinstance(body, list):
         raise HTTPError(400, "Failed to parse body: expected a JSON array of operations")
     if len(body) > MAX_OPS:
