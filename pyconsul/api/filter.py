@@ -581,11 +581,15 @@ HEALTH_CHECK = _struct(**_strings("Node", "CheckID", "Name", "Status", "Notes", 
 #: /v1/health/service/:name, /v1/health/connect/:name
 CHECK_SERVICE_NODE = _struct(Node=NODE, Service=NODE_SERVICE, Checks=ListOf(HEALTH_CHECK))
 
+#: element type per endpoint, keyed by the two path segments after /v1/
 SCHEMAS: dict[str, Struct] = {
-    "catalog/nodes": NODE, "catalog/service": SERVICE_NODE, "catalog/node": NODE_SERVICE,
-    "catalog/node-services": NODE_SERVICE, "agent/services": NODE_SERVICE,
+    "catalog/nodes": NODE, "catalog/services": SERVICE_NODE,  # /catalog/services filters service instances
+    "catalog/service": SERVICE_NODE, "catalog/connect": SERVICE_NODE,
+    "catalog/node": NODE_SERVICE, "catalog/node-services": NODE_SERVICE, "agent/services": NODE_SERVICE,
     "health/node": HEALTH_CHECK, "health/checks": HEALTH_CHECK, "health/state": HEALTH_CHECK,
-    "agent/checks": HEALTH_CHECK, "health/service": CHECK_SERVICE_NODE,
+    "agent/checks": HEALTH_CHECK,
+    "health/service": CHECK_SERVICE_NODE, "health/connect": CHECK_SERVICE_NODE,
+    "health/ingress": CHECK_SERVICE_NODE,
 }
 
 
