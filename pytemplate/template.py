@@ -42,7 +42,7 @@ def _jinja_filters() -> dict[str, Callable[..., Any]]:
     return {
         "by_tag": tf.by_tag, "by_key": tf.by_key, "by_port": tf.by_port, "explode": tf.explode,
         "to_json": lambda v: tf.go_json(v), "to_json_pretty": lambda v: tf.go_json(v, "  "),
-        "parse_json": tf.parse_json, "split": lambda s, sep: tf.split(sep, s),
+        "parse_json": tf.parse_json_native, "split": lambda s, sep: tf.split(sep, s),
         "replace_all": lambda s, old, new: s.replace(old, new),
         "contains": lambda seq, v: tf.in_(seq, v), "regex_match": lambda s, p: tf.regex_match(p, s),
         "regex_replace_all": lambda s, p, r: tf.regex_replace_all(p, r, s),

@@ -83,6 +83,16 @@ def parse_json(s: str) -> Any:
         raise ValueError_(f"parseJSON: {exc}") from None
 
 
+def parse_json_native(s: str) -> Any:
+    """parseJSON for Jinja: Python's own number types (80, not Go's float64 80.0)."""
+    if not s:
+        return {}
+    try:
+        return json.loads(s)
+    except json.JSONDecodeError as exc:
+        raise ValueError_(f"parse_json: {exc}") from None
+
+
 def _tags_of(item: Any) -> list[str]:
     if isinstance(item, model.CatalogService):
         return item.ServiceTags

@@ -1,4 +1,4 @@
-"""Golden tests: consul-template `.ctmpl` files rendered against fixed Consul data.
+"""Golden tests: consul-template `.ctmpl` files (and Jinja2 `.j2` ones) against fixed Consul data.
 
 Each `golden/NAME.ctmpl` must render exactly to `golden/NAME.out` (outputs written to match
 Go text/template + consul-template semantics: whitespace trimming, map ordering, %v printing).
@@ -18,7 +18,7 @@ from pytemplate.template import Template
 from tests.pytemplate.fixtures import ENV, NOW, sample_brain
 
 GOLDEN = Path(__file__).parent / "golden"
-CASES = sorted(p.stem for p in GOLDEN.glob("*.ctmpl"))
+CASES = sorted(p.name for p in GOLDEN.iterdir() if p.suffix in (".ctmpl", ".j2"))
 
 
 @pytest.fixture(autouse=True)
@@ -41,9 +41,9 @@ def test_there_are_golden_cases() -> None:
 
 @pytest.mark.parametrize("name", CASES)
 def test_golden(name: str) -> None:
-    result = Template.from_file(GOLDEN / f"{name}.ctmpl").render(sample_brain(), ENV, NOW)
+    result = Template.from_file(GOLDEN / name).render(sample_brain(), ENV, NOW)
     assert result.complete, f"missing data: {sorted(result.missing)}"
-    expected = (GOLDEN / f"{name}.out").read_text()
+    expected = (GOLDEN / name).with_suffix(".out").read_text()
     assert result.contents.decode() == expected
 
 
