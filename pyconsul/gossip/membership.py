@@ -148,7 +148,8 @@ class Membership:
             # `serf_lan` overrides bind_addr for the LAN pool only, as in Consul.
             str(config.extra.get("serf_lan") or config.bind_addr), config.ports.serf_lan,
             self._on_packet, self._on_stream,
-            keyring=Keyring.from_config(config.encrypt), ssl_server=ssl_server, ssl_client=ssl_client)
+            keyring=Keyring.from_config(config.encrypt), ssl_server=ssl_server, ssl_client=ssl_client,
+            allowed_cidrs=list(config.extra.get("serf_lan_allowed_cidrs") or []))
         self._core: GossipCore | None = None
         self._task: asyncio.Task[None] | None = None
         self._wake = asyncio.Event()

@@ -8,11 +8,13 @@ datagram and frame is sealed; with an `ssl.SSLContext` the TCP side runs over TL
 from __future__ import annotations
 
 import asyncio
+import ipaddress
 import logging
 import socket
 import ssl
 import struct
-from collections.abc import Callable
+import time
+from collections.abc import Callable, Sequence
 
 from pyconsul.gossip.crypto import DecryptError, Keyring
 
@@ -49,7 +51,10 @@ class GossipTransport:
         ssl_server: ssl.SSLContext | None = None,
         ssl_client: ssl.SSLContext | None = None,
         stream_timeout: float = 10.0,
+        allowed_cidrs: Sequence[str] = (),
     ) -> None:
+        """`allowed_cidrs` (Consul's serf_lan_allowed_cidrs): when given, traffic from any other
+        source is dropped. Raises ValueError for a malformed CIDR."""
         self._bind = bind_addr
         self._port = port
         self._on_packet = on_packet
@@ -60,6 +65,27 @@ class GossipTransport:
         self._timeout = stream_timeout
         self._udp: asyncio.DatagramTransport | None = None
         self._tcp: asyncio.Server | None = None
+        try:
+            self._allowed = [ipaddress.ip_network(c, strict=False) for c in allowed_cidrs]
+        except ValueError as exc:
+            raise ValueError(f"serf_lan_allowed_cidrs: {exc}") from None
+        self._last_warning: dict[str, float] = {}
+
+    def _permitted(self, host: str) -> bool:
+        if not self._allowed:
+            return True
+        try:
+            ip = ipaddress.ip_address(host)
+        except ValueError:
+            return False
+        return any(ip in net for net in self._allowed)
+
+    def _warn(self, src: str, text: str, *args: object) -> None:
+        """At most one warning a minute per source, so a misconfigured peer cannot flood the log."""
+        now = time.monotonic()
+        if now - self._last_warning.get(src, -60.0) >= 60.0:
+            self._last_warning[src] = now
+            log.warning(text, *args)
 
     @property
     def port(self) -> int:
@@ -105,10 +131,12 @@ class GossipTransport:
     # ---- UDP ------------------------------------------------------------------------------
 
     def _datagram(self, src: Address, data: bytes) -> None:
+        if not self._permitted(src[0]):
+            return
         try:
             payload = self._keyring.open(data) if self._keyring else data
         except DecryptError as exc:
-            log.warning("gossip: dropped packet from %s:%d: %s", src[0], src[1], exc)
+            self._warn(src[0], "gossip: dropped packet from %s:%d: %s", src[0], src[1], exc)
             return
         self._on_packet(src, payload)
 
@@ -136,6 +164,9 @@ class GossipTransport:
 
     async def _serve(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         peer = writer.get_extra_info("peername") or ("?", 0)
+        if not self._permitted(peer[0]):
+            writer.close()
+            return
         try:
             request = await asyncio.wait_for(self._read_frame(reader), self._timeout)
             reply = self._on_stream((peer[0], peer[1]), request)
@@ -150,8 +181,11 @@ class GossipTransport:
         """Send one request over TCP and return the reply. Raises OSError / TimeoutError on failure."""
         async def run() -> bytes:
             server_hostname = dest[0] if self._ssl_client is not None else None
+            # Dial from our bind address (when it is a specific one) so peers see the same source
+            # address as for our UDP packets.
+            local = (self._bind, 0) if self._bind not in ("", "0.0.0.0", "::") else None
             reader, writer = await asyncio.open_connection(dest[0], dest[1], ssl=self._ssl_client,
-                                                           server_hostname=server_hostname)
+                                                           server_hostname=server_hostname, local_addr=local)
             try:
                 writer.write(self._frame(payload))
                 await writer.drain()

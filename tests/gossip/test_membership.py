@@ -217,3 +217,20 @@ async def test_serf_lan_bind_and_advertise_overrides(cluster: Cluster) -> None:
     seen = {m.name: m for m in a.members()}["b"]
     assert (seen.addr, seen.port) == ("127.0.0.2", b.port)
     assert b.bound == ("127.0.0.2", b.port)
+
+
+async def test_serf_lan_allowed_cidrs_keeps_other_sources_out(cluster: Cluster) -> None:
+    c = config("127.0.0.1", "guarded")
+    c.extra["serf_lan_allowed_cidrs"] = ["127.0.0.2/32"]
+    guarded = Membership(c, {}, gossip_config=FAST)
+    await guarded.start()
+    cluster.members.append(guarded)
+    friend = await cluster.add("127.0.0.2", "friend")
+    outsider = await cluster.add("127.0.0.3", "outsider")
+    assert await outsider.join([f"127.0.0.1:{guarded.port}"]) == 0
+    assert await friend.join([f"127.0.0.1:{guarded.port}"]) == 1
+    await wait_for(lambda: statuses(guarded) == {"guarded": "alive", "friend": "alive"})
+    bad = config("127.0.0.1", "x")
+    bad.extra["serf_lan_allowed_cidrs"] = ["10.0.0.0/33"]
+    with pytest.raises(ValueError, match="serf_lan_allowed_cidrs"):
+        Membership(bad, {})
