@@ -115,7 +115,7 @@ def test_config_dir_services_and_checks_follow_real_servers(tmp_path: Path, conf
 
 def test_ttl_check_through_the_http_api(tmp_path: Path, conf_dir: Path) -> None:
     (conf_dir / "app.json").write_text(json.dumps({
-        "service": {"name": "app", "check": {"id": "app-ttl", "ttl": "2s"}},
+        "service": {"name": "app", "check": {"id": "app-ttl", "ttl": "6s"}},
     }))
     agent = start_agent(tmp_path, "-config-dir", str(conf_dir))
     try:
@@ -124,7 +124,7 @@ def test_ttl_check_through_the_http_api(tmp_path: Path, conf_dir: Path) -> None:
         assert status == 200
         wait_for(lambda: check_status(agent, "app", "app-ttl") == ("passing", "working"), what="ttl pass")
         wait_for(lambda: check_status(agent, "app", "app-ttl") == (
-            "critical", "TTL expired (last output before timeout follows): working"), timeout=10, what="ttl expiry")
+            "critical", "TTL expired (last output before timeout follows): working"), timeout=20, what="ttl expiry")
     finally:
         agent.stop()
 
@@ -180,7 +180,7 @@ def test_service_deregistered_after_critical_too_long(tmp_path: Path, conf_dir: 
         "check_deregister_interval_min": "1s", "check_reap_interval": "500ms",
         "service": {"name": "flaky", "port": health.port,
                     "check": {"http": f"http://127.0.0.1:{health.port}/", "interval": "1s",
-                              "deregister_critical_service_after": "2s"}},
+                              "deregister_critical_service_after": "4s"}},
     }))
     agent = start_agent(tmp_path, "-config-dir", str(conf_dir))
     try:
@@ -188,7 +188,7 @@ def test_service_deregistered_after_critical_too_long(tmp_path: Path, conf_dir: 
         health.status = 503
         wait_for(lambda: (check_status(agent, "flaky", "service:flaky") or ("",))[0] == "critical", what="critical")
         assert "flaky" in agent.get_json("/v1/catalog/services")
-        wait_for(lambda: "flaky" not in agent.get_json("/v1/catalog/services"), timeout=15, what="deregistered")
+        wait_for(lambda: "flaky" not in agent.get_json("/v1/catalog/services"), timeout=20, what="deregistered")
         assert "flaky" not in agent.get_json("/v1/agent/services")
     finally:
         agent.stop()

@@ -14,7 +14,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from hypothesis import given
+from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from pyconsul.checks import CheckScheduler
@@ -126,11 +126,13 @@ def _decode_hpack_int(data: bytes, prefix_bits: int) -> int:
     return value
 
 
+@settings(deadline=None)
 @given(st.integers(0, 2**24), st.integers(1, 8))
 def test_hpack_integers_round_trip(value: int, bits: int) -> None:
     assert _decode_hpack_int(hpack_int(value, bits), bits) == value
 
 
+@settings(deadline=None)
 @given(st.integers(0, 3), st.text(max_size=40))
 def test_health_messages(status: int, service: str) -> None:
     request = health_request(service)

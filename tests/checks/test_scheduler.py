@@ -7,7 +7,7 @@ import random
 from typing import Any
 
 import pytest
-from hypothesis import given
+from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from pyconsul.checks import CheckDefinitionError, CheckResult, CheckScheduler
@@ -224,6 +224,7 @@ async def test_start_runs_checks_on_the_real_clock(recorder: Recorder, http_serv
         await s.stop()
 
 
+@settings(deadline=None)
 @given(
     st.integers(0, 4), st.integers(0, 4), st.integers(0, 4),
     st.lists(st.sampled_from(["passing", "warning", "critical"]), max_size=30),
@@ -299,6 +300,7 @@ CHECK_KEYS = ["CheckID", "ID", "Name", "HTTP", "TCP", "UDP", "TTL", "Args", "Scr
               "Header", "Method"]
 
 
+@settings(deadline=None)
 @given(st.dictionaries(st.sampled_from(CHECK_KEYS), check_values, max_size=8))
 def test_any_definition_is_scheduled_or_refused_with_a_reason(definition: dict[str, Any]) -> None:
     s = CheckScheduler(Recorder(), clock=FakeClock(), enable_script_checks=True)

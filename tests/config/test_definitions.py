@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import pytest
-from hypothesis import given
+from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from pyconsul.config.definitions import decode_definition, service_check_definitions
@@ -36,6 +36,7 @@ SPELLINGS = {
 }
 
 
+@settings(deadline=None)
 @given(st.fixed_dictionaries({k: st.sampled_from(v) for k, v in SPELLINGS.items()}))
 def test_any_mix_of_spellings_gives_the_api_shape(spelling: dict[str, str]) -> None:
     raw = {spelling[k]: v for k, v in CANONICAL.items()}

@@ -19,6 +19,7 @@ UNITS = {"h": 3600.0, "m": 60.0, "s": 1.0, "ms": 1e-3, "us": 1e-6, "ns": 1e-9}
 duration_parts = st.lists(st.tuples(st.integers(0, 10_000), st.sampled_from(sorted(UNITS))), min_size=1, max_size=4)
 
 
+@settings(deadline=None)  # each example parses HCL and builds a config: slow on a busy CI box
 @given(duration_parts)
 def test_duration_strings_are_accepted_with_their_value(parts: list[tuple[int, str]]) -> None:
     text = "".join(f"{n}{u}" for n, u in parts)
@@ -28,6 +29,7 @@ def test_duration_strings_are_accepted_with_their_value(parts: list[tuple[int, s
     assert abs(rc.check_update_interval - expected) <= 1e-9 * max(1.0, expected)
 
 
+@settings(deadline=None)
 @given(st.text(alphabet="0123456789smhx. -", min_size=1, max_size=8))
 def test_bad_duration_strings_are_a_config_error_never_a_crash(text: str) -> None:
     try:
@@ -79,6 +81,7 @@ json_tree = st.recursive(
 )
 
 
+@settings(deadline=None)
 @given(json_tree, json_tree)
 def test_merge_with_nothing_changes_nothing_and_never_mutates(a: Any, b: Any) -> None:
     before_a, before_b = json.dumps(a), json.dumps(b)
