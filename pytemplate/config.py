@@ -56,8 +56,8 @@ class TemplateConfig:
 @dataclass
 class ExecConfig:
     command: str | list[str] = ""
-    reload_signal: int | None = None
-    kill_signal: int = int(signal.SIGTERM)
+    reload_signal: int | None = None  # None: restart the child on change (consul-template's default)
+    kill_signal: int = int(signal.SIGINT)
     kill_timeout: float = 30.0
 
 

@@ -22,7 +22,7 @@ def note(word):
     with open(out, "a") as f:
         f.write(word + "\\n")
 signal.signal(signal.SIGHUP, lambda *_: note("hup"))
-signal.signal(signal.SIGTERM, lambda *_: (note("term"), sys.exit(0)))
+signal.signal(signal.SIGINT, lambda *_: (note("stop"), sys.exit(0)))  # the default kill signal
 note(f"start {os.getpid()}")
 while True:
     time.sleep(0.05)
@@ -45,7 +45,7 @@ def test_exec_child_is_started_signalled_and_stopped(shared_agent: AgentProcess,
         assert read(tmp_path / "out") == "2"
     finally:
         assert p.stop() == 0, p.log()
-    assert "term" in read(notes)
+    assert "stop" in read(notes)
     wait_until(lambda: not os.path.exists(f"/proc/{pid}") or "zombie" in read(Path(f"/proc/{pid}/status")).lower(),
                what="child gone")
 
