@@ -17,7 +17,6 @@ import re
 import sys
 import textwrap
 from collections.abc import Callable
-from dataclasses import dataclass, field
 from typing import Any
 
 HELP_ARGS = ("-h", "-help", "--help")
@@ -88,14 +87,18 @@ def _parse_go_int(text: str, unsigned: bool) -> int:
     return value
 
 
-@dataclass
 class Flag:
-    name: str
-    kind: str  # bool | string | int | uint | duration | list | map
-    default: Any
-    usage: str
-    placeholder: str = ""
-    group: str = "command"  # "http" flags are listed under "HTTP API Options"
+    # Plain class, not a dataclass: importing dataclasses costs every CLI call ~15ms.
+    __slots__ = ("name", "kind", "default", "usage", "placeholder", "group")
+
+    def __init__(self, name: str, kind: str, default: Any, usage: str, placeholder: str = "",
+                 group: str = "command") -> None:
+        self.name = name
+        self.kind = kind  # bool | string | int | uint | duration | list | map
+        self.default = default
+        self.usage = usage
+        self.placeholder = placeholder
+        self.group = group  # "http" flags are listed under "HTTP API Options"
 
     def example(self) -> str:
         """The `<word>` shown after `-name=` in help, chosen as Go's flag.UnquoteUsage does."""
@@ -111,13 +114,15 @@ class Flag:
         return self.usage.replace("`", "")
 
 
-@dataclass
 class Parsed:
     """Flag values by name (dashes kept) plus the positional arguments."""
 
-    values: dict[str, Any]
-    args: list[str]
-    seen: set[str] = field(default_factory=set)
+    __slots__ = ("values", "args", "seen")
+
+    def __init__(self, values: dict[str, Any], args: list[str], seen: set[str] | None = None) -> None:
+        self.values = values
+        self.args = args
+        self.seen = seen if seen is not None else set()
 
     def __getitem__(self, name: str) -> Any:
         return self.values[name]

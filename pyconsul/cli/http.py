@@ -21,7 +21,6 @@ import json
 import socket
 import urllib.parse
 from collections.abc import Iterator, Mapping
-from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from pyconsul.cli.flags import Parsed
@@ -87,11 +86,13 @@ class _TLSConnection(http.client.HTTPSConnection):
         self.sock = self._context.wrap_socket(self.sock, server_hostname=self._server_name)  # type: ignore[attr-defined]
 
 
-@dataclass
 class Response:
-    status: int
-    headers: http.client.HTTPMessage
-    body: bytes
+    __slots__ = ("status", "headers", "body")
+
+    def __init__(self, status: int, headers: http.client.HTTPMessage, body: bytes) -> None:
+        self.status = status
+        self.headers = headers
+        self.body = body
 
     @property
     def index(self) -> int:

@@ -8,7 +8,6 @@ from __future__ import annotations
 import os
 import urllib.parse
 from collections.abc import Mapping
-from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 from pyconsul.cli.flags import FlagSet, Parsed, parse_go_bool
@@ -65,24 +64,24 @@ def add_http_flags(fs: FlagSet, *, server: bool = True) -> None:
                 "false.", group="http")
 
 
-@dataclass
 class ClientConfig:
     """Where and how to reach the agent, merged from CONSUL_* env and flags (flags win)."""
 
-    address: str = DEFAULT_ADDR  # host:port, or the socket path when scheme is "unix"
-    scheme: str = "http"  # http | https | unix
-    token: str = ""
-    token_file: str = ""
-    datacenter: str = ""
-    stale: bool = False
-    ca_file: str = ""
-    ca_path: str = ""
-    cert_file: str = ""
-    key_file: str = ""
-    tls_server_name: str = ""
-    insecure_skip_verify: bool = False
-    http_auth: str = ""  # user[:password] from CONSUL_HTTP_AUTH
-    warnings: list[str] = field(default_factory=list)
+    def __init__(self, address: str = DEFAULT_ADDR, scheme: str = "http") -> None:
+        self.address = address  # host:port, or the socket path when scheme is "unix"
+        self.scheme = scheme  # http | https | unix
+        self.token = ""
+        self.token_file = ""
+        self.datacenter = ""
+        self.stale = False
+        self.ca_file = ""
+        self.ca_path = ""
+        self.cert_file = ""
+        self.key_file = ""
+        self.tls_server_name = ""
+        self.insecure_skip_verify = False
+        self.http_auth = ""  # user[:password] from CONSUL_HTTP_AUTH
+        self.warnings: list[str] = []
 
     @property
     def tls(self) -> bool:

@@ -19,20 +19,18 @@ import importlib
 import os
 import sys
 from collections.abc import Callable
-from dataclasses import dataclass
+from typing import NamedTuple
 
 Handler = Callable[[list[str]], int]
 
 
-@dataclass(frozen=True)
-class Command:
+class Command(NamedTuple):
     words: tuple[str, ...]
     handler: Handler
     synopsis: str
 
 
-@dataclass(frozen=True)
-class Group:
+class Group(NamedTuple):
     words: tuple[str, ...]
     synopsis: str
     help: str
