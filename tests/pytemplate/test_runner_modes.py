@@ -50,6 +50,25 @@ def test_exec_child_is_started_signalled_and_stopped(shared_agent: AgentProcess,
                what="child gone")
 
 
+def test_exec_child_without_reload_signal_is_restarted(shared_agent: AgentProcess, tmp_path: Path) -> None:
+    kv_put(shared_agent, "exec3/v", "1")
+    src = tmp_path / "in.ctmpl"
+    src.write_text('{{ key "exec3/v" }}')
+    child, notes = tmp_path / "child.py", tmp_path / "notes"
+    child.write_text(CHILD)
+    p = TemplateProcess(tmp_path, "-consul-addr", shared_agent.http_addr, "-template", f"{src}:{tmp_path}/out",
+                        "-exec", f"{sys.executable} {child} {notes}")
+    try:
+        wait_until(lambda: read(notes).count("start") == 1, what="child started")
+        kv_put(shared_agent, "exec3/v", "2")
+        wait_until(lambda: read(notes).count("start") == 2, what="child restarted")
+        first, second = (line.split()[1] for line in read(notes).splitlines() if line.startswith("start"))
+        assert first != second and "stop" in read(notes)
+        assert p.alive()
+    finally:
+        assert p.stop() == 0, p.log()
+
+
 def test_exec_child_exit_ends_pytemplate_with_its_status(shared_agent: AgentProcess, tmp_path: Path) -> None:
     kv_put(shared_agent, "exec2/v", "1")
     src = tmp_path / "in.ctmpl"
