@@ -64,6 +64,9 @@ class GossipConfig:
                 raise ValueError(f"gossip_lan.{key}: must be positive, got {value!r}")
         if reconnect_timeout is not None:
             changes["reconnect_timeout"] = float(reconnect_timeout)
+            # Serf checks for reapable members every 15s; a shorter timeout gets a finer check
+            # so it is honoured to within a fraction of itself.
+            changes["reap_interval"] = min(cfg.reap_interval, max(0.1, float(reconnect_timeout) / 8))
         return replace(cfg, **changes)
 
 

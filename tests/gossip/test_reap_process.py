@@ -1,0 +1,38 @@
+"""reconnect_timeout with real agents: a client that stays dead is reaped from members and catalog."""
+
+from __future__ import annotations
+
+import json
+import time
+from pathlib import Path
+
+from tests.agent_proc import start_agent
+from tests.gossip.test_seed_layout import FAST_GOSSIP, poll
+
+
+def test_failed_client_is_reaped_after_reconnect_timeout(tmp_path: Path) -> None:
+    conf = tmp_path / "conf.json"
+    conf.write_text(json.dumps({**FAST_GOSSIP, "reconnect_timeout": "3s"}))
+    server = start_agent(tmp_path / "s", "-server", "-bootstrap", "-data-dir", str(tmp_path / "s" / "data"),
+                         "-config-file", str(conf), dev=False, name="srv", host="127.0.0.1")
+    client = None
+    try:
+        client = start_agent(tmp_path / "c", "-data-dir", str(tmp_path / "c" / "data"), "-config-file", str(conf),
+                             "-retry-join", f"127.0.0.1:{server.serf_lan_port}", "-retry-interval", "200ms",
+                             dev=False, name="cli", host="127.0.0.2", need_leader=False)
+
+        def members() -> dict[str, int]:
+            return {m["Name"]: m["Status"] for m in server.get_json("/v1/agent/members")}
+
+        assert poll(lambda: members().get("cli") == 1, 15)
+        assert poll(lambda: any(n["Node"] == "cli" for n in server.get_json("/v1/catalog/nodes")), 15)
+        client.kill9()
+        assert poll(lambda: members().get("cli") == 4, 15)
+        failed_at = time.monotonic()
+        assert poll(lambda: "cli" not in members(), 15)
+        assert time.monotonic() - failed_at >= 1.5  # not before (most of) reconnect_timeout
+        assert poll(lambda: all(n["Node"] != "cli" for n in server.get_json("/v1/catalog/nodes")), 40)
+    finally:
+        if client is not None:
+            client.stop()
+        server.stop()
