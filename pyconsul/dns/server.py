@@ -11,6 +11,7 @@ seconds without one; a slow or broken client only ever stalls its own connection
 from __future__ import annotations
 
 import asyncio
+import errno
 import logging
 import random
 import socket
@@ -110,6 +111,21 @@ class DNSServer:
         self._conns: set[asyncio.StreamWriter] = set()
 
     async def start(self, hosts: list[str], port: int) -> None:
+        """Bind every host on `port`; port 0 picks one port free for UDP and TCP on all hosts."""
+        attempts = 20 if port == 0 else 1
+        for attempt in range(attempts):
+            try:
+                await self._bind(hosts, port)
+                break
+            except OSError as exc:
+                await self._unbind()
+                # The port UDP picked may be in use for TCP: pick again.
+                if attempt + 1 < attempts and exc.errno == errno.EADDRINUSE:
+                    continue
+                raise
+        log.info("listening on %s (udp+tcp)", ", ".join(f"{h}:{p}" for h, p in self.addresses))
+
+    async def _bind(self, hosts: list[str], port: int) -> None:
         loop = asyncio.get_running_loop()
         host = ""
         try:
@@ -122,13 +138,18 @@ class DNSServer:
                 self._tcp.append(server)
                 self.addresses.append((host, port))
         except OSError as exc:
-            await self.close()
             raise OSError(exc.errno, f"DNS cannot listen on {host}:{port}: {exc.strerror or exc}") from None
-        except BaseException:
-            await self.close()
-            raise
         self.port = port
-        log.info("listening on %s (udp+tcp)", ", ".join(f"{h}:{p}" for h, p in self.addresses))
+
+    async def _unbind(self) -> None:
+        for t in self._udp:
+            t.close()
+        for s in self._tcp:
+            s.close()
+        self._udp.clear()
+        self._tcp.clear()
+        self.addresses.clear()
+        self.port = -1
 
     def _spawn(self, coro: Coroutine[Any, Any, None]) -> None:
         if len(self._tasks) >= MAX_PENDING_FORWARDS:
