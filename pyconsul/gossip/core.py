@@ -14,7 +14,14 @@ Rules (SWIM with memberlist's refinements):
   random members every `gossip_interval`, at most `retransmit_limit` times.
 - Incarnation numbers order updates about one node; only the node itself raises its own, which
   is how it refutes a suspicion (or a death notice) about itself.
-- Full state is exchanged over TCP on join and every `push_pull_interval`.
+- Full state is exchanged over TCP on join and every `push_pull_interval`; a random failed
+  member is retried every `reconnect_interval`, and failed/left members are reaped after
+  `reconnect_timeout` / `tombstone_timeout`.
+- Lifeguard: helpers nack an indirect probe they could not complete; a prober missing acks and
+  nacks raises its local health score, which stretches its own probe timeouts.
+
+Which update wins over which lives in `members.MemberTable`; this module does the probing,
+gossiping and scheduling around it.
 """
 
 from __future__ import annotations
