@@ -102,7 +102,11 @@ class LazyRotations:
         self._next = (i + 1) % len(self._items)
         item = self._items[i]
         if item is None:
-            item = self._items[i] = self._build(i)
+            try:
+                item = self._build(i)
+            except Exception:  # never fail a client for a rotation: serve the first one instead
+                item = self._items[0]
+            self._items[i] = item
         return item
 
 

@@ -94,14 +94,23 @@ class PacketHandler:
         if isinstance(out, Forward):
             return out
         if ckey is not None:
-            if out.build is None:
-                cache.put(ckey, [out.first[2:]], tcp, index)
-            elif out.answers <= EAGER_ROTATION_LIMIT:
-                # The next client gets rotation 1: this one got rotation 0.
-                cache.put(ckey, [out.build(i) for i in range(1, out.count)] + [out.first[2:]], tcp, index)
-            else:
-                cache.put(ckey, LazyRotations(out.build, out.count, out.first[2:]), tcp, index)
+            self._remember(ckey, out, tcp, index)
         return out.first
+
+    def _remember(self, key: bytes, out: Replies, tcp: bool, index: int) -> None:
+        first = out.first[2:]
+        if out.build is None:
+            self.cache.put(key, [first], tcp, index)
+        elif out.answers <= EAGER_ROTATION_LIMIT:
+            try:
+                rest = [out.build(i) for i in range(1, out.count)]
+            except Exception:
+                log.exception("failed to build rotations")
+                rest = []
+            # The next client gets rotation 1: this one got rotation 0.
+            self.cache.put(key, rest + [first], tcp, index)
+        else:
+            self.cache.put(key, LazyRotations(out.build, out.count, first), tcp, index)
 
     def _answer(self, data: bytes, req: r.Request, tcp: bool) -> Replies | Forward:
         ra = self.recursion_available
