@@ -35,3 +35,22 @@ def consul(*args: str, addr: str | None = None, env: Mapping[str, str] | None = 
 
 def clean_env(**extra: str) -> dict[str, str]:
     return {**_CLEAN_ENV, **extra}
+
+
+def installed_script() -> str:
+    """The `pyconsul` console script `pip install -e .` put on this machine (CONSUL_BIN's value).
+
+    Looks where pip installs scripts for this interpreter, next to it, then on PATH.
+    """
+    import shutil
+    import sysconfig
+    from pathlib import Path
+
+    for folder in (sysconfig.get_path("scripts"), str(Path(sys.executable).parent)):
+        candidate = Path(folder) / "pyconsul"
+        if candidate.exists():
+            return str(candidate)
+    found = shutil.which("pyconsul")
+    if found:
+        return found
+    raise RuntimeError("the pyconsul console script is not installed: run `pip install -e .`")

@@ -8,16 +8,15 @@ from __future__ import annotations
 
 import signal
 import subprocess
-import sys
 import time
 from pathlib import Path
 
 import pytest
 
 from tests.agent_proc import free_port, free_tcp_udp_port
-from tests.cli.cli_run import clean_env
+from tests.cli.cli_run import clean_env, installed_script
 
-SCRIPT = Path(sys.executable).parent / "pyconsul"
+SCRIPT = Path(installed_script())
 
 
 def _sh(cmd: str, env: dict[str, str]) -> subprocess.CompletedProcess[str]:

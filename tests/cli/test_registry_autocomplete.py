@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
-import sys
 from pathlib import Path
 
 import pytest
 
-from tests.cli.cli_run import clean_env, consul
+from tests.cli.cli_run import clean_env, consul, installed_script
 
-SCRIPT = Path(sys.executable).parent / "pyconsul"
+SCRIPT = Path(installed_script())
 
 
 def test_no_command_prints_usage_and_exits_127() -> None:

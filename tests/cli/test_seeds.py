@@ -49,9 +49,11 @@ def test_seed000_operator_raft_list_peers(server01: AgentProcess) -> None:
 
 def test_seed000_info_grep_leader(server01: AgentProcess) -> None:
     """`consul info | grep leader`, through a real shell pipe."""
-    r = subprocess.run("python -m pyconsul info | grep leader", shell=True, capture_output=True, text=True,
-                       env=clean_env(CONSUL_HTTP_ADDR=server01.http_addr,
-                                     PATH=f"{Path(__import__('sys').executable).parent}:/usr/bin:/bin"))
+    import shlex
+    import sys
+
+    r = subprocess.run(f"{shlex.quote(sys.executable)} -m pyconsul info | grep leader", shell=True,
+                       capture_output=True, text=True, env=clean_env(CONSUL_HTTP_ADDR=server01.http_addr))
     lines = r.stdout.splitlines()
     assert r.returncode == 0
     assert "\tleader = true" in lines
