@@ -68,6 +68,5 @@ def check(history: list[Op], init: Any = None, max_states: int = 2_000_000) -> b
             ok, nxt = _step(state, o)
             if ok:
                 stack.append((done | 1 << i, nxt))
-            if not o.known:
-                stack.append((done | 1 << i, state))  # it never took effect
+            # An unknown op that never takes effect simply stays undone: `must` excludes it.
     return False
