@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import io
+import json
 import os
 import signal
 import subprocess
@@ -159,20 +160,28 @@ def test_command_timeout_kills_a_hung_command(shared_agent: AgentProcess, tmp_pa
 
 def test_sighup_reloads_and_sigterm_stops_cleanly(shared_agent: AgentProcess, tmp_path: Path) -> None:
     kv_put(shared_agent, "hup/v", "v")
-    src = tmp_path / "in.ctmpl"
+    src, src2 = tmp_path / "in.ctmpl", tmp_path / "in2.ctmpl"
     src.write_text('one {{ key "hup/v" }}')
-    out, pid = tmp_path / "out", tmp_path / "pt.pid"
-    p = TemplateProcess(tmp_path, "-consul-addr", shared_agent.http_addr, "-template", f"{src}:{out}",
+    src2.write_text('second {{ key "hup/v" }}')
+    out, out2, pid, conf_dir = tmp_path / "out", tmp_path / "out2", tmp_path / "pt.pid", tmp_path / "conf.d"
+    conf_dir.mkdir()
+    (conf_dir / "a.hcl").write_text(f'template {{\n  source = "{src}"\n  destination = "{out}"\n}}\n')
+    p = TemplateProcess(tmp_path, "-consul-addr", shared_agent.http_addr, "-config", str(conf_dir),
                         "-pid-file", str(pid))
     try:
         wait_until(lambda: read(out) == "one v", what="first render")
         assert read(pid).strip() == str(p.proc.pid)
         src.write_text('two {{ key "hup/v" }}')
+        (conf_dir / "b.json").write_text(json.dumps({"template": {"source": str(src2), "destination": str(out2)}}))
         p.signal(signal.SIGHUP)
-        wait_until(lambda: read(out) == "two v", what="reload")
-        assert p.alive()
+        wait_until(lambda: read(out) == "two v" and read(out2) == "second v", what="reloaded templates and config")
+        (conf_dir / "c.hcl").write_text("template {\n  broken")
+        p.signal(signal.SIGHUP)
+        wait_until(lambda: "reload failed, keeping the old configuration" in p.log(), what="bad reload refused")
+        kv_put(shared_agent, "hup/v", "w")
+        wait_until(lambda: read(out) == "two w" and read(out2) == "second w", what="still watching")
     finally:
-        assert p.stop() == 0
+        assert p.stop() == 0, p.log()
     assert not pid.exists()
 
 
