@@ -184,11 +184,24 @@ def inspect(argv: list[str]) -> int:
     except OSError as exc:
         error(f"Error opening snapshot file: {exc}")
         return 1
-    try:
-        meta = metadata(read_archive(data))
-    except SnapshotError as exc:
-        error(f"Error extracting snapshot data: {exc}")
-        return 1
+    if os.path.basename(path).lower() == "state.bin":
+        # A server's raw raft snapshot: its meta.json sits next to it.
+        meta_path = os.path.join(os.path.dirname(path), "meta.json")
+        try:
+            with open(meta_path, "rb") as fh:
+                meta = metadata({"meta.json": fh.read()})
+        except OSError as exc:
+            error(f"Error reading meta.json from internal snapshot dir: {exc}")
+            return 1
+        except SnapshotError as exc:
+            error(f"Error parsing meta.json from internal snapshot dir: {exc}")
+            return 1
+    else:
+        try:
+            meta = metadata(read_archive(data))
+        except SnapshotError as exc:
+            error(f"Error reading snapshot: {exc}")
+            return 1
     if opts["format"] == "json":
         from pyconsul.cli.output import go_json
 

@@ -74,4 +74,11 @@ def test_inspect_consul_archive(tmp_path: Path) -> None:
     garbage = tmp_path / "garbage.snap"
     garbage.write_bytes(b"not a snapshot")
     r = consul("snapshot", "inspect", str(garbage))
-    assert r.code == 1 and r.err.startswith("Error extracting snapshot data: ")
+    assert r.code == 1 and r.err.startswith("Error reading snapshot: ")
+    # A server's raw state.bin is read with the meta.json beside it.
+    raw = tmp_path / "raft" / "snapshots" / "2-5-1477944140022"
+    raw.mkdir(parents=True)
+    (raw / "state.bin").write_bytes(b"state")
+    (raw / "meta.json").write_text('{"Version": 1, "ID": "2-5-1477944140022", "Index": 5, "Term": 2, "Size": 5}')
+    r = consul("snapshot", "inspect", str(raw / "state.bin"))
+    assert r.code == 0 and r.out.splitlines()[1] == " Size         5"
