@@ -6,8 +6,8 @@ process (uvloop) over a real StateStore filled through the FSM; dnsmasq serves t
 from an addn-hosts file and srv-host lines. With --agent, a real `pyconsul agent -dev` with the
 instances registered over HTTP is measured too. Prints one JSON object with pyconsul/dnsmasq ratios.
 
-Note the answers differ in size: pyconsul, like Consul, gives a non-EDNS client udp_answer_limit
-(3) records; dnsmasq gives all 20.
+Plain queries get replies of different sizes: pyconsul, like Consul, gives a non-EDNS client
+udp_answer_limit (3) records, dnsmasq all 20; the "+EDNS" kinds (dnsperf -e) get all 20 from both.
 
     python bench/dns_qps.py [--seconds 4] [--rounds 3] [--instances 20] [--agent]
 """
@@ -32,6 +32,9 @@ from typing import Any
 
 ROOT = Path(__file__).resolve().parent.parent
 SERVICE = "web"
+# Plain queries (pyconsul answers udp_answer_limit records, dnsmasq all) and EDNS0 queries (both
+# answer every instance, so the replies are alike).
+KINDS = ("A", "SRV", "A+EDNS", "SRV+EDNS")
 
 
 def free_port() -> int:
@@ -117,11 +120,13 @@ def wait_answers(port: int, timeout: float = 15.0) -> None:
     raise TimeoutError(f"no DNS answer on port {port}")
 
 
-def dnsperf(port: int, qtype: str, seconds: float, workdir: Path) -> dict[str, Any]:
+def dnsperf(port: int, kind: str, seconds: float, workdir: Path) -> dict[str, Any]:
+    """kind: "A", "SRV", or "A+EDNS" / "SRV+EDNS" (EDNS0 queries: every instance, both servers)."""
+    qtype, _, edns = kind.partition("+")
     qfile = workdir / f"q-{qtype}.txt"
     qfile.write_text(f"{SERVICE}.service.consul {qtype}\n")
     cmd = ["dnsperf", "-s", "127.0.0.1", "-p", str(port), "-d", str(qfile), "-l", str(seconds),
-           "-c", "1", "-T", "1", "-q", "200", "-t", "2"]
+           "-c", "1", "-T", "1", "-q", "200", "-t", "2", *(["-e"] if edns else [])]
     out = subprocess.run(cmd, capture_output=True, text=True, check=True, timeout=seconds + 30).stdout
 
     def num(pattern: str) -> float:
@@ -191,7 +196,7 @@ def main() -> None:
         runs: dict[tuple[str, str], list[dict[str, Any]]] = {}
         # Interleaved rounds, so a burst of other load on the machine hits every server alike.
         for _ in range(max(1, args.rounds)):
-            for qtype in ("A", "SRV"):
+            for qtype in KINDS:
                 for label, port in targets.items():
                     runs.setdefault((label, qtype), []).append(dnsperf(port, qtype, args.seconds, workdir))
         for (label, qtype), rounds in runs.items():
@@ -202,11 +207,11 @@ def main() -> None:
                 "queries_lost": sum(r["queries_lost"] for r in rounds),
             }
         results["ratio"] = {
-            q: round(results["pyconsul"][q]["qps"] / results["dnsmasq"][q]["qps"], 3) for q in ("A", "SRV")
+            q: round(results["pyconsul"][q]["qps"] / results["dnsmasq"][q]["qps"], 3) for q in KINDS
         }
         if agent is not None:
             results["ratio_agent"] = {
-                q: round(results["pyconsul_agent"][q]["qps"] / results["dnsmasq"][q]["qps"], 3) for q in ("A", "SRV")
+                q: round(results["pyconsul_agent"][q]["qps"] / results["dnsmasq"][q]["qps"], 3) for q in KINDS
             }
         print(json.dumps(results, indent=2))
     finally:
