@@ -1,14 +1,15 @@
 """A client agent's DNS: a CatalogMirror kept in step with a real server agent by blocking
-queries over HTTP, serving dig through the real DNS server."""
+queries through the client's own Forwarder (the server port), serving dig through the real DNS
+server."""
 
 from __future__ import annotations
 
 import asyncio
 from collections.abc import AsyncIterator, Awaitable, Callable
 
-import aiohttp
 import pytest
 
+from pyconsul.agent.forward import Forwarder
 from pyconsul.config.runtime import RuntimeConfig
 from pyconsul.dns.mirror import CatalogMirror
 from pyconsul.dns.server import DNSServer, start_client_dns_server
@@ -26,11 +27,9 @@ async def until(check: Callable[[], Awaitable[bool]], timeout: float = 15.0) -> 
 
 @pytest.fixture
 async def client_dns(agent: AgentProcess) -> AsyncIterator[tuple[AgentProcess, DNSServer, CatalogMirror]]:
-    session = aiohttp.ClientSession()
-
-    async def fetch(method: str, path: str) -> tuple[int, dict[str, str], bytes]:
-        async with session.request(method, agent.base_url + path) as resp:
-            return resp.status, dict(resp.headers), await resp.read()
+    # The client agent's own way to the servers: its Forwarder, over the server port.
+    forwarder = Forwarder(lambda: [f"{agent.host}:{agent.server_port}"])
+    fetch = forwarder.request
 
     cfg = RuntimeConfig(node_name="client1", client_addr="127.0.0.1")
     cfg.ports.dns = free_tcp_udp_port()
@@ -43,7 +42,7 @@ async def client_dns(agent: AgentProcess) -> AsyncIterator[tuple[AgentProcess, D
     yield agent, srv, mirror
     await srv.close()
     assert not mirror._tasks  # closing the server stopped the mirror's watches
-    await session.close()
+    await forwarder.close()
 
 
 def register(agent: AgentProcess, body: dict[str, object]) -> None:
