@@ -6,6 +6,9 @@ port 0 picks one free port shared by UDP and TCP. A UDP question whose reply is 
 answered inside `datagram_received` with one dict lookup; everything else goes to the handler.
 TCP connections carry any number of length-prefixed queries and are closed after IDLE_TIMEOUT
 seconds without one; a slow or broken client only ever stalls its own connection.
+
+A client agent has no catalog of its own: `start_client_dns_server(config, fetch)` serves the
+same way from a CatalogMirror of the servers' catalog (see mirror.py).
 """
 
 from __future__ import annotations
