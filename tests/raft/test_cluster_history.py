@@ -128,15 +128,15 @@ def test_history_under_kills_and_partitions_is_linearizable(tmp_path: Path) -> N
             actions.append(f"{action} {victim}")
             if action == "kill":
                 cluster.agents[victim].kill9()
-                time.sleep(rng.uniform(0.3, 1.5))
+                time.sleep(rng.uniform(0.2, 0.8))
                 cluster.start(victim).wait_ready(timeout=30, need_leader=False)
             else:
                 for other in HOSTS:
                     if other != victim:
                         cluster.cut(victim, other)
-                time.sleep(rng.uniform(0.5, 2.0))
+                time.sleep(rng.uniform(0.5, 1.5))
                 cluster.heal()
-            time.sleep(rng.uniform(0.1, 0.6))
+            time.sleep(rng.uniform(0.1, 0.3))
         cluster.heal()
         wait_until(cluster.leader, 30, "a leader after the nemesis")
         stop.set()
