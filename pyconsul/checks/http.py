@@ -8,13 +8,16 @@ Connections are not kept alive between runs, as Consul's check client disables k
 from __future__ import annotations
 
 import asyncio
+import socket
 import ssl
 from typing import Any
+from urllib.parse import urlsplit
 
 import aiohttp
 from multidict import CIMultiDict
 
 from pyconsul.checks.base import CRITICAL, PASSING, WARNING, CheckResult, CheckSpec, TailBuffer
+from pyconsul.checks.http_lean import lean_request
 from pyconsul.checks.tls import AgentTLS, client_context
 
 USER_AGENT = "Consul Health Check"
@@ -61,6 +64,24 @@ async def run_http(spec: CheckSpec, session: aiohttp.ClientSession, agent_tls: A
             kwargs["ssl"] = client_context(agent_tls, bool(defn.get("TLSSkipVerify")))
         if defn.get("TLSServerName"):
             kwargs["server_hostname"] = str(defn["TLSServerName"])
+    op = method.capitalize()  # Go's url.Error wording: `Get "http://...": ...`
+    started = asyncio.get_running_loop().time()
+    if url.startswith("http:"):
+        try:
+            lean = await asyncio.wait_for(
+                lean_request(url, method, kwargs["headers"], kwargs["data"], spec.output_max_size,
+                             kwargs["allow_redirects"]),
+                spec.timeout,
+            )
+        except TimeoutError:
+            return CheckResult(CRITICAL, f'{op} "{url}": {_TIMEOUT}')
+        except OSError as exc:
+            return CheckResult(CRITICAL, f'{op} "{url}": {_lean_dial_error(url, exc)}')
+        if lean is not None:
+            status_line = f"{lean.status} {lean.reason}".rstrip()
+            return CheckResult(status_for_code(lean.status), f"HTTP {method} {url}: {status_line} Output: {lean.body}")
+        remaining = spec.timeout - (asyncio.get_running_loop().time() - started)
+        kwargs["timeout"] = aiohttp.ClientTimeout(total=max(remaining, 0.001))
     buf = TailBuffer(spec.output_max_size)
     try:
         async with session.request(method, url, **kwargs) as resp:
@@ -72,16 +93,28 @@ async def run_http(spec: CheckSpec, session: aiohttp.ClientSession, agent_tls: A
                 status_for_code(resp.status), f"HTTP {method} {url}: {status_line} Output: {buf.text()}"
             )
     except TimeoutError:
-        return CheckResult(
-            CRITICAL,
-            f'{method.capitalize()} "{url}": context deadline exceeded (Client.Timeout exceeded while awaiting headers)',
-        )
+        return CheckResult(CRITICAL, f'{op} "{url}": {_TIMEOUT}')
     except aiohttp.ClientConnectorError as exc:
-        return CheckResult(CRITICAL, f'{method.capitalize()} "{url}": {_dial_error(exc)}')
+        return CheckResult(CRITICAL, f'{op} "{url}": {_dial_error(exc)}')
     except (aiohttp.ClientError, OSError, ValueError) as exc:
-        return CheckResult(CRITICAL, f'{method.capitalize()} "{url}": {exc or type(exc).__name__}')
+        return CheckResult(CRITICAL, f'{op} "{url}": {exc or type(exc).__name__}')
     except asyncio.CancelledError:
         raise
+
+
+_TIMEOUT = "context deadline exceeded (Client.Timeout exceeded while awaiting headers)"
+
+
+def _lean_dial_error(url: str, exc: OSError) -> str:
+    parts = urlsplit(url)
+    addr = f"{parts.hostname}:{parts.port or 80}"
+    if isinstance(exc, ConnectionRefusedError):
+        return f"dial tcp {addr}: connect: connection refused"
+    if isinstance(exc, socket.gaierror):
+        return f"dial tcp: lookup {parts.hostname}: no such host"
+    if isinstance(exc, ConnectionResetError):
+        return f"read tcp {addr}: read: connection reset by peer"
+    return f"dial tcp {addr}: {exc.strerror or exc}"
 
 
 def _dial_error(exc: aiohttp.ClientConnectorError) -> str:

@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import asyncio
 import time
 from pathlib import Path
+
+import pytest
 
 from pyconsul.checks import CheckScheduler
 from pyconsul.clock import FakeClock
@@ -67,8 +70,6 @@ async def test_output_is_capped_to_the_last_4k(
 async def test_unreachable_and_slow_servers_are_critical(
     scheduler: CheckScheduler, recorder: Recorder, clock: FakeClock, http_server: HealthServer
 ) -> None:
-    import asyncio
-
     port = free_port()
     scheduler.add({"CheckID": "gone", "HTTP": f"http://127.0.0.1:{port}/", "Interval": "10s"})
     http_server.hold = asyncio.Event()
@@ -120,3 +121,78 @@ async def test_agent_tls_for_checks_trusts_the_agents_ca(recorder: Recorder, clo
     finally:
         await s.stop()
         await srv.stop()
+
+
+async def _raw_server(response: bytes) -> tuple[asyncio.Server, str]:
+    """A TCP server that answers any request with exactly `response`, then closes."""
+
+    async def handle(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        await reader.readuntil(b"\r\n\r\n")
+        writer.write(response)
+        await writer.drain()
+        writer.close()
+
+    server = await asyncio.start_server(handle, "127.0.0.1", 0)
+    return server, f"http://127.0.0.1:{server.sockets[0].getsockname()[1]}/health"
+
+
+async def test_response_framings(scheduler: CheckScheduler, recorder: Recorder, clock: FakeClock) -> None:
+    chunked, chunked_url = await _raw_server(
+        b"HTTP/1.1 200 Fine\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nhello\r\n6\r\n world\r\n0\r\n\r\n")
+    closed, closed_url = await _raw_server(b"HTTP/1.0 503 Busy\r\n\r\nread until close")
+    garbage, garbage_url = await _raw_server(b"SSH-2.0-OpenSSH_9.2\r\n")
+    try:
+        scheduler.add({"CheckID": "chunked", "HTTP": chunked_url, "Interval": "10s"})
+        scheduler.add({"CheckID": "closed", "HTTP": closed_url, "Interval": "10s"})
+        scheduler.add({"CheckID": "garbage", "HTTP": garbage_url, "Interval": "10s"})
+        await run_once(scheduler, clock, 10)
+        assert recorder.last("chunked") == ("passing", f"HTTP GET {chunked_url}: 200 Fine Output: hello world")
+        assert recorder.last("closed") == ("critical", f"HTTP GET {closed_url}: 503 Busy Output: read until close")
+        status, output = recorder.last("garbage")
+        assert status == "critical" and output.startswith(f'Get "{garbage_url}": ')
+    finally:
+        for srv in (chunked, closed, garbage):
+            srv.close()
+
+
+async def test_redirects_are_followed_unless_disabled(
+    scheduler: CheckScheduler, recorder: Recorder, clock: FakeClock, http_server: HealthServer
+) -> None:
+    moved, moved_url = await _raw_server(
+        f"HTTP/1.1 302 Found\r\nLocation: {http_server.url('/final')}\r\nContent-Length: 0\r\n\r\n".encode())
+    try:
+        scheduler.add({"CheckID": "follow", "HTTP": moved_url, "Interval": "10s"})
+        scheduler.add({"CheckID": "stay", "HTTP": moved_url, "DisableRedirects": True, "Interval": "10s"})
+        scheduler.add({"CheckID": "head", "HTTP": http_server.url(), "Method": "HEAD", "Interval": "10s"})
+        await run_once(scheduler, clock, 10)
+        assert recorder.last("follow") == ("passing", f"HTTP GET {moved_url}: 200 OK Output: ok")
+        assert recorder.last("stay") == ("critical", f"HTTP GET {moved_url}: 302 Found Output: ")
+        assert recorder.last("head") == ("passing", f"HTTP HEAD {http_server.url()}: 200 OK Output: ")
+        assert [r["path"] for r in http_server.requests if r["method"] == "GET"] == ["/final"]
+    finally:
+        moved.close()
+
+
+def test_http_checks_on_uvloop(tmp_path: Path) -> None:
+    """The agent runs on uvloop: the same checks, on its loop and transports."""
+    uvloop = pytest.importorskip("uvloop")
+
+    async def main() -> list[tuple[str, str, str]]:
+        recorder, clock = Recorder(), FakeClock()
+        srv = await HealthServer().start()
+        tls = await HealthServer().start(tls=self_signed_context(tmp_path))
+        s = CheckScheduler(recorder, clock=clock)
+        try:
+            s.add({"CheckID": "plain", "HTTP": srv.url(), "Interval": "10s"})
+            s.add({"CheckID": "tls", "HTTP": tls.url(), "TLSSkipVerify": True, "Interval": "10s"})
+            s.add({"CheckID": "refused", "HTTP": f"http://127.0.0.1:{free_port()}/", "Interval": "10s"})
+            await run_once(s, clock, 10)
+            return sorted(recorder.updates)
+        finally:
+            await s.stop()
+            await srv.stop()
+            await tls.stop()
+
+    updates = uvloop.run(main())
+    assert [(cid, status) for cid, status, _ in updates] == [
+        ("plain", "passing"), ("refused", "critical"), ("tls", "passing")]
