@@ -26,6 +26,7 @@ from pytemplate.config import (
     duration,
     load_files,
     parse_bool,
+    parse_count,
     parse_signal,
     parse_template_flag,
     parse_wait,
@@ -43,6 +44,7 @@ FLAGS: dict[str, str] = {
     "consul-ssl": "bool", "consul-ssl-verify": "bool", "consul-ssl-ca-cert": "str",
     "consul-ssl-ca-path": "str", "consul-ssl-cert": "str", "consul-ssl-key": "str",
     "consul-ssl-server-name": "str", "consul-retry-backoff": "str", "consul-retry-max-backoff": "str",
+    "consul-retry-attempts": "str", "consul-retry": "bool",
     "template": "list", "config": "list", "once": "bool", "dry": "bool", "wait": "str",
     "log-level": "str", "max-stale": "str", "block-query-wait": "str", "pid-file": "str",
     "exec": "str", "exec-reload-signal": "str", "exec-kill-signal": "str", "exec-kill-timeout": "str",
@@ -65,6 +67,8 @@ Options (one or two dashes, "-flag value" or "-flag=value"):
   -dry                       print rendered templates to stdout instead of writing them
   -wait=min[:max]            quiescence before rendering (e.g. 2s:10s)
   -max-stale=<duration>      allow stale reads up to this old (default 2s)
+  -consul-retry-attempts=<n> give up after n failed requests in a row (default 12; 0 = never)
+  -consul-retry-backoff, -consul-retry-max-backoff   retry spacing (default 250ms doubling to 1m)
   -log-level=<level>         trace, debug, info, warn, err
   -pid-file=<path>           write the process id here
   -exec=<command>            supervise this child; signal or restart it on changes
@@ -146,6 +150,10 @@ def build_config(opts: Options, environ: dict[str, str] | None = None) -> Config
         cfg.consul.retry_base = duration(v["consul-retry-backoff"], "-consul-retry-backoff")
     if "consul-retry-max-backoff" in v:
         cfg.consul.retry_max = duration(v["consul-retry-max-backoff"], "-consul-retry-max-backoff")
+    if "consul-retry-attempts" in v:
+        cfg.consul.retry_attempts = parse_count(v["consul-retry-attempts"], "-consul-retry-attempts")
+    if v.get("consul-retry") is False:
+        cfg.consul.retry_attempts = -1
     for t in opts.lists.get("template", []):
         cfg.templates.append(parse_template_flag(t))
     cfg.once = bool(v.get("once", False)) or opts.mode == "once"

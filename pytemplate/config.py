@@ -68,6 +68,7 @@ class ConsulSettings:
     ssl: SSLOptions = field(default_factory=SSLOptions)
     retry_base: float = 0.25
     retry_max: float = 60.0
+    retry_attempts: int = 12  # 0: retry forever
 
 
 @dataclass
@@ -128,6 +129,16 @@ def parse_signal(value: Any, what: str) -> int | None:
         return int(signal.Signals[name])
     except KeyError:
         raise ConfigError(f"{what}: unknown signal {value!r}") from None
+
+
+def parse_count(value: Any, what: str) -> int:
+    try:
+        n = int(str(value))
+    except ValueError:
+        raise ConfigError(f"{what}: expected a whole number, got {value!r}") from None
+    if n < 0:
+        raise ConfigError(f"{what}: must not be negative")
+    return n
 
 
 def parse_perms(value: Any) -> int:
@@ -287,6 +298,10 @@ def apply_file(cfg: Config, data: dict[str, Any]) -> None:
         cfg.consul.retry_base = duration(retry["backoff"], "retry.backoff")
     if "max_backoff" in retry:
         cfg.consul.retry_max = duration(retry["max_backoff"], "retry.max_backoff")
+    if "attempts" in retry:
+        cfg.consul.retry_attempts = parse_count(retry["attempts"], "retry.attempts")
+    if "enabled" in retry and not parse_bool(retry["enabled"], "retry.enabled"):
+        cfg.consul.retry_attempts = -1
     if "max_stale" in data:
         cfg.max_stale = duration(data["max_stale"], "max_stale")
     if "block_query_wait" in data:

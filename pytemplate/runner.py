@@ -27,7 +27,7 @@ from pytemplate.renderer import RenderError, write_if_changed
 from pytemplate.shell import run_command
 from pytemplate.template import Template
 from pytemplate.view import ViewOptions
-from pytemplate.watcher import Watcher
+from pytemplate.watcher import GiveUp, Watcher
 
 log = logging.getLogger("pytemplate.runner")
 
@@ -82,6 +82,7 @@ class Runner:
         self.watcher = Watcher(client, ViewOptions(
             block_wait=config.block_query_wait, max_stale=config.max_stale,
             retry_base=config.consul.retry_base, retry_max=config.consul.retry_max,
+            retry_attempts=config.consul.retry_attempts,
         ), clock)
         self.templates: list[TemplateState] = []
         for tc in config.templates:
@@ -129,6 +130,9 @@ class Runner:
                 batch.append(self.watcher.events.get_nowait())
             for dep, data in batch:
                 if dep is None:
+                    if isinstance(data, GiveUp):
+                        log.error("(runner) %s: giving up: %s", data.dep, data.error)
+                        return 1
                     if data == _CHILD_EXIT:
                         code = self.child.proc.returncode if self.child and self.child.proc else 0
                         log.info("(runner) child exited with %s; stopping", code)

@@ -93,6 +93,7 @@ class ViewOptions:
     file_poll_interval: float = 1.0
     retry_base: float = 0.25
     retry_max: float = 60.0
+    retry_attempts: int = 12  # retries before giving up; 0 retries forever, -1 never retries
 
 
 Sleep = Callable[[float], Awaitable[None]]
@@ -106,12 +107,14 @@ class View:
     def __init__(self, dep: Dependency, client: ConsulTransport,
                  on_data: Callable[[Dependency, Any], None],
                  on_error: Callable[[Dependency, Exception], None] | None = None,
+                 on_give_up: Callable[[Dependency, Exception], None] | None = None,
                  options: ViewOptions | None = None, clock: Clock = SYSTEM_CLOCK,
                  sleep: Sleep = asyncio.sleep) -> None:
         self.dep = dep
         self.client = client
         self.on_data = on_data
         self.on_error = on_error
+        self.on_give_up = on_give_up
         self.options = options or ViewOptions()
         self.state = ViewState(max_stale=self.options.max_stale)
         self.backoff = Backoff(self.options.retry_base, self.options.retry_max)
@@ -127,6 +130,13 @@ class View:
             try:
                 data, index, last_contact = await self.fetch()
             except (ConsulError, OSError) as exc:
+                limit = self.options.retry_attempts  # 0: forever; -1: retries disabled
+                if limit != 0 and self.backoff.attempts >= max(limit, 0):
+                    log.error("(view) %s: %s (giving up after %d attempts)", self.dep, exc,
+                              self.backoff.attempts + 1)
+                    if self.on_give_up is not None:
+                        self.on_give_up(self.dep, exc)
+                    return
                 delay = self.backoff.next_delay()
                 log.warning("(view) %s: %s (retry in %.2fs)", self.dep, exc, delay)
                 if self.on_error is not None:

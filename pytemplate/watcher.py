@@ -9,6 +9,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+from dataclasses import dataclass
 from typing import Any
 
 from pyconsul.clock import SYSTEM_CLOCK, Clock
@@ -17,6 +18,14 @@ from pytemplate.dependencies import Dependency
 from pytemplate.view import View, ViewOptions
 
 log = logging.getLogger("pytemplate.watcher")
+
+
+@dataclass(frozen=True)
+class GiveUp:
+    """A view exhausted its retries: the runner stops with an error, as consul-template does."""
+
+    dep: Dependency
+    error: Exception
 
 
 class Watcher:
@@ -37,11 +46,15 @@ class Watcher:
     def _on_error(self, dep: Dependency, exc: Exception) -> None:
         self.errors[dep.key] = exc
 
+    def _on_give_up(self, dep: Dependency, exc: Exception) -> None:
+        self.events.put_nowait((None, GiveUp(dep, exc)))  # type: ignore[arg-type]
+
     def add(self, dep: Dependency) -> bool:
         """Start watching `dep`; False if a view for it already runs."""
         if dep.key in self._views:
             return False
-        view = View(dep, self.client, self._on_data, self._on_error, self.options, self.clock)
+        view = View(dep, self.client, self._on_data, on_error=self._on_error, on_give_up=self._on_give_up,
+                    options=self.options, clock=self.clock)
         self._views[dep.key] = view
         self._tasks[dep.key] = asyncio.get_running_loop().create_task(self._run(view), name=f"view {dep}")
         log.debug("(watcher) adding %s", dep)

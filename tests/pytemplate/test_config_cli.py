@@ -14,6 +14,7 @@ from hypothesis import strategies as st
 
 from pytemplate.command import Options, UsageError, build_config, parse_args
 from pytemplate.config import ConfigError, parse_template_flag, parse_wait
+from tests.agent_proc import free_port
 
 
 def test_template_flag_keeps_spaces_and_colons_in_the_command() -> None:
@@ -144,3 +145,16 @@ def test_template_parse_error_is_reported_before_watching(tmp_path: Path) -> Non
                            "-template", f"{src}:{tmp_path}/out"], capture_output=True, text=True, timeout=30)
     assert proc.returncode == 1
     assert f"{src}:2:4: unexpected EOF in range" in proc.stderr
+
+
+def test_unreachable_consul_gives_up_after_the_retry_attempts(tmp_path: Path) -> None:
+    src = tmp_path / "in.ctmpl"
+    src.write_text('{{ key "x" }}')
+    port = free_port()  # nothing listens here
+    proc = subprocess.run([sys.executable, "-m", "pytemplate", "-once", "-consul-addr", f"127.0.0.1:{port}",
+                           "-consul-retry-attempts", "2", "-consul-retry-backoff", "10ms",
+                           "-template", f"{src}:{tmp_path}/out"], capture_output=True, text=True, timeout=30)
+    assert proc.returncode == 1
+    assert proc.stderr.count("retry in") == 2
+    assert "giving up after 3 attempts" in proc.stderr
+    assert "Traceback" not in proc.stderr
