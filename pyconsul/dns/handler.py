@@ -48,6 +48,13 @@ class Forward:
     request: r.Request
 
 
+def parsed_key(req: r.Request) -> bytes:
+    """A cache key from a parsed request. It starts with 0xFF (QR set), which no raw query key can."""
+    edns = b"-" if req.edns is None else b"%d/%d/%d" % (req.edns.udp_size, req.edns.version, req.edns.do)
+    flags = bytes([0xFF, req.rd, req.cd])
+    return flags + b"%d/%d/" % (req.qtype, req.qclass) + edns + b"/" + req.name.encode("latin-1")
+
+
 class PacketHandler:
     def __init__(
         self, reader: CatalogReader, config: RuntimeConfig, rng: random.Random | None = None,
@@ -77,7 +84,6 @@ class PacketHandler:
             tail = cache.tail(ckey, tcp)
             if tail is not None:
                 return data[:2] + tail
-        cache.misses += 1
         index = cache.index
         try:
             req = r.parse_request(data)
@@ -86,6 +92,14 @@ class PacketHandler:
             return r.header_only_reply(data, exc.rcode)
         except ValueError:
             return None
+        if ckey is None:
+            # Unusual encodings (compression in the question, trailing bytes...) are cached by
+            # their parsed question, so they cannot be used to bypass the cache.
+            ckey = parsed_key(req)
+            tail = cache.tail(ckey, tcp)
+            if tail is not None:
+                return data[:2] + tail
+        cache.misses += 1
         try:
             out = self._answer(data, req, tcp)
         except Exception:  # a bug or an unencodable catalog row must not take the server down

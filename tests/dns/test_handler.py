@@ -285,3 +285,13 @@ def test_cached_answers_always_match_a_fresh_resolution(steps: list[tuple[object
             fresh = PacketHandler(c.store, cached.config, random.Random(0))
             assert comparable(cached.handle(data)) == comparable(fresh.handle(data))
             assert comparable(cached.handle(data, tcp=True)) == comparable(fresh.handle(data, tcp=True))
+
+
+def test_unusual_encodings_are_cached_by_their_parsed_question() -> None:
+    h = handler(catalog(3))
+    plain = q("web.service.consul", qid=9)
+    padded = plain + b"\x00\x00\x00"  # trailing bytes: no raw or canonical key
+    first, second = h.handle(padded), h.handle(padded)
+    assert isinstance(first, bytes) and isinstance(second, bytes)
+    assert h.cache.misses == 1 and first[:2] == second[:2] == plain[:2]
+    assert DNSRecord.parse(second).q == DNSRecord.parse(plain).q
