@@ -209,6 +209,7 @@ def test_survives_an_agent_restart_whose_index_goes_backwards(tmp_path: Path) ->
         out = tmp_path / "out"
         p = TemplateProcess(tmp_path, "-consul-addr", agent.http_addr, "-template", f"{src}:{out}",
                             "-consul-retry-backoff", "50ms", "-consul-retry-max-backoff", "200ms",
+                            "-consul-retry-attempts", "0",
                             "-log-level", "debug")
         try:
             wait_until(lambda: read(out) == "before", what="first render")
