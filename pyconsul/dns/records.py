@@ -11,6 +11,7 @@ from __future__ import annotations
 import ipaddress
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
+from typing import TypeVar
 
 from dnslib import (
     AAAA,
@@ -211,11 +212,12 @@ def qtype_name(qtype: int) -> str:
 
 
 # ---------------------------------------------------------------------------- encoding
+T = TypeVar("T")
 # Answers beyond this count are fitted to the buffer from a size estimate, not by packing them all.
 _SAMPLE = 32
 
 
-def rotated(items: Sequence[RR], shift: int) -> list[RR]:
+def rotated(items: Sequence[T], shift: int) -> list[T]:
     if not items:
         return []
     k = shift % len(items)
@@ -292,7 +294,7 @@ def encode_reply(req: Request, ans: Answer, limits: Limits, ra: bool, shift: int
     TC set. Answers cut by the cap or the size set TC only when `set_tc` (enable_truncate).
     """
     n = len(ans.answer)
-    order = rotated(list(range(n)), shift) if shift and n else list(range(n))  # type: ignore[arg-type]
+    order = rotated(range(n), shift) if shift and n else list(range(n))
     answers = [ans.answer[i] for i in order]
     groups = [ans.groups[i] for i in order] if ans.groups is not None else None
     if ans.a_limited and limits.a_record_limit > 0 and len(answers) > limits.a_record_limit:
