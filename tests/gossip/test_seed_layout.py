@@ -7,6 +7,7 @@ as failed everywhere (and as left after `force-leave`), one that leaves shows as
 from __future__ import annotations
 
 import json
+import socket
 import subprocess
 import sys
 import time
@@ -45,10 +46,27 @@ def statuses(agent: AgentProcess) -> dict[str, int]:
         return {}
 
 
+def port_free_on_all(hosts: list[str]) -> int:
+    """One port free for TCP and UDP on every host, so every agent uses the same serf and server
+    ports, as the seed's machines all use 8301/8300."""
+    for _ in range(100):
+        port = free_tcp_udp_port(hosts[0])
+        try:
+            for h in hosts:
+                for kind in (socket.SOCK_STREAM, socket.SOCK_DGRAM):
+                    with socket.socket(socket.AF_INET, kind) as s:
+                        s.bind((h, port))
+            return port
+        except OSError:
+            continue
+    raise RuntimeError("no port free on all hosts")
+
+
 @pytest.fixture
 def layout(tmp_path: Path) -> Iterator[dict[str, AgentProcess]]:
-    ports = {h: {"http": free_port(h), "dns": free_tcp_udp_port(h), "server": free_port(h),
-                 "serf_lan": free_tcp_udp_port(h)} for h in HOSTS}
+    serf, server = port_free_on_all(HOSTS), port_free_on_all(HOSTS)
+    ports = {h: {"http": free_port(h), "dns": free_tcp_udp_port(h), "server": server, "serf_lan": serf}
+             for h in HOSTS}
     servers = [f"{h}:{ports[h]['serf_lan']}" for h in HOSTS[:3]]
     conf = tmp_path / "gossip.json"
     conf.write_text(json.dumps(FAST_GOSSIP))
