@@ -6,6 +6,7 @@ socket, and tests that need a fault no agent can produce wrap it at this boundar
 
 from __future__ import annotations
 
+import base64
 import json
 import ssl
 from collections.abc import Sequence
@@ -71,6 +72,7 @@ class HttpConsulClient:
     address: str = "127.0.0.1:8500"
     token: str = ""
     ssl_options: SSLOptions = field(default_factory=SSLOptions)
+    auth: str = ""  # "user:password" for HTTP basic auth (-consul-auth)
     requests: int = 0  # how many HTTP requests were sent (the benchmark reads it)
     _session: aiohttp.ClientSession | None = None
 
@@ -86,6 +88,8 @@ class HttpConsulClient:
 
     async def get(self, path: str, params: Sequence[tuple[str, str]], timeout: float) -> Response:
         headers = {"X-Consul-Token": self.token} if self.token else {}
+        if self.auth:
+            headers["Authorization"] = "Basic " + base64.b64encode(self.auth.encode()).decode()
         self.requests += 1
         server_hostname = self.ssl_options.server_name or None
         try:

@@ -59,6 +59,7 @@ USAGE = """Usage: python -m pytemplate [watch|once] [options]
 Options (one or two dashes, "-flag value" or "-flag=value"):
   -consul-addr=<addr>        Consul HTTP address (default 127.0.0.1:8500, or $CONSUL_HTTP_ADDR)
   -consul-token=<token>      ACL token (or $CONSUL_HTTP_TOKEN)
+  -consul-auth=<user[:pass]> HTTP basic auth to Consul
   -consul-ssl, -consul-ssl-verify, -consul-ssl-ca-cert, -consul-ssl-ca-path,
   -consul-ssl-cert, -consul-ssl-key, -consul-ssl-server-name   TLS to Consul
   -template="in:out[:command]"   repeatable; the command may contain spaces and colons
@@ -136,6 +137,8 @@ def build_config(opts: Options, environ: dict[str, str] | None = None) -> Config
         cfg.consul.address = str(v["consul-addr"])
     if "consul-token" in v:
         cfg.consul.token = str(v["consul-token"])
+    if "consul-auth" in v:
+        cfg.consul.auth = str(v["consul-auth"])
     ssl = cfg.consul.ssl
     if "consul-ssl" in v:
         ssl.enabled = bool(v["consul-ssl"])
@@ -201,7 +204,7 @@ def setup_logging(level: str) -> None:
 async def serve(opts: Options, cfg: Config) -> int:
     from pytemplate.runner import Runner
 
-    client = HttpConsulClient(cfg.consul.address, cfg.consul.token, cfg.consul.ssl)
+    client = HttpConsulClient(cfg.consul.address, cfg.consul.token, cfg.consul.ssl, cfg.consul.auth)
     loop = asyncio.get_running_loop()
     state = {"reload": False, "runner": None}
 

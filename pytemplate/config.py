@@ -65,6 +65,7 @@ class ExecConfig:
 class ConsulSettings:
     address: str = "127.0.0.1:8500"
     token: str = ""
+    auth: str = ""
     ssl: SSLOptions = field(default_factory=SSLOptions)
     retry_base: float = 0.25
     retry_max: float = 60.0
@@ -283,6 +284,9 @@ def apply_file(cfg: Config, data: dict[str, Any]) -> None:
         cfg.consul.address = str(consul["address"])
     if "token" in consul:
         cfg.consul.token = str(consul["token"])
+    auth = _one(consul.get("auth"))
+    if auth.get("username") and parse_bool(auth.get("enabled", True), "auth.enabled"):
+        cfg.consul.auth = f"{auth['username']}:{auth.get('password', '')}"
     ssl = _one(consul.get("ssl"))
     if ssl:
         o = cfg.consul.ssl

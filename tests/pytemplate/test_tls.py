@@ -1,4 +1,4 @@
-"""-consul-ssl*: TLS to Consul, through a real nginx terminating TLS in front of a real agent."""
+"""-consul-ssl*, -consul-token, -consul-auth: through a real nginx in front of a real agent."""
 
 from __future__ import annotations
 
@@ -68,3 +68,32 @@ def test_tls_failures_are_logged_and_retried(tls_front: tuple[int, CertFiles], t
         assert p.alive() and not (tmp_path / "out").exists()
     finally:
         assert p.stop() == 0
+
+
+def test_token_and_basic_auth_reach_consul(shared_agent: AgentProcess, tmp_path: Path) -> None:
+    """nginx in front of the agent demands basic auth and checks X-Consul-Token."""
+    n = Nginx(tmp_path / "nginx")
+    port = free_port()
+    (n.root / "htpasswd").write_text("ct:{PLAIN}pa55\n")
+    (n.vhost_dir / "auth.conf").write_text(
+        f"server {{\n  listen 127.0.0.1:{port};\n  auth_basic consul;\n  auth_basic_user_file {n.root}/htpasswd;\n"
+        f"  location / {{\n    if ($http_x_consul_token != \"s3cret\") {{ return 403; }}\n"
+        f"    proxy_pass http://{shared_agent.http_addr};\n  }}\n}}\n")
+    n.start()
+    try:
+        kv_put(shared_agent, "auth/v", "let in")
+        src = tmp_path / "in.ctmpl"
+        src.write_text('{{ key "auth/v" }}')
+        ok = subprocess.run([sys.executable, "-m", "pytemplate", "-once", "-consul-addr", f"127.0.0.1:{port}",
+                             "-consul-auth", "ct:pa55", "-consul-token", "s3cret", "-template", f"{src}:{tmp_path}/a"],
+                            capture_output=True, text=True, timeout=30)
+        assert ok.returncode == 0, ok.stderr
+        assert read(tmp_path / "a") == "let in"
+        for flags, code in ((["-consul-auth", "ct:pa55"], "403"), (["-consul-token", "s3cret"], "401")):
+            denied = subprocess.run([sys.executable, "-m", "pytemplate", "-once", "-consul-addr", f"127.0.0.1:{port}",
+                                     *flags, "-consul-retry-attempts", "1", "-consul-retry-backoff", "10ms",
+                                     "-template", f"{src}:{tmp_path}/b"], capture_output=True, text=True, timeout=30)
+            assert denied.returncode == 1
+            assert f"unexpected response code: {code}" in denied.stderr
+    finally:
+        n.stop()
