@@ -3,6 +3,8 @@ dnspython and a dnsmasq that forwards `.consul` to the agent (as the walkthrough
 
 from __future__ import annotations
 
+import json
+import signal
 import subprocess
 import time
 from collections.abc import Callable
@@ -13,7 +15,7 @@ import dns.query
 import dns.rcode
 import pytest
 
-from tests.agent_proc import AgentProcess
+from tests.agent_proc import AgentProcess, start_agent
 from tests.dns.procs import dnsmasq
 
 
@@ -101,3 +103,20 @@ def test_dnsmasq_forwards_consul_to_the_agent(agent: AgentProcess, tmp_path: Pat
         assert "status: NXDOMAIN" in dig(port, "missing.service.consul")
         assert set(dig(port, "+tcp", "+short", "web.service.consul").split()) == {
             f"10.20.0.{i + 1}" for i in range(4)}
+
+
+def test_dns_config_from_file_and_reload(tmp_path: Path) -> None:
+    cfg = tmp_path / "dns.json"
+    cfg.write_text(json.dumps({"dns_config": {"node_ttl": "5s", "service_ttl": {"*": "3s"}}}))
+    agent = start_agent(tmp_path, "-config-file", str(cfg))
+    try:
+        def ttl(name: str) -> str:
+            return dig(agent.dns_port, name, "+noall", "+answer").split("\t")[1]
+
+        assert ttl("agent.node.consul") == "5" and ttl("consul.service.consul") == "3"
+        cfg.write_text(json.dumps({"dns_config": {"node_ttl": "7s"}}))
+        agent.signal(signal.SIGHUP)  # the cached replies must follow the reloaded settings
+        eventually(lambda: ttl("agent.node.consul") == "7")
+        assert ttl("consul.service.consul") == "0"
+    finally:
+        agent.stop()
