@@ -61,21 +61,35 @@ def test_every_command_has_help(words: list[str], capsys: pytest.CaptureFixture[
         assert "HTTP API Options" in out or words == ["snapshot", "inspect"]
 
 
-def test_autocomplete_install_writes_bashrc_like_consul(tmp_path: Path) -> None:
+def test_autocomplete_install_writes_rc_files_like_consul(tmp_path: Path) -> None:
     import subprocess
 
-    assert SCRIPT.exists(), "run `pip install -e .` so the pyconsul script is installed"
+    (tmp_path / ".bashrc").write_text("# bash\n")
     (tmp_path / ".zshrc").write_text("# zsh\n")
+    (tmp_path / ".config" / "fish").mkdir(parents=True)
     env = clean_env(HOME=str(tmp_path))
     r = subprocess.run([str(SCRIPT), "-autocomplete-install"], env=env, capture_output=True, text=True)
     assert (r.returncode, r.stdout, r.stderr) == (0, "", "")
-    assert (tmp_path / ".bashrc").read_text() == f"complete -C {SCRIPT} pyconsul\n"
+    assert (tmp_path / ".bashrc").read_text() == f"# bash\n\ncomplete -C {SCRIPT} pyconsul\n"
     assert (tmp_path / ".zshrc").read_text() == (
-        f"# zsh\nautoload -U +X bashcompinit && bashcompinit\ncomplete -o nospace -C {SCRIPT} pyconsul\n")
+        f"# zsh\n\nautoload -U +X bashcompinit && bashcompinit\ncomplete -o nospace -C {SCRIPT} pyconsul\n")
+    fish = (tmp_path / ".config" / "fish" / "completions" / "pyconsul.fish").read_text()
+    assert f"    {SCRIPT}\n" in fish and 'complete -f -c pyconsul -a "(__complete_pyconsul)"' in fish
     r = subprocess.run([str(SCRIPT), "-autocomplete-install"], env=env, capture_output=True, text=True)
-    assert r.returncode == 1 and "already installed in " in r.stderr
+    assert r.returncode == 1
+    assert r.stderr.startswith(f"Error executing CLI: 3 errors occurred:\n\t* already installed in {tmp_path}/.bashrc\n")
     r = subprocess.run([str(SCRIPT), "-autocomplete-uninstall"], env=env, capture_output=True, text=True)
-    assert r.returncode == 0 and "complete -C" not in (tmp_path / ".bashrc").read_text()
+    assert r.returncode == 0
+    assert "complete -C" not in (tmp_path / ".bashrc").read_text()
+    assert not (tmp_path / ".config" / "fish" / "completions" / "pyconsul.fish").exists()
+
+
+def test_autocomplete_install_without_any_shell_rc(tmp_path: Path) -> None:
+    import subprocess
+
+    r = subprocess.run([str(SCRIPT), "-autocomplete-install"], env=clean_env(HOME=str(tmp_path)),
+                       capture_output=True, text=True)
+    assert (r.returncode, r.stderr) == (1, "Error executing CLI: Did not find any shells to install\n")
 
 
 def test_bash_completion_protocol() -> None:
@@ -98,10 +112,11 @@ def test_seed001_autocomplete_install_as_consul(tmp_path: Path) -> None:
     (bin_dir / "consul").symlink_to(SCRIPT)
     home = tmp_path / "home"
     home.mkdir()
+    (home / ".bashrc").write_text("")
     env = clean_env(HOME=str(home), PATH=f"{bin_dir}:/usr/bin:/bin")
     r = subprocess.run(["sh", "-c", "consul -autocomplete-install"], env=env, capture_output=True, text=True)
     assert r.returncode == 0, r.stderr
-    assert (home / ".bashrc").read_text() == f"complete -C {bin_dir}/consul consul\n"
+    assert (home / ".bashrc").read_text() == f"\ncomplete -C {bin_dir}/consul consul\n"
     # And bash's completion call to that program answers.
     r = subprocess.run(["sh", "-c", "consul"], env={**env, "COMP_LINE": "consul ca", "COMP_POINT": "9"},
                        capture_output=True, text=True)
