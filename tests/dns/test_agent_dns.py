@@ -120,3 +120,15 @@ def test_dns_config_from_file_and_reload(tmp_path: Path) -> None:
         assert ttl("consul.service.consul") == "0"
     finally:
         agent.stop()
+
+
+def test_agent_forwards_other_names_to_its_recursor(tmp_path: Path) -> None:
+    with dnsmasq(tmp_path / "upstream", "host-record=www.example.test,192.0.2.80", "local=/example.test/") as up:
+        agent = start_agent(tmp_path / "agent", "-recursor", f"127.0.0.1:{up}")
+        try:
+            out = dig(agent.dns_port, "www.example.test")
+            assert "status: NOERROR" in out and "192.0.2.80" in out and " ra" in out.split("flags:")[1].split(";")[0]
+            assert "status: NXDOMAIN" in dig(agent.dns_port, "nope.example.test")
+            assert dig(agent.dns_port, "+short", "agent.node.consul").split() == ["127.0.0.1"]
+        finally:
+            agent.stop()
