@@ -62,26 +62,21 @@ CASES = [
     Case("agent-check-update-malformed", "PUT", "/v1/agent/check/update/x", b"{bad", 400,
          "Request decode failed: ", prefix=True),
     Case("session-malformed", "PUT", "/v1/session/create", b"{bad", 400, "Request decode failed: ", prefix=True),
-    Case("session-body-is-list", "PUT", "/v1/session/create", b"[]", 400, "Request decode failed: ", prefix=True,
-         gap="a JSON list as session body is accepted (200) instead of a decode error"),
+    Case("session-body-is-list", "PUT", "/v1/session/create", b"[]", 400, "Request decode failed: ", prefix=True),
     Case("session-ttl-not-duration", "PUT", "/v1/session/create", J({"TTL": "abc"}), None),
-    Case("txn-malformed", "PUT", "/v1/txn", b"{bad", 400, "Failed to parse body: ", prefix=True,
-         gap='says "Request decode failed: ..." for a txn body that is not JSON'),
+    Case("txn-malformed", "PUT", "/v1/txn", b"{bad", 400, "Failed to parse body: ", prefix=True),
     Case("txn-bad-base64", "PUT", "/v1/txn", J([{"KV": {"Verb": "set", "Key": "a", "Value": "!!"}}]), 400,
          "Failed to parse body: ", prefix=True),
     # --- semantically invalid registrations (Consul's server-side texts) ------------------------
-    Case("register-no-node", "PUT", "/v1/catalog/register", J({"Address": "10.0.0.1"}), None, "Must provide node",
-         gap='says "Missing node name"'),
+    Case("register-no-node", "PUT", "/v1/catalog/register", J({"Address": "10.0.0.1"}), None, "Must provide node"),
     Case("register-no-address", "PUT", "/v1/catalog/register", J({"Node": "bad-3"}), None,
-         "Must provide address if SkipNodeUpdate is not set", gap='says "Missing node address"'),
+         "Must provide address if SkipNodeUpdate is not set"),
     Case("register-service-id-without-name", "PUT", "/v1/catalog/register",
          J({"Node": "bad-4", "Address": "10.0.0.1", "Service": {"ID": "sid"}}), None,
-         "Must provide service name with ID", gap='says "Must provide service name"'),
+         "Must provide service name with ID"),
     Case("register-bad-node-id", "PUT", "/v1/catalog/register",
-         J({"Node": "bad-5", "Address": "10.0.0.1", "ID": "not-a-uuid"}), None, "Bad node ID: ", prefix=True,
-         gap="a node ID that is not a UUID is accepted"),
-    Case("deregister-no-node", "PUT", "/v1/catalog/deregister", J({}), None, "Must provide node",
-         gap='says "Missing node name"'),
+         J({"Node": "bad-5", "Address": "10.0.0.1", "ID": "not-a-uuid"}), None, "Bad node ID: ", prefix=True),
+    Case("deregister-no-node", "PUT", "/v1/catalog/deregister", J({}), None, "Must provide node"),
     Case("agent-service-no-name", "PUT", "/v1/agent/service/register", J({}), 400, "Missing service name"),
     Case("agent-check-no-name", "PUT", "/v1/agent/check/register", J({}), 400, "Missing check name"),
     Case("agent-check-unknown-service", "PUT", "/v1/agent/check/register",
@@ -100,43 +95,38 @@ CASES = [
     # --- bad query parameters ---------------------------------------------------------------
     Case("index-not-a-number", "GET", "/v1/catalog/nodes?index=abc", None, 400, "Invalid index"),
     Case("index-negative", "GET", "/v1/catalog/nodes?index=-1", None, 400, "Invalid index"),
-    Case("index-over-uint64", "GET", "/v1/kv/x?index=18446744073709551616", None, 400, "Invalid index",
-         gap="an index above 2^64-1 is accepted"),
+    Case("index-over-uint64", "GET", "/v1/kv/x?index=18446744073709551616", None, 400, "Invalid index"),
     Case("wait-not-a-duration", "GET", "/v1/catalog/nodes?wait=abc", None, 400, "Invalid wait time"),
     Case("wait-bad-unit", "GET", "/v1/kv/a?recurse&wait=1x", None, 400, "Invalid wait time"),
     Case("stale-and-consistent", "GET", "/v1/catalog/nodes?stale&consistent", None, 400,
          "Cannot specify ?stale with ?consistent, conflicting semantics."),
     Case("max-stale-not-a-duration", "GET", "/v1/catalog/nodes?max_stale=zz", None, 400,
-         'Invalid max_stale value "zz"', gap="max_stale is not validated"),
+         'Invalid max_stale value "zz"'),
     Case("filter-syntax", "GET", "/v1/health/service/web?filter=%28%28", None, 400,
          "Failed to create boolean expression evaluator: ", prefix=True),
     Case("filter-unknown-selector", "GET", "/v1/health/service/web?filter=Service.Foo%20%3D%3D%201", None, 400,
-         'Failed to create boolean expression evaluator: Selector "Service.Foo" is not valid',
-         gap="filters are compiled without the endpoint's schema (pyconsul.api.filter.SCHEMAS)"),
+         'Failed to create boolean expression evaluator: Selector "Service.Foo" is not valid'),
     Case("filter-uncoercible", "GET", "/v1/agent/services?filter=Port%20%3D%3D%20abc", None, 400,
          'Failed to create boolean expression evaluator: Failed to coerce value "abc" for selector "Port": '
-         'strconv.ParseInt: parsing "abc": invalid syntax',
-         gap="filters are compiled without the endpoint's schema (pyconsul.api.filter.SCHEMAS)"),
+         'strconv.ParseInt: parsing "abc": invalid syntax'),
     Case("health-state-bogus", "GET", "/v1/health/state/bogus", None, 400),
     Case("passing-not-a-bool", "GET", "/v1/health/service/web?passing=nope-nope-nope", None, 400,
-         "Invalid value for ?passing", gap="a ?passing value that is no boolean is accepted (200)"),
+         "Invalid value for ?passing"),
     Case("kv-cas-not-a-number", "PUT", "/v1/kv/bad-cas?cas=abc", b"x", None),
     Case("kv-flags-not-a-number", "PUT", "/v1/kv/bad-flags?flags=abc", b"x", None),
     Case("kv-delete-cas-not-a-number", "DELETE", "/v1/kv/bad-cas?cas=abc", None, None),
     Case("kv-acquire-and-release", "PUT", "/v1/kv/bad-lock?acquire=x&release=y", b"x", 400,
-         "Conflicting flags: acquire=x&release=y", gap='echoes "acquire=x&release=x"'),
+         "Conflicting flags: acquire=x&release=y"),
     Case("kv-acquire-unknown-session", "PUT", "/v1/kv/bad-lock?acquire=00000000-0000-0000-0000-000000000000",
          b"x", None),
     Case("kv-missing-key", "PUT", "/v1/kv/", b"x", 400, "Missing key name"),
     Case("kv-get-missing-key", "GET", "/v1/kv/", None, 400, "Missing key name"),
     # --- unknown paths and wrong methods ---------------------------------------------------------
-    Case("unknown-v1-path", "GET", "/v1/nope", None, 404, "Invalid URL path: not a recognized HTTP API endpoint",
-         gap='answers Go mux\'s "404 page not found"'),
+    Case("unknown-v1-path", "GET", "/v1/nope", None, 404, "Invalid URL path: not a recognized HTTP API endpoint"),
     Case("unknown-catalog-path", "GET", "/v1/catalog/nope", None, 404,
-         "Invalid URL path: not a recognized HTTP API endpoint", gap='answers "404 page not found"'),
+         "Invalid URL path: not a recognized HTTP API endpoint"),
     Case("non-v1-path", "GET", "/nope", None, 404,
-         "Invalid URL path: if attempting to use the HTTP API, ensure the path starts with '/v1/'",
-         gap='answers "404 page not found"'),
+         "Invalid URL path: if attempting to use the HTTP API, ensure the path starts with '/v1/'"),
     Case("get-on-register", "GET", "/v1/catalog/register", None, 405, "method GET not allowed"),
     Case("delete-on-nodes", "DELETE", "/v1/catalog/nodes", None, 405, "method DELETE not allowed"),
     Case("post-on-leader", "POST", "/v1/status/leader", None, 405, "method POST not allowed"),
@@ -151,8 +141,7 @@ CASES = [
          gap="says \"Value for key 'a' exceeds 524288 byte limit\""),
     Case("txn-body-over-limit", "PUT", "/v1/txn", b"[" + b" " * (KV_LIMIT + 100) + b"]", 413,
          "Request body(524390 bytes) too large, max size: 524288 bytes. "
-         "See https://www.consul.io/docs/agent/config/config-files#txn_max_req_len.",
-         gap="txn bodies over txn_max_req_len are accepted"),
+         "See https://www.consul.io/docs/agent/config/config-files#txn_max_req_len."),
     Case("event-payload-over-limit", "PUT", "/v1/event/fire/big", b"x" * (100 * 1024 + 1), 413),
 ]
 
@@ -187,10 +176,7 @@ def test_wrong_method_names_the_allowed_ones(shared_agent: AgentProcess) -> None
     status, headers, _ = shared_agent.request("GET", "/v1/catalog/register")
     assert status == 405
     # Consul's wrapper sends RFC 7231's Allow header with its 405s
-    allow = headers.get("Allow")
-    if allow is None:
-        pytest.xfail("405 responses carry no Allow header (Consul sends `Allow: OPTIONS,PUT`)")
-    assert {m.strip() for m in allow.split(",")} == {"OPTIONS", "PUT"}
+    assert headers.get("Allow") == "OPTIONS,PUT"
 
 
 def test_oversized_request_body_is_refused_and_agent_lives_on(shared_agent: AgentProcess) -> None:
