@@ -30,6 +30,7 @@ from pyconsul.config.runtime import RuntimeConfig
 from pyconsul.consensus import LeaderStatus, NoLeaderError
 from pyconsul.fsm import commands
 from pyconsul.raft.discovery import Discovery, ServerInfo
+from pyconsul.raft.messages import RESTORE
 from pyconsul.raft.node import NoLeader, RaftNode, StateMachine
 from pyconsul.raft.segment_log import SegmentLogStore
 from pyconsul.raft.snapshot import FileSnapshotStore
@@ -107,6 +108,8 @@ class RaftConsensus:
         if self.config.bootstrap and not self.node.has_state():
             self.node.bootstrap({self.id: self.address})
         await self.node.start()
+        if self.node.voters() == {self.id: self.address}:
+            self.node.campaign_now()  # the only voter: no one to wait for
         self.discovery.start()
         self._started = True
         log.info("raft started", extra={"id": self.id, "address": self.address,
@@ -142,6 +145,18 @@ class RaftConsensus:
             except TimeoutError:
                 raise NoLeaderError() from None
             await asyncio.sleep(0.05)
+
+    async def restore_snapshot(self, data: bytes) -> None:
+        """`snapshot restore`: replace the state on every server, through the log (ValueError if
+        the image is unusable)."""
+        try:
+            await self.node.propose(data, timeout=self.hold_timeout, kind=RESTORE)
+        except NoLeader:
+            raise NoLeaderError() from None
+        except TimeoutError:
+            raise NoLeaderError() from None
+        except Exception as exc:
+            raise ValueError(f"invalid snapshot: {exc}") from exc
 
     async def barrier(self, consistent: bool) -> None:
         deadline = time.monotonic() + self.hold_timeout

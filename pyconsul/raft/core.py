@@ -230,11 +230,13 @@ class RaftCore:
         e = self._append(NORMAL, data)
         return e.index, e.term
 
-    def propose_batch(self, datas: list[bytes]) -> list[tuple[int, int]]:
+    def propose_batch(self, datas: list[bytes], kinds: list[int] | None = None) -> list[tuple[int, int]]:
+        """Append many commands at once (one AppendEntries round); `kinds` default to NORMAL."""
         if self.role is not Role.LEADER:
             raise NotLeader(self.lead)
         last = self.log.last_index
-        ents = [Entry(last + 1 + i, self.term, NORMAL, d) for i, d in enumerate(datas)]
+        ks = kinds or [NORMAL] * len(datas)
+        ents = [Entry(last + 1 + i, self.term, k, d) for i, (k, d) in enumerate(zip(ks, datas, strict=True))]
         self._append_entries(ents)
         return [(e.index, e.term) for e in ents]
 

@@ -16,6 +16,7 @@ import msgpack
 NORMAL = 0  # a state-machine command
 CONFIG = 1  # the full voter configuration that holds from this entry on
 NOOP = 2  # appended by each new leader so it can commit an entry of its own term
+RESTORE = 3  # a whole state-machine image to restore (`snapshot restore`), replicated like a command
 
 Voters = dict[str, str]  # server ID -> "IP:port" of its server (Raft) port
 

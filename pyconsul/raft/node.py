@@ -30,6 +30,7 @@ from pyconsul.raft.core import NotLeader, RaftConfig, RaftCore, Ready, Role
 from pyconsul.raft.messages import (
     CONFIG,
     NORMAL,
+    RESTORE,
     AppendEntries,
     Entry,
     Heartbeat,
@@ -100,7 +101,7 @@ class RaftNode:
         self.snapshot_index = 0
         self.last_contact = 0.0  # monotonic time of the last message from the leader
         self.addrs: dict[str, str] = {}  # server ID -> address, from configs and traffic
-        self._proposals: list[tuple[bytes, asyncio.Future[tuple[int, int]]]] = []
+        self._proposals: list[tuple[int, bytes, asyncio.Future[tuple[int, int]]]] = []
         self._waiting: dict[int, tuple[int, asyncio.Future[Any]]] = {}
         self._results: OrderedDict[int, tuple[int, Any]] = OrderedDict()
         self._reads: dict[bytes, asyncio.Future[int]] = {}
@@ -206,13 +207,14 @@ class RaftNode:
         return dict(self._c.voters)
 
     # ------------------------------------------------------------------ requests
-    async def propose(self, data: bytes, timeout: float = 10.0) -> Any:
-        """Replicate and apply `data`; return the state machine's result for it."""
+    async def propose(self, data: bytes, timeout: float = 10.0, kind: int = NORMAL) -> Any:
+        """Replicate and apply `data`; return the state machine's result for it. `kind` RESTORE
+        replaces the whole state with the image `data` on every server."""
         core = self._c
         loop = asyncio.get_running_loop()
         if core.role is Role.LEADER:
             placed: asyncio.Future[tuple[int, int]] = loop.create_future()
-            self._proposals.append((data, placed))
+            self._proposals.append((kind, data, placed))
             self._wake.set()
             index, term = await placed
         else:
@@ -222,7 +224,9 @@ class RaftNode:
             # The deadline stops a request that sat in a partitioned connection from being
             # applied long after this server told its client the write failed.
             try:
-                index, term = await self.transport.call(leader, "raft.propose", [data, time.time() + timeout], timeout)
+                index, term = await self.transport.call(
+                    leader, "raft.propose", [data, time.time() + timeout, kind], timeout
+                )
             except RemoteError as exc:
                 raise NoLeader(str(exc)) from None
             except TransportError as exc:
@@ -271,6 +275,11 @@ class RaftNode:
         self._applied_waiters.append((index, fut))
         await fut
 
+    def campaign_now(self) -> None:
+        """Start an election without waiting for the election timeout."""
+        self._c.campaign()
+        self._wake.set()
+
     async def change_config(self, voters: Voters, timeout: float = 10.0) -> None:
         """Leader only: move to `voters` (one server added, removed or readdressed) and wait until
         the change is committed."""
@@ -307,11 +316,13 @@ class RaftNode:
             core = self._c
             if core.role is not Role.LEADER:
                 raise NoLeader(f"not the leader (leader: {self.leader_addr or 'unknown'})")
-            data, deadline = body
+            data, deadline, kind = body
             if time.time() > float(deadline):
                 raise NoLeader("forwarded write arrived after its deadline")
+            if kind not in (NORMAL, RESTORE):
+                raise ValueError(f"cannot propose entries of kind {kind!r}")
             placed: asyncio.Future[tuple[int, int]] = asyncio.get_running_loop().create_future()
-            self._proposals.append((bytes(data), placed))
+            self._proposals.append((int(kind), bytes(data), placed))
             self._wake.set()
             index, term = await placed
             return [index, term]
@@ -356,13 +367,13 @@ class RaftNode:
         if self._proposals:
             self._wake.set()
         try:
-            placed = core.propose_batch([d for d, _ in batch])
+            placed = core.propose_batch([d for _, d, _ in batch], [k for k, _, _ in batch])
         except NotLeader as exc:
-            for _, fut in batch:
+            for _, _, fut in batch:
                 if not fut.done():
                     fut.set_exception(NoLeader(str(exc)))
             return
-        for (_, fut), where in zip(batch, placed, strict=True):
+        for (_, _, fut), where in zip(batch, placed, strict=True):
             if not fut.done():
                 fut.set_result(where)
 
@@ -393,7 +404,7 @@ class RaftNode:
             if core.role is not Role.LEADER:
                 # Proposals queued for a leadership we no longer have will never be placed.
                 batch, self._proposals = self._proposals, []
-                for _, fut in batch:
+                for _, _, fut in batch:
                     if not fut.done():
                         fut.set_exception(NoLeader("leadership lost"))
             if self.on_leader_change is not None:
@@ -412,9 +423,12 @@ class RaftNode:
             for e in entries:
                 result: Any = None
                 failed = False
-                if e.kind == NORMAL:
+                if e.kind == NORMAL or e.kind == RESTORE:
                     try:
-                        result = self.machine.apply(e.index, e.data)
+                        if e.kind == NORMAL:
+                            result = self.machine.apply(e.index, e.data)
+                        else:
+                            self.machine.restore(e.data)
                     except Exception as exc:  # an unknown command fails its writer loudly
                         log.error("apply failed", extra={"index": e.index, "error": repr(exc)})
                         result, failed = exc, True
@@ -464,7 +478,7 @@ class RaftNode:
         log.info("raft snapshot taken", extra={"index": index, "bytes": len(data)})
 
     def _fail_all(self, exc: Exception) -> None:
-        for _, fut in self._proposals:
+        for _, _, fut in self._proposals:
             if not fut.done():
                 fut.set_exception(exc)
         self._proposals = []

@@ -135,3 +135,42 @@ async def test_remove_peer_and_restart(servers: list[Server], tmp_path: Path) ->
     await leader.cons.remove_peer(address=victim_addr)
     assert victim_addr not in leader.cons.peers()
     assert await leader.cons.apply(c.KVOp(verb="set", key="two", value=b"ok")) is True
+
+
+async def test_snapshot_restore_replaces_state_on_every_server(servers: list[Server]) -> None:
+    await until(lambda: leader_of(servers) is not None, what="leader")
+    leader = leader_of(servers)
+    assert leader is not None
+    await leader.cons.apply(c.KVOp(verb="set", key="keep", value=b"old"))
+    image = leader.cons.machine.snapshot()  # type: ignore[attr-defined]
+    await leader.cons.apply(c.KVOp(verb="set", key="keep", value=b"new"))
+    await leader.cons.apply(c.KVOp(verb="set", key="extra", value=b"x"))
+    follower = next(s for s in servers if s is not leader)
+    await follower.cons.restore_snapshot(image)
+    await until(lambda: all(s.value("keep") == b"old" and s.value("extra") is None for s in servers),
+                what="restored everywhere")
+    with pytest.raises(ValueError):
+        await leader.cons.restore_snapshot(b"not a snapshot")
+    # The cluster still takes writes afterwards.
+    assert await leader.cons.apply(c.KVOp(verb="set", key="after", value=b"1")) is True
+
+
+async def test_single_bootstrap_server_leads_at_once_and_after_restart(tmp_path: Path) -> None:
+    cfg = RuntimeConfig(node_name="solo", data_dir=str(tmp_path / "solo"), server=True, bootstrap=True,
+                        bind_addr="127.0.0.1")
+    cfg.ports.server = free_port()
+    for round_ in range(2):
+        store = StateStore()
+        cons = RaftConsensus(cfg, StateMachine(store), own_listener=True)
+        await cons.start()
+        try:
+            assert cons.leader_status().is_leader
+            assert cons.peers() == [f"127.0.0.1:{cfg.ports.server}"]
+            if round_ == 0:
+                assert await cons.apply(c.KVOp(verb="set", key="durable", value=b"yes")) is True
+            else:
+                await cons.barrier(consistent=True)
+                _, row = store.kv_get(None, "durable")
+                assert row is not None and row["Value"] == b"yes"
+        finally:
+            await cons.stop()
