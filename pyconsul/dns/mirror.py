@@ -8,8 +8,8 @@ the FSM (register what is new or changed, deregister what is gone), so the mirro
 moves exactly when DNS answers may change and the DNS cache stays correct.
 
 Rules: reads are stale by at most one blocking-query round trip (Consul's default DNS reads are
-stale too); an index that goes backwards restarts that watch from 0; errors back off `retry`
-seconds and retry; `close()` stops every watch.
+stale too); an index that goes backwards restarts that watch from 0; errors retry after `retry`
+seconds, doubling up to MAX_BACKOFF while they last; `close()` stops every watch.
 """
 
 from __future__ import annotations
@@ -30,6 +30,7 @@ log = logging.getLogger("pyconsul.dns")
 # (method, path with query) → (status, headers, body): e.g. the client agent's Forwarder.request.
 Fetch = Callable[[str, str], Awaitable[tuple[int, dict[str, str], bytes]]]
 Row = dict[str, Any]
+MAX_BACKOFF = 5.0
 
 
 class CatalogMirror:
@@ -80,6 +81,7 @@ class CatalogMirror:
     async def _watch(self, path: str, apply: Callable[[Any], None]) -> None:
         index = 0
         sep = "&" if "?" in path else "?"
+        failures = 0
         while True:
             try:
                 status, headers, body = await self.fetch("GET", f"{path}{sep}stale&index={index}&wait={self.wait}")
@@ -91,8 +93,11 @@ class CatalogMirror:
                 raise
             except Exception as exc:
                 log.debug("catalog mirror: %s failed: %r", path, exc)
-                await asyncio.sleep(self.retry)
+                # Back off while no server answers (doubling, at most MAX_BACKOFF seconds).
+                await asyncio.sleep(min(self.retry * (2 ** min(failures, 10)), max(self.retry, MAX_BACKOFF)))
+                failures += 1
                 continue
+            failures = 0
             # A server restored from an older snapshot, or another server behind: start over.
             index = 0 if new < index else new
             apply(data)
