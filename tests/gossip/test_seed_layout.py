@@ -118,3 +118,27 @@ def test_members_lists_the_five_machines_and_follows_failure_and_leave(layout: d
     assert poll(lambda: all(statuses(layout[h]) == left for h in HOSTS[:3]), 30)
     rc, rows = members_cli(layout["127.0.0.2"], "-status", "alive")
     assert rc == 0 and [r[0] for r in rows[1:]] == HOSTS[:3]
+
+
+def test_client_keeps_serving_through_the_loss_of_a_server(layout: dict[str, AgentProcess]) -> None:
+    everyone = dict.fromkeys(HOSTS, 1)
+    assert poll(lambda: all(statuses(a) == everyone for a in layout.values()), 30)
+    client = layout["127.0.0.4"]
+    status, _, body = client.request("PUT", "/v1/agent/service/register", {"Name": "mysql", "Port": 3306})
+    assert status == 200, body
+
+    def in_catalog(via: AgentProcess) -> bool:
+        status, _, body = via.request("GET", "/v1/catalog/service/mysql")
+        return status == 200 and [s["Node"] for s in json.loads(body)] == ["127.0.0.4"]
+
+    assert poll(lambda: in_catalog(client), 30)
+    leader = layout["127.0.0.1"].get_json("/v1/status/leader")
+    victim = next(h for h in HOSTS[:3] if leader.startswith(h + ":"))
+    layout[victim].kill9()
+    # The client's own view keeps working, reads fail over to a live server, and once the two
+    # remaining servers elect a leader, writes through the client work again.
+    assert "mysql" in {s["Service"] for s in client.get_json("/v1/agent/services").values()}
+    assert poll(lambda: in_catalog(client), 30)
+    assert poll(lambda: client.request("PUT", "/v1/kv/after-failover", b"ok")[0] == 200, 30)
+    other = next(h for h in HOSTS[:3] if h != victim)
+    assert poll(lambda: in_catalog(layout[other]), 30)
