@@ -144,6 +144,9 @@ class GossipCore:
     def pending_broadcasts(self) -> int:
         return len(self._broadcasts)
 
+    def has_live_peers(self) -> bool:
+        return any(n.name != self.name and not n.status.gone for n in self._nodes.values())
+
     def take_outbox(self) -> list[Outgoing]:
         out, self._outbox = self._outbox, []
         return out

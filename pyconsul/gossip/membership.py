@@ -217,7 +217,7 @@ class Membership:
         core.leave()
         self._flush()
         deadline = asyncio.get_running_loop().time() + timeout
-        while core.pending_broadcasts() and asyncio.get_running_loop().time() < deadline:
+        while core.pending_broadcasts() and core.has_live_peers() and asyncio.get_running_loop().time() < deadline:
             await asyncio.sleep(self._gossip.gossip_interval / 2)  # gossip rounds drain the queue
         self._left = True
         self._save_snapshot()

@@ -234,3 +234,12 @@ async def test_serf_lan_allowed_cidrs_keeps_other_sources_out(cluster: Cluster) 
     bad.extra["serf_lan_allowed_cidrs"] = ["10.0.0.0/33"]
     with pytest.raises(ValueError, match="serf_lan_allowed_cidrs"):
         Membership(bad, {})
+
+
+async def test_a_lone_member_leaves_at_once(cluster: Cluster) -> None:
+    alone = await cluster.add("127.0.0.1", "alone")
+    loop = asyncio.get_running_loop()
+    start = loop.time()
+    await alone.leave(timeout=5.0)
+    assert loop.time() - start < 1.0
+    assert alone.local_member().status == "left"
