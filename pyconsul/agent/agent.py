@@ -21,6 +21,7 @@ from aiohttp import web
 
 from pyconsul.agent import cluster, info
 from pyconsul.agent.anti_entropy import next_sync_delay
+from pyconsul.agent.definitions import DefinitionError, check_definitions_allowed
 from pyconsul.agent.forward import Forwarder, RemoteConsensus
 from pyconsul.agent.local_state import LocalState
 from pyconsul.agent.node_id import settle_node_id
@@ -114,6 +115,7 @@ class Agent:
 
     async def start(self) -> None:
         cfg = self.config
+        check_definitions_allowed(cfg)  # refuse to start, as Consul does, rather than run a bad check
         await self.consensus.start()
         self._start_checks()
         # Local services (persisted and from config files) are known before the API answers.
@@ -217,7 +219,8 @@ class Agent:
         if chk.get("Type") in ("maintenance", "") or self.scheduler is None:
             return
         try:
-            self.scheduler.add(chk)
+            # Checks from config files are "local" (enable_local_script_checks covers them).
+            self.scheduler.add(chk, local=chk["CheckID"] in self.local.config_checks)
         except Exception as exc:
             log.warning("check not scheduled", extra={"check": chk.get("CheckID"), "error": str(exc)})
 
@@ -279,7 +282,7 @@ class Agent:
 
         cfg = self.config
         app = build_app(self)
-        runner = web.AppRunner(app, access_log=None, handle_signals=False)
+        runner = web.AppRunner(app, access_log=None, handle_signals=False, shutdown_timeout=0.5)
         await runner.setup()
         self._runners.append(runner)
         if cfg.ports.http >= 0:
@@ -359,11 +362,17 @@ class Agent:
         await self.consensus.stop()
         log.info("agent stopped", extra={"node": self.node_name})
 
-    async def run_until_signal(self) -> int:
+    def install_signal_handlers(self) -> None:
+        """Before start(): a signal that arrives while starting is handled once running."""
         loop = asyncio.get_running_loop()
-        received: asyncio.Queue[int] = asyncio.Queue()
+        self._signals: asyncio.Queue[int] = asyncio.Queue()
         for sig in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):
-            loop.add_signal_handler(sig, received.put_nowait, sig)
+            loop.add_signal_handler(sig, self._signals.put_nowait, sig)
+
+    async def run_until_signal(self) -> int:
+        if not hasattr(self, "_signals"):
+            self.install_signal_handlers()
+        received = self._signals
         stop_wait = asyncio.ensure_future(self._stop.wait())
         while True:
             get = asyncio.ensure_future(received.get())
@@ -403,6 +412,10 @@ class Agent:
         except ImportError:
             return
         new = reload_config(self.config)
+        try:
+            check_definitions_allowed(new)
+        except DefinitionError as exc:
+            raise RuntimeError(f"Failed reloading services: {exc}") from None
         self.config.services = new.services
         self.config.checks = new.checks
         self.config.log_level = new.log_level

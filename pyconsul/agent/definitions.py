@@ -7,11 +7,41 @@ from typing import TYPE_CHECKING, Any
 
 from pyconsul.api.errors import HTTPError
 from pyconsul.api.validate import check_from_request, service_from_request
+from pyconsul.config.runtime import RuntimeConfig
 
 if TYPE_CHECKING:
     from pyconsul.agent.agent import Agent
 
 log = logging.getLogger("pyconsul.agent")
+
+
+class DefinitionError(Exception):
+    """A service or check definition the agent must refuse (start fails, reload fails)."""
+
+
+SCRIPTS_DISABLED = ("Scripts are disabled on this agent; to enable, configure 'enable_script_checks' or "
+                    "'enable_local_script_checks' to true")
+
+
+def _has_script(check: Any) -> bool:
+    return isinstance(check, dict) and any(
+        check.get(k) for k in ("Args", "ScriptArgs", "args", "script_args", "Script", "script"))
+
+
+def check_definitions_allowed(cfg: RuntimeConfig) -> None:
+    """Script checks in config files need enable_script_checks or enable_local_script_checks."""
+    if cfg.enable_script_checks or cfg.enable_local_script_checks:
+        return
+    for svc in cfg.services:
+        checks = list(svc.get("Checks") or [])
+        if svc.get("Check"):
+            checks.append(svc["Check"])
+        if any(_has_script(ch) for ch in checks):
+            name = svc.get("Name") or svc.get("Service") or svc.get("ID") or ""
+            raise DefinitionError(f'Failed to register service "{name}": {SCRIPTS_DISABLED}')
+    for chk in cfg.checks:
+        if _has_script(chk):
+            raise DefinitionError(f'Failed to register check "{chk.get("Name") or chk.get("CheckID")}": {SCRIPTS_DISABLED}')
 
 
 async def load_definitions(agent: Agent) -> None:

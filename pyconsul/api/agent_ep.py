@@ -42,7 +42,10 @@ def validate_check(ctx: APIContext, chk: Row) -> None:
             raise HTTPError(400, f"Invalid TTL {chk['TTL']!r}") from None
     if kind == "script":
         cfg = ctx.agent.config
-        if not (cfg.enable_script_checks or cfg.enable_local_script_checks):
+        if cfg.enable_local_script_checks and not cfg.enable_script_checks:
+            raise HTTPError(400, "Scripts are disabled on this agent from remote calls; to enable, "
+                                 "configure 'enable_script_checks' to true")
+        if not cfg.enable_script_checks:
             raise HTTPError(
                 400,
                 "Scripts are disabled on this agent; to enable, configure 'enable_script_checks' or "

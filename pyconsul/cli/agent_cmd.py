@@ -42,11 +42,13 @@ def _banner(cfg: RuntimeConfig) -> str:
 
 async def _serve(cfg: RuntimeConfig) -> int:
     from pyconsul.agent.agent import Agent
+    from pyconsul.agent.definitions import DefinitionError
 
     agent = Agent(cfg)
+    agent.install_signal_handlers()
     try:
         await agent.start()
-    except OSError as exc:
+    except (OSError, DefinitionError) as exc:
         print(f"==> Error starting agent: {exc}", file=sys.stderr, flush=True)
         await agent.shutdown()
         return 1
@@ -55,10 +57,14 @@ async def _serve(cfg: RuntimeConfig) -> int:
 
 
 def run_agent(argv: list[str]) -> int:
+    from pyconsul.config.errors import HelpRequested
     from pyconsul.logs import setup_logging
 
     try:
         cfg = _load_config(argv)
+    except HelpRequested as exc:
+        print(str(exc), file=sys.stderr)
+        return 0
     except Exception as exc:  # ConfigError and friends: one clear line, exit 1
         if type(exc).__name__ in ("ConfigError", "ValueError", "FlagError", "SystemExit"):
             print(f"==> {exc}", file=sys.stderr)
