@@ -578,7 +578,7 @@ SERVICE_NODE = _struct(**_strings("ID", "Node", "Address", "Datacenter", "Servic
 #: /v1/health/node/:node, /v1/health/checks/:service, /v1/health/state/:state, /v1/agent/checks
 HEALTH_CHECK = _struct(**_strings("Node", "CheckID", "Name", "Status", "Notes", "Output", "ServiceID",
                                   "ServiceName", "Type", "Interval", "Timeout"),
-                       ServiceTags=ListOf(STRING), ExposedPort=INT)  # (the docs' table predates Type..)
+                       ServiceTags=ListOf(STRING), ExposedPort=INT)  # the struct's fields; the docs list fewer
 #: /v1/health/service/:name, /v1/health/connect/:name
 CHECK_SERVICE_NODE = _struct(Node=NODE, Service=NODE_SERVICE, Checks=ListOf(HEALTH_CHECK))
 
