@@ -46,6 +46,8 @@ UDP_EDNS_MAX = 65535 - 68
 TCP_MAX = 65535
 # What we advertise in our own OPT record.
 OUR_UDP_SIZE = 4096
+# Records (beyond the question) accepted in a query.
+MAX_QUERY_RECORDS = 16
 
 
 class RequestError(Exception):
@@ -127,6 +129,10 @@ def parse_request(data: bytes) -> Request:
     flags = int.from_bytes(data[2:4], "big")
     if flags & 0x8000:
         raise ValueError("a response, not a query")
+    records = int.from_bytes(data[6:8], "big") + int.from_bytes(data[8:10], "big") + int.from_bytes(data[10:12], "big")
+    if records > MAX_QUERY_RECORDS:
+        # A query carries at most an OPT and a signature; parsing thousands of records is only work.
+        raise RequestError(FORMERR, f"{records} records in a query")
     try:
         rec = DNSRecord.parse(data)
     except Exception as exc:  # dnslib raises several types on hostile input

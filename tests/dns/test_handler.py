@@ -295,3 +295,12 @@ def test_unusual_encodings_are_cached_by_their_parsed_question() -> None:
     assert isinstance(first, bytes) and isinstance(second, bytes)
     assert h.cache.misses == 1 and first[:2] == second[:2] == plain[:2]
     assert DNSRecord.parse(second).q == DNSRecord.parse(plain).q
+
+
+def test_queries_stuffed_with_records_are_refused_before_parsing() -> None:
+    h = handler(catalog(1))
+    question = b"\x03web\x07service\x06consul\x00\x00\x01\x00\x01"
+    empty_a = b"\x00\x00\x01\x00\x01\x00\x00\x00\x00\x00\x00"
+    stuffed = bytes.fromhex("1234010000010000000017ff") + question + empty_a * 6143  # fills a datagram
+    out = h.handle(stuffed)
+    assert isinstance(out, bytes) and out[:2] == b"\x12\x34" and out[3] & 0xF == r.FORMERR
