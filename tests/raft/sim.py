@@ -66,8 +66,10 @@ class SimCluster:
         snapshot_every: int = 0,
         trailing: int = 0,
         bootstrap: bool = True,
+        max_msg_bytes: int = 1 << 20,
     ) -> None:
         self.rng = random.Random(seed)
+        self.max_msg_bytes = max_msg_bytes
         self.election_tick = election_tick
         self.pre_vote = pre_vote
         self.check_quorum = check_quorum
@@ -95,6 +97,7 @@ class SimCluster:
             check_quorum=self.check_quorum,
             trailing_entries=self.trailing,
             max_inflight=8,
+            max_msg_bytes=self.max_msg_bytes,
         )
 
     def _boot(self, sid: str, durable: Durable) -> SimServer:

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import itertools
+
 import pytest
 
 from pyconsul.raft.core import ConfigChangeInProgress, NotLeader, Role
-from pyconsul.raft.messages import CONFIG, Entry, Snapshot, encode_voters
+from pyconsul.raft.messages import CONFIG, AppendEntries, Entry, Snapshot, encode_voters
 from tests.raft.sim import SimCluster
 
 
@@ -279,3 +281,69 @@ def test_entries_kept_on_restart_with_config_in_log() -> None:
     assert core.log.snapshot is None
     snap = core.compact(2, b"state")
     assert snap == Snapshot(2, 1, {"a": "x:1"}, b"state")
+
+
+def test_figure8_old_term_entry_on_a_majority_is_not_committed_by_counting() -> None:
+    """The Raft paper's figure 8: a leader must not commit an entry of an earlier term just
+    because a majority holds it; otherwise a later leader can overwrite a committed entry."""
+    c = SimCluster(5, seed=13, pre_vote=False, check_quorum=False, max_msg_bytes=1)
+    c.elect("s1")
+    c.run(1)
+    # s1 (term 2) gets X to s2 only.
+    for p in ("s3", "s4", "s5"):
+        c.cut("s1", p)
+    c.propose("s1", b"X")
+    c.stabilize()
+    assert c.core("s2").log.last_index == 3
+    # s1 dies; s5 wins term 3 with s3 and s4, but its own entry never leaves it.
+    c.crash("s1")
+    c.recover()
+    c.cut("s5", "s2")
+    c.core("s5").campaign(force=True)
+    for _ in range(20):  # deliver votes, not s5's appends
+        c.process()
+        c.queue = [m for m in c.queue if type(m).__name__ != "AppendEntries"]
+        c.deliver()
+    assert c.core("s5").role is Role.LEADER and c.core("s5").log.last_term == 3
+    c.queue = []
+    c.crash("s5")
+    # s1 comes back and wins term 4 with s2, s3 (and s4); it spreads X (term 2) to s3, one entry
+    # per message, but its own term-4 entry reaches only s2 before it dies.
+    c.recover()
+    c.restart("s1")
+    c.cut("s1", "s4")
+
+    def pump() -> None:
+        for _ in range(50):
+            c.process()
+            # Let s1's own-term entries reach s2 only; s3 gets just the old entry X.
+            for m in c.queue:
+                if m.dst == "s3" and isinstance(m, AppendEntries):
+                    m.entries = list(itertools.takewhile(lambda e: e.term != c.core("s1").term, m.entries))
+            if not c.deliver():
+                break
+
+    c.core("s1").campaign(force=True)
+    pump()
+    if c.core("s1").role is not Role.LEADER:
+        c.core("s1").campaign(force=True)
+        pump()
+    assert c.core("s1").role is Role.LEADER and c.core("s1").term >= 4
+    assert c.core("s3").log.term(3) == 2, "s3 should hold X now: X is on a majority (s1, s2, s3)"
+    assert c.core("s3").log.last_index == 3
+    assert c.core("s1").log.committed < 3, "X is on a majority but from an old term: not committed"
+    applied_x = [s for s in c.servers if b"X" in c.applied_data(s)]
+    c.crash("s1")
+    # s5 returns and can win (its last term 3 beats X's 2 on s3 and s4): it overwrites X.
+    c.recover()
+    c.restart("s5")
+    c.cut("s5", "s2")
+    for _ in range(3):  # its first tries may hit terms where s3/s4 already voted
+        c.core("s5").campaign(force=True)
+        c.stabilize()
+        if c.core("s5").role is Role.LEADER:
+            break
+    assert c.core("s5").role is Role.LEADER
+    c.run(3)
+    assert c.core("s3").log.term(3) == 3
+    assert applied_x == [], "an entry that a later leader overwrote must never have been applied"
