@@ -101,7 +101,9 @@ class RaftNode:
         self.snapshot_index = 0
         self.last_contact = 0.0  # monotonic time of the last message from the leader
         self.addrs: dict[str, str] = {}  # server ID -> address, from configs and traffic
-        self._proposals: list[tuple[int, bytes, asyncio.Future[tuple[int, int]]]] = []
+        # (kind, data, future, placement): `placement` futures get (index, term) once appended
+        # (a follower's forwarded write); the others get the state machine's result.
+        self._proposals: list[tuple[int, bytes, asyncio.Future[Any], bool]] = []
         self._waiting: dict[int, tuple[int, asyncio.Future[Any]]] = {}
         self._results: OrderedDict[int, tuple[int, Any]] = OrderedDict()
         self._reads: dict[bytes, asyncio.Future[int]] = {}
@@ -213,10 +215,11 @@ class RaftNode:
         core = self._c
         loop = asyncio.get_running_loop()
         if core.role is Role.LEADER:
-            placed: asyncio.Future[tuple[int, int]] = loop.create_future()
-            self._proposals.append((kind, data, placed))
+            result: asyncio.Future[Any] = loop.create_future()
+            self._proposals.append((kind, data, result, False))
             self._wake.set()
-            index, term = await placed
+            async with asyncio.timeout(timeout):
+                return await result
         else:
             leader = self.leader_addr
             if not leader:
@@ -231,7 +234,8 @@ class RaftNode:
                 raise NoLeader(str(exc)) from None
             except TransportError as exc:
                 raise NoLeader(f"leader unreachable: {exc}") from None
-        return await asyncio.wait_for(self._result(index, term), timeout)
+        async with asyncio.timeout(timeout):
+            return await self._result(index, term)
 
     def _result(self, index: int, term: int) -> asyncio.Future[Any]:
         fut: asyncio.Future[Any] = asyncio.get_running_loop().create_future()
@@ -321,8 +325,8 @@ class RaftNode:
                 raise NoLeader("forwarded write arrived after its deadline")
             if kind not in (NORMAL, RESTORE):
                 raise ValueError(f"cannot propose entries of kind {kind!r}")
-            placed: asyncio.Future[tuple[int, int]] = asyncio.get_running_loop().create_future()
-            self._proposals.append((int(kind), bytes(data), placed))
+            placed: asyncio.Future[Any] = asyncio.get_running_loop().create_future()
+            self._proposals.append((int(kind), bytes(data), placed, True))
             self._wake.set()
             index, term = await placed
             return [index, term]
@@ -367,15 +371,18 @@ class RaftNode:
         if self._proposals:
             self._wake.set()
         try:
-            placed = core.propose_batch([d for _, d, _ in batch], [k for k, _, _ in batch])
+            placed = core.propose_batch([d for _, d, _, _ in batch], [k for k, _, _, _ in batch])
         except NotLeader as exc:
-            for _, _, fut in batch:
+            for _, _, fut, _ in batch:
                 if not fut.done():
                     fut.set_exception(NoLeader(str(exc)))
             return
-        for (_, _, fut), where in zip(batch, placed, strict=True):
-            if not fut.done():
-                fut.set_result(where)
+        for (_, _, fut, placement), where in zip(batch, placed, strict=True):
+            if placement:
+                if not fut.done():
+                    fut.set_result(where)
+            else:
+                self._waiting[where[0]] = (where[1], fut)
 
     def _persist(self, rd: Ready) -> None:
         if rd.snapshot is not None:
@@ -404,7 +411,7 @@ class RaftNode:
             if core.role is not Role.LEADER:
                 # Proposals queued for a leadership we no longer have will never be placed.
                 batch, self._proposals = self._proposals, []
-                for _, _, fut in batch:
+                for _, _, fut, _ in batch:
                     if not fut.done():
                         fut.set_exception(NoLeader("leadership lost"))
             if self.on_leader_change is not None:
@@ -478,7 +485,7 @@ class RaftNode:
         log.info("raft snapshot taken", extra={"index": index, "bytes": len(data)})
 
     def _fail_all(self, exc: Exception) -> None:
-        for _, _, fut in self._proposals:
+        for _, _, fut, _ in self._proposals:
             if not fut.done():
                 fut.set_exception(exc)
         self._proposals = []
