@@ -141,8 +141,10 @@ def run(argv: list[str]) -> int:
             say(f"Setting up semaphore (limit {limit}) at prefix: {prefix}")
         say("Attempting lock acquisition")
         try:
-            acquiring[0] = True
+            # Not interruptible until the session's ID is known, or it could not be destroyed;
+            # a signal meanwhile sets `stop`, which acquire() checks first.
             session.create()
+            acquiring[0] = True
             acquired = lock.acquire(stop, timeout if timeout > 0 else None)
             acquiring[0] = False
         except _Interrupted:

@@ -81,7 +81,7 @@ def test_interrupt_while_waiting_gives_up_at_once(shared_agent: AgentProcess, tm
         start = time.monotonic()
         waiter.send_signal(signal.SIGINT)
         out, err = waiter.communicate(timeout=10)
-        assert time.monotonic() - start < 5  # not after the 15s blocking wait
+        assert time.monotonic() - start < 10  # not after the 15s blocking wait
         assert (waiter.returncode, out) == (1, b"")
         assert err == b"Shutdown triggered or timeout during lock acquisition\n"
         assert not waiter_session_exists()
