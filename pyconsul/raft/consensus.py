@@ -99,6 +99,9 @@ class RaftConsensus:
             serf_port=config.ports.serf_lan,
             interval=min(1.0, max(0.2, float(config.retry_interval or 1.0))),
         )
+        autopilot = config.extra.get("autopilot")
+        cleanup = autopilot.get("cleanup_dead_servers", True) if isinstance(autopilot, dict) else True
+        self.discovery.cleanup_dead_servers = bool(cleanup)
         self.stream_handler = getattr(transport, "serve", None)
         self._started = False
 
@@ -229,6 +232,11 @@ class RaftConsensus:
     def note_server_left(self, node_id: str) -> None:
         """A server member left gracefully: the leader removes it from the voters."""
         self.discovery.note_left(node_id)
+
+    def note_server_failed(self, node_id: str) -> None:
+        """A server member failed (gossip): autopilot's dead-server cleanup removes it from the
+        voters while fewer than half of them are dead; it is added back when it returns."""
+        self.discovery.note_failed(node_id)
 
     def stats(self) -> dict[str, str]:
         node = self.node

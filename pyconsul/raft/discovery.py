@@ -59,6 +59,8 @@ class Discovery:
         self.interval = interval
         self.known: dict[str, ServerInfo] = {}
         self.left: set[str] = set()
+        self.failed: set[str] = set()  # gossip says these servers are dead (autopilot cleans up)
+        self.cleanup_dead_servers = True
         self._tasks: list[asyncio.Task[None]] = []
         node.call_handlers["raft.join"] = self.handle_join
         node.call_handlers["raft.remove"] = self.handle_remove
@@ -88,6 +90,7 @@ class Discovery:
         if not server_id or server_id == self.me.id:
             return
         self.left.discard(server_id)
+        self.failed.discard(server_id)
         info = self.known.get(server_id)
         if info is None:
             info = self.known[server_id] = ServerInfo(server_id, name, addr)
@@ -101,6 +104,12 @@ class Discovery:
         """A server left the cluster for good (graceful leave): the leader removes it."""
         self.left.add(server_id)
         self.known.pop(server_id, None)
+
+    def note_failed(self, server_id: str) -> None:
+        """Gossip declared a server dead; the leader may remove it (autopilot's dead-server
+        cleanup) as long as most voters stay healthy."""
+        if server_id and server_id != self.me.id:
+            self.failed.add(server_id)
 
     def name_of(self, server_id: str) -> str:
         if server_id == self.me.id:
@@ -218,11 +227,20 @@ class Discovery:
             if sid in voters and sid != self.me.id:
                 await self.node.change_config({k: v for k, v in voters.items() if k != sid})
                 return
+        if self.cleanup_dead_servers:
+            dead = [sid for sid in self.failed if sid in voters and sid != self.me.id]
+            # Like Consul's autopilot: only while fewer than half the voters are dead, so a
+            # healthy majority remains to make the decision.
+            if dead and len(dead) * 2 < len(voters):
+                await self.node.change_config({k: v for k, v in voters.items() if k != dead[0]})
+                log.info("raft: removed dead server", extra={"id": dead[0]})
+                self.failed.discard(dead[0])
+                return
         now = time.monotonic()
         for s in list(self.known.values()):
             if s.id in voters and voters[s.id] == s.addr:
                 continue
-            if now - s.seen > SEEN_FRESH:
+            if now - s.seen > SEEN_FRESH or s.id in self.failed:
                 continue
             stale = [k for k, a in voters.items() if a == s.addr and k != s.id]
             if stale:  # the server came back with a new ID at the same address: drop the old one

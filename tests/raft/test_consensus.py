@@ -174,3 +174,23 @@ async def test_single_bootstrap_server_leads_at_once_and_after_restart(tmp_path:
                 assert row is not None and row["Value"] == b"yes"
         finally:
             await cons.stop()
+
+
+async def test_dead_server_is_cleaned_up_and_readded_when_back(servers: list[Server]) -> None:
+    await until(lambda: leader_of(servers) is not None, what="leader")
+    leader = leader_of(servers)
+    assert leader is not None
+    victim = next(s for s in servers if s is not leader)
+    await until(lambda: len(leader.cons.peers()) == 3, what="three voters")
+    await victim.cons.stop()
+    victim_addr = f"{victim.cfg.bind_addr}:{victim.cfg.ports.server}"
+    leader.cons.note_server_failed(victim.cons.id)  # what the gossip layer reports
+    await until(lambda: victim_addr not in leader.cons.peers(), what="dead server removed")
+    # Two of two must now agree; the cluster still writes.
+    assert await leader.cons.apply(c.KVOp(verb="set", key="k2", value=b"v")) is True
+    # It comes back (same data dir): it announces itself and the leader adds it again.
+    back = Server(victim.cfg)
+    servers[servers.index(victim)] = back
+    await back.cons.start()
+    await until(lambda: victim_addr in leader.cons.peers(), timeout=15, what="server re-added")
+    await until(lambda: back.value("k2") == b"v", what="caught up")
