@@ -3,10 +3,12 @@
 Rules:
 - Fewer than 12 bytes, or a message with QR set (a response): ignored, no reply.
 - A header we can read but a body we cannot: FORMERR. A non-QUERY opcode: NOTIMP. More than one
-  question or OPT record: FORMERR. EDNS version above 0: BADVERS.
+  question or OPT record, or more than 16 records: FORMERR. EDNS version above 0: BADVERS.
 - Names outside our zones go to the recursors (Forward), or REFUSED when there are none.
 - Anything that goes wrong while answering becomes SERVFAIL, never an exception.
 - Replies answered locally go through the ReplyCache; a repeated question costs a dict lookup.
+  Rotatable answers are cached as ROTATIONS cyclic shifts (built at once for small answers,
+  on first use for big ones, so a miss never pays for eight big encodes).
 """
 
 from __future__ import annotations

@@ -2,8 +2,10 @@
 
 `Answer` is what the resolver decides (sections, rcode, whether the answers may be rotated);
 `encode_reply` turns it into wire bytes for one transport: a_record_limit, the UDP answer limit
-(non-EDNS clients only, as Consul), trimming to the client's buffer (512 bytes without EDNS0, its
-advertised size with it), the TC flag, and the EDNS0 OPT record of the reply.
+(512-byte clients only, as Consul), trimming to the client's buffer (512 bytes without EDNS0, its
+advertised size with it) together with each answer's additional records, the TC flag, and the
+EDNS0 OPT record of the reply. Messages are packed with a buffer whose compression pointers stay
+below 0x4000 (dnslib's own would corrupt replies over 16 KiB).
 """
 
 from __future__ import annotations
