@@ -5,6 +5,7 @@ server."""
 from __future__ import annotations
 
 import asyncio
+import json
 from collections.abc import AsyncIterator, Awaitable, Callable
 
 import pytest
@@ -91,3 +92,53 @@ async def test_client_dns_follows_the_servers_catalog(
 
     await until(node_gone)
     assert mirror.store.services(None)[1].get("shop") is None
+
+
+class ScriptedServers:
+    """The transport boundary, scripted: answers blocking queries from a list per path. Used only
+    for what a real server cannot be made to do on demand (an index going backwards)."""
+
+    def __init__(self, script: dict[str, list[tuple[int, object]]]) -> None:
+        self.script = script
+        self.asked: list[str] = []
+
+    async def fetch(self, method: str, path: str) -> tuple[int, dict[str, str], bytes]:
+        self.asked.append(path)
+        base = path.split("?")[0]
+        steps = self.script.get(base, [])
+        if not steps:
+            await asyncio.sleep(3600)  # a blocking query with nothing new
+        index, body = steps.pop(0)
+        return 200, {"X-Consul-Index": str(index)}, json.dumps(body).encode()
+
+
+def _entry(checks: list[dict[str, object]]) -> dict[str, object]:
+    return {"Node": {"Node": "n1", "Address": "10.0.0.1", "Datacenter": "dc1", "Meta": {}},
+            "Service": {"ID": "api", "Service": "api", "Port": 80, "Tags": []}, "Checks": checks}
+
+
+async def test_mirror_drops_removed_checks_and_restarts_when_the_index_goes_back() -> None:
+    serf = {"Node": "n1", "CheckID": "serfHealth", "Name": "serf", "Status": "passing", "ServiceID": ""}
+    bad = {"Node": "n1", "CheckID": "service:api", "Name": "api", "Status": "critical", "ServiceID": "api"}
+    servers = ScriptedServers({
+        "/v1/catalog/nodes": [(5, [{"Node": "n1", "Address": "10.0.0.1", "Datacenter": "dc1", "Meta": {}}])],
+        "/v1/catalog/services": [(5, {"api": []})],
+        # critical at index 9; then the server was restored to index 3 with the check gone
+        "/v1/health/service/api": [(9, [_entry([serf, bad])]), (3, [_entry([serf])])],
+    })
+    mirror = CatalogMirror(servers.fetch, retry=0.01)
+    await mirror.start()
+    try:
+        await asyncio.wait_for(mirror.synced.wait(), 5)
+
+        def check_ids() -> list[str]:
+            return [c["CheckID"] for e in mirror.check_service_nodes(None, "api")[1] for c in e["Checks"]]
+
+        async def settled() -> bool:
+            return check_ids() == ["serfHealth"]
+
+        await until(settled, 5)
+        api_asks = [p for p in servers.asked if p.startswith("/v1/health/service/api")]
+        assert "index=9" in api_asks[1] and "index=0" in api_asks[2]  # went back: start over
+    finally:
+        await mirror.close()
