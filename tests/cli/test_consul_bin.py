@@ -55,3 +55,39 @@ def test_consul_bin_starts_a_dev_agent(tmp_path: Path, sig: signal.Signals) -> N
         if proc.poll() is None:
             proc.kill()
             proc.wait()
+
+
+def test_consul_bin_with_config_dir_like_client_library_test_suites(tmp_path: Path) -> None:
+    """py-consul's test harness: ports in ./config.json, `$CONSUL_BIN agent -dev -bind=127.0.0.1
+    -config-dir=.` from that directory, DNS disabled, then wait for a leader over HTTP."""
+    import json
+    import urllib.request
+
+    ports = {"http": free_port(), "serf_lan": free_tcp_udp_port(), "serf_wan": free_tcp_udp_port(),
+             "server": free_port(), "dns": -1}
+    (tmp_path / "config.json").write_text(json.dumps({
+        "ports": ports, "performance": {"raft_multiplier": 1}, "enable_script_checks": True}))
+    env = clean_env(CONSUL_BIN=str(SCRIPT))
+    with open(tmp_path / "agent.log", "wb") as log:
+        proc = subprocess.Popen(["sh", "-c", 'exec "$CONSUL_BIN" agent -dev -bind=127.0.0.1 -config-dir=.'],
+                                cwd=tmp_path, env=env, stdout=log, stderr=subprocess.STDOUT)
+    try:
+        leader = b""
+        deadline = time.monotonic() + 20
+        while time.monotonic() < deadline and leader.strip() in (b"", b'""'):
+            assert proc.poll() is None, (tmp_path / "agent.log").read_text()
+            try:
+                with urllib.request.urlopen(f"http://127.0.0.1:{ports['http']}/v1/status/leader", timeout=2) as r:
+                    leader = r.read()
+            except OSError:
+                time.sleep(0.1)
+        assert leader.strip() not in (b"", b'""'), (tmp_path / "agent.log").read_text()
+        r = _sh(f'"$CONSUL_BIN" catalog services -http-addr=127.0.0.1:{ports["http"]}', env)
+        assert (r.returncode, r.stdout) == (0, "consul\n")
+    finally:
+        proc.terminate()
+        try:
+            proc.wait(15)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
