@@ -27,6 +27,7 @@ from collections.abc import Awaitable, Callable
 from typing import Any, Protocol
 
 from pyconsul.raft.core import NotLeader, RaftConfig, RaftCore, Ready, Role
+from pyconsul.raft.disk import DiskThread
 from pyconsul.raft.messages import (
     CONFIG,
     NORMAL,
@@ -112,6 +113,7 @@ class RaftNode:
         self._wake = asyncio.Event()
         self._apply_q: asyncio.Queue[tuple[Snapshot | None, list[Entry]]] = asyncio.Queue()
         self._storage_lock = asyncio.Lock()
+        self._disk = DiskThread()
         self._tasks: list[asyncio.Task[None]] = []
         self._stopping = False
         self.on_leader_change: Callable[[str], None] | None = None
@@ -177,7 +179,9 @@ class RaftNode:
                 log.warning("raft tasks did not stop", extra={"tasks": [repr(t) for t in pending]})
         await self.transport.stop()
         self._fail_all(NoLeader("raft is shutting down"))
-        self.log_store.close()
+        async with self._storage_lock:
+            await self._disk.run(self.log_store.close)
+        self._disk.close()
 
     @property
     def _c(self) -> RaftCore:
@@ -352,7 +356,7 @@ class RaftNode:
                 rd = core.ready()
                 if rd.entries or rd.snapshot is not None or rd.hard_state_changed:
                     async with self._storage_lock:
-                        await asyncio.to_thread(self._persist, rd)
+                        await self._disk.run(self._persist, rd)
                 self._send(rd.messages)
                 if rd.snapshot is not None or rd.committed:
                     self._apply_q.put_nowait((rd.snapshot, rd.committed))
@@ -479,8 +483,8 @@ class RaftNode:
         except ValueError:
             return  # a snapshot from the leader already replaced this part of the log
         async with self._storage_lock:
-            await asyncio.to_thread(self.snapshots.save, snap)
-            await asyncio.to_thread(self.log_store.compact, self._c.log.base.index)
+            await self._disk.run(self.snapshots.save, snap)
+            await self._disk.run(self.log_store.compact, self._c.log.base.index)
         self.snapshot_index = index
         log.info("raft snapshot taken", extra={"index": index, "bytes": len(data)})
 
