@@ -243,11 +243,35 @@ class FlagSet:
         try:
             return self.parse_args(argv)
         except FlagError as exc:
+            # What Go's flag package prints on its own (Consul's commands keep its default usage).
             print(str(exc), file=sys.stderr)
-            print(self.help(), file=sys.stderr)
+            print("Usage:", file=sys.stderr)
+            print(self.go_defaults(), file=sys.stderr)
             raise SystemExit(1) from None
 
     # -- help ---------------------------------------------------------------------------------
+    def go_defaults(self) -> str:
+        """Go's FlagSet.PrintDefaults: flags sorted, `  -name type` then the usage on a tab-indented
+        line, non-zero defaults appended (strings quoted)."""
+        out: list[str] = []
+        for name in sorted(self.flags):
+            f = self.flags[name]
+            # HTTP options are Consul's own flag.Value types: Go calls their argument "value".
+            word = "value" if f.group == "http" and f.kind == "string" else f.example()
+            head = f"  -{name}" + (f" {word}" if word else "")
+            line = head + ("\t" if len(head) <= 4 else "\n    \t") + f.plain_usage().replace("\n", "\n    \t")
+            default = f.default
+            if f.kind == "string" and default and f.group != "http":
+                line += f' (default "{default}")'
+            elif f.kind == "bool" and default:
+                line += " (default true)"
+            elif f.kind in ("int", "uint") and default:
+                line += f" (default {default})"
+            elif f.kind == "duration" and default:
+                line += f" (default {_go_duration_text(default)})"
+            out.append(line)
+        return "\n".join(out)
+
     def help(self) -> str:
         """Consul's layout: usage text, then `HTTP API Options`, then `Command Options`."""
         out = [self.usage.strip(), ""]
@@ -263,6 +287,19 @@ class FlagSet:
                 out += ["     " + line for line in wrapped]
                 out.append("")
         return "\n".join(out).rstrip("\n")
+
+
+def _go_duration_text(seconds: float) -> str:
+    """Go's Duration.String() for the whole-unit defaults flags use (15s, 1m0s, 1h0m0s, 500ms)."""
+    if seconds < 1:
+        return f"{seconds * 1000:g}ms"
+    h, rem = divmod(int(seconds), 3600)
+    m, sec = divmod(rem, 60)
+    if h:
+        return f"{h}h{m}m{sec}s"
+    if m:
+        return f"{m}m{sec}s"
+    return f"{sec}s"
 
 
 def wants_help(argv: list[str]) -> bool:
