@@ -257,7 +257,7 @@ class FlagSet:
         for name in sorted(self.flags):
             f = self.flags[name]
             # HTTP options are Consul's own flag.Value types: Go calls their argument "value".
-            word = "value" if f.group == "http" and f.kind == "string" else f.example()
+            word = "value" if f.group == "http" and f.kind == "string" and "`" not in f.usage else f.example()
             head = f"  -{name}" + (f" {word}" if word else "")
             line = head + ("\t" if len(head) <= 4 else "\n    \t") + f.plain_usage().replace("\n", "\n    \t")
             default = f.default
