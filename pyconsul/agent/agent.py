@@ -330,11 +330,12 @@ class Agent:
     async def _start_dns(self) -> None:
         if self.config.ports.dns < 0:
             return
-        try:
-            from pyconsul.dns.server import start_dns_server
-        except ImportError:
-            return
-        self.dns = await start_dns_server(self.config, self.store)
+        from pyconsul.dns.server import start_client_dns_server, start_dns_server
+
+        if self.forwarder is not None:  # a client answers from a mirror of the servers' catalog
+            self.dns = await start_client_dns_server(self.config, self.forwarder.request)
+        else:
+            self.dns = await start_dns_server(self.config, self.store)
 
     async def shutdown(self) -> None:
         self._stop.set()

@@ -9,8 +9,6 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
-import pytest
-
 from tests.agent_proc import free_port, free_tcp_udp_port, start_agent
 
 
@@ -23,7 +21,6 @@ def _poll(pred: Callable[[], bool], timeout: float) -> bool:
     return False
 
 
-@pytest.mark.xfail(reason="Agent._start_dns does not yet use start_client_dns_server on client agents")
 def test_client_agent_answers_for_services_registered_on_the_server(tmp_path: Path) -> None:
     server = start_agent(tmp_path / "s", "-server", "-bootstrap", "-data-dir", str(tmp_path / "s" / "data"),
                          dev=False, name="srv", host="127.0.0.41")
