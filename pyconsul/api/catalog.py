@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import uuid
+from collections.abc import Callable
 from typing import Any
 
 from aiohttp import web
@@ -181,7 +182,9 @@ async def service(ctx: APIContext, req: web.Request, q: QueryOptions) -> Reply:
     return await ctx.blocking_json(q, req, run, peek=lambda: store.service_index(name))
 
 
-async def node(ctx: APIContext, req: web.Request, q: QueryOptions) -> Reply:
+async def _node_reply(
+    ctx: APIContext, req: web.Request, q: QueryOptions, services_shape: Callable[[list[Row]], Any]
+) -> Reply:
     name = req.match_info["node"]
     store = ctx.store
 
@@ -190,21 +193,16 @@ async def node(ctx: APIContext, req: web.Request, q: QueryOptions) -> Reply:
         idx, svcs = store.node_services(ws, name)
         if row is None:
             return idx, None
-        return idx, {"Node": row, "Services": {s["ID"]: s for s in svcs}}
+        return idx, {"Node": row, "Services": services_shape(svcs)}
 
-    reply = await ctx.blocking_json(q, req, run, filterable=False)
-    return reply
+    return await ctx.blocking_json(q, req, run, filterable=False)
+
+
+async def node(ctx: APIContext, req: web.Request, q: QueryOptions) -> Reply:
+    """catalog/node/:node — services keyed by ID."""
+    return await _node_reply(ctx, req, q, lambda svcs: {s["ID"]: s for s in svcs})
 
 
 async def node_services(ctx: APIContext, req: web.Request, q: QueryOptions) -> Reply:
-    name = req.match_info["node"]
-    store = ctx.store
-
-    def run(ws: WatchSet | None) -> tuple[int, Any]:
-        _, row = store.get_node(ws, name)
-        idx, svcs = store.node_services(ws, name)
-        if row is None:
-            return idx, None
-        return idx, {"Node": row, "Services": svcs}
-
-    return await ctx.blocking_json(q, req, run, filterable=False)
+    """catalog/node-services/:node — services as a list."""
+    return await _node_reply(ctx, req, q, lambda svcs: svcs)
