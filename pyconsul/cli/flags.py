@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import re
 import sys
-import textwrap
 from collections.abc import Callable
 from typing import Any
 
@@ -276,17 +275,49 @@ class FlagSet:
         """Consul's layout: usage text, then `HTTP API Options`, then `Command Options`."""
         out = [self.usage.strip(), ""]
         for title, group in (("HTTP API Options", "http"), ("Command Options", "command")):
-            members = [f for f in self.flags.values() if (f.group == "http") == (group == "http")]
+            # Go's VisitAll: each group in name order. The usage is printed as written,
+            # back-quotes included, wrapped like kr/text at 72 columns less the indent.
+            members = sorted((f for f in self.flags.values() if (f.group == "http") == (group == "http")),
+                             key=lambda f: f.name)
             if not members:
                 continue
             out += [title, ""]
             for f in members:
                 ex = f.example()
                 out.append(f"  -{f.name}=<{ex}>" if ex else f"  -{f.name}")
-                wrapped = textwrap.wrap(f.plain_usage(), 72 - 5) or [""]
-                out += ["     " + line for line in wrapped]
+                out += ["     " + line for line in wrap_min_raggedness(f.usage, 72 - 5)]
                 out.append("")
         return "\n".join(out).rstrip("\n")
+
+
+def wrap_min_raggedness(text: str, limit: int, penalty: int = 100_000) -> list[str]:
+    """kr/text.Wrap, which Consul's help uses: line breaks that minimise the sum of squared
+    shortfalls from `limit` over all lines but the last (not greedy filling)."""
+    words = text.strip().replace("\n", " ").split(" ")
+    n = len(words)
+    if n == 0:
+        return [""]
+    width = [len(w) for w in words]
+    cost = [0] * (n + 1)
+    brk = [n] * n
+    for i in range(n - 1, -1, -1):
+        line = sum(width[i:]) + (n - 1 - i)
+        if line <= limit or i == n - 1:
+            cost[i], brk[i] = 0, n
+            continue
+        best, length = None, width[i]
+        for j in range(i + 1, n):
+            # `length` is words[i:j] joined by single spaces.
+            c = (limit - length) ** 2 + cost[j] + (penalty if length > limit else 0)
+            if best is None or c < best:
+                best, brk[i] = c, j
+            length += 1 + width[j]
+        cost[i] = best if best is not None else 0
+    lines, i = [], 0
+    while i < n:
+        lines.append(" ".join(words[i:brk[i]]))
+        i = brk[i]
+    return lines
 
 
 def _go_duration_text(seconds: float) -> str:

@@ -6,7 +6,14 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from pyconsul.cli.flags import FlagError, FlagSet, parse_go_bool, parse_go_duration, wants_help
+from pyconsul.cli.flags import (
+    FlagError,
+    FlagSet,
+    parse_go_bool,
+    parse_go_duration,
+    wants_help,
+    wrap_min_raggedness,
+)
 
 
 def make() -> FlagSet:
@@ -100,7 +107,7 @@ def test_help_anywhere_before_double_dash(capsys: pytest.CaptureFixture[str]) ->
     assert exc.value.code == 0
     out = capsys.readouterr().out
     assert out.startswith("Usage: consul thing [options] ARG")
-    assert "Command Options" in out and "  -separator=<sep>\n     Separator sep to use." in out
+    assert "Command Options" in out and "  -separator=<sep>\n     Separator `sep` to use." in out
 
 
 def test_bad_flag_exits_1_with_error_and_help_on_stderr(capsys: pytest.CaptureFixture[str]) -> None:
@@ -177,3 +184,31 @@ def test_string_value_round_trips_in_both_spellings(value: str) -> None:
 def test_uint_accepts_full_64_bit_range(n: int) -> None:
     assert make().parse_args([f"-flags={n}"])["flags"] == n
     assert make().parse_args([f"-flags={hex(n)}"])["flags"] == n
+
+
+def test_http_addr_help_block_matches_consul() -> None:
+    """The block as Consul's flags package prints it (back-quotes kept, kr/text wrapping)."""
+    from pyconsul.cli.http import add_http_flags
+
+    fs = FlagSet("Usage: x")
+    add_http_flags(fs)
+    assert (
+        "  -http-addr=<address>\n"
+        "     The `address` and port of the Consul HTTP agent. The value can be\n"
+        "     an IP address or DNS address, but it must also include the port.\n"
+        "     This can also be specified via the CONSUL_HTTP_ADDR environment\n"
+        "     variable. The default value is http://127.0.0.1:8500. The scheme\n"
+        "     can also be set to HTTPS by setting the environment variable\n"
+        "     CONSUL_HTTP_SSL=true.\n"
+    ) in fs.help()
+    names = [ln.split("=")[0].strip() for ln in fs.help().splitlines() if ln.startswith("  -")]
+    assert names == sorted(names)
+
+
+@given(st.lists(st.text(alphabet="abcdefgh", min_size=1, max_size=12), min_size=1, max_size=40),
+       st.integers(min_value=10, max_value=80))
+def test_wrap_keeps_words_in_order_within_the_limit(words: list[str], limit: int) -> None:
+    lines = wrap_min_raggedness(" ".join(words), limit)
+    assert " ".join(lines).split(" ") == words
+    # A line runs past the limit only around a word that alone is longer (kr/text's penalty).
+    assert all(len(ln) <= limit or any(len(w) > limit for w in ln.split(" ")) for ln in lines)
