@@ -209,6 +209,8 @@ class Discovery:
         voters = {s.id: s.addr for s in servers}
         if self.node.bootstrap(voters):
             log.info("raft: bootstrapping the cluster", extra={"expect": self.bootstrap_expect, "voters": voters})
+            if len(voters) == 1:
+                self.node.campaign_now()  # the only voter: no one to wait for
 
     async def _reconcile_loop(self) -> None:
         """Leader: make the voters match the live servers we know of (one change at a time)."""

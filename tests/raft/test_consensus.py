@@ -194,3 +194,19 @@ async def test_dead_server_is_cleaned_up_and_readded_when_back(servers: list[Ser
     await back.cons.start()
     await until(lambda: victim_addr in leader.cons.peers(), timeout=15, what="server re-added")
     await until(lambda: back.value("k2") == b"v", what="caught up")
+
+
+async def test_bootstrap_expect_one_leads_without_peers(tmp_path: Path) -> None:
+    cfg = RuntimeConfig(node_name="one", data_dir=str(tmp_path / "one"), server=True, bootstrap_expect=1,
+                        bind_addr="127.0.0.1")
+    cfg.ports.server = free_port()
+    store = StateStore()
+    cons = RaftConsensus(cfg, StateMachine(store), own_listener=True)
+    await cons.start()
+    try:
+        await until(lambda: cons.leader_status().is_leader, timeout=5, what="sole server leading")
+        assert await cons.apply(c.KVOp(verb="set", key="a", value=b"1")) is True
+        await cons.barrier(consistent=False)  # the leader's lease answers at once
+        assert cons.stats()["num_peers"] == "0"
+    finally:
+        await cons.stop()
