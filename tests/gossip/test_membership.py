@@ -24,7 +24,7 @@ from pyconsul.gossip.membership import Member, Membership, consul_tags, member_j
 from tests.gossip.helpers import wait_for
 
 FAST = replace(GossipConfig(), probe_interval=0.1, probe_timeout=0.05, gossip_interval=0.02,
-               suspicion_mult=3, push_pull_interval=2.0, reconnect_interval=1.0)
+               suspicion_mult=4, push_pull_interval=2.0, reconnect_interval=1.0)
 
 
 def config(host: str, name: str, server: bool = False, encrypt: str = "") -> RuntimeConfig:
