@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import time
+
 from aiohttp import web
 
+from pyconsul import snapshot_archive
 from pyconsul.api.app import APIContext, Reply, json_reply
 from pyconsul.api.errors import HTTPError
 from pyconsul.api.params import QueryOptions
@@ -54,14 +57,24 @@ async def raft_remove_peer(ctx: APIContext, req: web.Request, q: QueryOptions) -
 
 
 async def snapshot_save(ctx: APIContext, req: web.Request, q: QueryOptions) -> Reply:
+    """A snapshot in Consul's archive layout (gzip'd tar of meta.json, state.bin, SHA256SUMS)."""
     await ctx.read_barrier(q)
-    data = ctx.agent.machine.snapshot()
+    state = ctx.agent.machine.snapshot()
     idx = ctx.store.last_index
-    return Reply(data, content_type="application/octet-stream", index=idx)
+    term = int(ctx.agent.consensus.stats().get("term", "1") or 1)
+    meta = {"ID": f"{term}-{idx}-{int(time.time() * 1000)}", "Size": len(state), "Index": idx,
+            "Term": term, "Version": 1}
+    return Reply(snapshot_archive.build(meta, state), content_type="application/x-gzip", index=idx)
 
 
 async def snapshot_restore(ctx: APIContext, req: web.Request, q: QueryOptions) -> Reply:
     data = await req.read()
+    if snapshot_archive.is_archive(data):
+        try:
+            snapshot_archive.verify(data)
+            data = snapshot_archive.read_archive(data)["state.bin"]
+        except snapshot_archive.SnapshotError as exc:
+            raise HTTPError(400, f"Snapshot restore failed: {exc}") from None
     try:
         await ctx.agent.restore_snapshot(data)
     except ValueError as exc:

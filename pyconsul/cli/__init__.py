@@ -6,5 +6,5 @@
 - common.py     new_flags / connect / DATA arguments / child processes (see its docstring)
 - output.py     columnize, tabwriter, Go JSON
 - <word>_cmd.py the commands; pure helpers beside them (kv_common, lock_kv, watch_plan,
-                snapshot_archive, service_files)
+                service_files; the snapshot archive format is pyconsul/snapshot_archive.py)
 """

@@ -9,7 +9,7 @@ from pyconsul.cli.flags import FlagSet
 from pyconsul.cli.http import ConsulError
 from pyconsul.cli.output import error, info, tabwrite
 from pyconsul.cli.registry import register, register_group
-from pyconsul.cli.snapshot_archive import SnapshotError, is_archive, metadata, read_archive, verify
+from pyconsul.snapshot_archive import SnapshotError, is_archive, metadata, read_archive, verify
 
 SNAPSHOT_HELP = """
 Usage: consul snapshot <subcommand> [options] [args]

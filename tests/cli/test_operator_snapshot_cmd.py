@@ -5,7 +5,7 @@ from __future__ import annotations
 import time
 from pathlib import Path
 
-from pyconsul.cli.snapshot_archive import build
+from pyconsul.snapshot_archive import build
 from tests.agent_proc import AgentProcess
 from tests.cli.cli_run import consul
 

@@ -21,8 +21,8 @@ from pyconsul.cli.lock_kv import (
 )
 from pyconsul.cli.operator_cmd import peers_table
 from pyconsul.cli.output import columnize, go_json, tabwrite
-from pyconsul.cli.snapshot_archive import SnapshotError, build, verify
 from pyconsul.cli.watch_plan import WatchError, event_index, new_events, plan_for
+from pyconsul.snapshot_archive import SnapshotError, build, verify
 
 
 def test_columnize_matches_consul_members_layout() -> None:
