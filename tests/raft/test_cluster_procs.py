@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import json
+import os
+import subprocess
+import sys
 import time
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
@@ -39,6 +42,25 @@ def test_servers_agree_on_leader_and_peers(cluster: Cluster) -> None:
     status, headers, body = cluster.get(f2, "greeting", "?consistent")
     assert (status, body) == (200, b"hello")
     assert headers["X-Consul-KnownLeader"] == "true"
+    # The operator's view, through the CLI as users run it.
+    out = cli(cluster, f1, "operator", "raft", "list-peers")
+    assert out.returncode == 0, out.stderr
+    lines = out.stdout.strip().splitlines()
+    assert lines[0].split() == ["Node", "ID", "Address", "State", "Voter", "RaftProtocol"]
+    rows = {ln.split()[2]: ln.split() for ln in lines[1:]}
+    assert sorted(rows) == want
+    assert rows[f"{leader}:{cluster.server_port}"][3] == "leader"
+    assert sorted(r[0] for r in rows.values()) == ["srv0", "srv1", "srv2"]
+    bad = cli(cluster, f1, "operator", "raft", "remove-peer", "-address=127.0.0.9:8300")
+    assert bad.returncode != 0 and "Error removing peer" in bad.stderr
+    info = cli(cluster, leader, "info")
+    assert "state = Leader" in info.stdout and "num_peers = 2" in info.stdout, info.stdout
+
+
+def cli(cluster: Cluster, host: str, *args: str) -> subprocess.CompletedProcess[str]:
+    env = {**os.environ, "CONSUL_HTTP_ADDR": f"{host}:{cluster.http_ports[host]}"}
+    return subprocess.run([sys.executable, "-m", "pyconsul", *args], capture_output=True, text=True,
+                          env=env, timeout=30)
 
 
 def test_kill9_leader_new_leader_takes_writes_within_5s_and_old_catches_up(cluster: Cluster) -> None:
