@@ -43,8 +43,14 @@ def _banner(cfg: RuntimeConfig) -> str:
 async def _serve(cfg: RuntimeConfig) -> int:
     from pyconsul.agent.agent import Agent
     from pyconsul.agent.definitions import DefinitionError
+    from pyconsul.tls.context import TLSConfigError, https_server_context
 
-    agent = Agent(cfg)
+    try:
+        http_ssl = https_server_context(cfg)
+    except TLSConfigError as exc:
+        print(f"==> Error starting agent: {exc}", file=sys.stderr, flush=True)
+        return 1
+    agent = Agent(cfg, http_ssl=http_ssl)
     agent.install_signal_handlers()
     try:
         await agent.start()
