@@ -26,11 +26,12 @@ def test_failed_client_is_reaped_after_reconnect_timeout(tmp_path: Path) -> None
 
         assert poll(lambda: members().get("cli") == 1, 15)
         assert poll(lambda: any(n["Node"] == "cli" for n in server.get_json("/v1/catalog/nodes")), 15)
+        killed_at = time.monotonic()
         client.kill9()
         assert poll(lambda: members().get("cli") == 4, 15)
-        failed_at = time.monotonic()
         assert poll(lambda: "cli" not in members(), 15)
-        assert time.monotonic() - failed_at >= 1.5  # not before (most of) reconnect_timeout
+        # Reaped only after failure detection plus the whole reconnect_timeout.
+        assert time.monotonic() - killed_at >= 3.0
         assert poll(lambda: all(n["Node"] != "cli" for n in server.get_json("/v1/catalog/nodes")), 40)
     finally:
         if client is not None:
