@@ -41,10 +41,12 @@ class GossipConfig:
     udp_buffer_size: int = 1400
 
     @classmethod
-    def from_consul(cls, gossip_lan: dict[str, Any] | None, reconnect_timeout: float | None = None) -> GossipConfig:
+    def from_consul(cls, gossip_lan: Any, reconnect_timeout: float | None = None) -> GossipConfig:
         """Build from Consul's `gossip_lan` block; raises ValueError on a bad value."""
         cfg = cls()
         changes: dict[str, Any] = {}
+        if isinstance(gossip_lan, list) and all(isinstance(b, dict) for b in gossip_lan):
+            gossip_lan = {k: v for block in gossip_lan for k, v in block.items()}  # HCL block form
         if not isinstance(gossip_lan, dict | None):
             raise ValueError("gossip_lan: expected an object")
         for key, value in (gossip_lan or {}).items():

@@ -157,6 +157,7 @@ def test_gossip_lan_settings_are_read_like_consul_and_bad_ones_rejected() -> Non
                                    reconnect_timeout=3600)
     assert (cfg.probe_interval, cfg.suspicion_mult, cfg.gossip_interval, cfg.reconnect_timeout) == (
         0.2, 3, 0.05, 3600.0)
+    assert GossipConfig.from_consul([{"gossip_nodes": 5}]).gossip_nodes == 5  # an HCL block
     for bad, text in (({"probe_interval": "fast"}, "probe_interval"), ({"nope": 1}, "unknown key"),
                       ({"gossip_nodes": 0}, "must be positive"), ({"retransmit_mult": "x"}, "integer")):
         with pytest.raises(ValueError, match=text):
