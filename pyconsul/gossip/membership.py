@@ -244,7 +244,7 @@ class Membership:
     async def _join_one(self, target: tuple[str, int]) -> bool:
         host, port = target
         try:
-            infos = await asyncio.get_running_loop().getaddrinfo(host, port, family=socket.AF_INET,
+            infos = await asyncio.get_running_loop().getaddrinfo(host, port, family=self._transport.family,
                                                                  type=socket.SOCK_DGRAM)
         except OSError:
             self.last_join_errors.append(f"Failed to resolve {host}: lookup {host}: no such host")

@@ -92,6 +92,11 @@ class GossipTransport:
         return self._port
 
     @property
+    def family(self) -> socket.AddressFamily:
+        """IPv6 when bound to an IPv6 address, else IPv4 (peers are dialled in the same family)."""
+        return socket.AF_INET6 if ":" in self._bind else socket.AF_INET
+
+    @property
     def bound(self) -> tuple[str, int]:
         """The (host, port) the UDP socket listens on ("", 0 before start)."""
         if self._udp is None:
@@ -108,7 +113,7 @@ class GossipTransport:
             port = tcp.sockets[0].getsockname()[1]
             try:
                 udp, _ = await loop.create_datagram_endpoint(
-                    lambda: _Datagrams(self._datagram), local_addr=(self._bind, port), family=socket.AF_INET)
+                    lambda: _Datagrams(self._datagram), local_addr=(self._bind, port), family=self.family)
             except OSError:
                 tcp.close()
                 await tcp.wait_closed()

@@ -243,3 +243,11 @@ async def test_a_lone_member_leaves_at_once(cluster: Cluster) -> None:
     await alone.leave(timeout=5.0)
     assert loop.time() - start < 1.0
     assert alone.local_member().status == "left"
+
+
+async def test_members_gossip_over_ipv6(cluster: Cluster) -> None:
+    a = await cluster.add("::1", "a6")
+    b = await cluster.add("::1", "b6")
+    assert await b.join([f"[::1]:{a.port}"]) == 1
+    await wait_for(lambda: statuses(a) == {"a6": "alive", "b6": "alive"} == statuses(b))
+    assert {m.name: m.addr for m in a.members()} == {"a6": "::1", "b6": "::1"}
