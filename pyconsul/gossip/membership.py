@@ -314,7 +314,7 @@ class Membership:
         try:
             msgs = decode_packet(payload)
         except DecodeError as exc:
-            log.warning("gossip: bad packet from %s:%d: %s", src[0], src[1], exc)
+            self._transport.warn_throttled(src[0], "gossip: bad packet from %s:%d: %s", src[0], src[1], exc)
             return
         replies = self._core.handle_packet(src, msgs)
         if replies:
@@ -327,7 +327,7 @@ class Membership:
         try:
             msgs = decode_packet(payload)
         except DecodeError as exc:
-            log.warning("gossip: bad stream from %s:%d: %s", src[0], src[1], exc)
+            self._transport.warn_throttled(src[0], "gossip: bad stream from %s:%d: %s", src[0], src[1], exc)
             return encode_packet([])
         replies = self._core.handle_packet(src, msgs, reliable=True)
         self._flush()
@@ -363,7 +363,7 @@ class Membership:
     def _save_snapshot(self) -> None:
         if self._snapshot is None or self._core is None:
             return
-        addrs = sorted(f"{m.addr}:{m.port}" for m in self._core.nodes()
+        addrs = sorted((f"[{m.addr}]:{m.port}" if ":" in m.addr else f"{m.addr}:{m.port}") for m in self._core.nodes()
                        if m.name != self._core.name and m.status in (NodeStatus.ALIVE, NodeStatus.SUSPECT))
         self._snapshot.save(SnapshotState(addrs, self._left))
 

@@ -80,7 +80,7 @@ class GossipTransport:
             return False
         return any(ip in net for net in self._allowed)
 
-    def _warn(self, src: str, text: str, *args: object) -> None:
+    def warn_throttled(self, src: str, text: str, *args: object) -> None:
         """At most one warning a minute per source, so a misconfigured peer cannot flood the log."""
         now = time.monotonic()
         if now - self._last_warning.get(src, -60.0) >= 60.0:
@@ -141,7 +141,7 @@ class GossipTransport:
         try:
             payload = self._keyring.open(data) if self._keyring else data
         except DecryptError as exc:
-            self._warn(src[0], "gossip: dropped packet from %s:%d: %s", src[0], src[1], exc)
+            self.warn_throttled(src[0], "gossip: dropped packet from %s:%d: %s", src[0], src[1], exc)
             return
         self._on_packet(src, payload)
 
