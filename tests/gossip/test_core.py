@@ -176,3 +176,21 @@ def test_a_member_that_hears_nothing_doubts_itself_not_the_others() -> None:
     assert all(net.status(f"n{i}", "n4") == NodeStatus.DEAD for i in range(4))
     net.deaf.discard(deaf)
     assert net.run_until(lambda: converged(net, 5, {"n4": "alive"}) and net.core("n4").health_score == 0, 60)
+
+
+def test_an_update_reaches_64_members_in_a_few_gossip_rounds() -> None:
+    import math
+
+    from pyconsul.gossip.config import retransmit_limit
+
+    net = cluster(64, seed=11)
+    net.run_for(3)
+    start = net.clock.monotonic()
+    net.core("n9").set_tags({"role": "node", "v": "2"})
+    net._flush(net.addr_of("n9"))
+    assert net.run_until(lambda: all(c.get("n9").tags.get("v") == "2" for c in net.live()), 30)
+    rounds = (net.clock.monotonic() - start) / net.config.gossip_interval
+    assert rounds <= 2 * math.log2(64), rounds  # epidemic spread: O(log n) rounds
+    # ...and each member repeats it only a bounded number of times (then it is dropped).
+    assert retransmit_limit(net.config.retransmit_mult, 64) == 8
+    assert net.run_until(lambda: all(c.pending_broadcasts() == 0 for c in net.live()), 10)
