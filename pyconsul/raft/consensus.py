@@ -127,6 +127,7 @@ class RaftConsensus:
 
     async def leave(self, timeout: float = 5.0) -> None:
         """Graceful leave: take this server out of the voters before stopping."""
+        self.discovery.leaving = True  # or our own join loop would ask to be added back
         try:
             await self.discovery.remove(self.id, timeout)
         except (NoLeader, TimeoutError) as exc:

@@ -15,6 +15,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import secrets
 import time
 from dataclasses import dataclass
 from typing import Any
@@ -58,8 +59,12 @@ class Discovery:
         self.serf_port = serf_port
         self.interval = interval
         self.known: dict[str, ServerInfo] = {}
-        self.left: set[str] = set()
+        # Servers that left -> the boot ID of the run that left ("" when unknown, e.g. an operator's
+        # remove-peer): joins from that same run are stale and ignored; a restart is welcome.
+        self.left: dict[str, str] = {}
+        self.boot = secrets.token_hex(8)
         self.failed: set[str] = set()  # gossip says these servers are dead (autopilot cleans up)
+        self.leaving = False  # set before this server leaves: stop announcing ourselves
         self.cleanup_dead_servers = True
         self._tasks: list[asyncio.Task[None]] = []
         node.call_handlers["raft.join"] = self.handle_join
@@ -85,11 +90,15 @@ class Discovery:
             port = self.server_port
         return f"{host}:{port}"
 
-    def note_server(self, server_id: str, name: str, addr: str, has_state: bool = False) -> None:
-        """A live server exists (from a join call or from gossip)."""
+    def note_server(self, server_id: str, name: str, addr: str, has_state: bool = False,
+                    direct: bool = True) -> None:
+        """A live server exists: `direct` when it told us itself (its join call, gossip), not when
+        another server's list mentions it (which must not undo its leaving)."""
         if not server_id or server_id == self.me.id:
             return
-        self.left.discard(server_id)
+        if server_id in self.left and not direct:
+            return
+        self.left.pop(server_id, None)
         self.failed.discard(server_id)
         info = self.known.get(server_id)
         if info is None:
@@ -100,9 +109,9 @@ class Discovery:
         if addr:
             self.node.addrs[server_id] = addr
 
-    def note_left(self, server_id: str) -> None:
+    def note_left(self, server_id: str, boot: str = "") -> None:
         """A server left the cluster for good (graceful leave): the leader removes it."""
-        self.left.add(server_id)
+        self.left[server_id] = boot
         self.known.pop(server_id, None)
 
     def note_failed(self, server_id: str) -> None:
@@ -118,12 +127,16 @@ class Discovery:
         return info.name if info else ""
 
     def _my_info(self) -> dict[str, Any]:
-        return {"id": self.me.id, "name": self.me.name, "addr": self.me.addr, "has_state": self.node.has_state()}
+        return {"id": self.me.id, "name": self.me.name, "addr": self.me.addr, "has_state": self.node.has_state(),
+                "boot": self.boot}
 
     # ------------------------------------------------------------------ calls
     async def handle_join(self, body: Any) -> Any:
         if not isinstance(body, dict) or not body.get("id") or not body.get("addr"):
             raise ValueError("raft.join needs id and addr")
+        sid = str(body["id"])
+        if sid in self.left and self.left[sid] and self.left[sid] == body.get("boot"):
+            raise ValueError("this server has left the cluster")
         self.note_server(str(body["id"]), str(body.get("name", "")), str(body["addr"]), bool(body.get("has_state")))
         if not body.get("forwarded") and self.node.role is not Role.LEADER and self.node.leader_addr:
             fwd = {**body, "forwarded": True}
@@ -137,7 +150,7 @@ class Discovery:
     async def handle_remove(self, body: Any) -> Any:
         if not isinstance(body, dict) or not body.get("id"):
             raise ValueError("raft.remove needs id")
-        await self.remove(str(body["id"]))
+        await self.remove(str(body["id"]), boot=str(body.get("boot", "")))
         return True
 
     async def _quiet_call(self, addr: str, method: str, body: Any) -> Any:
@@ -145,9 +158,12 @@ class Discovery:
             return await self.node.transport.call(addr, method, body, 2.0)
         return None
 
-    async def remove(self, server_id: str, timeout: float = 10.0) -> None:
-        """Take `server_id` out of the voters (on the leader, or forwarded to it)."""
+    async def remove(self, server_id: str, timeout: float = 10.0, boot: str = "") -> None:
+        """Take `server_id` out of the voters (on the leader, or forwarded to it). `boot`: the
+        leaving run's boot ID, when a server removes itself."""
         deadline = time.monotonic() + timeout
+        if server_id != self.me.id:
+            self.note_left(server_id, boot)  # so the reconcile loop does not add it straight back
         while True:
             voters = self.node.voters()
             if server_id not in voters:
@@ -162,8 +178,9 @@ class Discovery:
                     pass
             elif self.node.leader_addr:
                 try:
+                    body = {"id": server_id, "boot": self.boot if server_id == self.me.id else boot}
                     await self.node.transport.call(
-                        self.node.leader_addr, "raft.remove", {"id": server_id}, max(0.1, deadline - time.monotonic())
+                        self.node.leader_addr, "raft.remove", body, max(0.1, deadline - time.monotonic())
                     )
                     return
                 except (TransportError, RemoteError) as exc:
@@ -178,6 +195,8 @@ class Discovery:
         swap names and what each knows)."""
         contacted: set[str] = set()
         while True:
+            if self.leaving:
+                return
             voters = self.node.voters()
             targets = {a for a in voters.values()} | {s.addr for s in self.known.values()}
             targets -= contacted
@@ -185,14 +204,17 @@ class Discovery:
                 targets |= {self.server_addr(a) for a in self.join_addrs}
             targets.discard(self.me.addr)
             for addr in sorted(targets):
+                if self.leaving:
+                    return
                 reply = await self._quiet_call(addr, "raft.join", self._my_info())
                 if isinstance(reply, dict) and reply.get("id"):
                     contacted.add(addr)
                     self.note_server(str(reply["id"]), str(reply.get("name", "")), str(reply.get("addr") or addr),
-                                     bool(reply.get("has_state")))
+                                     bool(reply.get("has_state")), direct=False)
                     for k in reply.get("known") or []:
                         if isinstance(k, dict) and k.get("id"):
-                            self.note_server(str(k["id"]), str(k.get("name", "")), str(k.get("addr", "")))
+                            self.note_server(str(k["id"]), str(k.get("name", "")), str(k.get("addr", "")),
+                                             direct=False)
             self._maybe_bootstrap()
             await asyncio.sleep(self.interval)
 

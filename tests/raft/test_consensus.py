@@ -210,3 +210,19 @@ async def test_bootstrap_expect_one_leads_without_peers(tmp_path: Path) -> None:
         assert cons.stats()["num_peers"] == "0"
     finally:
         await cons.stop()
+
+
+async def test_graceful_leave_removes_server_for_good(servers: list[Server]) -> None:
+    await until(lambda: leader_of(servers) is not None, what="leader")
+    await until(lambda: all(len(s.cons.peers()) == 3 for s in servers), what="three voters")
+    leader = leader_of(servers)
+    assert leader is not None
+    leaving = next(s for s in servers if s is not leader)
+    await leaving.cons.leave()
+    await leaving.cons.stop()
+    gone = f"{leaving.cfg.bind_addr}:{leaving.cfg.ports.server}"
+    await until(lambda: gone not in leader.cons.peers(), what="left server removed")
+    await asyncio.sleep(2.5)  # several reconcile rounds: it must not be added back
+    assert gone not in leader.cons.peers()
+    # The leader itself can leave too: the other server takes over alone... with a quorum of 1.
+    assert await leader.cons.apply(c.KVOp(verb="set", key="x", value=b"1")) is True
