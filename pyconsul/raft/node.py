@@ -168,6 +168,18 @@ class RaftNode:
             loop.create_task(self._run()),
             loop.create_task(self._apply_loop()),
         ]
+        for t in self._tasks:
+            t.add_done_callback(self._task_ended)
+
+    def _task_ended(self, task: asyncio.Task[None]) -> None:
+        if task.cancelled() or self._stopping:
+            return
+        exc = task.exception()
+        # A failed fsync or an invariant broken: Raft can't go on safely. Say so loudly and
+        # refuse further requests rather than answer from a state machine that stopped.
+        log.critical("raft stopped working", extra={"task": task.get_name(), "error": repr(exc)})
+        self._stopping = True
+        self._fail_all(NoLeader(f"raft failed: {exc!r}"))
 
     async def stop(self) -> None:
         self._stopping = True
