@@ -157,3 +157,18 @@ async def test_partitioned_leader_refuses_and_majority_continues(cluster: list[S
         s.faults.blocked.clear()
     await until(lambda: leader.kv.data.get("majority") == 1, what="healed minority caught up")
     assert "minority" not in new.kv.data
+
+
+async def test_whole_cluster_restart_keeps_every_acknowledged_write(cluster: list[Server]) -> None:
+    leader = await one_leader(cluster)
+    assert leader.node is not None
+    acked = await asyncio.gather(*[leader.node.propose(put(f"w{i}", i)) for i in range(300)])
+    assert len(acked) == 300
+    for s in cluster:
+        await s.stop()
+    for s in cluster:  # same data dirs and ports; nothing bootstraps again
+        await s.start()
+    new = await one_leader(cluster)
+    assert new.node is not None
+    await new.node.read_barrier(lease=False)
+    assert len(new.kv.data) == 300 and new.kv.data["w299"] == 299
