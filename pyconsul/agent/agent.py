@@ -129,8 +129,10 @@ class Agent:
         await self._start_dns()
         self.membership = await cluster.start_membership(self)
         if cfg.start_join:
-            if await self.join(list(cfg.start_join)) == 0:
-                raise OSError(f"Failed to join {', '.join(cfg.start_join)}")
+            try:
+                await self.join(list(cfg.start_join))
+            except RuntimeError as exc:
+                raise OSError(str(exc)) from None
         if cfg.retry_join:
             self._tasks.append(asyncio.ensure_future(cluster.join_loop(self)))
         if cfg.server:
@@ -445,12 +447,16 @@ class Agent:
     async def join(self, addrs: list[str], wan: bool = False) -> int:
         if self.membership is None:
             raise RuntimeError("membership is not enabled on this agent")
-        return int(await self.membership.join(addrs))
+        n = int(await self.membership.join(addrs))
+        if n == 0:
+            raise RuntimeError(self.membership.join_error_text() or f"Failed to join {', '.join(addrs)}")
+        return n
 
     async def force_leave(self, node: str, prune: bool = False) -> None:
         if self.membership is None:
             raise RuntimeError("membership is not enabled on this agent")
-        self.membership.force_leave(node)
+        if not self.membership.force_leave(node, prune=prune):
+            raise RuntimeError(f"agent: No node found with name '{node}'")
 
     async def restore_snapshot(self, data: bytes) -> None:
         restore = getattr(self.consensus, "restore_snapshot", None)

@@ -15,14 +15,7 @@ if TYPE_CHECKING:
 
 log = logging.getLogger("pyconsul.cluster")
 
-ALIVE_OUTPUT = "Agent alive and reachable"
-FAILED_OUTPUT = "Agent not live or unreachable"
 RECONCILE_INTERVAL = 30.0
-
-
-def serf_check(status: str) -> dict[str, Any]:
-    return {"CheckID": "serfHealth", "Name": "Serf Health Status", "Status": status,
-            "Output": ALIVE_OUTPUT if status == "passing" else FAILED_OUTPUT, "Type": ""}
 
 
 async def start_membership(agent: Agent) -> Any:
@@ -51,43 +44,36 @@ def on_member_event(agent: Agent, kind: str, member: Any) -> None:
         agent.track(task)
 
 
+async def _write_all(agent: Agent, commands: list[c.Command], what: str) -> None:
+    for cmd in commands:
+        try:
+            await agent.write(cmd)
+        except Exception as exc:  # leadership may have moved; the next reconcile repairs it
+            log.warning("member reconcile failed", extra={"member": what, "error": str(exc)})
+            return
+
+
 async def reconcile_member(agent: Agent, member: Any, reaped: bool = False) -> None:
-    store = agent.store
-    name = member.name
-    node = store.nodes_by_name.get(name)
-    try:
-        if reaped or member.status == "left":
-            if node is not None and name != agent.node_name:
-                await agent.write(c.Deregister(node=name))
-            return
-        status = "passing" if member.status in ("alive", "leaving") else "critical"
-        existing = store.checks_by_node.get(name, {}).get("serfHealth")
-        if node is not None and existing is not None and existing["Status"] == status and node["Address"] == member.addr:
-            return
-        if node is None and status == "critical":
-            return
-        service = None
-        if member.is_server and status == "passing" and "port" in member.tags:
-            svcs = store.services_by_node.get(name, {})
-            if "consul" not in svcs:
-                service = {"ID": "consul", "Service": "consul", "Port": int(member.tags["port"]), "Tags": []}
-        await agent.write(c.Register(
-            node={"ID": member.tags.get("id", ""), "Node": name, "Address": member.addr,
-                  "Datacenter": member.tags.get("dc", agent.config.datacenter)},
-            service=service, checks=[serf_check(status)], skip_node_update=node is not None,
-        ))
-    except Exception as exc:  # leadership may have moved; the next reconcile repairs it
-        log.warning("member reconcile failed", extra={"member": name, "error": str(exc)})
+    from pyconsul.gossip.reconcile import reconcile_member as plan
+
+    if reaped:
+        if member.name != agent.node_name and agent.store.nodes_by_name.get(member.name) is not None:
+            await _write_all(agent, [c.Deregister(node=member.name)], member.name)
+        return
+    await _write_all(agent, plan(member, agent.store, agent.config.datacenter), member.name)
 
 
 async def reconcile_loop(agent: Agent) -> None:
-    """On the leader, periodically bring the catalog in line with the member list."""
+    """On the leader, periodically bring the catalog in line with the member list (including
+    removing nodes that gossip has reaped)."""
+    from pyconsul.gossip.reconcile import reconcile_all
+
     while True:
         await asyncio.sleep(RECONCILE_INTERVAL if agent.membership is not None else 5.0)
         if agent.membership is None or not agent.consensus.leader_status().is_leader:
             continue
-        for m in agent.membership.members():
-            await reconcile_member(agent, m)
+        commands = reconcile_all(agent.membership.members(), agent.store, agent.config.datacenter, agent.node_name)
+        await _write_all(agent, commands, "*")
 
 
 async def join_loop(agent: Agent) -> None:

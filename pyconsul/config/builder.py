@@ -132,6 +132,13 @@ def _finish(rc: RuntimeConfig) -> None:
             rc.node_id = str(uuid.UUID(rc.node_id))
         except ValueError:
             raise ConfigError(f"node_id: invalid node ID {rc.node_id!r}: must be a UUID") from None
+    if rc.extra.get("gossip_lan") is not None:
+        from pyconsul.gossip.config import GossipConfig
+
+        try:
+            GossipConfig.from_consul(rc.extra["gossip_lan"], rc.reconnect_timeout)
+        except ValueError as exc:
+            raise ConfigError(str(exc)) from None
     if rc.bootstrap_expect < 0:
         raise ConfigError("bootstrap_expect cannot be negative")
     if rc.bootstrap_expect > 0 and not rc.server:
