@@ -128,10 +128,21 @@ class RaftConsensus:
     async def leave(self, timeout: float = 5.0) -> None:
         """Graceful leave: take this server out of the voters before stopping."""
         self.discovery.leaving = True  # or our own join loop would ask to be added back
+        if self.node.is_leader() and len(self.node.voters()) > 1:
+            # Hand over first, so the cluster has a leader throughout instead of an election.
+            if await self.node.transfer_leadership(timeout):
+                await self._wait_for_other_leader(timeout)
         try:
             await self.discovery.remove(self.id, timeout)
         except (NoLeader, TimeoutError) as exc:
             log.warning("raft: could not leave the configuration", extra={"error": str(exc)})
+
+    async def _wait_for_other_leader(self, timeout: float) -> None:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if self.node.leader_addr and not self.node.is_leader():
+                return
+            await asyncio.sleep(0.02)
 
     # ------------------------------------------------------------------ Consensus
     async def apply(self, command: commands.Command) -> Any:

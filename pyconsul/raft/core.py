@@ -37,6 +37,7 @@ from pyconsul.raft.messages import (
     ReadIndex,
     ReadIndexResp,
     Snapshot,
+    TimeoutNow,
     Vote,
     VoteResp,
     Voters,
@@ -140,6 +141,8 @@ class RaftCore:
         self.prs: dict[str, Progress] = {}
         self.votes: dict[str, bool] = {}
         self.pending_config_index = 0
+        self.transferee = ""  # leader handing over to this server
+        self.transfer_elapsed = 0
         self.msgs: list[Message] = []
         self.read_states: list[ReadState] = []
         self._reads: list[_PendingRead] = []
@@ -197,11 +200,15 @@ class RaftCore:
         if self.id not in self.voters and self.log.committed >= self.log.last_config_index():
             self._become_follower(self.term, "")  # removed ourselves and that is committed
             return
+        if self.transferee:
+            self.transfer_elapsed += 1
+            if self.transfer_elapsed >= self.cfg.election_tick:
+                self.transferee = ""  # the handover did not happen in time: carry on leading
         if self.heartbeat_elapsed >= self.cfg.heartbeat_tick:
             self.heartbeat_elapsed = 0
             self._bcast_heartbeat(self._reads[-1].ctx if self._reads else b"")
 
-    def campaign(self, force: bool = False) -> None:
+    def campaign(self, force: bool = False, transfer: bool = False) -> None:
         """Start an election (a pre-vote first, unless `force` or pre-vote is off)."""
         if not self.promotable() or self.role is Role.LEADER:
             return
@@ -221,18 +228,18 @@ class RaftCore:
             return
         for peer in self.voters:
             if peer != self.id:
-                self._send(Vote(term, self.id, peer, self.log.last_index, self.log.last_term, pre))
+                self._send(Vote(term, self.id, peer, self.log.last_index, self.log.last_term, pre, transfer))
 
     def propose(self, data: bytes) -> tuple[int, int]:
         """Append a command; returns (index, term) it will be committed at if leadership holds."""
-        if self.role is not Role.LEADER:
+        if self.role is not Role.LEADER or self.transferee:
             raise NotLeader(self.lead)
         e = self._append(NORMAL, data)
         return e.index, e.term
 
     def propose_batch(self, datas: list[bytes], kinds: list[int] | None = None) -> list[tuple[int, int]]:
         """Append many commands at once (one AppendEntries round); `kinds` default to NORMAL."""
-        if self.role is not Role.LEADER:
+        if self.role is not Role.LEADER or self.transferee:
             raise NotLeader(self.lead)
         last = self.log.last_index
         ks = kinds or [NORMAL] * len(datas)
@@ -254,6 +261,20 @@ class RaftCore:
         e = self._append(CONFIG, encode_voters(voters))
         self.pending_config_index = e.index
         return e.index, e.term
+
+    def transfer_leadership(self, to: str) -> None:
+        """Hand leadership to voter `to`: stop taking proposals, bring it up to date, then tell it
+        to campaign at once (TimeoutNow). Abandoned after an election timeout."""
+        if self.role is not Role.LEADER:
+            raise NotLeader(self.lead)
+        if to == self.id or to not in self.voters or to not in self.prs:
+            raise ValueError(f"cannot transfer leadership to {to!r}")
+        self.transferee = to
+        self.transfer_elapsed = 0
+        if self.prs[to].match == self.log.last_index:
+            self._send(TimeoutNow(self.term, self.id, to))
+        else:
+            self._send_append(to)
 
     def read_index(self, ctx: bytes, lease: bool = False) -> None:
         """Ask for a safe read index; the answer comes back as a ReadState in `ready()`."""
@@ -324,7 +345,7 @@ class RaftCore:
         if m.dst != self.id:
             return
         if m.term > self.term:
-            if isinstance(m, Vote):
+            if isinstance(m, Vote) and not m.transfer:
                 if self._in_lease():
                     return  # we heard from a live leader recently: ignore the disruption
             if isinstance(m, Vote) and m.pre:
@@ -385,6 +406,9 @@ class RaftCore:
                 self._send(ReadIndexResp(self.term, self.id, m.src, m.ctx, -1, False))
         elif isinstance(m, ReadIndexResp):
             self.read_states.append(ReadState(m.ctx, m.index if m.ok else -1))
+        elif isinstance(m, TimeoutNow):
+            if self.promotable():
+                self.campaign(force=True, transfer=True)
 
     def _step_candidate(self, m: Message) -> None:
         if isinstance(m, (AppendEntries, Heartbeat, InstallSnapshot)):
@@ -472,6 +496,8 @@ class RaftCore:
             pr.become_replicate()
         elif pr.state is ProgressState.REPLICATE:
             pr.free_to(m.index)
+        if m.src == self.transferee and pr.match == self.log.last_index:
+            self._send(TimeoutNow(self.term, self.id, m.src))
         if self._maybe_commit():
             self._commit_bcast = True
         elif was_paused:
@@ -618,6 +644,7 @@ class RaftCore:
         self.heartbeat_elapsed = 0
         self._reset_timeout()
         self.votes = {}
+        self.transferee = ""
         if self._reads or self._reads_waiting_commit:
             self._fail_reads()
 

@@ -82,6 +82,7 @@ class Vote(Message):
     last_index: int = 0
     last_term: int = 0
     pre: bool = False
+    transfer: bool = False  # asked for by the leader handing over: voters skip the lease check
 
 
 @dataclass(slots=True)
@@ -93,6 +94,11 @@ class VoteResp(Message):
 @dataclass(slots=True)
 class InstallSnapshot(Message):
     snapshot: Snapshot = field(default_factory=lambda: Snapshot(0, 0, {}))
+
+
+@dataclass(slots=True)
+class TimeoutNow(Message):
+    """The leader hands leadership to the receiver: campaign at once."""
 
 
 @dataclass(slots=True)
@@ -138,7 +144,7 @@ def _fields(m: Message) -> list[Any]:
     if isinstance(m, HeartbeatResp):
         return [m.ctx]
     if isinstance(m, Vote):
-        return [m.last_index, m.last_term, m.pre]
+        return [m.last_index, m.last_term, m.pre, m.transfer]
     if isinstance(m, VoteResp):
         return [m.granted, m.pre]
     if isinstance(m, InstallSnapshot):
@@ -147,6 +153,8 @@ def _fields(m: Message) -> list[Any]:
         return [m.ctx, m.lease]
     if isinstance(m, ReadIndexResp):
         return [m.ctx, m.index, m.ok]
+    if isinstance(m, TimeoutNow):
+        return []
     raise TypeError(f"not a raft message: {type(m).__name__}")
 
 
@@ -160,6 +168,7 @@ _TAGS: dict[type[Message], int] = {
     InstallSnapshot: 7,
     ReadIndex: 8,
     ReadIndexResp: 9,
+    TimeoutNow: 10,
 }
 
 
@@ -173,7 +182,7 @@ def _build(tag: int, term: int, src: str, dst: str, f: list[Any]) -> Message:
     if tag == 4:
         return HeartbeatResp(term, src, dst, bytes(f[0]))
     if tag == 5:
-        return Vote(term, src, dst, int(f[0]), int(f[1]), bool(f[2]))
+        return Vote(term, src, dst, int(f[0]), int(f[1]), bool(f[2]), bool(f[3]) if len(f) > 3 else False)
     if tag == 6:
         return VoteResp(term, src, dst, bool(f[0]), bool(f[1]))
     if tag == 7:
@@ -182,6 +191,8 @@ def _build(tag: int, term: int, src: str, dst: str, f: list[Any]) -> Message:
         return ReadIndex(term, src, dst, bytes(f[0]), bool(f[1]))
     if tag == 9:
         return ReadIndexResp(term, src, dst, bytes(f[0]), int(f[1]), bool(f[2]))
+    if tag == 10:
+        return TimeoutNow(term, src, dst)
     raise DecodeError(f"unknown raft message tag {tag}")
 
 

@@ -299,6 +299,24 @@ class RaftNode:
         self._applied_waiters.append((index, fut))
         await fut
 
+    async def transfer_leadership(self, timeout: float = 5.0) -> bool:
+        """Leader only: hand leadership to the most up-to-date follower; True once it has."""
+        core = self._c
+        if core.role is not Role.LEADER:
+            return False
+        followers = [(pr.match, sid) for sid, pr in core.prs.items() if sid != self.id and sid in core.voters]
+        if not followers:
+            return False
+        _, target = max(followers)
+        core.transfer_leadership(target)
+        self._wake.set()
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if self._c.role is not Role.LEADER:
+                return True
+            await asyncio.sleep(0.01)
+        return False
+
     def campaign_now(self) -> None:
         """Start an election without waiting for the election timeout."""
         self._c.campaign()

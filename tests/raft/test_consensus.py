@@ -226,3 +226,20 @@ async def test_graceful_leave_removes_server_for_good(servers: list[Server]) -> 
     assert gone not in leader.cons.peers()
     # The leader itself can leave too: the other server takes over alone... with a quorum of 1.
     assert await leader.cons.apply(c.KVOp(verb="set", key="x", value=b"1")) is True
+
+
+async def test_leader_leaving_hands_over_leadership(servers: list[Server]) -> None:
+    await until(lambda: leader_of(servers) is not None, what="leader")
+    await until(lambda: all(len(s.cons.peers()) == 3 for s in servers), what="three voters")
+    leader = leader_of(servers)
+    assert leader is not None
+    await leader.cons.apply(c.KVOp(verb="set", key="before", value=b"1"))
+    await leader.cons.leave()
+    rest = [s for s in servers if s is not leader]
+    new = leader_of(rest)
+    assert new is not None, "leadership should have been handed over before leaving"
+    gone = f"{leader.cfg.bind_addr}:{leader.cfg.ports.server}"
+    await until(lambda: gone not in new.cons.peers(), what="old leader out of the voters")
+    await leader.cons.stop()
+    assert await rest[0].cons.apply(c.KVOp(verb="set", key="after", value=b"2")) is True
+    await until(lambda: all(s.value("after") == b"2" for s in rest), what="replicated")

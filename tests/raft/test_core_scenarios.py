@@ -347,3 +347,36 @@ def test_figure8_old_term_entry_on_a_majority_is_not_committed_by_counting() -> 
     c.run(3)
     assert c.core("s3").log.term(3) == 3
     assert applied_x == [], "an entry that a later leader overwrote must never have been applied"
+
+
+def test_leadership_transfer_hands_over_without_an_election_timeout() -> None:
+    c = SimCluster(3, seed=14)
+    old = c.wait_leader()
+    target = next(s for s in c.servers if s != old)
+    # The target lags: it must be brought up to date before it is told to campaign.
+    c.isolate(target)
+    for i in range(5):
+        c.propose(old, b"t%d" % i)
+    c.stabilize()
+    c.recover()
+    term = c.core(old).term
+    c.core(old).transfer_leadership(target)
+    with pytest.raises(NotLeader):
+        c.propose(old, b"refused while handing over")
+    c.stabilize()  # no ticks: only messages
+    assert c.core(target).role is Role.LEADER
+    assert c.core(target).term == term + 1
+    assert c.core(old).role is Role.FOLLOWER
+    c.run(2)
+    assert c.applied_data(target) == [b"t%d" % i for i in range(5)]
+
+
+def test_leadership_transfer_gives_up_when_target_is_unreachable() -> None:
+    c = SimCluster(3, seed=15)
+    old = c.wait_leader()
+    target = next(s for s in c.servers if s != old)
+    c.cut(old, target)
+    c.core(old).transfer_leadership(target)
+    c.run(15)
+    assert c.leader() == old
+    c.propose(old, b"still leading")
