@@ -32,6 +32,7 @@ action = st.one_of(
     st.tuples(st.just("recover")),
     st.tuples(st.just("crash"), st.integers(0, 4)),
     st.tuples(st.just("restart"), st.integers(0, 4)),
+    st.tuples(st.just("transfer"), st.integers(0, 4)),
 )
 
 
@@ -107,6 +108,11 @@ def test_random_schedules_keep_raft_safe_and_live(
             down = sum(1 for s in c.servers.values() if not s.up)
             if down < n // 2:  # keep a majority possible so liveness can be checked
                 c.crash(ids[act[1] % n])
+        elif kind == "transfer":
+            to = ids[act[1] % n]
+            for leader in c.leaders():
+                if to != leader and to in c.core(leader).prs:
+                    c.core(leader).transfer_leadership(to)
         elif kind == "restart":
             sid = ids[act[1] % n]
             if not c.servers[sid].up:
@@ -119,9 +125,17 @@ def test_random_schedules_keep_raft_safe_and_live(
     for sid in ids:
         if not c.servers[sid].up:
             c.restart(sid)
-    leader = c.wait_leader(max_ticks=300)
-    chk.check()
-    c.propose(leader, b"final")
+    for _ in range(100):  # a leader may be mid-handover (it refuses proposals meanwhile)
+        leader = c.wait_leader(max_ticks=300)
+        chk.check()
+        try:
+            c.propose(leader, b"final")
+            break
+        except NotLeader:
+            c.tick()
+            c.stabilize()
+    else:
+        raise AssertionError("no leader ever accepted the final proposal")
     for _ in range(30):
         c.tick()
         c.stabilize()
