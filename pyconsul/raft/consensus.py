@@ -14,6 +14,15 @@ tick and a follower starts an election after 1–2 s without a leader.
 
 State lives in `<data_dir>/raft/`: `log/` segments, `raft-state` (term, vote, server ID),
 `snapshots/`. The server's Raft ID is its node ID, kept from the first start on.
+
+Wiring (the agent): `RaftConsensus(config, machine, client_ssl=..., server_hostname=...)`;
+`await start()` / `await stop()`; `await leave()` on a graceful leave (hands leadership over
+first when leading); give `stream_handler` to the shared server-port listener (or pass
+`own_listener=True`); from gossip server-member events call `note_server(id, name, "IP:port")`
+(alive), `note_server_failed(id)` (failed) and `note_server_left(id)` (left). Status:
+`leader_status()`, `peers()`, `configuration()` (operator/raft/configuration Servers),
+`remove_peer(address=, node_id=)` (ValueError if not a voter), `restore_snapshot(data)`,
+`stats()` (the `raft` section of info).
 """
 
 from __future__ import annotations
