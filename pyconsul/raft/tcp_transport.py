@@ -247,6 +247,7 @@ class TCPTransport:
     def _peer(self, addr: str) -> _Peer:
         p = self._peers.get(addr)
         if p is None:
+            split_addr(addr)  # ValueError now, rather than a dead sender task later
             p = self._peers[addr] = _Peer(self, addr)
         return p
 
@@ -256,7 +257,13 @@ class TCPTransport:
 
     # ------------------------------------------------------------------ outbound
     def send(self, addr: str, messages: list[Message]) -> None:
-        p = self._peer(addr)
+        if self.closed:
+            return
+        try:
+            p = self._peer(addr)
+        except ValueError as exc:
+            log.warning("raft: cannot send to a bad address", extra={"address": addr, "error": str(exc)})
+            return
         p.msgs.extend(messages)
         p.wake.set()
 
