@@ -163,7 +163,10 @@ class RaftConsensus:
                 return await self.node.propose(data, timeout=self.hold_timeout)
             except NoLeader as exc:
                 # Retry only what surely was not appended: no leader known, or it said no.
-                retriable = not placed_somewhere or "not the leader" in str(exc) or "leadership lost" in str(exc)
+                why = str(exc)
+                retriable = not placed_somewhere or any(
+                    w in why for w in ("not the leader", "leadership lost", "connect failed")
+                )
                 if not retriable or time.monotonic() > deadline:
                     raise NoLeaderError() from None
             except TimeoutError:
