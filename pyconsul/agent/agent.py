@@ -128,6 +128,8 @@ class Agent:
         await self._start_http()
         await self._start_dns()
         self.membership = await cluster.start_membership(self)
+        if self.membership is not None and hasattr(self.consensus, "use_gossip_discovery"):
+            self.consensus.use_gossip_discovery()
         if cfg.start_join:
             try:
                 await self.join(list(cfg.start_join))

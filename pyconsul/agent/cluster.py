@@ -32,12 +32,14 @@ def on_member_event(agent: Agent, kind: str, member: Any) -> None:
     log.info("member event", extra={"event": kind, "member": member.name, "status": member.status})
     if not agent.config.server and member.is_server and kind == "member-join":
         agent.trigger_sync()  # a server (re)appeared: it may have lost our registrations
-    if agent.config.server and member.is_server and "port" in member.tags:
-        cons = agent.consensus
+    cons = agent.consensus
+    if agent.config.server and member.is_server and "port" in member.tags and hasattr(cons, "note_server"):
         node_id = member.tags.get("id", member.name)
-        if member.status == "alive" and hasattr(cons, "note_server"):
+        if kind in ("member-join", "member-update") and member.status == "alive":
             cons.note_server(node_id, member.name, f"{member.addr}:{member.tags['port']}")
-        elif member.status == "left" and hasattr(cons, "note_server_left"):
+        elif kind == "member-failed":
+            cons.note_server_failed(node_id)  # autopilot may remove it from the voters
+        elif kind in ("member-leave", "member-reap"):
             cons.note_server_left(node_id)
     if agent.config.server and agent.consensus.leader_status().is_leader:
         task = asyncio.ensure_future(reconcile_member(agent, member, reaped=(kind == "member-reap")))

@@ -52,7 +52,10 @@ async def raft_remove_peer(ctx: APIContext, req: web.Request, q: QueryOptions) -
     remove = getattr(ctx.agent.consensus, "remove_peer", None)
     if remove is None:
         raise HTTPError(400, f"address {addr or pid!r} was not found in the Raft configuration")
-    await remove(address=addr, node_id=pid)
+    try:
+        await remove(address=addr, node_id=pid)
+    except ValueError as exc:  # not a voter: Consul's text, as a server-side error
+        raise HTTPError(500, str(exc)) from None
     return Reply(b"", status=200, content_type="text/plain; charset=utf-8")
 
 

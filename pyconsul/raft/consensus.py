@@ -257,6 +257,11 @@ class RaftConsensus:
         """A server member left gracefully: the leader removes it from the voters."""
         self.discovery.note_left(node_id)
 
+    def use_gossip_discovery(self) -> None:
+        """Gossip now reports the servers (with their real server ports, from member tags): stop
+        dialling the join addresses, which name gossip ports and would be dialled in vain."""
+        self.discovery.join_addrs = []
+
     def note_server_failed(self, node_id: str) -> None:
         """A server member failed (gossip): autopilot's dead-server cleanup removes it from the
         voters while fewer than half of them are dead; it is added back when it returns."""
