@@ -518,7 +518,7 @@ def test_bad_filter_through_a_real_agent_is_consuls_400(shared_agent: Any) -> No
 
 
 def _parse_outcome(expr: str) -> tuple[str, str]:
-    from pyconsul.api import filter as f
+    from pyconsul.api import filter_grammar as f
 
     try:
         return "ok", repr(f._parse(expr))
@@ -531,7 +531,7 @@ def _parse_outcome(expr: str) -> tuple[str, str]:
                 max_size=9).map("".join))
 def test_memoised_parse_reports_what_a_plain_peg_run_reports(text: str) -> None:
     """The parser memoises rules for speed; a plain (pigeon-like) run must give the same tree or error."""
-    from pyconsul.api import filter as f
+    from pyconsul.api import filter_grammar as f
 
     memoised = _parse_outcome(text)
     original = f._Rule.match
