@@ -295,13 +295,12 @@ def test_watch_sees_changes_and_sleeps_through_unrelated_ones(node: str, consul:
     r = run_script(node, consul, "watch.js", "npm/watch", "500")
     # Over the quiet window of unrelated writes no watcher returned (so none called Consul again).
     assert r["quiet"]["after"] == r["quiet"]["before"], r["quiet"]
-    assert r["quiet"]["changes"] == [1, 1, 1, 1]
+    assert r["quiet"]["changes"] == [1, 1, 1]
 
     for name, first, second in (
         ("kv", "v1", "v2"),
         ("tree", ["npm/watch/tree/a", "npm/watch/tree/b"], ["npm/watch/tree/b"]),  # a delete wakes ?recurse
         ("health", [], ["npm-watch-svc"]),
-        ("later", None, "arrived"),  # a missing key's watcher sees it appear
     ):
         w = r[name]
         assert w["errors"] == [], (name, w)
@@ -310,6 +309,37 @@ def test_watch_sees_changes_and_sleeps_through_unrelated_ones(node: str, consul:
         assert [c["calls"] for c in w["changes"]] == [1, 2], (name, w)
         assert int(w["changes"][1]["index"]) > int(w["changes"][0]["index"]) > 0, (name, w)
 
+    # A watcher of a key that does not exist yet sees it appear.
+    later = r["later"]
+    assert later["errors"] == []
+    assert later["changes"][0]["data"] is None and later["changes"][-1]["data"] == "arrived"
+    assert int(later["changes"][-1]["index"]) > int(later["changes"][0]["index"]) > 0
+
     timeout = r["timeout"]
     assert timeout["after"] == timeout["before"]
     assert timeout["elapsedMs"] >= 380  # wait=400ms was honoured, not answered at once
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="GET /v1/kv/?keys on an empty store answers 404; Consul answers 200 [] for the root "
+    "(KVSGetKeys only 404s a non-empty prefix), so consul.kv.keys() throws instead of returning []",
+)
+def test_keys_of_an_empty_store_are_an_empty_list(node: str, agent: AgentProcess) -> None:
+    r = run_script(node, agent, "kv_root.js")
+    assert r["keys"] == {"ok": []}
+    assert r["keysSeparator"] == {"ok": []}
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="a service check with a Name but no CheckID gets the Name as its ID; Consul names it "
+    "service:<service-id> (service:<service-id>:<n> when the service has several checks), so "
+    "consul.agent.check.pass('service:<id>') answers 404",
+)
+def test_named_service_checks_get_consuls_check_ids(node: str, consul: AgentProcess) -> None:
+    r = run_script(node, consul, "check_ids.js", "ids-npm")
+    assert r["ids"] == ["service:ids-npm-one", "service:ids-npm-two:1", "service:ids-npm-two:2"]
+    assert r["names"] == ["Service 'ids-npm' check", "only", "second"]
+    assert r["passOne"] == {"ok": None}
+    assert r["passTwo"] == {"ok": None}
