@@ -19,7 +19,7 @@ from typing import Any
 
 from aiohttp import web
 
-from pyconsul.agent import cluster, info
+from pyconsul.agent import cluster, info, listeners
 from pyconsul.agent.anti_entropy import next_sync_delay
 from pyconsul.agent.definitions import DefinitionError, check_definitions_allowed
 from pyconsul.agent.forward import Forwarder, RemoteConsensus
@@ -282,64 +282,10 @@ class Agent:
             pass
 
     async def _start_http(self) -> None:
-        from pyconsul.api.app import build_app
-
-        cfg = self.config
-        app = build_app(self)
-        runner = web.AppRunner(app, access_log=None, handle_signals=False, shutdown_timeout=0.5)
-        await runner.setup()
-        self._runners.append(runner)
-        if cfg.ports.http >= 0:
-            for host in cfg.addr_for("http").split():
-                await self._listen(app, runner, host, cfg.ports.http, None)
-        if cfg.ports.https > 0 and self.http_ssl is not None:
-            for host in cfg.addr_for("https").split():
-                await self._listen(app, runner, host, cfg.ports.https, self.http_ssl)
-        await self._start_server_port(app, runner)
-
-    async def _listen(
-        self, app: web.Application, runner: web.AppRunner, host: str, port: int, ssl_ctx: ssl.SSLContext | None
-    ) -> None:
-        """Serve the API on host:port: connections start on the fast path for hot cached reads
-        and are handed to aiohttp for everything else."""
-        from pyconsul.api.fastpath import FastPathProtocol
-
-        ctx = app["ctx"]
-        slow = runner.server
-        assert slow is not None
-        loop = asyncio.get_running_loop()
-        server = await loop.create_server(
-            lambda: FastPathProtocol(ctx, slow), host, port, ssl=ssl_ctx, reuse_address=True
-        )
-        self._servers.append(server)
-
-    async def _start_server_port(self, app: web.Application, runner: web.AppRunner) -> None:
-        """Servers accept forwarded HTTP (from client agents) on the server port."""
-        if not self.config.server or self.config.dev and self.config.ports.server < 0:
-            return
-        from pyconsul.api.fastpath import FastPathProtocol
-
-        ctx = app["ctx"]
-        slow = runner.server
-        assert slow is not None
-        stream_handler = getattr(self.consensus, "stream_handler", None)
-        if not isinstance(self.consensus, LocalConsensus) and stream_handler is None:
-            return  # the consensus transport owns the server port
-        port = ServerPort(self.config.bind_addr, self.config.ports.server)
-        port.http = lambda: FastPathProtocol(ctx, slow)
-        port.stream_handler = stream_handler
-        await port.start()
-        self.server_port = port
+        self._runners.append(await listeners.start_http(self))
 
     async def _start_dns(self) -> None:
-        if self.config.ports.dns < 0:
-            return
-        from pyconsul.dns.server import start_client_dns_server, start_dns_server
-
-        if self.forwarder is not None:  # a client answers from a mirror of the servers' catalog
-            self.dns = await start_client_dns_server(self.config, self.forwarder.request)
-        else:
-            self.dns = await start_dns_server(self.config, self.store)
+        self.dns = await listeners.start_dns(self)
 
     async def shutdown(self) -> None:
         self._stop.set()

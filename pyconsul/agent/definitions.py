@@ -60,7 +60,7 @@ async def load_definitions(agent: Agent) -> None:
             svc.pop("Checks", None)
             checks = []
             for i, rc in enumerate(raw_checks):
-                chk = check_from_request(rc, "structs.CheckType")
+                chk = check_from_request(rc, "structs.CheckType", name_as_id=False)
                 chk["ServiceID"] = svc["ID"]
                 chk.setdefault("CheckID", "")
                 if not chk["CheckID"]:

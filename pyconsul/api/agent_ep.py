@@ -150,7 +150,7 @@ async def checks(ctx: APIContext, req: web.Request, q: QueryOptions) -> Reply:
 def _service_checks(ctx: APIContext, svc: Row, raw_checks: list[Any]) -> list[Row]:
     out = []
     for i, raw in enumerate(raw_checks):
-        chk = check_from_request(raw, "structs.CheckType")
+        chk = check_from_request(raw, "structs.CheckType", name_as_id=False)
         chk["ServiceID"] = svc["ID"]
         if not chk.get("CheckID"):
             chk["CheckID"] = f"service:{svc['ID']}" + (f":{i + 1}" if len(raw_checks) > 1 else "")

@@ -21,7 +21,9 @@ async def get(ctx: APIContext, req: web.Request, q: QueryOptions) -> Reply:
     if query_bool(req, "keys") or "keys" in req.rel_url.query:
         sep = req.rel_url.query.get("separator", "")
         idx, keys = await ctx.blocking(q, lambda ws: store.kv_keys(ws, key, sep))
-        return Reply(dumps(keys, q.pretty), status=200 if keys else 404, index=idx)
+        if not keys and key:  # Consul: 404 (no body) for an empty prefix, [] for the root
+            return Reply(b"", status=404, index=idx)
+        return Reply(dumps(keys, q.pretty), index=idx)
     if "recurse" in req.rel_url.query:
         idx, rows = await ctx.blocking(q, lambda ws: store.kv_list(ws, key))
         if not rows:

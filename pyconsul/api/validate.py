@@ -144,11 +144,12 @@ def check_type(chk: Row) -> str:
     return chk.get("Type", "") or ""
 
 
-def check_from_request(raw: Any, struct: str = "structs.HealthCheck") -> Row:
-    """A check definition in canonical CamelCase, type-checked."""
+def check_from_request(raw: Any, struct: str = "structs.HealthCheck", name_as_id: bool = True) -> Row:
+    """A check definition in canonical CamelCase, type-checked. A missing CheckID defaults to the
+    Name (`name_as_id`), except for a service's own checks, which Consul names service:<id>[:n]."""
     chk = _canon(raw, CHECK_KEYS, struct)
     _typecheck(chk, _CHECK_TYPES, struct.split(".")[-1])
-    if not chk.get("CheckID") and chk.get("Name"):
+    if name_as_id and not chk.get("CheckID") and chk.get("Name"):
         chk["CheckID"] = chk["Name"]
     status = chk.get("Status")
     if status and status not in ("passing", "warning", "critical", "maintenance"):

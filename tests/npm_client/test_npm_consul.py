@@ -320,23 +320,12 @@ def test_watch_sees_changes_and_sleeps_through_unrelated_ones(node: str, consul:
     assert timeout["elapsedMs"] >= 380  # wait=400ms was honoured, not answered at once
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="GET /v1/kv/?keys on an empty store answers 404; Consul answers 200 [] for the root "
-    "(KVSGetKeys only 404s a non-empty prefix), so consul.kv.keys() throws instead of returning []",
-)
 def test_keys_of_an_empty_store_are_an_empty_list(node: str, agent: AgentProcess) -> None:
     r = run_script(node, agent, "kv_root.js")
     assert r["keys"] == {"ok": []}
     assert r["keysSeparator"] == {"ok": []}
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="a service check with a Name but no CheckID gets the Name as its ID; Consul names it "
-    "service:<service-id> (service:<service-id>:<n> when the service has several checks), so "
-    "consul.agent.check.pass('service:<id>') answers 404",
-)
 def test_named_service_checks_get_consuls_check_ids(node: str, consul: AgentProcess) -> None:
     r = run_script(node, consul, "check_ids.js", "ids-npm")
     assert r["ids"] == ["service:ids-npm-one", "service:ids-npm-two:1", "service:ids-npm-two:2"]

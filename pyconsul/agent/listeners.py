@@ -1,0 +1,78 @@
+"""The agent's listeners: the HTTP API (fast path in front of aiohttp, HTTPS with the agent's
+TLS context), the server port shared by forwarded HTTP and Raft, and DNS. Each takes the
+`ssl.SSLContext` it should use where it opens a socket."""
+
+from __future__ import annotations
+
+import asyncio
+import ssl
+from typing import TYPE_CHECKING, Any
+
+from aiohttp import web
+
+from pyconsul.agent.server_port import ServerPort
+from pyconsul.api.fastpath import FastPathProtocol
+from pyconsul.local_log import LocalConsensus
+
+if TYPE_CHECKING:
+    from pyconsul.agent.agent import Agent
+
+
+async def start_http(agent: Agent) -> web.AppRunner:
+    from pyconsul.api.app import build_app
+
+    cfg = agent.config
+    app = build_app(agent)
+    # Parked blocking queries must not hold up shutdown.
+    runner = web.AppRunner(app, access_log=None, handle_signals=False, shutdown_timeout=0.5)
+    await runner.setup()
+    if cfg.ports.http >= 0:
+        for host in cfg.addr_for("http").split():
+            await listen(agent, app, runner, host, cfg.ports.http, None)
+    if cfg.ports.https > 0 and agent.http_ssl is not None:
+        for host in cfg.addr_for("https").split():
+            await listen(agent, app, runner, host, cfg.ports.https, agent.http_ssl)
+    await start_server_port(agent, app, runner)
+    return runner
+
+
+async def listen(
+    agent: Agent, app: web.Application, runner: web.AppRunner, host: str, port: int, ssl_ctx: ssl.SSLContext | None
+) -> None:
+    """Serve the API on host:port: connections start on the fast path for hot cached reads
+    and are handed to aiohttp for everything else."""
+    ctx = app["ctx"]
+    slow = runner.server
+    assert slow is not None
+    loop = asyncio.get_running_loop()
+    server = await loop.create_server(lambda: FastPathProtocol(ctx, slow), host, port, ssl=ssl_ctx,
+                                      reuse_address=True)
+    agent._servers.append(server)
+
+
+async def start_server_port(agent: Agent, app: web.Application, runner: web.AppRunner) -> None:
+    """Servers accept forwarded HTTP (from client agents) and Raft on the server port."""
+    cfg = agent.config
+    if not cfg.server or cfg.dev and cfg.ports.server < 0:
+        return
+    ctx = app["ctx"]
+    slow = runner.server
+    assert slow is not None
+    stream_handler = getattr(agent.consensus, "stream_handler", None)
+    if not isinstance(agent.consensus, LocalConsensus) and stream_handler is None:
+        return  # the consensus transport owns the server port
+    port = ServerPort(cfg.bind_addr, cfg.ports.server)
+    port.http = lambda: FastPathProtocol(ctx, slow)
+    port.stream_handler = stream_handler
+    await port.start()
+    agent.server_port = port
+
+
+async def start_dns(agent: Agent) -> Any:
+    if agent.config.ports.dns < 0:
+        return None
+    from pyconsul.dns.server import start_client_dns_server, start_dns_server
+
+    if agent.forwarder is not None:  # a client answers from a mirror of the servers' catalog
+        return await start_client_dns_server(agent.config, agent.forwarder.request)
+    return await start_dns_server(agent.config, agent.store)
