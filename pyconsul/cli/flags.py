@@ -18,13 +18,13 @@ import sys
 from collections.abc import Callable
 from typing import Any
 
+from pyconsul.durations import parse_duration
+
 HELP_ARGS = ("-h", "-help", "--help")
 
 _TRUE = {"1", "t", "T", "TRUE", "true", "True"}
 _FALSE = {"0", "f", "F", "FALSE", "false", "False"}
 
-_DURATION_UNITS = {"ns": 1e-9, "us": 1e-6, "µs": 1e-6, "ms": 1e-3, "s": 1.0, "m": 60.0, "h": 3600.0}
-_DURATION_PART = re.compile(r"(\d+(?:\.\d*)?|\.\d+)(ns|us|µs|ms|s|m|h)")
 
 
 class FlagError(ValueError):
@@ -41,26 +41,7 @@ def parse_go_bool(text: str) -> bool:
 
 def parse_go_duration(text: str) -> float:
     """Seconds for a Go duration such as `15s`, `1m30s`, `250ms`; `0` alone is allowed."""
-    s = text
-    sign = 1.0
-    if s[:1] in ("+", "-"):
-        sign = -1.0 if s[0] == "-" else 1.0
-        s = s[1:]
-    if s == "0":
-        return 0.0
-    if not s:
-        raise ValueError(f'time: invalid duration "{text}"')
-    total, pos = 0.0, 0
-    for m in _DURATION_PART.finditer(s):
-        if m.start() != pos:
-            break
-        total += float(m.group(1)) * _DURATION_UNITS[m.group(2)]
-        pos = m.end()
-    if pos != len(s) or pos == 0:
-        if re.fullmatch(r"\d+(\.\d*)?", s):
-            raise ValueError(f'time: missing unit in duration "{text}"')
-        raise ValueError(f'time: invalid duration "{text}"')
-    return sign * total
+    return parse_duration(text)
 
 
 def _parse_go_int(text: str, unsigned: bool) -> int:

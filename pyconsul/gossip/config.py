@@ -8,9 +8,10 @@ retransmit_mult, suspicion_mult).
 from __future__ import annotations
 
 import math
-import re
 from dataclasses import dataclass, replace
 from typing import Any
+
+from pyconsul.durations import parse_duration as go_duration
 
 # The keys Consul accepts under `gossip_lan`.
 CONSUL_GOSSIP_KEYS = frozenset(
@@ -72,8 +73,6 @@ class GossipConfig:
         return replace(cfg, **changes)
 
 
-_DURATION = re.compile(r"(\d+(?:\.\d+)?)(ns|us|µs|ms|s|m|h)")
-_UNITS = {"ns": 1e-9, "us": 1e-6, "µs": 1e-6, "ms": 1e-3, "s": 1.0, "m": 60.0, "h": 3600.0}
 
 
 def parse_duration(value: Any) -> float:
@@ -83,15 +82,10 @@ def parse_duration(value: Any) -> float:
     if isinstance(value, int | float):
         return float(value)
     if isinstance(value, str):
-        text = value.strip()
-        pos, total = 0, 0.0
-        for m in _DURATION.finditer(text):
-            if m.start() != pos:
-                break
-            total += float(m.group(1)) * _UNITS[m.group(2)]
-            pos = m.end()
-        if pos == len(text) and text:
-            return total
+        try:
+            return go_duration(value.strip())
+        except ValueError:
+            pass
     raise ValueError(f"invalid duration {value!r}")
 
 
