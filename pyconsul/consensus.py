@@ -1,8 +1,8 @@
 """The seam between the HTTP/DNS views and how writes are made durable.
 
-Every write is a typed command (`pyconsul.fsm.commands`) handed to a `Consensus`. The local
-implementation (`pyconsul.local_log.LocalConsensus`) appends it to an fsync'd log on this machine;
-the Raft implementation replicates it to a quorum first. Either way the command is applied by the
+Every write is a typed command (`pyconsul.fsm.commands`) handed to a `Consensus`:
+`pyconsul.local_log.LocalConsensus` (`-dev`) applies it in memory, `RaftConsensus` makes it durable
+on a quorum first, and a client agent's `RemoteConsensus` sends it to a server. It is applied by the
 deterministic `pyconsul.fsm.machine.StateMachine` to the `StateStore`, and `apply` returns what the
 machine returned for it.
 """

@@ -79,15 +79,11 @@ class Agent:
         if not cfg.server:
             self.forwarder = Forwarder(lambda: cluster.known_servers(self))
             return RemoteConsensus(self.forwarder)
-        if cfg.server and not cfg.dev:
-            try:
-                from pyconsul.raft.consensus import RaftConsensus
-            except ImportError:
-                log.warning("raft not available; running as a single server")
-            else:
-                return RaftConsensus(cfg, self.machine)  # type: ignore[no-any-return]
-        data_dir = "" if cfg.dev else cfg.data_dir
-        return LocalConsensus(self.machine, data_dir, addr, cfg.snapshot_threshold)
+        if not cfg.dev:
+            from pyconsul.raft.consensus import RaftConsensus
+
+            return RaftConsensus(cfg, self.machine)
+        return LocalConsensus(self.machine, addr)
 
     def node_row(self) -> dict[str, Any]:
         cfg = self.config
