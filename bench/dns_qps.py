@@ -27,6 +27,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -73,7 +74,7 @@ def serve(port: int, instances: int) -> None:
         chk = {"CheckID": f"service:{SERVICE}-{i}", "Name": "alive", "Status": "passing", "ServiceID": f"{SERVICE}-{i}"}
         fsm.apply_command(i + 1, c.Register(node=node, service=svc, checks=[chk]))
     config = RuntimeConfig(node_name="bench", client_addr="127.0.0.1")
-    config.ports.dns = port
+    config.ports = replace(config.ports, dns=port)
 
     async def main() -> None:
         server = await start_dns_server(config, store)

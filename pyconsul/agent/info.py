@@ -9,6 +9,7 @@ import time
 from typing import TYPE_CHECKING, Any
 
 from pyconsul import CONSUL_COMPAT_VERSION, __version__
+from pyconsul.config.debug import debug_config
 from pyconsul.loop import loop_name
 
 if TYPE_CHECKING:
@@ -72,6 +73,7 @@ def self_info(agent: Agent) -> dict[str, Any]:
             "BuildDate": "2026-11-22T00:00:00Z",
         },
         "DebugConfig": {
+            **debug_config(cfg),
             "Bootstrap": cfg.bootstrap,
             "BootstrapExpect": cfg.bootstrap_expect,
             "ClientAddrs": cfg.client_addr.split(),
@@ -94,7 +96,6 @@ def self_info(agent: Agent) -> dict[str, Any]:
             "VerifyIncoming": cfg.verify_incoming,
             "VerifyOutgoing": cfg.verify_outgoing,
             "VerifyServerHostname": cfg.verify_server_hostname,
-            "Extra": cfg.extra,
         },
         "Coord": {"Vec": [0.0] * 8, "Error": 1.5, "Adjustment": 0.0, "Height": 1e-05},
         "Member": agent.self_member(),

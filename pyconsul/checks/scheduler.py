@@ -134,7 +134,7 @@ class CheckScheduler:
             enable_script_checks=config.enable_script_checks,
             enable_local_script_checks=config.enable_local_script_checks,
             output_max_size=config.check_output_max_size,
-            discard_output=bool(config.extra.get("discard_check_output", False)),
+            discard_output=config.discard_check_output,
             deregister_min=config.check_deregister_interval_min,
             reap_interval=config.check_reap_interval,
             alias_source=alias_source,
@@ -370,7 +370,7 @@ class CheckScheduler:
 
 def _agent_tls(config: RuntimeConfig) -> AgentTLS | None:
     """The agent's certificates for checks, when `enable_agent_tls_for_checks` is on."""
-    if not config.extra.get("enable_agent_tls_for_checks"):
+    if not config.enable_agent_tls_for_checks:
         return None
     return AgentTLS(config.ca_file, config.ca_path, config.cert_file, config.key_file)
 

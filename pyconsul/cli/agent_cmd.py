@@ -30,7 +30,7 @@ def _banner(cfg: RuntimeConfig) -> str:
         f"           Client Addr: [{cfg.client_addr}] (HTTP: {p.http}, HTTPS: {p.https}, gRPC: {p.grpc}, DNS: {p.dns})",
         f"          Cluster Addr: {cfg.advertise()} (LAN: {p.serf_lan}, WAN: {p.serf_wan})",
         f"     Gossip Encryption: {str(bool(cfg.encrypt)).lower()}",
-        f"      Auto-Encrypt-TLS: {str(bool(cfg.auto_encrypt.get('tls'))).lower()}",
+        f"      Auto-Encrypt-TLS: {str(bool(cfg.auto_encrypt.tls)).lower()}",
         f"             HTTPS TLS: Verify Incoming: {str(cfg.verify_incoming).lower()}, "
         f"Verify Outgoing: {str(cfg.verify_outgoing).lower()}, Min Version: TLSv1_2",
         "",

@@ -1,43 +1,35 @@
 """From the merged canonical config dict to a validated RuntimeConfig (Consul's builder.Build).
 
-Keys with a RuntimeConfig field land there (durations as float seconds); every other accepted key
-is kept under its config name in `extra`. Validation follows Consul's builder.Validate for the
-rules a user hits: datacenter spelling, data_dir, bootstrap combinations, addresses, ports, the
-gossip key, log level, auto_encrypt placement, service and check definitions.
+Every key lands in the RuntimeConfig field of the same name (blocks as the frozen dataclasses of
+`pyconsul.config.stanzas`, durations as float seconds); the few renamed or derived ones are
+spelled out in `build`. Validation follows Consul's builder.Validate for the rules a user hits:
+datacenter spelling, data_dir, bootstrap combinations, addresses, ports, the gossip key, log
+level, auto_encrypt placement, service and check definitions.
 """
 
 from __future__ import annotations
 
 import base64
 import binascii
+import dataclasses
 import ipaddress
 import re
 import socket
 import uuid
-from dataclasses import fields
+from collections.abc import Mapping
+from dataclasses import fields, replace
 from typing import Any
 
 from pyconsul.config.definitions import check_to_api, service_to_api, top_level_check
 from pyconsul.config.errors import ConfigError
+from pyconsul.config.keys import AGENT, DNS_CONFIG
 from pyconsul.config.runtime import DNSConfig, Ports, RuntimeConfig
+from pyconsul.config.spec import DUR, ListOf, MapOf, Spec, Struct
 from pyconsul.durations import parse_duration
 
-_DIRECT = {
-    "node_name", "node_id", "datacenter", "primary_datacenter", "alt_domain", "data_dir", "server",
-    "bootstrap", "bootstrap_expect", "bind_addr", "client_addr", "advertise_addr", "log_level",
-    "log_json", "pid_file", "start_join", "retry_join", "rejoin_after_leave", "leave_on_terminate",
-    "skip_leave_on_interrupt", "enable_script_checks", "enable_local_script_checks", "encrypt",
-    "recursors", "node_meta", "verify_incoming", "verify_outgoing", "verify_server_hostname",
-    "ca_file", "ca_path", "cert_file", "key_file", "auto_encrypt", "acl", "check_output_max_size",
-}
-_DURATIONS = {
-    "retry_interval", "check_update_interval", "reconnect_timeout", "check_deregister_interval_min",
-    "check_reap_interval",
-}
-_HANDLED = _DIRECT | _DURATIONS | {
-    "domain", "addresses", "ports", "dns_config", "services", "checks", "ui", "ui_config",
-    "performance", "raft_snapshot_threshold",
-}
+# Keys the builder fills by hand: definitions, and the blocks whose fields are read under
+# another name (dns_config.soa, ui_config.enabled, performance.raft_multiplier).
+_BY_HAND = {"services", "checks", "service", "check", "dns_config", "raft_snapshot_threshold"}
 _LOG_LEVELS = {"TRACE", "DEBUG", "INFO", "WARN", "WARNING", "ERR", "ERROR", "OFF"}
 _DC_RE = re.compile(r"^[a-z0-9_-]+$")
 
@@ -45,41 +37,20 @@ _DC_RE = re.compile(r"^[a-z0-9_-]+$")
 def build(conf: dict[str, Any], dev: bool, where: str = "config") -> RuntimeConfig:
     """The RuntimeConfig for merged canonical `conf`, over Consul's (or -dev's) defaults."""
     rc = RuntimeConfig.dev_defaults() if dev else RuntimeConfig()
-    for key in _DIRECT:
-        if conf.get(key) is not None:
-            setattr(rc, key, conf[key])
-    for key in _DURATIONS:
-        if conf.get(key) is not None:
-            setattr(rc, key, parse_duration(conf[key]))
-    if conf.get("domain") is not None:
-        rc.domain = conf["domain"]
-    if conf.get("addresses"):
-        rc.addresses = {k: v for k, v in conf["addresses"].items() if v is not None}
-    ports = conf.get("ports") or {}
-    for f in fields(Ports):
-        if ports.get(f.name) is not None:
-            setattr(rc.ports, f.name, ports[f.name])
-    extra_ports = {k: v for k, v in ports.items() if k not in {f.name for f in fields(Ports)}}
-    if extra_ports:
-        rc.extra["ports"] = extra_ports
-    _apply_dns(rc, conf.get("dns_config") or {})
+    for key, value in conf.items():
+        if key in _BY_HAND or value is None:
+            continue
+        current = getattr(rc, key)
+        setattr(rc, key, typed_value(AGENT.fields[key], value, current))
+    if conf.get("raft_snapshot_threshold") is not None:
+        rc.snapshot_threshold = conf["raft_snapshot_threshold"]
+    if conf.get("performance", {}).get("raft_multiplier") is not None:
+        rc.raft_multiplier = rc.performance.raft_multiplier
     ui_conf = conf.get("ui_config") or {}
     if ui_conf.get("enabled") is not None:
         rc.ui = ui_conf["enabled"]
-    elif conf.get("ui") is not None:
-        rc.ui = conf["ui"]
-    if ui_conf:
-        rc.extra["ui_config"] = ui_conf
-    perf = conf.get("performance") or {}
-    if perf.get("raft_multiplier") is not None:
-        rc.raft_multiplier = perf["raft_multiplier"]
-    if perf:
-        rc.extra["performance"] = perf
-    if conf.get("raft_snapshot_threshold") is not None:
-        rc.snapshot_threshold = conf["raft_snapshot_threshold"]
-    for key, value in conf.items():
-        if key not in _HANDLED and value is not None:
-            rc.extra[key] = value
+    rc.ui_config = replace(rc.ui_config, enabled=rc.ui)  # one answer, whichever key said it
+    rc.dns_config = _dns(rc.dns_config, conf.get("dns_config") or {})
     rc.services = [service_to_api(s, f"{where}: service {s.get('name') or i!r}") for i, s in enumerate(conf.get("services") or [])]
     rc.checks = []
     for i, c in enumerate(conf.get("checks") or []):
@@ -90,23 +61,31 @@ def build(conf: dict[str, Any], dev: bool, where: str = "config") -> RuntimeConf
     return rc
 
 
-def _apply_dns(rc: RuntimeConfig, dns: dict[str, Any]) -> None:
-    d: DNSConfig = rc.dns_config
-    for key in ("allow_stale", "only_passing", "enable_truncate", "udp_answer_limit", "a_record_limit"):
-        if dns.get(key) is not None:
-            setattr(d, key, dns[key])
-    for key in ("max_stale", "node_ttl", "recursor_timeout"):
-        if dns.get(key) is not None:
-            setattr(d, key, parse_duration(dns[key]))
-    if dns.get("service_ttl"):
-        d.service_ttl = {k: parse_duration(v) for k, v in dns["service_ttl"].items()}
+def typed_value(spec: Spec, value: Any, current: Any) -> Any:
+    """A decoded config value as its field holds it: a block over the field's `current` stanza
+    (only the keys given change), a duration in seconds, lists and maps copied."""
+    if isinstance(spec, Struct) and dataclasses.is_dataclass(current) and isinstance(value, dict):
+        # The stanza's field names are the block's keys (a test holds keys.py and stanzas.py to
+        # that), so a key without a field is a bug here, not a user error.
+        changes = {k: typed_value(spec.fields[k], v, getattr(current, k)) for k, v in value.items() if v is not None}
+        return replace(current, **changes)  # type: ignore[type-var]
+    if isinstance(current, Mapping) and isinstance(value, list) and all(isinstance(b, dict) for b in value):
+        return {k: v for block in value for k, v in block.items()}  # an HCL block kept as written
+    if spec == DUR:
+        return parse_duration(value)
+    if isinstance(spec, MapOf):
+        return {k: typed_value(spec.value, v, None) for k, v in value.items()}
+    if isinstance(spec, ListOf):
+        return list(value)
+    return value
+
+
+def _dns(d: DNSConfig, dns: dict[str, Any]) -> DNSConfig:
+    """dns_config over `d`; the `soa { }` block lands in the flat soa_* fields."""
+    plain = {k: v for k, v in dns.items() if k != "soa"}
+    d = typed_value(DNS_CONFIG, plain, d)
     soa = dns.get("soa") or {}
-    for key in ("expire", "min_ttl", "refresh", "retry"):
-        if soa.get(key) is not None:
-            setattr(d, f"soa_{key}", soa[key])
-    rest = {k: v for k, v in dns.items() if not hasattr(d, k) and k != "soa"}
-    if rest:
-        rc.extra["dns_config"] = rest
+    return replace(d, **{f"soa_{k}": v for k, v in soa.items() if v is not None})
 
 
 def _finish(rc: RuntimeConfig) -> None:
@@ -132,13 +111,12 @@ def _finish(rc: RuntimeConfig) -> None:
             rc.node_id = str(uuid.UUID(rc.node_id))
         except ValueError:
             raise ConfigError(f"node_id: invalid node ID {rc.node_id!r}: must be a UUID") from None
-    if rc.extra.get("gossip_lan") is not None:
-        from pyconsul.gossip.config import GossipConfig
+    from pyconsul.gossip.config import GossipConfig
 
-        try:
-            GossipConfig.from_consul(rc.extra["gossip_lan"], rc.reconnect_timeout)
-        except ValueError as exc:
-            raise ConfigError(str(exc)) from None
+    try:
+        GossipConfig.from_consul(rc.gossip_lan.overrides(), rc.reconnect_timeout)
+    except ValueError as exc:
+        raise ConfigError(str(exc)) from None
     if rc.bootstrap_expect < 0:
         raise ConfigError("bootstrap_expect cannot be negative")
     if rc.bootstrap_expect > 0 and not rc.server:
@@ -159,7 +137,7 @@ def _finish(rc: RuntimeConfig) -> None:
     for addr in rc.client_addr.split():
         if not addr.startswith("unix://"):
             _check_ip("client_addr", addr)
-    for kind, addrs in rc.addresses.items():
+    for kind, addrs in vars(rc.addresses).items():
         for addr in addrs.split():
             if not addr.startswith("unix://"):
                 _check_ip(f"addresses.{kind}", addr)
@@ -178,9 +156,9 @@ def _finish(rc: RuntimeConfig) -> None:
         raise ConfigError(
             f"Invalid log level: {rc.log_level}. Valid log levels are: [TRACE DEBUG INFO WARN ERR]"
         )
-    if rc.auto_encrypt.get("tls") and rc.server:
+    if rc.auto_encrypt.tls and rc.server:
         raise ConfigError("auto_encrypt.tls can only be used on a client.")
-    if rc.auto_encrypt.get("allow_tls") and not rc.server:
+    if rc.auto_encrypt.allow_tls and not rc.server:
         raise ConfigError("auto_encrypt.allow_tls can only be used on a server.")
     for r in rc.recursors:
         if r.startswith("[") and "]" in r:
@@ -219,12 +197,12 @@ def _expand_templates(rc: RuntimeConfig) -> None:
     rc.bind_addr = expand("bind_addr", rc.bind_addr, True)
     rc.advertise_addr = expand("advertise_addr", rc.advertise_addr, True)
     rc.client_addr = expand("client_addr", rc.client_addr, False)
-    rc.addresses = {k: expand(f"addresses.{k}", v, False) for k, v in rc.addresses.items()}
+    rc.addresses = replace(
+        rc.addresses, **{k: expand(f"addresses.{k}", v, False) for k, v in vars(rc.addresses).items()})
     rc.start_join = [a for v in rc.start_join for a in expand("start_join", v, False).split()]
     rc.retry_join = [a for v in rc.retry_join for a in expand("retry_join", v, False).split()]
     for key in ("serf_lan", "serf_wan", "advertise_addr_wan"):
-        if isinstance(rc.extra.get(key), str):
-            rc.extra[key] = expand(key, rc.extra[key], True)
+        setattr(rc, key, expand(key, getattr(rc, key), True))
 
 
 def _check_ip(key: str, value: str) -> None:

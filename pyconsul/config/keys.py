@@ -1,8 +1,9 @@
 """Every agent config key pyconsul accepts, with its type (Consul's names, snake_case).
 
-Keys of subsystems not built yet are accepted and kept (`RuntimeConfig.extra`), never dropped.
-Subtrees whose inner layout another subsystem owns (telemetry, connect, config_entries...) are
-typed ANY and kept as written.
+Every key here lands in a typed field of `RuntimeConfig` (blocks in the dataclasses of
+`pyconsul.config.stanzas`, same field names); whether each one is implemented is said in
+`pyconsul.config.support`. Subtrees whose inner layout a subsystem not built yet owns
+(config_entries, peering, audit...) are typed ANY and kept as written.
 """
 
 from __future__ import annotations
@@ -126,6 +127,76 @@ UI_CONFIG = Struct(
     }
 )
 
+GOSSIP = Struct(
+    fields={
+        "gossip_nodes": INT,
+        "gossip_interval": DUR,
+        "probe_interval": DUR,
+        "probe_timeout": DUR,
+        "retransmit_mult": INT,
+        "suspicion_mult": INT,
+    }
+)
+
+TLS_INTERFACE = Struct(
+    fields={
+        "ca_file": STR,
+        "ca_path": STR,
+        "cert_file": STR,
+        "key_file": STR,
+        "tls_min_version": STR,
+        "tls_cipher_suites": STR,
+        "verify_incoming": BOOL,
+        "verify_outgoing": BOOL,
+        "verify_server_hostname": BOOL,
+        "use_auto_cert": BOOL,
+    }
+)
+
+TLS = Struct(
+    fields={
+        "defaults": TLS_INTERFACE,
+        "internal_rpc": TLS_INTERFACE,
+        "https": TLS_INTERFACE,
+        "grpc": TLS_INTERFACE,
+        "grpc_modern_tls": BOOL,
+    }
+)
+
+CONNECT = Struct(
+    fields={
+        "enabled": BOOL,
+        "ca_provider": STR,
+        "ca_config": ANY,
+        "enable_mesh_gateway_wan_federation": BOOL,
+        "enable_serverless_plugin": BOOL,
+    }
+)
+
+TELEMETRY = Struct(
+    fields={
+        **{
+            k: STR
+            for k in (
+                "circonus_api_app", "circonus_api_token", "circonus_api_url", "circonus_broker_id",
+                "circonus_broker_select_tag", "circonus_check_display_name",
+                "circonus_check_force_metric_activation", "circonus_check_id",
+                "circonus_check_instance_id", "circonus_check_search_tag", "circonus_check_tags",
+                "circonus_submission_interval", "circonus_submission_url", "dogstatsd_addr",
+                "metrics_prefix", "statsd_address", "statsite_address",
+            )
+        },
+        "disable_hostname": BOOL,
+        "disable_per_tenancy_usage_metrics": BOOL,
+        "dogstatsd_tags": STR_LIST,
+        "enable_host_metrics": BOOL,
+        "filter_default": BOOL,
+        "prefix_filter": STR_LIST,
+        "prometheus_retention_time": DUR,
+        "retry_failed_connection": BOOL,
+    }
+)
+
 UNIX_SOCKETS = Struct(fields={"user": STR, "group": STR, "mode": STR})
 
 ADVERTISE_ADDRS = Struct(fields={"rpc": STR, "serf_lan": STR, "serf_wan": STR})
@@ -180,8 +251,8 @@ AGENT = Struct(
         "ports": PORTS,
         "unix_sockets": UNIX_SOCKETS,
         "translate_wan_addrs": BOOL,
-        "gossip_lan": ANY,
-        "gossip_wan": ANY,
+        "gossip_lan": GOSSIP,
+        "gossip_wan": GOSSIP,
         # joining
         "start_join": STR_LIST,
         "start_join_wan": STR_LIST,
@@ -248,7 +319,7 @@ AGENT = Struct(
         "use_streaming_backend": BOOL,
         "rpc": Struct(fields={"enable_streaming": BOOL}),
         "cache": ANY,
-        "telemetry": ANY,
+        "telemetry": TELEMETRY,
         "audit": ANY,
         "license_path": STR,
         "experiments": STR_LIST,
@@ -265,7 +336,7 @@ AGENT = Struct(
         "tls_min_version": STR,
         "tls_cipher_suites": STR,
         "tls_prefer_server_cipher_suites": BOOL,
-        "tls": ANY,
+        "tls": TLS,
         "auto_encrypt": AUTO_ENCRYPT,
         "auto_config": ANY,
         # ACL (the block and the legacy top-level keys)
@@ -281,8 +352,8 @@ AGENT = Struct(
         "acl_ttl": DUR,
         "acl_enforce_version_8": BOOL,
         "enable_acl_replication": BOOL,
-        # Connect, peering, config entries: kept for their issues
-        "connect": ANY,
+        # Connect (typed), peering and config entries (kept as written for their issues)
+        "connect": CONNECT,
         "config_entries": ANY,
         "peering": ANY,
         "xds": ANY,

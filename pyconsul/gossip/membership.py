@@ -143,13 +143,13 @@ class Membership:
         self._on_event = on_event
         self._rng = rng or random.Random()
         self._gossip = gossip_config or GossipConfig.from_consul(
-            config.extra.get("gossip_lan"), config.reconnect_timeout)
+            config.gossip_lan.overrides(), config.reconnect_timeout)
         self._transport = GossipTransport(
             # `serf_lan` overrides bind_addr for the LAN pool only, as in Consul.
-            str(config.extra.get("serf_lan") or config.bind_addr), config.ports.serf_lan,
+            config.serf_lan or config.bind_addr, config.ports.serf_lan,
             self._on_packet, self._on_stream,
             keyring=Keyring.from_config(config.encrypt), ssl_server=ssl_server, ssl_client=ssl_client,
-            allowed_cidrs=list(config.extra.get("serf_lan_allowed_cidrs") or []))
+            allowed_cidrs=list(config.serf_lan_allowed_cidrs))
         self._core: GossipCore | None = None
         self._task: asyncio.Task[None] | None = None
         self._wake = asyncio.Event()
@@ -193,9 +193,9 @@ class Membership:
     def advertised_address(self) -> tuple[str, int]:
         """What other members dial: `advertise_addrs.serf_lan` ("ip" or "ip:port"), else the
         agent's advertise address and the bound port."""
-        adv = (self._config.extra.get("advertise_addrs") or {}).get("serf_lan")
+        adv = self._config.advertise_addrs.serf_lan
         if adv:
-            return parse_join_address(str(adv), self._transport.port)
+            return parse_join_address(adv, self._transport.port)
         return self._config.advertise(), self._transport.port
 
     async def stop(self) -> None:

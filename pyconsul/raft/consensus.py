@@ -108,9 +108,7 @@ class RaftConsensus:
             serf_port=config.ports.serf_lan,
             interval=min(1.0, max(0.2, float(config.retry_interval or 1.0))),
         )
-        autopilot = config.extra.get("autopilot")
-        cleanup = autopilot.get("cleanup_dead_servers", True) if isinstance(autopilot, dict) else True
-        self.discovery.cleanup_dead_servers = bool(cleanup)
+        self.discovery.cleanup_dead_servers = config.autopilot.cleanup_dead_servers
         self.stream_handler = getattr(transport, "serve", None)
         self._started = False
 

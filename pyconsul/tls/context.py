@@ -36,8 +36,7 @@ def https_server_context(cfg: RuntimeConfig) -> ssl.SSLContext | None:
     except (OSError, ssl.SSLError) as exc:
         raise TLSConfigError(f"Failed to load cert/key pair {cfg.cert_file}, {cfg.key_file}: {exc}") from None
     _load_ca(ctx, cfg)
-    verify = cfg.extra.get("verify_incoming_https", cfg.verify_incoming)
-    if verify:
+    if cfg.verifies_incoming_https():
         if not (cfg.ca_file or cfg.ca_path):
             raise TLSConfigError("VerifyIncoming set, and no CA certificate provided!")
         ctx.verify_mode = ssl.CERT_REQUIRED

@@ -10,6 +10,7 @@ import pytest
 from pyconsul.config.errors import ConfigError
 from pyconsul.config.loader import load_agent_config, load_config_sources, reload_config
 from pyconsul.config.runtime import RuntimeConfig
+from pyconsul.config.stanzas import ACL, ACLTokens, AutoEncrypt
 
 SEED = Path(__file__).parent / "seed001"
 
@@ -38,7 +39,7 @@ def test_seed_client_config_and_mysql_service() -> None:
     rc = load_agent_config([f"-config-dir={SEED / 'client'}"])
     assert rc.retry_join == ["172.19.0.3", "172.19.0.4", "172.19.0.5"]
     assert rc.retry_interval == 3.0 and rc.rejoin_after_leave and rc.enable_script_checks
-    assert rc.auto_encrypt == {"tls": True}
+    assert rc.auto_encrypt == AutoEncrypt(tls=True)
     assert rc.services == [
         {
             "Name": "r-3306-mysql",
@@ -140,7 +141,7 @@ def test_service_and_check_aliases_normalise_to_api_shape(tmp_path: Path) -> Non
     assert rc.checks == [{"CheckID": "mem", "Name": "mem", "ServiceID": "web1", "TCP": "127.0.0.1:80", "Interval": "10s"}]
 
 
-def test_keys_of_unbuilt_subsystems_are_kept(tmp_path: Path) -> None:
+def test_keys_of_unbuilt_subsystems_are_kept_typed(tmp_path: Path) -> None:
     write(tmp_path / "a.json", {
         "data_dir": "/d", "telemetry": {"statsd_address": "127.0.0.1:8125"}, "retry_join_wan": ["w"],
         "acl": {"enabled": True, "default_policy": "deny", "tokens": {"agent": "t"}},
@@ -148,11 +149,11 @@ def test_keys_of_unbuilt_subsystems_are_kept(tmp_path: Path) -> None:
         "performance": {"raft_multiplier": 1},
     })
     rc = load_agent_config(["-config-file", str(tmp_path / "a.json")])
-    assert rc.extra["telemetry"] == {"statsd_address": "127.0.0.1:8125"}
-    assert rc.extra["retry_join_wan"] == ["w"]
-    assert rc.acl == {"enabled": True, "default_policy": "deny", "tokens": {"agent": "t"}}
+    assert rc.telemetry.statsd_address == "127.0.0.1:8125"
+    assert rc.retry_join_wan == ["w"]
+    assert rc.acl == ACL(enabled=True, default_policy="deny", tokens=ACLTokens(agent="t"))
     assert rc.dns_config.node_ttl == 10.0 and rc.dns_config.service_ttl == {"*": 5.0}
-    assert rc.extra["dns_config"] == {"recursor_strategy": "random"}
+    assert rc.dns_config.recursor_strategy == "random"
     assert rc.raft_multiplier == 1
 
 

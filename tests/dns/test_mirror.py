@@ -7,6 +7,7 @@ from __future__ import annotations
 import asyncio
 import json
 from collections.abc import AsyncIterator, Awaitable, Callable
+from dataclasses import replace
 
 import pytest
 
@@ -33,7 +34,7 @@ async def client_dns(agent: AgentProcess) -> AsyncIterator[tuple[AgentProcess, D
     fetch = forwarder.request
 
     cfg = RuntimeConfig(node_name="client1", client_addr="127.0.0.1")
-    cfg.ports.dns = free_tcp_udp_port()
+    cfg.ports = replace(cfg.ports, dns=free_tcp_udp_port())
     # Short blocking waits: the agent under test only exits once its in-flight blocking queries
     # have run out (reported as an agent bug), so long waits would stall the teardown.
     srv = await start_client_dns_server(cfg, fetch, wait="1s", retry=0.1)

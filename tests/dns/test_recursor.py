@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import struct
 from collections.abc import AsyncIterator
+from dataclasses import replace
 
 import pytest
 from dnslib import RR, A, DNSRecord
@@ -89,7 +90,7 @@ async def upstream() -> AsyncIterator[Upstream]:
 async def server(upstream: Upstream) -> AsyncIterator[DNSServer]:
     cfg = RuntimeConfig(client_addr="127.0.0.1", recursors=[f"127.0.0.1:{upstream.port}"],
                         dns_config=DNSConfig(recursor_timeout=1.0))
-    cfg.ports.dns = free_tcp_udp_port()
+    cfg.ports = replace(cfg.ports, dns=free_tcp_udp_port())
     srv = await start_dns_server(cfg, Catalog().store)
     yield srv
     await srv.close()

@@ -7,6 +7,7 @@ import re
 import socket
 import struct
 from collections.abc import AsyncIterator
+from dataclasses import replace
 from pathlib import Path
 
 import dns.asyncquery
@@ -27,7 +28,7 @@ IPS = {f"10.0.0.{i + 1}" for i in range(5)}
 
 def config(**kw: object) -> RuntimeConfig:
     cfg = RuntimeConfig(**{"node_name": "agent1", "client_addr": "127.0.0.1", **kw})  # type: ignore[arg-type]
-    cfg.ports.dns = free_tcp_udp_port()
+    cfg.ports = replace(cfg.ports, dns=free_tcp_udp_port())
     return cfg
 
 
@@ -198,7 +199,7 @@ async def test_tcp_garbage_slow_clients_and_pipelining(server: DNSServer) -> Non
 
 async def test_disabled_port_binds_nothing(cat: Catalog) -> None:
     cfg = config()
-    cfg.ports.dns = -1
+    cfg.ports = replace(cfg.ports, dns=-1)
     srv = await start_dns_server(cfg, cat.store)
     assert srv.addresses == [] and srv.port == -1
     await srv.close()
@@ -206,7 +207,7 @@ async def test_disabled_port_binds_nothing(cat: Catalog) -> None:
 
 async def test_port_zero_shares_one_port_for_udp_and_tcp(cat: Catalog) -> None:
     cfg = config()
-    cfg.ports.dns = 0
+    cfg.ports = replace(cfg.ports, dns=0)
     srv = await start_dns_server(cfg, cat.store)
     try:
         assert srv.port > 0
@@ -302,7 +303,7 @@ def _ipv6_loopback() -> bool:
 async def test_ipv6_listener_and_aaaa_answers(cat: Catalog) -> None:
     cat.service("v6", "fd00::10", "six", 80, status="passing")
     cfg = config(client_addr="::1")
-    cfg.ports.dns = 0
+    cfg.ports = replace(cfg.ports, dns=0)
     srv = await start_dns_server(cfg, cat.store)
     try:
         assert (await dig(srv.port, "+short", "AAAA", "six.service.consul", host="::1")).split() == ["fd00::10"]

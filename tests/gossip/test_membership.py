@@ -19,6 +19,7 @@ from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import NameOID
 
 from pyconsul.config.runtime import Ports, RuntimeConfig
+from pyconsul.config.stanzas import AdvertiseAddrs
 from pyconsul.gossip.config import GossipConfig
 from pyconsul.gossip.membership import Member, Membership, consul_tags, member_json, parse_join_address
 from tests.gossip.helpers import wait_for
@@ -207,8 +208,8 @@ async def test_restarted_agent_rejoins_known_members_from_its_snapshot(cluster: 
 async def test_serf_lan_bind_and_advertise_overrides(cluster: Cluster) -> None:
     a = await cluster.add("127.0.0.1", "a")
     c = config("0.0.0.0", "b")
-    c.extra["serf_lan"] = "127.0.0.2"
-    c.extra["advertise_addrs"] = {"serf_lan": "127.0.0.2"}
+    c.serf_lan = "127.0.0.2"
+    c.advertise_addrs = AdvertiseAddrs(serf_lan="127.0.0.2")
     b = Membership(c, {}, gossip_config=FAST)
     await b.start()
     cluster.members.append(b)
@@ -221,7 +222,7 @@ async def test_serf_lan_bind_and_advertise_overrides(cluster: Cluster) -> None:
 
 async def test_serf_lan_allowed_cidrs_keeps_other_sources_out(cluster: Cluster) -> None:
     c = config("127.0.0.1", "guarded")
-    c.extra["serf_lan_allowed_cidrs"] = ["127.0.0.2/32"]
+    c.serf_lan_allowed_cidrs = ["127.0.0.2/32"]
     guarded = Membership(c, {}, gossip_config=FAST)
     await guarded.start()
     cluster.members.append(guarded)
@@ -231,7 +232,7 @@ async def test_serf_lan_allowed_cidrs_keeps_other_sources_out(cluster: Cluster) 
     assert await friend.join([f"127.0.0.1:{guarded.port}"]) == 1
     await wait_for(lambda: statuses(guarded) == {"guarded": "alive", "friend": "alive"})
     bad = config("127.0.0.1", "x")
-    bad.extra["serf_lan_allowed_cidrs"] = ["10.0.0.0/33"]
+    bad.serf_lan_allowed_cidrs = ["10.0.0.0/33"]
     with pytest.raises(ValueError, match="serf_lan_allowed_cidrs"):
         Membership(bad, {})
 

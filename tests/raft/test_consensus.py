@@ -7,6 +7,7 @@ from __future__ import annotations
 import asyncio
 import time
 from collections.abc import AsyncIterator, Callable
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -46,7 +47,7 @@ def make_configs(tmp_path: Path, raft_multiplier: int = 1) -> list[RuntimeConfig
             # A chain of joins is enough: join replies spread what each server knows.
             start_join=[f"{HOSTS[i - 1]}:{ports[i - 1]}"] if i else [],
         ))
-        cfgs[-1].ports.server = ports[i]
+        cfgs[-1].ports = replace(cfgs[-1].ports, server=ports[i])
     return cfgs
 
 
@@ -158,7 +159,7 @@ async def test_snapshot_restore_replaces_state_on_every_server(servers: list[Ser
 async def test_single_bootstrap_server_leads_at_once_and_after_restart(tmp_path: Path) -> None:
     cfg = RuntimeConfig(node_name="solo", data_dir=str(tmp_path / "solo"), server=True, bootstrap=True,
                         bind_addr="127.0.0.1")
-    cfg.ports.server = free_port()
+    cfg.ports = replace(cfg.ports, server=free_port())
     for round_ in range(2):
         store = StateStore()
         cons = RaftConsensus(cfg, StateMachine(store), own_listener=True)
@@ -199,7 +200,7 @@ async def test_dead_server_is_cleaned_up_and_readded_when_back(servers: list[Ser
 async def test_bootstrap_expect_one_leads_without_peers(tmp_path: Path) -> None:
     cfg = RuntimeConfig(node_name="one", data_dir=str(tmp_path / "one"), server=True, bootstrap_expect=1,
                         bind_addr="127.0.0.1")
-    cfg.ports.server = free_port()
+    cfg.ports = replace(cfg.ports, server=free_port())
     store = StateStore()
     cons = RaftConsensus(cfg, StateMachine(store), own_listener=True)
     await cons.start()
