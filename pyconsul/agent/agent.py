@@ -358,7 +358,9 @@ class Agent:
             from pyconsul.config.loader import reload_config
         except ImportError:
             return
-        new = reload_config(self.config)
+        new = reload_config(self.config)  # ConfigError (e.g. an unenforced security key): keep running as is
+        for warning in new.config_warnings:
+            log.warning(warning)
         try:
             check_definitions_allowed(new)
         except DefinitionError as exc:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import logging
 import os
 import sys
 
@@ -81,6 +82,8 @@ def run_agent(argv: list[str]) -> int:
         return 1
     setup_logging(cfg.log_level, cfg.log_json)
     print(_banner(cfg), flush=True)
+    for warning in cfg.config_warnings:  # unimplemented keys, security keys allowed unenforced
+        logging.getLogger("pyconsul.config").warning(warning)
     if cfg.pid_file:
         with open(cfg.pid_file, "w") as f:
             f.write(str(os.getpid()))

@@ -29,12 +29,18 @@ Command Options
 
   -quiet
      When given, a successful run will produce no output.
+
+  -dev-allow-unenforced=<key>
+     DEVELOPMENT ONLY. Accept the named security key although pyconsul does
+     not enforce it (as the agent flag of the same name). Can be specified
+     multiple times.
 """
 
 
 def validate(argv: list[str]) -> int:
     quiet = False
     config_format = ""
+    allow_unenforced: list[str] = []
     paths: list[str] = []
     args = list(argv)
     while args:
@@ -61,6 +67,13 @@ def validate(argv: list[str]) -> int:
                 print(f"Config validation failed: -config-format must be 'hcl' or 'json', not {value!r}", file=sys.stderr)
                 return 1
             config_format = value
+        elif name == "dev-allow-unenforced":
+            if not eq:
+                if not args:
+                    print("flag needs an argument: -dev-allow-unenforced", file=sys.stderr)
+                    return 1
+                value = args.pop(0)
+            allow_unenforced.append(value)
         else:
             print(f"flag provided but not defined: -{name}\n\n{HELP}", file=sys.stderr)
             return 1
@@ -70,10 +83,12 @@ def validate(argv: list[str]) -> int:
     from pyconsul.config.loader import validate_paths
 
     try:
-        validate_paths(paths, config_format)
+        rc = validate_paths(paths, config_format, allow_unenforced)
     except ConfigError as exc:
         print(f"Config validation failed: {exc}", file=sys.stderr)
         return 1
+    for warning in rc.config_warnings:
+        print(f"WARNING: {warning}", file=sys.stderr)
     if not quiet:
         print("Configuration is valid!")
     return 0

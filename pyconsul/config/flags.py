@@ -86,6 +86,11 @@ FLAGS: dict[str, Flag] = {
     "ui-dir": Flag("ui_config.dir", "str", "Path to directory containing the web UI resources."),
     # Where the config comes from (not config keys themselves).
     "dev": Flag("", "bool", "Starts the agent in development mode."),
+    "dev-allow-unenforced": Flag(
+        "", "list",
+        "DEVELOPMENT ONLY. Start although the named security key (acl.enabled, verify_outgoing, "
+        "auto_encrypt.tls, ...) is set but not enforced by pyconsul; without it such a config "
+        "refuses to start. Logged as a WARNING at every start. Can be specified multiple times."),
     "config-file": Flag("", "list", "Path to a file in JSON or HCL format. Can be specified multiple times."),
     "config-dir": Flag("", "list", "Path to a directory to read configuration files from. Can be specified multiple times."),
     "config-format": Flag("", "str", "Config files are in this format irrespective of their extension. Must be 'hcl' or 'json'"),
@@ -100,6 +105,7 @@ class AgentFlags:
     # -config-file and -config-dir in command-line order: ("file"|"dir", path).
     config_paths: list[tuple[str, str]] = field(default_factory=list)
     hcl: list[str] = field(default_factory=list)
+    dev_allow_unenforced: list[str] = field(default_factory=list)  # security keys allowed unenforced
     values: dict[str, Any] = field(default_factory=dict)  # canonical config from the flags
 
 
@@ -202,6 +208,8 @@ def _apply(out: AgentFlags, name: str, flag: Flag, value: Any) -> None:
         out.config_format = value
     elif name == "hcl":
         out.hcl.append(value)
+    elif name == "dev-allow-unenforced":
+        out.dev_allow_unenforced.append(value)
     elif flag.kind == "list":
         current = _get(out.values, flag.key) or []
         _set(out.values, flag.key, [*current, value])

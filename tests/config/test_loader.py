@@ -13,6 +13,8 @@ from pyconsul.config.runtime import RuntimeConfig
 from pyconsul.config.stanzas import ACL, ACLTokens, AutoEncrypt
 
 SEED = Path(__file__).parent / "seed001"
+SERVER_ALLOW = [f"-dev-allow-unenforced={k}" for k in ("verify_incoming", "verify_outgoing", "verify_server_hostname")]
+CLIENT_ALLOW = ["-dev-allow-unenforced=auto_encrypt.tls"]
 
 
 def write(path: Path, data: object) -> Path:
@@ -21,7 +23,7 @@ def write(path: Path, data: object) -> Path:
 
 
 def test_seed_server_config() -> None:
-    rc = load_agent_config(["-config-dir", str(SEED / "server")])
+    rc = load_agent_config([*SERVER_ALLOW, "-config-dir", str(SEED / "server")])
     assert rc.node_name == "172.19.0.3"
     assert rc.server and rc.bootstrap_expect == 3 and not rc.bootstrap
     assert rc.bind_addr == "172.19.0.3" and rc.client_addr == "0.0.0.0"
@@ -36,7 +38,7 @@ def test_seed_server_config() -> None:
 
 
 def test_seed_client_config_and_mysql_service() -> None:
-    rc = load_agent_config([f"-config-dir={SEED / 'client'}"])
+    rc = load_agent_config([*CLIENT_ALLOW, f"-config-dir={SEED / 'client'}"])
     assert rc.retry_join == ["172.19.0.3", "172.19.0.4", "172.19.0.5"]
     assert rc.retry_interval == 3.0 and rc.rejoin_after_leave and rc.enable_script_checks
     assert rc.auto_encrypt == AutoEncrypt(tls=True)
@@ -148,7 +150,8 @@ def test_keys_of_unbuilt_subsystems_are_kept_typed(tmp_path: Path) -> None:
         "dns_config": {"node_ttl": "10s", "service_ttl": {"*": "5s"}, "recursor_strategy": "random"},
         "performance": {"raft_multiplier": 1},
     })
-    rc = load_agent_config(["-config-file", str(tmp_path / "a.json")])
+    allow = ["-dev-allow-unenforced=acl.enabled", "-dev-allow-unenforced=acl.default_policy"]
+    rc = load_agent_config([*allow, "-config-file", str(tmp_path / "a.json")])
     assert rc.telemetry.statsd_address == "127.0.0.1:8125"
     assert rc.retry_join_wan == ["w"]
     assert rc.acl == ACL(enabled=True, default_policy="deny", tokens=ACLTokens(agent="t"))

@@ -11,6 +11,9 @@ from pathlib import Path
 import pytest
 
 SEED = Path(__file__).parent / "seed001"
+# The seed's TLS keys pyconsul does not enforce yet (server RPC TLS, auto_encrypt): allowed explicitly.
+SERVER_ALLOW = tuple(f"-dev-allow-unenforced={k}" for k in ("verify_incoming", "verify_outgoing", "verify_server_hostname"))
+CLIENT_ALLOW = ("-dev-allow-unenforced=auto_encrypt.tls",)
 
 
 def validate(*args: str | Path) -> subprocess.CompletedProcess[str]:
@@ -21,20 +24,56 @@ def validate(*args: str | Path) -> subprocess.CompletedProcess[str]:
 
 
 def test_seed_server_config_dir_is_valid() -> None:
-    r = validate(SEED / "server")
+    r = validate(*SERVER_ALLOW, SEED / "server")
     assert r.returncode == 0, r.stderr
     assert r.stdout.strip() == "Configuration is valid!"
 
 
 def test_seed_client_config_dir_with_mysql_service_is_valid() -> None:
-    r = validate(SEED / "client")
+    r = validate(*CLIENT_ALLOW, SEED / "client")
     assert r.returncode == 0, r.stderr
     assert r.stdout.strip() == "Configuration is valid!"
 
 
 def test_single_files_and_quiet() -> None:
-    r = validate("-quiet", SEED / "client" / "conf.json", SEED / "client" / "mysql.json")
+    r = validate("-quiet", *CLIENT_ALLOW, SEED / "client" / "conf.json", SEED / "client" / "mysql.json")
     assert (r.returncode, r.stdout) == (0, "")
+
+
+@pytest.mark.parametrize(
+    ("seed", "keys"),
+    [("server", ["verify_incoming", "verify_outgoing", "verify_server_hostname"]), ("client", ["auto_encrypt.tls"])],
+)
+def test_seed_refused_without_the_override_naming_each_key(seed: str, keys: list[str]) -> None:
+    r = validate(SEED / seed)
+    assert (r.returncode, r.stdout) == (1, "")
+    assert r.stderr.startswith("Config validation failed: ")
+    for key in keys:
+        assert f"security key {key!r} (in {SEED / seed / 'conf.json'}) is set but not enforced" in r.stderr
+        assert f"-dev-allow-unenforced={key}" in r.stderr
+
+
+def test_override_is_warned_and_must_name_a_security_key() -> None:
+    r = validate(*CLIENT_ALLOW, SEED / "client")
+    assert r.returncode == 0
+    assert "WARNING: -dev-allow-unenforced=auto_encrypt.tls: security key 'auto_encrypt.tls'" in r.stderr
+    assert "is NOT ENFORCED" in r.stderr
+    r = validate("-dev-allow-unenforced=telemetry", SEED / "client")
+    assert r.returncode == 1
+    assert "-dev-allow-unenforced: 'telemetry' is not a security key; one of: acl.default_policy" in r.stderr
+
+
+def test_unimplemented_key_is_a_warning_naming_key_and_file(tmp_path: Path) -> None:
+    (tmp_path / "a.json").write_text(json.dumps({"data_dir": "/d", "telemetry": {"statsd_address": "s:8125"}}))
+    (tmp_path / "b.hcl").write_text('limits { http_max_conns_per_client = 5 }\nacl { enabled = false }\n')
+    r = validate(tmp_path)
+    assert (r.returncode, r.stdout) == (0, "Configuration is valid!\n"), r.stderr
+    assert r.stderr.splitlines() == [
+        f"WARNING: config key 'limits.http_max_conns_per_client' (in {tmp_path / 'b.hcl'}) is recognised but "
+        "not implemented: it has no effect",
+        f"WARNING: config key 'telemetry.statsd_address' (in {tmp_path / 'a.json'}) is recognised but "
+        "not implemented: it has no effect",
+    ]
 
 
 def test_seed_config_with_the_blogs_comments_left_in_is_rejected(tmp_path: Path) -> None:

@@ -1,0 +1,214 @@
+"""Which recognised config keys pyconsul acts on: the one table, and what loading makes of it.
+
+Every key path of the schema (`pyconsul.config.keys.AGENT`, blocks walked to their leaves) is in
+`KEY_SUPPORT` as one of:
+- IMPLEMENTED: the agent does what Consul does with it.
+- NOT_IMPLEMENTED: accepted and kept, but without effect; loading warns, naming the key and its file.
+- SECURITY: a protection the operator asks for. Off (Consul's meaning of off: `acl { enabled =
+  false }`, `verify_incoming = false`) it is fine; on where pyconsul does not enforce it, the agent
+  refuses to start (and `validate` and reload fail) unless `-dev-allow-unenforced=<key>` names
+  it, which is logged as a WARNING at every start.
+`review` is pure: it takes the typed config and which files set which keys, and returns warnings
+and refusals as text; the shells (agent start, reload, validate) log or print them.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass
+from enum import Enum
+from typing import Any
+
+from pyconsul.config.keys import AGENT
+from pyconsul.config.runtime import RuntimeConfig
+from pyconsul.config.spec import Spec, Struct
+
+
+class Support(Enum):
+    IMPLEMENTED = "implemented"
+    NOT_IMPLEMENTED = "not implemented"
+    SECURITY = "security"
+
+
+# Definitions are checked and registered whole; their inner keys are the definitions' schema.
+_WHOLE = {"service", "services", "check", "checks"}
+
+
+def key_paths(spec: Struct = AGENT, prefix: str = "") -> list[str]:
+    """Every recognised key path: blocks walked to their leaves, other values as one key."""
+    out: list[str] = []
+    for name, sub in spec.fields.items():
+        path = f"{prefix}{name}"
+        if isinstance(sub, Struct) and path not in _WHOLE:
+            out.extend(key_paths(sub, path + "."))
+        else:
+            out.append(path)
+    return out
+
+
+_IMPLEMENTED = frozenset({
+    # identity and layout
+    "node_name", "node_id", "node_meta", "datacenter", "primary_datacenter", "domain", "alt_domain",
+    "data_dir", "pid_file",
+    # server role and Raft
+    "server", "bootstrap", "bootstrap_expect", "raft_snapshot_threshold", "performance.raft_multiplier",
+    "autopilot.cleanup_dead_servers",
+    # network and gossip
+    "bind_addr", "client_addr", "advertise_addr", "advertise_addrs.serf_lan", "serf_lan",
+    "serf_lan_allowed_cidrs", "addresses.dns", "addresses.http", "addresses.https", "ports.dns",
+    "ports.http", "ports.https", "ports.serf_lan", "ports.server", "gossip_lan.gossip_nodes",
+    "gossip_lan.gossip_interval", "gossip_lan.probe_interval", "gossip_lan.probe_timeout",
+    "gossip_lan.retransmit_mult", "gossip_lan.suspicion_mult", "encrypt",
+    # joining and leaving
+    "start_join", "retry_join", "retry_interval", "rejoin_after_leave", "leave_on_terminate",
+    "skip_leave_on_interrupt", "reconnect_timeout",
+    # logging
+    "log_level", "log_json",
+    # checks and services
+    "enable_script_checks", "enable_local_script_checks", "enable_agent_tls_for_checks",
+    "check_update_interval", "check_output_max_size", "discard_check_output",
+    "check_deregister_interval_min", "check_reap_interval", "service", "services", "check", "checks",
+    # DNS and UI
+    "dns_config.node_ttl", "dns_config.service_ttl", "dns_config.only_passing",
+    "dns_config.enable_truncate", "dns_config.udp_answer_limit", "dns_config.a_record_limit",
+    "dns_config.recursor_timeout", "dns_config.soa.expire", "dns_config.soa.min_ttl",
+    "dns_config.soa.refresh", "dns_config.soa.retry", "recursors", "ui", "ui_config.enabled",
+    # TLS as the HTTPS listener and the checks read it
+    "ca_file", "ca_path", "cert_file", "key_file", "verify_incoming_https",
+})
+
+
+@dataclass(frozen=True)
+class SecurityRule:
+    """When the key is on and pyconsul does not enforce it: what is not enforced, else None."""
+
+    unenforced: Callable[[RuntimeConfig, frozenset[str]], str | None]
+
+
+def _when(test: Callable[[RuntimeConfig], bool], what: str) -> SecurityRule:
+    return SecurityRule(lambda rc, _given: what if test(rc) else None)
+
+
+_NO_ACL = "there is no ACL system: every request is allowed, whatever its token"
+_RPC_IN = "the server RPC port (internal_rpc) does not use TLS or verify client certificates"
+_RPC_OUT = "outgoing RPC to servers is plaintext (no TLS, no certificate checks)"
+_TLS_BLOCK = "the tls block is kept as data only: no listener or connection reads it"
+
+
+def _tls_rule(block: str, key: str) -> SecurityRule:
+    def unenforced(rc: RuntimeConfig, _given: frozenset[str]) -> str | None:
+        return _TLS_BLOCK if getattr(getattr(rc.tls, block), key) else None
+
+    return SecurityRule(unenforced)
+
+
+def _gossip_rule(key: str) -> SecurityRule:
+    # With `encrypt` set every gossip packet is sealed and opened with the keyring (plaintext is
+    # dropped), so true is enforced; written without a key it asks for verification of nothing.
+    def unenforced(rc: RuntimeConfig, given: frozenset[str]) -> str | None:
+        if key in given and getattr(rc, key) and not rc.encrypt:
+            return "gossip is not encrypted (no encrypt key), so nothing is verified"
+        return None
+
+    return SecurityRule(unenforced)
+
+
+SECURITY_RULES: dict[str, SecurityRule] = {
+    "acl.enabled": _when(lambda rc: rc.acl.enabled, _NO_ACL),
+    "acl.default_policy": _when(lambda rc: rc.acl.default_policy not in ("", "allow"), _NO_ACL),
+    "acl_datacenter": _when(lambda rc: bool(rc.acl_datacenter), _NO_ACL),
+    "acl_default_policy": _when(lambda rc: rc.acl_default_policy not in ("", "allow"), _NO_ACL),
+    # HTTPS enforces verify_incoming; only a server listens on the RPC port.
+    "verify_incoming": _when(lambda rc: rc.verify_incoming and rc.server, _RPC_IN),
+    "verify_incoming_rpc": _when(lambda rc: rc.verify_incoming_rpc and rc.server, _RPC_IN),
+    "verify_outgoing": _when(lambda rc: rc.verify_outgoing, _RPC_OUT),
+    "verify_server_hostname": _when(lambda rc: rc.verify_server_hostname, _RPC_OUT),
+    **{
+        f"tls.{block}.{key}": _tls_rule(block, key)
+        for block in ("defaults", "internal_rpc", "https", "grpc")
+        for key in ("verify_incoming", "verify_outgoing", "verify_server_hostname")
+    },
+    "encrypt_verify_incoming": _gossip_rule("encrypt_verify_incoming"),
+    "encrypt_verify_outgoing": _gossip_rule("encrypt_verify_outgoing"),
+    "auto_encrypt.tls": _when(
+        lambda rc: rc.auto_encrypt.tls, "the client does not fetch certificates from the servers; RPC stays plaintext"),
+    "auto_encrypt.allow_tls": _when(
+        lambda rc: rc.auto_encrypt.allow_tls, "the server does not sign certificates for clients"),
+    "connect.enabled": _when(
+        lambda rc: rc.connect.enabled, "Connect (CA, intentions, mTLS between services) is not implemented"),
+}
+
+
+def _table() -> dict[str, Support]:
+    table: dict[str, Support] = {}
+    for path in key_paths():
+        if path in SECURITY_RULES:
+            table[path] = Support.SECURITY
+        elif path in _IMPLEMENTED:
+            table[path] = Support.IMPLEMENTED
+        else:
+            table[path] = Support.NOT_IMPLEMENTED
+    return table
+
+
+KEY_SUPPORT: dict[str, Support] = _table()
+OVERRIDE_FLAG = "-dev-allow-unenforced"
+
+
+def given_paths(layer: Mapping[str, Any], spec: Spec = AGENT, prefix: str = "") -> set[str]:
+    """The table's key paths that one decoded source sets."""
+    out: set[str] = set()
+    if not isinstance(spec, Struct) or not isinstance(layer, Mapping):
+        return out
+    for name, value in layer.items():
+        if value is None or name not in spec.fields:
+            continue
+        path = f"{prefix}{name}"
+        sub = spec.fields[name]
+        if isinstance(sub, Struct) and path not in _WHOLE:
+            out |= given_paths(value, sub, path + ".")
+        else:
+            out.add(path)
+    return out
+
+
+@dataclass(frozen=True)
+class Review:
+    warnings: list[str]  # log these at start and reload
+    refusals: list[str]  # any of these: do not start
+
+
+def review(rc: RuntimeConfig, sources: Iterable[tuple[str, Mapping[str, Any]]], allowed: Iterable[str]) -> Review:
+    """What the merged config `rc` means for the table, given each source's (name, decoded dict)
+    and the keys the operator allowed unenforced."""
+    where: dict[str, list[str]] = {}
+    for name, layer in sources:
+        for path in given_paths(layer):
+            where.setdefault(path, []).append(name)
+    given = frozenset(where)
+    allowed = set(allowed)
+    warnings: list[str] = []
+    refusals: list[str] = []
+    for path in sorted(where):
+        files = ", ".join(dict.fromkeys(where[path]))
+        support = KEY_SUPPORT.get(path, Support.NOT_IMPLEMENTED)
+        if support is Support.NOT_IMPLEMENTED:
+            warnings.append(f"config key {path!r} (in {files}) is recognised but not implemented: it has no effect")
+        elif support is Support.SECURITY:
+            what = SECURITY_RULES[path].unenforced(rc, given)
+            if what is None:
+                continue
+            if path in allowed:
+                warnings.append(
+                    f"{OVERRIDE_FLAG}={path}: security key {path!r} (in {files}) is NOT ENFORCED: {what}. "
+                    "For development only.")
+            else:
+                refusals.append(
+                    f"security key {path!r} (in {files}) is set but not enforced: {what}. Turn it off, or for "
+                    f"development only allow it with {OVERRIDE_FLAG}={path}")
+    return Review(warnings, refusals)
+
+
+def check_allowed_names(names: Iterable[str]) -> list[str]:
+    """The names `-dev-allow-unenforced` may take that are not security keys (empty when all are)."""
+    return [n for n in names if n not in SECURITY_RULES]
