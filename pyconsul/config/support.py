@@ -80,9 +80,11 @@ _IMPLEMENTED = frozenset({
 
 @dataclass(frozen=True)
 class SecurityRule:
-    """When the key is on and pyconsul does not enforce it: what is not enforced, else None."""
+    """When the key is on and pyconsul does not enforce it: what is not enforced, else None.
+    `inert`: when the key is given but has no effect, the warning's reason, else None."""
 
     unenforced: Callable[[RuntimeConfig, frozenset[str]], str | None]
+    inert: Callable[[RuntimeConfig], str | None] = lambda _rc: None
 
 
 def _when(test: Callable[[RuntimeConfig], bool], what: str) -> SecurityRule:
@@ -110,7 +112,12 @@ def _gossip_rule(key: str) -> SecurityRule:
             return "gossip is not encrypted (no encrypt key), so nothing is verified"
         return None
 
-    return SecurityRule(unenforced)
+    def inert(rc: RuntimeConfig) -> str | None:
+        if not getattr(rc, key):
+            return "turning verification off is not implemented: with encrypt set, gossip is verified both ways"
+        return None
+
+    return SecurityRule(unenforced, inert)
 
 
 SECURITY_RULES: dict[str, SecurityRule] = {
@@ -195,8 +202,12 @@ def review(rc: RuntimeConfig, sources: Iterable[tuple[str, Mapping[str, Any]]], 
         if support is Support.NOT_IMPLEMENTED:
             warnings.append(f"config key {path!r} (in {files}) is recognised but not implemented: it has no effect")
         elif support is Support.SECURITY:
-            what = SECURITY_RULES[path].unenforced(rc, given)
+            rule = SECURITY_RULES[path]
+            what = rule.unenforced(rc, given)
             if what is None:
+                inert = rule.inert(rc)
+                if inert:
+                    warnings.append(f"config key {path!r} (in {files}) is recognised but has no effect: {inert}")
                 continue
             if path in allowed:
                 warnings.append(
