@@ -44,7 +44,7 @@ def build(conf: dict[str, Any], dev: bool, where: str = "config") -> RuntimeConf
         setattr(rc, key, typed_value(AGENT.fields[key], value, current))
     if conf.get("raft_snapshot_threshold") is not None:
         rc.snapshot_threshold = conf["raft_snapshot_threshold"]
-    if conf.get("performance", {}).get("raft_multiplier") is not None:
+    if (conf.get("performance") or {}).get("raft_multiplier") is not None:
         rc.raft_multiplier = rc.performance.raft_multiplier
     ui_conf = conf.get("ui_config") or {}
     if ui_conf.get("enabled") is not None:

@@ -46,7 +46,7 @@ def key_paths(spec: Struct = AGENT, prefix: str = "") -> list[str]:
     return out
 
 
-_IMPLEMENTED = frozenset({
+IMPLEMENTED = frozenset({
     # identity and layout
     "node_name", "node_id", "node_meta", "datacenter", "primary_datacenter", "domain", "alt_domain",
     "data_dir", "pid_file",
@@ -151,7 +151,7 @@ def _table() -> dict[str, Support]:
     for path in key_paths():
         if path in SECURITY_RULES:
             table[path] = Support.SECURITY
-        elif path in _IMPLEMENTED:
+        elif path in IMPLEMENTED:
             table[path] = Support.IMPLEMENTED
         else:
             table[path] = Support.NOT_IMPLEMENTED

@@ -17,7 +17,7 @@ from pyconsul.config.keys import AGENT
 from pyconsul.config.loader import load_agent_config, reload_config, validate_paths
 from pyconsul.config.runtime import RuntimeConfig
 from pyconsul.config.spec import AnyValue, ListOf, MapOf, Scalar, Spec, Struct
-from pyconsul.config.support import _IMPLEMENTED, KEY_SUPPORT, SECURITY_RULES, Support, key_paths
+from pyconsul.config.support import IMPLEMENTED, KEY_SUPPORT, SECURITY_RULES, Support, key_paths
 
 # A valid value per scalar kind, and the keys whose validation wants another one.
 SAMPLE: dict[str, Any] = {"str": "10.0.0.9", "int": 7, "bool": True, "float": 2.5, "dur": "7s"}
@@ -125,7 +125,7 @@ def test_the_table_names_every_recognised_key_once() -> None:
     paths = key_paths()
     assert sorted(KEY_SUPPORT) == sorted(paths) and len(set(paths)) == len(paths)
     # No typo hides a key: every name the table lists is a real key path.
-    assert set(_IMPLEMENTED) <= set(paths) and set(SECURITY_RULES) <= set(paths)
+    assert set(IMPLEMENTED) <= set(paths) and set(SECURITY_RULES) <= set(paths)
     assert KEY_SUPPORT["acl.enabled"] is Support.SECURITY
     assert KEY_SUPPORT["verify_incoming_https"] is Support.IMPLEMENTED
     assert KEY_SUPPORT["telemetry.statsd_address"] is Support.NOT_IMPLEMENTED
