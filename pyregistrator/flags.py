@@ -10,10 +10,10 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Literal
 
-Kind = Literal["bool", "int", "string"]
+from pyconsul.gocompat.flagscan import FlagScanner, FlagSyntaxError, HelpFlag, invalid_bool, invalid_value
+from pyconsul.gocompat.strconv import parse_bool, parse_int
 
-_TRUE = {"1", "t", "T", "TRUE", "true", "True"}
-_FALSE = {"0", "f", "F", "FALSE", "false", "False"}
+Kind = Literal["bool", "int", "string"]
 
 
 class FlagError(ValueError):
@@ -32,60 +32,34 @@ class Flag:
     usage: str
 
 
-def _go_int(text: str) -> int:
-    try:
-        return int(text, 0)
-    except ValueError:
-        return int(text, 10)  # Go reads "010" as octal; a leading zero is rare enough here
-
-
 def parse(
     flags: Sequence[Flag], argv: Sequence[str]
 ) -> tuple[dict[str, bool | int | str], list[str]]:
     """Values by flag name (defaults filled in) and the remaining positional arguments."""
     by_name = {f.name: f for f in flags}
     values: dict[str, bool | int | str] = {f.name: f.default for f in flags}
-    args = list(argv)
-    while args:
-        arg = args[0]
-        if len(arg) < 2 or arg[0] != "-":
-            break
-        args.pop(0)
-        if arg == "--":
-            break
-        name = arg[2:] if arg.startswith("--") else arg[1:]
-        if not name or name[0] in "-=":
-            raise FlagError(f"bad flag syntax: {arg}")
-        value: str | None = None
-        if "=" in name:
-            name, value = name.split("=", 1)
-        if name in ("h", "help") and name not in by_name:
-            raise HelpRequested()
-        flag = by_name.get(name)
-        if flag is None:
-            raise FlagError(f"flag provided but not defined: -{name}")
+    scanner = FlagScanner(argv, lambda name: None if name not in by_name else by_name[name].kind == "bool")
+    try:
+        for name, raw in scanner:
+            values[name] = _convert(by_name[name], raw)
+    except HelpFlag:
+        raise HelpRequested() from None
+    except FlagSyntaxError as exc:
+        raise FlagError(str(exc)) from None
+    return values, scanner.rest
+
+
+def _convert(flag: Flag, raw: str | None) -> bool | int | str:
+    if raw is None:
+        return True  # a boolean given alone
+    try:
         if flag.kind == "bool":
-            if value is None:
-                values[name] = True
-            elif value in _TRUE:
-                values[name] = True
-            elif value in _FALSE:
-                values[name] = False
-            else:
-                raise FlagError(f'invalid boolean value "{value}" for -{name}: parse error')
-            continue
-        if value is None:
-            if not args:
-                raise FlagError(f"flag needs an argument: -{name}")
-            value = args.pop(0)
+            return parse_bool(raw)
         if flag.kind == "int":
-            try:
-                values[name] = _go_int(value)
-            except ValueError:
-                raise FlagError(f'invalid value "{value}" for flag -{name}: parse error') from None
-        else:
-            values[name] = value
-    return values, args
+            return parse_int(raw)
+    except ValueError:
+        raise (invalid_bool if flag.kind == "bool" else invalid_value)(flag.name, raw) from None
+    return raw
 
 
 def usage(program: str, flags: Sequence[Flag], synopsis: str) -> str:

@@ -1,6 +1,7 @@
 """The command line: `pytemplate [watch|once] [flags]`, with consul-template's flags.
 
-Flags take one or two dashes and `-flag value` or `-flag=value`; booleans also stand alone.
+Flags follow Go's flag package (`pyconsul.gocompat.flagscan`): one or two dashes, `-flag value`
+or `-flag=value`, booleans also stand alone; arguments that are not flags are refused.
 Without a subcommand it behaves like `consul-template` (watch, unless `-once`). Mistakes give
 one line on stderr and exit status 2 (usage) or 1 (bad configuration), never a traceback.
 """
@@ -17,6 +18,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from pyconsul.gocompat.flagscan import FlagScanner, FlagSyntaxError
+from pyconsul.gocompat.strconv import parse_bool as go_parse_bool
 from pyconsul.loop import run as run_loop
 from pytemplate.client import HttpConsulClient
 from pytemplate.config import (
@@ -25,7 +28,6 @@ from pytemplate.config import (
     ExecConfig,
     duration,
     load_files,
-    parse_bool,
     parse_count,
     parse_signal,
     parse_template_flag,
@@ -95,32 +97,31 @@ def parse_args(argv: Sequence[str]) -> Options:
     opts = Options()
     if args and args[0] in ("watch", "once", "help", "version"):
         opts.mode = args.pop(0)
-    i = 0
-    while i < len(args):
-        arg = args[i]
-        i += 1
-        if not arg.startswith("-") or arg in ("-", "--"):
-            raise UsageError(f"unexpected argument {arg!r} (all options are flags; see -help)")
-        name, eq, value = arg.lstrip("-").partition("=")
-        kind = FLAGS.get(name)
-        if kind is None:
-            raise UsageError(f"flag provided but not defined: -{name}")
-        if kind == "bool":
-            try:
-                opts.values[name] = parse_bool(value, f"-{name}") if eq else True
-            except ConfigError as exc:
-                raise UsageError(str(exc)) from None
-            continue
-        if not eq:
-            if i >= len(args):
-                raise UsageError(f"flag needs an argument: -{name}")
-            value = args[i]
-            i += 1
-        if kind == "list":
-            opts.lists.setdefault(name, []).append(value)
-        else:
-            opts.values[name] = value
+    scanner = FlagScanner(args, lambda name: None if name not in FLAGS else FLAGS[name] == "bool")
+    try:
+        for name, value in scanner:
+            kind = FLAGS[name]
+            if kind == "bool":
+                opts.values[name] = True if value is None else _flag_bool(name, value)
+            elif kind == "list":
+                assert value is not None
+                opts.lists.setdefault(name, []).append(value)
+            else:
+                assert value is not None
+                opts.values[name] = value
+    except FlagSyntaxError as exc:
+        raise UsageError(str(exc)) from None
+    if scanner.rest:
+        raise UsageError(f"unexpected argument {scanner.rest[0]!r} (all options are flags; see -help)")
     return opts
+
+
+def _flag_bool(name: str, value: str) -> bool:
+    """Go's strconv.ParseBool, as consul-template's flags read booleans."""
+    try:
+        return go_parse_bool(value)
+    except ValueError:
+        raise UsageError(f"-{name}: expected true or false, got {value!r}") from None
 
 
 def build_config(opts: Options, environ: dict[str, str] | None = None) -> Config:

@@ -15,6 +15,7 @@ import re
 from collections.abc import Callable
 from typing import Any
 
+from pyconsul.gocompat.strconv import parse_bool as go_parse_bool
 from pytemplate import model
 from pytemplate.gotmpl.values import MISSING, ValueError_, format_float, sorted_items
 
@@ -232,13 +233,12 @@ def loop(*args: int) -> list[int]:
 
 
 def parse_bool(s: str) -> bool:
-    table = {"1": True, "t": True, "T": True, "TRUE": True, "true": True, "True": True,
-             "0": False, "f": False, "F": False, "FALSE": False, "false": False, "False": False}
     if s == "":
-        return False
-    if s not in table:
-        raise ValueError_(f'parseBool: strconv.ParseBool: parsing "{s}": invalid syntax')
-    return table[s]
+        return False  # consul-template's parseBool treats an empty string as false
+    try:
+        return go_parse_bool(s)
+    except ValueError as exc:
+        raise ValueError_(f"parseBool: {exc}") from None
 
 
 def parse_int(s: str) -> int:

@@ -61,6 +61,7 @@ from pyconsul.api.filter_grammar import (
     _Match,
     _parse,
 )
+from pyconsul.gocompat.strconv import parse_bool as go_parse_bool
 
 __all__ = [
     "FilterError", "compile_filter", "Prim", "ListOf", "MapOf", "Struct", "STRING", "INT", "BOOL",
@@ -179,8 +180,6 @@ def _config(t: Schema) -> _FieldConfig:
 
 _GO_INT = re.compile(r"[+-]?(0[xX](_?[0-9a-fA-F])+|0[bB](_?[01])+|0[oO](_?[0-7])+|0(_?[0-7])*|[1-9](_?[0-9])*)\Z")
 _GO_FLOAT = re.compile(r"[+-]?(([0-9]+(\.[0-9]*)?|\.[0-9]+)([eE][+-]?[0-9]+)?|inf|infinity|nan)\Z", re.IGNORECASE)
-_GO_BOOLS = {"1": True, "t": True, "T": True, "TRUE": True, "true": True, "True": True,
-             "0": False, "f": False, "F": False, "FALSE": False, "false": False, "False": False}
 
 
 def _parse_int(raw: str) -> int:
@@ -198,8 +197,10 @@ def _parse_int(raw: str) -> int:
 
 
 def _parse_bool(raw: str) -> bool:
-    if raw in _GO_BOOLS:
-        return _GO_BOOLS[raw]
+    try:
+        return go_parse_bool(raw)
+    except ValueError:
+        pass  # re-worded below: bexpr quotes the literal as Go's %q does
     raise ValueError(f"strconv.ParseBool: parsing {_go_quote(raw)}: invalid syntax")
 
 

@@ -18,13 +18,11 @@ import sys
 from collections.abc import Callable
 from typing import Any
 
-from pyconsul.durations import parse_duration
+from pyconsul.gocompat.durations import format_duration, parse_duration
+from pyconsul.gocompat.flagscan import FlagScanner, FlagSyntaxError, HelpFlag
+from pyconsul.gocompat.strconv import parse_bool, parse_int
 
 HELP_ARGS = ("-h", "-help", "--help")
-
-_TRUE = {"1", "t", "T", "TRUE", "true", "True"}
-_FALSE = {"0", "f", "F", "FALSE", "false", "False"}
-
 
 
 class FlagError(ValueError):
@@ -32,39 +30,12 @@ class FlagError(ValueError):
 
 
 def parse_go_bool(text: str) -> bool:
-    if text in _TRUE:
-        return True
-    if text in _FALSE:
-        return False
-    raise ValueError(f'strconv.ParseBool: parsing "{text}": invalid syntax')
+    return parse_bool(text)
 
 
 def parse_go_duration(text: str) -> float:
     """Seconds for a Go duration such as `15s`, `1m30s`, `250ms`; `0` alone is allowed."""
     return parse_duration(text)
-
-
-def _parse_go_int(text: str, unsigned: bool) -> int:
-    # Go's strconv.ParseInt(s, 0, 64): base prefixes 0x, 0o, 0b and a leading 0 for octal.
-    t = text.replace("_", "") if "_" in text[1:] else text
-    neg = t.startswith("-")
-    body = t[1:] if t[:1] in "+-" else t
-    try:
-        if body[:2].lower() in ("0x", "0o", "0b"):
-            value = int(body, 0)
-        elif len(body) > 1 and body.startswith("0"):
-            value = int(body, 8)
-        else:
-            value = int(body, 10)
-    except ValueError:
-        raise ValueError(f'strconv.ParseInt: parsing "{text}": invalid syntax') from None
-    value = -value if neg else value
-    if unsigned and value < 0:
-        raise ValueError(f'strconv.ParseUint: parsing "{text}": invalid syntax')
-    limit = 2**64 if unsigned else 2**63
-    if not (-limit <= value < limit):
-        raise ValueError(f'strconv.ParseInt: parsing "{text}": value out of range')
-    return value
 
 
 class Flag:
@@ -157,7 +128,7 @@ class FlagSet:
             if flag.kind == "bool":
                 return parse_go_bool(raw)
             if flag.kind in ("int", "uint"):
-                return _parse_go_int(raw, flag.kind == "uint")
+                return parse_int(raw, unsigned=flag.kind == "uint")
             if flag.kind == "duration":
                 return parse_go_duration(raw)
             if flag.kind == "list":
@@ -183,37 +154,25 @@ class FlagSet:
         for f in self.flags.values():
             values[f.name] = ([] if f.kind == "list" else {}) if f.kind in ("list", "map") else f.default
         seen: set[str] = set()
-        i = 0
-        while i < len(argv):
-            arg = argv[i]
-            if len(arg) < 2 or arg[0] != "-":
-                break
-            if arg == "--":
-                i += 1
-                break
-            body = arg[2:] if arg.startswith("--") else arg[1:]
-            if not body or body[0] in "-=":
-                raise FlagError(f"bad flag syntax: {arg}")
-            name, has_value, raw = body.partition("=")
-            flag = self.flags.get(name)
-            if flag is None:
-                raise FlagError(f"flag provided but not defined: -{name}")
-            if flag.kind == "bool":
-                value = self._convert(flag, raw, None) if has_value else True
-            else:
-                if not has_value:
-                    if i + 1 >= len(argv):
-                        raise FlagError(f"flag needs an argument: -{name}")
-                    i += 1
-                    raw = argv[i]
-                value = self._convert(flag, raw, values.get(name))
-            values[name] = value
-            seen.add(name)
-            i += 1
-        parsed = Parsed(values, list(argv[i:]), seen)
+        scanner = FlagScanner(argv, self._kind_of)
+        try:
+            for name, raw in scanner:
+                flag = self.flags[name]
+                values[name] = True if raw is None else self._convert(flag, raw, values.get(name))
+                seen.add(name)
+        except HelpFlag as asked:
+            # `-help` alone never gets here (wants_help); `-help=x` is just an unknown flag.
+            raise FlagError(f"flag provided but not defined: -{asked.args[0]}") from None
+        except FlagSyntaxError as exc:
+            raise FlagError(str(exc)) from None
+        parsed = Parsed(values, scanner.rest, seen)
         for check in self._validators:
             check(parsed)
         return parsed
+
+    def _kind_of(self, name: str) -> bool | None:
+        flag = self.flags.get(name)
+        return None if flag is None else flag.kind == "bool"
 
     def parse(self, argv: list[str]) -> Parsed:
         """Parse for a command: help → stdout, exit 0; a bad flag → stderr with help, exit 1."""
@@ -248,7 +207,7 @@ class FlagSet:
             elif f.kind in ("int", "uint") and default:
                 line += f" (default {default})"
             elif f.kind == "duration" and default:
-                line += f" (default {_go_duration_text(default)})"
+                line += f" (default {format_duration(default)})"
             out.append(line)
         return "\n".join(out)
 
@@ -299,19 +258,6 @@ def wrap_min_raggedness(text: str, limit: int, penalty: int = 100_000) -> list[s
         lines.append(" ".join(words[i:brk[i]]))
         i = brk[i]
     return lines
-
-
-def _go_duration_text(seconds: float) -> str:
-    """Go's Duration.String() for the whole-unit defaults flags use (15s, 1m0s, 1h0m0s, 500ms)."""
-    if seconds < 1:
-        return f"{seconds * 1000:g}ms"
-    h, rem = divmod(int(seconds), 3600)
-    m, sec = divmod(rem, 60)
-    if h:
-        return f"{h}h{m}m{sec}s"
-    if m:
-        return f"{m}m{sec}s"
-    return f"{sec}s"
 
 
 def wants_help(argv: list[str]) -> bool:

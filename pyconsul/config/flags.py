@@ -12,7 +12,9 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from pyconsul.config.errors import ConfigError, HelpRequested
-from pyconsul.durations import parse_duration
+from pyconsul.gocompat.durations import parse_duration
+from pyconsul.gocompat.flagscan import FlagScanner, FlagSyntaxError, HelpFlag, invalid_bool
+from pyconsul.gocompat.strconv import parse_bool, parse_int
 
 
 @dataclass(frozen=True)
@@ -109,10 +111,6 @@ class AgentFlags:
     values: dict[str, Any] = field(default_factory=dict)  # canonical config from the flags
 
 
-_TRUE = {"1", "t", "T", "TRUE", "true", "True"}
-_FALSE = {"0", "f", "F", "FALSE", "false", "False"}
-
-
 def _set(values: dict[str, Any], dotted: str, value: Any) -> None:
     parts = dotted.split(".")
     d = values
@@ -133,52 +131,41 @@ def _get(values: dict[str, Any], dotted: str) -> Any:
 def parse_agent_flags(argv: list[str]) -> AgentFlags:
     """Parse `agent` flags; ConfigError with Go's wording on an unknown flag or bad value."""
     out = AgentFlags()
-    i = 0
-    while i < len(argv):
-        arg = argv[i]
-        if arg == "--":
-            i += 1
-            break
-        if not arg.startswith("-") or arg == "-":
-            break
-        body = arg[2:] if arg.startswith("--") else arg[1:]
-        name, eq, inline = body.partition("=")
-        if name in ("h", "help"):
-            raise HelpRequested(agent_usage())
-        flag = FLAGS.get(name)
-        if flag is None or not name:
-            raise ConfigError(f"flag provided but not defined: -{name}")
-        if flag.kind == "bool":
-            if eq:
-                if inline in _TRUE:
-                    value: Any = True
-                elif inline in _FALSE:
-                    value = False
-                else:
-                    raise ConfigError(f'invalid boolean value "{inline}" for -{name}: parse error')
+    scanner = FlagScanner(argv, _kind_of)
+    try:
+        for name, raw in scanner:
+            flag = FLAGS[name]
+            if flag.kind == "bool":
+                value: Any = True if raw is None else _bool(name, raw)
             else:
-                value = True
-            i += 1
-        else:
-            if eq:
-                text = inline
-                i += 1
-            else:
-                if i + 1 >= len(argv):
-                    raise ConfigError(f"flag needs an argument: -{name}")
-                text = argv[i + 1]
-                i += 2
-            value = _convert(name, flag, text)
-        _apply(out, name, flag, value)
-    if i < len(argv):
-        raise ConfigError(f"Unexpected extra arguments: {argv[i:]}")
+                assert raw is not None
+                value = _convert(name, flag, raw)
+            _apply(out, name, flag, value)
+    except HelpFlag:
+        raise HelpRequested(agent_usage()) from None
+    except FlagSyntaxError as exc:
+        raise ConfigError(str(exc)) from None
+    if scanner.rest:
+        raise ConfigError(f"Unexpected extra arguments: {scanner.rest}")
     return out
+
+
+def _kind_of(name: str) -> bool | None:
+    flag = FLAGS.get(name)
+    return None if flag is None else flag.kind == "bool"
+
+
+def _bool(name: str, raw: str) -> bool:
+    try:
+        return parse_bool(raw)
+    except ValueError:
+        raise invalid_bool(name, raw) from None
 
 
 def _convert(name: str, flag: Flag, text: str) -> Any:
     if flag.kind == "int":
         try:
-            return int(text, 0) if text.strip().lower().startswith(("0x", "0o", "0b")) else int(text)
+            return parse_int(text)
         except ValueError:
             raise ConfigError(f'invalid value "{text}" for flag -{name}: parse error') from None
     if flag.kind == "dur":
