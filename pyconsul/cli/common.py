@@ -32,7 +32,7 @@ import sys
 from typing import BinaryIO
 
 from pyconsul.cli.flags import FlagSet, Parsed
-from pyconsul.cli.http import Client, ConsulError, add_http_flags, config_from_flags
+from pyconsul.cli.http import Client, ConsulError, add_http_flags, settings_from_flags
 from pyconsul.cli.output import error
 
 
@@ -50,7 +50,7 @@ def connect(opts: Parsed, timeout: float | None = None) -> Client:
     try:
         # Unparseable CONSUL_HTTP_SSL / _SSL_VERIFY are ignored silently: Consul's CLI sends its
         # api package's log (where those warnings go) to io.Discard.
-        return Client(config_from_flags(opts), timeout=timeout)
+        return Client(settings_from_flags(opts), timeout=timeout)
     except ConsulError as exc:
         error(f"Error connecting to Consul agent: {exc}")
         raise SystemExit(1) from None

@@ -130,8 +130,8 @@ def run(argv: list[str]) -> int:
 
     old_handlers = {s: signal.signal(s, on_signal) for s in (signal.SIGINT, signal.SIGTERM)}
     try:
-        session = SessionKeeper(client, Client(client.cfg), name)
-        monitor_client = Client(client.cfg)
+        session = SessionKeeper(client, Client(client.settings), name)
+        monitor_client = Client(client.settings)
         lock: KVLock | KVSemaphore
         if limit == 1:
             lock = KVLock(client, monitor_client, prefix, session, opts["monitor-retry"])

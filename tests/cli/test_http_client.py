@@ -16,11 +16,11 @@ from pyconsul.cli.http import (
     StatusError,
     TransportError,
     add_http_flags,
-    config_from_env,
-    config_from_flags,
-    encode_query,
-    resolve_token,
 )
+from pyconsul.cli.http import settings_from_flags as config_from_flags
+from pyconsul.client.request import encode_query
+from pyconsul.client.settings import resolve_token
+from pyconsul.client.settings import settings_from_env as config_from_env
 from tests.agent_proc import free_port
 from tests.cli.cli_run import consul
 from tests.cli.tls_server import CertFiles, https_agent, make_certs

@@ -1,4 +1,4 @@
-"""Errors of the CLI's HTTP client, worded as Consul's Go client words them."""
+"""What a request to Consul fails with, worded as Consul's Go client words it."""
 
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ import socket
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
-    from pyconsul.cli.http_config import ClientConfig
+    from pyconsul.client.settings import ClientSettings
 
 
 class ConsulError(Exception):
@@ -22,7 +22,12 @@ class ConfigError(ConsulError):
 
 
 class TransportError(ConsulError):
-    """The request never got an HTTP answer (refused, unreachable, TLS failure...)."""
+    """The request never got an HTTP answer (refused, unreachable, TLS failure...); `cause` is
+    the underlying exception when a caller words the failure its own way."""
+
+    def __init__(self, message: str, cause: BaseException | None = None) -> None:
+        super().__init__(message)
+        self.cause = cause
 
 
 class StatusError(ConsulError):
@@ -32,23 +37,23 @@ class StatusError(ConsulError):
         self.body = body
 
 
-def _dial_target(cfg: ClientConfig) -> str:
-    if cfg.scheme == "unix":
-        return f"dial unix {cfg.address}"
-    host, port = cfg.host_port()
+def _dial_target(settings: ClientSettings) -> str:
+    if settings.scheme == "unix":
+        return f"dial unix {settings.address}"
+    host, port = settings.host_port()
     return f"dial tcp {host}:{port}" if ":" not in host else f"dial tcp [{host}]:{port}"
 
 
-def go_error(method: str, url: str, exc: BaseException, cfg: ClientConfig) -> str:
+def go_error(method: str, url: str, exc: BaseException, settings: ClientSettings) -> str:
     prefix = f'{method[:1]}{method[1:].lower()} "{url}": '
-    return prefix + go_transport_reason(exc, cfg)
+    return prefix + go_transport_reason(exc, settings)
 
 
-def go_transport_reason(exc: BaseException, cfg: ClientConfig) -> str:
+def go_transport_reason(exc: BaseException, settings: ClientSettings) -> str:
     """The part after the URL in Go's net/http error for the same failure."""
     import ssl
 
-    dial = _dial_target(cfg)
+    dial = _dial_target(settings)
     if isinstance(exc, ssl.SSLCertVerificationError):
         msg = exc.verify_message or str(exc)
         if exc.verify_code in (2, 19, 20, 21):
@@ -62,7 +67,7 @@ def go_transport_reason(exc: BaseException, cfg: ClientConfig) -> str:
             return "remote error: tls: bad certificate"
         return f"tls: {(exc.reason or str(exc)).lower().replace('_', ' ')}"
     if isinstance(exc, socket.gaierror):
-        host = cfg.host_port()[0] if cfg.scheme != "unix" else cfg.address
+        host = settings.host_port()[0] if settings.scheme != "unix" else settings.address
         server = _resolver()
         return f"dial tcp: lookup {host}{f' on {server}' if server else ''}: no such host"
     if isinstance(exc, http.client.BadStatusLine):
