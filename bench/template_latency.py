@@ -26,6 +26,7 @@ import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+from pyconsul.client.settings import ClientSettings
 from pytemplate.client import HttpConsulClient  # noqa: E402
 from pytemplate.config import Config, ConsulSettings, TemplateConfig  # noqa: E402
 from pytemplate.runner import Runner  # noqa: E402
@@ -99,7 +100,7 @@ async def sharing_part(agent: AgentProcess, work: Path, templates: int, changes:
                            destination=str(work / "shared" / f"t{i}.conf"), command=f"echo x >> {marks}")
             for i in range(templates)]
     client = HttpConsulClient(agent.http_addr)
-    runner = Runner(Config(consul=ConsulSettings(address=agent.http_addr), templates=cfgs), client,
+    runner = Runner(Config(consul=ConsulSettings(client=ClientSettings.at(agent.http_addr)), templates=cfgs), client,
                     out=io.StringIO())
     task = asyncio.create_task(runner.run())
 

@@ -18,6 +18,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from pyconsul.client.errors import ConfigError as ClientConfigError
+from pyconsul.client.settings import ClientOverrides, consul_template_settings_from_env
 from pyconsul.gocompat.flagscan import FlagScanner, FlagSyntaxError
 from pyconsul.gocompat.strconv import parse_bool as go_parse_bool
 from pyconsul.loop import run as run_loop
@@ -125,31 +127,28 @@ def _flag_bool(name: str, value: str) -> bool:
 
 
 def build_config(opts: Options, environ: dict[str, str] | None = None) -> Config:
-    env = os.environ if environ is None else environ
     cfg = Config()
-    if env.get("CONSUL_HTTP_ADDR"):
-        cfg.consul.address = env["CONSUL_HTTP_ADDR"]
-    if env.get("CONSUL_HTTP_TOKEN") or env.get("CONSUL_TOKEN"):
-        cfg.consul.token = env.get("CONSUL_HTTP_TOKEN") or env.get("CONSUL_TOKEN", "")
+    # consul-template's defaults come from Consul's environment variables (read by the core).
+    try:
+        cfg.consul.client = consul_template_settings_from_env(environ)
+    except ClientConfigError as exc:
+        raise ConfigError(f"CONSUL_HTTP_ADDR: {exc}") from None
     cfg.config_paths = opts.lists.get("config", [])
     load_files(cfg, cfg.config_paths)
     v = opts.values
-    if "consul-addr" in v:
-        cfg.consul.address = str(v["consul-addr"])
-    if "consul-token" in v:
-        cfg.consul.token = str(v["consul-token"])
-    if "consul-auth" in v:
-        cfg.consul.auth = str(v["consul-auth"])
-    ssl = cfg.consul.ssl
-    if "consul-ssl" in v:
-        ssl.enabled = bool(v["consul-ssl"])
-    if "consul-ssl-verify" in v:
-        ssl.verify = bool(v["consul-ssl-verify"])
-    for flag, attr in (("consul-ssl-ca-cert", "ca_cert"), ("consul-ssl-ca-path", "ca_path"),
-                       ("consul-ssl-cert", "cert"), ("consul-ssl-key", "key"),
-                       ("consul-ssl-server-name", "server_name")):
-        if flag in v:
-            setattr(ssl, attr, str(v[flag]))
+
+    def given(name: str) -> str | None:
+        return str(v[name]) if name in v else None
+
+    verify = v.get("consul-ssl-verify")
+    cfg.consul.layer(ClientOverrides(
+        address=given("consul-addr"), token=given("consul-token"), http_auth=given("consul-auth"),
+        use_tls=bool(v["consul-ssl"]) if "consul-ssl" in v else None,
+        insecure_skip_verify=None if verify is None else not verify,
+        ca_file=given("consul-ssl-ca-cert"), ca_path=given("consul-ssl-ca-path"),
+        cert_file=given("consul-ssl-cert"), key_file=given("consul-ssl-key"),
+        tls_server_name=given("consul-ssl-server-name"),
+    ), "-consul-addr")  # the only value a layer can refuse
     if "consul-retry-backoff" in v:
         cfg.consul.retry_base = duration(v["consul-retry-backoff"], "-consul-retry-backoff")
     if "consul-retry-max-backoff" in v:
@@ -205,7 +204,7 @@ def setup_logging(level: str) -> None:
 async def serve(opts: Options, cfg: Config) -> int:
     from pytemplate.runner import Runner
 
-    client = HttpConsulClient(cfg.consul.address, cfg.consul.token, cfg.consul.ssl, cfg.consul.auth)
+    client = HttpConsulClient(cfg.consul.client)
     loop = asyncio.get_running_loop()
     state = {"reload": False, "runner": None}
 
@@ -275,7 +274,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         setup_logging(cfg.log_level)
         from pytemplate.runner import Runner
 
-        Runner(cfg, HttpConsulClient(cfg.consul.address))  # parse templates now: fail before watching
+        Runner(cfg, HttpConsulClient(cfg.consul.client))  # parse templates now: fail before watching
     except (ConfigError, TemplateError) as exc:
         print(f"pytemplate: {exc}", file=sys.stderr)
         return 1

@@ -14,8 +14,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from pyconsul.durations import parse_duration
-from pytemplate.client import SSLOptions
+from pyconsul.client.errors import ConfigError as ClientConfigError
+from pyconsul.client.settings import ClientOverrides, ClientSettings
+from pyconsul.gocompat.durations import parse_duration
 
 
 class ConfigError(ValueError):
@@ -63,13 +64,27 @@ class ExecConfig:
 
 @dataclass
 class ConsulSettings:
-    address: str = "127.0.0.1:8500"
-    token: str = ""
-    auth: str = ""
-    ssl: SSLOptions = field(default_factory=SSLOptions)
+    # Address, token, auth and TLS: the shared client settings, layered environment < config
+    # files < flags by `layer`.
+    client: ClientSettings = field(default_factory=ClientSettings)
     retry_base: float = 0.25
     retry_max: float = 60.0
     retry_attempts: int = 12  # 0: retry forever
+
+    @property
+    def address(self) -> str:
+        return self.client.address
+
+    @property
+    def token(self) -> str:
+        return self.client.token
+
+    def layer(self, overrides: ClientOverrides, what: str) -> None:
+        """Lay one source's Consul settings over what came before (`what` names the source)."""
+        try:
+            self.client = self.client.with_overrides(overrides)
+        except ClientConfigError as exc:
+            raise ConfigError(f"{what}: {exc}") from None
 
 
 @dataclass
@@ -280,23 +295,25 @@ def template_from_block(b: dict[str, Any]) -> TemplateConfig:
 
 def apply_file(cfg: Config, data: dict[str, Any]) -> None:
     consul = _one(data.get("consul"))
-    if "address" in consul:
-        cfg.consul.address = str(consul["address"])
-    if "token" in consul:
-        cfg.consul.token = str(consul["token"])
     auth = _one(consul.get("auth"))
-    if auth.get("username") and parse_bool(auth.get("enabled", True), "auth.enabled"):
-        cfg.consul.auth = f"{auth['username']}:{auth.get('password', '')}"
     ssl = _one(consul.get("ssl"))
-    if ssl:
-        o = cfg.consul.ssl
-        o.enabled = parse_bool(ssl.get("enabled", True), "ssl.enabled")
-        o.verify = parse_bool(ssl.get("verify", o.verify), "ssl.verify")
-        o.ca_cert = str(ssl.get("ca_cert", o.ca_cert))
-        o.ca_path = str(ssl.get("ca_path", o.ca_path))
-        o.cert = str(ssl.get("cert", o.cert))
-        o.key = str(ssl.get("key", o.key))
-        o.server_name = str(ssl.get("server_name", o.server_name))
+    http_auth = None
+    if auth.get("username") and parse_bool(auth.get("enabled", True), "auth.enabled"):
+        http_auth = f"{auth['username']}:{auth.get('password', '')}"
+
+    def text(key: str) -> str | None:
+        return str(ssl[key]) if key in ssl else None
+
+    cfg.consul.layer(ClientOverrides(
+        address=str(consul["address"]) if "address" in consul else None,
+        token=str(consul["token"]) if "token" in consul else None,
+        http_auth=http_auth,
+        # An ssl block turns TLS on unless it says enabled = false.
+        use_tls=parse_bool(ssl.get("enabled", True), "ssl.enabled") if ssl else None,
+        insecure_skip_verify=not parse_bool(ssl["verify"], "ssl.verify") if "verify" in ssl else None,
+        ca_file=text("ca_cert"), ca_path=text("ca_path"), cert_file=text("cert"), key_file=text("key"),
+        tls_server_name=text("server_name"),
+    ), "consul.address")  # the only value a layer can refuse
     retry = _one(consul.get("retry"))
     if "backoff" in retry:
         cfg.consul.retry_base = duration(retry["backoff"], "retry.backoff")

@@ -71,6 +71,11 @@ class ClientSettings:
     http_auth: str = ""
     warnings: tuple[str, ...] = ()  # what Consul's api package would log about the environment
 
+    @classmethod
+    def at(cls, address: str) -> ClientSettings:
+        """Settings for this address and nothing else (no environment): tests, benchmarks."""
+        return cls().with_overrides(ClientOverrides(address=address))
+
     @property
     def scheme(self) -> str:
         """http | https | unix."""

@@ -13,6 +13,7 @@ from pathlib import Path
 
 import pytest
 
+from pyconsul.client.settings import ClientSettings
 from pytemplate.client import HttpConsulClient
 from pytemplate.config import Config, ConsulSettings, TemplateConfig
 from pytemplate.runner import Runner
@@ -91,7 +92,7 @@ async def test_templates_share_one_view_per_dependency_and_one_command_per_pass(
                        command=f"echo pass >> {marks}")
         for i in range(20)
     ]
-    cfg = Config(consul=ConsulSettings(address=shared_agent.http_addr), templates=templates, max_stale=0)
+    cfg = Config(consul=ConsulSettings(client=ClientSettings.at(shared_agent.http_addr)), templates=templates, max_stale=0)
     client = HttpConsulClient(shared_agent.http_addr)
     runner = Runner(cfg, client, out=io.StringIO())
     task = asyncio.create_task(runner.run())

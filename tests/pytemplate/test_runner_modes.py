@@ -9,6 +9,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+from pyconsul.client.settings import ClientSettings
 from pytemplate.client import HttpConsulClient
 from pytemplate.config import Config, ConsulSettings, TemplateConfig, WaitConfig
 from pytemplate.runner import Runner
@@ -83,7 +84,7 @@ def test_exec_child_exit_ends_pytemplate_with_its_status(shared_agent: AgentProc
 async def test_quiescence_collapses_a_burst_into_one_render(shared_agent: AgentProcess, tmp_path: Path) -> None:
     await asyncio.to_thread(kv_put, shared_agent, "quiet/v", "0")
     marks = tmp_path / "marks"
-    cfg = Config(consul=ConsulSettings(address=shared_agent.http_addr), templates=[
+    cfg = Config(consul=ConsulSettings(client=ClientSettings.at(shared_agent.http_addr)), templates=[
         TemplateConfig(contents='{{ key "quiet/v" }}', destination=str(tmp_path / "out"),
                        command=f"echo r >> {marks}", wait=WaitConfig(0.4, 3.0)),
     ])
@@ -116,7 +117,7 @@ async def _until(predicate: object, what: str, timeout: float = 20.0) -> None:
 async def test_file_dependency_follows_the_file(shared_agent: AgentProcess, tmp_path: Path) -> None:
     watched = tmp_path / "motd"
     watched.write_text("v1")
-    cfg = Config(consul=ConsulSettings(address=shared_agent.http_addr), templates=[
+    cfg = Config(consul=ConsulSettings(client=ClientSettings.at(shared_agent.http_addr)), templates=[
         TemplateConfig(contents=f'[{{{{ file "{watched}" }}}}]', destination=str(tmp_path / "out")),
         TemplateConfig(contents=f"[{{{{ file('{watched}') }}}}]", destination=str(tmp_path / "out2"),
                        engine="jinja"),
