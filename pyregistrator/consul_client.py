@@ -2,19 +2,23 @@
 
 URIs as registrator takes them: `consul://HOST:PORT` (default 127.0.0.1:8500),
 `consul-tls://HOST:PORT` (CA, certificate and key from CONSUL_CACERT, CONSUL_TLSCERT,
-CONSUL_TLSKEY) and `consul-unix:///path/to/consul.sock`. CONSUL_HTTP_TOKEN is sent when set.
+CONSUL_TLSKEY) and `consul-unix:///path/to/consul.sock`. Like registrator, which starts from
+Consul's api.DefaultConfig(), the rest (CONSUL_HTTP_TOKEN, CONSUL_HTTP_AUTH…) comes from Consul's
+environment; `pyconsul.client.settings.registrator_settings` reads it, the shared async
+transport sends the requests.
 """
 
 from __future__ import annotations
 
-import os
-import ssl
+import json
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any, Protocol
 from urllib.parse import quote, urlsplit
 
-import aiohttp
+from pyconsul.client.aio import AsyncClient
+from pyconsul.client.errors import TransportError
+from pyconsul.client.settings import ClientSettings, registrator_settings
 
 DEFAULT_ADDRESS = "127.0.0.1:8500"
 
@@ -83,56 +87,37 @@ def parse_registry_uri(uri: str) -> RegistryURI:
     raise UsageError(f"unrecognized adapter: {uri} (use consul://, consul-tls:// or consul-unix://)")
 
 
-def _tls_context() -> ssl.SSLContext:
-    ca = os.environ.get("CONSUL_CACERT") or None
-    ctx = ssl.create_default_context(cafile=ca)
-    cert, key = os.environ.get("CONSUL_TLSCERT"), os.environ.get("CONSUL_TLSKEY")
-    if cert:
-        ctx.load_cert_chain(cert, key or None)
-    return ctx
-
-
 class ConsulAgentClient:
     """Registers services with one Consul agent over HTTP; one keep-alive session."""
 
-    def __init__(self, uri: RegistryURI, token: str | None = None, timeout: float = 5.0) -> None:
+    def __init__(self, uri: RegistryURI, token: str | None = None, timeout: float = 5.0,
+                 settings: ClientSettings | None = None) -> None:
+        """`settings` default to registrator's: Consul's environment and then `uri`; an explicit
+        `token` replaces the environment's."""
         self.uri = uri
-        self._token = token if token is not None else os.environ.get("CONSUL_HTTP_TOKEN", "")
-        self._timeout = aiohttp.ClientTimeout(total=timeout)
-        self._session: aiohttp.ClientSession | None = None
-
-    def _open(self) -> aiohttp.ClientSession:
-        if self._session is None or self._session.closed:
-            connector: aiohttp.BaseConnector
-            if self.uri.scheme == "consul-unix":
-                connector = aiohttp.UnixConnector(path=self.uri.address)
-            elif self.uri.scheme == "consul-tls":
-                connector = aiohttp.TCPConnector(ssl=_tls_context())
-            else:
-                connector = aiohttp.TCPConnector()
-            headers = {"X-Consul-Token": self._token} if self._token else {}
-            self._session = aiohttp.ClientSession(
-                connector=connector, timeout=self._timeout, headers=headers
-            )
-        return self._session
+        base = settings if settings is not None else registrator_settings(uri.scheme, uri.address)
+        if token is not None:
+            base = replace(base, token=token, token_file="")
+        self._http = AsyncClient(base, user_agent="pyregistrator", timeout=timeout)
 
     async def close(self) -> None:
-        if self._session is not None:
-            await self._session.close()
-            self._session = None
+        await self._http.close()
 
     async def _call(self, method: str, path: str, body: Any = None) -> Any:
-        session = self._open()
         try:
-            async with session.request(method, self.uri.base_url + path, json=body) as resp:
-                text = await resp.text()
-                if resp.status >= 400:
-                    raise RegistryRejected(resp.status, text.strip()[:300])
-                if resp.content_type == "application/json" and text:
-                    return await resp.json(content_type=None)
-                return text
-        except (aiohttp.ClientConnectionError, aiohttp.ClientPayloadError, TimeoutError, OSError) as exc:
-            raise RegistryUnavailable(f"{self.uri.base_url}: {exc or type(exc).__name__}") from exc
+            resp = await self._http.request(method, path, json=body)
+        except TransportError as exc:
+            cause = exc.cause if exc.cause is not None else exc
+            raise RegistryUnavailable(f"{self.uri.base_url}: {cause or type(cause).__name__}") from cause
+        text = resp.text()
+        if resp.status >= 400:
+            raise RegistryRejected(resp.status, text.strip()[:300])
+        if resp.content_type == "application/json" and text:
+            try:
+                return json.loads(text)
+            except ValueError:
+                raise RegistryRejected(resp.status, f"invalid JSON from {path}: {text[:100]}") from None
+        return text
 
     async def ping(self) -> str:
         """The current leader, as registrator's Ping reads it."""
