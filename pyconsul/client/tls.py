@@ -17,8 +17,10 @@ def build_ssl_context(settings: ClientSettings) -> ssl.SSLContext:
     transports pass it as the server host name)."""
     ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
     ctx.minimum_version = ssl.TLSVersion.TLSv1_2
+    loading = ""  # the file being read, for the error: OpenSSL's errors do not always name it
     try:
         if settings.ca_file:
+            loading = settings.ca_file
             ctx.load_verify_locations(cafile=settings.ca_file)
         if settings.ca_path:
             _load_ca_path(ctx, settings.ca_path)
@@ -27,11 +29,12 @@ def build_ssl_context(settings: ClientSettings) -> ssl.SSLContext:
         if settings.cert_file or settings.key_file:
             if not (settings.cert_file and settings.key_file):
                 raise ConfigError("Both client cert and client key must be provided")
+            loading = settings.cert_file
             ctx.load_cert_chain(settings.cert_file, settings.key_file)
     except ssl.SSLError as exc:  # before OSError: SSLError is one
         raise ConfigError(f"tls: failed to load certificates: {exc.reason or exc}") from None
     except OSError as exc:
-        raise ConfigError(os_error_text(exc, exc.filename or "")) from None
+        raise ConfigError(os_error_text(exc, exc.filename or loading)) from None
     if settings.insecure_skip_verify:
         ctx.check_hostname = False
         ctx.verify_mode = ssl.CERT_NONE
