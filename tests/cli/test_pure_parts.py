@@ -134,20 +134,3 @@ def test_data_argument_is_literal_unless_file_or_stdin(data: str) -> None:
     from pyconsul.cli.common import read_data_arg
 
     assert read_data_arg(data) == data.encode()
-
-
-@given(st.one_of(st.ip_addresses(v=4).map(str), st.from_regex(r"[a-z][a-z0-9-]{0,20}(\.[a-z]{2,5})?", fullmatch=True)),
-       st.integers(min_value=1, max_value=65535))
-def test_http_addr_host_port_split(host: str, port: int) -> None:
-    from pyconsul.client.settings import settings_from_env as config_from_env
-
-    for value in (f"{host}:{port}", f"http://{host}:{port}", f"https://{host}:{port}/"):
-        cfg = config_from_env({"CONSUL_HTTP_ADDR": value})
-        assert cfg.host_port() == (host, port)
-
-
-def test_ipv6_http_addr() -> None:
-    from pyconsul.client.settings import settings_from_env as config_from_env
-
-    cfg = config_from_env({"CONSUL_HTTP_ADDR": "http://[::1]:8500"})
-    assert cfg.host_port() == ("::1", 8500) and cfg.base_url() == "http://[::1]:8500"
