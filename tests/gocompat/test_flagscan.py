@@ -70,3 +70,31 @@ def test_lazy_scan_stops_at_the_callers_error() -> None:
 @given(st.lists(st.sampled_from(["a", "b", "x y", "-", "--v"]), max_size=5))
 def test_positional_arguments_after_double_dash_are_untouched(tail: list[str]) -> None:
     assert scan(["-v", "--", *tail], kind_of) == ([("v", None)], tail)
+
+
+WORDS = ["-v", "--v", "-v=false", "-v=maybe", "-name", "--name=x", "-n", "-n=0x10", "-n=abc", "--", "-",
+         "arg", "-nope", "---v", "-=", "5"]
+
+
+@given(st.lists(st.sampled_from(WORDS), max_size=6))
+def test_the_cli_and_registrator_parsers_agree(argv: list[str]) -> None:
+    """Two programs, one set of Go rules: the same flags give the same values, rest and errors."""
+    from pyconsul.cli.flags import FlagError as CLIFlagError
+    from pyconsul.cli.flags import FlagSet
+    from pyregistrator import flags as reg
+
+    fs = FlagSet("Usage: t")
+    fs.bool("v", False, "")
+    fs.string("name", "", "")
+    fs.int("n", 0, "")
+    specs = [reg.Flag("v", "bool", False, ""), reg.Flag("name", "string", "", ""), reg.Flag("n", "int", 0, "")]
+    try:
+        parsed = fs.parse_args(list(argv))
+        cli: object = (parsed.values, parsed.args)
+    except CLIFlagError as exc:
+        cli = str(exc)
+    try:
+        registrator: object = reg.parse(specs, argv)
+    except reg.FlagError as exc:
+        registrator = str(exc)
+    assert cli == registrator
