@@ -77,7 +77,7 @@ def serve(port: int, instances: int) -> None:
     config.ports = replace(config.ports, dns=port)
 
     async def main() -> None:
-        server = await start_dns_server(config, store)
+        server = await start_dns_server(config, store.catalog)
         stop = asyncio.Event()
         loop = asyncio.get_running_loop()
         loop.add_signal_handler(signal.SIGTERM, stop.set)

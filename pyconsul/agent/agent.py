@@ -150,7 +150,7 @@ class Agent:
                 log.debug("waiting for a leader to register this node", extra={"error": str(exc)})
                 await asyncio.sleep(0.5)
         self.local.syncing = True
-        for sid, row in list(self.store.sessions_by_id.items()):
+        for sid, row in list(self.store.sessions.by_id.items()):
             self.session_timers.reset(sid, row["TTL"])
         while not self._stop.is_set():
             try:
@@ -178,8 +178,8 @@ class Agent:
             status, _, body = await self.forwarder.request("GET", f"/v1/health/node/{node}")
             chks = json.loads(body) if status == 200 else []
             return {s["ID"]: s for s in svcs}, {ch["CheckID"]: ch for ch in chks}
-        _, svcs = self.store.node_services(None, node)
-        _, chks = self.store.node_checks(None, node)
+        _, svcs = self.store.catalog.node_services(None, node)
+        _, chks = self.store.catalog.node_checks(None, node)
         return {s["ID"]: s for s in svcs}, {ch["CheckID"]: ch for ch in chks}
 
     async def _register_self(self) -> None:
@@ -231,8 +231,8 @@ class Agent:
                 return None
             return [dict(ch, Node=self.node_name) for ch in self.local.checks.values()
                     if ch.get("ServiceID", "") in ("", service_id)]
-        checks = self.store.checks_by_node.get(node)
-        if checks is None or (service_id and service_id not in self.store.services_by_node.get(node, {})):
+        checks = self.store.catalog.checks_by_node.get(node)
+        if checks is None or (service_id and service_id not in self.store.catalog.services_by_node.get(node, {})):
             return None
         return [ch for ch in checks.values() if ch["ServiceID"] in ("", service_id)]
 

@@ -59,10 +59,10 @@ async def reconcile_member(agent: Agent, member: Any, reaped: bool = False) -> N
     from pyconsul.gossip.reconcile import reconcile_member as plan
 
     if reaped:
-        if member.name != agent.node_name and agent.store.nodes_by_name.get(member.name) is not None:
+        if member.name != agent.node_name and agent.store.catalog.nodes_by_name.get(member.name) is not None:
             await _write_all(agent, [c.Deregister(node=member.name)], member.name)
         return
-    await _write_all(agent, plan(member, agent.store, agent.config.datacenter), member.name)
+    await _write_all(agent, plan(member, agent.store.catalog, agent.config.datacenter), member.name)
 
 
 async def reconcile_loop(agent: Agent) -> None:
@@ -74,7 +74,7 @@ async def reconcile_loop(agent: Agent) -> None:
         await asyncio.sleep(RECONCILE_INTERVAL if agent.membership is not None else 5.0)
         if agent.membership is None or not agent.consensus.leader_status().is_leader:
             continue
-        commands = reconcile_all(agent.membership.members(), agent.store, agent.config.datacenter, agent.node_name)
+        commands = reconcile_all(agent.membership.members(), agent.store.catalog, agent.config.datacenter, agent.node_name)
         await _write_all(agent, commands, "*")
 
 

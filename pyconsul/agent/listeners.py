@@ -75,4 +75,4 @@ async def start_dns(agent: Agent) -> Any:
 
     if agent.forwarder is not None:  # a client answers from a mirror of the servers' catalog
         return await start_client_dns_server(agent.config, agent.forwarder.request)
-    return await start_dns_server(agent.config, agent.store)
+    return await start_dns_server(agent.config, agent.store.catalog)

@@ -100,7 +100,7 @@ async def nodes(ctx: APIContext, req: web.Request, q: QueryOptions) -> Reply:
     store = ctx.store
 
     def run(ws: WatchSet | None) -> tuple[int, list[Row]]:
-        idx, rows = store.nodes(ws)
+        idx, rows = store.catalog.nodes(ws)
         if meta:
             rows = [r for r in rows if _meta_ok(r, meta)]
         return idx, rows
@@ -114,12 +114,12 @@ async def services(ctx: APIContext, req: web.Request, q: QueryOptions) -> Reply:
 
     def run(ws: WatchSet | None) -> tuple[int, Any]:
         if not meta and not q.filter:
-            return store.services(ws)
+            return store.catalog.services(ws)
         # With node-meta or a filter, only instances on matching nodes count.
-        idx, all_services = store.services(ws)
+        idx, all_services = store.catalog.services(ws)
         out: dict[str, list[str]] = {}
         for name in all_services:
-            for node, svc in store.service_instances_rows(name):
+            for node, svc in store.catalog.service_instances_rows(name):
                 if meta and not _meta_ok(node, meta):
                     continue
                 if q.filter:
@@ -171,15 +171,15 @@ async def service(ctx: APIContext, req: web.Request, q: QueryOptions) -> Reply:
         if ws is not None:
             ws.add(("svc", name))
         out = []
-        for node, svc in store.service_instances_rows(name):
+        for node, svc in store.catalog.service_instances_rows(name):
             if tags and not all(t in svc["Tags"] for t in tags):
                 continue
             if meta and not _meta_ok(node, meta):
                 continue
             out.append(service_node(node, svc))
-        return store.service_index(name), out
+        return store.catalog.service_index(name), out
 
-    return await ctx.blocking_json(q, req, run, peek=lambda: store.service_index(name))
+    return await ctx.blocking_json(q, req, run, peek=lambda: store.catalog.service_index(name))
 
 
 async def _node_reply(
@@ -189,8 +189,8 @@ async def _node_reply(
     store = ctx.store
 
     def run(ws: WatchSet | None) -> tuple[int, Any]:
-        _, row = store.get_node(ws, name)
-        idx, svcs = store.node_services(ws, name)
+        _, row = store.catalog.get_node(ws, name)
+        idx, svcs = store.catalog.node_services(ws, name)
         if row is None:
             return idx, None
         return idx, {"Node": row, "Services": services_shape(svcs)}

@@ -18,13 +18,13 @@ Row = dict[str, Any]
 async def node(ctx: APIContext, req: web.Request, q: QueryOptions) -> Reply:
     name = req.match_info["node"]
     store = ctx.store
-    return await ctx.blocking_json(q, req, lambda ws: store.node_checks(ws, name))
+    return await ctx.blocking_json(q, req, lambda ws: store.catalog.node_checks(ws, name))
 
 
 async def service_checks(ctx: APIContext, req: web.Request, q: QueryOptions) -> Reply:
     name = req.match_info["service"]
     store = ctx.store
-    return await ctx.blocking_json(q, req, lambda ws: store.service_checks(ws, name))
+    return await ctx.blocking_json(q, req, lambda ws: store.catalog.service_checks(ws, name))
 
 
 def healthy(entry: Row) -> bool:
@@ -39,14 +39,14 @@ async def service(ctx: APIContext, req: web.Request, q: QueryOptions) -> Reply:
     store = ctx.store
 
     def run(ws: WatchSet | None) -> tuple[int, list[Row]]:
-        idx, rows = store.check_service_nodes(ws, name, tags)
+        idx, rows = store.catalog.check_service_nodes(ws, name, tags)
         if passing:
             rows = [r for r in rows if healthy(r)]
         if meta:
             rows = [r for r in rows if all((r["Node"]["Meta"] or {}).get(k) == v for k, v in meta.items())]
         return idx, rows
 
-    return await ctx.blocking_json(q, req, run, peek=lambda: store.service_index(name))
+    return await ctx.blocking_json(q, req, run, peek=lambda: store.catalog.service_index(name))
 
 
 async def state(ctx: APIContext, req: web.Request, q: QueryOptions) -> Reply:
@@ -54,4 +54,4 @@ async def state(ctx: APIContext, req: web.Request, q: QueryOptions) -> Reply:
     if st != "any" and st not in CHECK_STATES:
         raise HTTPError(400, f"Invalid state: {st}")
     store = ctx.store
-    return await ctx.blocking_json(q, req, lambda ws: store.checks_in_state(ws, st))
+    return await ctx.blocking_json(q, req, lambda ws: store.catalog.checks_in_state(ws, st))

@@ -20,18 +20,18 @@ async def get(ctx: APIContext, req: web.Request, q: QueryOptions) -> Reply:
     store = ctx.store
     if query_bool(req, "keys") or "keys" in req.rel_url.query:
         sep = req.rel_url.query.get("separator", "")
-        idx, keys = await ctx.blocking(q, lambda ws: store.kv_keys(ws, key, sep))
+        idx, keys = await ctx.blocking(q, lambda ws: store.kv.keys(ws, key, sep))
         if not keys and key:  # Consul: 404 (no body) for an empty prefix, [] for the root
             return Reply(b"", status=404, index=idx)
         return Reply(dumps(keys, q.pretty), index=idx)
     if "recurse" in req.rel_url.query:
-        idx, rows = await ctx.blocking(q, lambda ws: store.kv_list(ws, key))
+        idx, rows = await ctx.blocking(q, lambda ws: store.kv.get_tree(ws, key))
         if not rows:
             return Reply(b"", status=404, index=idx)
         return Reply(dumps([kv_json(r) for r in rows], q.pretty), index=idx)
     if not key:
         raise HTTPError(400, "Missing key name")
-    idx, row = await ctx.blocking(q, lambda ws: store.kv_get(ws, key))
+    idx, row = await ctx.blocking(q, lambda ws: store.kv.get(ws, key))
     if row is None:
         return Reply(b"", status=404, index=idx)
     if "raw" in req.rel_url.query:
@@ -56,7 +56,7 @@ async def put(ctx: APIContext, req: web.Request, q: QueryOptions) -> Reply:
         raise HTTPError(400, f"Conflicting flags: acquire={query['acquire']}&release={query['release']}")
     if "acquire" in query:
         session = query["acquire"]
-        if ctx.store.lock_delay_remaining(key) > 0:
+        if ctx.store.kv.lock_delay_remaining(key) > 0:
             return json_reply(False)
         cmd = c.KVOp(verb="lock", key=key, value=value, flags=flags, session=session)
     elif "release" in query:

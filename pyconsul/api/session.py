@@ -110,7 +110,7 @@ async def destroy(ctx: APIContext, req: web.Request, q: QueryOptions) -> Reply:
 async def renew(ctx: APIContext, req: web.Request, q: QueryOptions) -> Reply:
     sid = req.match_info["id"]
     await ctx.read_barrier(q)
-    idx, row = ctx.store.session_get(None, sid)
+    idx, row = ctx.store.sessions.get(None, sid)
     if row is None:
         raise HTTPError(404, f"Session id '{sid}' not found")
     ctx.agent.session_timers.reset(sid, row["TTL"])
@@ -122,7 +122,7 @@ async def info(ctx: APIContext, req: web.Request, q: QueryOptions) -> Reply:
     store = ctx.store
 
     def run(ws: Any) -> tuple[int, list[Any]]:
-        idx, row = store.session_get(ws, sid)
+        idx, row = store.sessions.get(ws, sid)
         return idx, [row] if row else []
 
     return await ctx.blocking_json(q, req, run)
@@ -131,9 +131,9 @@ async def info(ctx: APIContext, req: web.Request, q: QueryOptions) -> Reply:
 async def node(ctx: APIContext, req: web.Request, q: QueryOptions) -> Reply:
     name = req.match_info["node"]
     store = ctx.store
-    return await ctx.blocking_json(q, req, lambda ws: store.node_sessions(ws, name))
+    return await ctx.blocking_json(q, req, lambda ws: store.sessions.node_sessions(ws, name))
 
 
 async def list_(ctx: APIContext, req: web.Request, q: QueryOptions) -> Reply:
     store = ctx.store
-    return await ctx.blocking_json(q, req, lambda ws: store.session_list(ws))
+    return await ctx.blocking_json(q, req, lambda ws: store.sessions.list_all(ws))

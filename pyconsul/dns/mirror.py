@@ -51,16 +51,16 @@ class CatalogMirror:
         return self.store.max_index(*tables)
 
     def nodes(self, ws: Any) -> tuple[int, list[Row]]:
-        return self.store.nodes(ws)
+        return self.store.catalog.nodes(ws)
 
     def get_node(self, ws: Any, name: str) -> tuple[int, Row | None]:
-        return self.store.get_node(ws, name)
+        return self.store.catalog.get_node(ws, name)
 
     def node_services(self, ws: Any, node: str) -> tuple[int, list[Row]]:
-        return self.store.node_services(ws, node)
+        return self.store.catalog.node_services(ws, node)
 
     def check_service_nodes(self, ws: Any, service: str, tags: list[str] | None = None) -> tuple[int, list[Row]]:
-        return self.store.check_service_nodes(ws, service, tags)
+        return self.store.catalog.check_service_nodes(ws, service, tags)
 
     # -- lifecycle ------------------------------------------------------------------------------
     async def start(self) -> None:
@@ -114,7 +114,7 @@ class CatalogMirror:
         for row in rows:
             seen.add(row["Node"])
             self._apply(c.Register(node=_node(row)))
-        for name in list(self.store.nodes_by_name):
+        for name in list(self.store.catalog.nodes_by_name):
             if name not in seen:
                 self._apply(c.Deregister(node=name))
         self._nodes_synced = True
@@ -137,7 +137,7 @@ class CatalogMirror:
         for e in entries:
             wanted[(e["Node"]["Node"], e["Service"]["ID"])] = e
             self._apply(c.Register(node=_node(e["Node"]), service=e["Service"], checks=list(e.get("Checks") or [])))
-        _, mine = self.store.check_service_nodes(None, name)
+        _, mine = self.store.catalog.check_service_nodes(None, name)
         for e in mine:
             key = (e["Node"]["Node"], e["Service"]["ID"])
             theirs = wanted.get(key)

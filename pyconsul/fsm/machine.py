@@ -34,61 +34,61 @@ class StateMachine:
         try:
             result = self._dispatch(index, cmd)
         except StateError as exc:
-            store._pending.clear()
+            store.txn.abort()  # refused on every replica alike: no index moves, nobody wakes
             result = exc
         finally:
-            store.finish(index)
+            store.commit(index)
         return result
 
     def _dispatch(self, idx: int, cmd: c.Command) -> Any:
         s = self.store
         if isinstance(cmd, c.Register):
-            s.ensure_registration(idx, cmd.node, cmd.service, cmd.checks, cmd.skip_node_update)
+            s.catalog.ensure_registration(idx, cmd.node, cmd.service, cmd.checks, cmd.skip_node_update)
             return True
         if isinstance(cmd, c.Deregister):
             if cmd.check_id:
-                s.delete_check(idx, cmd.node, cmd.check_id)
+                s.catalog.delete_check(idx, cmd.node, cmd.check_id)
             elif cmd.service_id:
-                s.delete_service(idx, cmd.node, cmd.service_id)
+                s.catalog.delete_service(idx, cmd.node, cmd.service_id)
             else:
-                s.delete_node(idx, cmd.node)
+                s.catalog.delete_node(idx, cmd.node)
             return True
         if isinstance(cmd, c.KVOp):
             return self._kv(idx, cmd)
         if isinstance(cmd, c.Txn):
-            return s.kv_txn(idx, cmd.ops)
+            return s.kv.transaction(idx, cmd.ops)
         if isinstance(cmd, c.SessionCreate):
-            return s.session_create(idx, cmd.session)
+            return s.sessions.create(idx, cmd.session)
         if isinstance(cmd, c.SessionDestroy):
-            return s.session_destroy(idx, cmd.session_id)
+            return s.sessions.destroy(idx, cmd.session_id)
         if isinstance(cmd, c.EventFire):
-            return s.event_fire(idx, cmd.event)
+            return s.events.fire(idx, cmd.event)
         if isinstance(cmd, c.TombstoneReap):
-            s.reap_tombstones(cmd.index)
+            s.kv.reap_tombstones(cmd.index)
             return True
         if isinstance(cmd, c.Noop):
             return None
         raise c.UnknownCommand(f"no handler for {type(cmd).__name__}")
 
     def _kv(self, idx: int, op: c.KVOp) -> Any:
-        s = self.store
+        kv = self.store.kv
         verb = op.verb
         if verb == "set":
-            s.kv_set(idx, op.key, op.value, op.flags)
+            kv.set(idx, op.key, op.value, op.flags)
             return True
         if verb == "cas":
-            return s.kv_cas(idx, op.key, op.value, op.flags, op.index)
+            return kv.cas(idx, op.key, op.value, op.flags, op.index)
         if verb == "lock":
-            return s.kv_lock(idx, op.key, op.value, op.flags, op.session)
+            return kv.lock(idx, op.key, op.value, op.flags, op.session)
         if verb == "unlock":
-            return s.kv_unlock(idx, op.key, op.value, op.flags, op.session)
+            return kv.unlock(idx, op.key, op.value, op.flags, op.session)
         if verb == "delete":
-            s.kv_delete(idx, op.key)
+            kv.delete(idx, op.key)
             return True
         if verb == "delete-cas":
-            return s.kv_delete_cas(idx, op.key, op.index)
+            return kv.delete_cas(idx, op.key, op.index)
         if verb == "delete-tree":
-            s.kv_delete_tree(idx, op.key)
+            kv.delete_tree(idx, op.key)
             return True
         raise c.UnknownCommand(f"unknown KV verb {verb!r}")
 

@@ -2,21 +2,30 @@
 
 Index tables used: "nodes", "services", "checks" and "service.<name>" (bumped whenever anything a
 health/catalog query for that service returns changes: the instance, its node, or a check on it).
-Watch topics: ("node", name), ("svc", name), ("nodes",), ("services",), ("state", status).
+Watch topics: watch.node, watch.service, watch.nodes, watch.services, watch.check_state.
+
+A check that turns critical or goes away, and a node that goes away, end the sessions bound to
+them: the catalog tells its `SessionInvalidator` (the store wires in its session table).
 """
 
 from __future__ import annotations
 
 import copy
-from typing import TYPE_CHECKING, Any
+from typing import Any, Protocol
 
+from pyconsul.state import watch
 from pyconsul.state.errors import StateError
+from pyconsul.state.txn import IndexTable, WriteTxn
 from pyconsul.state.watch import WatchSet
 
-if TYPE_CHECKING:
-    from pyconsul.state.store import StateStore
-
 Row = dict[str, Any]
+
+NODES, SERVICES, CHECKS = "nodes", "services", "checks"
+
+
+def service_table(name: str) -> str:
+    """The index table of one service's catalog and health answers."""
+    return "service." + name
 
 PASSING, WARNING, CRITICAL, MAINT = "passing", "warning", "critical", "maintenance"
 CHECK_STATES = (PASSING, WARNING, CRITICAL, MAINT)
@@ -78,8 +87,30 @@ def normalize_check(chk: Row, node: str) -> Row:
     return row
 
 
-class CatalogTables:
-    def __init__(self) -> None:
+class SessionInvalidator(Protocol):
+    def invalidate_for_node(self, idx: int, node: str) -> None: ...
+
+    def invalidate_for_check(self, idx: int, node: str, check_id: str) -> None: ...
+
+
+class _NoSessions:
+    def invalidate_for_node(self, idx: int, node: str) -> None:
+        pass
+
+    def invalidate_for_check(self, idx: int, node: str, check_id: str) -> None:
+        pass
+
+
+class CatalogTable:
+    """Nodes, services and checks. Writes take the log index of the command being applied."""
+
+    def __init__(self, txn: WriteTxn, indexes: IndexTable) -> None:
+        self.txn = txn
+        self.indexes = indexes
+        self.sessions: SessionInvalidator = _NoSessions()
+        self.clear()
+
+    def clear(self) -> None:
         self.nodes_by_name: dict[str, Row] = {}
         self.services_by_node: dict[str, dict[str, Row]] = {}
         self.checks_by_node: dict[str, dict[str, Row]] = {}
@@ -88,7 +119,7 @@ class CatalogTables:
 
     # ---------------------------------------------------------------- writes
     def ensure_registration(
-        self: StateStore, idx: int, node: Row, service: Row | None, checks: list[Row], skip_node_update: bool
+        self, idx: int, node: Row, service: Row | None, checks: list[Row], skip_node_update: bool
     ) -> None:
         name = node.get("Node") or ""
         if not name:
@@ -105,7 +136,7 @@ class CatalogTables:
             self._ensure_check(idx, name, chk)
 
     def _validate_registration(
-        self: StateStore, name: str, existing_node: Row | None, service: Row | None, checks: list[Row]
+        self, name: str, existing_node: Row | None, service: Row | None, checks: list[Row]
     ) -> None:
         """Refuse the whole registration up front, so nothing is half-applied."""
         known = set(self.services_by_node.get(name, {})) if existing_node is not None else set()
@@ -122,7 +153,7 @@ class CatalogTables:
             if sid and sid not in known:
                 raise StateError(f"Missing service registration for ServiceID {sid!r}")
 
-    def _ensure_node(self: StateStore, idx: int, node: Row) -> None:
+    def _ensure_node(self, idx: int, node: Row) -> None:
         name = node["Node"]
         existing = self.nodes_by_name.get(name)
         row: Row = {
@@ -145,17 +176,17 @@ class CatalogTables:
         self.nodes_by_name[name] = row
         self.services_by_node.setdefault(name, {})
         self.checks_by_node.setdefault(name, {})
-        self._bump(idx, "nodes")
-        self._touch(("nodes",), ("node", name))
+        self.txn.bump(idx, NODES)
+        self.txn.touch(watch.nodes(), watch.node(name))
         # Catalog and health answers for every service on this node embed the node.
         for svc in self.services_by_node[name].values():
             self._bump_service(idx, svc["Service"])
 
-    def _bump_service(self: StateStore, idx: int, service_name: str) -> None:
-        self._bump(idx, "service." + service_name)
-        self._touch(("svc", service_name))
+    def _bump_service(self, idx: int, service_name: str) -> None:
+        self.txn.bump(idx, service_table(service_name))
+        self.txn.touch(watch.service(service_name))
 
-    def _ensure_service(self: StateStore, idx: int, node: str, svc: Row) -> None:
+    def _ensure_service(self, idx: int, node: str, svc: Row) -> None:
         if node not in self.nodes_by_name:
             raise StateError(f"Missing node registration for {node}")
         row = normalize_service(svc)
@@ -174,9 +205,9 @@ class CatalogTables:
         row["ModifyIndex"] = idx
         services[row["ID"]] = row
         self.service_instances.setdefault(row["Service"], {})[(node, row["ID"])] = None
-        self._bump(idx, "services")
+        self.txn.bump(idx, SERVICES)
         self._bump_service(idx, row["Service"])
-        self._touch(("services",), ("node", node))
+        self.txn.touch(watch.services(), watch.node(node))
         # Checks of this service carry its name and tags.
         for chk in self.checks_by_node[node].values():
             if chk["ServiceID"] == row["ID"] and (
@@ -184,10 +215,10 @@ class CatalogTables:
             ):
                 chk = dict(chk, ServiceName=row["Service"], ServiceTags=list(row["Tags"]), ModifyIndex=idx)
                 self.checks_by_node[node][chk["CheckID"]] = chk
-                self._bump(idx, "checks")
-                self._touch(("state", chk["Status"]), ("state", "any"))
+                self.txn.bump(idx, CHECKS)
+                self.txn.touch(watch.check_state(chk["Status"]), watch.check_state("any"))
 
-    def _unlink_instance(self: StateStore, idx: int, node: str, svc: Row) -> None:
+    def _unlink_instance(self, idx: int, node: str, svc: Row) -> None:
         inst = self.service_instances.get(svc["Service"])
         if inst is not None:
             inst.pop((node, svc["ID"]), None)
@@ -195,7 +226,7 @@ class CatalogTables:
                 del self.service_instances[svc["Service"]]
         self._bump_service(idx, svc["Service"])
 
-    def _ensure_check(self: StateStore, idx: int, node: str, chk: Row) -> None:
+    def _ensure_check(self, idx: int, node: str, chk: Row) -> None:
         if node not in self.nodes_by_name:
             raise StateError(f"Missing node registration for {node}")
         row = normalize_check(chk, node)
@@ -216,7 +247,7 @@ class CatalogTables:
             if _same(existing, row):
                 return
             row["CreateIndex"] = existing["CreateIndex"]
-            self._touch(("state", existing["Status"]))
+            self.txn.touch(watch.check_state(existing["Status"]))
             if existing["ServiceID"] and existing["ServiceID"] != row["ServiceID"]:
                 old = self.services_by_node[node].get(existing["ServiceID"])
                 if old is not None:
@@ -225,13 +256,13 @@ class CatalogTables:
             row["CreateIndex"] = idx
         row["ModifyIndex"] = idx
         checks[row["CheckID"]] = row
-        self._bump(idx, "checks")
-        self._touch(("state", row["Status"]), ("state", "any"), ("node", node))
+        self.txn.bump(idx, CHECKS)
+        self.txn.touch(watch.check_state(row["Status"]), watch.check_state("any"), watch.node(node))
         self._bump_check_services(idx, node, row)
         if row["Status"] == CRITICAL:
-            self._invalidate_sessions_for_check(idx, node, row["CheckID"])
+            self.sessions.invalidate_for_check(idx, node, row["CheckID"])
 
-    def _bump_check_services(self: StateStore, idx: int, node: str, chk: Row) -> None:
+    def _bump_check_services(self, idx: int, node: str, chk: Row) -> None:
         if chk["ServiceID"]:
             svc = self.services_by_node[node].get(chk["ServiceID"])
             if svc is not None:
@@ -240,7 +271,7 @@ class CatalogTables:
             for svc in self.services_by_node[node].values():
                 self._bump_service(idx, svc["Service"])
 
-    def delete_node(self: StateStore, idx: int, node: str) -> None:
+    def delete_node(self, idx: int, node: str) -> None:
         if node not in self.nodes_by_name:
             return
         for sid in list(self.services_by_node.get(node, {})):
@@ -250,11 +281,11 @@ class CatalogTables:
         del self.nodes_by_name[node]
         self.services_by_node.pop(node, None)
         self.checks_by_node.pop(node, None)
-        self._bump(idx, "nodes")
-        self._touch(("nodes",), ("node", node))
-        self._invalidate_sessions_for_node(idx, node)
+        self.txn.bump(idx, NODES)
+        self.txn.touch(watch.nodes(), watch.node(node))
+        self.sessions.invalidate_for_node(idx, node)
 
-    def delete_service(self: StateStore, idx: int, node: str, service_id: str) -> None:
+    def delete_service(self, idx: int, node: str, service_id: str) -> None:
         services = self.services_by_node.get(node)
         if not services or service_id not in services:
             return
@@ -263,46 +294,50 @@ class CatalogTables:
             if chk["ServiceID"] == service_id:
                 self.delete_check(idx, node, cid)
         self._unlink_instance(idx, node, svc)
-        self._bump(idx, "services")
-        self._touch(("services",), ("node", node))
+        self.txn.bump(idx, SERVICES)
+        self.txn.touch(watch.services(), watch.node(node))
 
-    def delete_check(self: StateStore, idx: int, node: str, check_id: str) -> None:
+    def delete_check(self, idx: int, node: str, check_id: str) -> None:
         checks = self.checks_by_node.get(node)
         if not checks or check_id not in checks:
             return
         chk = checks.pop(check_id)
-        self._bump(idx, "checks")
-        self._touch(("state", chk["Status"]), ("state", "any"), ("node", node))
+        self.txn.bump(idx, CHECKS)
+        self.txn.touch(watch.check_state(chk["Status"]), watch.check_state("any"), watch.node(node))
         self._bump_check_services(idx, node, chk)
-        self._invalidate_sessions_for_check(idx, node, check_id)
+        self.sessions.invalidate_for_check(idx, node, check_id)
 
     # ---------------------------------------------------------------- reads
-    def nodes(self: StateStore, ws: WatchSet | None) -> tuple[int, list[Row]]:
-        if ws is not None:
-            ws.add(("nodes",))
-        return self.max_index("nodes"), [self.nodes_by_name[n] for n in sorted(self.nodes_by_name)]
+    def max_index(self, *tables: str) -> int:
+        """The highest index among `tables` (what DNS uses as its zone serial)."""
+        return self.indexes.max(*tables)
 
-    def get_node(self: StateStore, ws: WatchSet | None, name: str) -> tuple[int, Row | None]:
+    def nodes(self, ws: WatchSet | None) -> tuple[int, list[Row]]:
         if ws is not None:
-            ws.add(("node", name))
-        return self.max_index("nodes"), self.nodes_by_name.get(name)
+            ws.add(watch.nodes())
+        return self.indexes.get(NODES), [self.nodes_by_name[n] for n in sorted(self.nodes_by_name)]
 
-    def node_services(self: StateStore, ws: WatchSet | None, node: str) -> tuple[int, list[Row]]:
+    def get_node(self, ws: WatchSet | None, name: str) -> tuple[int, Row | None]:
         if ws is not None:
-            ws.add(("node", node))
+            ws.add(watch.node(name))
+        return self.indexes.get(NODES), self.nodes_by_name.get(name)
+
+    def node_services(self, ws: WatchSet | None, node: str) -> tuple[int, list[Row]]:
+        if ws is not None:
+            ws.add(watch.node(node))
         svcs = self.services_by_node.get(node, {})
-        return self.max_index("nodes", "services"), [svcs[k] for k in sorted(svcs)]
+        return self.indexes.max(NODES, SERVICES), [svcs[k] for k in sorted(svcs)]
 
-    def node_checks(self: StateStore, ws: WatchSet | None, node: str) -> tuple[int, list[Row]]:
+    def node_checks(self, ws: WatchSet | None, node: str) -> tuple[int, list[Row]]:
         if ws is not None:
-            ws.add(("node", node))
+            ws.add(watch.node(node))
         checks = self.checks_by_node.get(node, {})
-        return self.max_index("checks"), [checks[k] for k in sorted(checks)]
+        return self.indexes.get(CHECKS), [checks[k] for k in sorted(checks)]
 
-    def services(self: StateStore, ws: WatchSet | None) -> tuple[int, dict[str, list[str]]]:
+    def services(self, ws: WatchSet | None) -> tuple[int, dict[str, list[str]]]:
         """Service name → union of tags (catalog/services)."""
         if ws is not None:
-            ws.add(("services",))
+            ws.add(watch.services())
         out: dict[str, list[str]] = {}
         for name in sorted(self.service_instances):
             tags: dict[str, None] = {}
@@ -310,12 +345,12 @@ class CatalogTables:
                 for t in self.services_by_node[node][sid]["Tags"]:
                     tags[t] = None
             out[name] = list(tags)
-        return self.max_index("services"), out
+        return self.indexes.get(SERVICES), out
 
-    def service_index(self: StateStore, name: str) -> int:
-        return self.indexes.get("service." + name) or self.max_index("nodes", "services")
+    def service_index(self, name: str) -> int:
+        return self.indexes.get(service_table(name)) or self.indexes.max(NODES, SERVICES)
 
-    def service_instances_rows(self: StateStore, name: str) -> list[tuple[Row, Row]]:
+    def service_instances_rows(self, name: str) -> list[tuple[Row, Row]]:
         """(node row, service row) for every instance of `name`, ordered by node then ID."""
         inst = self.service_instances.get(name)
         if not inst:
@@ -325,11 +360,11 @@ class CatalogTables:
         return out
 
     def check_service_nodes(
-        self: StateStore, ws: WatchSet | None, service: str, tags: list[str] | None = None
+        self, ws: WatchSet | None, service: str, tags: list[str] | None = None
     ) -> tuple[int, list[Row]]:
         """health/service/:name — {"Node", "Service", "Checks"} per instance (node checks first)."""
         if ws is not None:
-            ws.add(("svc", service))
+            ws.add(watch.service(service))
         out: list[Row] = []
         for node, svc in self.service_instances_rows(service):
             if tags and not all(t in svc["Tags"] for t in tags):
@@ -340,10 +375,10 @@ class CatalogTables:
             out.append({"Node": node, "Service": svc, "Checks": mine})
         return self.service_index(service), out
 
-    def service_checks(self: StateStore, ws: WatchSet | None, service: str) -> tuple[int, list[Row]]:
+    def service_checks(self, ws: WatchSet | None, service: str) -> tuple[int, list[Row]]:
         """health/checks/:service — checks attached to instances of the service."""
         if ws is not None:
-            ws.add(("svc", service))
+            ws.add(watch.service(service))
         out: list[Row] = []
         for node, svc in self.service_instances_rows(service):
             for c in self.checks_by_node.get(node["Node"], {}).values():
@@ -351,27 +386,28 @@ class CatalogTables:
                     out.append(c)
         return self.service_index(service), out
 
-    def checks_in_state(self: StateStore, ws: WatchSet | None, state: str) -> tuple[int, list[Row]]:
+    def checks_in_state(self, ws: WatchSet | None, state: str) -> tuple[int, list[Row]]:
         """health/state/:state — 'any' or one status."""
         if ws is not None:
-            ws.add(("state", state))
+            ws.add(watch.check_state(state))
         out: list[Row] = []
         for node in sorted(self.checks_by_node):
             for cid in sorted(self.checks_by_node[node]):
                 c = self.checks_by_node[node][cid]
                 if state == "any" or c["Status"] == state:
                     out.append(c)
-        return self.max_index("checks"), out
+        return self.indexes.get(CHECKS), out
 
     # ---------------------------------------------------------------- snapshot
-    def _catalog_snapshot(self) -> dict[str, Any]:
+    def snapshot(self) -> dict[str, Any]:
         return {
             "nodes": list(self.nodes_by_name.values()),
             "services": [[n, s] for n, svcs in self.services_by_node.items() for s in svcs.values()],
             "checks": [c for checks in self.checks_by_node.values() for c in checks.values()],
         }
 
-    def _catalog_restore(self, snap: dict[str, Any]) -> None:
+    def restore(self, snap: dict[str, Any]) -> None:
+        self.clear()
         for n in snap["nodes"]:
             self.nodes_by_name[n["Node"]] = n
             self.services_by_node[n["Node"]] = {}

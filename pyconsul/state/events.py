@@ -1,27 +1,35 @@
-"""User events (event fire / event list): a bounded ring of the most recent events."""
+"""User events (event fire / event list): a bounded ring of the most recent events.
+
+Watch topic: watch.events().
+"""
 
 from __future__ import annotations
 
 from collections import deque
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
+from pyconsul.state import watch
+from pyconsul.state.txn import IndexTable, WriteTxn
 from pyconsul.state.watch import WatchSet
-
-if TYPE_CHECKING:
-    from pyconsul.state.store import StateStore
 
 Row = dict[str, Any]
 
 MAX_EVENTS = 256
+EVENTS = "events"
 
 
-class EventTables:
-    def __init__(self) -> None:
-        self.events: deque[Row] = deque(maxlen=MAX_EVENTS)
-        self.event_ltime = 0
+class EventTable:
+    def __init__(self, txn: WriteTxn, indexes: IndexTable) -> None:
+        self.txn = txn
+        self.indexes = indexes
+        self.clear()
 
-    def event_fire(self: StateStore, idx: int, event: Row) -> Row:
-        self.event_ltime += 1
+    def clear(self) -> None:
+        self.ring: deque[Row] = deque(maxlen=MAX_EVENTS)
+        self.ltime = 0
+
+    def fire(self, idx: int, event: Row) -> Row:
+        self.ltime += 1
         row: Row = {
             "ID": event["ID"],
             "Name": event.get("Name", ""),
@@ -30,22 +38,23 @@ class EventTables:
             "ServiceFilter": event.get("ServiceFilter", "") or "",
             "TagFilter": event.get("TagFilter", "") or "",
             "Version": 1,
-            "LTime": self.event_ltime,
+            "LTime": self.ltime,
         }
-        self.events.append(row)
-        self._bump(idx, "events")
-        self._touch(("events",))
+        self.ring.append(row)
+        self.txn.bump(idx, EVENTS)
+        self.txn.touch(watch.events())
         return row
 
-    def event_list(self: StateStore, ws: WatchSet | None, name: str = "") -> tuple[int, list[Row]]:
+    def list(self, ws: WatchSet | None, name: str = "") -> tuple[int, list[Row]]:
         if ws is not None:
-            ws.add(("events",))
-        rows = [e for e in self.events if not name or e["Name"] == name]
-        return self.max_index("events"), rows
+            ws.add(watch.events())
+        rows = [e for e in self.ring if not name or e["Name"] == name]
+        return self.indexes.get(EVENTS), rows
 
-    def _event_snapshot(self) -> dict[str, Any]:
-        return {"events": list(self.events), "event_ltime": self.event_ltime}
+    def snapshot(self) -> dict[str, Any]:
+        return {"events": list(self.ring), "event_ltime": self.ltime}
 
-    def _event_restore(self, snap: dict[str, Any]) -> None:
-        self.events.extend(snap.get("events", []))
-        self.event_ltime = int(snap.get("event_ltime", 0))
+    def restore(self, snap: dict[str, Any]) -> None:
+        self.clear()
+        self.ring.extend(snap.get("events", []))
+        self.ltime = int(snap.get("event_ltime", 0))

@@ -1,39 +1,51 @@
 """Sessions: creation rules, invalidation (node gone, check critical), lock release or delete.
 
-Watch topics: ("sessions",), ("session", id), ("node-sessions", node).
+Watch topics: watch.sessions, watch.session(id), watch.node_sessions(node). A session reads the
+catalog (its node and checks must exist and be healthy) and holds KV locks; the store wires this
+table into the catalog (to end sessions whose health is lost) and the KV table (to check a lock's
+session exists).
 """
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
+from pyconsul.state import watch
+from pyconsul.state.catalog import CatalogTable
 from pyconsul.state.errors import StateError
+from pyconsul.state.kv import KVTable
+from pyconsul.state.txn import IndexTable, WriteTxn
 from pyconsul.state.watch import WatchSet
-
-if TYPE_CHECKING:
-    from pyconsul.state.store import StateStore
 
 Row = dict[str, Any]
 
 NS_PER_S = 1_000_000_000
+SESSIONS = "sessions"
 
 
-class SessionTables:
-    def __init__(self) -> None:
-        self.sessions_by_id: dict[str, Row] = {}
-        self.session_locks: dict[str, set[str]] = {}
+class SessionTable:
+    def __init__(self, txn: WriteTxn, indexes: IndexTable, catalog: CatalogTable, kv: KVTable) -> None:
+        self.txn = txn
+        self.indexes = indexes
+        self.catalog = catalog
+        self.kv = kv
+        self.by_id: dict[str, Row] = {}
 
-    def session_create(self: StateStore, idx: int, sess: Row) -> str:
+    def exists(self, session_id: str) -> bool:
+        return session_id in self.by_id
+
+    # ---------------------------------------------------------------- writes
+    def create(self, idx: int, sess: Row) -> str:
         sid = sess["ID"]
         node = sess.get("Node", "")
-        if sid in self.sessions_by_id:
+        if sid in self.by_id:
             raise StateError(f"Session {sid!r} already exists")
-        if node not in self.nodes_by_name:
+        if node not in self.catalog.nodes_by_name:
             raise StateError(f"Missing node registration for {node!r}")
         node_checks = list(sess.get("NodeChecks") or [])
         service_checks = sess.get("ServiceChecks") or None
         all_checks = node_checks + [c.get("ID", "") for c in (service_checks or [])]
-        checks = self.checks_by_node.get(node, {})
+        checks = self.catalog.checks_by_node.get(node, {})
         for cid in all_checks:
             chk = checks.get(cid)
             if chk is None:
@@ -52,84 +64,60 @@ class SessionTables:
             "CreateIndex": idx,
             "ModifyIndex": idx,
         }
-        self.sessions_by_id[sid] = row
-        self._bump(idx, "sessions")
-        self._touch(("sessions",), ("session", sid), ("node-sessions", node))
+        self.by_id[sid] = row
+        self._touch(idx, sid, node)
         return sid
 
-    def session_destroy(self: StateStore, idx: int, sid: str) -> bool:
-        sess = self.sessions_by_id.pop(sid, None)
+    def destroy(self, idx: int, sid: str) -> bool:
+        sess = self.by_id.pop(sid, None)
         if sess is None:
             return False
-        keys = sorted(self.session_locks.pop(sid, set()))
-        delay = sess["LockDelay"] / NS_PER_S
-        until = self.clock.monotonic() + delay
-        for key in keys:
-            row = self.kv.get(key)
-            if row is None or row.get("Session") != sid:
-                continue
-            if sess["Behavior"] == "delete":
-                self._delete(idx, key)
-            else:
-                new = {k: v for k, v in row.items() if k != "Session"}
-                self._put(idx, new)
-            if delay > 0:
-                self.lock_delays[key] = until
-        self._bump(idx, "sessions")
-        self._touch(("sessions",), ("session", sid), ("node-sessions", sess["Node"]))
+        self.kv.release_locks(idx, sid, sess["Behavior"] == "delete", sess["LockDelay"] / NS_PER_S)
+        self._touch(idx, sid, sess["Node"])
         return True
 
-    def _invalidate_sessions_for_node(self: StateStore, idx: int, node: str) -> None:
-        for sid in [s for s, row in self.sessions_by_id.items() if row["Node"] == node]:
-            self.session_destroy(idx, sid)
+    def _touch(self, idx: int, sid: str, node: str) -> None:
+        self.txn.bump(idx, SESSIONS)
+        self.txn.touch(watch.sessions(), watch.session(sid), watch.node_sessions(node))
 
-    def _invalidate_sessions_for_check(self: StateStore, idx: int, node: str, check_id: str) -> None:
+    # SessionInvalidator: the catalog calls these when a session's health is lost.
+    def invalidate_for_node(self, idx: int, node: str) -> None:
+        for sid in [s for s, row in self.by_id.items() if row["Node"] == node]:
+            self.destroy(idx, sid)
+
+    def invalidate_for_check(self, idx: int, node: str, check_id: str) -> None:
         doomed = []
-        for sid, row in self.sessions_by_id.items():
+        for sid, row in self.by_id.items():
             if row["Node"] != node:
                 continue
             ids = list(row["NodeChecks"]) + [c.get("ID", "") for c in (row["ServiceChecks"] or [])]
             if check_id in ids:
                 doomed.append(sid)
         for sid in doomed:
-            self.session_destroy(idx, sid)
-
-    def lock_delay_remaining(self: StateStore, key: str) -> float:
-        until = self.lock_delays.get(key)
-        if until is None:
-            return 0.0
-        left = until - self.clock.monotonic()
-        if left <= 0:
-            del self.lock_delays[key]
-            return 0.0
-        return left
+            self.destroy(idx, sid)
 
     # ---------------------------------------------------------------- reads
-    def session_get(self: StateStore, ws: WatchSet | None, sid: str) -> tuple[int, Row | None]:
+    def get(self, ws: WatchSet | None, sid: str) -> tuple[int, Row | None]:
         if ws is not None:
-            ws.add(("session", sid))
-        return self.max_index("sessions"), self.sessions_by_id.get(sid)
+            ws.add(watch.session(sid))
+        return self.indexes.get(SESSIONS), self.by_id.get(sid)
 
-    def session_list(self: StateStore, ws: WatchSet | None) -> tuple[int, list[Row]]:
+    def list_all(self, ws: WatchSet | None) -> tuple[int, list[Row]]:
         if ws is not None:
-            ws.add(("sessions",))
-        rows = sorted(self.sessions_by_id.values(), key=lambda r: r["CreateIndex"])
-        return self.max_index("sessions"), rows
+            ws.add(watch.sessions())
+        rows = sorted(self.by_id.values(), key=lambda r: r["CreateIndex"])
+        return self.indexes.get(SESSIONS), rows
 
-    def node_sessions(self: StateStore, ws: WatchSet | None, node: str) -> tuple[int, list[Row]]:
+    def node_sessions(self, ws: WatchSet | None, node: str) -> tuple[int, list[Row]]:
         if ws is not None:
-            ws.add(("node-sessions", node))
-        rows = [r for r in self.sessions_by_id.values() if r["Node"] == node]
+            ws.add(watch.node_sessions(node))
+        rows = [r for r in self.by_id.values() if r["Node"] == node]
         rows.sort(key=lambda r: r["CreateIndex"])
-        return self.max_index("sessions"), rows
+        return self.indexes.get(SESSIONS), rows
 
     # ---------------------------------------------------------------- snapshot
-    def _session_snapshot(self) -> dict[str, Any]:
-        return {"sessions": list(self.sessions_by_id.values())}
+    def snapshot(self) -> dict[str, Any]:
+        return {"sessions": list(self.by_id.values())}
 
-    def _session_restore(self, snap: dict[str, Any]) -> None:
-        for row in snap["sessions"]:
-            self.sessions_by_id[row["ID"]] = row
-        for key, row in self.kv.items():
-            if row.get("Session"):
-                self.session_locks.setdefault(row["Session"], set()).add(key)
+    def restore(self, snap: dict[str, Any]) -> None:
+        self.by_id = {row["ID"]: row for row in snap["sessions"]}

@@ -1,97 +1,86 @@
-"""StateStore: tables, indexes, watches, snapshot and restore.
+"""StateStore: the tables, their shared index table and write transaction, snapshot and restore.
+
+The store is composed of one object per table: `store.catalog` (nodes, services, checks),
+`store.kv` (keys, tombstones, locks), `store.sessions` and `store.events`. They share one
+`IndexTable` (`store.indexes`), one `WriteTxn` (`store.txn`) and the `WatchRegistry`
+(`store.watches`) blocking queries wait on.
 
 Rules a caller must keep:
 - Writes happen only inside `StateMachine.apply` (one command at a time, with the log index of that
   command); every write bumps the index of each table it changed and records the watch topics it
-  touched; `finish()` then wakes the subscribers of those topics.
+  touched in `store.txn`. The applier then either aborts (`store.txn.abort()`: the command was
+  refused) or not, and always ends the command with `store.commit(index)`, which wakes the
+  subscribers of the touched topics.
 - Reads take an optional WatchSet and return `(index, value)`. The index is what Consul sends as
   `X-Consul-Index`: the highest index among the rows that make up the answer (or of the table, when
   there is no row), so a blocking query can tell whether the answer may have changed.
 - Rows are dicts in Consul's JSON shapes; readers must not mutate them.
+- Table objects live as long as the store (restore refills them in place), so a reader may keep
+  a reference to one (DNS keeps `store.catalog`).
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable
 from typing import Any
 
 from pyconsul.clock import SYSTEM_CLOCK, Clock
-from pyconsul.state.catalog import CatalogTables
-from pyconsul.state.events import EventTables
-from pyconsul.state.kv import KVTables
-from pyconsul.state.sessions import SessionTables
-from pyconsul.state.watch import Topic, WatchRegistry, WatchSet
+from pyconsul.state.catalog import CatalogTable
+from pyconsul.state.events import EventTable
+from pyconsul.state.kv import KVTable
+from pyconsul.state.sessions import SessionTable
+from pyconsul.state.txn import IndexTable, WriteTxn
+from pyconsul.state.watch import WatchRegistry
 
 SNAPSHOT_VERSION = 1
 
 
-class StateStore(CatalogTables, KVTables, SessionTables, EventTables):
+class StateStore:
     def __init__(self, clock: Clock = SYSTEM_CLOCK) -> None:
         self.clock = clock
-        self.indexes: dict[str, int] = {}
         self.watches = WatchRegistry()
-        self._pending: set[Topic] = set()
+        self.indexes = IndexTable()
+        self.txn = WriteTxn(self.indexes, self.watches)
         self.last_index = 0
-        CatalogTables.__init__(self)
-        KVTables.__init__(self)
-        SessionTables.__init__(self)
-        EventTables.__init__(self)
+        self.catalog = CatalogTable(self.txn, self.indexes)
+        self.kv = KVTable(self.txn, self.indexes, clock)
+        self.sessions = SessionTable(self.txn, self.indexes, self.catalog, self.kv)
+        self.events = EventTable(self.txn, self.indexes)
+        # Sessions read the catalog and the KV table; both answer back to it (the catalog ends
+        # sessions whose node or check fails, a KV lock needs a live session). Wired here so no
+        # table module imports the session table.
+        self.catalog.sessions = self.sessions
+        self.kv.sessions = self.sessions
 
-    # -- indexes and watches -------------------------------------------------------------------
     def max_index(self, *tables: str) -> int:
-        idx = self.indexes
-        return max((idx.get(t, 0) for t in tables), default=0)
+        return self.indexes.max(*tables)
 
-    def _bump(self, index: int, *tables: str) -> None:
-        for t in tables:
-            if self.indexes.get(t, 0) < index:
-                self.indexes[t] = index
-            self._pending.add(("table", t))
-
-    def _touch(self, *topics: Topic) -> None:
-        self._pending.update(topics)
-
-    def _touch_many(self, topics: Iterable[Topic]) -> None:
-        self._pending.update(topics)
-
-    def finish(self, index: int) -> int:
+    def commit(self, index: int) -> int:
         """End of one applied command: remember its index and wake affected waiters."""
         if index > self.last_index:
             self.last_index = index
-        pending, self._pending = self._pending, set()
-        return self.watches.fire(pending)
-
-    @staticmethod
-    def watch_table(ws: WatchSet | None, *tables: str) -> None:
-        if ws is not None:
-            for t in tables:
-                ws.add(("table", t))
+        return self.txn.commit()
 
     # -- snapshot / restore --------------------------------------------------------------------
     def snapshot(self) -> dict[str, Any]:
         return {
             "version": SNAPSHOT_VERSION,
             "last_index": self.last_index,
-            "indexes": dict(self.indexes),
-            **self._catalog_snapshot(),
-            **self._kv_snapshot(),
-            **self._session_snapshot(),
-            **self._event_snapshot(),
+            "indexes": self.indexes.as_dict(),
+            **self.catalog.snapshot(),
+            **self.kv.snapshot(),
+            **self.sessions.snapshot(),
+            **self.events.snapshot(),
         }
 
     def restore(self, snap: dict[str, Any]) -> None:
         """Replace every table with the snapshot's and wake every waiter."""
         if snap.get("version") != SNAPSHOT_VERSION:
             raise ValueError(f"unsupported snapshot version {snap.get('version')!r}")
-        self.indexes = dict(snap["indexes"])
+        self.indexes.replace(snap["indexes"])
         self.last_index = int(snap["last_index"])
-        CatalogTables.__init__(self)
-        KVTables.__init__(self)
-        SessionTables.__init__(self)
-        EventTables.__init__(self)
-        self._catalog_restore(snap)
-        self._kv_restore(snap)
-        self._session_restore(snap)
-        self._event_restore(snap)
-        self._pending.clear()
+        self.catalog.restore(snap)
+        self.kv.restore(snap)
+        self.sessions.restore(snap)
+        self.events.restore(snap)
+        self.txn.discard()
         self.watches.fire_all()

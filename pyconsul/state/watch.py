@@ -3,13 +3,89 @@
 A read records the topics it depended on in a WatchSet; a write fires the topics it touched. A
 blocked query subscribes to its topics and is woken only when one of them fires, so a change to
 service A never wakes a watcher of service B. Pure: callbacks, no event loop.
+
+Topics are built only by the functions below, one per table (or row kind): the write side and the
+read side call the same function, so a reader can never wait on a topic no writer fires.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Hashable, Iterable
+from collections.abc import Callable, Hashable, Iterable, Iterator
 
 Topic = Hashable
+
+_NODES: Topic = ("nodes",)
+_SERVICES: Topic = ("services",)
+_SESSIONS: Topic = ("sessions",)
+_EVENTS: Topic = ("events",)
+
+
+# -- topics ------------------------------------------------------------------------------------
+def table(name: str) -> Topic:
+    """Any write that raised the index of table `name`."""
+    return ("table", name)
+
+
+def nodes() -> Topic:
+    """The node list: a node registered, changed or removed."""
+    return _NODES
+
+
+def node(name: str) -> Topic:
+    """One node's row, its services or its checks."""
+    return ("node", name)
+
+
+def services() -> Topic:
+    """The service list (catalog/services): an instance added, changed or removed."""
+    return _SERVICES
+
+
+def service(name: str) -> Topic:
+    """Anything a catalog or health answer for service `name` embeds: instances, nodes, checks."""
+    return ("svc", name)
+
+
+def check_state(status: str) -> Topic:
+    """Checks in one status, or every check for status "any"."""
+    return ("state", status)
+
+
+def kv_key(key: str) -> Topic:
+    """One key (a single-key read, present or not)."""
+    return ("kv", key)
+
+
+def kv_prefix(prefix: str) -> Topic:
+    """Every key under `prefix` (a ?recurse or ?keys read)."""
+    return ("kvp", prefix)
+
+
+def kv_prefixes(key: str) -> Iterator[Topic]:
+    """The prefix topics a write to `key` fires: every prefix of it, "" included."""
+    return (("kvp", key[:i]) for i in range(len(key) + 1))
+
+
+def sessions() -> Topic:
+    """The session list."""
+    return _SESSIONS
+
+
+def session(session_id: str) -> Topic:
+    return ("session", session_id)
+
+
+def node_sessions(node_name: str) -> Topic:
+    """The sessions of one node."""
+    return ("node-sessions", node_name)
+
+
+def events() -> Topic:
+    """The user-event ring."""
+    return _EVENTS
+
+
+# -- reads and wake-ups ------------------------------------------------------------------------
 
 
 class WatchSet:

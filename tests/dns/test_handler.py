@@ -24,7 +24,7 @@ def catalog(n: int = 20) -> Catalog:
 
 
 def handler(c: Catalog, **kw: object) -> PacketHandler:
-    return PacketHandler(c.store, RuntimeConfig(node_name="agent", **kw), random.Random(7))  # type: ignore[arg-type]
+    return PacketHandler(c.store.catalog, RuntimeConfig(node_name="agent", **kw), random.Random(7))  # type: ignore[arg-type]
 
 
 def q(name: str, qtype: str = "A", qid: int = 1, cookie: bytes | None = None) -> bytes:
@@ -274,7 +274,7 @@ def test_cached_answers_always_match_a_fresh_resolution(steps: list[tuple[object
             c.service(f"n{i}", f"10.0.0.{i + 1}", str(svc), 80, tags=["v1"] if tagged else [], status=str(status))
         elif step[0] == "node_check":
             _, i, status = step
-            if f"n{i}" in c.store.nodes_by_name:
+            if f"n{i}" in c.store.catalog.nodes_by_name:
                 c.node_check(f"n{i}", str(status))
         elif step[0] == "deregister":
             _, i, sid = step
@@ -282,7 +282,7 @@ def test_cached_answers_always_match_a_fresh_resolution(steps: list[tuple[object
         else:
             _, name, qtype = step
             data = q(str(name), str(qtype), cookie=b"k" * 8)  # EDNS: no answer-count cap
-            fresh = PacketHandler(c.store, cached.config, random.Random(0))
+            fresh = PacketHandler(c.store.catalog, cached.config, random.Random(0))
             assert comparable(cached.handle(data)) == comparable(fresh.handle(data))
             assert comparable(cached.handle(data, tcp=True)) == comparable(fresh.handle(data, tcp=True))
 

@@ -92,7 +92,7 @@ async def test_client_dns_follows_the_servers_catalog(
         return "NXDOMAIN" in await dig(srv.port, "app2.node.consul")
 
     await until(node_gone)
-    assert mirror.store.services(None)[1].get("shop") is None
+    assert mirror.store.catalog.services(None)[1].get("shop") is None
 
 
 class ScriptedServers:

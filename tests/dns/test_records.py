@@ -30,7 +30,7 @@ def query(name: str, qtype: str = "A", edns: int | None = None, opts: list[EDNSO
 
 
 def answer(cat: Catalog, data: bytes, tcp: bool = False, **dns: object) -> tuple[DNSRecord, bytes]:
-    h = PacketHandler(cat.store, RuntimeConfig(dns_config=DNSConfig(**dns)), random.Random(3))  # type: ignore[arg-type]
+    h = PacketHandler(cat.store.catalog, RuntimeConfig(dns_config=DNSConfig(**dns)), random.Random(3))  # type: ignore[arg-type]
     out = h.handle(data, tcp=tcp)
     assert isinstance(out, bytes)
     return DNSRecord.parse(out), out
@@ -134,7 +134,7 @@ def test_replies_over_16k_keep_valid_compression_pointers() -> None:
 
 def test_big_answers_rotate_lazily_and_stay_complete() -> None:
     cat = many(300)
-    h = PacketHandler(cat.store, RuntimeConfig(), random.Random(5))
+    h = PacketHandler(cat.store.catalog, RuntimeConfig(), random.Random(5))
     firsts = []
     for _ in range(10):
         out = h.handle(query("web.service.consul", "SRV"), tcp=True)

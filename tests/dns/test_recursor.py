@@ -91,7 +91,7 @@ async def server(upstream: Upstream) -> AsyncIterator[DNSServer]:
     cfg = RuntimeConfig(client_addr="127.0.0.1", recursors=[f"127.0.0.1:{upstream.port}"],
                         dns_config=DNSConfig(recursor_timeout=1.0))
     cfg.ports = replace(cfg.ports, dns=free_tcp_udp_port())
-    srv = await start_dns_server(cfg, Catalog().store)
+    srv = await start_dns_server(cfg, Catalog().store.catalog)
     yield srv
     await srv.close()
 

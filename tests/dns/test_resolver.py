@@ -24,7 +24,7 @@ def cfg(**dns: Any) -> RuntimeConfig:
 
 
 def ask(cat: Catalog, name: str, qtype: str = "A", config: RuntimeConfig | None = None, seed: int = 0) -> r.Answer:
-    return resolve(question_from_name(name, QT[qtype]), cat.store, config or cfg(), random.Random(seed))
+    return resolve(question_from_name(name, QT[qtype]), cat.store.catalog, config or cfg(), random.Random(seed))
 
 
 def rdata(rrs: list[Any], rtype: int | None = None) -> list[str]:

@@ -44,7 +44,7 @@ def cat() -> Catalog:
 
 @pytest.fixture
 async def server(cat: Catalog) -> AsyncIterator[DNSServer]:
-    srv = await start_dns_server(config(), cat.store)
+    srv = await start_dns_server(config(), cat.store.catalog)
     yield srv
     await srv.close()
 
@@ -131,7 +131,7 @@ async def test_new_registrations_are_answered_at_once(server: DNSServer, cat: Ca
 async def test_edns_buffer_is_honoured(cat: Catalog) -> None:
     for i in range(40):
         cat.service(f"big{i}", f"10.2.0.{i + 1}", "big", 80, status="passing")
-    srv = await start_dns_server(config(dns_config=DNSConfig(enable_truncate=True)), cat.store)
+    srv = await start_dns_server(config(dns_config=DNSConfig(enable_truncate=True)), cat.store.catalog)
     try:
         plain = await dig(srv.port, "+noedns", "+ignore", "SRV", "big.service.consul")
         assert "flags: qr aa tc rd" in plain and len(section(plain, "ANSWER")) == 3
@@ -200,7 +200,7 @@ async def test_tcp_garbage_slow_clients_and_pipelining(server: DNSServer) -> Non
 async def test_disabled_port_binds_nothing(cat: Catalog) -> None:
     cfg = config()
     cfg.ports = replace(cfg.ports, dns=-1)
-    srv = await start_dns_server(cfg, cat.store)
+    srv = await start_dns_server(cfg, cat.store.catalog)
     assert srv.addresses == [] and srv.port == -1
     await srv.close()
 
@@ -208,7 +208,7 @@ async def test_disabled_port_binds_nothing(cat: Catalog) -> None:
 async def test_port_zero_shares_one_port_for_udp_and_tcp(cat: Catalog) -> None:
     cfg = config()
     cfg.ports = replace(cfg.ports, dns=0)
-    srv = await start_dns_server(cfg, cat.store)
+    srv = await start_dns_server(cfg, cat.store.catalog)
     try:
         assert srv.port > 0
         assert (await dig(srv.port, "+short", "db1.node.consul")).split() == ["10.0.1.1"]
@@ -219,7 +219,7 @@ async def test_port_zero_shares_one_port_for_udp_and_tcp(cat: Catalog) -> None:
 
 async def test_bad_recursor_is_a_clear_error(cat: Catalog) -> None:
     with pytest.raises(ValueError, match="Invalid recursor address"):
-        await start_dns_server(config(recursors=["not-an-ip"]), cat.store)
+        await start_dns_server(config(recursors=["not-an-ip"]), cat.store.catalog)
 
 
 # ------------------------------------------------------------------------------- recursors
@@ -240,7 +240,7 @@ async def test_recursors_are_tried_in_turn(cat: Catalog, tmp_path: Path) -> None
     ):
         cfg = config(recursors=[dead, f"127.0.0.1:{refuser}", f"127.0.0.1:{good}"],
                      dns_config=DNSConfig(recursor_timeout=0.3))
-        srv = await start_dns_server(cfg, cat.store)
+        srv = await start_dns_server(cfg, cat.store.catalog)
         try:
             out = await dig(srv.port, "up.example.test")
             assert status(out) == "NOERROR" and section(out, "ANSWER")[0].split()[-1] == "192.0.2.7"
@@ -261,7 +261,7 @@ async def test_servfail_when_no_recursor_answers(cat: Catalog) -> None:
     closed = free_tcp_udp_port()  # nothing listens: refused at once over TCP
     cfg = config(recursors=[f"127.0.0.1:{silent.getsockname()[1]}", f"127.0.0.1:{closed}"],
                  dns_config=DNSConfig(recursor_timeout=0.3))
-    srv = await start_dns_server(cfg, cat.store)
+    srv = await start_dns_server(cfg, cat.store.catalog)
     try:
         assert status(await dig(srv.port, "example.org")) == "SERVFAIL"
         assert status(await dig(srv.port, "+tcp", "example.org")) == "SERVFAIL"
@@ -275,12 +275,12 @@ async def test_busy_port_is_a_clear_error(cat: Catalog) -> None:
     with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as taken:
         taken.bind(("127.0.0.1", cfg.ports.dns))
         with pytest.raises(OSError, match=f"DNS cannot listen on 127.0.0.1:{cfg.ports.dns}"):
-            await start_dns_server(cfg, cat.store)
+            await start_dns_server(cfg, cat.store.catalog)
 
 
 async def test_every_client_address_is_served(cat: Catalog) -> None:
     cfg = config(client_addr="127.0.0.1 127.0.0.2")
-    srv = await start_dns_server(cfg, cat.store)
+    srv = await start_dns_server(cfg, cat.store.catalog)
     try:
         assert [h for h, _ in srv.addresses] == ["127.0.0.1", "127.0.0.2"]
         for host in ("127.0.0.1", "127.0.0.2"):
@@ -304,7 +304,7 @@ async def test_ipv6_listener_and_aaaa_answers(cat: Catalog) -> None:
     cat.service("v6", "fd00::10", "six", 80, status="passing")
     cfg = config(client_addr="::1")
     cfg.ports = replace(cfg.ports, dns=0)
-    srv = await start_dns_server(cfg, cat.store)
+    srv = await start_dns_server(cfg, cat.store.catalog)
     try:
         assert (await dig(srv.port, "+short", "AAAA", "six.service.consul", host="::1")).split() == ["fd00::10"]
         srv_out = await dig(srv.port, "+tcp", "SRV", "six.service.consul", host="::1")

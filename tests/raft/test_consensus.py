@@ -33,7 +33,7 @@ class Server:
         self.cons = RaftConsensus(cfg, StateMachine(self.store), transport=self.faults, hold_timeout=2.0)
 
     def value(self, key: str) -> bytes | None:
-        _, row = self.store.kv_get(None, key)
+        _, row = self.store.kv.get(None, key)
         return None if row is None else row["Value"]
 
 
@@ -86,7 +86,7 @@ async def test_bootstrap_expect_forms_one_cluster_and_replicates(servers: list[S
     follower = next(s for s in servers if s is not leader)
     assert await follower.cons.apply(c.KVOp(verb="set", key="k", value=b"v1")) is True
     # cas result comes back from the follower's own apply of the leader's entry
-    _, row = follower.store.kv_get(None, "k")
+    _, row = follower.store.kv.get(None, "k")
     assert row is not None
     assert await follower.cons.apply(c.KVOp(verb="cas", key="k", value=b"v2", index=row["ModifyIndex"])) is True
     assert await leader.cons.apply(c.KVOp(verb="cas", key="k", value=b"v3", index=row["ModifyIndex"])) is False
@@ -171,7 +171,7 @@ async def test_single_bootstrap_server_leads_at_once_and_after_restart(tmp_path:
                 assert await cons.apply(c.KVOp(verb="set", key="durable", value=b"yes")) is True
             else:
                 await cons.barrier(consistent=True)
-                _, row = store.kv_get(None, "durable")
+                _, row = store.kv.get(None, "durable")
                 assert row is not None and row["Value"] == b"yes"
         finally:
             await cons.stop()

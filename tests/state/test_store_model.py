@@ -95,11 +95,11 @@ def to_command(op: tuple[Any, ...]) -> c.Command:
 
 
 def check_equal(store: StateStore, model: Model) -> None:
-    assert {k: (r["Value"], r["ModifyIndex"]) for k, r in store.kv.items()} == model.kv
-    assert set(store.nodes_by_name) == model.nodes
+    assert {k: (r["Value"], r["ModifyIndex"]) for k, r in store.kv.rows.items()} == model.kv
+    assert set(store.catalog.nodes_by_name) == model.nodes
     got = {}
     for name in ("web", "db", "cache"):
-        _, rows = store.check_service_nodes(None, name)
+        _, rows = store.catalog.check_service_nodes(None, name)
         for r in rows:
             status = next(ch["Status"] for ch in r["Checks"] if ch["ServiceID"])
             got[(r["Node"]["Node"], r["Service"]["ID"])] = (name, status)
@@ -130,14 +130,14 @@ def test_recurse_index_moves_on_any_change_under_prefix(ops: list[tuple[Any, ...
     store = StateStore()
     machine = StateMachine(store)
     for i, op in enumerate(ops, start=1):
-        before = dict(store.kv)
-        idx_before, _ = store.kv_list(None, prefix)
+        before = dict(store.kv.rows)
+        idx_before, _ = store.kv.get_tree(None, prefix)
         machine.apply(i, c.encode(to_command(op)))
-        idx_after, _ = store.kv_list(None, prefix)
-        changed = {k for k in set(before) | set(store.kv) if before.get(k) is not store.kv.get(k)}
+        idx_after, _ = store.kv.get_tree(None, prefix)
+        changed = {k for k in set(before) | set(store.kv.rows) if before.get(k) is not store.kv.rows.get(k)}
         if any(k.startswith(prefix) for k in changed):
             assert idx_after == i
-        elif any(k.startswith(prefix) for k in list(store.kv) + list(store.tombstones)):
+        elif any(k.startswith(prefix) for k in list(store.kv.rows) + list(store.kv.tombstones)):
             # Unrelated writes never move the index of a prefix that has entries or tombstones
             # (an empty prefix reports the table index, as Consul does).
             assert idx_after == idx_before
@@ -161,4 +161,4 @@ def test_failed_registration_changes_nothing() -> None:
                      checks=[{"CheckID": "x", "Name": "x", "ServiceID": "missing"}])
     result = machine.apply(1, c.encode(bad))
     assert isinstance(result, Exception) and "missing" in str(result)
-    assert store.nodes_by_name == {} and store.max_index("nodes") == 0
+    assert store.catalog.nodes_by_name == {} and store.max_index("nodes") == 0

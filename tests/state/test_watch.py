@@ -29,11 +29,11 @@ def test_service_change_wakes_only_its_watchers() -> None:
     m = StateMachine(store)
     m.apply_command(1, reg("n1", "web", "web1"))
     m.apply_command(2, reg("n1", "db", "db1"))
-    web = watcher(store, lambda ws: store.check_service_nodes(ws, "web"))
-    db = watcher(store, lambda ws: store.check_service_nodes(ws, "db"))
+    web = watcher(store, lambda ws: store.catalog.check_service_nodes(ws, "web"))
+    db = watcher(store, lambda ws: store.catalog.check_service_nodes(ws, "db"))
     m.apply_command(3, reg("n1", "web", "web1", "critical"))
     assert web == [1] and db == []
-    assert store.service_index("web") == 3 and store.service_index("db") == 2
+    assert store.catalog.service_index("web") == 3 and store.catalog.service_index("db") == 2
 
 
 def test_node_level_check_wakes_every_service_on_the_node() -> None:
@@ -41,8 +41,8 @@ def test_node_level_check_wakes_every_service_on_the_node() -> None:
     m = StateMachine(store)
     m.apply_command(1, reg("n1", "web", "web1"))
     m.apply_command(2, reg("n2", "db", "db1"))
-    web = watcher(store, lambda ws: store.check_service_nodes(ws, "web"))
-    db = watcher(store, lambda ws: store.check_service_nodes(ws, "db"))
+    web = watcher(store, lambda ws: store.catalog.check_service_nodes(ws, "web"))
+    db = watcher(store, lambda ws: store.catalog.check_service_nodes(ws, "db"))
     m.apply_command(3, c.Register(node={"Node": "n1", "Address": "10.0.0.1"},
                                   checks=[{"CheckID": "serfHealth", "Name": "s", "Status": "critical"}]))
     assert web == [1] and db == []
@@ -52,13 +52,13 @@ def test_kv_prefix_watch_wakes_on_child_and_delete_but_not_elsewhere() -> None:
     store = StateStore()
     m = StateMachine(store)
     m.apply_command(1, c.KVOp(verb="set", key="app/x", value=b"1"))
-    tree = watcher(store, lambda ws: store.kv_list(ws, "app/"))
-    other = watcher(store, lambda ws: store.kv_get(ws, "other"))
+    tree = watcher(store, lambda ws: store.kv.get_tree(ws, "app/"))
+    other = watcher(store, lambda ws: store.kv.get(ws, "other"))
     m.apply_command(2, c.KVOp(verb="set", key="zzz", value=b"1"))
     assert tree == [] and other == []
     m.apply_command(3, c.KVOp(verb="delete", key="app/x"))
     assert tree == [1] and other == []
-    idx, rows = store.kv_list(None, "app/")
+    idx, rows = store.kv.get_tree(None, "app/")
     assert rows == [] and idx == 3  # the tombstone keeps the index moving
 
 
@@ -67,6 +67,6 @@ def test_restore_wakes_every_waiter() -> None:
     m = StateMachine(store)
     m.apply_command(1, c.KVOp(verb="set", key="k", value=b"1"))
     snap = m.snapshot()
-    w = watcher(store, lambda ws: store.kv_get(ws, "unrelated"))
+    w = watcher(store, lambda ws: store.kv.get(ws, "unrelated"))
     m.restore(snap)
     assert w == [1]
