@@ -1,7 +1,8 @@
 """CatalogReader: the one narrow interface through which DNS reads the catalog.
 
-The StateStore satisfies it. Every read returns `(index, value)`; DNS passes `ws=None` because it
-never blocks. Rows are the store's own dicts in Consul's JSON shapes and must not be mutated.
+The store's catalog table (`store.catalog`) and the client agent's CatalogMirror satisfy it. Every
+read returns `(index, value)`; DNS passes `ws=None` because it never blocks. Rows are the store's
+own dicts in Consul's JSON shapes and must not be mutated.
 """
 
 from __future__ import annotations

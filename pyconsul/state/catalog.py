@@ -14,6 +14,14 @@ import copy
 from typing import Any, Protocol
 
 from pyconsul.state import watch
+from pyconsul.state.catalog_rows import (
+    CHECK_STATES,
+    CRITICAL,
+    NODE_FIELDS,
+    normalize_check,
+    normalize_service,
+    same_apart_from_indexes,
+)
 from pyconsul.state.errors import StateError
 from pyconsul.state.txn import IndexTable, WriteTxn
 from pyconsul.state.watch import WatchSet
@@ -26,65 +34,6 @@ NODES, SERVICES, CHECKS = "nodes", "services", "checks"
 def service_table(name: str) -> str:
     """The index table of one service's catalog and health answers."""
     return "service." + name
-
-PASSING, WARNING, CRITICAL, MAINT = "passing", "warning", "critical", "maintenance"
-CHECK_STATES = (PASSING, WARNING, CRITICAL, MAINT)
-
-_NODE_FIELDS = ("ID", "Node", "Address", "Datacenter", "TaggedAddresses", "Meta")
-_INDEX_FIELDS = ("CreateIndex", "ModifyIndex")
-
-
-def _same(a: Row, b: Row) -> bool:
-    """Equal apart from the raft indexes."""
-    return {k: v for k, v in a.items() if k not in _INDEX_FIELDS} == {
-        k: v for k, v in b.items() if k not in _INDEX_FIELDS
-    }
-
-
-def normalize_service(svc: Row) -> Row:
-    """A NodeService row in Consul's JSON shape from a (validated) register request."""
-    tags = svc.get("Tags") or []
-    weights = svc.get("Weights") or {"Passing": 1, "Warning": 1}
-    row: Row = {
-        "ID": svc.get("ID") or svc.get("Service", ""),
-        "Service": svc.get("Service", ""),
-        "Tags": list(tags),
-        "Address": svc.get("Address", "") or "",
-        "Meta": dict(svc.get("Meta") or {}),
-        "Port": int(svc.get("Port") or 0),
-        "Weights": {"Passing": int(weights.get("Passing", 1)), "Warning": int(weights.get("Warning", 1))},
-        "EnableTagOverride": bool(svc.get("EnableTagOverride", False)),
-    }
-    if svc.get("Kind"):
-        row["Kind"] = svc["Kind"]
-    if svc.get("TaggedAddresses"):
-        row["TaggedAddresses"] = copy.deepcopy(svc["TaggedAddresses"])
-    row["Proxy"] = copy.deepcopy(svc.get("Proxy") or {"Mode": "", "MeshGateway": {}, "Expose": {}})
-    row["Connect"] = copy.deepcopy(svc.get("Connect") or {})
-    if svc.get("SocketPath"):
-        row["SocketPath"] = svc["SocketPath"]
-    return row
-
-
-def normalize_check(chk: Row, node: str) -> Row:
-    status = chk.get("Status") or CRITICAL
-    row: Row = {
-        "Node": node,
-        "CheckID": chk.get("CheckID") or chk.get("Name", ""),
-        "Name": chk.get("Name", "") or chk.get("CheckID", ""),
-        "Status": status,
-        "Notes": chk.get("Notes", "") or "",
-        "Output": chk.get("Output", "") or "",
-        "ServiceID": chk.get("ServiceID", "") or "",
-        "ServiceName": "",
-        "ServiceTags": [],
-        "Type": chk.get("Type", "") or "",
-        "Interval": chk.get("Interval", "") or "",
-        "Timeout": chk.get("Timeout", "") or "",
-        "ExposedPort": int(chk.get("ExposedPort") or 0),
-        "Definition": copy.deepcopy(chk.get("Definition") or {}),
-    }
-    return row
 
 
 class SessionInvalidator(Protocol):
@@ -167,7 +116,7 @@ class CatalogTable:
         if existing is not None:
             if row["Datacenter"] == "":
                 row["Datacenter"] = existing["Datacenter"]
-            if _same({k: existing[k] for k in _NODE_FIELDS}, row):
+            if same_apart_from_indexes({k: existing[k] for k in NODE_FIELDS}, row):
                 return
             row["CreateIndex"] = existing["CreateIndex"]
         else:
@@ -195,7 +144,7 @@ class CatalogTable:
         services = self.services_by_node[node]
         existing = services.get(row["ID"])
         if existing is not None:
-            if _same(existing, row):
+            if same_apart_from_indexes(existing, row):
                 return
             row["CreateIndex"] = existing["CreateIndex"]
             if existing["Service"] != row["Service"]:
@@ -244,7 +193,7 @@ class CatalogTable:
         checks = self.checks_by_node[node]
         existing = checks.get(row["CheckID"])
         if existing is not None:
-            if _same(existing, row):
+            if same_apart_from_indexes(existing, row):
                 return
             row["CreateIndex"] = existing["CreateIndex"]
             self.txn.touch(watch.check_state(existing["Status"]))
