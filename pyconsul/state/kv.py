@@ -73,8 +73,9 @@ class KVTable:
 
     # ---------------------------------------------------------------- helpers
     def _kv_topics(self, key: str) -> None:
-        self.txn.touch(watch.kv_key(key))
-        self.txn.touch_all(watch.kv_prefixes(key))
+        txn = self.txn
+        txn.touch(watch.kv_key(key))
+        txn.touch_all(watch.kv_prefixes(key))
 
     def _remember(self, key: str) -> None:
         j = self._journal

@@ -66,13 +66,14 @@ class WriteTxn:
 
     def bump(self, index: int, *tables: str) -> None:
         """Raise each table's index to `index` (never lower it) and wake its table topic."""
-        indexes = self.indexes
+        by_table = self.indexes._by_table  # every write passes here: no method calls per table
+        topics = self._topics
         for t in tables:
-            old = indexes.get(t)
+            old = by_table.get(t, 0)
             if old < index:
                 self._undo.append((t, old))
-                indexes._set(t, index)
-            self._topics.add(watch.table(t))
+                by_table[t] = index
+            topics.add(watch.table(t))
 
     def touch(self, *topics: Topic) -> None:
         self._topics.update(topics)
