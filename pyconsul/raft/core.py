@@ -477,6 +477,8 @@ class RaftCore:
 
     # ------------------------------------------------------------------ leader side
     def _handle_append_resp(self, m: AppendResp, pr: Progress) -> None:
+        if m.index > self.log.last_index:
+            return  # no follower can match (or be sent) past our log: a forged or confused reply
         if m.reject:
             hint = m.reject_hint
             if m.log_term > 0:

@@ -116,6 +116,15 @@ class RaftLog:
         if not entries:
             return
         first = entries[0].index
+        # Invariant: the log stays one run of indexes with terms never going back. Decoding
+        # already refuses forged runs; this keeps a bug from ever writing a gap to disk.
+        prev_term = self.term(first - 1)
+        for i, e in enumerate(entries):
+            if e.index != first + i:
+                raise LogError(f"log gap: entry {e.index} where {first + i} was due")
+            if prev_term is not None and e.term < prev_term:
+                raise LogError(f"entry {e.index} has term {e.term}, before {prev_term}")
+            prev_term = e.term
         if first <= self.committed:
             raise LogError(f"would overwrite committed entry {first} (commit {self.committed})")
         if first > self.last_index + 1:

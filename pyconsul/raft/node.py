@@ -28,6 +28,7 @@ from typing import Any, Protocol
 
 from pyconsul.raft.core import NotLeader, RaftConfig, RaftCore, Ready, Role
 from pyconsul.raft.disk import DiskThread
+from pyconsul.raft.log import LogError
 from pyconsul.raft.messages import (
     CONFIG,
     NORMAL,
@@ -42,7 +43,9 @@ from pyconsul.raft.messages import (
     encode_voters,
 )
 from pyconsul.raft.storage import LogStore, SnapshotStore, StableStore
+from pyconsul.raft.throttle import LogThrottle
 from pyconsul.raft.transport import RemoteError, Transport, TransportError
+from pyconsul.raft.wire import MAX_ENTRY_BYTES
 
 log = logging.getLogger("pyconsul.raft")
 
@@ -116,6 +119,7 @@ class RaftNode:
         self._disk = DiskThread()
         self._tasks: list[asyncio.Task[None]] = []
         self._stopping = False
+        self._throttle = LogThrottle(log)
         self.on_leader_change: Callable[[str], None] | None = None
         self._last_lead = ""
         # Other server-to-server calls (join, membership) served over the same transport.
@@ -228,6 +232,7 @@ class RaftNode:
     async def propose(self, data: bytes, timeout: float = 10.0, kind: int = NORMAL) -> Any:
         """Replicate and apply `data`; return the state machine's result for it. `kind` RESTORE
         replaces the whole state with the image `data` on every server."""
+        _check_size(data)
         core = self._c
         loop = asyncio.get_running_loop()
         if core.role is Role.LEADER:
@@ -341,7 +346,14 @@ class RaftNode:
             self.addrs[src] = src_addr
         core = self.core
         for m in msgs:
-            core.step(m)
+            try:
+                core.step(m)
+            except LogError as exc:
+                # Decoding refuses malformed messages; one that still breaks a log invariant is
+                # dropped here, so no peer input can stop Raft.
+                self._throttle.error(f"step:{src}", "raft: dropped a message that would break the log",
+                                     src=src, message=type(m).__name__, error=str(exc))
+                continue
             if isinstance(m, (AppendEntries, Heartbeat, InstallSnapshot)) and m.src == core.lead:
                 self.last_contact = time.monotonic()
         self._wake.set()
@@ -358,13 +370,18 @@ class RaftNode:
             core = self._c
             if core.role is not Role.LEADER:
                 raise NoLeader(f"not the leader (leader: {self.leader_addr or 'unknown'})")
+            if not (isinstance(body, (list, tuple)) and len(body) == 3):
+                raise ValueError("raft.propose: expected [data, deadline, kind]")
             data, deadline, kind = body
-            if time.time() > float(deadline):
+            if type(data) is not bytes or type(deadline) not in (int, float) or type(kind) is not int:
+                raise ValueError("raft.propose: expected [bytes, number, int]")
+            if time.time() > deadline:
                 raise NoLeader("forwarded write arrived after its deadline")
             if kind not in (NORMAL, RESTORE):
                 raise ValueError(f"cannot propose entries of kind {kind!r}")
+            _check_size(data)
             placed: asyncio.Future[Any] = asyncio.get_running_loop().create_future()
-            self._proposals.append((int(kind), bytes(data), placed, True))
+            self._proposals.append((kind, data, placed, True))
             self._wake.set()
             index, term = await placed
             return [index, term]
@@ -538,6 +555,16 @@ class RaftNode:
             if not fut.done():
                 fut.set_exception(exc)
         self._applied_waiters = []
+
+
+class EntryTooLarge(ValueError):
+    """A proposal larger than any server would accept in an AppendEntries."""
+
+
+def _check_size(data: bytes) -> None:
+    # Refused before appending: an entry followers cannot receive would stall replication.
+    if len(data) > MAX_ENTRY_BYTES:
+        raise EntryTooLarge(f"a Raft entry of {len(data)} bytes is over the limit of {MAX_ENTRY_BYTES} bytes")
 
 
 class _Raised:

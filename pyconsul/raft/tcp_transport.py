@@ -23,7 +23,9 @@ from typing import Any
 
 import msgpack
 
-from pyconsul.raft.messages import DecodeError, Message, from_wire, to_wire
+from pyconsul.raft.messages import InstallSnapshot, Message, SnapshotChunk, from_wire, to_wire
+from pyconsul.raft.snapshot_chunks import SnapshotAssembler, split_snapshot
+from pyconsul.raft.throttle import LogThrottle
 from pyconsul.raft.transport import (
     CallHandler,
     MessageHandler,
@@ -31,12 +33,23 @@ from pyconsul.raft.transport import (
     TransportError,
     UnreachableHandler,
 )
+from pyconsul.raft.wire import (
+    BATCH_BYTES,
+    MAX_FRAME_BYTES,
+    MAX_ID_LEN,
+    MAX_MESSAGES_PER_FRAME,
+    MAX_TERM_OR_INDEX,
+    DecodeError,
+    as_lists,
+    unpack_peer,
+)
 
 log = logging.getLogger("pyconsul.raft.transport")
 
 MAGIC = b"\x01PCR"
 _LEN = struct.Struct(">I")
-MAX_FRAME = 512 << 20
+MAX_FRAME = MAX_FRAME_BYTES  # see raft/wire.py for how it follows from what servers send
+MAX_ERROR_TEXT = 4096
 RAFT, CALL, REPLY = 0, 1, 2
 
 
@@ -60,18 +73,40 @@ def split_addr(addr: str, default_port: int = 8300) -> tuple[str, int]:
 async def _read_frame(reader: asyncio.StreamReader) -> Any:
     head = await reader.readexactly(_LEN.size)
     (n,) = _LEN.unpack(head)
-    if n > MAX_FRAME:
-        raise DecodeError(f"frame of {n} bytes is too large")
-    body = await reader.readexactly(n)
-    try:
-        return msgpack.unpackb(body, raw=False)
-    except Exception as exc:
-        raise DecodeError(f"bad frame: {exc}") from None
+    if n > MAX_FRAME:  # refused on the prefix alone: nothing of the body is read or allocated
+        raise DecodeError(f"frame of {n} bytes is over the limit of {MAX_FRAME}")
+    frame = unpack_peer(await reader.readexactly(n))
+    if not isinstance(frame, tuple) or not frame:
+        raise DecodeError("frame is not an array")
+    return frame
 
 
 def _frame(obj: Any) -> bytes:
     body = msgpack.packb(obj, use_bin_type=True)
     return _LEN.pack(len(body)) + body
+
+
+def _raft_frames(prefix: bytes, msgs: list[Message]) -> list[bytes]:
+    """`msgs` as frames `[RAFT, src, addr, [message, ...]]` of at most BATCH_BYTES of messages
+    each (a larger message goes alone), snapshots split into chunks."""
+    packed: list[bytes] = []
+    for m in msgs:
+        if isinstance(m, InstallSnapshot):
+            packed.extend(msgpack.packb(to_wire(c), use_bin_type=True) for c in split_snapshot(m))
+        else:
+            packed.append(msgpack.packb(to_wire(m), use_bin_type=True))
+    frames: list[bytes] = []
+    i = 0
+    while i < len(packed):
+        j, size = i, 0
+        while j < len(packed) and j - i < MAX_MESSAGES_PER_FRAME and (j == i or size + len(packed[j]) <= BATCH_BYTES):
+            size += len(packed[j])
+            j += 1
+        p = msgpack.Packer()
+        body = prefix + p.pack_array_header(j - i) + b"".join(packed[i:j])
+        frames.append(_LEN.pack(len(body)) + body)
+        i = j
+    return frames
 
 
 class _Peer:
@@ -131,10 +166,10 @@ class _Peer:
                     self.frames = []
                     if self.msgs:
                         batch, self.msgs = self.msgs, []
-                        out.append(_frame([RAFT, self.t.local_id, self.t.address, [to_wire(m) for m in batch]]))
-                    if out:
-                        writer.write(b"".join(out))
-                        await writer.drain()
+                        out.extend(_raft_frames(self.t.frame_prefix, batch))
+                    for data in out:
+                        writer.write(data)
+                        await writer.drain()  # only waits above the high-water mark
                     if not (self.msgs or self.frames):
                         await self.wake.wait()
             except (OSError, ssl.SSLError, RuntimeError) as exc:
@@ -150,12 +185,12 @@ class _Peer:
         try:
             while True:
                 f = await _read_frame(reader)
-                if not (isinstance(f, list) and len(f) == 4 and f[0] == REPLY):
+                if not (len(f) == 4 and f[0] == REPLY and type(f[1]) is int and type(f[2]) is bool):
                     raise DecodeError("expected a reply frame")
-                fut = self.calls.pop(int(f[1]), None)
+                fut = self.calls.pop(f[1], None)
                 if fut is not None and not fut.done():
                     if f[2]:
-                        fut.set_result(f[3])
+                        fut.set_result(as_lists(f[3]))
                     else:
                         fut.set_exception(RemoteError(str(f[3])))
         except (OSError, asyncio.IncompleteReadError, DecodeError, ssl.SSLError) as exc:
@@ -200,6 +235,16 @@ class TCPTransport:
         self._on_messages: MessageHandler | None = None
         self._on_call: CallHandler | None = None
         self._on_unreachable: UnreachableHandler | None = None
+        self._throttle = LogThrottle(log)
+        self._prefix: tuple[tuple[str, str], bytes] | None = None
+
+    @property
+    def frame_prefix(self) -> bytes:
+        """The start of every raft frame we send: array of 4, RAFT, our ID and address."""
+        key = (self.local_id, self.address)
+        if self._prefix is None or self._prefix[0] != key:
+            self._prefix = (key, b"\x94" + msgpack.packb(RAFT) + msgpack.packb(key[0]) + msgpack.packb(key[1]))
+        return self._prefix[1]
 
     @property
     def address(self) -> str:
@@ -290,30 +335,31 @@ class TCPTransport:
         self._conns.add(writer)
         lock = asyncio.Lock()
         calls: set[asyncio.Task[None]] = set()
+        peer = str((writer.get_extra_info("peername") or ("?",))[0])
         try:
             if await reader.readexactly(len(MAGIC)) != MAGIC:
-                log.warning("rejected a non-raft connection on the server port",
-                            extra={"peer": str(writer.get_extra_info("peername"))})
+                self._throttle.warning(f"magic:{peer}", "rejected a non-raft connection on the server port",
+                                       peer=peer)
                 return
+            assembler = SnapshotAssembler()
             while True:
                 f = await _read_frame(reader)
-                if not isinstance(f, list) or not f:
-                    raise DecodeError("frame is not an array")
                 if f[0] == RAFT:
-                    _, src, src_addr, wires = f
-                    msgs = [from_wire(w) for w in wires]
-                    assert self._on_messages is not None
-                    self._on_messages(str(src), str(src_addr), msgs)
+                    self._deliver(f, assembler, peer)
                 elif f[0] == CALL:
+                    if not (len(f) == 4 and type(f[1]) is int and 0 <= f[1] < MAX_TERM_OR_INDEX
+                            and type(f[2]) is str and len(f[2]) <= MAX_ID_LEN):
+                        raise DecodeError("malformed call frame")
                     t = asyncio.get_running_loop().create_task(self._answer(writer, lock, f))
                     calls.add(t)
                     t.add_done_callback(calls.discard)
                 else:
-                    raise DecodeError(f"unexpected frame kind {f[0]!r}")
+                    raise DecodeError(f"unexpected frame kind {str(f[0])[:40]!r}")
         except (asyncio.IncompleteReadError, ConnectionError, ssl.SSLError, OSError):
             pass
         except (DecodeError, ValueError, TypeError) as exc:
-            log.warning("bad data on the server port; closing", extra={"error": str(exc)})
+            self._throttle.warning(f"frame:{peer}", "bad data on the server port; closing",
+                                   peer=peer, error=str(exc))
         finally:
             for t in calls:
                 t.cancel()
@@ -322,13 +368,37 @@ class TCPTransport:
             with contextlib.suppress(Exception):
                 await writer.wait_closed()
 
-    async def _answer(self, writer: asyncio.StreamWriter, lock: asyncio.Lock, f: list[Any]) -> None:
+    def _deliver(self, f: tuple[Any, ...], assembler: SnapshotAssembler, peer: str) -> None:
+        """Hand on the well-formed messages of a raft frame; a malformed one is dropped alone."""
+        if not (len(f) == 4 and type(f[1]) is str and type(f[2]) is str and isinstance(f[3], tuple)
+                and len(f[1]) <= MAX_ID_LEN and len(f[2]) <= MAX_ID_LEN):
+            raise DecodeError("malformed raft frame")
+        _, src, src_addr, wires = f
+        msgs: list[Message] = []
+        for w in wires:
+            try:
+                m = from_wire(w)
+                if isinstance(m, SnapshotChunk):
+                    done = assembler.add(m)
+                    if done is None:
+                        continue
+                    m = done
+            except DecodeError as exc:
+                self._throttle.warning(f"msg:{peer}", "raft: dropped a malformed message",
+                                       peer=peer, src=src[:64], error=str(exc))
+                continue
+            msgs.append(m)
+        if msgs:
+            assert self._on_messages is not None
+            self._on_messages(src, src_addr, msgs)
+
+    async def _answer(self, writer: asyncio.StreamWriter, lock: asyncio.Lock, f: tuple[Any, ...]) -> None:
         _, cid, method, body = f
         assert self._on_call is not None
         try:
-            reply = [REPLY, cid, True, await self._on_call(str(method), body)]
+            reply = [REPLY, cid, True, await self._on_call(method, as_lists(body))]
         except Exception as exc:  # every error becomes an error reply, never a dead connection
-            reply = [REPLY, cid, False, str(exc) or type(exc).__name__]
+            reply = [REPLY, cid, False, (str(exc) or type(exc).__name__)[:MAX_ERROR_TEXT]]
         try:
             data = _frame(reply)
         except (TypeError, ValueError) as exc:
