@@ -13,6 +13,16 @@ from typing import Any, ClassVar
 import msgpack
 
 from pyconsul.gossip.state import NodeStatus
+from pyconsul.msgpack_limits import LimitExceeded, Limits, unpack_limited
+
+# What an honest member sends: a push/pull lists every member (MAX_MEMBERS, beyond Consul's
+# guidance for one LAN pool), each with its tags (Consul sets about twenty short ones; memberlist
+# caps node meta at 512 bytes). Nothing in gossip is binary.
+MAX_MEMBERS = 10_000
+MAX_TAGS = 256
+MAX_MEMBER_BYTES = 800  # name, address, port, tags, incarnation, status of one push/pull state
+PACKET_LIMITS = Limits(max_bin_len=0, max_str_len=4096, max_array_len=MAX_MEMBERS + 16,
+                       max_map_len=MAX_TAGS, max_maps=MAX_MEMBERS + 16)
 
 
 class DecodeError(ValueError):
@@ -133,7 +143,7 @@ def _check(value: Any, kind: str, where: str) -> Any:
 
 
 def _state_from_wire(raw: Any) -> PushPullState:
-    if not isinstance(raw, list) or len(raw) != 6:
+    if not isinstance(raw, tuple) or len(raw) != 6:
         raise DecodeError("push/pull state: expected a 6-element array")
     node, addr, port, tags, inc, status = raw
     try:
@@ -147,13 +157,13 @@ def _state_from_wire(raw: Any) -> PushPullState:
 
 
 def _from_wire(raw: Any) -> Message:
-    if not isinstance(raw, list) or not raw:
+    if not isinstance(raw, tuple) or not raw:
         raise DecodeError("message: expected a non-empty array")
     cls = MESSAGE_TYPES.get(raw[0]) if isinstance(raw[0], int) else None
     if cls is None:
         raise DecodeError(f"unknown message type {raw[0]!r}")
     if cls is PushPull:
-        if len(raw) != 4 or not isinstance(raw[3], list):
+        if len(raw) != 4 or not isinstance(raw[3], tuple):
             raise DecodeError("push/pull: malformed")
         return PushPull(
             _check(raw[1], "bool", "join"), _check(raw[2], "bool", "reply"),
@@ -169,9 +179,9 @@ def _from_wire(raw: Any) -> Message:
 
 def decode_packet(data: bytes) -> list[Message]:
     try:
-        raw = msgpack.unpackb(data, raw=False, strict_map_key=True)
-    except Exception as exc:  # msgpack raises several unrelated exception types
-        raise DecodeError(f"not msgpack: {exc}") from None
-    if not isinstance(raw, list):
+        raw = unpack_limited(data, PACKET_LIMITS)
+    except LimitExceeded as exc:
+        raise DecodeError(str(exc)) from None
+    if not isinstance(raw, tuple):
         raise DecodeError("packet: expected an array of messages")
     return [_from_wire(m) for m in raw]

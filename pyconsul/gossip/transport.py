@@ -17,6 +17,7 @@ import time
 from collections.abc import Callable, Sequence
 
 from pyconsul.gossip.crypto import DecryptError, Keyring
+from pyconsul.gossip.messages import MAX_MEMBER_BYTES, MAX_MEMBERS
 
 log = logging.getLogger("pyconsul.gossip")
 
@@ -24,7 +25,9 @@ Address = tuple[str, int]
 PacketHandler = Callable[[Address, bytes], None]
 StreamHandler = Callable[[Address, bytes], bytes]
 
-MAX_FRAME = 16 * 1024 * 1024
+# The largest honest frame is a push/pull listing every member; checked on the length prefix
+# before the body is read. (Sealing adds a few dozen bytes.)
+MAX_FRAME = MAX_MEMBERS * MAX_MEMBER_BYTES + 4096
 # Above this a message goes over TCP (a single UDP datagram tops out at 65507 bytes).
 MAX_DATAGRAM = 60_000
 

@@ -9,17 +9,15 @@ The numbers follow from what an honest server sends, not from what the encoding 
 So no frame is larger than one full entry plus an envelope: `MAX_FRAME_BYTES`, checked against
 the length prefix before a byte of the body is read.
 
-msgpack's own limits scale with the input (1 MiB of 0x80 bytes decodes to a million dicts, 72 MiB
-of heap). `unpack_peer` caps every length, decodes arrays as tuples (the empty tuple is shared, so
-a run of 0x90 costs a pointer each) and counts maps, so decoding costs a small multiple of the
-bytes received whatever their shape.
+Every msgpack from a peer is decoded by `unpack_peer`, with these limits on each length and on
+the number of maps (pyconsul.msgpack_limits), so its cost is bounded by the bytes received.
 """
 
 from __future__ import annotations
 
 from typing import Any
 
-import msgpack
+from pyconsul.msgpack_limits import LimitExceeded, Limits, unpack_limited
 
 MAX_TERM_OR_INDEX = 1 << 63  # exclusive: a term/index read from a peer is below this
 MAX_ENTRY_BYTES = 64 << 20
@@ -36,34 +34,21 @@ MAX_ARRAY_LEN = max((1 << 20) // 16 + 1, MAX_MESSAGES_PER_FRAME)
 MAX_STR_LEN = 64 << 10
 MAX_MAP_LEN = MAX_VOTERS
 MAX_MAPS = 4096  # per decoded frame: maps are voter sets and small call bodies
+PEER_LIMITS = Limits(max_bin_len=MAX_FRAME_BYTES, max_str_len=MAX_STR_LEN, max_array_len=MAX_ARRAY_LEN,
+                     max_map_len=MAX_MAP_LEN, max_maps=MAX_MAPS)
 
 
 class DecodeError(ValueError):
     """Peer input that is not what an honest server sends (the message is dropped)."""
 
 
-def unpack_peer(data: bytes, max_bin_len: int = MAX_FRAME_BYTES) -> Any:
+def unpack_peer(data: bytes) -> Any:
     """Decode msgpack from another server, arrays as tuples; DecodeError on anything over a
     limit or malformed."""
-    maps = 0
-
-    def count_map(d: dict[Any, Any]) -> dict[Any, Any]:
-        nonlocal maps
-        maps += 1
-        if maps > MAX_MAPS:
-            raise DecodeError(f"more than {MAX_MAPS} maps")
-        return d
-
     try:
-        return msgpack.unpackb(
-            data, raw=False, use_list=False, strict_map_key=True, object_hook=count_map,
-            max_bin_len=max_bin_len, max_str_len=MAX_STR_LEN, max_array_len=MAX_ARRAY_LEN,
-            max_map_len=MAX_MAP_LEN, max_ext_len=0,
-        )
-    except DecodeError:
-        raise
-    except Exception as exc:  # msgpack raises several unrelated types on garbage
-        raise DecodeError(f"not msgpack within limits: {exc}") from None
+        return unpack_limited(data, PEER_LIMITS)
+    except LimitExceeded as exc:
+        raise DecodeError(str(exc)) from None
 
 
 def as_lists(x: Any) -> Any:
