@@ -44,6 +44,7 @@ def _banner(cfg: RuntimeConfig) -> str:
 async def _serve(cfg: RuntimeConfig) -> int:
     from pyconsul.agent.agent import Agent
     from pyconsul.agent.definitions import DefinitionError
+    from pyconsul.raft.storage import StorageError
     from pyconsul.tls.context import TLSConfigError, https_server_context
 
     try:
@@ -51,11 +52,15 @@ async def _serve(cfg: RuntimeConfig) -> int:
     except TLSConfigError as exc:
         print(f"==> Error starting agent: {exc}", file=sys.stderr, flush=True)
         return 1
-    agent = Agent(cfg, http_ssl=http_ssl)
+    try:
+        agent = Agent(cfg, http_ssl=http_ssl)
+    except StorageError as exc:  # the Raft state file is read while wiring the agent
+        print(f"==> Error starting agent: {exc}", file=sys.stderr, flush=True)
+        return 1
     agent.install_signal_handlers()
     try:
         await agent.start()
-    except (OSError, DefinitionError) as exc:
+    except (OSError, DefinitionError, StorageError) as exc:
         print(f"==> Error starting agent: {exc}", file=sys.stderr, flush=True)
         await agent.shutdown()
         return 1

@@ -93,6 +93,11 @@ FLAGS: dict[str, Flag] = {
         "DEVELOPMENT ONLY. Start although the named security key (acl.enabled, verify_outgoing, "
         "auto_encrypt.tls, ...) is set but not enforced by pyconsul; without it such a config "
         "refuses to start. Logged as a WARNING at every start. Can be specified multiple times."),
+    "raft-recover-truncate": Flag("", "bool", "Start even though the Raft data is damaged: cut the log at "
+                                  "the damage (a copy of what is cut is kept as *.dropped), set a damaged "
+                                  "snapshot aside (*.damaged) and drop a log that no longer continues the "
+                                  "state. Entries past the damage are lost on this server; without this "
+                                  "flag the agent refuses to start and names the damaged file."),
     "config-file": Flag("", "list", "Path to a file in JSON or HCL format. Can be specified multiple times."),
     "config-dir": Flag("", "list", "Path to a directory to read configuration files from. Can be specified multiple times."),
     "config-format": Flag("", "str", "Config files are in this format irrespective of their extension. Must be 'hcl' or 'json'"),
@@ -103,6 +108,7 @@ FLAGS: dict[str, Flag] = {
 @dataclass
 class AgentFlags:
     dev: bool = False
+    raft_recover_truncate: bool = False
     config_format: str = ""
     # -config-file and -config-dir in command-line order: ("file"|"dir", path).
     config_paths: list[tuple[str, str]] = field(default_factory=list)
@@ -185,6 +191,8 @@ def _convert(name: str, flag: Flag, text: str) -> Any:
 def _apply(out: AgentFlags, name: str, flag: Flag, value: Any) -> None:
     if name == "dev":
         out.dev = bool(value)
+    elif name == "raft-recover-truncate":
+        out.raft_recover_truncate = bool(value)
     elif name == "config-file":
         out.config_paths.append(("file", value))
     elif name == "config-dir":

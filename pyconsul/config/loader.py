@@ -64,6 +64,7 @@ def load_agent_config(argv: list[str]) -> RuntimeConfig:
     rc.config_dirs = [p for k, p in flags.config_paths if k == "dir"]
     rc.config_format = flags.config_format
     rc.hcl = list(flags.hcl)
+    rc.raft_recover_truncate = flags.raft_recover_truncate
     rc.argv = list(argv)
     return rc
 

@@ -66,6 +66,8 @@ class RuntimeConfig:
     # (raft_snapshot_threshold): what the Raft driver reads.
     raft_multiplier: int = 5
     snapshot_threshold: int = 8192
+    # -raft-recover-truncate: this start may cut damaged Raft data (an operator's one-off choice).
+    raft_recover_truncate: bool = False
     raft_snapshot_interval: float = 30.0
     raft_trailing_logs: int = 10240
     raft_logstore: Mapping[str, Any] = field(default_factory=dict)
@@ -255,6 +257,6 @@ class RuntimeConfig:
 
 # Fields that record where the config came from and what loading found, not settings.
 _LOAD_RECORD = frozenset({
-    "config_warnings", "dev_allow_unenforced", "config_files", "config_dirs", "config_paths",
+    "config_warnings", "dev_allow_unenforced", "raft_recover_truncate", "config_files", "config_dirs", "config_paths",
     "config_format", "hcl", "argv",
 })

@@ -74,9 +74,10 @@ class RaftConsensus:
         self.address = f"{config.advertise()}:{config.ports.server}"
         if config.data_dir and not config.dev:
             root = Path(config.data_dir) / "raft"
-            log_store: Any = SegmentLogStore(root / "log")
+            recover = config.raft_recover_truncate
+            log_store: Any = SegmentLogStore(root / "log", recover=recover)
             stable: Any = FileStableStore(root)
-            snaps: Any = FileSnapshotStore(root / "snapshots")
+            snaps: Any = FileSnapshotStore(root / "snapshots", recover=recover)
         else:
             log_store, stable, snaps = MemoryLogStore(), MemoryStableStore(), MemorySnapshotStore()
         # The Raft identity must survive restarts even if the node ID were regenerated.
@@ -98,6 +99,7 @@ class RaftConsensus:
             heartbeat_tick=1,
             snapshot_threshold=max(16, int(config.snapshot_threshold or 8192)),
             rng=rng,
+            recover=config.raft_recover_truncate,
         )
         self.discovery = Discovery(
             self.node,

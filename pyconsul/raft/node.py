@@ -42,7 +42,7 @@ from pyconsul.raft.messages import (
     Voters,
     encode_voters,
 )
-from pyconsul.raft.storage import LogStore, SnapshotStore, StableStore
+from pyconsul.raft.storage import RECOVER_FLAG, LogStore, SnapshotStore, StableStore, StorageError
 from pyconsul.raft.throttle import LogThrottle
 from pyconsul.raft.transport import RemoteError, Transport, TransportError
 from pyconsul.raft.wire import MAX_ENTRY_BYTES
@@ -83,8 +83,12 @@ class RaftNode:
         trailing_entries: int = 1024,
         rng: random.Random | None = None,
         max_batch: int = 4096,
+        recover: bool = False,
     ) -> None:
+        """`recover`: the operator's -raft-recover-truncate (drop a log that does not continue
+        the stored state, rather than refuse to start)."""
         self.id = server_id
+        self.recover = recover
         self.transport = transport
         self.machine = machine
         self.log_store = log_store
@@ -135,11 +139,20 @@ class RaftNode:
             self.machine.restore(snap.data)
             self.applied_index = self.snapshot_index = snap.index
             entries = [e for e in entries if e.index > snap.index]
-            if entries and entries[0].index != snap.index + 1:
-                log.warning("raft log does not continue the snapshot; dropping it",
-                            extra={"snapshot": snap.index, "first": entries[0].index})
-                entries = []
-                self.log_store.reset()
+        base = snap.index if snap is not None else 0
+        if entries and entries[0].index != base + 1:
+            # Entries base+1 .. first-1 are gone: neither the snapshot nor the log holds them.
+            where = f"snapshot {base}" if snap is not None else "no snapshot"
+            if not self.recover:
+                raise StorageError(
+                    f"raft log starts at index {entries[0].index} but the state ends at {where}: "
+                    f"entries {base + 1}..{entries[0].index - 1} are missing. Restore the data dir from a "
+                    f"backup, or start with -{RECOVER_FLAG} to drop the log and catch up from the leader"
+                )
+            log.error("raft: recovery dropped a log that does not continue the state", extra={
+                "state_ends_at": base, "dropped_first": entries[0].index, "dropped_last": entries[-1].index})
+            entries = []
+            self.log_store.reset()
         self.core = RaftCore(self.raft_config, self.rng, term=term, vote=vote, snapshot=snap, entries=entries)
         self.addrs.update(self.core.voters)
 

@@ -16,11 +16,21 @@ from pathlib import Path
 
 import msgpack
 
-from pyconsul.raft.files import frame, fsync_dir, read_frames
+from pyconsul.raft.files import (
+    HEADER,
+    frame,
+    fsync_dir,
+    private_dir,
+    private_file,
+    read_frames,
+    valid_frame_after,
+)
 from pyconsul.raft.messages import Entry
-from pyconsul.raft.storage import StorageError
+from pyconsul.raft.storage import RECOVER_FLAG, StorageError
 
 log = logging.getLogger("pyconsul.raft.log")
+
+_RECORD_START = 0x94  # every record is a msgpack array of four
 
 
 class _Segment:
@@ -45,15 +55,18 @@ def _encode(e: Entry) -> bytes:
 
 
 class SegmentLogStore:
-    def __init__(self, directory: str | Path, segment_bytes: int = 16 << 20) -> None:
+    def __init__(self, directory: str | Path, segment_bytes: int = 16 << 20, recover: bool = False) -> None:
+        """`recover`: the operator's -raft-recover-truncate: cut the log at real corruption
+        (keeping a copy of what was cut) instead of refusing to start."""
         self.dir = Path(directory)
+        self.recover = recover
         self.segment_bytes = segment_bytes
         self.segments: list[_Segment] = []
         self._fd: int | None = None  # open for appending to segments[-1]
 
     # ------------------------------------------------------------------ open
     def load(self) -> list[Entry]:
-        self.dir.mkdir(parents=True, exist_ok=True)
+        private_dir(self.dir)
         names = sorted(p for p in self.dir.iterdir() if p.suffix == ".seg")
         entries: list[Entry] = []
         for n, path in enumerate(names):
@@ -61,29 +74,36 @@ class SegmentLogStore:
                 first = int(path.stem)
             except ValueError:
                 raise StorageError(f"unexpected file in raft log dir: {path}") from None
+            private_file(path)
             seg = _Segment(first, path)
             blob = path.read_bytes()
             frames, valid = read_frames(blob)
             is_last = n == len(names) - 1
-            if valid != len(blob):
-                if not is_last:
-                    raise StorageError(f"corrupt raft log segment {path} at byte {valid}")
-                log.warning("raft log: cut a torn tail", extra={"segment": str(path), "bytes": len(blob) - valid})
-                with open(path, "r+b") as f:
-                    f.truncate(valid)
-                    os.fsync(f.fileno())
+            problem, at, torn_possible = "", valid, True
             for end, body in frames:
+                start = end - len(body) - HEADER.size
                 try:
                     index, term, kind, data = msgpack.unpackb(body, raw=False)
+                    e = Entry(int(index), int(term), int(kind), bytes(data))
                 except Exception as exc:
-                    raise StorageError(f"undecodable record in {path}: {exc}") from None
-                expect = first + len(seg.ends)
-                if index != expect:
-                    raise StorageError(f"raft log gap in {path}: found {index}, expected {expect}")
-                if entries and entries[-1].index + 1 != index:
-                    raise StorageError(f"raft log gap before {path}: {entries[-1].index} then {index}")
+                    problem = f"undecodable record at byte {start}: {exc}"
+                else:
+                    expect = first + len(seg.ends)
+                    if e.index != expect or (entries and entries[-1].index + 1 != e.index):
+                        problem = f"raft log gap at byte {start}: found {e.index}, expected {expect}"
+                if problem:
+                    # An intact record that does not fit was written that way: never a torn write.
+                    at, torn_possible = start, False
+                    break
                 seg.ends.append(end)
-                entries.append(Entry(int(index), int(term), int(kind), bytes(data)))
+                entries.append(e)
+            else:
+                if valid != len(blob):
+                    problem = f"bad record at byte {valid}"
+            if problem:
+                self._damaged(path, blob, at, problem, is_last and torn_possible, names[n + 1 :])
+                self.segments.append(seg)
+                break
             if seg.ends or is_last:
                 self.segments.append(seg)
             else:
@@ -91,6 +111,32 @@ class SegmentLogStore:
         if self.segments:
             self._fd = os.open(self.segments[-1].path, os.O_WRONLY | os.O_APPEND)
         return entries
+
+    def _damaged(self, path: Path, blob: bytes, at: int, problem: str, may_be_torn: bool, later: list[Path]) -> None:
+        """Damage at byte `at` of `path`. A torn tail (the end of the last segment, with no
+        intact record after it: the final write, which was never acknowledged) is cut. Anything
+        else may hold acknowledged entries: refuse, unless the operator asked to recover."""
+        torn = may_be_torn and valid_frame_after(blob, at, _RECORD_START) == -1
+        if torn:
+            log.warning("raft log: cut a torn tail", extra={"segment": str(path), "bytes": len(blob) - at})
+        elif not self.recover:
+            raise StorageError(
+                f"raft log segment {path} is corrupt ({problem}); entries after it would be lost. "
+                f"Restore the data dir from a backup, or start with -{RECOVER_FLAG} to cut the log there"
+            )
+        else:
+            copy = path.with_name(path.name + ".dropped")
+            copy.write_bytes(blob[at:])
+            dropped = [str(p) for p in later]
+            for p in later:
+                p.rename(p.with_name(p.name + ".dropped"))
+            log.error("raft log: recovery cut the log", extra={
+                "segment": str(path), "at_byte": at, "problem": problem, "bytes_dropped": len(blob) - at,
+                "copy": str(copy), "later_segments_dropped": dropped})
+        with open(path, "r+b") as f:
+            f.truncate(at)
+            os.fsync(f.fileno())
+        fsync_dir(self.dir)
 
     # ------------------------------------------------------------------ writes
     def append(self, entries: list[Entry]) -> None:

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import msgpack
 
-from pyconsul.raft.files import atomic_write, frame, read_frames
+from pyconsul.raft.files import atomic_write, frame, private_dir, private_file, read_frames
 from pyconsul.raft.storage import StorageError
 
 
@@ -20,20 +20,25 @@ class FileStableStore:
         self.path = self.dir / "raft-state"
 
     def load(self) -> tuple[int, str, str]:
-        self.dir.mkdir(parents=True, exist_ok=True)
+        private_dir(self.dir)
         try:
             blob = self.path.read_bytes()
         except FileNotFoundError:
             return 0, "", ""
+        private_file(self.path)
         frames, valid = read_frames(blob)
         if len(frames) != 1 or valid != len(blob):
             raise StorageError(f"corrupt raft state file {self.path}")
         try:
             st = msgpack.unpackb(frames[0][1], raw=False)
-            return int(st["term"]), str(st["vote"]), str(st.get("id", ""))
+            term, vote, server_id = st["term"], st["vote"], st.get("id", "")
         except Exception as exc:
             raise StorageError(f"unreadable raft state file {self.path}: {exc}") from None
+        if type(term) is not int or not 0 <= term < 1 << 64 or type(vote) is not str or type(server_id) is not str:
+            raise StorageError(f"raft state file {self.path} holds a bad term, vote or ID")
+        return term, vote, server_id
 
     def save(self, term: int, vote: str, server_id: str) -> None:
+        private_dir(self.dir)
         body = msgpack.packb({"term": term, "vote": vote, "id": server_id}, use_bin_type=True)
         atomic_write(self.path, frame(body))

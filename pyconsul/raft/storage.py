@@ -11,6 +11,9 @@ from typing import Protocol
 
 from pyconsul.raft.messages import Entry, Snapshot
 
+# The `agent` flag that lets a start cut damaged Raft state instead of refusing to start.
+RECOVER_FLAG = "raft-recover-truncate"
+
 
 class StorageError(Exception):
     """Stored Raft state is unreadable in a way that is not a torn tail (real corruption)."""

@@ -111,7 +111,7 @@ def test_stable_store_round_trip_and_corruption(tmp_path: Path) -> None:
         FileStableStore(tmp_path).load()
 
 
-def test_snapshot_store_keeps_newest_and_skips_damaged(tmp_path: Path) -> None:
+def test_snapshot_store_keeps_newest_and_refuses_a_damaged_one(tmp_path: Path) -> None:
     ss = FileSnapshotStore(tmp_path / "snaps", retain=2)
     assert ss.latest() is None
     for i in (10, 20, 30):
@@ -120,7 +120,12 @@ def test_snapshot_store_keeps_newest_and_skips_damaged(tmp_path: Path) -> None:
     assert len(files) == 2
     assert ss.latest() == Snapshot(30, 2, {"a": "1.2.3.4:8300"}, b"state30")
     files[-1].write_bytes(files[-1].read_bytes()[:-3])
-    assert ss.latest() == Snapshot(20, 2, {"a": "1.2.3.4:8300"}, b"state20")
+    # Falling back to 20 would roll the state back past a compacted log.
+    with pytest.raises(StorageError, match=files[-1].name):
+        ss.latest()
+    recovering = FileSnapshotStore(tmp_path / "snaps", retain=2, recover=True)
+    assert recovering.latest() == Snapshot(20, 2, {"a": "1.2.3.4:8300"}, b"state20")
+    assert (tmp_path / "snaps" / (files[-1].name + ".damaged")).exists()
 
 
 op = st.one_of(
