@@ -86,6 +86,9 @@ def run_agent(argv: list[str]) -> int:
         print("==> data_dir cannot be empty", file=sys.stderr)
         return 1
     setup_logging(cfg.log_level, cfg.log_json)
+    from pyconsul.fdlimit import raise_open_file_limit
+
+    raise_open_file_limit()
     print(_banner(cfg), flush=True)
     for warning in cfg.config_warnings:  # unimplemented keys, security keys allowed unenforced
         logging.getLogger("pyconsul.config").warning(warning)

@@ -124,6 +124,7 @@ class RaftNode:
         self._tasks: list[asyncio.Task[None]] = []
         self._stopping = False
         self._throttle = LogThrottle(log)
+        self._snapshot_retry_at = 0.0
         self.on_leader_change: Callable[[str], None] | None = None
         self._last_lead = ""
         # Other server-to-server calls (join, membership) served over the same transport.
@@ -420,7 +421,7 @@ class RaftNode:
                 rd = core.ready()
                 if rd.entries or rd.snapshot is not None or rd.hard_state_changed:
                     async with self._storage_lock:
-                        await self._disk.run(self._persist, rd)
+                        await self._persist_retrying(rd)
                 self._send(rd.messages)
                 if rd.snapshot is not None or rd.committed:
                     self._apply_q.put_nowait((rd.snapshot, rd.committed))
@@ -452,7 +453,23 @@ class RaftNode:
             else:
                 self._waiting[where[0]] = (where[1], fut)
 
+    async def _persist_retrying(self, rd: Ready) -> None:
+        """Persist `rd`, retrying while the disk or the process refuses (EMFILE, ENOSPC, EIO):
+        nothing in `rd` is sent or applied until it is durable, so Raft just pauses — a leader
+        that cannot write stops heartbeating and the others elect one that can."""
+        delay = 0.05
+        while True:
+            try:
+                await self._disk.run(self._persist, rd)
+                return
+            except OSError as exc:
+                self._throttle.error("persist", "raft: cannot write its state; retrying before acknowledging",
+                                     error=str(exc))
+                await asyncio.sleep(delay)
+                delay = min(delay * 2, 1.0)
+
     def _persist(self, rd: Ready) -> None:
+        # Every step is safe to repeat after a failure part-way (see _persist_retrying).
         if rd.snapshot is not None:
             self.snapshots.save(rd.snapshot)
             self.log_store.reset()
@@ -523,7 +540,8 @@ class RaftNode:
                     else:
                         fut.set_result(result)
             self._wake_applied()
-            if self.applied_index - self.snapshot_index >= self.snapshot_threshold:
+            if (self.applied_index - self.snapshot_index >= self.snapshot_threshold
+                    and time.monotonic() >= self._snapshot_retry_at):
                 await self._take_snapshot()
             await asyncio.sleep(0)  # let readers and the run loop in between batches
 
@@ -546,9 +564,17 @@ class RaftNode:
             snap = self._c.compact(index, data)
         except ValueError:
             return  # a snapshot from the leader already replaced this part of the log
-        async with self._storage_lock:
-            await self._disk.run(self.snapshots.save, snap)
-            await self._disk.run(self.log_store.compact, self._c.log.base.index)
+        try:
+            async with self._storage_lock:
+                await self._disk.run(self.snapshots.save, snap)
+                await self._disk.run(self.log_store.compact, self._c.log.base.index)
+        except OSError as exc:
+            # The log on disk still holds everything; try again a little later.
+            self._snapshot_retry_at = time.monotonic() + 1.0
+            self._throttle.error("snapshot", "raft: could not save a snapshot; will retry", error=str(exc))
+            # An empty batch wakes the apply loop to retry even if no write comes meanwhile.
+            asyncio.get_running_loop().call_later(1.0, self._apply_q.put_nowait, (None, []))
+            return
         self.snapshot_index = index
         log.info("raft snapshot taken", extra={"index": index, "bytes": len(data)})
 

@@ -166,7 +166,8 @@ class SegmentLogStore:
             pos += len(rec)
             seg.ends.append(pos)
         blob = b"".join(chunks)
-        assert self._fd is not None
+        if self._fd is None:  # an earlier append failed after closing it
+            self._fd = os.open(seg.path, os.O_WRONLY | os.O_APPEND)
         view = memoryview(blob)
         while view:
             n = os.write(self._fd, view)
@@ -175,7 +176,8 @@ class SegmentLogStore:
 
     def _new_segment(self, first: int) -> None:
         if self._fd is not None:
-            os.close(self._fd)
+            fd, self._fd = self._fd, None  # never left naming a closed descriptor if open fails
+            os.close(fd)
         path = self.dir / f"{first:020d}.seg"
         self._fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_APPEND | os.O_TRUNC, 0o600)
         self.segments.append(_Segment(first, path))
@@ -184,24 +186,24 @@ class SegmentLogStore:
     def _truncate_from(self, index: int) -> None:
         removed = False
         while self.segments and self.segments[-1].first > index:
-            seg = self.segments.pop()
-            seg.path.unlink()
+            self.segments[-1].path.unlink(missing_ok=True)  # then forget it: a retry sees the truth
+            self.segments.pop()
             removed = True
         if removed:
-            fsync_dir(self.dir)
             if self._fd is not None:
-                os.close(self._fd)
-                self._fd = None
+                fd, self._fd = self._fd, None
+                os.close(fd)
+            fsync_dir(self.dir)
         if not self.segments:
             return
         seg = self.segments[-1]
         keep = index - seg.first
         size = seg.ends[keep - 1] if keep > 0 else 0
-        del seg.ends[keep:]
         if self._fd is None:
             self._fd = os.open(seg.path, os.O_WRONLY | os.O_APPEND)
         os.ftruncate(self._fd, size)
         os.fsync(self._fd)
+        del seg.ends[keep:]  # only once the file matches: a failed call can simply be repeated
 
     def reset(self) -> None:
         """Drop the whole log (a snapshot from the leader replaced it)."""
@@ -209,18 +211,19 @@ class SegmentLogStore:
 
     def _drop_all(self) -> None:
         if self._fd is not None:
-            os.close(self._fd)
-            self._fd = None
-        for seg in self.segments:
-            seg.path.unlink()
-        self.segments = []
+            fd, self._fd = self._fd, None
+            os.close(fd)
+        while self.segments:
+            self.segments[-1].path.unlink(missing_ok=True)
+            self.segments.pop()
         fsync_dir(self.dir)
 
     def compact(self, upto: int) -> None:
         """Delete segments wholly at or below `upto` (never the one being appended to)."""
         removed = False
         while len(self.segments) > 1 and self.segments[0].last <= upto:
-            self.segments.pop(0).path.unlink()
+            self.segments[0].path.unlink(missing_ok=True)
+            self.segments.pop(0)
             removed = True
         if len(self.segments) == 1 and self.segments[0].ends and self.segments[0].last <= upto:
             # Everything is covered: start the next append in a fresh segment.
@@ -231,5 +234,5 @@ class SegmentLogStore:
 
     def close(self) -> None:
         if self._fd is not None:
-            os.close(self._fd)
-            self._fd = None
+            fd, self._fd = self._fd, None
+            os.close(fd)
