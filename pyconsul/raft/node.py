@@ -572,11 +572,15 @@ class RaftNode:
             # The log on disk still holds everything; try again a little later.
             self._snapshot_retry_at = time.monotonic() + 1.0
             self._throttle.error("snapshot", "raft: could not save a snapshot; will retry", error=str(exc))
-            # An empty batch wakes the apply loop to retry even if no write comes meanwhile.
-            asyncio.get_running_loop().call_later(1.0, self._apply_q.put_nowait, (None, []))
+            asyncio.get_running_loop().call_later(1.0, self._retry_snapshot)
             return
         self.snapshot_index = index
         log.info("raft snapshot taken", extra={"index": index, "bytes": len(data)})
+
+    def _retry_snapshot(self) -> None:
+        # An empty batch wakes the apply loop to retry even if no write comes meanwhile.
+        self._snapshot_retry_at = 0.0
+        self._apply_q.put_nowait((None, []))
 
     def _fail_all(self, exc: Exception) -> None:
         for _, _, fut, _ in self._proposals:
