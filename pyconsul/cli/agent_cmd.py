@@ -92,9 +92,18 @@ def run_agent(argv: list[str]) -> int:
     print(_banner(cfg), flush=True)
     for warning in cfg.config_warnings:  # unimplemented keys, security keys allowed unenforced
         logging.getLogger("pyconsul.config").warning(warning)
-    if cfg.pid_file:
-        with open(cfg.pid_file, "w") as f:
-            f.write(str(os.getpid()))
+    # Consul creates the data dir before it stores the pid, so a pid file beside the data dir
+    # (DIR/data + DIR/pid, DIR not yet there) works; a pid dir that still does not exist is an error.
+    try:
+        if cfg.data_dir and not cfg.dev:
+            os.makedirs(cfg.data_dir, mode=0o755, exist_ok=True)
+        if cfg.pid_file:
+            with open(cfg.pid_file, "w") as f:
+                f.write(str(os.getpid()))
+    except OSError as exc:
+        what = "pid file" if cfg.pid_file and getattr(exc, "filename", None) == cfg.pid_file else "data dir"
+        print(f"==> Error starting agent: Could not open {what}: {exc}", file=sys.stderr, flush=True)
+        return 1
     try:
         from pyconsul.loop import run
 
