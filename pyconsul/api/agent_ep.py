@@ -73,6 +73,8 @@ def agent_service(svc: Row, datacenter: str) -> Row:
         out["Proxy"] = svc["Proxy"]
     if svc.get("Connect"):
         out["Connect"] = svc["Connect"]
+    if svc.get("Locality"):
+        out["Locality"] = svc["Locality"]
     out["Datacenter"] = datacenter
     return out
 

@@ -127,8 +127,15 @@ class APIContext:
         return result
 
     async def read_barrier(self, q: QueryOptions) -> None:
-        if not q.stale:
-            await self.agent.consensus.barrier(q.consistent)
+        """Consul's consistency modes: `stale` reads any server's state; the default mode lets the
+        leader answer from its state as it is (a read racing a write sees it before or after, as
+        in Consul, instead of queueing behind its apply); `consistent` confirms with a quorum."""
+        if q.stale:
+            return
+        consensus = self.agent.consensus
+        if not q.consistent and consensus.leader_status().is_leader:
+            return
+        await consensus.barrier(q.consistent)
 
     async def blocking(
         self, q: QueryOptions, run: Callable[[WatchSet | None], tuple[int, Any]]
@@ -160,8 +167,7 @@ class APIContext:
             if idx != q.index:
                 hit = self._cache.get(key)
                 if hit is not None and hit[0] == idx:
-                    if not q.stale:
-                        await self.agent.consensus.barrier(False)
+                    await self.read_barrier(q)
                     return Reply(hit[1], index=idx)
         shortcut = None
         if peek is not None:
@@ -222,6 +228,16 @@ def apply_filter(expr: str, value: Any, path: str = "") -> Any:
         raise HTTPError(400, str(exc)) from None
 
 
+# Endpoints that answer for this agent (or list datacenters) and read no ?dc=, as in Consul.
+_NO_DC_PATHS = frozenset({"/v1/catalog/datacenters", "/v1/coordinate/datacenters", "/v1/event/list"})
+
+
+def takes_dc(path: str) -> bool:
+    """True for endpoints where Consul routes by ?dc= (and so fails for a datacenter it has no
+    path to); the agent endpoints ignore it."""
+    return not path.startswith("/v1/agent/") and path not in _NO_DC_PATHS
+
+
 def _error_response(status: int, message: str, content_type: str = "text/plain; charset=utf-8") -> web.Response:
     return web.Response(status=status, body=message.encode(), content_type=content_type.split(";")[0])
 
@@ -244,7 +260,7 @@ def make_dispatch(ctx: APIContext, methods: dict[str, Handler]) -> Callable[[web
             if forwarder is not None and not req.path.startswith("/v1/agent/"):
                 return await forwarder.forward(req)  # client agents: the servers answer
             q = parse_query_options(req)
-            if q.dc and q.dc != datacenter:
+            if q.dc and q.dc != datacenter and takes_dc(req.path):
                 raise HTTPError(500, "No path to datacenter")
             reply = await handler(ctx, req, q)
         except HTTPError as exc:

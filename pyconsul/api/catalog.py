@@ -8,9 +8,10 @@ from typing import Any
 
 from aiohttp import web
 
-from pyconsul.api.app import APIContext, Reply, json_reply, read_json
+from pyconsul.api.app import APIContext, Reply, apply_filter, json_reply, read_json
 from pyconsul.api.errors import HTTPError
 from pyconsul.api.params import QueryOptions, node_meta_filters
+from pyconsul.api.peering import for_peer
 from pyconsul.api.validate import (
     DEREGISTER_KEYS,
     REGISTER_KEYS,
@@ -27,6 +28,13 @@ Row = dict[str, Any]
 def _meta_ok(node: Row, want: dict[str, str]) -> bool:
     meta = node.get("Meta") or {}
     return all(meta.get(k) == v for k, v in want.items())
+
+
+def _body_dc(ctx: APIContext, body: Row) -> None:
+    """A request body's Datacenter routes the write as ?dc= does (Consul takes it when set)."""
+    dc = body.get("Datacenter")
+    if isinstance(dc, str) and dc and dc != ctx.agent.config.datacenter:
+        raise HTTPError(500, "No path to datacenter")
 
 
 async def register(ctx: APIContext, req: web.Request, q: QueryOptions) -> Reply:
@@ -51,6 +59,7 @@ async def register(ctx: APIContext, req: web.Request, q: QueryOptions) -> Reply:
         if val is not None and not (isinstance(val, dict) and all(isinstance(v, str) for v in val.values())):
             raise HTTPError(400, f"Request decode failed: json: cannot unmarshal into Go struct field "
                                  f"RegisterRequest.{field} of type map[string]string")
+    _body_dc(ctx, body)
     node_row = {
         "ID": node_id,
         "Node": node,
@@ -83,6 +92,7 @@ async def deregister(ctx: APIContext, req: web.Request, q: QueryOptions) -> Repl
     if not isinstance(body, dict):
         raise HTTPError(400, "Request decode failed: expected a JSON object")
     body = canon_keys(body, DEREGISTER_KEYS)
+    _body_dc(ctx, body)
     node = body.get("Node")
     if not isinstance(node, str) or not node:
         raise HTTPError(400, "Must provide node")
@@ -105,7 +115,7 @@ async def nodes(ctx: APIContext, req: web.Request, q: QueryOptions) -> Reply:
             rows = [r for r in rows if _meta_ok(r, meta)]
         return idx, rows
 
-    return await ctx.blocking_json(q, req, run)
+    return await ctx.blocking_json(q, req, for_peer(q, run))
 
 
 async def services(ctx: APIContext, req: web.Request, q: QueryOptions) -> Reply:
@@ -131,7 +141,7 @@ async def services(ctx: APIContext, req: web.Request, q: QueryOptions) -> Reply:
                 tags.extend(t for t in svc["Tags"] if t not in tags)
         return idx, out
 
-    return await ctx.blocking_json(q, req, run, filterable=False)
+    return await ctx.blocking_json(q, req, for_peer(q, run), filterable=False)
 
 
 def service_node(node: Row, svc: Row) -> Row:
@@ -156,6 +166,7 @@ def service_node(node: Row, svc: Row) -> Row:
         "ServiceEnableTagOverride": svc["EnableTagOverride"],
         "ServiceProxy": svc["Proxy"],
         "ServiceConnect": svc["Connect"],
+        **({"ServiceLocality": svc["Locality"]} if svc.get("Locality") else {}),
         "CreateIndex": svc["CreateIndex"],
         "ModifyIndex": svc["ModifyIndex"],
     }
@@ -179,6 +190,8 @@ async def service(ctx: APIContext, req: web.Request, q: QueryOptions) -> Reply:
             out.append(service_node(node, svc))
         return store.catalog.service_index(name), out
 
+    if q.peer:
+        return await ctx.blocking_json(q, req, for_peer(q, run))
     return await ctx.blocking_json(q, req, run, peek=lambda: store.catalog.service_index(name))
 
 
@@ -195,7 +208,16 @@ async def _node_reply(
             return idx, None
         return idx, {"Node": row, "Services": services_shape(svcs)}
 
-    return await ctx.blocking_json(q, req, run, filterable=False)
+    def only_matching(value: Any) -> Any:
+        # Consul filters the node's services (NodeService selectors), never the node itself.
+        if value is None or not q.filter:
+            return value
+        return {**value, "Services": apply_filter(q.filter, value["Services"], req.path)}
+
+    if q.filter:
+        apply_filter(q.filter, [], req.path)  # a bad expression is a 400 even for a missing node
+    return await ctx.blocking_json(q, req, for_peer(q, run, lambda _: None), shape=only_matching,
+                                   filterable=False)
 
 
 async def node(ctx: APIContext, req: web.Request, q: QueryOptions) -> Reply:

@@ -9,6 +9,7 @@ from aiohttp import web
 from pyconsul.api.app import APIContext, Reply
 from pyconsul.api.errors import HTTPError
 from pyconsul.api.params import QueryOptions, node_meta_filters, query_bool
+from pyconsul.api.peering import for_peer
 from pyconsul.state.catalog import CHECK_STATES
 from pyconsul.state.watch import WatchSet
 
@@ -18,13 +19,13 @@ Row = dict[str, Any]
 async def node(ctx: APIContext, req: web.Request, q: QueryOptions) -> Reply:
     name = req.match_info["node"]
     store = ctx.store
-    return await ctx.blocking_json(q, req, lambda ws: store.catalog.node_checks(ws, name))
+    return await ctx.blocking_json(q, req, for_peer(q, lambda ws: store.catalog.node_checks(ws, name)))
 
 
 async def service_checks(ctx: APIContext, req: web.Request, q: QueryOptions) -> Reply:
     name = req.match_info["service"]
     store = ctx.store
-    return await ctx.blocking_json(q, req, lambda ws: store.catalog.service_checks(ws, name))
+    return await ctx.blocking_json(q, req, for_peer(q, lambda ws: store.catalog.service_checks(ws, name)))
 
 
 def healthy(entry: Row) -> bool:
@@ -46,6 +47,8 @@ async def service(ctx: APIContext, req: web.Request, q: QueryOptions) -> Reply:
             rows = [r for r in rows if all((r["Node"]["Meta"] or {}).get(k) == v for k, v in meta.items())]
         return idx, rows
 
+    if q.peer:
+        return await ctx.blocking_json(q, req, for_peer(q, run))
     return await ctx.blocking_json(q, req, run, peek=lambda: store.catalog.service_index(name))
 
 
@@ -54,4 +57,4 @@ async def state(ctx: APIContext, req: web.Request, q: QueryOptions) -> Reply:
     if st != "any" and st not in CHECK_STATES:
         raise HTTPError(400, f"Invalid state: {st}")
     store = ctx.store
-    return await ctx.blocking_json(q, req, lambda ws: store.catalog.checks_in_state(ws, st))
+    return await ctx.blocking_json(q, req, for_peer(q, lambda ws: store.catalog.checks_in_state(ws, st)))

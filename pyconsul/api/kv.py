@@ -45,9 +45,11 @@ async def put(ctx: APIContext, req: web.Request, q: QueryOptions) -> Reply:
         raise HTTPError(400, "Missing key name")
     if req.content_length is not None and req.content_length > MAX_VALUE_SIZE:
         raise HTTPError(413, f"Value exceeds {MAX_VALUE_SIZE} byte limit")
-    value = await req.read()
-    if len(value) > MAX_VALUE_SIZE:
+    body = await req.read()
+    if len(body) > MAX_VALUE_SIZE:
         raise HTTPError(413, f"Value exceeds {MAX_VALUE_SIZE} byte limit")
+    # Consul stores an empty body as no value at all: it reads back as "Value": null.
+    value = body or None
     flags = query_int(req, "flags", what="flags")
     query = req.rel_url.query
     if flags < 0 or flags >= 2**64:

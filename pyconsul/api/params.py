@@ -24,6 +24,7 @@ class QueryOptions:
     dc: str = ""
     hash: str = ""
     pretty: bool = False
+    peer: str = ""  # a cluster peer's name (catalog and health reads)
 
 
 def _flag(q: object, name: str) -> bool:
@@ -59,6 +60,7 @@ def parse_query_options(req: web.Request) -> QueryOptions:
     opts.filter = q.get("filter", "")
     opts.dc = q.get("dc", "")
     opts.hash = q.get("hash", "")
+    opts.peer = q.get("peer", "")
     opts.pretty = _flag(q, "pretty")
     token = req.headers.get("X-Consul-Token", "")
     if not token:

@@ -144,10 +144,51 @@ def check_type(chk: Row) -> str:
     return chk.get("Type", "") or ""
 
 
+_DURATION_KEYS = ("Interval", "Timeout", "TTL", "DeregisterCriticalServiceAfter")
+
+
+def _frac(value: int, unit: int) -> str:
+    """value/unit in decimal without trailing zeros (Go's fmtFrac)."""
+    whole, rest = divmod(value, unit)
+    if not rest:
+        return str(whole)
+    digits = len(str(unit)) - 1
+    return f"{whole}.{rest:0{digits}d}".rstrip("0")
+
+
+def go_duration_text(ns: int) -> str:
+    """Go's time.Duration.String() for a number of nanoseconds, exactly."""
+    if ns == 0:
+        return "0s"
+    sign, ns = ("-" if ns < 0 else ""), abs(ns)
+    if ns < 1000:
+        return f"{sign}{ns}ns"
+    if ns < 1_000_000:
+        return f"{sign}{_frac(ns, 1000)}µs"
+    if ns < 1_000_000_000:
+        return f"{sign}{_frac(ns, 1_000_000)}ms"
+    hours, rest = divmod(ns, 3_600_000_000_000)
+    minutes, rest = divmod(rest, 60_000_000_000)
+    out = f"{hours}h" if hours else ""
+    if hours or minutes:
+        out += f"{minutes}m"
+    return f"{sign}{out}{_frac(rest, 1_000_000_000)}s"
+
+
+def _durations_as_text(chk: Row) -> None:
+    """Go clients marshal time.Duration as a number of nanoseconds; Consul takes that as well as
+    "10s". Numbers are kept as Go's duration text, the form every reader here expects."""
+    for key in _DURATION_KEYS:
+        v = chk.get(key)
+        if isinstance(v, int | float) and not isinstance(v, bool) and v == v and abs(v) < 2**63:
+            chk[key] = go_duration_text(int(v))
+
+
 def check_from_request(raw: Any, struct: str = "structs.HealthCheck", name_as_id: bool = True) -> Row:
     """A check definition in canonical CamelCase, type-checked. A missing CheckID defaults to the
     Name (`name_as_id`), except for a service's own checks, which Consul names service:<id>[:n]."""
     chk = _canon(raw, CHECK_KEYS, struct)
+    _durations_as_text(chk)
     _typecheck(chk, _CHECK_TYPES, struct.split(".")[-1])
     if name_as_id and not chk.get("CheckID") and chk.get("Name"):
         chk["CheckID"] = chk["Name"]
@@ -158,11 +199,55 @@ def check_from_request(raw: Any, struct: str = "structs.HealthCheck", name_as_id
     return chk
 
 
+def _service_addresses(raw: dict[str, Any], struct: str) -> dict[str, Row]:
+    """Each tagged address is a structs.ServiceAddress: Go's decoder matches `address`/`port` to
+    Address/Port whatever their case, and a client reads them back in Consul's spelling."""
+    out: dict[str, Row] = {}
+    for tag, value in raw.items():
+        if not isinstance(value, dict):
+            raise HTTPError(400, f"Request decode failed: json: cannot unmarshal {_json_kind(value)} into Go "
+                                 f"struct field {struct.split('.')[-1]}.TaggedAddresses of type structs.ServiceAddress")
+        fields = {str(k).lower(): v for k, v in value.items()}
+        address, port = fields.get("address") or "", fields.get("port") or 0
+        if not isinstance(address, str):
+            raise HTTPError(400, "Request decode failed: json: cannot unmarshal number into Go struct field "
+                                 "ServiceAddress.TaggedAddresses.Address of type string")
+        if isinstance(port, float) and port.is_integer():
+            port = int(port)
+        if not isinstance(port, int) or isinstance(port, bool):
+            raise HTTPError(400, f"Request decode failed: json: cannot unmarshal {_json_kind(port)} into Go struct "
+                                 "field ServiceAddress.TaggedAddresses.Port of type int")
+        out[str(tag)] = {"Address": address, "Port": port}
+    return out
+
+
+def _locality(raw: Any, struct: str) -> Row:
+    """structs.Locality (Consul 1.17): Region and Zone, matched case-insensitively."""
+    if not isinstance(raw, dict):
+        raise HTTPError(400, f"Request decode failed: json: cannot unmarshal {_json_kind(raw)} into Go struct "
+                             f"field {struct.split('.')[-1]}.Locality of type structs.Locality")
+    fields = {str(k).lower(): v for k, v in raw.items()}
+    out: Row = {}
+    for name in ("Region", "Zone"):
+        value = fields.get(name.lower())
+        if value is None:
+            continue
+        if not isinstance(value, str):
+            raise HTTPError(400, f"Request decode failed: json: cannot unmarshal {_json_kind(value)} into Go "
+                                 f"struct field Locality.Locality.{name} of type string")
+        out[name] = value
+    return out
+
+
 def service_from_request(raw: Any, struct: str = "structs.NodeService") -> Row:
     """A service definition in canonical form: `Service` holds the name, `ID` defaults to it."""
     svc = _canon(raw, SERVICE_KEYS, struct)
     _typecheck(svc, _SERVICE_TYPES, struct.split(".")[-1])
     validate_meta(svc.get("Meta"))
+    if isinstance(svc.get("TaggedAddresses"), dict):
+        svc["TaggedAddresses"] = _service_addresses(svc["TaggedAddresses"], struct)
+    if svc.get("Locality") is not None:
+        svc["Locality"] = _locality(svc["Locality"], struct)
     name = svc.get("Service") or svc.get("Name") or ""
     svc["Service"] = name
     svc.pop("Name", None)

@@ -43,6 +43,8 @@ def normalize_service(svc: Row) -> Row:
     row["Connect"] = copy.deepcopy(svc.get("Connect") or {})
     if svc.get("SocketPath"):
         row["SocketPath"] = svc["SocketPath"]
+    if svc.get("Locality"):
+        row["Locality"] = dict(svc["Locality"])
     return row
 
 
