@@ -179,7 +179,13 @@ class GossipCore:
 
     def force_leave(self, name: str, prune: bool = False) -> bool:
         """Consul's force-leave: the member becomes left everywhere (`prune`: is forgotten)."""
-        return self._table.force_leave(name, prune)
+        target = self._nodes.get(name)
+        was_live = target is not None and not target.status.gone
+        ok = self._table.force_leave(name, prune)
+        if ok and was_live and target is not None:
+            # Nobody gossips to a member once it is left, so tell it directly: a live one refutes.
+            self._send(target.address, [Dead(target.incarnation, name, self.name, True, prune)])
+        return ok
 
     # ---- time ----------------------------------------------------------------------------
 

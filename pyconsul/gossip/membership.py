@@ -155,6 +155,7 @@ class Membership:
         self._wake = asyncio.Event()
         self._sends: set[asyncio.Task[None]] = set()
         self._left = False
+        self._leave_intents: dict[str, float] = {}  # forced out while alive -> when
         self.last_join_errors: list[str] = []
         self._snapshot = MemberSnapshot(config.data_dir) if config.data_dir and not config.dev else None
 
@@ -262,7 +263,12 @@ class Membership:
     def force_leave(self, node: str, prune: bool = False) -> bool:
         """Force `node` into the left state cluster-wide (`prune`: remove it from every member list).
         False when the node is unknown (or is this agent)."""
+        before = self.core.get(node) if not prune else None
         ok = self.core.force_leave(node, prune)
+        if ok and before is not None and not before.status.gone:
+            # Serf shows a live member that is forced out as `leaving` until it refutes (alive
+            # again) or is found gone; a failed member goes straight to `left`.
+            self._leave_intents[node] = self._clock.monotonic()
         self._flush()
         return ok
 
@@ -289,7 +295,25 @@ class Membership:
         else:
             status = {NodeStatus.ALIVE: "alive", NodeStatus.SUSPECT: "alive",
                       NodeStatus.DEAD: "failed", NodeStatus.LEFT: "left"}[node.status]
+            if node.name in self._leave_intents:
+                status = self._forced_status(node, status)
         return Member(node.name, node.addr, node.port, dict(node.tags), status)
+
+    def _forced_status(self, node: NodeState, status: str) -> str:
+        """`leaving` for a live member we forced out, while it has had time to refute."""
+        since = self._leave_intents[node.name]
+        if node.status is not NodeStatus.LEFT:
+            del self._leave_intents[node.name]  # it refuted (or failed): its own status again
+            return status
+        if self._clock.monotonic() - since < self._leaving_window():
+            return "leaving"
+        del self._leave_intents[node.name]
+        return status
+
+    def _leaving_window(self) -> float:
+        # As long as a probe round plus suspicion would take to find a silent member gone.
+        g = self._gossip
+        return g.probe_interval * (1 + g.suspicion_mult)
 
     # ---- driving the core -----------------------------------------------------------------
 
