@@ -424,6 +424,8 @@ class Agent:
         return info.self_member(self)
 
     def members_json(self, wan: bool = False) -> list[dict[str, Any]]:
+        if wan:
+            return info.wan_members(self)
         if self.membership is not None:
             return [self.membership.member_json(m) for m in self.membership.members()]
         return [self.self_member()]

@@ -41,6 +41,10 @@ def member_tags(agent: Agent) -> dict[str, str]:
 
 
 def self_member(agent: Agent) -> dict[str, Any]:
+    """This agent's entry of agent/members (agent/self shows the same one, field for field)."""
+    membership = agent.membership
+    if membership is not None:
+        return membership.member_json(membership.local_member())
     cfg = agent.config
     return {
         "Name": agent.node_name,
@@ -55,6 +59,22 @@ def self_member(agent: Agent) -> dict[str, Any]:
         "DelegateMax": 5,
         "DelegateCur": 4,
     }
+
+
+def wan_members(agent: Agent) -> list[dict[str, Any]]:
+    """agent/members?wan: the WAN pool holds the servers only, named <node>.<dc>, on their WAN
+    gossip port. A client agent is in no WAN pool."""
+    if not agent.config.server:
+        return []
+    out = []
+    for m in agent.members_json():
+        tags = dict(m["Tags"])
+        if tags.get("role") != "consul":
+            continue
+        wan_port = tags.pop("wan_join_port", "")
+        out.append({**m, "Name": f"{m['Name']}.{tags.get('dc', agent.config.datacenter)}",
+                    "Port": int(wan_port) if wan_port.isdigit() else agent.config.ports.serf_wan, "Tags": tags})
+    return out
 
 
 def self_info(agent: Agent) -> dict[str, Any]:

@@ -1,4 +1,4 @@
-"""force-leave against a 3-agent cluster on 127.0.0.1-3 (one server, two clients), as Consul's own
+"""Membership against a 3-agent cluster on 127.0.0.1-3 (one server, two clients), as Consul's own
 client harnesses run it: a killed member moves from failed to left, and a live member that is
 force-left shows `leaving` until it refutes and is alive again."""
 
@@ -67,3 +67,18 @@ def test_force_leave_of_a_live_node_shows_leaving_until_it_refutes(cluster: list
     assert statuses(server)["node2"] == LEAVING
     wait_for("node2 alive again", lambda: statuses(server)["node2"] == ALIVE, timeout=10)
     assert node2.alive()
+
+
+def test_self_member_and_wan_members(cluster: list[AgentProcess]) -> None:
+    server, node2, _ = cluster
+    for agent in (server, node2):
+        me = agent.get_json("/v1/agent/self")["Member"]
+        entry = next(m for m in agent.get_json("/v1/agent/members") if m["Name"] == me["Name"])
+        assert me == entry
+    # The WAN pool: servers only, as <node>.<dc>, on the WAN gossip port.
+    wan = server.get_json("/v1/agent/members?wan")
+    assert [(m["Name"], m["Addr"], m["Status"], m["Tags"]["role"]) for m in wan] == [
+        ("node1.dc1", "127.0.0.1", ALIVE, "consul")]
+    lan_tags = server.get_json("/v1/agent/self")["Member"]["Tags"]
+    assert wan[0]["Port"] == int(lan_tags["wan_join_port"]) and "wan_join_port" not in wan[0]["Tags"]
+    assert node2.get_json("/v1/agent/members?wan=true") == []
