@@ -6,7 +6,7 @@ export DEBIAN_FRONTEND=noninteractive
 apt-get update -qq
 apt-get install -y -qq --no-install-recommends \
   nginx libnginx-mod-stream bind9-dnsutils dnsmasq-base dnsperf wrk curl socat netcat-openbsd \
-  iptables iproute2 docker.io busybox-static etcd-server etcd-client >/dev/null
+  iptables iproute2 docker.io busybox-static etcd-server etcd-client nodejs npm >/dev/null
 # Debian's own python3 marks itself externally managed; this machine is dedicated to the tests.
 export PIP_BREAK_SYSTEM_PACKAGES=1
 python3 -m pip --version >/dev/null 2>&1 || apt-get install -y -qq python3-pip python3-dev >/dev/null
@@ -16,4 +16,6 @@ bash scripts/dockerd.sh start
 trap 'bash scripts/dockerd.sh stop' EXIT
 export DOCKER_HOST=unix:///tmp/pyconsul-dockerd/docker.sock
 python3 -m ruff check .
+# Includes the npm consul client's own acceptance suite (../shared/vendor/node-consul-2.0.1-acceptance,
+# tests/npm_client/test_acceptance_suite.py): its pass count is printed in the summary.
 python3 -m pytest -n 3 -q -p no:cacheprovider "$@"

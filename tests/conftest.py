@@ -22,3 +22,12 @@ def shared_agent(tmp_path_factory: pytest.TempPathFactory) -> Iterator[AgentProc
     a = start_agent(tmp_path_factory.mktemp("agent"))
     yield a
     a.stop()
+
+
+def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
+    """Print the npm consul acceptance suite's pass count (recorded by its test, also under xdist)."""
+    for outcome in ("passed", "failed"):
+        for report in terminalreporter.stats.get(outcome, []):
+            for name, value in getattr(report, "user_properties", []):
+                if name == "npm_acceptance" and getattr(report, "when", "call") == "call":
+                    terminalreporter.write_line(f"npm consul acceptance suite: {value}")
