@@ -1,6 +1,7 @@
 """Membership against a 3-agent cluster on 127.0.0.1-3 (one server, two clients), as Consul's own
-client harnesses run it: a killed member moves from failed to left, and a live member that is
-force-left shows `leaving` until it refutes and is alive again."""
+client harnesses run it: a killed member moves from failed to left, a live member that is
+force-left shows `leaving` until it refutes and is alive again, agent/self's Member is the agent's
+own agent/members entry, and ?wan lists the servers as <node>.<dc>."""
 
 from __future__ import annotations
 
