@@ -110,6 +110,7 @@ class GossipCore:
                                   lambda dest, msg: self._outbox.append(Outgoing(dest, (msg,), False)),
                                   on_refute=lambda: self._adjust_awareness(1))
         self._nodes = self._table.nodes  # the same dict: probing reads it directly
+        self._tell_next_round: list[tuple[Address, Message]] = []
         self._broadcasts = self._table.broadcasts
         # Stagger periodic work so members started together do not act in lockstep.
         self._next_probe = now + rng.uniform(0, config.probe_interval)
@@ -183,8 +184,9 @@ class GossipCore:
         was_live = target is not None and not target.status.gone
         ok = self._table.force_leave(name, prune)
         if ok and was_live and target is not None:
-            # Nobody gossips to a member once it is left, so tell it directly: a live one refutes.
-            self._send(target.address, [Dead(target.incarnation, name, self.name, True, prune)])
+            # Nobody gossips to a member once it is left, so it is told with the next gossip round
+            # (as serf's leave intent reaches it): a live one refutes.
+            self._tell_next_round.append((target.address, Dead(target.incarnation, name, self.name, True, prune)))
         return ok
 
     # ---- time ----------------------------------------------------------------------------
@@ -348,6 +350,9 @@ class GossipCore:
         self._outbox.append(Outgoing(dest, tuple(msgs), False))
 
     def _gossip_round(self) -> None:
+        for dest, msg in self._tell_next_round:
+            self._outbox.append(Outgoing(dest, (msg,), False))
+        self._tell_next_round.clear()
         if not len(self._broadcasts):
             return
         now = self._clock.monotonic()

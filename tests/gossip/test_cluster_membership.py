@@ -5,6 +5,7 @@ own agent/members entry, and ?wan lists the servers as <node>.<dc>."""
 
 from __future__ import annotations
 
+import signal
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -63,10 +64,15 @@ def test_force_leave_of_a_killed_node_makes_it_left(cluster: list[AgentProcess])
 
 def test_force_leave_of_a_live_node_shows_leaving_until_it_refutes(cluster: list[AgentProcess]) -> None:
     server, node2, _ = cluster
-    status, _, body = server.request("PUT", "/v1/agent/force-leave/node2")
-    assert status == 200, body
-    assert statuses(server)["node2"] == LEAVING
-    wait_for("node2 alive again", lambda: statuses(server)["node2"] == ALIVE, timeout=10)
+    # Paused, node2 cannot refute yet: what the others show meanwhile does not race its answer.
+    node2.signal(signal.SIGSTOP)
+    try:
+        status, _, body = server.request("PUT", "/v1/agent/force-leave/node2")
+        assert status == 200, body
+        assert statuses(server)["node2"] == LEAVING
+    finally:
+        node2.signal(signal.SIGCONT)
+    wait_for("node2 alive again", lambda: statuses(server)["node2"] == ALIVE, timeout=15)
     assert node2.alive()
 
 
