@@ -1,16 +1,82 @@
 from __future__ import annotations
 
-from collections.abc import Iterator
+import shutil
+from collections.abc import Generator, Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
-from tests.agent_proc import AgentProcess, start_agent
+from tests.support import leaks
+from tests.support.agents import STARTED, AgentProcess, start_agent
+
+LOG_TAIL_LINES = 150
+_private_tmp: leaks.PrivateTmp | None = None
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    global _private_tmp
+    _private_tmp = leaks.PrivateTmp()
+
+
+def pytest_unconfigure(config: pytest.Config) -> None:
+    if _private_tmp is not None:
+        shutil.rmtree(_private_tmp.path, ignore_errors=True)
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_runtest_setup(item: pytest.Item) -> None:
+    item.stash[_first_agent] = len(STARTED)
+
+
+_first_agent = pytest.StashKey[int]()
+
+
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) -> Generator[None, Any, None]:
+    """A failed test's report carries the log tail of every agent it started or still shares."""
+    outcome = yield
+    report = outcome.get_result()
+    if not report.failed:
+        return
+    first = item.stash.get(_first_agent, len(STARTED))
+    shown = [a for i, a in enumerate(STARTED) if i >= first or a.alive()]
+    for agent in dict.fromkeys(shown):
+        tail = "\n".join(agent.log().splitlines()[-LOG_TAIL_LINES:])
+        report.sections.append((f"agent {agent.name} ({agent.http_addr}) log", tail))
+
+
+@pytest.fixture(scope="module", autouse=True)
+def _nothing_left_behind() -> Iterator[None]:
+    """After a module's tests and fixtures: no agent or other child process still running, and no
+    file left in the private temporary directory. Leftovers are removed and fail the module."""
+    children = leaks.child_pids()
+    tmp = _private_tmp.entries() if _private_tmp else set()
+    first = len(STARTED)
+    yield
+    problems: list[str] = []
+    agents = [a for a in STARTED[first:] if a.alive()]
+    for a in agents:
+        a.stop()
+    problems += [f"agent {a.name} ({a.http_addr}) still running" for a in agents]
+    del STARTED[first:]
+    stray = leaks.child_pids() - children
+    if stray:
+        problems += [f"child process still running: {leaks.describe(p)}" for p in sorted(stray)]
+        leaks.kill_and_reap(stray)
+    if _private_tmp is not None:
+        left = _private_tmp.entries() - tmp
+        for name in sorted(left):
+            problems.append(f"left in the temporary directory: {name}")
+            target = _private_tmp.path / name
+            shutil.rmtree(target, ignore_errors=True) if target.is_dir() else target.unlink(missing_ok=True)
+    if problems:
+        pytest.fail("left behind by this module:\n  " + "\n  ".join(problems), pytrace=False)
 
 
 @pytest.fixture
 def agent(tmp_path: Path) -> Iterator[AgentProcess]:
-    """A real `pyconsul agent -dev` process on 127.0.0.1 with free ports."""
+    """A real `pyconsul agent -dev` process on 127.0.0.1 with its own ports."""
     a = start_agent(tmp_path)
     yield a
     a.stop()

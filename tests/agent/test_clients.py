@@ -4,20 +4,14 @@ server, keep their services in the catalog while they live, and drop out when th
 from __future__ import annotations
 
 import json
-import time
-from collections.abc import Callable
 from pathlib import Path
 
-from tests.agent_proc import AgentProcess, free_port, free_tcp_udp_port, start_agent
+from tests.support.agents import AgentProcess, start_agent
+from tests.support.ports import free_port, loopback
+from tests.support.wait import wait_until
 
-
-def _poll(pred: Callable[[], bool], timeout: float) -> bool:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if pred():
-            return True
-        time.sleep(0.1)
-    return False
+# This worker's own addresses, so parallel runs of this test cannot meet.
+SERVER_HOST, CLIENT_HOST = loopback(31), loopback(32)
 
 
 def _serf_status(agent: AgentProcess, node: str) -> str:
@@ -28,12 +22,11 @@ def _serf_status(agent: AgentProcess, node: str) -> str:
 
 def test_client_joins_forwards_and_fails_over_to_critical(tmp_path: Path) -> None:
     server = start_agent(tmp_path / "s", "-server", "-bootstrap", "-data-dir", str(tmp_path / "s" / "data"),
-                         dev=False, name="srv", host="127.0.0.31")
-    join = f"127.0.0.31:{server.serf_lan_port}"
-    client_ports = {"http": free_port("127.0.0.32"), "dns": free_tcp_udp_port("127.0.0.32"),
-                    "server": free_port("127.0.0.32"), "serf_lan": free_tcp_udp_port("127.0.0.32")}
+                         dev=False, name="srv", host=SERVER_HOST)
+    join = f"{SERVER_HOST}:{server.serf_lan_port}"
+    client_ports = {"http": free_port(), "dns": free_port(), "server": free_port(), "serf_lan": free_port()}
     client_args = ("-data-dir", str(tmp_path / "c" / "data"), "-retry-join", join, "-retry-interval", "1s")
-    client = start_agent(tmp_path / "c", *client_args, dev=False, name="cli", host="127.0.0.32",
+    client = start_agent(tmp_path / "c", *client_args, dev=False, name="cli", host=CLIENT_HOST,
                          ports=client_ports)
     try:
         # Membership: both agents see both members, with the right roles.
@@ -41,27 +34,27 @@ def test_client_joins_forwards_and_fails_over_to_critical(tmp_path: Path) -> Non
             members = client.get_json("/v1/agent/members")
             return sorted((m["Name"], m["Tags"]["role"], m["Status"]) for m in members) == [
                 ("cli", "node", 1), ("srv", "consul", 1)]
-        assert _poll(both_alive, 10)
+        assert wait_until(both_alive, 10)
         # A service registered on the client reaches the catalog on the server.
         status, _, body = client.request("PUT", "/v1/agent/service/register", {"Name": "edge", "Port": 4444})
         assert status == 200, body
-        assert _poll(lambda: server.get_json("/v1/catalog/service/edge") != [], 5)
-        assert _poll(lambda: _serf_status(server, "cli") == "passing", 10)
+        assert wait_until(lambda: server.get_json("/v1/catalog/service/edge") != [], 5)
+        assert wait_until(lambda: _serf_status(server, "cli") == "passing", 10)
         # Reads and writes through the client are answered by the server.
         assert client.request("PUT", "/v1/kv/from-client", b"v")[0] == 200
         assert server.request("GET", "/v1/kv/from-client?raw")[2] == b"v"
         assert client.get_json("/v1/catalog/service/edge")[0]["ServicePort"] == 4444
         # kill -9 the client: its node goes critical, so its service leaves healthy answers.
         client.kill9()
-        assert _poll(lambda: _serf_status(server, "cli") == "critical", 20)
+        assert wait_until(lambda: _serf_status(server, "cli") == "critical", 20)
         assert server.get_json("/v1/health/service/edge?passing") == []
         # Restarted, it is healthy again with its service.
-        client = start_agent(tmp_path / "c", *client_args, dev=False, name="cli", host="127.0.0.32",
+        client = start_agent(tmp_path / "c", *client_args, dev=False, name="cli", host=CLIENT_HOST,
                              ports=client_ports)
-        assert _poll(lambda: len(server.get_json("/v1/health/service/edge?passing")) == 1, 20)
+        assert wait_until(lambda: len(server.get_json("/v1/health/service/edge?passing")) == 1, 20)
         # A graceful leave removes the node and its services from the catalog.
         assert client.request("PUT", "/v1/agent/leave")[0] == 200
-        assert _poll(lambda: server.get_json("/v1/catalog/service/edge") == [], 15)
+        assert wait_until(lambda: server.get_json("/v1/catalog/service/edge") == [], 15)
         members = {m["Name"]: m["Status"] for m in server.get_json("/v1/agent/members")}
         assert members["cli"] == 3  # left
     finally:

@@ -6,7 +6,7 @@ import concurrent.futures
 import json
 from pathlib import Path
 
-from tests.agent_proc import start_agent
+from tests.support.agents import start_agent
 
 
 def _server(tmp_path: Path, data: Path, ports: dict[str, int] | None = None):  # noqa: ANN202

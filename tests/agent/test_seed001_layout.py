@@ -1,33 +1,22 @@
 """The five-machine layout of the TLS-cluster walkthrough (3 servers with bootstrap_expect 3, 2
-clients with retry_join) on 127.0.0.51–.55 with the standard ports, driven as an operator would:
-config files, `members`, and the loss of one server."""
+clients with retry_join) on .51–.55 of this worker's own loopback block (so parallel workers never
+share an address) with the standard ports, driven as an operator would: config files, `members`,
+and the loss of one server."""
 
 from __future__ import annotations
 
 import json
 import subprocess
 import sys
-import time
-from collections.abc import Callable
 from pathlib import Path
 
-from tests.agent_proc import AgentProcess, start_agent
+from tests.support.agents import AgentProcess, start_agent
+from tests.support.ports import loopbacks
+from tests.support.wait import wait_until
 
-SERVERS = ["127.0.0.51", "127.0.0.52", "127.0.0.53"]
-CLIENTS = ["127.0.0.54", "127.0.0.55"]
+SERVERS = loopbacks(3, first=51)
+CLIENTS = loopbacks(2, first=54)
 STANDARD = {"http": 8500, "dns": 8600, "server": 8300, "serf_lan": 8301}
-
-
-def _poll(pred: Callable[[], bool], timeout: float) -> bool:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        try:
-            if pred():
-                return True
-        except OSError:
-            pass
-        time.sleep(0.1)
-    return False
 
 
 def _conf(tmp: Path, ip: str, server: bool) -> Path:
@@ -67,7 +56,7 @@ def test_three_servers_two_clients_survive_a_server_loss(tmp_path: Path) -> None
             members = agents[CLIENTS[0]].get_json("/v1/agent/members")
             return len(members) == 5 and all(m["Status"] == 1 for m in members)
 
-        assert _poll(all_alive, 20)
+        assert wait_until(all_alive, 20)
         out = subprocess.run([sys.executable, "-m", "pyconsul", "members", "-http-addr", f"{CLIENTS[0]}:8500"],
                              capture_output=True, text=True, timeout=20)
         assert out.returncode == 0, out.stderr
@@ -83,15 +72,15 @@ def test_three_servers_two_clients_survive_a_server_loss(tmp_path: Path) -> None
                                          {"name": "r-3306-mysql", "tags": ["slave-3306"], "port": 3306,
                                           "address": "172.16.0.2"})
         assert status == 200, body
-        assert _poll(lambda: len(client.get_json("/v1/health/service/r-3306-mysql")) == 1, 10)
+        assert wait_until(lambda: len(client.get_json("/v1/health/service/r-3306-mysql")) == 1, 10)
         # Lose one server (the leader, the worst case): the cluster elects another, the client
         # keeps answering agent/* and keeps its service in the catalog, and writes go on.
         leader = json.loads(agents[SERVERS[0]].request("GET", "/v1/status/leader")[2]).split(":")[0]
         agents[leader].kill9()
         live = [ip for ip in SERVERS if ip != leader]
-        assert _poll(lambda: json.loads(agents[live[0]].request("GET", "/v1/status/leader")[2]) not in ("", f"{leader}:8300"), 15)
+        assert wait_until(lambda: json.loads(agents[live[0]].request("GET", "/v1/status/leader")[2]) not in ("", f"{leader}:8300"), 15)
         assert "r-3306-mysql" in client.get_json("/v1/agent/services")
-        assert _poll(lambda: client.request("PUT", "/v1/kv/after-loss", b"ok")[2] == b"true", 15)
+        assert wait_until(lambda: client.request("PUT", "/v1/kv/after-loss", b"ok")[2] == b"true", 15)
         assert agents[live[1]].request("GET", "/v1/kv/after-loss?raw")[2] == b"ok"
         assert [e["Service"]["ID"] for e in client.get_json("/v1/health/service/r-3306-mysql?passing")] == ["r-3306-mysql"]
     finally:

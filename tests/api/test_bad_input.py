@@ -19,7 +19,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from tests.agent_proc import AgentProcess
+from tests.support.agents import AgentProcess
 
 KV_LIMIT = 512 * 1024
 

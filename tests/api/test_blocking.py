@@ -6,7 +6,7 @@ from __future__ import annotations
 import concurrent.futures
 import time
 
-from tests.agent_proc import AgentProcess
+from tests.support.agents import AgentProcess
 
 
 def _index(headers: dict[str, str]) -> int:

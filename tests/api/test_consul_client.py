@@ -8,7 +8,7 @@ from collections.abc import Iterator
 import consul
 import pytest
 
-from tests.agent_proc import AgentProcess
+from tests.support.agents import AgentProcess
 
 
 @pytest.fixture(scope="module")

@@ -6,16 +6,8 @@ import time
 
 import consul
 
-from tests.agent_proc import AgentProcess
-
-
-def _poll(pred, timeout: float) -> bool:  # noqa: ANN001
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if pred():
-            return True
-        time.sleep(0.1)
-    return False
+from tests.support.agents import AgentProcess
+from tests.support.wait import wait_until
 
 
 def test_ttl_expiry_invalidates_session_and_releases_lock(shared_agent: AgentProcess) -> None:
@@ -24,7 +16,7 @@ def test_ttl_expiry_invalidates_session_and_releases_lock(shared_agent: AgentPro
     assert cli.kv.put("ttlx/lock", "held", acquire=sid)
     t0 = time.monotonic()
     # Consul invalidates an unrenewed session within 2*TTL.
-    assert _poll(lambda: cli.session.info(sid)[1] is None, 25)
+    assert wait_until(lambda: cli.session.info(sid)[1] is None, 25)
     assert time.monotonic() - t0 >= 10
     _, row = cli.kv.get("ttlx/lock")
     assert row["Value"] == b"held" and "Session" not in row
@@ -38,5 +30,5 @@ def test_lock_delay_blocks_reacquire_until_it_passes(shared_agent: AgentProcess)
     second = cli.session.create(lock_delay=0)
     t0 = time.monotonic()
     assert cli.kv.put("delay/lock", "b", acquire=second) is False
-    assert _poll(lambda: cli.kv.put("delay/lock", "b", acquire=second), 5)
+    assert wait_until(lambda: cli.kv.put("delay/lock", "b", acquire=second), 5)
     assert 1.5 <= time.monotonic() - t0 < 5

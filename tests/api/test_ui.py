@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import urllib.request
 
-from tests.agent_proc import AgentProcess
+from tests.support.agents import AgentProcess
 
 
 def test_ui_served_and_root_redirects(shared_agent: AgentProcess) -> None:

@@ -5,15 +5,15 @@ from __future__ import annotations
 import json
 import socket
 import threading
-import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-from tests.agent_proc import AgentProcess, start_agent
+from tests.support.agents import AgentProcess, start_agent
+from tests.support.wait import wait_until
 
 
 class Health:
@@ -51,17 +51,6 @@ def health() -> Iterator[Health]:
     h.close()
 
 
-def wait_for(pred: Callable[[], Any], timeout: float = 15.0, what: str = "") -> Any:
-    deadline = time.monotonic() + timeout
-    last = None
-    while time.monotonic() < deadline:
-        last = pred()
-        if last:
-            return last
-        time.sleep(0.05)
-    raise AssertionError(f"timed out waiting for {what}: last={last!r}")
-
-
 def check_status(agent: AgentProcess, service: str, check_id: str) -> tuple[str, str] | None:
     for entry in agent.get_json(f"/v1/health/service/{service}"):
         for chk in entry["Checks"]:
@@ -93,21 +82,21 @@ def test_config_dir_services_and_checks_follow_real_servers(tmp_path: Path, conf
     agent = start_agent(tmp_path, "-config-dir", str(conf_dir))
     try:
         url = f"http://127.0.0.1:{health.port}/health"
-        assert wait_for(lambda: check_status(agent, "web", "service:web") == (
-            "passing", f"HTTP GET {url}: 200 OK Output: status 200"), what="web passing")
-        assert wait_for(lambda: (check_status(agent, "db", "service:db") or ("",))[0] == "passing", what="db passing")
+        assert wait_until(lambda: check_status(agent, "web", "service:web") == (
+            "passing", f"HTTP GET {url}: 200 OK Output: status 200"), 15.0, what="web passing")
+        assert wait_until(lambda: (check_status(agent, "db", "service:db") or ("",))[0] == "passing", 15.0, what="db passing")
 
         health.status = 500
-        wait_for(lambda: check_status(agent, "web", "service:web") == (
-            "critical", f"HTTP GET {url}: 500 Internal Server Error Output: status 500"), what="web critical")
+        wait_until(lambda: check_status(agent, "web", "service:web") == (
+            "critical", f"HTTP GET {url}: 500 Internal Server Error Output: status 500"), 15.0, what="web critical")
         passing = agent.get_json("/v1/health/service/web?passing")
         assert passing == []
 
         tcp.close()
-        wait_for(lambda: check_status(agent, "db", "service:db") == (
-            "critical", f"dial tcp 127.0.0.1:{tcp_port}: connect: connection refused"), what="db critical")
+        wait_until(lambda: check_status(agent, "db", "service:db") == (
+            "critical", f"dial tcp 127.0.0.1:{tcp_port}: connect: connection refused"), 15.0, what="db critical")
         health.status = 200
-        wait_for(lambda: (check_status(agent, "web", "service:web") or ("",))[0] == "passing", what="web back")
+        wait_until(lambda: (check_status(agent, "web", "service:web") or ("",))[0] == "passing", 15.0, what="web back")
     finally:
         agent.stop()
         tcp.close()
@@ -122,9 +111,9 @@ def test_ttl_check_through_the_http_api(tmp_path: Path, conf_dir: Path) -> None:
         assert check_status(agent, "app", "app-ttl") == ("critical", "")
         status, _, _ = agent.request("PUT", "/v1/agent/check/pass/app-ttl?note=working")
         assert status == 200
-        wait_for(lambda: check_status(agent, "app", "app-ttl") == ("passing", "working"), what="ttl pass")
-        wait_for(lambda: check_status(agent, "app", "app-ttl") == (
-            "critical", "TTL expired (last output before timeout follows): working"), timeout=20, what="ttl expiry")
+        wait_until(lambda: check_status(agent, "app", "app-ttl") == ("passing", "working"), 15.0, what="ttl pass")
+        wait_until(lambda: check_status(agent, "app", "app-ttl") == (
+            "critical", "TTL expired (last output before timeout follows): working"), 20, what="ttl expiry")
     finally:
         agent.stop()
 
@@ -143,7 +132,7 @@ def test_script_checks_refused_over_http_unless_enabled(tmp_path: Path) -> None:
     try:
         status, _, body = on.request("PUT", "/v1/agent/check/register", check)
         assert status == 200, body
-        wait_for(lambda: on.get_json("/v1/agent/checks").get("script", {}).get("Output") == "hello\n", what="ran")
+        wait_until(lambda: on.get_json("/v1/agent/checks").get("script", {}).get("Output") == "hello\n", 15.0, what="ran")
         assert on.get_json("/v1/agent/checks")["script"]["Status"] == "passing"
     finally:
         on.stop()
@@ -160,13 +149,13 @@ def test_reload_adds_and_removes_a_service_file(tmp_path: Path, conf_dir: Path, 
         }))
         status, _, body = agent.request("PUT", "/v1/agent/reload")
         assert status == 200, body
-        wait_for(lambda: "api" in agent.get_json("/v1/catalog/services"), what="api registered")
-        wait_for(lambda: (check_status(agent, "api", "service:api") or ("",))[0] == "passing", what="api passing")
+        wait_until(lambda: "api" in agent.get_json("/v1/catalog/services"), 15.0, what="api registered")
+        wait_until(lambda: (check_status(agent, "api", "service:api") or ("",))[0] == "passing", 15.0, what="api passing")
 
         (conf_dir / "api.json").unlink()
         status, _, body = agent.request("PUT", "/v1/agent/reload")
         assert status == 200, body
-        wait_for(lambda: "api" not in agent.get_json("/v1/catalog/services"), what="api removed")
+        wait_until(lambda: "api" not in agent.get_json("/v1/catalog/services"), 15.0, what="api removed")
         assert "service:api" not in agent.get_json("/v1/agent/checks")
     finally:
         agent.stop()
@@ -184,11 +173,11 @@ def test_service_deregistered_after_critical_too_long(tmp_path: Path, conf_dir: 
     }))
     agent = start_agent(tmp_path, "-config-dir", str(conf_dir))
     try:
-        wait_for(lambda: (check_status(agent, "flaky", "service:flaky") or ("",))[0] == "passing", what="passing")
+        wait_until(lambda: (check_status(agent, "flaky", "service:flaky") or ("",))[0] == "passing", 15.0, what="passing")
         health.status = 503
-        wait_for(lambda: (check_status(agent, "flaky", "service:flaky") or ("",))[0] == "critical", what="critical")
+        wait_until(lambda: (check_status(agent, "flaky", "service:flaky") or ("",))[0] == "critical", 15.0, what="critical")
         assert "flaky" in agent.get_json("/v1/catalog/services")
-        wait_for(lambda: "flaky" not in agent.get_json("/v1/catalog/services"), timeout=20, what="deregistered")
+        wait_until(lambda: "flaky" not in agent.get_json("/v1/catalog/services"), 20, what="deregistered")
         assert "flaky" not in agent.get_json("/v1/agent/services")
     finally:
         agent.stop()
@@ -202,11 +191,9 @@ def test_alias_check_follows_the_aliased_service(tmp_path: Path, conf_dir: Path,
     ]}))
     agent = start_agent(tmp_path, "-config-dir", str(conf_dir))
     try:
-        wait_for(lambda: (check_status(agent, "frontend", "service:frontend") or ("",))[0] == "passing",
-                 what="alias passing")
+        wait_until(lambda: (check_status(agent, "frontend", "service:frontend") or ("",))[0] == "passing", 15.0, what="alias passing")
         health.status = 503
-        wait_for(lambda: (check_status(agent, "frontend", "service:frontend") or ("",))[0] == "critical",
-                 what="alias critical")
+        wait_until(lambda: (check_status(agent, "frontend", "service:frontend") or ("",))[0] == "critical", 15.0, what="alias critical")
         assert "failing" in (check_status(agent, "frontend", "service:frontend") or ("", ""))[1]
     finally:
         agent.stop()
@@ -218,17 +205,16 @@ def test_sighup_reloads_service_files(tmp_path: Path, conf_dir: Path) -> None:
     agent = start_agent(tmp_path, "-config-dir", str(conf_dir))
     try:
         # Signals are handled once start-up is complete (Consul installs its handlers then too).
-        wait_for(lambda: "Consul agent running!" in agent.log(), what="agent running")
+        wait_until(lambda: "Consul agent running!" in agent.log(), 15.0, what="agent running")
         (conf_dir / "cache.hcl").write_text('service {\n  name = "cache"\n  port = 6379\n}\n')
         agent.signal(signal.SIGHUP)
-        wait_for(lambda: "cache" in agent.get_json("/v1/catalog/services"), what="cache registered")
+        wait_until(lambda: "cache" in agent.get_json("/v1/catalog/services"), 15.0, what="cache registered")
         (conf_dir / "cache.hcl").write_text('service {\n  name = "cache"\n  port = 6380\n}\n')
         agent.signal(signal.SIGHUP)
-        wait_for(lambda: [s["ServicePort"] for s in agent.get_json("/v1/catalog/service/cache")] == [6380],
-                 what="cache port updated")
+        wait_until(lambda: [s["ServicePort"] for s in agent.get_json("/v1/catalog/service/cache")] == [6380], 15.0, what="cache port updated")
         (conf_dir / "cache.hcl").write_text("service {\n")  # broken: the agent keeps running, unchanged
         agent.signal(signal.SIGHUP)
-        wait_for(lambda: "reload failed" in agent.log() and "cache.hcl" in agent.log(), what="reload error logged")
+        wait_until(lambda: "reload failed" in agent.log() and "cache.hcl" in agent.log(), 15.0, what="reload error logged")
         assert agent.alive()
         assert [s["ServicePort"] for s in agent.get_json("/v1/catalog/service/cache")] == [6380]
     finally:

@@ -20,8 +20,8 @@ from hypothesis import strategies as st
 from pyconsul.checks import CheckScheduler
 from pyconsul.checks.h2 import health_request, hpack_int, parse_health_response
 from pyconsul.clock import FakeClock
-from tests.agent_proc import free_port
 from tests.checks.conftest import Recorder, run_once, self_signed_context
+from tests.support.ports import free_port
 
 NGINX = shutil.which("nginx") or ("/usr/sbin/nginx" if Path("/usr/sbin/nginx").exists() else None)
 

@@ -10,8 +10,8 @@ import pytest
 
 from pyconsul.checks import CheckScheduler
 from pyconsul.clock import FakeClock
-from tests.agent_proc import free_port
 from tests.checks.conftest import HealthServer, Recorder, run_once, self_signed_context
+from tests.support.ports import free_port
 
 
 async def test_status_follows_the_server(

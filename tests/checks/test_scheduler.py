@@ -13,8 +13,8 @@ from hypothesis import strategies as st
 from pyconsul.checks import CheckDefinitionError, CheckResult, CheckScheduler
 from pyconsul.checks.thresholds import Thresholds
 from pyconsul.clock import FakeClock
-from tests.agent_proc import free_port
 from tests.checks.conftest import HealthServer, Recorder, run_once
+from tests.support.ports import free_port
 
 
 async def test_ttl_check_expires_without_updates(scheduler: CheckScheduler, recorder: Recorder, clock: FakeClock) -> None:

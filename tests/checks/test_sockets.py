@@ -7,8 +7,8 @@ import socket
 
 from pyconsul.checks import CheckScheduler
 from pyconsul.clock import FakeClock
-from tests.agent_proc import free_port
 from tests.checks.conftest import Recorder, run_once
+from tests.support.ports import free_port
 
 
 async def test_tcp_check_follows_the_listener(scheduler: CheckScheduler, recorder: Recorder, clock: FakeClock) -> None:
@@ -48,7 +48,7 @@ async def test_udp_check(scheduler: CheckScheduler, recorder: Recorder, clock: F
     echo, _ = await loop.create_datagram_endpoint(Echo, local_addr=("127.0.0.1", 0))
     silent = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
     silent.bind(("127.0.0.1", 0))
-    closed = free_port(kind=socket.SOCK_DGRAM)
+    closed = free_port()
     try:
         echo_addr = f"127.0.0.1:{echo.get_extra_info('sockname')[1]}"
         silent_addr = f"127.0.0.1:{silent.getsockname()[1]}"

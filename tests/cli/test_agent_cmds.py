@@ -10,8 +10,9 @@ import time
 
 import pytest
 
-from tests.agent_proc import AgentProcess, free_port
 from tests.cli.cli_run import clean_env, consul
+from tests.support.agents import AgentProcess
+from tests.support.ports import free_port
 
 
 def test_info_sections_sorted_with_leader(shared_agent: AgentProcess) -> None:

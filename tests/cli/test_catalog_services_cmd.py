@@ -7,8 +7,8 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
-from tests.agent_proc import AgentProcess
 from tests.cli.cli_run import Result, consul
+from tests.support.agents import AgentProcess
 
 
 def eventually(args: list[str], addr: str, pred: Callable[[Result], bool], timeout: float = 10.0) -> Result:

@@ -13,8 +13,8 @@ from pathlib import Path
 
 import pytest
 
-from tests.agent_proc import free_port, free_tcp_udp_port
 from tests.cli.cli_run import clean_env, installed_script
+from tests.support.ports import free_port
 
 SCRIPT = Path(installed_script())
 
@@ -26,8 +26,8 @@ def _sh(cmd: str, env: dict[str, str]) -> subprocess.CompletedProcess[str]:
 @pytest.mark.parametrize("sig", [signal.SIGTERM, signal.SIGINT])
 def test_consul_bin_starts_a_dev_agent(tmp_path: Path, sig: signal.Signals) -> None:
     assert SCRIPT.exists(), "run `pip install -e .` so the pyconsul console script is installed"
-    http, dns = free_port(), free_tcp_udp_port()
-    server, serf = free_port(), free_tcp_udp_port()
+    http, dns = free_port(), free_port()
+    server, serf = free_port(), free_port()
     env = clean_env(CONSUL_BIN=str(SCRIPT), CONSUL_HTTP_ADDR=f"127.0.0.1:{http}")
     log = tmp_path / "agent.log"
     cmd = (f'exec "$CONSUL_BIN" agent -dev -node bin-node -bind 127.0.0.1 -client 127.0.0.1 '
@@ -63,7 +63,7 @@ def test_consul_bin_with_config_dir_like_client_library_test_suites(tmp_path: Pa
     import json
     import urllib.request
 
-    ports = {"http": free_port(), "serf_lan": free_tcp_udp_port(), "serf_wan": free_tcp_udp_port(),
+    ports = {"http": free_port(), "serf_lan": free_port(), "serf_wan": free_port(),
              "server": free_port(), "dns": -1}
     (tmp_path / "config.json").write_text(json.dumps({
         "ports": ports, "performance": {"raft_multiplier": 1}, "enable_script_checks": True}))

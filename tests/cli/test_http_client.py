@@ -18,9 +18,9 @@ from pyconsul.cli.http import (
 from pyconsul.cli.http import settings_from_flags as config_from_flags
 from pyconsul.client.settings import resolve_token
 from pyconsul.client.settings import settings_from_env as config_from_env
-from tests.agent_proc import free_port
 from tests.cli.cli_run import consul
 from tests.cli.tls_server import CertFiles, https_agent, make_certs
+from tests.support.ports import free_port
 
 
 def flags(*argv: str) -> dict[str, object]:

@@ -6,8 +6,8 @@ import base64
 import json
 from pathlib import Path
 
-from tests.agent_proc import AgentProcess
 from tests.cli.cli_run import consul
+from tests.support.agents import AgentProcess
 
 
 def put(agent: AgentProcess, key: str, value: str) -> None:

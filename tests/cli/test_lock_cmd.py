@@ -8,23 +8,15 @@ import sys
 import time
 from pathlib import Path
 
-from tests.agent_proc import AgentProcess
 from tests.cli.cli_run import clean_env, consul
+from tests.support.agents import AgentProcess
+from tests.support.wait import wait_until
 
 
 def _start(addr: str, *args: str) -> subprocess.Popen[bytes]:
     return subprocess.Popen([sys.executable, "-m", "pyconsul", "lock", *args],
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE,
                             env=clean_env(CONSUL_HTTP_ADDR=addr))
-
-
-def _wait_for(pred, timeout: float = 20.0, what: str = "condition") -> None:  # type: ignore[no-untyped-def]
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if pred():
-            return
-        time.sleep(0.05)
-    raise AssertionError(f"timed out waiting for {what}")
 
 
 def test_child_runs_with_lock_held_env_and_lock_is_cleaned_up(shared_agent: AgentProcess) -> None:
@@ -48,7 +40,7 @@ def test_second_holder_times_out_while_first_holds(shared_agent: AgentProcess, t
     marker = tmp_path / "first"
     holder = _start(addr, "jobs/mutex", f"touch {marker}; sleep 60")
     try:
-        _wait_for(marker.exists, what="first holder's child")
+        wait_until(marker.exists, 20.0, what="first holder's child")
         detailed = consul("kv", "get", "-detailed", "jobs/mutex/.lock", addr=addr).out
         assert "Flags            3304740253564472344" in detailed
         start = time.monotonic()
@@ -71,13 +63,13 @@ def test_interrupt_while_waiting_gives_up_at_once(shared_agent: AgentProcess, tm
     holder = _start(addr, "jobs/wait", f"touch {marker}; sleep 60")
     waiter = None
     try:
-        _wait_for(marker.exists, what="holder's child")
+        wait_until(marker.exists, 20.0, what="holder's child")
         waiter = _start(addr, "-name=patient waiter", "jobs/wait", "echo never")
 
         def waiter_session_exists() -> bool:
             return any(s["Name"] == "patient waiter" for s in shared_agent.get_json("/v1/session/list"))
 
-        _wait_for(waiter_session_exists, what="the waiter's session")
+        wait_until(waiter_session_exists, 20.0, what="the waiter's session")
         start = time.monotonic()
         waiter.send_signal(signal.SIGINT)
         out, err = waiter.communicate(timeout=10)
@@ -102,7 +94,7 @@ def test_lost_lock_terminates_the_child(shared_agent: AgentProcess, tmp_path: Pa
     script = f"trap 'touch {got_term}; exit 0' TERM; touch {started}; while true; do sleep 0.1; done"
     holder = _start(addr, "jobs/lost", script)
     try:
-        _wait_for(started.exists, what="child start")
+        wait_until(started.exists, 20.0, what="child start")
         pairs = shared_agent.get_json("/v1/kv/jobs/lost/.lock")
         session = pairs[0]["Session"]
         status, _, _ = shared_agent.request("PUT", f"/v1/session/destroy/{session}")
@@ -124,10 +116,9 @@ def test_semaphore_admits_at_most_n_holders(shared_agent: AgentProcess, tmp_path
         def starts() -> int:
             return log.read_text().count("start") if log.exists() else 0
 
-        _wait_for(lambda: starts() == 2, what="two holders")
+        wait_until(lambda: starts() == 2, 20.0, what="two holders")
         # Every contender has registered its own key before any of them checks the slots.
-        _wait_for(lambda: len(consul("kv", "get", "-keys", "jobs/sem/", addr=addr).out.split()) == 4,
-                  what="three contenders and the .lock document")
+        wait_until(lambda: len(consul("kv", "get", "-keys", "jobs/sem/", addr=addr).out.split()) == 4, 20.0, what="three contenders and the .lock document")
         doc = shared_agent.get_json("/v1/kv/jobs/sem/.lock")[0]
         import base64
 

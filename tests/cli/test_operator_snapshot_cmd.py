@@ -6,8 +6,8 @@ import time
 from pathlib import Path
 
 from pyconsul.snapshot_archive import build
-from tests.agent_proc import AgentProcess
 from tests.cli.cli_run import consul
+from tests.support.agents import AgentProcess
 
 
 def test_list_peers_table(shared_agent: AgentProcess) -> None:

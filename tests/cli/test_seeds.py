@@ -16,9 +16,11 @@ from pathlib import Path
 
 import pytest
 
-from tests.agent_proc import AgentProcess, free_port, free_tcp_udp_port, start_agent
 from tests.cli.cli_run import clean_env, consul
 from tests.cli.tls_server import CertFiles, make_certs
+from tests.support.agents import AgentProcess, start_agent
+from tests.support.ports import free_port
+from tests.support.wait import wait_until
 
 
 @pytest.fixture(scope="module")
@@ -68,14 +70,12 @@ def test_seed000_second_server_joins(server01: AgentProcess, tmp_path: Path) -> 
                     "-join", f"127.0.0.1:{server01.serf_lan_port}",
                     name="consul-server02", dev=False, host="127.0.0.2", need_leader=False)
     try:
-        deadline = time.monotonic() + 20
-        names: list[str] = []
-        while time.monotonic() < deadline:
+        def member_names() -> list[str]:
             out = consul("members", addr=server01.http_addr).out
-            names = [ln.split()[0] for ln in out.splitlines()[1:]]
-            if "consul-server02" in names:
-                break
-            time.sleep(0.2)
+            return [ln.split()[0] for ln in out.splitlines()[1:]]
+
+        names = wait_until(lambda: "consul-server02" in (n := member_names()) and n, 20,
+                           what="consul-server02 in members", interval=0.2)
         assert sorted(names) == ["consul-server01", "consul-server02"]
     finally:
         b.stop()
@@ -123,8 +123,8 @@ def tls_dir(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, CertFiles, 
     certs = make_certs(base)
     server = base / "server"
     server.mkdir()
-    ports = {"https": free_port(), "dns": free_tcp_udp_port(), "server": free_port(),
-             "serf_lan": free_tcp_udp_port(), "serf_wan": free_tcp_udp_port()}
+    ports = {"https": free_port(), "dns": free_port(), "server": free_port(),
+             "serf_lan": free_port(), "serf_wan": free_port()}
     (server / "conf.json").write_text(json.dumps({
         "data_dir": str(base / "data"), "node_name": "127.0.0.1", "bootstrap_expect": 1,
         "bind_addr": "127.0.0.1", "client_addr": "127.0.0.1", "datacenter": "dc1", "domain": "consul",

@@ -10,8 +10,8 @@ from pathlib import Path
 
 import pytest
 
-from tests.agent_proc import AgentProcess
 from tests.cli.cli_run import clean_env, consul
+from tests.support.agents import AgentProcess
 
 
 def test_key_watch_prints_once_with_four_space_indent(shared_agent: AgentProcess) -> None:

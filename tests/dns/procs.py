@@ -6,12 +6,12 @@ import asyncio
 import shutil
 import socket
 import subprocess
-import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
-from tests.agent_proc import free_tcp_udp_port
+from tests.support.ports import free_port
+from tests.support.wait import wait_until
 
 DNSMASQ = shutil.which("dnsmasq") or "/usr/sbin/dnsmasq"
 
@@ -39,22 +39,16 @@ def udp_query(port: int, packet: bytes, host: str = "127.0.0.1", timeout: float 
         return data
 
 
-def _wait_udp(port: int, name: str, deadline: float) -> None:
+def _answers_udp(port: int, name: str) -> bool:
     packet = b"\x12\x34\x01\x00\x00\x01\x00\x00\x00\x00\x00\x00"
     packet += b"".join(bytes([len(p)]) + p.encode() for p in name.split(".") if p) + b"\x00\x00\x01\x00\x01"
-    while time.monotonic() < deadline:
-        try:
-            if udp_query(port, packet, timeout=0.2)[:2] == b"\x12\x34":
-                return
-        except OSError:
-            pass
-    raise TimeoutError(f"dnsmasq on port {port} does not answer")
+    return udp_query(port, packet, timeout=0.2)[:2] == b"\x12\x34"
 
 
 @contextmanager
 def dnsmasq(workdir: Path, *options: str, ready_name: str = "ready.test") -> Iterator[int]:
     """Run dnsmasq on a free loopback port with `options` (long options without dashes)."""
-    port = free_tcp_udp_port()
+    port = free_port()
     workdir.mkdir(parents=True, exist_ok=True)
     conf = workdir / f"dnsmasq-{port}.conf"
     conf.write_text("\n".join([
@@ -65,7 +59,7 @@ def dnsmasq(workdir: Path, *options: str, ready_name: str = "ready.test") -> Ite
     proc = subprocess.Popen([DNSMASQ, "--no-daemon", "--log-queries", "-C", str(conf)], stdout=log,
                             stderr=subprocess.STDOUT)
     try:
-        _wait_udp(port, ready_name, time.monotonic() + 10)
+        wait_until(lambda: _answers_udp(port, ready_name), 10, what=f"dnsmasq on port {port} to answer")
         yield port
     finally:
         proc.terminate()

@@ -6,8 +6,6 @@ from __future__ import annotations
 import json
 import signal
 import subprocess
-import time
-from collections.abc import Callable
 from pathlib import Path
 
 import dns.message
@@ -15,21 +13,14 @@ import dns.query
 import dns.rcode
 import pytest
 
-from tests.agent_proc import AgentProcess, start_agent
 from tests.dns.procs import dnsmasq
+from tests.support.agents import AgentProcess, start_agent
+from tests.support.wait import wait_until
 
 
 def dig(port: int, *args: str) -> str:
     cmd = ["dig", "@127.0.0.1", "-p", str(port), "+time=2", "+tries=2", *args]
     return subprocess.run(cmd, capture_output=True, text=True, timeout=20).stdout
-
-
-def eventually(check: Callable[[], bool], timeout: float = 10.0) -> None:
-    deadline = time.monotonic() + timeout
-    while not check():
-        if time.monotonic() > deadline:
-            raise AssertionError("condition not met before the deadline")
-        time.sleep(0.05)
 
 
 def register(agent: AgentProcess, node: str, address: str, service: dict[str, object] | None = None,
@@ -90,7 +81,7 @@ def test_health_changes_show_up_in_dns(agent: AgentProcess) -> None:
     assert rcode() == dns.rcode.NXDOMAIN
     register(agent, "flappy", "10.30.0.1", None,
              {"CheckID": "service:pay", "Name": "pay", "Status": "passing", "ServiceID": "pay"})
-    eventually(lambda: rcode() == dns.rcode.NOERROR)
+    wait_until(lambda: rcode() == dns.rcode.NOERROR, 10.0)
     reply = dns.query.tcp(q, "127.0.0.1", port=agent.dns_port, timeout=3)
     assert [r.address for r in reply.answer[0]] == ["10.30.0.1"]
 
@@ -116,7 +107,7 @@ def test_dns_config_from_file_and_reload(tmp_path: Path) -> None:
         assert ttl("agent.node.consul") == "5" and ttl("consul.service.consul") == "3"
         cfg.write_text(json.dumps({"dns_config": {"node_ttl": "7s"}}))
         agent.signal(signal.SIGHUP)  # the cached replies must follow the reloaded settings
-        eventually(lambda: ttl("agent.node.consul") == "7")
+        wait_until(lambda: ttl("agent.node.consul") == "7", 10.0)
         assert ttl("consul.service.consul") == "0"
     finally:
         agent.stop()

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import json
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator
 from dataclasses import replace
 
 import pytest
@@ -15,16 +15,10 @@ from pyconsul.agent.forward import Forwarder
 from pyconsul.config.runtime import RuntimeConfig
 from pyconsul.dns.mirror import CatalogMirror
 from pyconsul.dns.server import DNSServer, start_client_dns_server
-from tests.agent_proc import AgentProcess, free_tcp_udp_port
 from tests.dns.procs import dig
-
-
-async def until(check: Callable[[], Awaitable[bool]], timeout: float = 15.0) -> None:
-    deadline = asyncio.get_running_loop().time() + timeout
-    while not await check():
-        if asyncio.get_running_loop().time() > deadline:
-            raise AssertionError("condition not met before the deadline")
-        await asyncio.sleep(0.05)
+from tests.support.agents import AgentProcess
+from tests.support.ports import free_port
+from tests.support.wait import async_wait_until
 
 
 @pytest.fixture
@@ -34,7 +28,7 @@ async def client_dns(agent: AgentProcess) -> AsyncIterator[tuple[AgentProcess, D
     fetch = forwarder.request
 
     cfg = RuntimeConfig(node_name="client1", client_addr="127.0.0.1")
-    cfg.ports = replace(cfg.ports, dns=free_tcp_udp_port())
+    cfg.ports = replace(cfg.ports, dns=free_port())
     # Short blocking waits: the agent under test only exits once its in-flight blocking queries
     # have run out (reported as an agent bug), so long waits would stall the teardown.
     srv = await start_client_dns_server(cfg, fetch, wait="1s", retry=0.1)
@@ -70,28 +64,28 @@ async def test_client_dns_follows_the_servers_catalog(
     async def both() -> bool:
         return await answers("shop.service.consul") == {"10.40.0.1", "10.40.0.2"}
 
-    await until(both)
+    await async_wait_until(both, 15.0)
     register(agent, {"Node": "app2", "Address": "10.40.0.2",
                      "Check": {"CheckID": "service:shop", "Name": "h", "Status": "critical", "ServiceID": "shop"}})
 
     async def one() -> bool:
         return await answers("shop.service.consul") == {"10.40.0.1"}
 
-    await until(one)
+    await async_wait_until(one, 15.0)
     status, _, _ = agent.request("PUT", "/v1/catalog/deregister", {"Node": "app1", "ServiceID": "shop"})
     assert status == 200
 
     async def only_critical_left() -> bool:
         return "NXDOMAIN" in await dig(srv.port, "shop.service.consul")
 
-    await until(only_critical_left)
+    await async_wait_until(only_critical_left, 15.0)
     status, _, _ = agent.request("PUT", "/v1/catalog/deregister", {"Node": "app2"})
     assert status == 200
 
     async def node_gone() -> bool:
         return "NXDOMAIN" in await dig(srv.port, "app2.node.consul")
 
-    await until(node_gone)
+    await async_wait_until(node_gone, 15.0)
     assert mirror.store.catalog.services(None)[1].get("shop") is None
 
 
@@ -138,7 +132,7 @@ async def test_mirror_drops_removed_checks_and_restarts_when_the_index_goes_back
         async def settled() -> bool:
             return check_ids() == ["serfHealth"]
 
-        await until(settled, 5)
+        await async_wait_until(settled, 5)
         api_asks = [p for p in servers.asked if p.startswith("/v1/health/service/api")]
         assert "index=9" in api_asks[1] and "index=0" in api_asks[2]  # went back: start over
     finally:

@@ -14,9 +14,9 @@ from dnslib import RR, A, DNSRecord
 from pyconsul.config.runtime import DNSConfig, RuntimeConfig
 from pyconsul.dns.recursor import parse_recursor
 from pyconsul.dns.server import DNSServer, start_dns_server
-from tests.agent_proc import free_tcp_udp_port
 from tests.dns.catalog import Catalog
 from tests.dns.procs import dig
+from tests.support.ports import free_port
 
 BIG = [f"192.0.2.{i}" for i in range(1, 41)]
 
@@ -26,7 +26,7 @@ class Upstream:
     over TCP it sends the full answer."""
 
     def __init__(self) -> None:
-        self.port = free_tcp_udp_port()
+        self.port = free_port()
         self.udp_ids: list[int] = []
         self.tcp_ids: list[int] = []
         self._udp: asyncio.DatagramTransport | None = None
@@ -90,7 +90,7 @@ async def upstream() -> AsyncIterator[Upstream]:
 async def server(upstream: Upstream) -> AsyncIterator[DNSServer]:
     cfg = RuntimeConfig(client_addr="127.0.0.1", recursors=[f"127.0.0.1:{upstream.port}"],
                         dns_config=DNSConfig(recursor_timeout=1.0))
-    cfg.ports = replace(cfg.ports, dns=free_tcp_udp_port())
+    cfg.ports = replace(cfg.ports, dns=free_port())
     srv = await start_dns_server(cfg, Catalog().store.catalog)
     yield srv
     await srv.close()

@@ -19,16 +19,16 @@ import pytest
 
 from pyconsul.config.runtime import DNSConfig, RuntimeConfig
 from pyconsul.dns.server import DNSServer, start_dns_server
-from tests.agent_proc import free_tcp_udp_port
 from tests.dns.catalog import Catalog
 from tests.dns.procs import dig, dnsmasq
+from tests.support.ports import free_port
 
 IPS = {f"10.0.0.{i + 1}" for i in range(5)}
 
 
 def config(**kw: object) -> RuntimeConfig:
     cfg = RuntimeConfig(**{"node_name": "agent1", "client_addr": "127.0.0.1", **kw})  # type: ignore[arg-type]
-    cfg.ports = replace(cfg.ports, dns=free_tcp_udp_port())
+    cfg.ports = replace(cfg.ports, dns=free_port())
     return cfg
 
 
@@ -258,7 +258,7 @@ async def test_recursors_are_tried_in_turn(cat: Catalog, tmp_path: Path) -> None
 
 async def test_servfail_when_no_recursor_answers(cat: Catalog) -> None:
     silent = silent_udp_port()
-    closed = free_tcp_udp_port()  # nothing listens: refused at once over TCP
+    closed = free_port()  # nothing listens: refused at once over TCP
     cfg = config(recursors=[f"127.0.0.1:{silent.getsockname()[1]}", f"127.0.0.1:{closed}"],
                  dns_config=DNSConfig(recursor_timeout=0.3))
     srv = await start_dns_server(cfg, cat.store.catalog)

@@ -11,7 +11,8 @@ import pytest
 from pyconsul.cli.members_cmd import normalise, run, sort_key, standard_rows
 from pyconsul.cli.output import columnize
 from pyconsul.gossip.membership import Member, member_json
-from tests.agent_proc import AgentProcess, free_port
+from tests.support.agents import AgentProcess
+from tests.support.ports import free_port
 
 
 def seed_members() -> list[dict[str, object]]:

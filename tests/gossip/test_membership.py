@@ -22,7 +22,7 @@ from pyconsul.config.runtime import Ports, RuntimeConfig
 from pyconsul.config.stanzas import AdvertiseAddrs
 from pyconsul.gossip.config import GossipConfig
 from pyconsul.gossip.membership import Member, Membership, consul_tags, member_json, parse_join_address
-from tests.gossip.helpers import wait_for
+from tests.support.wait import async_wait_until
 
 FAST = replace(GossipConfig(), probe_interval=0.1, probe_timeout=0.05, gossip_interval=0.02,
                suspicion_mult=4, push_pull_interval=2.0, reconnect_interval=1.0)
@@ -67,7 +67,7 @@ async def test_three_agents_join_and_list_each_other_with_consul_tags(cluster: C
     assert await s2.join([f"127.0.0.1:{s1.port}"]) == 1
     assert await c1.join([f"127.0.0.2:{s2.port}"]) == 1
     for m in (s1, s2, c1):
-        await wait_for(lambda m=m: statuses(m) == {"s1": "alive", "s2": "alive", "c1": "alive"})
+        await async_wait_until(lambda m=m: statuses(m) == {"s1": "alive", "s2": "alive", "c1": "alive"}, 10.0)
     seen = {x.name: x for x in c1.members()}
     assert seen["s1"].addr == "127.0.0.1" and seen["s1"].port == s1.port
     assert seen["s1"].tags["role"] == "consul" and seen["s1"].tags["port"] == "8300"
@@ -85,16 +85,16 @@ async def test_crashed_member_is_failed_and_leaving_member_is_left(cluster: Clus
     d = await cluster.add("127.0.0.4", "d")
     assert await b.join([f"127.0.0.1:{a.port}"]) + await c.join([f"127.0.0.1:{a.port}"]) == 2
     assert await d.join([f"127.0.0.1:{a.port}"]) == 1
-    await wait_for(lambda: all(len(statuses(m)) == 4 for m in (a, b, c, d)))
+    await async_wait_until(lambda: all(len(statuses(m)) == 4 for m in (a, b, c, d)), 10.0)
     await c.stop()  # no goodbye: a crash
-    await wait_for(lambda: statuses(a)["c"] == "failed" and statuses(b)["c"] == "failed")
+    await async_wait_until(lambda: statuses(a)["c"] == "failed" and statuses(b)["c"] == "failed", 10.0)
     assert ("member-failed", "c") in cluster.events["a"]
     await d.leave()
     assert d.local_member().status == "left"
-    await wait_for(lambda: statuses(a)["d"] == "left" and statuses(b)["d"] == "left")
+    await async_wait_until(lambda: statuses(a)["d"] == "left" and statuses(b)["d"] == "left", 10.0)
     assert ("member-failed", "d") not in cluster.events["a"]
     assert a.force_leave("c") and not a.force_leave("nobody")
-    await wait_for(lambda: statuses(b)["c"] == "left")
+    await async_wait_until(lambda: statuses(b)["c"] == "left", 10.0)
 
 
 async def test_join_counts_only_reachable_addresses_and_rejects_bad_ones(cluster: Cluster) -> None:
@@ -122,7 +122,7 @@ async def test_encrypted_pool_admits_only_members_with_the_key(cluster: Cluster)
     assert await b.join([f"127.0.0.1:{a.port}"]) == 1
     assert await stranger.join([f"127.0.0.1:{a.port}"]) == 0
     assert await plain.join([f"127.0.0.1:{a.port}"]) == 0
-    await wait_for(lambda: statuses(a) == {"a": "alive", "b": "alive"})
+    await async_wait_until(lambda: statuses(a) == {"a": "alive", "b": "alive"}, 10.0)
 
 
 def tls_contexts(tmp_path: Path) -> tuple[ssl.SSLContext, ssl.SSLContext]:
@@ -159,7 +159,7 @@ async def test_push_pull_runs_over_tls_when_contexts_are_given(cluster: Cluster,
         members.append(m)
     a, b = members
     assert await b.join([f"127.0.0.1:{a.port}"]) == 1
-    await wait_for(lambda: statuses(a) == {"a": "alive", "b": "alive"})
+    await async_wait_until(lambda: statuses(a) == {"a": "alive", "b": "alive"}, 10.0)
     plain = await cluster.add("127.0.0.3", "plain")
     assert await plain.join([f"127.0.0.1:{a.port}"]) == 0  # a plaintext peer cannot push/pull
 
@@ -190,19 +190,19 @@ async def test_restarted_agent_rejoins_known_members_from_its_snapshot(cluster: 
 
     b = await start_b()
     assert await b.join([f"127.0.0.1:{a.port}"]) == 1
-    await wait_for(lambda: statuses(a) == {"a": "alive", "b": "alive"})
+    await async_wait_until(lambda: statuses(a) == {"a": "alive", "b": "alive"}, 10.0)
     await b.stop()  # crash
     b2 = await start_b()  # no join call: the snapshot brings it back
-    await wait_for(lambda: statuses(b2) == {"a": "alive", "b": "alive"})
-    await wait_for(lambda: statuses(a)["b"] == "alive" and {m.name: m.port for m in a.members()}["b"] == b2.port)
+    await async_wait_until(lambda: statuses(b2) == {"a": "alive", "b": "alive"}, 10.0)
+    await async_wait_until(lambda: statuses(a)["b"] == "alive" and {m.name: m.port for m in a.members()}["b"] == b2.port, 10.0)
     await b2.leave()
-    await wait_for(lambda: statuses(a)["b"] == "left")
+    await async_wait_until(lambda: statuses(a)["b"] == "left", 10.0)
     b3 = await start_b()  # left gracefully: stays out
     await asyncio.sleep(FAST.probe_interval * 3)  # give a wrongful rejoin the time it would need
     assert statuses(b3) == {"b": "alive"} and statuses(a)["b"] == "left"
     await b3.stop()
     b4 = await start_b(rejoin_after_leave=True)
-    await wait_for(lambda: statuses(a)["b"] == "alive" and statuses(b4)["a"] == "alive")
+    await async_wait_until(lambda: statuses(a)["b"] == "alive" and statuses(b4)["a"] == "alive", 10.0)
 
 
 async def test_serf_lan_bind_and_advertise_overrides(cluster: Cluster) -> None:
@@ -214,7 +214,7 @@ async def test_serf_lan_bind_and_advertise_overrides(cluster: Cluster) -> None:
     await b.start()
     cluster.members.append(b)
     assert await b.join([f"127.0.0.1:{a.port}"]) == 1
-    await wait_for(lambda: statuses(a) == {"a": "alive", "b": "alive"})
+    await async_wait_until(lambda: statuses(a) == {"a": "alive", "b": "alive"}, 10.0)
     seen = {m.name: m for m in a.members()}["b"]
     assert (seen.addr, seen.port) == ("127.0.0.2", b.port)
     assert b.bound == ("127.0.0.2", b.port)
@@ -230,7 +230,7 @@ async def test_serf_lan_allowed_cidrs_keeps_other_sources_out(cluster: Cluster) 
     outsider = await cluster.add("127.0.0.3", "outsider")
     assert await outsider.join([f"127.0.0.1:{guarded.port}"]) == 0
     assert await friend.join([f"127.0.0.1:{guarded.port}"]) == 1
-    await wait_for(lambda: statuses(guarded) == {"guarded": "alive", "friend": "alive"})
+    await async_wait_until(lambda: statuses(guarded) == {"guarded": "alive", "friend": "alive"}, 10.0)
     bad = config("127.0.0.1", "x")
     bad.serf_lan_allowed_cidrs = ["10.0.0.0/33"]
     with pytest.raises(ValueError, match="serf_lan_allowed_cidrs"):
@@ -250,5 +250,5 @@ async def test_members_gossip_over_ipv6(cluster: Cluster) -> None:
     a = await cluster.add("::1", "a6")
     b = await cluster.add("::1", "b6")
     assert await b.join([f"[::1]:{a.port}"]) == 1
-    await wait_for(lambda: statuses(a) == {"a6": "alive", "b6": "alive"} == statuses(b))
+    await async_wait_until(lambda: statuses(a) == {"a6": "alive", "b6": "alive"} == statuses(b), 10.0)
     assert {m.name: m.addr for m in a.members()} == {"a6": "::1", "b6": "::1"}

@@ -6,8 +6,9 @@ import json
 import time
 from pathlib import Path
 
-from tests.agent_proc import start_agent
-from tests.gossip.test_seed_layout import FAST_GOSSIP, poll
+from tests.gossip.test_seed_layout import FAST_GOSSIP
+from tests.support.agents import start_agent
+from tests.support.wait import wait_until
 
 
 def test_failed_client_is_reaped_after_reconnect_timeout(tmp_path: Path) -> None:
@@ -24,15 +25,15 @@ def test_failed_client_is_reaped_after_reconnect_timeout(tmp_path: Path) -> None
         def members() -> dict[str, int]:
             return {m["Name"]: m["Status"] for m in server.get_json("/v1/agent/members")}
 
-        assert poll(lambda: members().get("cli") == 1, 15)
-        assert poll(lambda: any(n["Node"] == "cli" for n in server.get_json("/v1/catalog/nodes")), 15)
+        assert wait_until(lambda: members().get("cli") == 1, 15)
+        assert wait_until(lambda: any(n["Node"] == "cli" for n in server.get_json("/v1/catalog/nodes")), 15)
         killed_at = time.monotonic()
         client.kill9()
-        assert poll(lambda: members().get("cli") == 4, 15)
-        assert poll(lambda: "cli" not in members(), 15)
+        assert wait_until(lambda: members().get("cli") == 4, 15)
+        assert wait_until(lambda: "cli" not in members(), 15)
         # Reaped only after failure detection plus the whole reconnect_timeout.
         assert time.monotonic() - killed_at >= 3.0
-        assert poll(lambda: all(n["Node"] != "cli" for n in server.get_json("/v1/catalog/nodes")), 40)
+        assert wait_until(lambda: all(n["Node"] != "cli" for n in server.get_json("/v1/catalog/nodes")), 40)
     finally:
         if client is not None:
             client.stop()

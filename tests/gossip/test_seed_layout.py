@@ -7,30 +7,21 @@ as failed everywhere (and as left after `force-leave`), one that leaves shows as
 from __future__ import annotations
 
 import json
-import socket
 import subprocess
 import sys
-import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
-from tests.agent_proc import AgentProcess, free_port, free_tcp_udp_port, start_agent
+from tests.support.agents import AgentProcess, start_agent
+from tests.support.ports import free_port
+from tests.support.wait import wait_until
 
 HOSTS = ["127.0.0.1", "127.0.0.2", "127.0.0.3", "127.0.0.4", "127.0.0.5"]
 # Faster than Consul's LAN defaults so failure detection fits a test; same protocol.
 FAST_GOSSIP = {"gossip_lan": {"probe_interval": "200ms", "probe_timeout": "100ms", "gossip_interval": "50ms",
                               "suspicion_mult": 4}}
-
-
-def poll(pred: Callable[[], bool], timeout: float) -> bool:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if pred():
-            return True
-        time.sleep(0.1)
-    return False
 
 
 def members_cli(agent: AgentProcess, *flags: str) -> tuple[int, list[list[str]]]:
@@ -46,26 +37,12 @@ def statuses(agent: AgentProcess) -> dict[str, int]:
         return {}
 
 
-def port_free_on_all(hosts: list[str]) -> int:
-    """One port free for TCP and UDP on every host, so every agent uses the same serf and server
-    ports, as the seed's machines all use 8301/8300."""
-    for _ in range(100):
-        port = free_tcp_udp_port(hosts[0])
-        try:
-            for h in hosts:
-                for kind in (socket.SOCK_STREAM, socket.SOCK_DGRAM):
-                    with socket.socket(socket.AF_INET, kind) as s:
-                        s.bind((h, port))
-            return port
-        except OSError:
-            continue
-    raise RuntimeError("no port free on all hosts")
-
-
 @pytest.fixture
 def layout(tmp_path: Path) -> Iterator[dict[str, AgentProcess]]:
-    serf, server = port_free_on_all(HOSTS), port_free_on_all(HOSTS)
-    ports = {h: {"http": free_port(h), "dns": free_tcp_udp_port(h), "server": server, "serf_lan": serf}
+    # Every agent uses the same serf and server ports, as the seed's machines all use 8301/8300;
+    # an allocated port is free on every address.
+    serf, server = free_port(), free_port()
+    ports = {h: {"http": free_port(), "dns": free_port(), "server": server, "serf_lan": serf}
              for h in HOSTS}
     servers = [f"{h}:{ports[h]['serf_lan']}" for h in HOSTS[:3]]
     conf = tmp_path / "gossip.json"
@@ -88,7 +65,7 @@ def layout(tmp_path: Path) -> Iterator[dict[str, AgentProcess]]:
 
 def test_members_lists_the_five_machines_and_follows_failure_and_leave(layout: dict[str, AgentProcess]) -> None:
     everyone = dict.fromkeys(HOSTS, 1)
-    assert poll(lambda: all(statuses(a) == everyone for a in layout.values()), 30), {
+    assert wait_until(lambda: all(statuses(a) == everyone for a in layout.values()), 30), {
         h: statuses(a) for h, a in layout.items()}
 
     rc, rows = members_cli(layout["127.0.0.4"])
@@ -101,27 +78,26 @@ def test_members_lists_the_five_machines_and_follows_failure_and_leave(layout: d
 
     layout["127.0.0.5"].kill9()
     failed = {**everyone, "127.0.0.5": 4}
-    assert poll(lambda: all(statuses(layout[h]) == failed for h in HOSTS[:4]), 30)
+    assert wait_until(lambda: all(statuses(layout[h]) == failed for h in HOSTS[:4]), 30)
     only_failed = [["127.0.0.5", f"127.0.0.5:{layout['127.0.0.5'].serf_lan_port}", "failed"]]
-    assert poll(lambda: [r[:3] for r in members_cli(layout["127.0.0.1"], "-status", "failed")[1][1:]] == only_failed,
-                10)
+    assert wait_until(lambda: [r[:3] for r in members_cli(layout["127.0.0.1"], "-status", "failed")[1][1:]] == only_failed, 10)
 
     # force-leave turns the failed client into "left" on every member
     proc = subprocess.run([sys.executable, "-m", "pyconsul", "force-leave", "-http-addr", layout["127.0.0.2"].http_addr,
                            "127.0.0.5"], capture_output=True, text=True, timeout=30)
     assert proc.returncode == 0, proc.stderr
     forced = {**everyone, "127.0.0.5": 3}
-    assert poll(lambda: all(statuses(layout[h]) == forced for h in HOSTS[:4]), 30)
+    assert wait_until(lambda: all(statuses(layout[h]) == forced for h in HOSTS[:4]), 30)
 
     assert layout["127.0.0.4"].request("PUT", "/v1/agent/leave")[0] == 200
     left = {**forced, "127.0.0.4": 3}
-    assert poll(lambda: all(statuses(layout[h]) == left for h in HOSTS[:3]), 30)
-    assert poll(lambda: [r[0] for r in members_cli(layout["127.0.0.2"], "-status", "alive")[1][1:]] == HOSTS[:3], 10)
+    assert wait_until(lambda: all(statuses(layout[h]) == left for h in HOSTS[:3]), 30)
+    assert wait_until(lambda: [r[0] for r in members_cli(layout["127.0.0.2"], "-status", "alive")[1][1:]] == HOSTS[:3], 10)
 
 
 def test_client_keeps_serving_through_the_loss_of_a_server(layout: dict[str, AgentProcess]) -> None:
     everyone = dict.fromkeys(HOSTS, 1)
-    assert poll(lambda: all(statuses(a) == everyone for a in layout.values()), 30)
+    assert wait_until(lambda: all(statuses(a) == everyone for a in layout.values()), 30)
     client = layout["127.0.0.4"]
     status, _, body = client.request("PUT", "/v1/agent/service/register", {"Name": "mysql", "Port": 3306})
     assert status == 200, body
@@ -130,14 +106,14 @@ def test_client_keeps_serving_through_the_loss_of_a_server(layout: dict[str, Age
         status, _, body = via.request("GET", "/v1/catalog/service/mysql")
         return status == 200 and [s["Node"] for s in json.loads(body)] == ["127.0.0.4"]
 
-    assert poll(lambda: in_catalog(client), 30)
+    assert wait_until(lambda: in_catalog(client), 30)
     leader = layout["127.0.0.1"].get_json("/v1/status/leader")
     victim = next(h for h in HOSTS[:3] if leader.startswith(h + ":"))
     layout[victim].kill9()
     # The client's own view keeps working, reads fail over to a live server, and once the two
     # remaining servers elect a leader, writes through the client work again.
     assert "mysql" in {s["Service"] for s in client.get_json("/v1/agent/services").values()}
-    assert poll(lambda: in_catalog(client), 30)
-    assert poll(lambda: client.request("PUT", "/v1/kv/after-failover", b"ok")[0] == 200, 30)
+    assert wait_until(lambda: in_catalog(client), 30)
+    assert wait_until(lambda: client.request("PUT", "/v1/kv/after-failover", b"ok")[0] == 200, 30)
     other = next(h for h in HOSTS[:3] if h != victim)
-    assert poll(lambda: in_catalog(layout[other]), 30)
+    assert wait_until(lambda: in_catalog(layout[other]), 30)

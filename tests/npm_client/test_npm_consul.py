@@ -20,7 +20,7 @@ from typing import Any
 
 import pytest
 
-from tests.agent_proc import AgentProcess, start_agent
+from tests.support.agents import AgentProcess, start_agent
 
 NPM_DIR = Path(__file__).resolve().parent
 SCRIPTS = NPM_DIR / "scripts"

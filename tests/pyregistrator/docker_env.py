@@ -17,15 +17,15 @@ import signal
 import socket
 import subprocess
 import sys
-import time
 import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, TypeVar
 from urllib.parse import quote
 
-from tests.agent_proc import AgentProcess
+from tests.support.agents import AgentProcess
+from tests.support.wait import wait_until
 
 REPO = Path(__file__).resolve().parents[2]
 ENGINE_LOCK = Path("/tmp/pyregistrator-tests.engine.lock")
@@ -65,28 +65,6 @@ def skip_reason() -> str | None:
     if not engine_answers(url):
         return f"the Docker engine at DOCKER_HOST={url} does not answer /_ping"
     return None
-
-
-def wait_for(what: str, probe: Callable[[], T | None], timeout: float, interval: float = 0.02) -> T:
-    """Poll `probe` until it returns something truthy; fail with the last value seen."""
-    deadline = time.monotonic() + timeout
-    last: Any = None
-    while True:
-        try:
-            last = probe()
-        except (OSError, AssertionError, ValueError) as exc:
-            last = exc
-        if last:
-            return last
-        if time.monotonic() >= deadline:
-            raise AssertionError(f"timed out after {timeout}s waiting for {what}; last: {last!r}")
-        time.sleep(interval)
-
-
-def free_host_port() -> int:
-    with socket.socket() as s:
-        s.bind(("0.0.0.0", 0))
-        return int(s.getsockname()[1])
 
 
 def docker(*args: str, timeout: float = 60) -> str:
@@ -178,7 +156,7 @@ def start_registrator(workdir: Path, agent: AgentProcess, *flags: str, wait: boo
             return "synced" in reg.log()
 
         try:
-            wait_for("the registrator's first sync", synced, 20)
+            wait_until(synced, 20, what="the registrator's first sync", interval=0.02)
         except Exception:
             reg.stop()
             raise

@@ -15,7 +15,7 @@ from pyregistrator import flags
 from pyregistrator.__main__ import FLAGS, settings_from_args
 from pyregistrator.consul_client import UsageError, parse_registry_uri
 from pyregistrator.events import Backoff, ContainerEvent, parse_event
-from tests.pyregistrator.docker_env import wait_for
+from tests.support.wait import wait_until
 
 
 def test_walkthrough_command_line() -> None:
@@ -144,7 +144,7 @@ def test_sigterm_while_waiting_for_the_agent_exits_cleanly(tmp_path: Path) -> No
             stdout=out, stderr=subprocess.STDOUT,
         )
     try:
-        wait_for("a retry", lambda: "Connecting to backend (1/-1)" in log.read_text(), 20)
+        wait_until(lambda: "Connecting to backend (1/-1)" in log.read_text(), 20, what="a retry", interval=0.02)
         proc.send_signal(signal.SIGTERM)
         assert proc.wait(10) == 0
     finally:

@@ -27,9 +27,10 @@ from pyregistrator.consul_client import (
     parse_registry_uri,
 )
 from pyregistrator.mapping import MappingConfig, container_services
-from tests.agent_proc import AgentProcess, free_port
-from tests.pyregistrator.docker_env import wait_for
 from tests.pyregistrator.inspections import inspection
+from tests.support.agents import AgentProcess
+from tests.support.ports import free_port
+from tests.support.wait import wait_until
 
 pytestmark = pytest.mark.skipif(shutil.which("socat") is None, reason="socat is not installed")
 
@@ -68,7 +69,7 @@ def proxies(tmp_path: Path, agent: AgentProcess) -> Iterator[dict[str, str]]:
         ),
     ]
     try:
-        wait_for("the unix socket", sock.exists, 5)
+        wait_until(sock.exists, 5, what="the unix socket", interval=0.02)
         yield {
             "consul": f"consul://{agent.http_addr}",
             "consul-unix": f"consul-unix://{sock}",

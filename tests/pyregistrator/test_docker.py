@@ -13,20 +13,20 @@ from pathlib import Path
 
 import pytest
 
-from tests.agent_proc import AgentProcess, start_agent
 from tests.pyregistrator.docker_env import (
     Containers,
     catalog,
     docker,
     engine_lock,
-    free_host_port,
     http_get,
     inspect_ip,
     restart_engine,
     skip_reason,
     start_registrator,
-    wait_for,
 )
+from tests.support.agents import AgentProcess, start_agent
+from tests.support.ports import free_port
+from tests.support.wait import wait_until
 
 REASON = skip_reason()
 pytestmark = [pytest.mark.docker, pytest.mark.skipif(REASON is not None, reason=REASON or "")]
@@ -47,7 +47,7 @@ def containers() -> Iterator[Containers]:
 def registered_within(agent: AgentProcess, prefix: str, want: set[str], timeout: float = 1.0) -> float:
     """Seconds until the catalog's services of `prefix` containers are exactly `want`."""
     start = time.monotonic()
-    wait_for(f"catalog == {sorted(want)}", lambda: set(catalog(agent, prefix)) == want, timeout)
+    wait_until(lambda: set(catalog(agent, prefix)) == want, timeout, what=f"catalog == {sorted(want)}", interval=0.02)
     return time.monotonic() - start
 
 
@@ -58,9 +58,9 @@ def test_walkthrough_containers_register_and_deregister_within_a_second(
     try:
         ports: dict[str, int] = {}
         for n, image in (("test-01", "nginx"), ("test-02", "nginx"), ("test-03", "httpd"), ("test-04", "httpd")):
-            ports[n] = free_host_port()
+            ports[n] = free_port()
             containers.run(n, "-p", f"{ports[n]}:80", "-h", n.replace("-", ""), image=image)
-            wait_for(f"{n} in the catalog", lambda n=n: f"{HOST}:{containers.name(n)}:80" in catalog(agent, containers.prefix), 1.0)
+            wait_until(lambda n=n: f"{HOST}:{containers.name(n)}:80" in catalog(agent, containers.prefix), 1.0, what=f"{n} in the catalog", interval=0.02)
         entries = catalog(agent, containers.prefix)
         for n, port in ports.items():
             e = entries[f"{HOST}:{containers.name(n)}:80"]
@@ -77,14 +77,14 @@ def test_walkthrough_containers_register_and_deregister_within_a_second(
 def test_ports_udp_overrides_and_ignore(tmp_path: Path, agent: AgentProcess, containers: Containers) -> None:
     reg = start_registrator(tmp_path, agent, "-ip", "127.0.0.1", "-tags", "dc1")
     try:
-        p80, p53 = free_host_port(), free_host_port()
+        p80, p53 = free_port(), free_port()
         containers.run(
             "multi", "-p", f"{p80}:80", "-p", f"{p53}:53/udp",
             "-e", "SERVICE_80_NAME=web", "-e", "SERVICE_TAGS=from-env", "-l", "SERVICE_TAGS=blue,green",
             "-e", "SERVICE_VERSION=3", "-l", "SERVICE_53_ID=dns-" + containers.prefix,
         )
-        containers.run("ignored", "-p", f"{free_host_port()}:80", "-e", "SERVICE_IGNORE=true")
-        containers.run("marker", "-p", f"{free_host_port()}:80")
+        containers.run("ignored", "-p", f"{free_port()}:80", "-e", "SERVICE_IGNORE=true")
+        containers.run("marker", "-p", f"{free_port()}:80")
         ids = {f"{HOST}:{containers.name('multi')}:80", "dns-" + containers.prefix, f"{HOST}:{containers.name('marker')}:80"}
         registered_within(agent, containers.prefix, ids)
         entries = catalog(agent, containers.prefix)
@@ -107,7 +107,7 @@ def test_internal_registers_container_address_and_exposed_port(
         name = containers.run("inner", "--expose", "9000")
         want = f"{HOST}:{name}:9000"
         # Port 80 is not exposed by the image, so 9000 is the only service: no -port suffix.
-        wait_for("the internal service", lambda: want in catalog(agent, containers.prefix), 1.0)
+        wait_until(lambda: want in catalog(agent, containers.prefix), 1.0, what="the internal service", interval=0.02)
         e = catalog(agent, containers.prefix)[want]
         assert (e["ServiceName"], e["ServiceAddress"], e["ServicePort"]) == ("nginx", inspect_ip(name), 9000)
     finally:
@@ -122,11 +122,11 @@ def test_kill_9_then_changes_then_restart_leaves_no_zombie(
     sid = {s: f"{HOST}:{containers.name(s)}:80" for s in ("a", "b", "c")}
     try:
         for s in ("a", "b"):
-            containers.run(s, "-p", f"{free_host_port()}:80")
+            containers.run(s, "-p", f"{free_port()}:80")
         registered_within(agent, containers.prefix, {sid["a"], sid["b"]})
         reg.kill9()
         containers.stop("a")
-        containers.run("c", "-p", f"{free_host_port()}:80")
+        containers.run("c", "-p", f"{free_port()}:80")
         reg = start_registrator(tmp_path, agent, *flags)
         # The first sync already happened: no wait beyond polling the catalog.
         registered_within(agent, containers.prefix, {sid["b"], sid["c"]}, timeout=2.0)
@@ -141,11 +141,11 @@ def test_agent_outage_loses_nothing(tmp_path: Path, containers: Containers) -> N
         reg = start_registrator(tmp_path, agent, "-ip", "127.0.0.1")
         sid = {s: f"{HOST}:{containers.name(s)}:80" for s in ("a", "b", "c")}
         for s in ("a", "b"):
-            containers.run(s, "-p", f"{free_host_port()}:80")
+            containers.run(s, "-p", f"{free_port()}:80")
         registered_within(agent, containers.prefix, {sid["a"], sid["b"]})
         agent.stop()
         containers.stop("a")
-        containers.run("c", "-p", f"{free_host_port()}:80")
+        containers.run("c", "-p", f"{free_port()}:80")
         ports = {"http": agent.http_port, "dns": agent.dns_port, "server": agent.server_port,
                  "serf_lan": agent.serf_lan_port}
         agent = start_agent(tmp_path / "agent", ports=ports)  # -dev: it comes back empty
@@ -162,13 +162,13 @@ def test_engine_restart_leaves_catalog_matching_what_runs(tmp_path: Path, agent:
         reg = start_registrator(tmp_path, agent, "-ip", "127.0.0.1")
         try:
             sid = {s: f"{HOST}:{c.name(s)}:80" for s in ("keep", "gone", "new")}
-            c.run("keep", "--restart=always", "-p", f"{free_host_port()}:80")
-            c.run("gone", "-p", f"{free_host_port()}:80")
+            c.run("keep", "--restart=always", "-p", f"{free_port()}:80")
+            c.run("gone", "-p", f"{free_port()}:80")
             registered_within(agent, c.prefix, {sid["keep"], sid["gone"]})
             restart_engine()
             # `keep` comes back by its restart policy, `gone` stays stopped.
             registered_within(agent, c.prefix, {sid["keep"]}, timeout=10.0)
-            c.run("new", "-p", f"{free_host_port()}:80")
+            c.run("new", "-p", f"{free_port()}:80")
             registered_within(agent, c.prefix, {sid["keep"], sid["new"]})
         finally:
             reg.stop()
@@ -182,7 +182,7 @@ def test_pause_and_on_success_policy(tmp_path: Path, agent: AgentProcess, contai
     try:
         for s, code in (("paused", 0), ("fails", 3), ("succeeds", 0)):
             command = ("sh", "-c", f"trap 'exit {code}' TERM; sleep 1000 & wait")
-            containers.run(s, "-p", f"{free_host_port()}:80", command=command)
+            containers.run(s, "-p", f"{free_port()}:80", command=command)
         registered_within(agent, containers.prefix, set(sid.values()))
         docker("pause", containers.name("paused"))
         registered_within(agent, containers.prefix, {sid["fails"], sid["succeeds"]})
@@ -201,7 +201,7 @@ def test_pause_and_on_success_policy(tmp_path: Path, agent: AgentProcess, contai
 def test_resync_repairs_both_ways_with_cleanup(tmp_path: Path, agent: AgentProcess, containers: Containers) -> None:
     reg = start_registrator(tmp_path, agent, "-ip", "127.0.0.1", "-resync", "1", "-cleanup")
     try:
-        name = containers.run("web", "-p", f"{free_host_port()}:80")
+        name = containers.run("web", "-p", f"{free_port()}:80")
         want = f"{HOST}:{name}:80"
         registered_within(agent, containers.prefix, {want})
         # Someone removes ours, and a zombie of this host's registrator shows up.

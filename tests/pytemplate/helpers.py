@@ -8,25 +8,10 @@ import signal
 import subprocess
 import sys
 import threading
-import time
-from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from tests.agent_proc import AgentProcess
-
-
-def wait_until(predicate: Callable[[], Any], timeout: float = 20.0, what: str = "condition",
-               interval: float = 0.02) -> Any:
-    """Poll `predicate` until it returns something truthy; fail with `what` after `timeout`."""
-    deadline = time.monotonic() + timeout
-    while True:
-        value = predicate()
-        if value:
-            return value
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out after {timeout}s waiting for {what}")
-        time.sleep(interval)
+from tests.support.agents import AgentProcess
 
 
 def read(path: Path) -> str:

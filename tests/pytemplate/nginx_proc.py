@@ -11,7 +11,7 @@ import urllib.error
 import urllib.request
 from pathlib import Path
 
-from tests.agent_proc import free_port
+from tests.support.ports import free_port
 
 SEED_TEMPLATE = """#定义nginx upstream一个简单模板
 upstream http_backend {

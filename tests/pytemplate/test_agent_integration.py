@@ -17,15 +17,10 @@ from pyconsul.client.settings import ClientSettings
 from pytemplate.client import HttpConsulClient
 from pytemplate.config import Config, ConsulSettings, TemplateConfig
 from pytemplate.runner import Runner
-from tests.agent_proc import AgentProcess, free_port, free_tcp_udp_port, start_agent
-from tests.pytemplate.helpers import (
-    TemplateProcess,
-    deregister,
-    kv_put,
-    read,
-    register,
-    wait_until,
-)
+from tests.pytemplate.helpers import TemplateProcess, deregister, kv_put, read, register
+from tests.support.agents import AgentProcess, start_agent
+from tests.support.ports import free_port
+from tests.support.wait import async_wait_until, wait_until
 
 SERVERS = '{{ range service "%s" }}server {{ .Address }}:{{ .Port }};\n{{ end }}'
 
@@ -56,16 +51,16 @@ def test_watch_blocks_on_a_missing_key_then_follows_changes(shared_agent: AgentP
                         "-log-level", "debug")
     try:
         # Not rendered while the key is missing (consul-template's `key` blocks).
-        wait_until(lambda: "kv.block(watch/max): value absent" in p.log(), what="blocking on the key")
+        wait_until(lambda: "kv.block(watch/max): value absent" in p.log(), 20.0, what="blocking on the key")
         assert not out.exists()
         kv_put(shared_agent, "watch/max", "10")
-        wait_until(lambda: read(out) == "max 10;\nserver 127.0.0.1:9101;\n", what="first render")
+        wait_until(lambda: read(out) == "max 10;\nserver 127.0.0.1:9101;\n", 20.0, what="first render")
         register(shared_agent, "watch-web", "watch-web-2", 9102)
-        wait_until(lambda: "9102" in read(out), what="new instance")
+        wait_until(lambda: "9102" in read(out), 20.0, what="new instance")
         deregister(shared_agent, "watch-web-1")
-        wait_until(lambda: "9101" not in read(out), what="instance gone")
+        wait_until(lambda: "9101" not in read(out), 20.0, what="instance gone")
         kv_put(shared_agent, "watch/max", "20")
-        wait_until(lambda: read(out) == "max 20;\nserver 127.0.0.1:9102;\n", what="key change")
+        wait_until(lambda: read(out) == "max 20;\nserver 127.0.0.1:9102;\n", 20.0, what="key change")
         assert p.alive()
     finally:
         assert p.stop() == 0, p.log()
@@ -97,26 +92,17 @@ async def test_templates_share_one_view_per_dependency_and_one_command_per_pass(
     runner = Runner(cfg, client, out=io.StringIO())
     task = asyncio.create_task(runner.run())
     try:
-        await _until(lambda: read(marks) == "pass\n", "first pass")
+        await async_wait_until(lambda: read(marks) == "pass\n", 20.0, what="first pass")
         assert len(runner.watcher) == 1  # twenty templates, one blocking query
         assert runner.stats.writes == 20 and runner.stats.command_runs == 1
         register(shared_agent, "share-web", "share-web-2", 9302)
-        await _until(lambda: read(marks) == "pass\npass\n", "second pass")
+        await async_wait_until(lambda: read(marks) == "pass\npass\n", 20.0, what="second pass")
         assert all("9302" in read(tmp_path / f"{i}.conf") for i in range(20))
         assert runner.stats.command_runs == 2 and runner.stats.writes == 40
     finally:
         runner.stop()
         await asyncio.wait_for(task, 10)
         await client.close()
-
-
-async def _until(predicate: object, what: str, timeout: float = 20.0) -> None:
-    loop = asyncio.get_running_loop()
-    deadline = loop.time() + timeout
-    while not predicate():  # type: ignore[operator]
-        if loop.time() > deadline:
-            raise AssertionError(f"timed out waiting for {what}")
-        await asyncio.sleep(0.02)
 
 
 def test_failing_command_is_logged_and_retried_on_the_next_change(shared_agent: AgentProcess, tmp_path: Path) -> None:
@@ -128,16 +114,16 @@ def test_failing_command_is_logged_and_retried_on_the_next_change(shared_agent: 
     cmd = f"echo try >> {attempts}; test -e {gate}"
     p = TemplateProcess(tmp_path, "-consul-addr", shared_agent.http_addr, "-template", f"{src}:{out}:{cmd}")
     try:
-        wait_until(lambda: read(attempts).count("try") == 1, what="first attempt")
-        wait_until(lambda: "failed" in p.log(), what="failure logged")
+        wait_until(lambda: read(attempts).count("try") == 1, 20.0, what="first attempt")
+        wait_until(lambda: "failed" in p.log(), 20.0, what="failure logged")
         assert p.alive()
         gate.touch()
         kv_put(shared_agent, "fail/other", "x")  # unrelated: no pass, no retry
         kv_put(shared_agent, "fail/v", "2")
-        wait_until(lambda: read(attempts).count("try") == 2, what="retry")
+        wait_until(lambda: read(attempts).count("try") == 2, 20.0, what="retry")
         kv_put(shared_agent, "fail/v", "2")  # same value: no rewrite, and the command now succeeded
         kv_put(shared_agent, "fail/v", "3")
-        wait_until(lambda: read(attempts).count("try") == 3 and read(out) == "3", what="next change")
+        wait_until(lambda: read(attempts).count("try") == 3 and read(out) == "3", 20.0, what="next change")
         assert p.alive()
     finally:
         assert p.stop() == 0
@@ -152,9 +138,9 @@ def test_command_timeout_kills_a_hung_command(shared_agent: AgentProcess, tmp_pa
                    f' command = "sleep 30"\n command_timeout = "300ms"\n}}\n')
     p = TemplateProcess(tmp_path, "-consul-addr", shared_agent.http_addr, "-config", str(cfg))
     try:
-        wait_until(lambda: "timed out" in p.log(), what="timeout logged")
+        wait_until(lambda: "timed out" in p.log(), 20.0, what="timeout logged")
         kv_put(shared_agent, "hang/v", "2")
-        wait_until(lambda: read(tmp_path / "out") == "2", what="watcher still rendering")
+        wait_until(lambda: read(tmp_path / "out") == "2", 20.0, what="watcher still rendering")
     finally:
         assert p.stop() == 0
 
@@ -170,17 +156,17 @@ def test_sighup_reloads_and_sigterm_stops_cleanly(shared_agent: AgentProcess, tm
     p = TemplateProcess(tmp_path, "-consul-addr", shared_agent.http_addr, "-config", str(conf_dir),
                         "-pid-file", str(pid))
     try:
-        wait_until(lambda: read(out) == "one v", what="first render")
+        wait_until(lambda: read(out) == "one v", 20.0, what="first render")
         assert read(pid).strip() == str(p.proc.pid)
         src.write_text('two {{ key "hup/v" }}')
         (conf_dir / "b.json").write_text(json.dumps({"template": {"source": str(src2), "destination": str(out2)}}))
         p.signal(signal.SIGHUP)
-        wait_until(lambda: read(out) == "two v" and read(out2) == "second v", what="reloaded templates and config")
+        wait_until(lambda: read(out) == "two v" and read(out2) == "second v", 20.0, what="reloaded templates and config")
         (conf_dir / "c.hcl").write_text("template {\n  broken")
         p.signal(signal.SIGHUP)
-        wait_until(lambda: "reload failed, keeping the old configuration" in p.log(), what="bad reload refused")
+        wait_until(lambda: "reload failed, keeping the old configuration" in p.log(), 20.0, what="bad reload refused")
         kv_put(shared_agent, "hup/v", "w")
-        wait_until(lambda: read(out) == "two w" and read(out2) == "second w", what="still watching")
+        wait_until(lambda: read(out) == "two w" and read(out2) == "second w", 20.0, what="still watching")
     finally:
         assert p.stop() == 0, p.log()
     assert not pid.exists()
@@ -199,7 +185,7 @@ def test_dry_prints_instead_of_writing(shared_agent: AgentProcess, tmp_path: Pat
 
 
 def test_survives_an_agent_restart_whose_index_goes_backwards(tmp_path: Path) -> None:
-    ports = {"http": free_port(), "dns": free_tcp_udp_port(), "server": free_port(), "serf_lan": free_tcp_udp_port()}
+    ports = {"http": free_port(), "dns": free_port(), "server": free_port(), "serf_lan": free_port()}
     agent = start_agent(tmp_path / "a1", ports=ports)
     try:
         for i in range(30):  # push the index well past what a fresh agent will report
@@ -213,11 +199,11 @@ def test_survives_an_agent_restart_whose_index_goes_backwards(tmp_path: Path) ->
                             "-consul-retry-attempts", "0",
                             "-log-level", "debug")
         try:
-            wait_until(lambda: read(out) == "before", what="first render")
+            wait_until(lambda: read(out) == "before", 20.0, what="first render")
             agent.kill9()  # a crash; the restarted -dev agent has an empty store and a small index
             agent = start_agent(tmp_path / "a2", ports=ports)
             kv_put(agent, "restart/v", "after")
-            wait_until(lambda: read(out) == "after", what="render after restart")
+            wait_until(lambda: read(out) == "after", 20.0, what="render after restart")
             assert p.alive()
             assert "index went backwards; resetting" in p.log()
         finally:
@@ -269,7 +255,7 @@ def test_sigint_stops_cleanly(shared_agent: AgentProcess, tmp_path: Path) -> Non
     p = TemplateProcess(tmp_path, "watch", "-consul-addr", shared_agent.http_addr, "-template",
                         f"{src}:{tmp_path}/out")
     try:
-        wait_until(lambda: read(tmp_path / "out") == "v", what="render")
+        wait_until(lambda: read(tmp_path / "out") == "v", 20.0, what="render")
         p.signal(signal.SIGINT)
         assert p.proc.wait(10) == 0
         assert "Traceback" not in p.log()

@@ -14,7 +14,7 @@ from hypothesis import strategies as st
 
 from pytemplate.command import Options, UsageError, build_config, parse_args
 from pytemplate.config import ConfigError, parse_template_flag, parse_wait
-from tests.agent_proc import free_port
+from tests.support.ports import free_port
 
 
 def test_template_flag_keeps_spaces_and_colons_in_the_command() -> None:

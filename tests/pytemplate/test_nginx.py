@@ -14,9 +14,10 @@ from pathlib import Path
 
 import pytest
 
-from tests.agent_proc import AgentProcess
-from tests.pytemplate.helpers import Backend, TemplateProcess, deregister, read, register, wait_until
+from tests.pytemplate.helpers import Backend, TemplateProcess, deregister, read, register
 from tests.pytemplate.nginx_proc import Nginx
+from tests.support.agents import AgentProcess
+from tests.support.wait import wait_until
 
 pytestmark = pytest.mark.skipif(not Nginx.available(), reason="nginx is not installed (.ci/run installs it)")
 
@@ -78,21 +79,20 @@ def test_seed_walkthrough_with_real_nginx(shared_agent: AgentProcess, nginx: Ngi
                         "--template", f"{src}:{conf}:{nginx.reload_script}", "--log-level=info")
     try:
         # Step 5: requests round-robin over the registered backends.
-        wait_until(lambda: bodies_seen(nginx) == {"this is test1 web", "this is test2 web"},
-                   what="nginx serving both backends")
+        wait_until(lambda: bodies_seen(nginx) == {"this is test1 web", "this is test2 web"}, 20.0, what="nginx serving both backends")
         assert nginx.reload_count() == 1
         assert upstream_servers(conf) == [f"127.0.0.1:{b1.port}", f"127.0.0.1:{b2.port}"]
 
         # Step 6: a new instance appears in the upstream.
         register(shared_agent, "nginx", "test-05", b3.port)
-        wait_until(lambda: "this is test3 web" in bodies_seen(nginx), what="third backend")
+        wait_until(lambda: "this is test3 web" in bodies_seen(nginx), 20.0, what="third backend")
         assert bodies_seen(nginx, 18) == {"this is test1 web", "this is test2 web", "this is test3 web"}
         assert nginx.reload_count() == 2
 
         # A deregistered instance disappears; once it is out, stopping it costs no request.
         deregister(shared_agent, "test-01")
-        wait_until(lambda: f"127.0.0.1:{b1.port}" not in upstream_servers(conf), what="rewrite without test-01")
-        wait_until(lambda: "this is test1 web" not in bodies_seen(nginx), what="nginx dropped test1")
+        wait_until(lambda: f"127.0.0.1:{b1.port}" not in upstream_servers(conf), 20.0, what="rewrite without test-01")
+        wait_until(lambda: "this is test1 web" not in bodies_seen(nginx), 20.0, what="nginx dropped test1")
         b1.close()
         assert all(nginx.get() in ("this is test2 web\n", "this is test3 web\n") for _ in range(10))
         assert nginx.reload_count() == 3
@@ -114,11 +114,11 @@ def test_seed_walkthrough_with_real_nginx(shared_agent: AgentProcess, nginx: Ngi
             kv.close()
         # Sync point: one real change behind the storm on the same view must cost exactly one reload.
         register(shared_agent, "nginx", "test-06", b4.port)
-        wait_until(lambda: f"127.0.0.1:{b4.port}" in upstream_servers(conf), what="fourth backend rendered")
-        wait_until(lambda: nginx.reload_count() == before[0] + 1, what="its reload")
+        wait_until(lambda: f"127.0.0.1:{b4.port}" in upstream_servers(conf), 20.0, what="fourth backend rendered")
+        wait_until(lambda: nginx.reload_count() == before[0] + 1, 20.0, what="its reload")
         assert renders_in(p.log()) == before[1] + 1, p.log()
         assert nginx.reload_count() == before[0] + 1
-        wait_until(lambda: "this is test4 web" in bodies_seen(nginx), what="fourth backend served")
+        wait_until(lambda: "this is test4 web" in bodies_seen(nginx), 20.0, what="fourth backend served")
         assert p.alive()
     finally:
         assert p.stop() == 0, p.log()
@@ -136,17 +136,17 @@ def test_nginx_config_error_does_not_kill_the_watcher(shared_agent: AgentProcess
     p = TemplateProcess(tmp_path, "-consul-addr", shared_agent.http_addr,
                         "-template", f"{src}:{conf}:{nginx.reload_script}")
     try:
-        wait_until(lambda: nginx.get() == "this is test1 web\n", what="nginx serving")
+        wait_until(lambda: nginx.get() == "this is test1 web\n", 20.0, what="nginx serving")
         # An address nginx rejects: the rendered config is invalid and the reload fails.
         register(shared_agent, "cfgerr", "cfgerr-bad", 9, address="127.0.0.1 bogus")
-        wait_until(lambda: "bogus" in read(conf), what="bad config rendered")
-        wait_until(lambda: "failed" in p.log(), what="reload failure logged")
+        wait_until(lambda: "bogus" in read(conf), 20.0, what="bad config rendered")
+        wait_until(lambda: "failed" in p.log(), 20.0, what="reload failure logged")
         assert p.alive()
         assert nginx.get() == "this is test1 web\n"  # nginx keeps its last good config
         reloads = nginx.reload_count()
         deregister(shared_agent, "cfgerr-bad")
-        wait_until(lambda: "bogus" not in read(conf), what="good config rendered")
-        wait_until(lambda: nginx.reload_count() == reloads + 1, what="reload after the fix")
+        wait_until(lambda: "bogus" not in read(conf), 20.0, what="good config rendered")
+        wait_until(lambda: nginx.reload_count() == reloads + 1, 20.0, what="reload after the fix")
         assert nginx.get() == "this is test1 web\n"
         assert p.alive()
     finally:

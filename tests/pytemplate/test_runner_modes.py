@@ -13,8 +13,9 @@ from pyconsul.client.settings import ClientSettings
 from pytemplate.client import HttpConsulClient
 from pytemplate.config import Config, ConsulSettings, TemplateConfig, WaitConfig
 from pytemplate.runner import Runner
-from tests.agent_proc import AgentProcess
-from tests.pytemplate.helpers import TemplateProcess, kv_put, read, wait_until
+from tests.pytemplate.helpers import TemplateProcess, kv_put, read
+from tests.support.agents import AgentProcess
+from tests.support.wait import async_wait_until, wait_until
 
 CHILD = """
 import os, signal, sys, time
@@ -39,16 +40,15 @@ def test_exec_child_is_started_signalled_and_stopped(shared_agent: AgentProcess,
     p = TemplateProcess(tmp_path, "-consul-addr", shared_agent.http_addr, "-template", f"{src}:{tmp_path}/out",
                         "-exec", f"{sys.executable} {child} {notes}", "-exec-reload-signal", "SIGHUP")
     try:
-        wait_until(lambda: read(notes).startswith("start "), what="child started after the first render")
+        wait_until(lambda: read(notes).startswith("start "), 20.0, what="child started after the first render")
         pid = int(read(notes).split()[1])
         kv_put(shared_agent, "exec/v", "2")
-        wait_until(lambda: "hup" in read(notes), what="reload signal")
+        wait_until(lambda: "hup" in read(notes), 20.0, what="reload signal")
         assert read(tmp_path / "out") == "2"
     finally:
         assert p.stop() == 0, p.log()
     assert "stop" in read(notes)
-    wait_until(lambda: not os.path.exists(f"/proc/{pid}") or "zombie" in read(Path(f"/proc/{pid}/status")).lower(),
-               what="child gone")
+    wait_until(lambda: not os.path.exists(f"/proc/{pid}") or "zombie" in read(Path(f"/proc/{pid}/status")).lower(), 20.0, what="child gone")
 
 
 def test_exec_child_without_reload_signal_is_restarted(shared_agent: AgentProcess, tmp_path: Path) -> None:
@@ -60,9 +60,9 @@ def test_exec_child_without_reload_signal_is_restarted(shared_agent: AgentProces
     p = TemplateProcess(tmp_path, "-consul-addr", shared_agent.http_addr, "-template", f"{src}:{tmp_path}/out",
                         "-exec", f"{sys.executable} {child} {notes}")
     try:
-        wait_until(lambda: read(notes).count("start") == 1, what="child started")
+        wait_until(lambda: read(notes).count("start") == 1, 20.0, what="child started")
         kv_put(shared_agent, "exec3/v", "2")
-        wait_until(lambda: read(notes).count("start") == 2, what="child restarted")
+        wait_until(lambda: read(notes).count("start") == 2, 20.0, what="child restarted")
         first, second = (line.split()[1] for line in read(notes).splitlines() if line.startswith("start"))
         assert first != second and "stop" in read(notes)
         assert p.alive()
@@ -92,26 +92,17 @@ async def test_quiescence_collapses_a_burst_into_one_render(shared_agent: AgentP
     runner = Runner(cfg, client, out=io.StringIO())
     task = asyncio.create_task(runner.run())
     try:
-        await _until(lambda: read(tmp_path / "out") == "0", "first render")
+        await async_wait_until(lambda: read(tmp_path / "out") == "0", 20.0, what="first render")
         for i in range(1, 6):  # a burst well inside the 400ms quiet period
             await asyncio.to_thread(kv_put, shared_agent, "quiet/v", str(i))
             await asyncio.sleep(0.05)
-        await _until(lambda: read(tmp_path / "out") == "5", "render after the burst")
+        await async_wait_until(lambda: read(tmp_path / "out") == "5", 20.0, what="render after the burst")
         assert read(marks) == "r\nr\n"  # the first render and exactly one for the burst
         assert runner.stats.writes == 2
     finally:
         runner.stop()
         await asyncio.wait_for(task, 10)
         await client.close()
-
-
-async def _until(predicate: object, what: str, timeout: float = 20.0) -> None:
-    loop = asyncio.get_running_loop()
-    deadline = loop.time() + timeout
-    while not predicate():  # type: ignore[operator]
-        if loop.time() > deadline:
-            raise AssertionError(f"timed out waiting for {what}")
-        await asyncio.sleep(0.02)
 
 
 async def test_file_dependency_follows_the_file(shared_agent: AgentProcess, tmp_path: Path) -> None:
@@ -126,10 +117,10 @@ async def test_file_dependency_follows_the_file(shared_agent: AgentProcess, tmp_
     runner = Runner(cfg, client, out=io.StringIO())
     task = asyncio.create_task(runner.run())
     try:
-        await _until(lambda: read(tmp_path / "out") == "[v1]" and read(tmp_path / "out2") == "[v1]", "render")
+        await async_wait_until(lambda: read(tmp_path / "out") == "[v1]" and read(tmp_path / "out2") == "[v1]", 20.0, what="render")
         assert len(runner.watcher) == 1  # both engines share the file view
         watched.write_text("version two")
-        await _until(lambda: read(tmp_path / "out") == "[version two]", "file change")
+        await async_wait_until(lambda: read(tmp_path / "out") == "[version two]", 20.0, what="file change")
         assert client.requests == 0  # a file needs no Consul
     finally:
         runner.stop()

@@ -9,10 +9,12 @@ from pathlib import Path
 
 import pytest
 
-from tests.agent_proc import AgentProcess, free_port
 from tests.cli.tls_server import CertFiles, make_certs
-from tests.pytemplate.helpers import TemplateProcess, kv_put, read, wait_until
+from tests.pytemplate.helpers import TemplateProcess, kv_put, read
 from tests.pytemplate.nginx_proc import Nginx
+from tests.support.agents import AgentProcess
+from tests.support.ports import free_port
+from tests.support.wait import wait_until
 
 pytestmark = pytest.mark.skipif(not Nginx.available(), reason="nginx is not installed (.ci/run installs it)")
 
@@ -64,7 +66,7 @@ def test_tls_failures_are_logged_and_retried(tls_front: tuple[int, CertFiles], t
     p = TemplateProcess(tmp_path, "-consul-addr", f"127.0.0.1:{port}", "-consul-ssl", *args,
                         "-consul-retry-backoff", "50ms", "-template", f"{src}:{tmp_path}/out")
     try:
-        wait_until(lambda: p.log().count(symptom) >= 2, what=f"{symptom} logged twice (retried)")
+        wait_until(lambda: p.log().count(symptom) >= 2, 20.0, what=f"{symptom} logged twice (retried)")
         assert p.alive() and not (tmp_path / "out").exists()
     finally:
         assert p.stop() == 0

@@ -13,8 +13,8 @@ from typing import Any
 from pytemplate.client import HttpConsulClient, Response
 from pytemplate.dependencies import Dependency, KVGetQuery
 from pytemplate.view import View, ViewOptions
-from tests.agent_proc import AgentProcess
 from tests.pytemplate.helpers import kv_put
+from tests.support.agents import AgentProcess
 
 
 class Recording:

@@ -1,60 +1,30 @@
-"""Three real `pyconsul agent -server` processes on 127.0.0.1, .2 and .3 for cluster tests.
+"""Three real `pyconsul agent -server` processes on .1, .2 and .3 of this worker's own loopback
+block for cluster tests.
 
 Each server uses the same server and serf port numbers on its own address (like separate
-machines with standard ports), picked free on all three so parallel test workers don't collide.
-Real partitions use iptables DROP rules on those ports between the loopback addresses.
+machines with standard ports); the allocator hands out ports free on every address and never to
+two workers. Real partitions use iptables DROP rules on those ports between those addresses, so a
+rule can only ever match this cluster's traffic.
 """
 
 from __future__ import annotations
 
 import json
 import shutil
-import socket
 import subprocess
-import time
-from collections.abc import Callable
 from pathlib import Path
-from typing import Any
 
-from tests.agent_proc import AgentProcess, free_port, start_agent
+from tests.support.agents import AgentProcess, start_agent
+from tests.support.ports import free_port, loopbacks
 
-HOSTS = ["127.0.0.1", "127.0.0.2", "127.0.0.3"]
-
-
-def port_free_everywhere(hosts: list[str]) -> int:
-    """A port free for TCP and UDP on every host in `hosts`."""
-    for _ in range(200):
-        port = free_port(hosts[0])
-        try:
-            for h in hosts:
-                for kind in (socket.SOCK_STREAM, socket.SOCK_DGRAM):
-                    with socket.socket(socket.AF_INET, kind) as s:
-                        s.bind((h, port))
-            return port
-        except OSError:
-            continue
-    raise RuntimeError("no port free on all hosts")
-
-
-def wait_until(cond: Callable[[], Any], timeout: float, what: str, step: float = 0.05) -> Any:
-    deadline = time.monotonic() + timeout
-    last: Any = None
-    while time.monotonic() < deadline:
-        try:
-            last = cond()
-            if last:
-                return last
-        except OSError as exc:
-            last = exc
-        time.sleep(step)
-    raise AssertionError(f"timed out after {timeout}s waiting for {what} (last: {last!r})")
+HOSTS = loopbacks(3)
 
 
 class Cluster:
     def __init__(self, root: Path, extra: tuple[str, ...] = ()) -> None:
         self.root = root
-        self.server_port = port_free_everywhere(HOSTS)
-        self.serf_port = port_free_everywhere(HOSTS)
+        self.server_port = free_port()
+        self.serf_port = free_port()
         self.extra = extra
         self.agents: dict[str, AgentProcess] = {}
         self.http_ports: dict[str, int] = {}

@@ -22,7 +22,8 @@ from pathlib import Path
 import pytest
 
 from tests.raft.linearizability import CAS, READ, WRITE, Op, check
-from tests.raft.procs import HOSTS, Cluster, wait_until
+from tests.raft.procs import HOSTS, Cluster
+from tests.support.wait import wait_until
 
 KEYS = [f"lin/k{i}" for i in range(6)]
 ROUNDS = int(os.environ.get("RAFT_NEMESIS_ROUNDS", "50"))
@@ -116,7 +117,7 @@ def test_history_under_kills_and_partitions_is_linearizable(tmp_path: Path) -> N
     actions: list[str] = []
     try:
         cluster.start_all()
-        wait_until(cluster.leader, 20, "a leader")
+        wait_until(cluster.leader, 20, what="a leader")
         clients = [Client(cluster, i, stop, rng.randrange(1 << 30)) for i in range(4)]
         for c in clients:
             c.start()
@@ -138,7 +139,7 @@ def test_history_under_kills_and_partitions_is_linearizable(tmp_path: Path) -> N
                 cluster.heal()
             time.sleep(rng.uniform(0.1, 0.3))
         cluster.heal()
-        wait_until(cluster.leader, 30, "a leader after the nemesis")
+        wait_until(cluster.leader, 30, what="a leader after the nemesis")
         stop.set()
         for c in clients:
             c.join(30)
@@ -146,8 +147,7 @@ def test_history_under_kills_and_partitions_is_linearizable(tmp_path: Path) -> N
         final = Client(cluster, 99, stop, 0)
         for key in KEYS:
             start = time.monotonic()
-            ok, v, _ = wait_until(lambda k=key: (lambda r: r if r[0] else None)(final.read(HOSTS[0], k)), 20,
-                                  "final read")
+            ok, v, _ = wait_until(lambda k=key: (lambda r: r if r[0] else None)(final.read(HOSTS[0], k)), 20, what="final read")
             final.history[key].append(Op(start, time.monotonic(), READ, out=v))
     finally:
         stop.set()

@@ -1,4 +1,4 @@
-"""Real three-server clusters: separate processes on 127.0.0.1/.2/.3, kill -9, iptables cuts."""
+"""Real three-server clusters: separate processes on three loopback addresses of this worker's own, kill -9, iptables cuts."""
 
 from __future__ import annotations
 
@@ -12,7 +12,8 @@ from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 
-from tests.raft.procs import HOSTS, Cluster, wait_until
+from tests.raft.procs import HOSTS, Cluster
+from tests.support.wait import wait_until
 
 
 @pytest.fixture(scope="module")
@@ -28,7 +29,7 @@ def cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Cluster]:
 
 
 def test_servers_agree_on_leader_and_peers(cluster: Cluster) -> None:
-    leader = wait_until(cluster.leader, 15, "an agreed leader")
+    leader = wait_until(cluster.leader, 15, what="an agreed leader")
     peers = {h: cluster.agents[h].get_json("/v1/status/peers") for h in HOSTS}
     want = sorted(f"{h}:{cluster.server_port}" for h in HOSTS)
     for h in HOSTS:
@@ -64,7 +65,7 @@ def cli(cluster: Cluster, host: str, *args: str) -> subprocess.CompletedProcess[
 
 
 def test_kill9_leader_new_leader_takes_writes_within_5s_and_old_catches_up(cluster: Cluster) -> None:
-    old = wait_until(cluster.leader, 15, "an agreed leader")
+    old = wait_until(cluster.leader, 15, what="an agreed leader")
     for i in range(20):
         assert cluster.put(old, f"before/{i}", b"v%d" % i)[0] == 200
     cluster.agents[old].kill9()
@@ -75,10 +76,10 @@ def test_kill9_leader_new_leader_takes_writes_within_5s_and_old_catches_up(clust
         status, body = cluster.put(rest[0], "after", b"new", timeout=3)
         return status == 200 and body == b"true"
 
-    wait_until(write_ok, 10, "a write accepted after the leader died", step=0.1)
+    wait_until(write_ok, 10, what="a write accepted after the leader died", interval=0.1)
     took = time.monotonic() - killed_at
     assert took < 5.0, f"new leader took {took:.2f}s to accept writes"
-    new = wait_until(lambda: cluster.leader(rest), 5, "agreed new leader")
+    new = wait_until(lambda: cluster.leader(rest), 5, what="agreed new leader")
     assert new != old
     cluster.start(old)  # same data dir, same ports
     cluster.agents[old].wait_ready(timeout=30)
@@ -87,14 +88,14 @@ def test_kill9_leader_new_leader_takes_writes_within_5s_and_old_catches_up(clust
         status, _, body = cluster.get(old, "after", "?stale", timeout=3)
         return status == 200 and body == b"new"
 
-    wait_until(caught_up, 15, "restarted server catching up")
+    wait_until(caught_up, 15, what="restarted server catching up")
     status, _, body = cluster.get(old, "before/19", "?stale")
     assert (status, body) == (200, b"v19")
 
 
 @pytest.mark.skipif(not Cluster.iptables_usable(), reason="needs iptables (root)")
 def test_minority_behind_a_real_partition_refuses_then_heals(cluster: Cluster) -> None:
-    leader = wait_until(cluster.leader, 15, "an agreed leader")
+    leader = wait_until(cluster.leader, 15, what="an agreed leader")
     lone = next(h for h in HOSTS if h != leader)
     majority = [h for h in HOSTS if h != lone]
     for h in majority:
@@ -114,15 +115,15 @@ def test_minority_behind_a_real_partition_refuses_then_heals(cluster: Cluster) -
         st, headers, _ = cluster.get(lone, "during", "?stale", timeout=5)
         return st in (200, 404) and headers.get("X-Consul-KnownLeader") == "false"
 
-    wait_until(no_known_leader, 10, "stale read reporting no known leader")
+    wait_until(no_known_leader, 10, what="stale read reporting no known leader")
     cluster.heal()
 
     def healed() -> bool:
         st, _, b = cluster.get(lone, "during", "?consistent", timeout=5)
         return st == 200 and b == b"yes"
 
-    wait_until(healed, 20, "the cut server rejoining")
+    wait_until(healed, 20, what="the cut server rejoining")
     assert cluster.get(lone, "lost", "?stale")[0] == 404
     assert json.loads(cluster.agents[lone].request("GET", "/v1/status/leader")[2]) == (
-        f"{wait_until(cluster.leader, 10, 'leader')}:{cluster.server_port}"
+        f"{wait_until(cluster.leader, 10, what='leader')}:{cluster.server_port}"
     )

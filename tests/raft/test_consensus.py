@@ -5,8 +5,7 @@ Consensus protocol the API uses."""
 from __future__ import annotations
 
 import asyncio
-import time
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator
 from dataclasses import replace
 from pathlib import Path
 
@@ -19,8 +18,9 @@ from pyconsul.fsm.machine import StateMachine
 from pyconsul.raft.consensus import RaftConsensus
 from pyconsul.raft.tcp_transport import TCPTransport
 from pyconsul.state.store import StateStore
-from tests.agent_proc import free_port
 from tests.raft.faults import FaultyTransport
+from tests.support.ports import free_port
+from tests.support.wait import async_wait_until
 
 HOSTS = ["127.0.0.1", "127.0.0.2", "127.0.0.3"]
 
@@ -38,7 +38,7 @@ class Server:
 
 
 def make_configs(tmp_path: Path, raft_multiplier: int = 1) -> list[RuntimeConfig]:
-    ports = [free_port(h) for h in HOSTS]
+    ports = [free_port() for _ in HOSTS]
     cfgs = []
     for i, host in enumerate(HOSTS):
         cfgs.append(RuntimeConfig(
@@ -49,14 +49,6 @@ def make_configs(tmp_path: Path, raft_multiplier: int = 1) -> list[RuntimeConfig
         ))
         cfgs[-1].ports = replace(cfgs[-1].ports, server=ports[i])
     return cfgs
-
-
-async def until(cond: Callable[[], bool], timeout: float = 10.0, what: str = "") -> None:
-    deadline = time.monotonic() + timeout
-    while not cond():
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out waiting for {what}")
-        await asyncio.sleep(0.01)
 
 
 @pytest.fixture
@@ -75,12 +67,11 @@ def leader_of(srvs: list[Server]) -> Server | None:
 
 
 async def test_bootstrap_expect_forms_one_cluster_and_replicates(servers: list[Server]) -> None:
-    await until(lambda: leader_of(servers) is not None and all(s.cons.leader_status().known_leader for s in servers),
-                what="a leader known to all")
+    await async_wait_until(lambda: leader_of(servers) is not None and all(s.cons.leader_status().known_leader for s in servers), 10.0, what="a leader known to all")
     leader = leader_of(servers)
     assert leader is not None
     addrs = sorted(f"{s.cfg.bind_addr}:{s.cfg.ports.server}" for s in servers)
-    await until(lambda: all(s.cons.peers() == addrs for s in servers), what="configuration everywhere")
+    await async_wait_until(lambda: all(s.cons.peers() == addrs for s in servers), 10.0, what="configuration everywhere")
     for s in servers:
         assert s.cons.leader_status().leader_addr == f"{leader.cfg.bind_addr}:{leader.cfg.ports.server}"
     follower = next(s for s in servers if s is not leader)
@@ -92,10 +83,9 @@ async def test_bootstrap_expect_forms_one_cluster_and_replicates(servers: list[S
     assert await leader.cons.apply(c.KVOp(verb="cas", key="k", value=b"v3", index=row["ModifyIndex"])) is False
     await follower.cons.barrier(consistent=True)
     assert follower.value("k") == b"v2"
-    await until(lambda: all(s.value("k") == b"v2" for s in servers), what="replicated")
+    await async_wait_until(lambda: all(s.value("k") == b"v2" for s in servers), 10.0, what="replicated")
     # Names travel with the join exchange, which reaches every server within a discovery round.
-    await until(lambda: sorted(x["Node"] for x in follower.cons.configuration()) == ["srv0", "srv1", "srv2"],
-                what="server names")
+    await async_wait_until(lambda: sorted(x["Node"] for x in follower.cons.configuration()) == ["srv0", "srv1", "srv2"], 10.0, what="server names")
     conf = follower.cons.configuration()
     assert [x["Leader"] for x in conf].count(True) == 1
     st = leader.cons.stats()
@@ -103,7 +93,7 @@ async def test_bootstrap_expect_forms_one_cluster_and_replicates(servers: list[S
 
 
 async def test_minority_refuses_and_majority_goes_on(servers: list[Server]) -> None:
-    await until(lambda: leader_of(servers) is not None, what="leader")
+    await async_wait_until(lambda: leader_of(servers) is not None, 10.0, what="leader")
     leader = leader_of(servers)
     assert leader is not None
     lone = next(s for s in servers if s is not leader)
@@ -117,15 +107,15 @@ async def test_minority_refuses_and_majority_goes_on(servers: list[Server]) -> N
         await lone.cons.apply(c.KVOp(verb="set", key="lost", value=b"1"))
     with pytest.raises(NoLeaderError):
         await lone.cons.barrier(consistent=True)
-    await until(lambda: not lone.cons.leader_status().known_leader, what="lone server forgets the leader")
+    await async_wait_until(lambda: not lone.cons.leader_status().known_leader, 10.0, what="lone server forgets the leader")
     for s in servers:
         s.faults.blocked.clear()
-    await until(lambda: lone.value("m") == b"1", what="healed")
+    await async_wait_until(lambda: lone.value("m") == b"1", 10.0, what="healed")
     assert lone.value("lost") is None
 
 
 async def test_remove_peer_and_restart(servers: list[Server], tmp_path: Path) -> None:
-    await until(lambda: leader_of(servers) is not None, what="leader")
+    await async_wait_until(lambda: leader_of(servers) is not None, 10.0, what="leader")
     leader = leader_of(servers)
     assert leader is not None
     victim = next(s for s in servers if s is not leader)
@@ -139,7 +129,7 @@ async def test_remove_peer_and_restart(servers: list[Server], tmp_path: Path) ->
 
 
 async def test_snapshot_restore_replaces_state_on_every_server(servers: list[Server]) -> None:
-    await until(lambda: leader_of(servers) is not None, what="leader")
+    await async_wait_until(lambda: leader_of(servers) is not None, 10.0, what="leader")
     leader = leader_of(servers)
     assert leader is not None
     await leader.cons.apply(c.KVOp(verb="set", key="keep", value=b"old"))
@@ -148,8 +138,7 @@ async def test_snapshot_restore_replaces_state_on_every_server(servers: list[Ser
     await leader.cons.apply(c.KVOp(verb="set", key="extra", value=b"x"))
     follower = next(s for s in servers if s is not leader)
     await follower.cons.restore_snapshot(image)
-    await until(lambda: all(s.value("keep") == b"old" and s.value("extra") is None for s in servers),
-                what="restored everywhere")
+    await async_wait_until(lambda: all(s.value("keep") == b"old" and s.value("extra") is None for s in servers), 10.0, what="restored everywhere")
     with pytest.raises(ValueError):
         await leader.cons.restore_snapshot(b"not a snapshot")
     # The cluster still takes writes afterwards.
@@ -178,23 +167,23 @@ async def test_single_bootstrap_server_leads_at_once_and_after_restart(tmp_path:
 
 
 async def test_dead_server_is_cleaned_up_and_readded_when_back(servers: list[Server]) -> None:
-    await until(lambda: leader_of(servers) is not None, what="leader")
+    await async_wait_until(lambda: leader_of(servers) is not None, 10.0, what="leader")
     leader = leader_of(servers)
     assert leader is not None
     victim = next(s for s in servers if s is not leader)
-    await until(lambda: len(leader.cons.peers()) == 3, what="three voters")
+    await async_wait_until(lambda: len(leader.cons.peers()) == 3, 10.0, what="three voters")
     await victim.cons.stop()
     victim_addr = f"{victim.cfg.bind_addr}:{victim.cfg.ports.server}"
     leader.cons.note_server_failed(victim.cons.id)  # what the gossip layer reports
-    await until(lambda: victim_addr not in leader.cons.peers(), what="dead server removed")
+    await async_wait_until(lambda: victim_addr not in leader.cons.peers(), 10.0, what="dead server removed")
     # Two of two must now agree; the cluster still writes.
     assert await leader.cons.apply(c.KVOp(verb="set", key="k2", value=b"v")) is True
     # It comes back (same data dir): it announces itself and the leader adds it again.
     back = Server(victim.cfg)
     servers[servers.index(victim)] = back
     await back.cons.start()
-    await until(lambda: victim_addr in leader.cons.peers(), timeout=15, what="server re-added")
-    await until(lambda: back.value("k2") == b"v", what="caught up")
+    await async_wait_until(lambda: victim_addr in leader.cons.peers(), 15, what="server re-added")
+    await async_wait_until(lambda: back.value("k2") == b"v", 10.0, what="caught up")
 
 
 async def test_bootstrap_expect_one_leads_without_peers(tmp_path: Path) -> None:
@@ -205,7 +194,7 @@ async def test_bootstrap_expect_one_leads_without_peers(tmp_path: Path) -> None:
     cons = RaftConsensus(cfg, StateMachine(store), own_listener=True)
     await cons.start()
     try:
-        await until(lambda: cons.leader_status().is_leader, timeout=5, what="sole server leading")
+        await async_wait_until(lambda: cons.leader_status().is_leader, 5, what="sole server leading")
         assert await cons.apply(c.KVOp(verb="set", key="a", value=b"1")) is True
         await cons.barrier(consistent=False)  # the leader's lease answers at once
         assert cons.stats()["num_peers"] == "0"
@@ -214,15 +203,15 @@ async def test_bootstrap_expect_one_leads_without_peers(tmp_path: Path) -> None:
 
 
 async def test_graceful_leave_removes_server_for_good(servers: list[Server]) -> None:
-    await until(lambda: leader_of(servers) is not None, what="leader")
-    await until(lambda: all(len(s.cons.peers()) == 3 for s in servers), what="three voters")
+    await async_wait_until(lambda: leader_of(servers) is not None, 10.0, what="leader")
+    await async_wait_until(lambda: all(len(s.cons.peers()) == 3 for s in servers), 10.0, what="three voters")
     leader = leader_of(servers)
     assert leader is not None
     leaving = next(s for s in servers if s is not leader)
     await leaving.cons.leave()
     await leaving.cons.stop()
     gone = f"{leaving.cfg.bind_addr}:{leaving.cfg.ports.server}"
-    await until(lambda: gone not in leader.cons.peers(), what="left server removed")
+    await async_wait_until(lambda: gone not in leader.cons.peers(), 10.0, what="left server removed")
     await asyncio.sleep(2.5)  # several reconcile rounds: it must not be added back
     assert gone not in leader.cons.peers()
     # The leader itself can leave too: the other server takes over alone... with a quorum of 1.
@@ -230,8 +219,8 @@ async def test_graceful_leave_removes_server_for_good(servers: list[Server]) -> 
 
 
 async def test_leader_leaving_hands_over_leadership(servers: list[Server]) -> None:
-    await until(lambda: leader_of(servers) is not None, what="leader")
-    await until(lambda: all(len(s.cons.peers()) == 3 for s in servers), what="three voters")
+    await async_wait_until(lambda: leader_of(servers) is not None, 10.0, what="leader")
+    await async_wait_until(lambda: all(len(s.cons.peers()) == 3 for s in servers), 10.0, what="three voters")
     leader = leader_of(servers)
     assert leader is not None
     await leader.cons.apply(c.KVOp(verb="set", key="before", value=b"1"))
@@ -240,7 +229,7 @@ async def test_leader_leaving_hands_over_leadership(servers: list[Server]) -> No
     new = leader_of(rest)
     assert new is not None, "leadership should have been handed over before leaving"
     gone = f"{leader.cfg.bind_addr}:{leader.cfg.ports.server}"
-    await until(lambda: gone not in new.cons.peers(), what="old leader out of the voters")
+    await async_wait_until(lambda: gone not in new.cons.peers(), 10.0, what="old leader out of the voters")
     await leader.cons.stop()
     assert await rest[0].cons.apply(c.KVOp(verb="set", key="after", value=b"2")) is True
-    await until(lambda: all(s.value("after") == b"2" for s in rest), what="replicated")
+    await async_wait_until(lambda: all(s.value("after") == b"2" for s in rest), 10.0, what="replicated")

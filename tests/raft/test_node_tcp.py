@@ -4,8 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import random
-import time
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable
 from pathlib import Path
 from typing import Any
 
@@ -19,6 +18,7 @@ from pyconsul.raft.snapshot import FileSnapshotStore
 from pyconsul.raft.stable import FileStableStore
 from pyconsul.raft.tcp_transport import TCPTransport
 from tests.raft.faults import FaultyTransport
+from tests.support.wait import async_wait_until
 
 
 class KV:
@@ -70,14 +70,6 @@ class Server:
             self.node = None
 
 
-async def until(cond: Callable[[], bool], timeout: float = 10.0, what: str = "") -> None:
-    deadline = time.monotonic() + timeout
-    while not cond():
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out waiting for {what}")
-        await asyncio.sleep(0.01)
-
-
 @pytest.fixture
 async def cluster(tmp_path: Path) -> AsyncIterator[list[Server]]:
     servers = [Server(tmp_path, f"n{i}") for i in range(3)]
@@ -96,7 +88,7 @@ def leaders(servers: list[Server]) -> list[Server]:
 
 
 async def one_leader(servers: list[Server], timeout: float = 10.0) -> Server:
-    await until(lambda: len(leaders(servers)) == 1, timeout, "one leader")
+    await async_wait_until(lambda: len(leaders(servers)) == 1, timeout, what="one leader")
     return leaders(servers)[0]
 
 
@@ -107,13 +99,13 @@ def put(k: str, v: int) -> bytes:
 async def test_writes_replicate_through_leader_and_followers(cluster: list[Server]) -> None:
     leader = await one_leader(cluster)
     follower = next(s for s in cluster if s is not leader)
-    await until(lambda: bool(follower.node and follower.node.leader_addr), what="follower knows leader")
+    await async_wait_until(lambda: bool(follower.node and follower.node.leader_addr), 10.0, what="follower knows leader")
     assert follower.node is not None and leader.node is not None
     jobs: list[Awaitable[Any]] = [leader.node.propose(put(f"k{i}", i)) for i in range(150)]
     jobs += [follower.node.propose(put(f"f{i}", i)) for i in range(50)]
     indexes = await asyncio.gather(*jobs)
     assert len(set(indexes)) == 200  # every write got its own log index, returned as the result
-    await until(lambda: all(len(s.kv.data) == 200 for s in cluster), what="all applied")
+    await async_wait_until(lambda: all(len(s.kv.data) == 200 for s in cluster), 10.0, what="all applied")
     assert cluster[0].kv.data == cluster[1].kv.data == cluster[2].kv.data
     # A consistent read on a follower sees every acknowledged write.
     await follower.node.read_barrier(lease=False)
@@ -131,7 +123,7 @@ async def test_leader_loss_elects_new_leader_and_restart_catches_up(cluster: lis
     assert new.node is not None
     await new.node.propose(put("after", 1))
     await leader.start()  # same data dir and port
-    await until(lambda: leader.kv.data.get("after") == 1, what="restarted server caught up")
+    await async_wait_until(lambda: leader.kv.data.get("after") == 1, 10.0, what="restarted server caught up")
     assert leader.kv.data == new.kv.data
     assert any((leader.root / leader.name / "snaps").glob("*.snap"))
 
@@ -147,7 +139,7 @@ async def test_partitioned_leader_refuses_and_majority_continues(cluster: list[S
     new = await one_leader(others)
     assert new.node is not None and leader.node is not None
     await new.node.propose(put("majority", 1))
-    await until(lambda: leader.node is not None and leader.node.role is not Role.LEADER, what="old leader steps down")
+    await async_wait_until(lambda: leader.node is not None and leader.node.role is not Role.LEADER, 10.0, what="old leader steps down")
     with pytest.raises(NoLeader):
         await leader.node.propose(put("minority", 1), timeout=1)
     with pytest.raises(NoLeader):
@@ -155,7 +147,7 @@ async def test_partitioned_leader_refuses_and_majority_continues(cluster: list[S
     for s in cluster:
         assert s.faults is not None
         s.faults.blocked.clear()
-    await until(lambda: leader.kv.data.get("majority") == 1, what="healed minority caught up")
+    await async_wait_until(lambda: leader.kv.data.get("majority") == 1, 10.0, what="healed minority caught up")
     assert "minority" not in new.kv.data
 
 

@@ -10,7 +10,7 @@ import pytest
 from pyconsul.raft.messages import DecodeError, Heartbeat, Message, decode_message, encode_message
 from pyconsul.raft.tcp_transport import TCPTransport, split_addr
 from pyconsul.raft.transport import RemoteError, TransportError
-from tests.agent_proc import free_port
+from tests.support.ports import free_port
 
 
 class Recorder:
