@@ -16,6 +16,8 @@ _private_tmp: leaks.PrivateTmp | None = None
 
 def pytest_configure(config: pytest.Config) -> None:
     global _private_tmp
+    if not hasattr(config, "workerinput") and config.getoption("dist", "no") != "no":
+        return  # the xdist controller runs no tests
     _private_tmp = leaks.PrivateTmp()
 
 
@@ -40,8 +42,8 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) ->
     if not report.failed:
         return
     first = item.stash.get(_first_agent, len(STARTED))
-    shown = [a for i, a in enumerate(STARTED) if i >= first or a.alive()]
-    for agent in dict.fromkeys(shown):
+    shown = {id(a): a for i, a in enumerate(STARTED) if i >= first or a.alive()}  # a restart appears twice
+    for agent in shown.values():
         tail = "\n".join(agent.log().splitlines()[-LOG_TAIL_LINES:])
         report.sections.append((f"agent {agent.name} ({agent.http_addr}) log", tail))
 

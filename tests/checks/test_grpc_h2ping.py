@@ -9,7 +9,6 @@ from __future__ import annotations
 import shutil
 import socket
 import subprocess
-import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -22,6 +21,7 @@ from pyconsul.checks.h2 import health_request, hpack_int, parse_health_response
 from pyconsul.clock import FakeClock
 from tests.checks.conftest import Recorder, run_once, self_signed_context
 from tests.support.ports import free_port
+from tests.support.wait import wait_until
 
 NGINX = shutil.which("nginx") or ("/usr/sbin/nginx" if Path("/usr/sbin/nginx").exists() else None)
 
@@ -69,16 +69,9 @@ http {{
     )
     subprocess.run([NGINX, "-c", str(conf), "-p", str(tmp_path)], check=True, capture_output=True, timeout=30)
     try:
-        deadline = time.monotonic() + 10
         for port in ports.values():
-            while True:
-                try:
-                    socket.create_connection(("127.0.0.1", port), timeout=1).close()
-                    break
-                except OSError:
-                    if time.monotonic() > deadline:
-                        raise
-                    time.sleep(0.02)
+            wait_until(lambda p=port: socket.create_connection(("127.0.0.1", p), timeout=1).close() or True, 10,
+                       what=f"nginx listening on {port}", interval=0.02)
         yield ports
     finally:
         subprocess.run([NGINX, "-c", str(conf), "-p", str(tmp_path), "-s", "stop"], capture_output=True, timeout=30)

@@ -15,6 +15,7 @@ from pyconsul.checks.thresholds import Thresholds
 from pyconsul.clock import FakeClock
 from tests.checks.conftest import HealthServer, Recorder, run_once
 from tests.support.ports import free_port
+from tests.support.wait import async_wait_until
 
 
 async def test_ttl_check_expires_without_updates(scheduler: CheckScheduler, recorder: Recorder, clock: FakeClock) -> None:
@@ -87,14 +88,11 @@ async def test_a_check_never_overlaps_itself(recorder: Recorder, clock: FakeCloc
         for _ in range(5):
             clock.advance(1)
             assert await s.run_due(wait=False) == 0
-        deadline = asyncio.get_running_loop().time() + 5
-        while not http_server.requests and asyncio.get_running_loop().time() < deadline:
-            await asyncio.sleep(0.01)
+        await async_wait_until(lambda: http_server.requests, 5, what="the slow check's request")
         assert len(http_server.requests) == 1
         assert s.skipped_runs == 5
         http_server.hold.set()
-        while recorder.count("slow") == 0 and asyncio.get_running_loop().time() < deadline:
-            await asyncio.sleep(0.01)
+        await async_wait_until(lambda: recorder.count("slow"), 5, what="the slow check's result")
         assert recorder.last("slow")[0] == "passing"
         clock.advance(1)
         assert await s.run_due() == 1
@@ -215,9 +213,8 @@ async def test_start_runs_checks_on_the_real_clock(recorder: Recorder, http_serv
     s.add({"CheckID": "down", "TCP": f"127.0.0.1:{free_port()}", "Interval": "1s"})
     await s.start()
     try:
-        deadline = asyncio.get_running_loop().time() + 10
-        while (recorder.count("live") < 2 or recorder.count("down") < 1) and asyncio.get_running_loop().time() < deadline:
-            await asyncio.sleep(0.05)
+        await async_wait_until(lambda: recorder.count("live") >= 2 and recorder.count("down") >= 1, 10,
+                               what="two live results and one down result", interval=0.05)
         assert recorder.count("live") >= 2
         assert recorder.last("down")[0] == "critical"
     finally:

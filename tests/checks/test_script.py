@@ -11,6 +11,7 @@ import pytest
 from pyconsul.checks import CheckDefinitionError, CheckScheduler
 from pyconsul.clock import FakeClock
 from tests.checks.conftest import Recorder, run_once
+from tests.support.wait import wait_until
 
 SCRIPT = {"CheckID": "s", "Args": ["sh", "-c", "exit 0"], "Interval": "10s"}
 DISABLED = (
@@ -74,9 +75,7 @@ async def test_timeout_kills_the_script_and_its_children(recorder: Recorder, clo
         assert time.monotonic() - started < 5
         assert recorder.last("hang") == ("critical", "Timed out (500ms) running check\n\nstarting\n")
         child = int(pidfile.read_text())
-        deadline = time.monotonic() + 5
-        while _alive(child) and time.monotonic() < deadline:
-            time.sleep(0.02)
+        wait_until(lambda: not _alive(child), 5, what="the script's child to die", interval=0.02)
         assert not _alive(child), "the script's child survived the timeout"
     finally:
         await s.stop()

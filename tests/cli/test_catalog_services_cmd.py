@@ -3,22 +3,27 @@
 from __future__ import annotations
 
 import json
-import time
 from collections.abc import Callable
 from pathlib import Path
 
 from tests.cli.cli_run import Result, consul
 from tests.support.agents import AgentProcess
+from tests.support.wait import WaitTimeout, wait_until
 
 
 def eventually(args: list[str], addr: str, pred: Callable[[Result], bool], timeout: float = 10.0) -> Result:
     """Agent registrations reach the catalog through anti-entropy, a moment later (as in Consul)."""
-    deadline = time.monotonic() + timeout
-    r = consul(*args, addr=addr)
-    while not pred(r) and time.monotonic() < deadline:
-        time.sleep(0.1)
-        r = consul(*args, addr=addr)
-    return r
+    seen: list[Result] = []
+
+    def holds() -> bool:
+        seen.append(consul(*args, addr=addr))
+        return pred(seen[-1])
+
+    try:
+        wait_until(holds, timeout, what=f"consul {' '.join(args)}", interval=0.1)
+    except WaitTimeout:
+        pass  # the caller asserts on the last answer, which shows what was wrong
+    return seen[-1]
 
 
 def test_datacenters(shared_agent: AgentProcess) -> None:

@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-import time
 from pathlib import Path
 
 from pyconsul.snapshot_archive import build
 from tests.cli.cli_run import consul
 from tests.support.agents import AgentProcess
+from tests.support.wait import wait_until
 
 
 def test_list_peers_table(shared_agent: AgentProcess) -> None:
@@ -46,9 +46,8 @@ def test_snapshot_save_and_restore(shared_agent: AgentProcess, tmp_path: Path) -
     assert shared_agent.request("PUT", "/v1/kv/snap/new", b"x")[0] == 200
     r = consul("snapshot", "restore", str(path), addr=addr)
     assert (r.code, r.out) == (0, "Restored snapshot\n"), r.err
-    deadline = time.monotonic() + 10
-    while consul("kv", "get", "snap/keep", addr=addr).out != "before\n" and time.monotonic() < deadline:
-        time.sleep(0.1)
+    wait_until(lambda: consul("kv", "get", "snap/keep", addr=addr).out == "before\n", 10,
+               what="the restored value", interval=0.1)
     assert consul("kv", "get", "snap/keep", addr=addr).out == "before\n"
     assert consul("kv", "get", "snap/new", addr=addr).code == 1
 

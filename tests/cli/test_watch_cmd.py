@@ -5,13 +5,13 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import pytest
 
 from tests.cli.cli_run import clean_env, consul
 from tests.support.agents import AgentProcess
+from tests.support.wait import wait_until
 
 
 def test_key_watch_prints_once_with_four_space_indent(shared_agent: AgentProcess) -> None:
@@ -65,13 +65,10 @@ def test_handler_gets_json_on_stdin_for_each_change(shared_agent: AgentProcess, 
                     found.append(json.loads(text))
             return found
 
-        deadline = time.monotonic() + 20
-        while time.monotonic() < deadline and len(calls()) < 1:
-            time.sleep(0.05)
+        wait_until(lambda: len(calls()) >= 1, 20, what="the first handler call")
         assert calls()[0]["Value"] == "Zmlyc3Q="  # "first"
         assert shared_agent.request("PUT", "/v1/kv/watch/h", b"second")[0] == 200
-        while time.monotonic() < deadline and len(calls()) < 2:
-            time.sleep(0.05)
+        wait_until(lambda: len(calls()) >= 2, 20, what="the second handler call")
         seen = calls()
         assert seen[-1]["Value"] == "c2Vjb25k"  # "second"
         # CONSUL_INDEX is the blocking index of that result: the key's ModifyIndex here.

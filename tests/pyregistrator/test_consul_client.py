@@ -5,12 +5,10 @@ or a TLS-enabled agent would be."""
 
 from __future__ import annotations
 
-import asyncio
 import datetime
 import ipaddress
 import shutil
 import subprocess
-import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -30,7 +28,7 @@ from pyregistrator.mapping import MappingConfig, container_services
 from tests.pyregistrator.inspections import inspection
 from tests.support.agents import AgentProcess
 from tests.support.ports import free_port
-from tests.support.wait import wait_until
+from tests.support.wait import async_wait_until, wait_until
 
 pytestmark = pytest.mark.skipif(shutil.which("socat") is None, reason="socat is not installed")
 
@@ -95,15 +93,11 @@ async def test_register_list_deregister(
     )
     try:
         # socat may still be starting its listener: poll with a deadline.
-        deadline = time.monotonic() + 5
-        while True:
-            try:
-                await client.ping()
-                break
-            except RegistryUnavailable:
-                if time.monotonic() > deadline:
-                    raise
-                await asyncio.sleep(0.02)
+        async def answers() -> bool:
+            await client.ping()
+            return True
+
+        await async_wait_until(answers, 5, what="the registry through socat", ignore=(RegistryUnavailable,))
         await client.register(service.to_consul())
         held = (await client.services())[service.id]
         assert service.matches_agent(held), held

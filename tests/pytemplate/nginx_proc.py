@@ -6,12 +6,12 @@ import os
 import shutil
 import signal
 import subprocess
-import time
 import urllib.error
 import urllib.request
 from pathlib import Path
 
 from tests.support.ports import free_port
+from tests.support.wait import WaitTimeout, wait_until
 
 SEED_TEMPLATE = """#定义nginx upstream一个简单模板
 upstream http_backend {
@@ -78,11 +78,10 @@ class Nginx:
 
     def start(self) -> None:
         subprocess.run(self.base_cmd(), check=True, capture_output=True, timeout=20)
-        deadline = time.monotonic() + 10
-        while self.get(self.status_port) != "up":
-            if time.monotonic() > deadline:
-                raise RuntimeError("nginx did not start:\n" + self.error_log())
-            time.sleep(0.02)
+        try:
+            wait_until(lambda: self.get(self.status_port) == "up", 10, what="nginx to start", interval=0.02)
+        except WaitTimeout as exc:
+            raise RuntimeError("nginx did not start:\n" + self.error_log()) from exc
 
     def reload_count(self) -> int:
         try:
@@ -113,11 +112,15 @@ class Nginx:
             os.kill(pid, signal.SIGTERM)  # fast shutdown of master and workers
         except ProcessLookupError:
             return
-        deadline = time.monotonic() + 10
-        while time.monotonic() < deadline:
-            try:
-                os.kill(pid, 0)
-            except ProcessLookupError:
-                return
-            time.sleep(0.02)
-        os.kill(pid, signal.SIGKILL)
+        try:
+            wait_until(lambda: not _running(pid), 10, what=f"nginx {pid} to exit", interval=0.02)
+        except WaitTimeout:
+            os.kill(pid, signal.SIGKILL)
+
+
+def _running(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    return True

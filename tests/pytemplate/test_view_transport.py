@@ -15,6 +15,7 @@ from pytemplate.dependencies import Dependency, KVGetQuery
 from pytemplate.view import View, ViewOptions
 from tests.pytemplate.helpers import kv_put
 from tests.support.agents import AgentProcess
+from tests.support.wait import async_wait_until
 
 
 class Recording:
@@ -41,11 +42,7 @@ async def _run_view(transport: Recording, dep: Dependency, options: ViewOptions,
     got: list[Any] = []
     view = View(dep, transport, lambda d, data: got.append(data), options=options)
     task = asyncio.create_task(view.run())
-    loop = asyncio.get_running_loop()
-    deadline = loop.time() + 10
-    while len(got) < want:
-        assert loop.time() < deadline, f"only {got}"
-        await asyncio.sleep(0.01)
+    await async_wait_until(lambda: len(got) >= want, 10, what=f"{want} deliveries", interval=0.01)
     return got, task
 
 
@@ -76,11 +73,7 @@ async def test_blocking_queries_carry_index_and_wait_and_cost_one_request_per_ch
         parked = len(transport.calls)
         for i in range(1, 6):
             await asyncio.to_thread(kv_put, shared_agent, "block/v", str(i))
-            loop = asyncio.get_running_loop()
-            deadline = loop.time() + 10
-            while len(got) < i + 1:
-                assert loop.time() < deadline
-                await asyncio.sleep(0.01)
+            await async_wait_until(lambda i=i: len(got) >= i + 1, 10, what=f"delivery {i}", interval=0.01)
         assert got == ["0", "1", "2", "3", "4", "5"]
         later = transport.calls[parked:]
         assert all(c["wait"] == "30000ms" and int(c["index"]) > 0 for c in later)

@@ -11,6 +11,7 @@ from pyconsul.raft.messages import DecodeError, Heartbeat, Message, decode_messa
 from pyconsul.raft.tcp_transport import TCPTransport, split_addr
 from pyconsul.raft.transport import RemoteError, TransportError
 from tests.support.ports import free_port
+from tests.support.wait import async_wait_until
 
 
 class Recorder:
@@ -39,10 +40,7 @@ async def test_messages_and_calls_round_trip_and_errors_are_clear() -> None:
     try:
         a.send(b.address, [Heartbeat(3, "a", "b", 7, b"ctx")])
         assert await a.call(b.address, "echo", {"x": [1, b"2"]}) == {"x": [1, b"2"]}
-        for _ in range(200):
-            if rb.got:
-                break
-            await asyncio.sleep(0.01)
+        await async_wait_until(lambda: rb.got, 2, what="the heartbeat to arrive", interval=0.01)
         assert rb.got == [("a", a.address, [Heartbeat(3, "a", "b", 7, b"ctx")])]
         with pytest.raises(RemoteError, match="no such call"):
             await a.call(b.address, "nope", None)
@@ -50,10 +48,7 @@ async def test_messages_and_calls_round_trip_and_errors_are_clear() -> None:
         with pytest.raises(TransportError):
             await a.call(dead, "echo", 1, timeout=2)
         a.send(dead, [Heartbeat(1, "a", "c")])
-        for _ in range(200):
-            if dead in ra.unreachable:
-                break
-            await asyncio.sleep(0.01)
+        await async_wait_until(lambda: dead in ra.unreachable, 2, what=f"{dead} marked unreachable", interval=0.01)
         assert dead in ra.unreachable
         a.send("not an address:xx", [Heartbeat(1, "a", "c")])  # logged and dropped, no exception
         with pytest.raises(TransportError):

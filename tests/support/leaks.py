@@ -53,7 +53,9 @@ class PrivateTmp:
     (TMPDIR), so anything a test leaves there is the test's and nobody else's."""
 
     def __init__(self) -> None:
-        self.path = Path(tempfile.mkdtemp(prefix=f"pyconsul-tests-{os.getpid()}-"))
+        # pytest's tmp_path stays where it was: unix socket paths under it must stay short.
+        os.environ.setdefault("PYTEST_DEBUG_TEMPROOT", tempfile.gettempdir())
+        self.path = Path(tempfile.mkdtemp(prefix=f"pyconsul-t{os.getpid()}-"))
         os.environ["TMPDIR"] = str(self.path)
         tempfile.tempdir = str(self.path)
 

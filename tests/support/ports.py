@@ -108,6 +108,13 @@ class PortAllocator:
                 if is_free(port):
                     return port
 
+    def close(self) -> None:
+        """Give the leased blocks back (a process's own allocator keeps them until it exits)."""
+        with self._lock:
+            for fd in self._held:
+                os.close(fd)
+            self._held, self._blocks, self._next, self._end = [], [], 0, 0
+
     def host(self, n: int) -> str:
         """Address `n` (1-254) of this process's own loopback /24."""
         if not 1 <= n <= 254:
