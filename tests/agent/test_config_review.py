@@ -8,7 +8,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-from tests.agent_proc import start_agent
+from tests.support.agents import start_agent
 
 UNIMPLEMENTED = "config key 'telemetry.statsd_address' (in {f}) is recognised but not implemented: it has no effect"
 
