@@ -26,12 +26,13 @@ def pytest_unconfigure(config: pytest.Config) -> None:
         shutil.rmtree(_private_tmp.path, ignore_errors=True)
 
 
+# Where in STARTED the agents of the running test begin.
+_first_agent = pytest.StashKey[int]()
+
+
 @pytest.hookimpl(tryfirst=True)
 def pytest_runtest_setup(item: pytest.Item) -> None:
     item.stash[_first_agent] = len(STARTED)
-
-
-_first_agent = pytest.StashKey[int]()
 
 
 @pytest.hookimpl(hookwrapper=True)
@@ -71,7 +72,10 @@ def _nothing_left_behind() -> Iterator[None]:
         for name in sorted(left):
             problems.append(f"left in the temporary directory: {name}")
             target = _private_tmp.path / name
-            shutil.rmtree(target, ignore_errors=True) if target.is_dir() else target.unlink(missing_ok=True)
+            if target.is_dir():
+                shutil.rmtree(target, ignore_errors=True)
+            else:
+                target.unlink(missing_ok=True)
     if problems:
         pytest.fail("left behind by this module:\n  " + "\n  ".join(problems), pytrace=False)
 

@@ -7,7 +7,7 @@ import json
 from pathlib import Path
 
 from tests.support.agents import AgentProcess, start_agent
-from tests.support.ports import free_port, loopback
+from tests.support.ports import loopback
 from tests.support.wait import wait_until
 
 # This worker's own addresses, so parallel runs of this test cannot meet.
@@ -24,10 +24,8 @@ def test_client_joins_forwards_and_fails_over_to_critical(tmp_path: Path) -> Non
     server = start_agent(tmp_path / "s", "-server", "-bootstrap", "-data-dir", str(tmp_path / "s" / "data"),
                          dev=False, name="srv", host=SERVER_HOST)
     join = f"{SERVER_HOST}:{server.serf_lan_port}"
-    client_ports = {"http": free_port(), "dns": free_port(), "server": free_port(), "serf_lan": free_port()}
     client_args = ("-data-dir", str(tmp_path / "c" / "data"), "-retry-join", join, "-retry-interval", "1s")
-    client = start_agent(tmp_path / "c", *client_args, dev=False, name="cli", host=CLIENT_HOST,
-                         ports=client_ports)
+    client = start_agent(tmp_path / "c", *client_args, dev=False, name="cli", host=CLIENT_HOST)
     try:
         # Membership: both agents see both members, with the right roles.
         def both_alive() -> bool:
@@ -49,8 +47,7 @@ def test_client_joins_forwards_and_fails_over_to_critical(tmp_path: Path) -> Non
         assert wait_until(lambda: _serf_status(server, "cli") == "critical", 20)
         assert server.get_json("/v1/health/service/edge?passing") == []
         # Restarted, it is healthy again with its service.
-        client = start_agent(tmp_path / "c", *client_args, dev=False, name="cli", host=CLIENT_HOST,
-                             ports=client_ports)
+        client.restart()  # same ports, data dir and flags
         assert wait_until(lambda: len(server.get_json("/v1/health/service/edge?passing")) == 1, 20)
         # A graceful leave removes the node and its services from the catalog.
         assert client.request("PUT", "/v1/agent/leave")[0] == 200

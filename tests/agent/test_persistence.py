@@ -54,12 +54,11 @@ def test_acknowledged_writes_survive_kill9(tmp_path: Path) -> None:
 def test_agent_services_and_catalog_survive_restart(tmp_path: Path) -> None:
     data = tmp_path / "data"
     a = _server(tmp_path, data)
-    ports = {"http": a.http_port, "dns": a.dns_port, "server": a.server_port, "serf_lan": a.serf_lan_port}
     status, _, body = a.request("PUT", "/v1/agent/service/register",
                                 {"Name": "keeper", "ID": "keeper1", "Port": 7000, "Tags": ["t"]})
     assert status == 200, body
     a.kill9()
-    b = _server(tmp_path, data, ports)
+    b = a.restart()  # same ports and data dir
     try:
         assert "keeper1" in b.get_json("/v1/agent/services")
         inst = b.get_json("/v1/catalog/service/keeper")
