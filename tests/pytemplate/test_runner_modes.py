@@ -97,6 +97,8 @@ async def test_quiescence_collapses_a_burst_into_one_render(shared_agent: AgentP
             await asyncio.to_thread(kv_put, shared_agent, "quiet/v", str(i))
             await asyncio.sleep(0.05)
         await async_wait_until(lambda: read(tmp_path / "out") == "5", 20.0, what="render after the burst")
+        # The command runs after the file is written: wait for it before counting its marks.
+        await async_wait_until(lambda: read(marks).count("r") >= 2, 20.0, what="the burst's command")
         assert read(marks) == "r\nr\n"  # the first render and exactly one for the burst
         assert runner.stats.writes == 2
     finally:
