@@ -13,8 +13,8 @@ import pytest
 from pyconsul.client.aio import AsyncClient
 from pyconsul.client.errors import ConfigError, TransportError
 from pyconsul.client.settings import ClientOverrides, ClientSettings
-from tests.agent_proc import free_port
 from tests.cli.tls_server import CertFiles, https_agent, make_certs
+from tests.support.ports import free_port
 
 
 @pytest.fixture(scope="module")
