@@ -137,7 +137,9 @@ def _plural_blocks(raw: dict[str, Any]) -> dict[str, Any]:
     out = dict(raw)
     for key, value in raw.items():
         plural = {"service": "services", "check": "checks"}.get(key.lower())
-        if plural and isinstance(value, list) and len(value) > 1:
+        existing = out.get(plural)
+        # A mistyped plural is left for decode() to report with Consul's error text.
+        if plural and isinstance(value, list) and len(value) > 1 and isinstance(existing, list | None):
             del out[key]
-            out[plural] = value + list(out.get(plural) or [])
+            out[plural] = value + list(existing or [])
     return out

@@ -7,7 +7,7 @@ import tempfile
 from pathlib import Path
 from typing import Any
 
-from hypothesis import given, settings
+from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
 from pyconsul.config.errors import ConfigError
@@ -108,6 +108,7 @@ json_value = st.recursive(
 
 @settings(max_examples=150, deadline=None)
 @given(st.dictionaries(st.sampled_from(KNOWN_KEYS), json_value, max_size=5))
+@example({"services": True, "service": [None, None]})  # a mistyped plural beside a block list
 def test_any_json_config_is_valid_or_a_config_error(conf: dict[str, Any]) -> None:
     from pyconsul.config.loader import validate_paths
 
