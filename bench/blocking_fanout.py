@@ -18,7 +18,7 @@ from pathlib import Path
 import aiohttp
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-from tests.agent_proc import start_agent  # noqa: E402
+from tests.support.agents import start_agent  # noqa: E402
 
 
 def _pct(values: list[float], p: float) -> float:

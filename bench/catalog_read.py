@@ -33,7 +33,8 @@ from typing import Any
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
-from tests.agent_proc import AgentProcess, free_port, start_agent  # noqa: E402
+from tests.support.agents import AgentProcess, start_agent  # noqa: E402
+from tests.support.ports import free_port  # noqa: E402
 
 PATH = "/v1/health/service/web?passing"
 REQUIRED, GOAL = 0.2, 0.5

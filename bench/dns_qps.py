@@ -145,7 +145,7 @@ def dnsperf(port: int, kind: str, seconds: float, workdir: Path) -> dict[str, An
 def start_bench_agent(workdir: Path, instances: int) -> Any:
     """A real dev agent with the same instances, registered over its HTTP API."""
     sys.path.insert(0, str(ROOT))
-    from tests.agent_proc import start_agent
+    from tests.support.agents import start_agent
 
     agent = start_agent(workdir / "agent", name="bench-agent")
     for i in range(instances):

@@ -33,7 +33,7 @@ import aiohttp
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
-from tests.agent_proc import AgentProcess, start_agent  # noqa: E402
+from tests.support.agents import AgentProcess, start_agent  # noqa: E402
 
 HOST = socket.gethostname()
 

@@ -12,7 +12,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from pyconsul.api.validate import go_duration_text
-from tests.agent_proc import AgentProcess
+from tests.support.agents import AgentProcess
 
 NS = 1_000_000_000
 

@@ -8,7 +8,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-from tests.agent_proc import start_agent
+from tests.support.agents import start_agent
 
 
 def test_pid_file_beside_a_missing_data_dir(tmp_path: Path) -> None:

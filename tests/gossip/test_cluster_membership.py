@@ -13,7 +13,7 @@ from typing import Any
 
 import pytest
 
-from tests.agent_proc import AgentProcess, start_agent
+from tests.support.agents import AgentProcess, start_agent
 
 ALIVE, LEAVING, LEFT, FAILED = 1, 2, 3, 4
 

@@ -13,7 +13,8 @@ import threading
 import time
 from pathlib import Path
 
-from tests.agent_proc import AgentProcess, free_port, free_tcp_udp_port, start_agent
+from tests.support.agents import AgentProcess, start_agent
+from tests.support.ports import free_port
 
 
 def open_fds(pid: int) -> int:
@@ -94,8 +95,8 @@ def test_agent_raises_its_open_file_soft_limit_to_the_hard_limit(tmp_path: Path)
         resource.setrlimit(resource.RLIMIT_NOFILE, (low, hard))
 
     args = [sys.executable, "-m", "pyconsul", "agent", "-dev", "-bind", "127.0.0.1", "-client", "127.0.0.1",
-            "-http-port", str(free_port()), "-dns-port", str(free_tcp_udp_port()),
-            "-server-port", str(free_port()), "-serf-lan-port", str(free_tcp_udp_port())]
+            "-http-port", str(free_port()), "-dns-port", str(free_port()),
+            "-server-port", str(free_port()), "-serf-lan-port", str(free_port())]
     with open(tmp_path / "agent.log", "wb") as log:
         p = subprocess.Popen(args, stdout=log, stderr=subprocess.STDOUT, preexec_fn=lower)
     try:

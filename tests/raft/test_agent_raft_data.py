@@ -7,7 +7,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-from tests.agent_proc import AgentProcess, start_agent
+from tests.support.agents import AgentProcess, start_agent
 
 
 def server(workdir: Path, data: Path, *extra: str, ports: dict[str, int] | None = None,

@@ -33,7 +33,8 @@ from pyconsul.raft.snapshot import FileSnapshotStore
 from pyconsul.raft.stable import FileStableStore
 from pyconsul.raft.tcp_transport import MAGIC, TCPTransport, split_addr
 from pyconsul.raft.wire import MAX_TERM_OR_INDEX, DecodeError
-from tests.raft.test_node_tcp import KV, put, until
+from tests.raft.test_node_tcp import KV, put
+from tests.support.wait import async_wait_until as until
 
 
 class OneServer:

@@ -18,8 +18,9 @@ from pyconsul.raft.messages import InstallSnapshot, Snapshot
 from pyconsul.raft.snapshot_chunks import SnapshotAssembler, split_snapshot
 from pyconsul.raft.tcp_transport import MAGIC, split_addr
 from pyconsul.raft.wire import MAX_CHUNK_BYTES, MAX_FRAME_BYTES, DecodeError, unpack_peer
-from tests.raft.test_node_tcp import Server, one_leader, put, until
+from tests.raft.test_node_tcp import Server, one_leader, put
 from tests.raft.test_tcp_transport import Recorder, start
+from tests.support.wait import async_wait_until as until
 
 
 async def closed_within(host: str, port: int, data: bytes, seconds: float) -> float:
