@@ -18,11 +18,12 @@ import shutil
 import stat
 import subprocess
 import sys
-import tempfile
 from pathlib import Path
 from typing import Any
 
 import pytest
+
+from tests.support.ports import LEASE_DIR
 
 ROOT = Path(__file__).resolve().parents[2]
 SUITE = "node-consul-2.0.1-acceptance"
@@ -67,7 +68,10 @@ def test_npm_consul_acceptance_suite(tmp_path: Path, record_property: Any) -> No
     env = {**os.environ, "CONSUL_BIN": str(consul_bin),
            "PYTHONPATH": os.pathsep.join(filter(None, [str(ROOT), os.environ.get("PYTHONPATH")]))}
     # The suite binds Consul's fixed ports on 127.0.0.1-3: one run at a time on this machine.
-    with open(Path(tempfile.gettempdir()) / "pyconsul-npm-acceptance.lock", "w") as lock:
+    # The lock lives beside the port leases, outside the per-worker temporary directory, so every
+    # test run on this machine sees the same one.
+    LEASE_DIR.mkdir(parents=True, exist_ok=True)
+    with open(LEASE_DIR / "npm-acceptance.lock", "w") as lock:
         fcntl.flock(lock, fcntl.LOCK_EX)
         proc = subprocess.run(["bash", str(work / "run"), "--reporter", "json"], cwd=tmp_path, env=env,
                               capture_output=True, text=True, timeout=540)
