@@ -104,8 +104,12 @@ class LocalState:
                 if not any(ch["CheckID"] == cid for ch in checks):
                     self._drop_check(cid)
         self.services[sid] = copy.deepcopy(svc)
+        # The latest registration decides where an ID came from: an HTTP re-registration of a
+        # config-file ID is remote from then on (persisted, and never "local" for script gating).
         if from_config:
             self.config_services.add(sid)
+        else:
+            self.config_services.discard(sid)
         for chk in checks:
             self._put_check(chk, from_config)
         self._save()
@@ -139,6 +143,8 @@ class LocalState:
         self.checks[row["CheckID"]] = row
         if from_config:
             self.config_checks.add(row["CheckID"])
+        else:
+            self.config_checks.discard(row["CheckID"])
         self.on_check_added(row)
 
     def _drop_check(self, cid: str) -> None:

@@ -13,6 +13,7 @@ from pyconsul.api.app import APIContext, Reply, dumps, json_reply, read_json
 from pyconsul.api.errors import HTTPError
 from pyconsul.api.params import QueryOptions, query_bool
 from pyconsul.api.validate import check_from_request, service_from_request
+from pyconsul.checks.base import SCRIPTS_DISABLED, SCRIPTS_DISABLED_REMOTE, runs_program
 from pyconsul.durations import parse_duration
 
 Row = dict[str, Any]
@@ -40,17 +41,10 @@ def validate_check(ctx: APIContext, chk: Row) -> None:
                 raise ValueError
         except ValueError:
             raise HTTPError(400, f"Invalid TTL {chk['TTL']!r}") from None
-    if kind == "script":
-        cfg = ctx.agent.config
-        if cfg.enable_local_script_checks and not cfg.enable_script_checks:
-            raise HTTPError(400, "Scripts are disabled on this agent from remote calls; to enable, "
-                                 "configure 'enable_script_checks' to true")
-        if not cfg.enable_script_checks:
-            raise HTTPError(
-                400,
-                "Scripts are disabled on this agent; to enable, configure 'enable_script_checks' or "
-                "'enable_local_script_checks' to true",
-            )
+    if runs_program(chk) and not ctx.agent.config.enable_script_checks:
+        # enable_local_script_checks covers config files only, never the HTTP API.
+        raise HTTPError(400, SCRIPTS_DISABLED_REMOTE if ctx.agent.config.enable_local_script_checks
+                        else SCRIPTS_DISABLED)
 
 
 def agent_service(svc: Row, datacenter: str) -> Row:

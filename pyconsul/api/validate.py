@@ -10,6 +10,7 @@ import re
 from typing import Any
 
 from pyconsul.api.errors import HTTPError
+from pyconsul.checks.base import check_kind
 
 Row = dict[str, Any]
 
@@ -136,12 +137,8 @@ def validate_meta(meta: Any, reserved_ok: bool = False) -> None:
 
 
 def check_type(chk: Row) -> str:
-    for key, kind in (("TTL", "ttl"), ("HTTP", "http"), ("TCP", "tcp"), ("UDP", "udp"), ("GRPC", "grpc"),
-                      ("H2PING", "h2ping"), ("AliasService", "alias"), ("AliasNode", "alias"),
-                      ("DockerContainerID", "docker"), ("Args", "script")):
-        if chk.get(key):
-            return kind
-    return chk.get("Type", "") or ""
+    """The check's type by the one rule the scheduler also uses; a stored `Type` otherwise."""
+    return check_kind(chk) or chk.get("Type", "") or ""
 
 
 _DURATION_KEYS = ("Interval", "Timeout", "TTL", "DeregisterCriticalServiceAfter")

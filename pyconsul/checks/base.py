@@ -118,25 +118,8 @@ class CheckSpec:
         if not check_id:
             raise CheckDefinitionError("Check is not valid: missing CheckID")
         args = _get(d, "Args", "ScriptArgs")
-        if _get(d, "HTTP"):
-            kind = "http"
-        elif _get(d, "TCP"):
-            kind = "tcp"
-        elif _get(d, "UDP"):
-            kind = "udp"
-        elif _get(d, "GRPC"):
-            kind = "grpc"
-        elif _get(d, "H2PING", "H2Ping"):
-            kind = "h2ping"
-        elif _get(d, "DockerContainerID"):
-            kind = "docker"
-        elif args:
-            kind = "script"
-        elif _get(d, "AliasService", "AliasNode"):
-            kind = "alias"
-        elif _get(d, "TTL"):
-            kind = "ttl"
-        else:
+        kind = check_kind(d)
+        if not kind:
             raise CheckDefinitionError("Check is not valid: TTL must be > 0 for TTL checks")
         if kind == "docker" and not args:
             raise CheckDefinitionError("Check is not valid: Docker checks need Args")
@@ -180,6 +163,36 @@ class CheckSpec:
             service_id=str(_get(d, "ServiceID") or ""),
             definition=dict(d),
         )
+
+
+# Which field decides a check's type, first match wins: the one precedence for the HTTP API, config
+# files and the scheduler (Consul's order in agent.addCheck). A program-running field anywhere makes
+# the check a program check whatever else it carries, so nothing can ride past the script gate.
+_KIND_FIELDS: tuple[tuple[tuple[str, ...], str], ...] = (
+    (("DockerContainerID",), "docker"),
+    (("Args", "ScriptArgs"), "script"),
+    (("TTL",), "ttl"),
+    (("HTTP",), "http"),
+    (("TCP",), "tcp"),
+    (("UDP",), "udp"),
+    (("GRPC",), "grpc"),
+    (("H2PING", "H2Ping"), "h2ping"),
+    (("AliasService", "AliasNode"), "alias"),
+)
+PROGRAM_KINDS = frozenset({"script", "docker"})
+
+
+def check_kind(d: dict[str, Any]) -> str:
+    """The type of a CamelCase check definition ("" when it names none)."""
+    for names, kind in _KIND_FIELDS:
+        if _get(d, *names):
+            return kind
+    return ""
+
+
+def runs_program(d: dict[str, Any]) -> bool:
+    """Whether a definition would have the agent start a program (script or Docker exec)."""
+    return check_kind(d) in PROGRAM_KINDS
 
 
 _STRING_FIELDS = (
