@@ -43,6 +43,8 @@ from dataclasses import dataclass, field
 from functools import lru_cache
 from typing import Any
 
+import re2
+
 # FilterError is part of this module's API (re-exported from the parser module).
 from pyconsul.api.filter_grammar import (
     _NEGATED,
@@ -236,7 +238,8 @@ _RE_MESSAGES = (("missing ), unterminated subpattern", "missing closing )"),
                 ("bad escape", "invalid escape sequence"))
 
 
-def _compile_regex(raw: str) -> re.Pattern[str]:
+def _compile_regex(raw: str) -> Any:
+    """An RE2 matcher (linear time, as Consul's Go regexp): a GET must not backtrack on the event loop."""
     for tok in _REGEX_TOKENS.finditer(raw):
         bad = tok.group(0)
         if bad[0] == "(" or bad[1] in "123456789":
@@ -247,13 +250,35 @@ def _compile_regex(raw: str) -> re.Pattern[str]:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
             # RE2's \z (end of text) is Python's \Z; escapes are read pairwise so `\\z` stays literal
-            return re.compile("".join("\\Z" if tok == "\\z" else tok
+            # Python's parser only vets the syntax, for Go's wording of the common errors
+            re.compile("".join("\\Z" if tok == "\\z" else tok
                                       for tok in re.findall(r"\\.|[^\\]+|\\", raw, re.DOTALL)))
     except (re.error, OverflowError, RecursionError, ValueError) as exc:
         msg = str(getattr(exc, "msg", exc))
         msg = next((go for py, go in _RE_MESSAGES if msg.startswith(py)), msg)
         raise FilterError(f"{_PREFIX}Failed to compile regular expression {_go_quote(raw)}: "
                           f"error parsing regexp: {msg}: `{raw}`") from None
+    try:
+        return re2.compile(raw, _RE2_OPTIONS)
+    except re2.error as exc:
+        what, _, arg = _text(exc).partition(": ")
+        what = _RE2_MESSAGES.get(what, what)
+        raise FilterError(f"{_PREFIX}Failed to compile regular expression {_go_quote(raw)}: "
+                          f"error parsing regexp: {what}: `{arg or raw}`") from None
+
+
+def _text(exc: Exception) -> str:
+    arg = exc.args[0] if exc.args else exc
+    return arg.decode(errors="replace") if isinstance(arg, bytes) else str(arg)
+
+
+# RE2's C++ wording where Go's regexp (what Consul answers with) words it differently
+_RE2_MESSAGES = {"invalid repetition size": "invalid repeat count",
+                 "bad repetition operator": "invalid nested repetition operator",
+                 "invalid perl operator": "invalid or unsupported Perl syntax",
+                 "missing )": "missing closing )", "missing ]": "missing closing ]"}
+_RE2_OPTIONS = re2.Options()
+_RE2_OPTIONS.log_errors = False  # a bad user pattern is a 400, not a line on stderr
 
 
 # ---------------------------------------------------------------------------------------------
