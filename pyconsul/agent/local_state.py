@@ -82,13 +82,16 @@ class LocalState:
     def _save(self) -> None:
         if self._persist is None:
             return
-        self._persist.mkdir(parents=True, exist_ok=True)
+        # Check headers (tokens, credentials) live here: owner-only, like Consul's data dir files.
+        self._persist.mkdir(mode=0o700, parents=True, exist_ok=True)
+        os.chmod(self._persist, 0o700)
         data = {
             "services": {k: v for k, v in self.services.items() if k not in self.config_services},
             "checks": {k: v for k, v in self.checks.items() if k not in self.config_checks},
         }
         tmp = self._persist / "local-state.json.tmp"
-        with open(tmp, "w") as f:
+        with open(os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600), "w") as f:
+            os.fchmod(f.fileno(), 0o600)  # a leftover tmp file keeps its old mode otherwise
             json.dump(data, f)
             f.flush()
             os.fsync(f.fileno())

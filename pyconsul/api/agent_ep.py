@@ -13,7 +13,7 @@ from pyconsul.api.app import APIContext, Reply, dumps, json_reply, read_json
 from pyconsul.api.errors import HTTPError
 from pyconsul.api.params import QueryOptions, query_bool
 from pyconsul.api.validate import check_from_request, service_from_request
-from pyconsul.checks.base import SCRIPTS_DISABLED, SCRIPTS_DISABLED_REMOTE, runs_program
+from pyconsul.checks.base import SCRIPTS_DISABLED, SCRIPTS_DISABLED_REMOTE, http_request_problem, runs_program
 from pyconsul.durations import parse_duration
 
 Row = dict[str, Any]
@@ -41,6 +41,8 @@ def validate_check(ctx: APIContext, chk: Row) -> None:
                 raise ValueError
         except ValueError:
             raise HTTPError(400, f"Invalid TTL {chk['TTL']!r}") from None
+    if kind == "http" and (problem := http_request_problem(chk)):
+        raise HTTPError(400, f"Invalid check: {problem}")
     if runs_program(chk) and not ctx.agent.config.enable_script_checks:
         # enable_local_script_checks covers config files only, never the HTTP API.
         raise HTTPError(400, SCRIPTS_DISABLED_REMOTE if ctx.agent.config.enable_local_script_checks

@@ -7,6 +7,7 @@ floor of 1 s, default timeouts, validation, script-check gating).
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
@@ -121,6 +122,8 @@ class CheckSpec:
         kind = check_kind(d)
         if not kind:
             raise CheckDefinitionError("Check is not valid: TTL must be > 0 for TTL checks")
+        if kind == "http" and (problem := http_request_problem(d)):
+            raise CheckDefinitionError(f"Check is not valid: {problem}")
         if kind == "docker" and not args:
             raise CheckDefinitionError("Check is not valid: Docker checks need Args")
         interval = _dur(_get(d, "Interval"), "Interval")
@@ -216,6 +219,27 @@ def _check_types(d: dict[str, Any]) -> None:
         and all(isinstance(v, str) or (isinstance(v, list) and all(isinstance(x, str) for x in v)) for v in header.values())
     ):
         raise CheckDefinitionError("Check is not valid: Header must map names to lists of strings")
+
+
+# RFC 9110 token characters: what an HTTP method and a header name may hold.
+_TOKEN = frozenset("!#$%&'*+-.^_`|~0123456789abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ")
+
+
+def http_request_problem(d: dict[str, Any]) -> str:
+    """Why an HTTP check's Method or Header could not go on the wire as given ("" when fine):
+    CR/LF there would let a definition inject headers or whole requests."""
+    method = d.get("Method")
+    if isinstance(method, str) and method and not set(method) <= _TOKEN:
+        return f"net/http: invalid method {json.dumps(method)}"
+    header = d.get("Header")
+    if isinstance(header, dict):
+        for name, values in header.items():
+            if not name or not set(str(name)) <= _TOKEN:
+                return f"net/http: invalid header field name {json.dumps(str(name))}"
+            for value in values if isinstance(values, list) else [values]:
+                if any(ch in str(value) for ch in "\r\n\x00"):
+                    return f"net/http: invalid header field value for {json.dumps(str(name))}"
+    return ""
 
 
 def script_gate(spec: CheckSpec, local: bool, enable_script_checks: bool, enable_local_script_checks: bool) -> None:

@@ -81,3 +81,34 @@ def test_http_reregistration_of_a_config_check_id_is_no_longer_local(tmp_path: P
         assert "service:web" in saved["checks"] and "web" in saved["services"]
 
     asyncio.run(main())
+
+
+def test_http_check_method_or_header_with_crlf_is_refused_at_registration(tmp_path: Path) -> None:
+    agent = start_agent(tmp_path)
+    try:
+        base = {"Name": "h", "HTTP": "http://127.0.0.1:1/", "Interval": "10s"}
+        for bad in ({"Method": "GET / HTTP/1.1\r\nX-Evil: 1\r\n\r\nGET"}, {"Method": "GE T"},
+                    {"Header": {"X-A": ["v\r\nX-Evil: 1"]}}, {"Header": {"X A": ["v"]}}):
+            status, _, body = agent.request("PUT", "/v1/agent/check/register", {**base, **bad})
+            assert status == 400, (bad, status, body)
+            assert b"Invalid check: net/http: invalid" in body
+        assert "h" not in agent.get_json("/v1/agent/checks")
+        status, _, body = agent.request("PUT", "/v1/agent/check/register", {**base, "Method": "PURGE"})
+        assert status == 200, body
+    finally:
+        agent.stop()
+
+
+def test_local_state_file_is_owner_only(tmp_path: Path) -> None:
+    async def main() -> None:
+        async def write(cmd: Any) -> None:
+            return None
+
+        state_dir = tmp_path / "state"
+        local = LocalState("n1", write, lambda: {"Node": "n1"}, persist_dir=str(state_dir))
+        await local.add_check({"CheckID": "h", "Name": "h", "HTTP": "http://x/", "Interval": "10s",
+                               "Header": {"Authorization": ["Bearer secret"]}})
+        assert (state_dir / "local-state.json").stat().st_mode & 0o777 == 0o600
+        assert state_dir.stat().st_mode & 0o777 == 0o700
+
+    asyncio.run(main())
