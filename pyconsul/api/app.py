@@ -309,9 +309,8 @@ def build_app(agent: Agent) -> web.Application:
         by_path.setdefault(path, {})[method] = handler
     for path, methods in by_path.items():
         app.router.add_route("*", path, make_dispatch(ctx, methods))
-    if agent.config.ui:
-        from pyconsul.ui import add_ui_routes
+    from pyconsul.ui import add_ui_routes, options_from_config
 
-        add_ui_routes(app)
+    add_ui_routes(app, options_from_config(agent.config))
     app.router.add_route("*", "/{tail:.*}", _not_found)
     return app

@@ -5,6 +5,7 @@ from __future__ import annotations
 from pyconsul.api import agent_ep as agent
 from pyconsul.api import catalog, event, health, kv, session, status, txn
 from pyconsul.api.app import Handler
+from pyconsul.ui import internal_api as ui
 
 ROUTES: list[tuple[str, str, Handler]] = [
     # status
@@ -69,4 +70,8 @@ ROUTES: list[tuple[str, str, Handler]] = [
     ("PUT", "/v1/snapshot", status.snapshot_restore),
     ("GET", "/v1/coordinate/datacenters", status.coordinate_datacenters),
     ("GET", "/v1/coordinate/nodes", status.coordinate_nodes),
+    # the web UI's summaries
+    ("GET", "/v1/internal/ui/services", ui.services),
+    ("GET", "/v1/internal/ui/nodes", ui.nodes),
+    ("GET", "/v1/internal/ui/node/{node}", ui.node),
 ]

@@ -25,6 +25,7 @@ from pyconsul.config.errors import ConfigError
 from pyconsul.config.keys import AGENT, DNS_CONFIG
 from pyconsul.config.runtime import DNSConfig, Ports, RuntimeConfig
 from pyconsul.config.spec import DUR, ListOf, MapOf, Spec, Struct
+from pyconsul.config.stanzas import UIConfig
 from pyconsul.durations import parse_duration
 
 # Keys the builder fills by hand: definitions, and the blocks whose fields are read under
@@ -46,10 +47,7 @@ def build(conf: dict[str, Any], dev: bool, where: str = "config") -> RuntimeConf
         rc.snapshot_threshold = conf["raft_snapshot_threshold"]
     if (conf.get("performance") or {}).get("raft_multiplier") is not None:
         rc.raft_multiplier = rc.performance.raft_multiplier
-    ui_conf = conf.get("ui_config") or {}
-    if ui_conf.get("enabled") is not None:
-        rc.ui = ui_conf["enabled"]
-    rc.ui_config = replace(rc.ui_config, enabled=rc.ui)  # one answer, whichever key said it
+    rc.ui_config = _ui(rc, conf, where)
     rc.dns_config = _dns(rc.dns_config, conf.get("dns_config") or {})
     rc.services = [service_to_api(s, f"{where}: service {s.get('name') or i!r}") for i, s in enumerate(conf.get("services") or [])]
     rc.checks = []
@@ -59,6 +57,34 @@ def build(conf: dict[str, Any], dev: bool, where: str = "config") -> RuntimeConf
         rc.checks.append(top_level_check(check_to_api(c, f"{where}: check {c['name']!r}")))
     _finish(rc)
     return rc
+
+
+_UI_BOTH = (
+    "Both the ui_config.enabled and ui_config.dir (or -ui and -ui-dir) were specified, please provide only "
+    "one. If trying to use your own web UI resources, use ui_config.dir or the -ui-dir flag. The web UI is "
+    "included in the binary so use ui_config.enabled or the -ui flag to enable it"
+)
+
+
+def ui_content_path(path: str) -> str:
+    """Consul's rule: the UI's URL prefix always starts and ends with one slash ("/ui/" when unset)."""
+    trimmed = path.strip("/")
+    return f"/{trimmed}/" if trimmed else "/ui/"
+
+
+def _ui(rc: RuntimeConfig, conf: dict[str, Any], where: str) -> UIConfig:
+    """ui_config over the legacy `ui`, `ui_dir` and `ui_content_path` keys (the block wins)."""
+    block = conf.get("ui_config") or {}
+    explicit = block.get("enabled") if block.get("enabled") is not None else conf.get("ui")
+    if explicit is not None:
+        rc.ui = bool(explicit)
+    ui_dir = block.get("dir") or rc.ui_dir
+    if explicit and ui_dir:
+        raise ConfigError(f"{where}: {_UI_BOTH}")
+    content_path = block.get("content_path") or rc.ui_content_path
+    # One answer whichever key said it; a dir of one's own serves the UI without -ui.
+    rc.ui = rc.ui or bool(ui_dir)
+    return replace(rc.ui_config, enabled=rc.ui, dir=ui_dir, content_path=ui_content_path(content_path))
 
 
 def typed_value(spec: Spec, value: Any, current: Any) -> Any:

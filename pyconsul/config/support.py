@@ -73,6 +73,7 @@ IMPLEMENTED = frozenset({
     "dns_config.enable_truncate", "dns_config.udp_answer_limit", "dns_config.a_record_limit",
     "dns_config.recursor_timeout", "dns_config.soa.expire", "dns_config.soa.min_ttl",
     "dns_config.soa.refresh", "dns_config.soa.retry", "recursors", "ui", "ui_config.enabled",
+    "ui_dir", "ui_content_path", "ui_config.dir", "ui_config.content_path",
     # TLS as the HTTPS listener and the checks read it
     "ca_file", "ca_path", "cert_file", "key_file", "verify_incoming_https",
 })

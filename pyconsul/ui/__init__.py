@@ -1,26 +1,21 @@
-"""The web UI under /ui/: static files that read the HTTP API (a view like any other)."""
+"""The web UI under /ui/: static ES modules that read the same HTTP API every client uses.
+
+`server` serves the files (content path, ETags, CSP), `settings` is what the page learns before
+its first fetch, `internal_api` holds Consul's /v1/internal/ui/* summaries the list views read.
+"""
 
 from __future__ import annotations
 
-from pathlib import Path
+from typing import TYPE_CHECKING
 
-from aiohttp import web
+from pyconsul.ui.server import UIOptions, add_ui_routes
 
-STATIC = Path(__file__).parent / "static"
+if TYPE_CHECKING:
+    from pyconsul.config.runtime import RuntimeConfig
 
-
-async def _index(req: web.Request) -> web.StreamResponse:
-    return web.FileResponse(STATIC / "index.html", headers={"Cache-Control": "no-cache"})
-
-
-async def _root(req: web.Request) -> web.StreamResponse:
-    raise web.HTTPMovedPermanently("/ui/")
+__all__ = ["UIOptions", "add_ui_routes", "options_from_config"]
 
 
-def add_ui_routes(app: web.Application) -> None:
-    app.router.add_get("/", _root)
-    app.router.add_get("/ui", _root)
-    app.router.add_get("/ui/", _index)
-    app.router.add_static("/ui/static/", STATIC)
-    # Client-side routes (/ui/dc1/services/web ...) all load the same page.
-    app.router.add_get("/ui/{tail:.+}", _index)
+def options_from_config(cfg: RuntimeConfig) -> UIOptions:
+    ui = cfg.ui_config
+    return UIOptions(enabled=ui.enabled, content_path=ui.content_path, dir=ui.dir)
