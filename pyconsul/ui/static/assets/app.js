@@ -1,0 +1,118 @@
+// Start-up: read the settings the agent put in index.html, build the header, and mount the view
+// for the current URL (unmounting aborts the old view's blocking queries).
+import { Api } from "./api.js";
+import { h } from "./dom.js";
+import { sectionOf, visibleNav } from "./nav.js";
+import { Router } from "./router.js";
+import * as kv from "./views/kv.js";
+import * as node from "./views/node.js";
+import * as nodes from "./views/nodes.js";
+import * as service from "./views/service.js";
+import * as services from "./views/services.js";
+
+const VIEWS = {
+  services: services.mount,
+  service: service.mount,
+  nodes: nodes.mount,
+  node: node.mount,
+  "kv-folder": kv.mountFolder,
+  "kv-key": kv.mountKey,
+  "kv-create": kv.mountCreate,
+};
+
+const TOKEN_KEY = "pyconsul:token"; // the ACL login box (a later view) stores the token here
+
+function readSettings() {
+  const meta = document.querySelector('meta[name="pyconsul-ui-settings"]');
+  try { return JSON.parse(meta.content); } catch { return { ContentPath: "/ui/" }; }
+}
+
+const settings = readSettings();
+const base = settings.ContentPath || "/ui/";
+const main = document.getElementById("main");
+const navList = document.getElementById("nav");
+const dcSelect = document.getElementById("dc");
+const live = document.getElementById("live");
+let current = null; // { controller, route }
+let localDc = "";
+
+function setLive(ok) {
+  live.dataset.live = ok ? "yes" : "no";
+  live.textContent = ok ? "live" : "reconnecting…";
+}
+
+const router = new Router(base, (route) => show(route));
+
+function navigate(route) {
+  router.go(router.href(route), { replace: true });
+}
+
+function renderNav(route) {
+  const section = sectionOf(route);
+  navList.replaceChildren(...visibleNav(settings).map((item) => {
+    const target = item.route === "feature" ? { name: "feature", dc: route.dc, feature: item.section } : { name: item.route, dc: route.dc, prefix: "" };
+    return h("li", {}, h("a", { href: router.href(target), "aria-current": item.section === section ? "page" : false, "data-nav": item.section }, item.label));
+  }));
+  if (dcSelect.value !== route.dc && [...dcSelect.options].some((o) => o.value === route.dc)) dcSelect.value = route.dc;
+}
+
+function show(route) {
+  if (route.name === "home" || route.name === "notfound") {
+    if (localDc) navigate({ name: "services", dc: localDc });
+    return;
+  }
+  if (current && current.path === location.pathname + location.search) {
+    // The same place again (a click on the link to this page): the view is already live.
+    return;
+  }
+  if (current) current.controller.abort();
+  const controller = new AbortController();
+  current = { controller, path: location.pathname + location.search };
+  const api = new Api({ dc: route.dc === localDc ? "" : route.dc, token: () => localStorage.getItem(TOKEN_KEY) || "", onLive: setLive });
+  renderNav(route);
+  const view = h("div", { class: "view", "data-view": route.name });
+  main.replaceChildren(view);
+  const ctx = {
+    api, router, route, settings, signal: controller.signal,
+    setTitle: (t) => { document.title = `${t} · ${route.dc} · pyconsul`; },
+  };
+  const mount = VIEWS[route.name];
+  if (mount) mount(view, ctx);
+  else {
+    ctx.setTitle("Not available");
+    view.append(h("h1", { tabindex: "-1", "data-focus": "heading" }, "Not available"),
+      h("p", {}, `This agent does not serve a "${route.feature}" view.`));
+  }
+  if (document.activeElement === document.body || !main.contains(document.activeElement)) {
+    const heading = view.querySelector('[data-focus="heading"]');
+    if (heading && started) heading.focus({ preventScroll: true });
+  }
+  window.scrollTo({ top: 0 });
+}
+
+let started = false;
+
+async function start() {
+  const api = new Api({ dc: "", onLive: setLive });
+  try {
+    const self = await api.get("agent/self");
+    localDc = self.Config.Datacenter;
+    document.getElementById("node-name").textContent = self.Config.NodeName;
+  } catch {
+    localDc = "dc1";
+  }
+  let dcs = [localDc];
+  try { dcs = await api.get("catalog/datacenters"); } catch { /* the local one is enough */ }
+  const route = router.current();
+  if (route.dc && !dcs.includes(route.dc)) dcs.push(route.dc);
+  dcSelect.replaceChildren(...dcs.map((dc) => h("option", { value: dc }, dc)));
+  dcSelect.addEventListener("change", () => {
+    const r = router.current();
+    const name = ["service", "node"].includes(r.name) ? r.name + "s" : r.name.startsWith("kv") ? "kv-folder" : r.name;
+    router.go(router.href({ name, dc: dcSelect.value, prefix: "", feature: r.feature }));
+  });
+  router.start();
+  started = true;
+}
+
+start();
