@@ -105,8 +105,8 @@ def test_blocking_summary_wakes_on_a_check_change(shared_agent: AgentProcess) ->
 
 
 def test_ui_off_and_custom_content_path_and_dir(tmp_path: Path) -> None:
-    off = start_agent(tmp_path / "off", dev=False, name="off",
-                      *("-server", "-bootstrap", "-data-dir", str(tmp_path / "off-data")))
+    off = start_agent(tmp_path / "off", "-server", "-bootstrap", "-data-dir", str(tmp_path / "off-data"),
+                      dev=False, name="off")
     try:
         status, headers, body = _get(off, "/")
         assert status == 200 and body.decode() == DISABLED_TEXT

@@ -92,6 +92,10 @@ function show(route) {
 
 let started = false;
 
+// Leaving the page must end its blocking queries at once: a long-poll the browser lets run on
+// after unload keeps one of its six connections to the agent busy until the wait expires.
+window.addEventListener("pagehide", () => { if (current) current.controller.abort(); });
+
 async function start() {
   const api = new Api({ dc: "", onLive: setLive });
   try {
