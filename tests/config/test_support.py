@@ -24,6 +24,9 @@ SAMPLE: dict[str, Any] = {"str": "10.0.0.9", "int": 7, "bool": True, "float": 2.
 SPECIAL: dict[str, Any] = {
     "node_id": "5e1d1b0c-3f37-4d7c-9a10-0d4f0c4b1c2a", "datacenter": "dc-7", "encrypt": "cg8StVXbQJ0gPvMd9o7yrg==",
     "log_level": "warn", "domain": "corp.", "alt_domain": "alt.", "bootstrap": False, "bootstrap_expect": 0, "auto_encrypt.allow_tls": False,
+    # the UI's path is held as Consul normalises it (one slash each side), so a sample that is
+    # already normal lands unchanged
+    "ui_content_path": "/dash/", "ui_config.content_path": "/dash/",
 }
 # Keys whose field has another name (or a flattened block) in RuntimeConfig.
 RENAMED = {"raft_snapshot_threshold": "snapshot_threshold", "dns_config.soa.expire": "dns_config.soa_expire",

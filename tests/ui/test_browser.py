@@ -18,7 +18,7 @@ from typing import Any
 
 import pytest
 
-from tests.agent_proc import AgentProcess, start_agent
+from tests.support.agents import AgentProcess, start_agent
 
 webdriver = pytest.importorskip("selenium.webdriver")
 from selenium.webdriver.common.by import By  # noqa: E402
@@ -38,8 +38,10 @@ def ui_agent(tmp_path_factory: pytest.TempPathFactory) -> Iterator[AgentProcess]
 
 
 @pytest.fixture(scope="module")
-def browser() -> Iterator[Any]:
+def browser(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Any]:
     opts = webdriver.ChromeOptions()
+    # Its own profile directory: Chromium's default one would be left in $TMPDIR.
+    opts.add_argument(f"--user-data-dir={tmp_path_factory.mktemp('chromium-profile')}")
     for arg in ("--headless=new", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage",
                 "--window-size=1280,900", "--no-first-run", "--disable-background-networking",
                 "--disable-component-update", "--disable-sync"):
@@ -258,7 +260,7 @@ def test_no_request_leaves_the_agent_and_nothing_violates_the_csp(ui_agent: Agen
     d = browser
     d.get_log("browser")  # drop what earlier tests logged
     d.get_log("performance")
-    for path, ready in (("/ui/dc1/services", '[data-service="nginx"]'), ("/ui/dc1/services/nginx", "[data-instance]"),
+    for path, ready in (("/ui/dc1/services", '[data-service="consul"]'), ("/ui/dc1/services/consul", "[data-instance]"),
                         ("/ui/dc1/nodes", "[data-node]"), ("/ui/dc1/nodes/consul-server01", "[data-service-id]"),
                         ("/ui/dc1/kv/", '[data-test="kv-create"]')):
         d.get(ui_agent.base_url + path)

@@ -12,7 +12,7 @@ import pytest
 from pyconsul.config.builder import build, ui_content_path
 from pyconsul.config.errors import ConfigError
 from pyconsul.ui.server import CSP, DISABLED_TEXT
-from tests.agent_proc import AgentProcess, start_agent
+from tests.support.agents import AgentProcess, start_agent
 
 
 def _no_redirect(agent: AgentProcess, path: str) -> tuple[int, dict[str, str], bytes]:
