@@ -6,7 +6,7 @@ import time
 from pathlib import Path
 from urllib.parse import quote
 
-from tests.agent_proc import start_agent
+from tests.support.agents import start_agent
 
 
 def test_catastrophic_pattern_answers_fast_and_rejected_patterns_are_400(tmp_path: Path) -> None:

@@ -13,7 +13,7 @@ import pytest
 from pyconsul.agent.local_state import LocalState
 from pyconsul.api.validate import check_from_request
 from pyconsul.checks.base import CheckSpec, check_kind
-from tests.agent_proc import start_agent
+from tests.support.agents import start_agent
 
 REMOTE_REFUSED = b"Scripts are disabled on this agent from remote calls; to enable, configure 'enable_script_checks' to true"
 
