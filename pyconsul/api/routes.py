@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from pyconsul.api import agent_ep as agent
-from pyconsul.api import catalog, event, health, kv, session, status, txn
+from pyconsul.api import agent_extras, catalog, event, health, kv, operator, session, status, txn
 from pyconsul.api.app import Handler
 from pyconsul.ui import internal_api as ui
 
@@ -48,6 +48,10 @@ ROUTES: list[tuple[str, str, Handler]] = [
     ("PUT", "/v1/agent/leave", agent.leave),
     ("PUT", "/v1/agent/join/{address}", agent.join),
     ("PUT", "/v1/agent/force-leave/{node}", agent.force_leave),
+    ("PUT", "/v1/agent/token/{type}", agent_extras.token),
+    ("GET", "/v1/agent/version", agent_extras.version),
+    ("GET", "/v1/agent/health/service/id/{id}", agent_extras.health_by_id),
+    ("GET", "/v1/agent/health/service/name/{name}", agent_extras.health_by_name),
     # kv
     ("GET", "/v1/kv/{key:.*}", kv.get),
     ("PUT", "/v1/kv/{key:.*}", kv.put),
@@ -66,6 +70,16 @@ ROUTES: list[tuple[str, str, Handler]] = [
     # operator, snapshot, coordinates
     ("GET", "/v1/operator/raft/configuration", status.raft_configuration),
     ("DELETE", "/v1/operator/raft/peer", status.raft_remove_peer),
+    ("POST", "/v1/operator/raft/transfer-leader", operator.raft_transfer_leader),
+    ("GET", "/v1/operator/autopilot/configuration", operator.autopilot_get),
+    ("PUT", "/v1/operator/autopilot/configuration", operator.autopilot_set),
+    ("GET", "/v1/operator/autopilot/health", operator.autopilot_health),
+    ("GET", "/v1/operator/autopilot/state", operator.autopilot_state),
+    ("GET", "/v1/operator/usage", operator.usage),
+    ("GET", "/v1/operator/keyring", operator.keyring),
+    ("POST", "/v1/operator/keyring", operator.keyring),
+    ("PUT", "/v1/operator/keyring", operator.keyring),
+    ("DELETE", "/v1/operator/keyring", operator.keyring),
     ("GET", "/v1/snapshot", status.snapshot_save),
     ("PUT", "/v1/snapshot", status.snapshot_restore),
     ("GET", "/v1/coordinate/datacenters", status.coordinate_datacenters),

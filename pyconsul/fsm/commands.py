@@ -102,6 +102,15 @@ class TombstoneReap(Command):
 
 
 @dataclass
+class AutopilotSet(Command):
+    """Operator.AutopilotSetConfiguration: the whole configuration, optionally check-and-set."""
+
+    TYPE: ClassVar[str] = "autopilot-set"
+    config: dict[str, Any]
+    cas: int | None = None
+
+
+@dataclass
 class Noop(Command):
     """Committed by a new leader / on startup so reads see every earlier write."""
 

@@ -66,6 +66,8 @@ class StateMachine:
         if isinstance(cmd, c.TombstoneReap):
             s.kv.reap_tombstones(cmd.index)
             return True
+        if isinstance(cmd, c.AutopilotSet):
+            return s.autopilot.set(idx, cmd.config, cmd.cas)
         if isinstance(cmd, c.Noop):
             return None
         raise c.UnknownCommand(f"no handler for {type(cmd).__name__}")

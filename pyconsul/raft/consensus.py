@@ -248,6 +248,10 @@ class RaftConsensus:
         except NoLeader:
             raise NoLeaderError() from None
 
+    async def transfer_leader(self, node_id: str = "") -> bool:
+        """`operator raft transfer-leader`: hand leadership to the most up-to-date voter."""
+        return await self.node.transfer_leadership()
+
     # Gossip hooks: the agent calls these from its member events (server members only).
     def note_server(self, node_id: str, name: str, addr: str) -> None:
         """A server member is alive at `addr` ("IP:server port")."""

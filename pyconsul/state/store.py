@@ -1,8 +1,8 @@
 """StateStore: the tables, their shared index table and write transaction, snapshot and restore.
 
 The store is composed of one object per table: `store.catalog` (nodes, services, checks),
-`store.kv` (keys, tombstones, locks), `store.sessions` and `store.events`. They share one
-`IndexTable` (`store.indexes`), one `WriteTxn` (`store.txn`) and the `WatchRegistry`
+`store.kv` (keys, tombstones, locks), `store.sessions`, `store.events` and `store.autopilot`.
+They share one `IndexTable` (`store.indexes`), one `WriteTxn` (`store.txn`) and the `WatchRegistry`
 (`store.watches`) blocking queries wait on.
 
 Rules a caller must keep:
@@ -24,6 +24,7 @@ from __future__ import annotations
 from typing import Any
 
 from pyconsul.clock import SYSTEM_CLOCK, Clock
+from pyconsul.state.autopilot import AutopilotTable
 from pyconsul.state.catalog import CatalogTable
 from pyconsul.state.events import EventTable
 from pyconsul.state.kv import KVTable
@@ -45,6 +46,7 @@ class StateStore:
         self.kv = KVTable(self.txn, self.indexes, clock)
         self.sessions = SessionTable(self.txn, self.indexes, self.catalog, self.kv)
         self.events = EventTable(self.txn, self.indexes)
+        self.autopilot = AutopilotTable(self.txn, self.indexes)
         # Sessions read the catalog and the KV table; both answer back to it (the catalog ends
         # sessions whose node or check fails, a KV lock needs a live session). Wired here so no
         # table module imports the session table.
@@ -70,6 +72,7 @@ class StateStore:
             **self.kv.snapshot(),
             **self.sessions.snapshot(),
             **self.events.snapshot(),
+            **self.autopilot.snapshot(),
         }
 
     def restore(self, snap: dict[str, Any]) -> None:
@@ -82,5 +85,6 @@ class StateStore:
         self.kv.restore(snap)
         self.sessions.restore(snap)
         self.events.restore(snap)
+        self.autopilot.restore(snap)
         self.txn.discard()
         self.watches.fire_all()
