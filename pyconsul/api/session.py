@@ -75,7 +75,7 @@ async def create(ctx: APIContext, req: web.Request, q: QueryOptions) -> Reply:
             raise HTTPError(
                 400, f"Invalid Session TTL '{format_duration(ttl)}', must be between [10s=24h0m0s]"
             )
-        ttl_text = format_duration(ttl) if ttl else ""
+        ttl_text = b["ttl"] if ttl else ""  # Consul keeps the TTL as the client wrote it
     lock_delay = 15.0 if "lockdelay" not in b else _duration(b["lockdelay"], "LockDelay")
     if lock_delay > 60:
         lock_delay = 60.0

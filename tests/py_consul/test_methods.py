@@ -1,0 +1,335 @@
+"""Every py-consul method whose endpoint Consul serves, called unmodified against a real agent and
+compared with Consul's documented answer. `covers(...)` names the methods a test exercises; the
+coverage test fails when a client method is neither covered nor listed in `skips.SKIPS`."""
+
+from __future__ import annotations
+
+import base64
+import inspect
+import threading
+import time
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any, TypeVar
+
+import consul
+import pytest
+
+from tests.agent_proc import AgentProcess, start_agent
+from tests.py_consul.skips import SKIPS
+
+F = TypeVar("F", bound=Callable[..., Any])
+COVERED: set[str] = set()
+# Helpers on the client object, not calls to an endpoint.
+NOT_ENDPOINTS = {"http_connect", "prepare_headers"}
+
+
+def covers(*methods: str) -> Callable[[F], F]:
+    def mark(fn: F) -> F:
+        COVERED.update(methods)
+        return fn
+
+    return mark
+
+
+def client_methods(root: consul.Consul) -> set[str]:
+    """Dotted names of every public method reachable from the client's API groups."""
+    found: set[str] = set()
+    seen: set[int] = set()
+
+    def walk(obj: object, prefix: str) -> None:
+        for name in dir(obj):
+            if name.startswith("_") or name == "http":
+                continue
+            value = getattr(obj, name)
+            if isinstance(value, consul.Consul):
+                continue  # each group's `agent` points back at the client
+            if inspect.ismethod(value):
+                found.add(prefix + name)
+            elif type(value).__module__.startswith("consul.") and id(value) not in seen:
+                seen.add(id(value))
+                walk(value, prefix + name + ".")
+
+    walk(root, "")
+    found.update(n for n in dir(root) if not n.startswith("_") and inspect.ismethod(getattr(root, n)))
+    return found - NOT_ENDPOINTS
+
+
+def wait_for(check: Callable[[], Any], timeout: float = 10.0) -> Any:
+    deadline = time.monotonic() + timeout
+    while True:
+        value = check()
+        if value or time.monotonic() > deadline:
+            return value
+        time.sleep(0.05)
+
+
+@pytest.fixture(scope="module")
+def cli(shared_agent: AgentProcess) -> Iterator[consul.Consul]:
+    yield consul.Consul(host=shared_agent.host, port=shared_agent.http_port)
+
+
+@pytest.fixture(scope="module")
+def node_name(cli: consul.Consul) -> str:
+    return str(cli.agent.self()["Config"]["NodeName"])
+
+
+def test_every_client_method_is_tested_or_skipped_for_an_open_issue() -> None:
+    methods = client_methods(consul.Consul())
+    assert not COVERED & set(SKIPS), "a skipped method has a test: take it off the skip list"
+    assert sorted(methods - COVERED - set(SKIPS)) == []
+    assert sorted((COVERED | set(SKIPS)) - methods) == []  # names that no longer exist
+    assert {issue for issue, _ in SKIPS.values()} <= {15, 16, 17, 20}
+
+
+@pytest.mark.parametrize("method", sorted(SKIPS))
+def test_skipped_for_open_issue(method: str) -> None:
+    issue, reason = SKIPS[method]
+    pytest.skip(f"issue {issue}: {reason}")
+
+
+# ------------------------------------------------------------------------------------ kv
+@covers("kv.put", "kv.get", "kv.delete")
+def test_kv(cli: consul.Consul) -> None:
+    assert cli.kv.put("pc/a", "1", flags=7) is True
+    idx, row = cli.kv.get("pc/a")
+    assert (row["Key"], row["Value"], row["Flags"]) == ("pc/a", b"1", 7)
+    assert int(idx) == row["ModifyIndex"]
+    assert cli.kv.put("pc/a", "2", cas=row["ModifyIndex"] + 99) is False
+    cli.kv.put("pc/b/c", "3")
+    _, keys = cli.kv.get("pc/", keys=True, separator="/")
+    assert keys == ["pc/a", "pc/b/"]
+    assert cli.kv.delete("pc/", recurse=True) is True
+    assert cli.kv.get("pc/a") == (cli.kv.get("pc/a")[0], None)
+
+
+# ------------------------------------------------------------------------------- catalog
+@covers("catalog.register", "catalog.nodes", "catalog.node", "catalog.services", "catalog.service",
+        "catalog.deregister", "catalog.datacenters")
+def test_catalog(cli: consul.Consul) -> None:
+    assert cli.catalog.datacenters() == ["dc1"]
+    assert cli.catalog.register("pc-node", "10.1.1.1", service={"Service": "pc-svc", "ID": "pc1", "Port": 80,
+                                                                  "Tags": ["t"]}) is True
+    _, nodes = cli.catalog.nodes()
+    assert "pc-node" in [n["Node"] for n in nodes]
+    _, node = cli.catalog.node("pc-node")
+    assert node["Node"]["Address"] == "10.1.1.1" and node["Services"]["pc1"]["Port"] == 80
+    _, services = cli.catalog.services()
+    assert services["pc-svc"] == ["t"] and "consul" in services
+    _, rows = cli.catalog.service("pc-svc", tag="t")
+    assert [(r["Node"], r["ServiceID"], r["ServicePort"]) for r in rows] == [("pc-node", "pc1", 80)]
+    assert cli.catalog.deregister("pc-node") is True
+    assert cli.catalog.node("pc-node")[1] is None
+
+
+# -------------------------------------------------------------------------------- health
+@covers("health.service", "health.checks", "health.node", "health.state")
+def test_health(cli: consul.Consul, node_name: str) -> None:
+    cli.agent.service.register("pc-h", service_id="pc-h1", check=consul.Check.ttl("30s"))
+    try:
+        cli.agent.check.ttl_pass("service:pc-h1")
+        rows = wait_for(lambda: cli.health.service("pc-h", passing=True)[1])
+        assert [r["Service"]["ID"] for r in rows] == ["pc-h1"]
+        _, checks = cli.health.checks("pc-h")
+        assert [(c["CheckID"], c["Status"]) for c in checks] == [("service:pc-h1", "passing")]
+        _, node_checks = cli.health.node(node_name)
+        assert "serfHealth" in [c["CheckID"] for c in node_checks]
+        _, passing = cli.health.state("passing")
+        assert {"serfHealth", "service:pc-h1"} <= {c["CheckID"] for c in passing}
+    finally:
+        cli.agent.service.deregister("pc-h1")
+
+
+# --------------------------------------------------------------------------------- agent
+@covers("agent.self", "agent.members", "agent.services", "agent.service.register", "agent.service_definition",
+        "agent.service.maintenance", "agent.service.deregister", "agent.checks", "agent.check.register",
+        "agent.check.ttl_pass", "agent.check.ttl_warn", "agent.check.ttl_fail", "agent.check.deregister",
+        "agent.maintenance")
+def test_agent_services_and_checks(cli: consul.Consul, node_name: str) -> None:
+    me = cli.agent.self()
+    assert me["Config"]["Datacenter"] == "dc1" and me["Member"]["Name"] == node_name
+    assert [m["Name"] for m in cli.agent.members()] == [node_name]
+    assert cli.agent.service.register("pc-a", service_id="pc-a1", port=81, tags=["x"]) is True
+    assert cli.agent.services()["pc-a1"]["Port"] == 81
+    assert cli.agent.services(filter_expr='Service == "nope"') == {}
+    definition = cli.agent.service_definition("pc-a1")
+    assert definition["Service"] == "pc-a" and definition["Tags"] == ["x"] and definition["ContentHash"]
+    assert cli.agent.service.maintenance("pc-a1", True, "fix") is True
+    maint = cli.agent.checks()["_service_maintenance:pc-a1"]
+    assert maint["Status"] == "critical" and maint["Notes"] == "fix"
+    assert cli.agent.service.maintenance("pc-a1", False) is True
+    assert cli.agent.check.register("pc-ttl", check=consul.Check.ttl("30s"), check_id="pc-ttl") is True
+    for verb, status in (("ttl_pass", "passing"), ("ttl_warn", "warning"), ("ttl_fail", "critical")):
+        assert getattr(cli.agent.check, verb)("pc-ttl", notes=verb) is True
+        row = cli.agent.checks()["pc-ttl"]
+        assert (row["Status"], row["Output"]) == (status, verb)
+    assert cli.agent.check.ttl_pass("pc-missing") is False  # 404 Unknown check ID
+    assert cli.agent.check.deregister("pc-ttl") is True
+    assert "pc-ttl" not in cli.agent.checks()
+    assert cli.agent.maintenance(True, "node work") is True
+    assert cli.agent.checks()["_node_maintenance"]["Notes"] == "node work"
+    assert cli.agent.maintenance(False) is True
+    assert "_node_maintenance" not in cli.agent.checks()
+    assert cli.agent.service.deregister("pc-a1") is True
+    assert cli.agent.service_definition("pc-a1") is None  # 404 unknown service ID
+
+
+@covers("agent.metrics", "agent.reload", "agent.join", "agent.monitor")
+def test_agent_control(cli: consul.Consul) -> None:
+    metrics = cli.agent.metrics()
+    assert {"Timestamp", "Gauges", "Counters", "Samples"} <= set(metrics)
+    assert "# TYPE" in cli.agent.metrics(format_prometheus=True)
+    assert cli.agent.reload() is True
+    serf = cli.agent.self()["Member"]
+    assert cli.agent.join(f"{serf['Addr']}:{serf['Port']}") is True
+    with pytest.raises(consul.ConsulException, match="Unknown log level"):
+        cli.agent.monitor(loglevel="loud")
+    # The stream stays open while the agent runs (it ends when the module's agent stops).
+    def stream() -> None:
+        try:
+            cli.agent.monitor(loglevel="debug")
+        except (consul.ConsulException, OSError, ValueError):
+            pass  # the stream ends with a closed connection when the agent stops or the test ends
+
+    streaming = threading.Thread(target=stream, daemon=True)
+    streaming.start()
+    streaming.join(1.0)
+    assert streaming.is_alive()
+
+
+@covers("agent.token.set", "agent.token.set_agent", "agent.token.set_agent_recovery",
+        "agent.token.set_config_file_service_registration", "agent.token.set_default",
+        "agent.token.set_replication")
+def test_agent_tokens_without_acls(cli: consul.Consul) -> None:
+    # With ACLs off Consul answers 401 "ACL support disabled" for every token type.
+    token = cli.agent.token
+    calls = [lambda: token.set("default", "s"), lambda: token.set_agent("s"),
+             lambda: token.set_agent_recovery("s"), lambda: token.set_config_file_service_registration("s"),
+             lambda: token.set_default("s"), lambda: token.set_replication("s")]
+    for call in calls:
+        with pytest.raises(consul.ACLDisabled, match="ACL support disabled"):
+            call()
+
+
+@covers("agent.force_leave", "agent.leave")
+def test_agent_leave(tmp_path: Path) -> None:
+    agent = start_agent(tmp_path)
+    try:
+        cli = consul.Consul(host=agent.host, port=agent.http_port)
+        def force_leave_error() -> str:
+            try:
+                cli.agent.force_leave("ghost")
+            except consul.ConsulException as exc:
+                return "" if "membership is not enabled" in str(exc) else str(exc)  # gossip still starting
+            return "no error"
+
+        assert "No node found with name 'ghost'" in wait_for(force_leave_error)
+        assert cli.agent.leave() is True
+        assert wait_for(lambda: not agent.alive(), timeout=15)
+    finally:
+        agent.stop()
+
+
+# ----------------------------------------------------------------------- session / event
+@covers("session.create", "session.info", "session.list", "session.node", "session.renew", "session.destroy")
+def test_sessions(cli: consul.Consul, node_name: str) -> None:
+    sid = cli.session.create(name="pc-s", ttl=60, behavior="delete")
+    _, info = cli.session.info(sid)
+    assert (info["Name"], info["Behavior"], info["TTL"]) == ("pc-s", "delete", "60s")
+    assert sid in [s["ID"] for s in cli.session.list()[1]]
+    assert sid in [s["ID"] for s in cli.session.node(node_name)[1]]
+    renewed = cli.session.renew(sid)
+    assert renewed["ID"] == sid
+    assert cli.session.destroy(sid) is True
+    assert cli.session.info(sid)[1] is None
+    with pytest.raises(consul.NotFound, match=f"Session id '{sid}' not found"):
+        cli.session.renew(sid)
+
+
+@covers("event.fire", "event.list")
+def test_events(cli: consul.Consul) -> None:
+    fired = cli.event.fire("pc-ev", "payload")
+    assert fired["Name"] == "pc-ev" and fired["LTime"] >= 1 and fired["ID"]
+    _, events = cli.event.list(name="pc-ev")
+    assert [e["Name"] for e in events] == ["pc-ev"] and events[0]["Payload"] == b"payload"
+
+
+# ------------------------------------------------------------------ txn, status, snapshot
+@covers("txn.put")
+def test_txn(cli: consul.Consul) -> None:
+    value = base64.b64encode(b"v").decode()
+    out = cli.txn.put([{"KV": {"Verb": "set", "Key": "pc-txn/a", "Value": value}},
+                       {"KV": {"Verb": "get", "Key": "pc-txn/a"}}])
+    assert out["Errors"] is None and out["Results"][1]["KV"]["Value"] == value
+    with pytest.raises(consul.ConsulException):
+        cli.txn.put([{"KV": {"Verb": "cas", "Key": "pc-txn/a", "Value": value, "Index": 999999}}])
+
+
+@covers("status.leader", "status.peers", "operator.raft_config")
+def test_status_and_raft(cli: consul.Consul) -> None:
+    leader = cli.status.leader()
+    assert leader and cli.status.peers() == [leader]
+    servers = cli.operator.raft_config()["Servers"]
+    assert [(s["Address"], s["Leader"], s["Voter"]) for s in servers] == [(leader, True, True)]
+
+
+@covers("snapshot.save", "snapshot.restore")
+def test_snapshot_roundtrip(cli: consul.Consul) -> None:
+    cli.kv.put("pc-snap", "before")
+    archive = cli.snapshot.save()
+    assert archive[:2] == b"\x1f\x8b"  # gzip'd tar, as Consul writes it
+    cli.kv.put("pc-snap", "after")
+    assert cli.snapshot.restore(archive) is True
+    assert wait_for(lambda: cli.kv.get("pc-snap")[1]["Value"] == b"before")
+
+
+# ------------------------------------------------------------------------------ operator
+@covers("operator.autopilot_configuration", "operator.update_autopilot_configuration")
+def test_autopilot_configuration(cli: consul.Consul) -> None:
+    before = cli.operator.autopilot_configuration()
+    assert before["LastContactThreshold"] == "200ms" and before["ServerStabilizationTime"] == "10s"
+    assert cli.operator.update_autopilot_configuration(cleanup_dead_servers=False, max_trailing_logs=300,
+                                                       last_contact_threshold="1s",
+                                                       server_stabilization_time="10s") is True
+    now = cli.operator.autopilot_configuration()
+    assert (now["CleanupDeadServers"], now["MaxTrailingLogs"], now["LastContactThreshold"]) == (False, 300, "1s")
+    stale = now["ModifyIndex"] - 1
+    assert cli.operator.update_autopilot_configuration(max_trailing_logs=1, cas=stale) is False
+    assert cli.operator.autopilot_configuration()["MaxTrailingLogs"] == 300
+    assert cli.operator.update_autopilot_configuration(cleanup_dead_servers=True, max_trailing_logs=250,
+                                                       last_contact_threshold="200ms",
+                                                       server_stabilization_time="10s",
+                                                       cas=now["ModifyIndex"]) is True
+
+
+@covers("operator.autopilot_health", "operator.usage", "operator.raft_transfer_leader",
+        "operator.raft_remove_peer")
+def test_operator_reads_and_single_server_errors(cli: consul.Consul) -> None:
+    health = cli.operator.autopilot_health()
+    assert health["Healthy"] is True and health["FailureTolerance"] == 0
+    assert [s["Leader"] for s in health["Servers"]] == [True]
+    usage = cli.operator.usage()["Usage"]["dc1"]
+    assert usage["Nodes"] >= 1 and usage["ServiceInstances"] >= usage["BillableServiceInstances"]
+    with pytest.raises(consul.ConsulException, match="cannot find peer"):
+        cli.operator.raft_transfer_leader()
+    with pytest.raises(consul.ConsulException, match="was not found in the Raft configuration"):
+        cli.operator.raft_remove_peer(address="10.9.9.9:8300")
+
+
+@covers("operator.keyring_list", "operator.keyring_install", "operator.keyring_use", "operator.keyring_remove")
+def test_keyring_without_gossip_encryption(cli: consul.Consul) -> None:
+    key = base64.b64encode(b"k" * 32).decode()
+    calls = [cli.operator.keyring_list, lambda: cli.operator.keyring_install(key),
+             lambda: cli.operator.keyring_use(key), lambda: cli.operator.keyring_remove(key)]
+    for call in calls:
+        with pytest.raises(consul.ConsulException, match=r"encryption not enabled"):
+            call()
+
+
+def test_blocking_kv_read_wakes_on_write(cli: consul.Consul) -> None:
+    """Not a method of its own: `index=` on kv.get, as consul-template style watchers use it."""
+    cli.kv.put("pc-block", "1")
+    idx, _ = cli.kv.get("pc-block")
+    threading.Timer(0.3, lambda: cli.kv.put("pc-block", "2")).start()
+    new_idx, row = cli.kv.get("pc-block", index=idx, wait="5s")
+    assert int(new_idx) > int(idx) and row["Value"] == b"2"
