@@ -1,0 +1,40 @@
+"""Operator endpoints on three real servers: leadership transfer and autopilot health after a kill."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+
+import pytest
+
+from tests.raft.procs import HOSTS, Cluster, wait_until
+
+
+@pytest.fixture
+def cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Cluster]:
+    c = Cluster(tmp_path_factory.mktemp("opcluster"))
+    try:
+        c.start_all()
+        yield c
+    finally:
+        c.stop_all()
+
+
+def health(cluster: Cluster, host: str) -> tuple[int, dict[str, object]]:
+    status, _, body = cluster.agents[host].request("GET", "/v1/operator/autopilot/health")
+    return status, json.loads(body)
+
+
+def test_transfer_leader_moves_leadership_then_a_dead_server_makes_health_429(cluster: Cluster) -> None:
+    old = cluster.leader()
+    status, _, body = cluster.agents[old].request("POST", "/v1/operator/raft/transfer-leader")
+    assert (status, json.loads(body)) == (200, {"Success": True})
+    new = wait_until(lambda: (lead := cluster.leader()) != old and lead, 10, "a new leader")
+    assert new in HOSTS and new != old
+    assert wait_until(lambda: health(cluster, new)[0] == 200, 10, "healthy cluster")
+    victim = next(h for h in HOSTS if h != new)
+    cluster.agents[victim].kill9()
+    # Consul answers 429 with the whole body while a server is unhealthy; failure tolerance drops.
+    status, body = wait_until(lambda: (got := health(cluster, new))[0] == 429 and got, 30, "429 health")
+    assert body["Healthy"] is False and body["FailureTolerance"] == 0
+    assert [s["Healthy"] for s in body["Servers"] if s["Name"] == f"srv{HOSTS.index(victim)}"] == [False]
