@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 import json
-import time
 from typing import Any
 
-from tests.agent_proc import AgentProcess
+from tests.support.agents import AgentProcess
+from tests.support.wait import wait_until
 
 
 def call(agent: AgentProcess, method: str, path: str, body: Any = None) -> tuple[int, Any]:
@@ -15,15 +15,6 @@ def call(agent: AgentProcess, method: str, path: str, body: Any = None) -> tuple
         return status, json.loads(raw)
     except ValueError:
         return status, raw.decode()
-
-
-def wait_status(agent: AgentProcess, path: str, want: int, timeout: float = 10.0) -> tuple[int, Any]:
-    deadline = time.monotonic() + timeout
-    while True:
-        got = call(agent, "GET", path)
-        if got[0] == want or time.monotonic() > deadline:
-            return got
-        time.sleep(0.05)
 
 
 def test_local_service_health_follows_its_checks(shared_agent: AgentProcess) -> None:
@@ -76,7 +67,8 @@ def test_autopilot_configuration_put_replaces_the_whole_config(shared_agent: Age
 
 def test_operator_reads_on_a_single_server(shared_agent: AgentProcess) -> None:
     a = shared_agent
-    status, health = wait_status(a, "/v1/operator/autopilot/health", 200)
+    status, health = wait_until(lambda: (got := call(a, "GET", "/v1/operator/autopilot/health"))[0] == 200 and got,
+                                what="a healthy autopilot view")
     assert status == 200 and health["Healthy"] and len(health["Servers"]) == 1
     _, state = call(a, "GET", "/v1/operator/autopilot/state")
     assert state["Voters"] == [state["Leader"]] and state["Servers"][state["Leader"]]["Status"] == "leader"

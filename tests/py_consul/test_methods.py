@@ -7,7 +7,6 @@ from __future__ import annotations
 import base64
 import inspect
 import threading
-import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any, TypeVar
@@ -15,8 +14,9 @@ from typing import Any, TypeVar
 import consul
 import pytest
 
-from tests.agent_proc import AgentProcess, start_agent
 from tests.py_consul.skips import SKIPS
+from tests.support.agents import AgentProcess, start_agent
+from tests.support.wait import wait_until
 
 F = TypeVar("F", bound=Callable[..., Any])
 COVERED: set[str] = set()
@@ -53,15 +53,6 @@ def client_methods(root: consul.Consul) -> set[str]:
     walk(root, "")
     found.update(n for n in dir(root) if not n.startswith("_") and inspect.ismethod(getattr(root, n)))
     return found - NOT_ENDPOINTS
-
-
-def wait_for(check: Callable[[], Any], timeout: float = 10.0) -> Any:
-    deadline = time.monotonic() + timeout
-    while True:
-        value = check()
-        if value or time.monotonic() > deadline:
-            return value
-        time.sleep(0.05)
 
 
 @pytest.fixture(scope="module")
@@ -128,7 +119,7 @@ def test_health(cli: consul.Consul, node_name: str) -> None:
     cli.agent.service.register("pc-h", service_id="pc-h1", check=consul.Check.ttl("30s"))
     try:
         cli.agent.check.ttl_pass("service:pc-h1")
-        rows = wait_for(lambda: cli.health.service("pc-h", passing=True)[1])
+        rows = wait_until(lambda: cli.health.service("pc-h", passing=True)[1])
         assert [r["Service"]["ID"] for r in rows] == ["pc-h1"]
         _, checks = cli.health.checks("pc-h")
         assert [(c["CheckID"], c["Status"]) for c in checks] == [("service:pc-h1", "passing")]
@@ -223,9 +214,9 @@ def test_agent_leave(tmp_path: Path) -> None:
                 return "" if "membership is not enabled" in str(exc) else str(exc)  # gossip still starting
             return "no error"
 
-        assert "No node found with name 'ghost'" in wait_for(force_leave_error)
+        assert "No node found with name 'ghost'" in wait_until(force_leave_error)
         assert cli.agent.leave() is True
-        assert wait_for(lambda: not agent.alive(), timeout=15)
+        assert wait_until(lambda: not agent.alive(), timeout=15)
     finally:
         agent.stop()
 
@@ -280,7 +271,7 @@ def test_snapshot_roundtrip(cli: consul.Consul) -> None:
     assert archive[:2] == b"\x1f\x8b"  # gzip'd tar, as Consul writes it
     cli.kv.put("pc-snap", "after")
     assert cli.snapshot.restore(archive) is True
-    assert wait_for(lambda: cli.kv.get("pc-snap")[1]["Value"] == b"before")
+    assert wait_until(lambda: cli.kv.get("pc-snap")[1]["Value"] == b"before")
 
 
 # ------------------------------------------------------------------------------ operator

@@ -7,7 +7,8 @@ from collections.abc import Iterator
 
 import pytest
 
-from tests.raft.procs import HOSTS, Cluster, wait_until
+from tests.raft.procs import HOSTS, Cluster
+from tests.support.wait import wait_until
 
 
 @pytest.fixture
