@@ -19,7 +19,7 @@ bash scripts/dockerd.sh start
 trap 'bash scripts/dockerd.sh stop' EXIT
 export DOCKER_HOST=unix:///tmp/pyconsul-dockerd/docker.sock
 python3 -m ruff check .
-python3 -m pytest -n 3 -q -p no:cacheprovider -m "not npm_acceptance" "$@"
+python3 -m pytest -n 3 --dist loadgroup -q -p no:cacheprovider -m "not npm_acceptance" "$@"
 # The npm consul client's own acceptance suite (../shared/vendor/node-consul-2.0.1-acceptance), on a
 # quiet machine: some of its cases time the client's retry timers to ±20 ms. Prints its pass count.
 python3 -m pytest -q -p no:cacheprovider -m npm_acceptance tests/npm_client

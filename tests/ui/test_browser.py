@@ -26,7 +26,9 @@ from selenium.webdriver.common.keys import Keys  # noqa: E402
 from selenium.webdriver.support.wait import WebDriverWait  # noqa: E402
 
 DRIVER = shutil.which("chromedriver") or "/usr/bin/chromedriver"
-pytestmark = pytest.mark.skipif(not os.path.exists(DRIVER), reason="needs chromium-driver (scripts/ci.sh installs it)")
+# One browser and one agent walk the views in order, so the module runs on one worker (--dist loadgroup).
+pytestmark = [pytest.mark.skipif(not os.path.exists(DRIVER), reason="needs chromium-driver (scripts/ci.sh installs it)"),
+              pytest.mark.xdist_group("ui-browser")]
 # A change made over HTTP must show without a reload; the deadline is generous for loaded CI machines
 # (the sub-second figure is a timing goal, measured apart from the tests).
 LIVE_DEADLINE = 8.0
@@ -272,7 +274,11 @@ def test_no_request_leaves_the_agent_and_nothing_violates_the_csp(ui_agent: Agen
         msg = json.loads(entry["message"])["message"]
         if msg.get("method") == "Network.requestWillBeSent":
             urls.append(msg["params"]["request"]["url"])
-    assert urls and all(u.startswith(ui_agent.base_url + "/") for u in urls), [u for u in urls if not u.startswith(ui_agent.base_url)]
+    # Chromium's own pages (chrome://, about:, data:) are not network requests; everything that goes
+    # over the network must go to the agent.
+    fetched = [u for u in urls if u.split(":", 1)[0] in ("http", "https", "ws", "wss")]
+    assert fetched and all(u.startswith(ui_agent.base_url + "/") for u in fetched), [
+        u for u in fetched if not u.startswith(ui_agent.base_url)]
     problems = [e["message"] for e in d.get_log("browser")
                 if e["level"] == "SEVERE" or "Content Security Policy" in e["message"]]
     assert problems == []
