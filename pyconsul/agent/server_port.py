@@ -21,18 +21,36 @@ ProtocolFactory = Callable[[], asyncio.Protocol]
 
 _HTTP_FIRST = frozenset(b"ABCDEFGHIJKLMNOPQRSTUVWXYZ")
 
+# A peer that connects and sends nothing would hold a descriptor for good; Consul's server
+# port gives the first byte the same bound Go's HTTP server gives request headers.
+FIRST_BYTE_TIMEOUT = 10.0
+
 
 class _MuxProtocol(asyncio.Protocol):
     def __init__(self, port: ServerPort) -> None:
         self._port = port
         self._transport: asyncio.Transport | None = None
+        self._sniff_timer: asyncio.TimerHandle | None = None
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         self._transport = transport  # type: ignore[assignment]
+        loop = asyncio.get_running_loop()
+        self._sniff_timer = loop.call_later(self._port.first_byte_timeout, self._sniff_timed_out)
+
+    def _sniff_timed_out(self) -> None:
+        self._sniff_timer = None
+        if self._transport is not None:
+            self._transport.close()
+
+    def _cancel_sniff_timer(self) -> None:
+        if self._sniff_timer is not None:
+            self._sniff_timer.cancel()
+            self._sniff_timer = None
 
     def data_received(self, data: bytes) -> None:
         transport = self._transport
         assert transport is not None
+        self._cancel_sniff_timer()
         if data[0] in _HTTP_FIRST and self._port.http is not None:
             proto = self._port.http()
             transport.set_protocol(proto)
@@ -55,14 +73,22 @@ class _MuxProtocol(asyncio.Protocol):
         task.add_done_callback(self._port.tasks.discard)
 
     def connection_lost(self, exc: Exception | None) -> None:
+        self._cancel_sniff_timer()
         self._transport = None
 
 
 class ServerPort:
-    def __init__(self, host: str, port: int, ssl_context: ssl.SSLContext | None = None) -> None:
+    def __init__(
+        self,
+        host: str,
+        port: int,
+        ssl_context: ssl.SSLContext | None = None,
+        first_byte_timeout: float = FIRST_BYTE_TIMEOUT,
+    ) -> None:
         self.host = host
         self.port = port
         self.ssl_context = ssl_context
+        self.first_byte_timeout = first_byte_timeout
         self.http: ProtocolFactory | None = None
         self.stream_handler: StreamHandler | None = None
         self.tasks: set[asyncio.Task[None]] = set()
