@@ -147,6 +147,10 @@ class RaftCore:
         self.read_states: list[ReadState] = []
         self._reads: list[_PendingRead] = []
         self._reads_waiting_commit: list[tuple[bytes, str, bool]] = []
+        # Reads this server asked a leader to confirm: ctx -> (lease, the server asked). They
+        # follow leadership: re-sent to each new leader, served here if we win (etcd drops them
+        # and lets the caller time out, which turns a 1 s election into a 7 s hold).
+        self._forwarded_reads: dict[bytes, tuple[bool, str]] = {}
         self._persisted_hs = (term, vote)
         self._commit_bcast = False
         self._reset_timeout()
@@ -176,6 +180,14 @@ class RaftCore:
         if self.role is Role.LEADER:
             return self._quorum_active(self.cfg.election_tick)
         return self.lead != "" and self.election_elapsed < self.cfg.election_tick
+
+    def superseded(self, index: int, term: int) -> bool:
+        """Entry (index, term), not committed here yet, can never commit: an entry of a later term
+        is committed before it, and terms only grow along a log, so every future leader's log
+        holds something else at `index`. A writer waiting on it can retry at once."""
+        c = self.log.committed
+        ct = self.log.term(c)
+        return index > c and ct is not None and ct > term
 
     def committed_in_term(self) -> bool:
         return self.log.term(self.log.committed) == self.term
@@ -276,14 +288,33 @@ class RaftCore:
         else:
             self._send_append(to)
 
-    def read_index(self, ctx: bytes, lease: bool = False) -> None:
-        """Ask for a safe read index; the answer comes back as a ReadState in `ready()`."""
+    def read_index(self, ctx: bytes, lease: bool = False, hold: bool = False) -> None:
+        """Ask for a safe read index; the answer comes back as a ReadState in `ready()`.
+
+        On a follower the read goes to the leader and follows leadership until answered: if
+        the leader changes first it is asked again of the new one. With no leader known it is
+        refused at once (index -1) unless `hold`, when it waits for one; a caller that gives up
+        on a forwarded or held read must `forget_read(ctx)`."""
         if self.role is Role.LEADER:
             self._leader_read(ctx, self.id, lease)
         elif self.lead:
+            self._forwarded_reads[ctx] = (lease, self.lead)
             self._send(ReadIndex(self.term, self.id, self.lead, ctx, lease))
+        elif hold:
+            self._forwarded_reads[ctx] = (lease, "")
         else:
             self.read_states.append(ReadState(ctx, -1))
+
+    def forget_read(self, ctx: bytes) -> None:
+        """The caller stopped waiting for read `ctx`: stop forwarding it."""
+        self._forwarded_reads.pop(ctx, None)
+
+    def _route_forwarded_reads(self) -> None:
+        """Send every forwarded read not yet asked of the current leader to it."""
+        for ctx, (lease, asked) in list(self._forwarded_reads.items()):
+            if asked != self.lead:
+                self._forwarded_reads[ctx] = (lease, self.lead)
+                self._send(ReadIndex(self.term, self.id, self.lead, ctx, lease))
 
     def report_unreachable(self, peer: str) -> None:
         """The transport failed to deliver to `peer`: stop pipelining to it and probe instead."""
@@ -388,24 +419,23 @@ class RaftCore:
             self._send(VoteResp(self.term, self.id, m.src, False, m.pre))
 
     def _step_follower(self, m: Message) -> None:
-        if isinstance(m, AppendEntries):
+        if isinstance(m, (AppendEntries, Heartbeat, InstallSnapshot)):
             self.election_elapsed = 0
             self.lead = m.src
+            if self._forwarded_reads:
+                self._route_forwarded_reads()
+        if isinstance(m, AppendEntries):
             self._handle_append(m)
         elif isinstance(m, Heartbeat):
-            self.election_elapsed = 0
-            self.lead = m.src
             self.log.commit_to(min(m.commit, self.log.last_index))
             self._send(HeartbeatResp(self.term, self.id, m.src, m.ctx))
         elif isinstance(m, InstallSnapshot):
-            self.election_elapsed = 0
-            self.lead = m.src
             self._handle_snapshot(m)
         elif isinstance(m, ReadIndex):
             if self.lead:
                 self._send(ReadIndexResp(self.term, self.id, m.src, m.ctx, -1, False))
         elif isinstance(m, ReadIndexResp):
-            self.read_states.append(ReadState(m.ctx, m.index if m.ok else -1))
+            self._forwarded_read_answered(m)
         elif isinstance(m, TimeoutNow):
             if self.promotable():
                 self.campaign(force=True, transfer=True)
@@ -427,6 +457,22 @@ class RaftCore:
                     self._become_leader()
             elif rejected >= self.quorum():
                 self._become_follower(self.term, "")
+
+    def _forwarded_read_answered(self, m: ReadIndexResp) -> None:
+        if m.ctx not in self._forwarded_reads:
+            return  # already answered (by an earlier leader) or given up on
+        if m.ok:
+            del self._forwarded_reads[m.ctx]
+            self.read_states.append(ReadState(m.ctx, m.index))
+        elif self.lead and self.lead != m.src:
+            self._route_forwarded_reads()  # refused by a former leader: ask the current one
+        else:
+            # Refused by the server we take for the leader (it just lost leadership, or is not
+            # one): keep it and ask again when a leader makes itself known.
+            lease, _ = self._forwarded_reads[m.ctx]
+            self._forwarded_reads[m.ctx] = (lease, m.src)
+            if self.lead == m.src:
+                self.lead = ""
 
     def _step_leader(self, m: Message) -> None:
         if isinstance(m, ReadIndex):
@@ -686,6 +732,10 @@ class RaftCore:
         e = Entry(self.log.last_index + 1, self.term, NOOP, b"")
         self.pending_config_index = e.index  # no config change until our first entry commits
         self._append_entries([e])
+        # Reads we had forwarded are ours to serve now (they wait for our first commit).
+        held, self._forwarded_reads = self._forwarded_reads, {}
+        for ctx, (lease, _) in held.items():
+            self._leader_read(ctx, self.id, lease)
 
     def _tally(self) -> int:
         return sum(1 for k, v in self.votes.items() if v and k in self.voters)

@@ -298,7 +298,9 @@ class RaftNode:
         ctx = f"{self.id}/{next(self._read_ids)}".encode()
         fut: asyncio.Future[int] = asyncio.get_running_loop().create_future()
         self._reads[ctx] = fut
-        self._c.read_index(ctx, lease)
+        # Held: with no leader known the read waits for one, and the core re-asks each new
+        # leader, so it is answered as soon as leadership is settled, not when `timeout` ends.
+        self._c.read_index(ctx, lease, hold=True)
         self._wake.set()
         try:
             index = await asyncio.wait_for(fut, timeout)
@@ -306,6 +308,8 @@ class RaftNode:
             raise NoLeader("No cluster leader") from None
         finally:
             self._reads.pop(ctx, None)
+            if self.core is not None:
+                self.core.forget_read(ctx)
         if index < 0:
             raise NoLeader("No cluster leader")
         await asyncio.wait_for(self.wait_applied(index), timeout)
@@ -432,6 +436,16 @@ class RaftNode:
                 # Proposals that arrived during the fsync join the next round as one batch.
                 self._take_proposals(core)
             self._note_leader(core)
+            if self._waiting:
+                self._fail_superseded(core)
+
+    def _fail_superseded(self, core: RaftCore) -> None:
+        """Writes placed by a leader that lost its entries to a newer one fail now (so the caller
+        retries against the new leader) instead of waiting for the index to be reached."""
+        for index in [i for i, (t, _) in self._waiting.items() if core.superseded(i, t)]:
+            _, fut = self._waiting.pop(index)
+            if not fut.done():
+                fut.set_exception(NoLeader("leadership lost before the write committed"))
 
     def _take_proposals(self, core: RaftCore) -> None:
         if not self._proposals:
