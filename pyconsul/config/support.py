@@ -52,6 +52,7 @@ IMPLEMENTED = frozenset({
     "data_dir", "pid_file",
     # server role and Raft
     "server", "bootstrap", "bootstrap_expect", "raft_snapshot_threshold", "performance.raft_multiplier",
+    "performance.rpc_hold_timeout",
     "autopilot.cleanup_dead_servers",
     # network and gossip
     "bind_addr", "client_addr", "advertise_addr", "advertise_addrs.serf_lan", "serf_lan",

@@ -48,6 +48,9 @@ from pyconsul.raft.storage import MemoryLogStore, MemorySnapshotStore, MemorySta
 from pyconsul.raft.tcp_transport import TCPTransport
 from pyconsul.raft.transport import Transport
 
+# How soon a request held through a failure is retried when the leader did not change.
+RETRY_INTERVAL = 0.25
+
 log = logging.getLogger("pyconsul.raft")
 
 
@@ -62,7 +65,7 @@ class RaftConsensus:
         server_hostname: str | None = None,
         own_listener: bool = False,
         transport: Transport | None = None,
-        hold_timeout: float = 7.0,
+        hold_timeout: float | None = None,
         rng: random.Random | None = None,
     ) -> None:
         """`own_listener=False` (the agent's way): the agent's shared server-port listener hands
@@ -70,7 +73,10 @@ class RaftConsensus:
         itself. `transport` replaces the TCP transport (tests wrap it to inject faults)."""
         self.config = config
         self.machine = machine
-        self.hold_timeout = hold_timeout
+        # performance.rpc_hold_timeout (Consul's 7 s): the longest a request waits out a leader
+        # election; it is retried the moment a new leader is known, well before that.
+        hold = config.performance.rpc_hold_timeout if hold_timeout is None else hold_timeout
+        self.hold_timeout = float(hold) if hold and hold > 0 else 7.0
         self.address = f"{config.advertise()}:{config.ports.server}"
         if config.data_dir and not config.dev:
             root = Path(config.data_dir) / "raft"
@@ -158,20 +164,20 @@ class RaftConsensus:
         data = commands.encode(command)
         deadline = time.monotonic() + self.hold_timeout
         while True:
-            placed_somewhere = self.node.leader_addr != ""
+            asked = self.node.leader_addr
             try:
-                return await self.node.propose(data, timeout=self.hold_timeout)
+                return await self.node.propose(data, timeout=max(0.0, deadline - time.monotonic()))
             except NoLeader as exc:
                 # Retry only what surely was not appended: no leader known, or it said no.
                 why = str(exc)
-                retriable = not placed_somewhere or any(
+                retriable = not asked or any(
                     w in why for w in ("not the leader", "leadership lost", "connect failed")
                 )
                 if not retriable or time.monotonic() > deadline:
                     raise NoLeaderError() from None
             except TimeoutError:
                 raise NoLeaderError() from None
-            await asyncio.sleep(0.05)
+            await self._next_leader(asked, deadline)
 
     async def restore_snapshot(self, data: bytes) -> None:
         """`snapshot restore`: replace the state on every server, through the log (ValueError if
@@ -188,13 +194,22 @@ class RaftConsensus:
     async def barrier(self, consistent: bool) -> None:
         deadline = time.monotonic() + self.hold_timeout
         while True:
+            asked = self.node.leader_addr
             try:
-                await self.node.read_barrier(lease=not consistent, timeout=self.hold_timeout)
+                await self.node.read_barrier(lease=not consistent, timeout=max(0.0, deadline - time.monotonic()))
                 return
             except (NoLeader, TimeoutError):
                 if time.monotonic() > deadline:
                     raise NoLeaderError() from None
-            await asyncio.sleep(0.05)
+            await self._next_leader(asked, deadline)
+
+    async def _next_leader(self, failed: str, deadline: float) -> None:
+        """Before retrying a held request: wait for a leader other than `failed` to be known, so
+        the retry goes out the moment leadership moves. A leader that stays the same after a
+        transient failure is retried after a short interval."""
+        if self.node.leader_addr not in ("", failed):
+            return
+        await self.node.leader_change(min(RETRY_INTERVAL, deadline - time.monotonic()))
 
     def leader_status(self) -> LeaderStatus:
         node = self.node

@@ -127,6 +127,7 @@ class RaftNode:
         self._snapshot_retry_at = 0.0
         self.on_leader_change: Callable[[str], None] | None = None
         self._last_lead = ""
+        self._leader_changed = asyncio.Event()  # set, then replaced, whenever the leader changes
         # Other server-to-server calls (join, membership) served over the same transport.
         self.call_handlers: dict[str, Callable[[Any], Awaitable[Any]]] = {}
 
@@ -235,6 +236,16 @@ class RaftNode:
         if lead == self.id:
             return self.transport.address
         return self.addrs.get(lead, "")
+
+    async def leader_change(self, timeout: float) -> None:
+        """Return as soon as the known leader changes (to another server or to none), or after
+        `timeout`: how a held request learns, without polling, that it is worth retrying."""
+        changed = self._leader_changed
+        if timeout > 0:
+            try:
+                await asyncio.wait_for(changed.wait(), timeout)
+            except TimeoutError:
+                pass
 
     def is_leader(self) -> bool:
         return self._c.role is Role.LEADER
@@ -506,6 +517,8 @@ class RaftNode:
     def _note_leader(self, core: RaftCore) -> None:
         if core.lead != self._last_lead:
             self._last_lead = core.lead
+            self._leader_changed.set()
+            self._leader_changed = asyncio.Event()
             log.info("raft leader changed", extra={"leader": core.lead, "term": core.term, "role": core.role.value})
             if core.role is not Role.LEADER:
                 # Proposals queued for a leadership we no longer have will never be placed.

@@ -17,6 +17,7 @@ import asyncio
 import contextlib
 import itertools
 import logging
+import socket
 import ssl
 import struct
 from typing import Any
@@ -153,9 +154,10 @@ class _Peer:
                 self._fail(f"connect failed: {exc}")
                 self.wake.clear()
                 await asyncio.sleep(backoff)
-                backoff = min(backoff * 2, 0.5)
+                backoff = min(backoff * 2, 0.2)
                 continue
             backoff = 0.02
+            _drop_when_stalled(writer, self.t.stall_timeout)
             self.broken = False
             reader_task = asyncio.get_running_loop().create_task(self._read_replies(reader))
             try:
@@ -200,6 +202,17 @@ class _Peer:
             self.wake.set()
 
 
+def _drop_when_stalled(writer: asyncio.StreamWriter, seconds: float) -> None:
+    """Have the kernel abort the connection once sent data stays unacknowledged for `seconds`
+    (Linux TCP_USER_TIMEOUT; elsewhere the connection waits for the kernel's own give-up)."""
+    sock = writer.get_extra_info("socket")
+    option = getattr(socket, "TCP_USER_TIMEOUT", None)
+    if sock is None or option is None or seconds <= 0:
+        return
+    with contextlib.suppress(OSError):
+        sock.setsockopt(socket.IPPROTO_TCP, option, int(seconds * 1000))
+
+
 class TCPTransport:
     def __init__(
         self,
@@ -210,13 +223,21 @@ class TCPTransport:
         server_ssl: ssl.SSLContext | None = None,
         client_ssl: ssl.SSLContext | None = None,
         server_hostname: str | None = None,
-        connect_timeout: float = 2.0,
+        connect_timeout: float = 0.5,
+        stall_timeout: float = 1.0,
         bind_source: bool = True,
         listen: bool = True,
     ) -> None:
         """`advertise` ("IP:port") is how peers reach us; default `bind_host:bind_port`.
         `bind_source` dials from `bind_host`, so a per-address firewall rule cuts both ways.
-        `listen=False`: someone else owns the listener and hands us connections via `serve`."""
+        `listen=False`: someone else owns the listener and hands us connections via `serve`.
+
+        A dropped path (a firewall, a dead host) must be noticed and redialled within an
+        election timeout, or a healed server hears nothing for seconds: the kernel keeps an
+        established connection in exponential retransmission backoff (2, 4, 8 s…) and a SYN
+        is retried after 1 s and then 3 s. So a connection with data unacknowledged for
+        `stall_timeout` is dropped (TCP_USER_TIMEOUT), and each dial gives up after
+        `connect_timeout` and is retried soon (a fresh SYN goes out as soon as the path heals)."""
         self.host = bind_host
         self.port = bind_port
         self._advertise = advertise
@@ -224,6 +245,7 @@ class TCPTransport:
         self.client_ssl = client_ssl
         self.server_hostname = server_hostname
         self.connect_timeout = connect_timeout
+        self.stall_timeout = stall_timeout
         self.bind_source = bind_source and bind_host not in ("0.0.0.0", "::", "")
         self.local_id = ""
         self.listen = listen
