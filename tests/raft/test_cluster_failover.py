@@ -66,7 +66,7 @@ def test_isolated_leader_names_the_new_leader_promptly_after_heal(cluster: Clust
         new = wait_until(lambda r=rest, o=old: (lambda n: n if n != o else "")(cluster.leader(r)), 10,
                          interval=0.05, what="the majority electing a new leader")
         # Long enough for the kernel's retransmission backoff on the cut connections to grow.
-        wait_until(lambda: cluster.put(new, "during", b"x", timeout=3)[0] == 200, 5, what="a write")
+        wait_until(lambda n=new: cluster.put(n, "during", b"x", timeout=3)[0] == 200, 5, what="a write")
         time.sleep(3)  # the partition lasting a while is the scenario itself, not a wait for state
         cluster.heal()
         healed_at = time.monotonic()
