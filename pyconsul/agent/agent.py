@@ -21,20 +21,22 @@ from aiohttp import web
 
 from pyconsul.agent import cluster, info, listeners
 from pyconsul.agent.anti_entropy import next_sync_delay
-from pyconsul.agent.definitions import DefinitionError, check_definitions_allowed
-from pyconsul.agent.forward import Forwarder, RemoteConsensus
+from pyconsul.agent.definitions import DefinitionError, check_definitions_allowed, load_definitions
 from pyconsul.agent.local_state import LocalState
 from pyconsul.agent.node_id import settle_node_id
 from pyconsul.agent.server_port import ServerPort
 from pyconsul.agent.session_timers import SessionTimers
+from pyconsul.checks.scheduler import CheckScheduler
 from pyconsul.clock import SYSTEM_CLOCK
+from pyconsul.config.loader import reload_config
 from pyconsul.config.runtime import RuntimeConfig
-from pyconsul.consensus import Consensus
+from pyconsul.consensus.local import LocalConsensus
+from pyconsul.consensus.protocol import Consensus
+from pyconsul.consensus.raft import RaftConsensus
+from pyconsul.consensus.remote import Forwarder, RemoteConsensus
 from pyconsul.fsm import commands as c
 from pyconsul.fsm.machine import StateMachine
-from pyconsul.local_log import LocalConsensus
 from pyconsul.logs import BROADCASTER
-from pyconsul.state.errors import StateError
 from pyconsul.state.store import StateStore
 
 log = logging.getLogger("pyconsul.agent")
@@ -42,6 +44,8 @@ log = logging.getLogger("pyconsul.agent")
 
 
 class Agent:
+    """The agent; it is the API's `pyconsul.api.port.AgentPort`."""
+
     def __init__(self, config: RuntimeConfig, http_ssl: ssl.SSLContext | None = None) -> None:
         settle_node_id(config)
         self.config = config
@@ -80,10 +84,12 @@ class Agent:
             self.forwarder = Forwarder(lambda: cluster.known_servers(self))
             return RemoteConsensus(self.forwarder)
         if not cfg.dev:
-            from pyconsul.raft.consensus import RaftConsensus
-
             return RaftConsensus(cfg, self.machine)
-        return LocalConsensus(self.machine, addr)
+        return LocalConsensus(self.machine, addr, node_id=cfg.node_id, node_name=self.node_name)
+
+    @property
+    def server_relay(self) -> Forwarder | None:
+        return self.forwarder
 
     def node_row(self) -> dict[str, Any]:
         cfg = self.config
@@ -124,7 +130,7 @@ class Agent:
         await self._start_http()
         await self._start_dns()
         self.membership = await cluster.start_membership(self)
-        if self.membership is not None and hasattr(self.consensus, "use_gossip_discovery"):
+        if self.membership is not None:
             self.consensus.use_gossip_discovery()
         if cfg.start_join:
             try:
@@ -201,15 +207,9 @@ class Agent:
         return await self.local.full_sync(svcs, chks)
 
     async def _load_config_definitions(self) -> None:
-        from pyconsul.agent.definitions import load_definitions
-
         await load_definitions(self)
 
     def _start_checks(self) -> None:
-        try:
-            from pyconsul.checks.scheduler import CheckScheduler
-        except ImportError:
-            return
         self.scheduler = CheckScheduler.from_config(self, self.config, alias_source=self)
         self.local.on_check_added = self._schedule_check
         self.local.on_check_removed = self.scheduler.remove
@@ -354,10 +354,6 @@ class Agent:
 
     # ------------------------------------------------------------------ operations
     async def reload(self) -> None:
-        try:
-            from pyconsul.config.loader import reload_config
-        except ImportError:
-            return
         new = reload_config(self.config)  # ConfigError (e.g. an unenforced security key): keep running as is
         for warning in new.config_warnings:
             log.warning(warning)
@@ -379,9 +375,7 @@ class Agent:
         self._leaving = True
         if self._sync_task is not None:
             self._sync_task.cancel()
-        raft_leave = getattr(self.consensus, "leave", None)
-        if self.config.server and raft_leave is not None:
-            await raft_leave()  # out of the voters before leaving the gossip pool
+        await self.consensus.leave()  # out of the voters before leaving the gossip pool
         if self.membership is not None:
             try:
                 await self.membership.leave()
@@ -404,17 +398,11 @@ class Agent:
         if not self.membership.force_leave(node, prune=prune):
             raise RuntimeError(f"agent: No node found with name '{node}'")
 
+    def snapshot_state(self) -> bytes:
+        return self.machine.snapshot()
+
     async def restore_snapshot(self, data: bytes) -> None:
-        restore = getattr(self.consensus, "restore_snapshot", None)
-        if restore is not None:
-            await restore(data)
-            return
-        try:
-            self.machine.restore(data)
-        except StateError as exc:
-            raise ValueError(str(exc)) from exc
-        except Exception as exc:
-            raise ValueError(f"invalid snapshot: {exc}") from exc
+        await self.consensus.restore_snapshot(data)
 
     def log_stream(self, level: str) -> AsyncIterator[str]:
         return BROADCASTER.stream(level)

@@ -9,6 +9,9 @@ import logging
 from typing import TYPE_CHECKING, Any
 
 from pyconsul.fsm import commands as c
+from pyconsul.gossip.membership import Membership, consul_tags
+from pyconsul.gossip.reconcile import reconcile_all
+from pyconsul.gossip.reconcile import reconcile_member as plan
 
 if TYPE_CHECKING:
     from pyconsul.agent.agent import Agent
@@ -18,11 +21,7 @@ log = logging.getLogger("pyconsul.cluster")
 RECONCILE_INTERVAL = 30.0
 
 
-async def start_membership(agent: Agent) -> Any:
-    try:
-        from pyconsul.gossip.membership import Membership, consul_tags
-    except ImportError:
-        return None
+async def start_membership(agent: Agent) -> Membership:
     membership = Membership(agent.config, consul_tags(agent.config), on_event=lambda kind, m: on_member_event(agent, kind, m))
     await membership.start()
     return membership
@@ -33,7 +32,7 @@ def on_member_event(agent: Agent, kind: str, member: Any) -> None:
     if not agent.config.server and member.is_server and kind == "member-join":
         agent.trigger_sync()  # a server (re)appeared: it may have lost our registrations
     cons = agent.consensus
-    if agent.config.server and member.is_server and "port" in member.tags and hasattr(cons, "note_server"):
+    if agent.config.server and member.is_server and "port" in member.tags:
         node_id = member.tags.get("id", member.name)
         if kind in ("member-join", "member-update") and member.status == "alive":
             cons.note_server(node_id, member.name, f"{member.addr}:{member.tags['port']}")
@@ -56,8 +55,6 @@ async def _write_all(agent: Agent, commands: list[c.Command], what: str) -> None
 
 
 async def reconcile_member(agent: Agent, member: Any, reaped: bool = False) -> None:
-    from pyconsul.gossip.reconcile import reconcile_member as plan
-
     if reaped:
         if member.name != agent.node_name and agent.store.catalog.nodes_by_name.get(member.name) is not None:
             await _write_all(agent, [c.Deregister(node=member.name)], member.name)
@@ -68,8 +65,6 @@ async def reconcile_member(agent: Agent, member: Any, reaped: bool = False) -> N
 async def reconcile_loop(agent: Agent) -> None:
     """On the leader, periodically bring the catalog in line with the member list (including
     removing nodes that gossip has reaped)."""
-    from pyconsul.gossip.reconcile import reconcile_all
-
     while True:
         await asyncio.sleep(RECONCILE_INTERVAL if agent.membership is not None else 5.0)
         if agent.membership is None or not agent.consensus.leader_status().is_leader:

@@ -11,16 +11,15 @@ from typing import TYPE_CHECKING, Any
 from aiohttp import web
 
 from pyconsul.agent.server_port import ServerPort
+from pyconsul.api.app import build_app
 from pyconsul.api.fastpath import FastPathProtocol
-from pyconsul.local_log import LocalConsensus
+from pyconsul.dns.server import start_client_dns_server, start_dns_server
 
 if TYPE_CHECKING:
     from pyconsul.agent.agent import Agent
 
 
 async def start_http(agent: Agent) -> web.AppRunner:
-    from pyconsul.api.app import build_app
-
     cfg = agent.config
     app = build_app(agent)
     # Parked blocking queries must not hold up shutdown.
@@ -58,12 +57,9 @@ async def start_server_port(agent: Agent, app: web.Application, runner: web.AppR
     ctx = app["ctx"]
     slow = runner.server
     assert slow is not None
-    stream_handler = getattr(agent.consensus, "stream_handler", None)
-    if not isinstance(agent.consensus, LocalConsensus) and stream_handler is None:
-        return  # the consensus transport owns the server port
     port = ServerPort(cfg.bind_addr, cfg.ports.server)
     port.http = lambda: FastPathProtocol(ctx, slow)
-    port.stream_handler = stream_handler
+    port.stream_handler = agent.consensus.stream_handler  # Raft's connections; None on -dev
     await port.start()
     agent.server_port = port
 
@@ -71,8 +67,6 @@ async def start_server_port(agent: Agent, app: web.Application, runner: web.AppR
 async def start_dns(agent: Agent) -> Any:
     if agent.config.ports.dns < 0:
         return None
-    from pyconsul.dns.server import start_client_dns_server, start_dns_server
-
     if agent.forwarder is not None:  # a client answers from a mirror of the servers' catalog
         return await start_client_dns_server(agent.config, agent.forwarder.request)
     return await start_dns_server(agent.config, agent.store.catalog)

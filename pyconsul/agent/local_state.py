@@ -18,6 +18,7 @@ from typing import Any
 
 from pyconsul.clock import SYSTEM_CLOCK, Clock
 from pyconsul.fsm import commands as c
+from pyconsul.maintenance import MAINT_DEFAULT_NOTE, NODE_MAINT, SERVICE_MAINT_PREFIX, SVC_MAINT_DEFAULT_NOTE
 
 log = logging.getLogger("pyconsul.local_state")
 
@@ -27,10 +28,6 @@ Row = dict[str, Any]
 RESERVED_CHECKS = {"serfHealth"}
 RESERVED_SERVICES = {"consul"}
 
-NODE_MAINT = "_node_maintenance"
-SERVICE_MAINT_PREFIX = "_service_maintenance:"
-MAINT_DEFAULT_NOTE = "Maintenance mode is enabled for this node, but no reason was provided. This is a default message."
-SVC_MAINT_DEFAULT_NOTE = "Maintenance mode is enabled for this service, but no reason was provided. This is a default message."
 
 
 class LocalState:

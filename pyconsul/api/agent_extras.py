@@ -12,11 +12,11 @@ from typing import Any
 from aiohttp import web
 
 from pyconsul import CONSUL_COMPAT_VERSION
-from pyconsul.agent.local_state import SERVICE_MAINT_PREFIX
 from pyconsul.api.agent_ep import agent_check, agent_service
 from pyconsul.api.app import APIContext, Reply, dumps, text_reply
 from pyconsul.api.errors import HTTPError
 from pyconsul.api.params import QueryOptions
+from pyconsul.maintenance import SERVICE_MAINT_PREFIX
 
 Row = dict[str, Any]
 

@@ -1,5 +1,5 @@
-"""The HTTP wrapper: one place that parses query options, maps errors to status codes, runs
-consistency barriers and sets the X-Consul-* headers; and the app factory.
+"""The HTTP wrapper: one place that parses query options, authorizes the request, maps errors to
+status codes, runs consistency barriers and sets the X-Consul-* headers; and the app factory.
 
 Handlers are `async def h(ctx: APIContext, req, q: QueryOptions) -> Reply | web.StreamResponse`.
 Blocking reads return `ctx.blocking_json(q, key, run)` which encodes each distinct answer once per
@@ -13,7 +13,7 @@ import logging
 from collections import OrderedDict
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from aiohttp import web
 
@@ -21,12 +21,10 @@ from pyconsul.api.blocking import blocking_query
 from pyconsul.api.errors import HTTPError
 from pyconsul.api.fastpath import DATE, FastEntry, build_head, split_target
 from pyconsul.api.params import QueryOptions, parse_query_options
-from pyconsul.consensus import NoLeaderError
+from pyconsul.api.port import AgentPort, ServerRelay
+from pyconsul.consensus.errors import ConsensusError
 from pyconsul.state.errors import StateError
 from pyconsul.state.watch import WatchSet
-
-if TYPE_CHECKING:
-    from pyconsul.agent.agent import Agent
 
 log = logging.getLogger("pyconsul.http")
 
@@ -80,9 +78,10 @@ Handler = Callable[["APIContext", web.Request, QueryOptions], Awaitable["Reply |
 
 
 class APIContext:
-    """What handlers may touch: the agent (store, consensus, local state) and the reply cache."""
+    """What handlers may touch: the agent through its port (store, consensus, local state, agent
+    operations) and the reply cache."""
 
-    def __init__(self, agent: Agent, cache_size: int = 4096) -> None:
+    def __init__(self, agent: AgentPort, cache_size: int = 4096) -> None:
         self.agent = agent
         self.store = agent.store
         self._cache: OrderedDict[str, tuple[int, bytes]] = OrderedDict()
@@ -242,6 +241,32 @@ def _error_response(status: int, message: str, content_type: str = "text/plain; 
     return web.Response(status=status, body=message.encode(), content_type=content_type.split(";")[0])
 
 
+def authorize(ctx: APIContext, req: web.Request, q: QueryOptions) -> None:
+    """The one authorization point: every request a handler answers passes here after its options
+    (and its token, `q.token`) are parsed and before the handler runs. A client agent's relayed
+    requests are authorized by the server that answers them.
+
+    No ACLs are enforced yet. The ACL issue calls `authorize(q.token, resource, access)` here,
+    raising HTTPError(403, "Permission denied") on a refusal; each route will declare its
+    (resource, access) beside its handler in `pyconsul.api.routes`. The fast path
+    (`APIContext.fast_reply`) answers cached reads without this wrapper, so it must then step
+    aside for requests that carry a token or need a check."""
+    return None
+
+
+_PASS_HEADERS = ("X-Consul-Token", "Authorization", "Content-Type")
+
+
+async def relay_to_server(relay: ServerRelay, req: web.Request) -> web.Response:
+    """A client agent's request, answered by a server (with its X-Consul-* headers)."""
+    body = await req.read()
+    headers = {h: req.headers[h] for h in _PASS_HEADERS if h in req.headers}
+    status, rheaders, data = await relay.request(req.method, req.path_qs, body or None, headers)
+    out = {k: v for k, v in rheaders.items() if k.startswith("X-Consul-")}
+    out["Content-Type"] = rheaders.get("Content-Type", "application/json")
+    return web.Response(status=status, body=data, headers=out)
+
+
 def make_dispatch(ctx: APIContext, methods: dict[str, Handler]) -> Callable[[web.Request], Awaitable[web.StreamResponse]]:
     allowed = ", ".join(sorted(methods))
     allow_csv = ",".join(sorted(methods))
@@ -255,17 +280,18 @@ def make_dispatch(ctx: APIContext, methods: dict[str, Handler]) -> Callable[[web
                 return web.Response(status=200, headers={"Allow": "OPTIONS, " + allowed})
             return web.Response(status=405, body=f"method {req.method} not allowed".encode(),
                                 content_type="text/plain", headers={"Allow": "OPTIONS," + allow_csv})
-        forwarder = agent.forwarder
+        relay = agent.server_relay
         try:
-            if forwarder is not None and not req.path.startswith("/v1/agent/"):
-                return await forwarder.forward(req)  # client agents: the servers answer
+            if relay is not None and not req.path.startswith("/v1/agent/"):
+                return await relay_to_server(relay, req)  # client agents: the servers answer
             q = parse_query_options(req)
+            authorize(ctx, req, q)
             if q.dc and q.dc != datacenter and takes_dc(req.path):
                 raise HTTPError(500, "No path to datacenter")
             reply = await handler(ctx, req, q)
         except HTTPError as exc:
             return _error_response(exc.status, exc.message, exc.content_type)
-        except NoLeaderError as exc:
+        except ConsensusError as exc:  # e.g. "No cluster leader", as Consul answers it
             return _error_response(500, str(exc))
         except StateError as exc:
             return _error_response(400, str(exc))
@@ -298,7 +324,7 @@ async def _not_found(req: web.Request) -> web.StreamResponse:
         404, "Invalid URL path: if attempting to use the HTTP API, ensure the path starts with '/v1/'")
 
 
-def build_app(agent: Agent) -> web.Application:
+def build_app(agent: AgentPort) -> web.Application:
     from pyconsul.api.routes import ROUTES
 
     ctx = APIContext(agent)

@@ -99,14 +99,7 @@ async def autopilot_set(ctx: APIContext, req: web.Request, q: QueryOptions) -> R
 
 
 def _servers(ctx: APIContext) -> list[Row]:
-    cons = ctx.agent.consensus
-    config = getattr(cons, "configuration", None)
-    if callable(config):
-        return list(config())
-    st = cons.leader_status()
-    return [{"ID": ctx.agent.config.node_id, "Node": ctx.agent.node_name, "Address": addr,
-             "Leader": addr == st.leader_addr, "Voter": True, "LastIndex": ctx.store.last_index}
-            for addr in cons.peers()]
+    return list(ctx.agent.consensus.configuration())
 
 
 def _server_health(ctx: APIContext, srv: Row, term: int, alive: set[str]) -> Row:
@@ -171,10 +164,9 @@ async def raft_transfer_leader(ctx: APIContext, req: web.Request, q: QueryOption
     if not cons.leader_status().is_leader:
         raise HTTPError(500, "not leader")
     voters = [s for s in _servers(ctx) if s["Voter"] and not s["Leader"]]
-    transfer = getattr(cons, "transfer_leader", None)
-    if not voters or transfer is None:
+    if not voters:
         raise HTTPError(500, "cannot find peer")  # hashicorp/raft's answer with no other voter
-    if not await transfer(req.rel_url.query.get("id", "")):
+    if not await cons.transfer_leadership():
         raise HTTPError(500, "leadership transfer timed out")
     return json_reply({"Success": True}, q=q)
 

@@ -10,6 +10,7 @@ from pyconsul import snapshot_archive
 from pyconsul.api.app import APIContext, Reply, json_reply
 from pyconsul.api.errors import HTTPError
 from pyconsul.api.params import QueryOptions
+from pyconsul.consensus.errors import UnknownPeer
 
 
 async def leader(ctx: APIContext, req: web.Request, q: QueryOptions) -> Reply:
@@ -23,24 +24,7 @@ async def peers(ctx: APIContext, req: web.Request, q: QueryOptions) -> Reply:
 
 async def raft_configuration(ctx: APIContext, req: web.Request, q: QueryOptions) -> Reply:
     await ctx.read_barrier(q)
-    cons = ctx.agent.consensus
-    config = getattr(cons, "configuration", None)
-    if callable(config):
-        servers = config()
-    else:
-        st = cons.leader_status()
-        servers = [
-            {
-                "ID": ctx.agent.config.node_id,
-                "Node": ctx.agent.node_name,
-                "Address": addr,
-                "Leader": addr == st.leader_addr,
-                "Voter": True,
-                "ProtocolVersion": "3",
-                "LastIndex": ctx.store.last_index,
-            }
-            for addr in cons.peers()
-        ]
+    servers = ctx.agent.consensus.configuration()
     return Reply(json_reply({"Servers": servers, "Index": ctx.store.last_index}).body, index=ctx.store.last_index)
 
 
@@ -49,12 +33,9 @@ async def raft_remove_peer(ctx: APIContext, req: web.Request, q: QueryOptions) -
     addr, pid = query.get("address", ""), query.get("id", "")
     if not addr and not pid:
         raise HTTPError(400, "Must specify either ?id with the server's ID or ?address with IP:port of peer")
-    remove = getattr(ctx.agent.consensus, "remove_peer", None)
-    if remove is None:
-        raise HTTPError(400, f"address {addr or pid!r} was not found in the Raft configuration")
     try:
-        await remove(address=addr, node_id=pid)
-    except ValueError as exc:  # not a voter: Consul's text, as a server-side error
+        await ctx.agent.consensus.remove_peer(address=addr, node_id=pid)
+    except UnknownPeer as exc:  # not a voter: Consul's text, as a server-side error
         raise HTTPError(500, str(exc)) from None
     return Reply(b"", status=200, content_type="text/plain; charset=utf-8")
 
@@ -62,7 +43,7 @@ async def raft_remove_peer(ctx: APIContext, req: web.Request, q: QueryOptions) -
 async def snapshot_save(ctx: APIContext, req: web.Request, q: QueryOptions) -> Reply:
     """A snapshot in Consul's archive layout (gzip'd tar of meta.json, state.bin, SHA256SUMS)."""
     await ctx.read_barrier(q)
-    state = ctx.agent.machine.snapshot()
+    state = ctx.agent.snapshot_state()
     idx = ctx.store.last_index
     term = int(ctx.agent.consensus.stats().get("term", "1") or 1)
     meta = {"ID": f"{term}-{idx}-{int(time.time() * 1000)}", "Size": len(state), "Index": idx,

@@ -22,6 +22,7 @@ import random
 from dataclasses import dataclass, field
 from enum import Enum
 
+from pyconsul.consensus.errors import NotLeader  # raised with the leader's server ID
 from pyconsul.raft.log import RaftLog
 from pyconsul.raft.messages import (
     CONFIG,
@@ -51,14 +52,6 @@ class Role(Enum):
     PRE_CANDIDATE = "PreCandidate"
     CANDIDATE = "Candidate"
     LEADER = "Leader"
-
-
-class NotLeader(Exception):
-    """This server is not the leader; `leader` is the known leader's ID ("" if none)."""
-
-    def __init__(self, leader: str) -> None:
-        super().__init__(f"not the leader (leader: {leader or 'unknown'})")
-        self.leader = leader
 
 
 class ConfigChangeInProgress(Exception):

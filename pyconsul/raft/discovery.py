@@ -20,8 +20,9 @@ import time
 from dataclasses import dataclass
 from typing import Any
 
-from pyconsul.raft.core import ConfigChangeInProgress, NotLeader, Role
-from pyconsul.raft.node import NoLeader, RaftNode
+from pyconsul.consensus.errors import NoLeader, NotLeader
+from pyconsul.raft.core import ConfigChangeInProgress, Role
+from pyconsul.raft.node import RaftNode
 from pyconsul.raft.tcp_transport import split_addr
 from pyconsul.raft.transport import RemoteError, TransportError
 

@@ -13,6 +13,12 @@ Three tasks:
 A proposal resolves with what the state machine returned when it applied the entry. A follower's
 proposal is appended by the leader (over `call`), then resolved by its own apply of that index:
 the state machine is deterministic, so the result is the same one the leader got.
+
+Refusals are typed (`pyconsul.consensus.errors`): `NotLeader` and `LeadershipLost` mean the entry
+was not appended, `ForwardFailed` that the leader did not answer a forwarded write (`delivered`
+False when it could not even be connected to), `NoLeader` that none is known. A forwarded write
+the leader refuses is answered in-band (`[REFUSED, reason, leader]`) so the follower gets the type
+back, not an error text.
 """
 
 from __future__ import annotations
@@ -26,7 +32,8 @@ from collections import OrderedDict
 from collections.abc import Awaitable, Callable
 from typing import Any, Protocol
 
-from pyconsul.raft.core import NotLeader, RaftConfig, RaftCore, Ready, Role
+from pyconsul.consensus.errors import ForwardFailed, LeadershipLost, NoLeader, NotLeader
+from pyconsul.raft.core import RaftConfig, RaftCore, Ready, Role
 from pyconsul.raft.disk import DiskThread
 from pyconsul.raft.log import LogError
 from pyconsul.raft.messages import (
@@ -44,13 +51,15 @@ from pyconsul.raft.messages import (
 )
 from pyconsul.raft.storage import RECOVER_FLAG, LogStore, SnapshotStore, StableStore, StorageError
 from pyconsul.raft.throttle import LogThrottle
-from pyconsul.raft.transport import RemoteError, Transport, TransportError
+from pyconsul.raft.transport import ConnectFailed, RemoteError, Transport, TransportError
 from pyconsul.raft.wire import MAX_ENTRY_BYTES
 
 log = logging.getLogger("pyconsul.raft")
 
 
-class StateMachine(Protocol):
+class FSM(Protocol):
+    """What the log is applied to (the agent's `pyconsul.fsm.machine.StateMachine`)."""
+
     def apply(self, index: int, data: bytes) -> Any: ...
 
     def snapshot(self) -> bytes: ...
@@ -58,8 +67,10 @@ class StateMachine(Protocol):
     def restore(self, data: bytes) -> None: ...
 
 
-class NoLeader(Exception):
-    """No leader could take the request (none known, or it was lost before committing)."""
+# The leader's in-band answer to a forwarded write it did not append: [REFUSED, reason, leader].
+REFUSED = "refused"
+_NOT_LEADER = "not-leader"
+_LEADERSHIP_LOST = "leadership-lost"
 
 
 class ResultUnknown(Exception):
@@ -71,7 +82,7 @@ class RaftNode:
         self,
         server_id: str,
         transport: Transport,
-        machine: StateMachine,
+        machine: FSM,
         log_store: LogStore,
         stable_store: StableStore,
         snapshot_store: SnapshotStore,
@@ -273,13 +284,16 @@ class RaftNode:
             # The deadline stops a request that sat in a partitioned connection from being
             # applied long after this server told its client the write failed.
             try:
-                index, term = await self.transport.call(
+                reply = await self.transport.call(
                     leader, "raft.propose", [data, time.time() + timeout, kind], timeout
                 )
             except RemoteError as exc:
-                raise NoLeader(str(exc)) from None
+                raise ForwardFailed(str(exc)) from None
+            except ConnectFailed as exc:
+                raise ForwardFailed(f"leader unreachable: {exc}", delivered=False) from None
             except TransportError as exc:
-                raise NoLeader(f"leader unreachable: {exc}") from None
+                raise ForwardFailed(f"leader unreachable: {exc}") from None
+            index, term = _placement(reply)
         async with asyncio.timeout(timeout):
             return await self._result(index, term)
 
@@ -290,7 +304,7 @@ class RaftNode:
             if got is None:
                 fut.set_exception(ResultUnknown(f"entry {index} was applied before its result was awaited"))
             elif got[0] != term:
-                fut.set_exception(NoLeader("leadership lost before the write committed"))
+                fut.set_exception(LeadershipLost("leadership lost before the write committed"))
             elif isinstance(got[1], _Raised):
                 fut.set_exception(got[1].exc)
             else:
@@ -396,28 +410,34 @@ class RaftNode:
 
     async def _on_call(self, method: str, body: Any) -> Any:
         if method == "raft.propose":
-            core = self._c
-            if core.role is not Role.LEADER:
-                raise NoLeader(f"not the leader (leader: {self.leader_addr or 'unknown'})")
-            if not (isinstance(body, (list, tuple)) and len(body) == 3):
-                raise ValueError("raft.propose: expected [data, deadline, kind]")
-            data, deadline, kind = body
-            if type(data) is not bytes or type(deadline) not in (int, float) or type(kind) is not int:
-                raise ValueError("raft.propose: expected [bytes, number, int]")
-            if time.time() > deadline:
-                raise NoLeader("forwarded write arrived after its deadline")
-            if kind not in (NORMAL, RESTORE):
-                raise ValueError(f"cannot propose entries of kind {kind!r}")
-            _check_size(data)
-            placed: asyncio.Future[Any] = asyncio.get_running_loop().create_future()
-            self._proposals.append((kind, data, placed, True))
-            self._wake.set()
-            index, term = await placed
-            return [index, term]
+            return await self._place_forwarded(body)
         handler = self.call_handlers.get(method)
         if handler is None:
             raise ValueError(f"unknown call {method!r}")
         return await handler(body)
+
+    async def _place_forwarded(self, body: Any) -> list[Any]:
+        """A follower's write: [index, term] once appended, or [REFUSED, reason, leader]."""
+        if self._c.role is not Role.LEADER:
+            return [REFUSED, _NOT_LEADER, self.leader_addr]
+        if not (isinstance(body, (list, tuple)) and len(body) == 3):
+            raise ValueError("raft.propose: expected [data, deadline, kind]")
+        data, deadline, kind = body
+        if type(data) is not bytes or type(deadline) not in (int, float) or type(kind) is not int:
+            raise ValueError("raft.propose: expected [bytes, number, int]")
+        if time.time() > deadline:
+            raise ValueError("forwarded write arrived after its deadline")
+        if kind not in (NORMAL, RESTORE):
+            raise ValueError(f"cannot propose entries of kind {kind!r}")
+        _check_size(data)
+        placed: asyncio.Future[Any] = asyncio.get_running_loop().create_future()
+        self._proposals.append((kind, data, placed, True))
+        self._wake.set()
+        try:
+            index, term = await placed
+        except LeadershipLost:
+            return [REFUSED, _LEADERSHIP_LOST, self.leader_addr]
+        return [index, term]
 
     # ------------------------------------------------------------------ tasks
     async def _ticker(self) -> None:
@@ -456,7 +476,7 @@ class RaftNode:
         for index in [i for i, (t, _) in self._waiting.items() if core.superseded(i, t)]:
             _, fut = self._waiting.pop(index)
             if not fut.done():
-                fut.set_exception(NoLeader("leadership lost before the write committed"))
+                fut.set_exception(LeadershipLost("leadership lost before the write committed"))
 
     def _take_proposals(self, core: RaftCore) -> None:
         if not self._proposals:
@@ -466,10 +486,10 @@ class RaftNode:
             self._wake.set()
         try:
             placed = core.propose_batch([d for _, d, _, _ in batch], [k for k, _, _, _ in batch])
-        except NotLeader as exc:
+        except NotLeader:
             for _, _, fut, _ in batch:
                 if not fut.done():
-                    fut.set_exception(NoLeader(str(exc)))
+                    fut.set_exception(LeadershipLost())
             return
         for (_, _, fut, placement), where in zip(batch, placed, strict=True):
             if placement:
@@ -525,7 +545,7 @@ class RaftNode:
                 batch, self._proposals = self._proposals, []
                 for _, _, fut, _ in batch:
                     if not fut.done():
-                        fut.set_exception(NoLeader("leadership lost"))
+                        fut.set_exception(LeadershipLost())
             if self.on_leader_change is not None:
                 self.on_leader_change(core.lead)
 
@@ -561,7 +581,7 @@ class RaftNode:
                     if fut.done():
                         pass
                     elif term != e.term:
-                        fut.set_exception(NoLeader("leadership lost before the write committed"))
+                        fut.set_exception(LeadershipLost("leadership lost before the write committed"))
                     elif failed or _is_unknown_command(result):
                         fut.set_exception(result)
                     else:
@@ -648,3 +668,13 @@ def _is_unknown_command(result: Any) -> bool:
     """The machine returns refusals (a failed check-and-set…) as results; an unknown command is
     a failure its writer must see as one."""
     return isinstance(result, Exception) and type(result).__name__ == "UnknownCommand"
+
+
+def _placement(reply: Any) -> tuple[int, int]:
+    """The leader's answer to a forwarded write: its (index, term), or the refusal as its type."""
+    if isinstance(reply, list) and len(reply) == 3 and reply[0] == REFUSED:
+        if reply[1] == _LEADERSHIP_LOST:
+            raise LeadershipLost()
+        raise NotLeader(str(reply[2] or ""))
+    index, term = reply
+    return int(index), int(term)

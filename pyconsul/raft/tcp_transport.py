@@ -29,6 +29,7 @@ from pyconsul.raft.snapshot_chunks import SnapshotAssembler, split_snapshot
 from pyconsul.raft.throttle import LogThrottle
 from pyconsul.raft.transport import (
     CallHandler,
+    ConnectFailed,
     MessageHandler,
     RemoteError,
     TransportError,
@@ -123,13 +124,13 @@ class _Peer:
         self.broken = False
         self.task = asyncio.get_running_loop().create_task(self._run())
 
-    def _fail(self, why: str) -> None:
+    def _fail(self, why: str, error: type[TransportError] = TransportError) -> None:
         had_msgs = bool(self.msgs)
         self.msgs.clear()
         self.frames.clear()
         for fut in self.calls.values():
             if not fut.done():
-                fut.set_exception(TransportError(f"{self.addr}: {why}"))
+                fut.set_exception(error(f"{self.addr}: {why}"))
         self.calls.clear()
         if had_msgs or why:
             self.t._unreachable(self.addr)
@@ -151,7 +152,7 @@ class _Peer:
                     self.t.connect_timeout,
                 )
             except (OSError, TimeoutError, ssl.SSLError) as exc:
-                self._fail(f"connect failed: {exc}")
+                self._fail(f"connect failed: {exc}", ConnectFailed)
                 self.wake.clear()
                 await asyncio.sleep(backoff)
                 backoff = min(backoff * 2, 0.2)

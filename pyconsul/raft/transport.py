@@ -3,7 +3,7 @@
 Raft messages are fire-and-forget: `send` queues them for a peer and returns; they may be lost
 (Raft retries), but never reordered within one connection. Other server-to-server calls (join,
 forwarded writes, membership changes) are request/response `call`s that raise `TransportError`
-when the peer cannot be reached or `RemoteError` when it answered with an error.
+when the peer cannot be reached (`ConnectFailed` when the call surely never left) or `RemoteError` when it answered with an error.
 """
 
 from __future__ import annotations
@@ -16,6 +16,10 @@ from pyconsul.raft.messages import Message
 
 class TransportError(Exception):
     """The peer could not be reached (refused, timed out, connection lost)."""
+
+
+class ConnectFailed(TransportError):
+    """No connection to the peer could be made: the call surely never reached it."""
 
 
 class RemoteError(Exception):

@@ -11,8 +11,8 @@ from dataclasses import replace
 
 import pytest
 
-from pyconsul.agent.forward import Forwarder
 from pyconsul.config.runtime import RuntimeConfig
+from pyconsul.consensus.remote import Forwarder
 from pyconsul.dns.mirror import CatalogMirror
 from pyconsul.dns.server import DNSServer, start_client_dns_server
 from tests.dns.procs import dig

@@ -12,10 +12,10 @@ from pathlib import Path
 import pytest
 
 from pyconsul.config.runtime import RuntimeConfig
-from pyconsul.consensus import NoLeaderError
+from pyconsul.consensus.errors import NoLeader
+from pyconsul.consensus.raft import RaftConsensus
 from pyconsul.fsm import commands as c
 from pyconsul.fsm.machine import StateMachine
-from pyconsul.raft.consensus import RaftConsensus
 from pyconsul.raft.tcp_transport import TCPTransport
 from pyconsul.state.store import StateStore
 from tests.raft.faults import FaultyTransport
@@ -103,9 +103,9 @@ async def test_minority_refuses_and_majority_goes_on(servers: list[Server]) -> N
         s.faults.blocked.add(lone_addr)
         lone.faults.blocked.add(f"{s.cfg.bind_addr}:{s.cfg.ports.server}")
     await leader.cons.apply(c.KVOp(verb="set", key="m", value=b"1"))
-    with pytest.raises(NoLeaderError):
+    with pytest.raises(NoLeader):
         await lone.cons.apply(c.KVOp(verb="set", key="lost", value=b"1"))
-    with pytest.raises(NoLeaderError):
+    with pytest.raises(NoLeader):
         await lone.cons.barrier(consistent=True)
     await async_wait_until(lambda: not lone.cons.leader_status().known_leader, 10.0, what="lone server forgets the leader")
     for s in servers:

@@ -11,8 +11,9 @@ from typing import Any
 import msgpack
 import pytest
 
+from pyconsul.consensus.errors import NoLeader
 from pyconsul.raft.core import Role
-from pyconsul.raft.node import NoLeader, RaftNode
+from pyconsul.raft.node import RaftNode
 from pyconsul.raft.segment_log import SegmentLogStore
 from pyconsul.raft.snapshot import FileSnapshotStore
 from pyconsul.raft.stable import FileStableStore

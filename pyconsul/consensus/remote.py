@@ -1,9 +1,10 @@
 """Client agents: every catalog/health/KV/session/... request goes to a server.
 
-`Forwarder` relays an HTTP request to a known server's server port (which hands HTTP to the
-server's API, see server_port.py), sticking to the server that last answered and failing over to
-the next when one is unreachable. `RemoteConsensus` is the client's `Consensus`: its writes (the
-local state's anti-entropy) become catalog register/deregister requests to a server.
+`Forwarder` sends an HTTP request to a known server's server port (which hands HTTP to the
+server's API, see agent/server_port.py), sticking to the server that last answered and failing
+over to the next when one is unreachable. `RemoteConsensus` is the client's `Consensus`: its writes
+(the local state's anti-entropy) become catalog register/deregister requests to a server. A client
+agent holds no Raft state, so its status and Raft operations answer as Consul's client agents do.
 """
 
 from __future__ import annotations
@@ -16,24 +17,20 @@ from collections.abc import Callable
 from typing import Any
 
 import aiohttp
-from aiohttp import web
 
-from pyconsul.api.errors import HTTPError
-from pyconsul.consensus import LeaderStatus, NoLeaderError
+from pyconsul.consensus.errors import ForwardFailed, UnknownPeer
+from pyconsul.consensus.protocol import LeaderStatus, StreamHandler
 from pyconsul.fsm import commands as c
 from pyconsul.state.errors import StateError
 
 log = logging.getLogger("pyconsul.forward")
 
-_PASS_HEADERS = ("X-Consul-Token", "Authorization", "Content-Type")
 _IDEMPOTENT = ("GET", "HEAD")
 
 
-class NoServers(Exception):
-    pass
-
-
 class Forwarder:
+    """The `ServerRelay` of a client agent: one HTTP request to whichever server answers."""
+
     def __init__(self, servers: Callable[[], list[str]], ssl_context: ssl.SSLContext | None = None) -> None:
         self._servers = servers
         self._ssl = ssl_context
@@ -63,10 +60,12 @@ class Forwarder:
     async def request(
         self, method: str, path_qs: str, body: bytes | None = None, headers: dict[str, str] | None = None
     ) -> tuple[int, dict[str, str], bytes]:
+        """(status, headers, body) from the first server that answers; ForwardFailed if none did."""
         servers = self.order()
         if not servers:
-            raise NoServers("No known Consul servers")
+            raise ForwardFailed("No known Consul servers", delivered=False)
         last: Exception | None = None
+        delivered = False
         for server in servers:
             url = f"{self._scheme}://{server}{path_qs}"
             try:
@@ -79,24 +78,14 @@ class Forwarder:
                 last = exc
             except (TimeoutError, aiohttp.ClientError) as exc:
                 last = exc
+                delivered = True
                 if method not in _IDEMPOTENT:
                     break
             log.warning("server unreachable, trying the next", extra={"server": server, "error": str(last)})
             if self._preferred == server:
                 self._preferred = None
         self.last_contact_ok = False
-        raise NoServers(f"failed to reach any Consul server: {last}")
-
-    async def forward(self, req: web.Request) -> web.Response:
-        body = await req.read()
-        headers = {h: req.headers[h] for h in _PASS_HEADERS if h in req.headers}
-        try:
-            status, rheaders, data = await self.request(req.method, req.path_qs, body or None, headers)
-        except NoServers as exc:
-            raise HTTPError(500, str(exc)) from None
-        out = {k: v for k, v in rheaders.items() if k.startswith("X-Consul-")}
-        out["Content-Type"] = rheaders.get("Content-Type", "application/json")
-        return web.Response(status=status, body=data, headers=out)
+        raise ForwardFailed(f"failed to reach any Consul server: {last}", delivered=delivered)
 
     async def close(self) -> None:
         if self._session is not None:
@@ -125,6 +114,8 @@ class RemoteConsensus:
         self._leader = ""
 
     async def apply(self, command: c.Command) -> Any:
+        """True once a server applied it; a rejected write returns the StateError (as the state
+        machine does); a server-side failure (500, e.g. no leader) raises ForwardFailed."""
         if isinstance(command, c.Register):
             path, body = "/v1/catalog/register", register_body(command)
         elif isinstance(command, c.Deregister):
@@ -132,20 +123,17 @@ class RemoteConsensus:
             body = {"Node": command.node, "ServiceID": command.service_id, "CheckID": command.check_id}
         else:
             raise StateError(f"{command.TYPE} is only applied on servers")
-        try:
-            status, _, data = await self.forwarder.request(
-                "PUT", path, json.dumps(body).encode(), {"Content-Type": "application/json"})
-        except NoServers as exc:
-            raise NoLeaderError(str(exc)) from None
+        status, _, data = await self.forwarder.request(
+            "PUT", path, json.dumps(body).encode(), {"Content-Type": "application/json"})
         text = data.decode(errors="replace")
         if status == 200:
             return True
-        if "No cluster leader" in text:
-            raise NoLeaderError()
+        if status >= 500:  # the server's own failure, e.g. "No cluster leader": its text as it is
+            raise ForwardFailed(text)
         return StateError(text)
 
     async def barrier(self, consistent: bool) -> None:
-        return None
+        return None  # reads are answered by the servers, which run their own barrier
 
     def leader_status(self) -> LeaderStatus:
         ok = self.forwarder.last_contact_ok
@@ -154,15 +142,50 @@ class RemoteConsensus:
     def peers(self) -> list[str]:
         return []
 
+    def configuration(self) -> list[dict[str, Any]]:
+        return []
+
+    async def remove_peer(self, address: str = "", node_id: str = "") -> None:
+        what = f"id {node_id!r}" if node_id else f"address {address!r}"
+        raise UnknownPeer(f"{what} was not found in the Raft configuration")
+
+    async def transfer_leadership(self, timeout: float = 5.0) -> bool:
+        return False
+
+    async def leave(self) -> None:
+        return None  # not a voter: leaving gossip is all there is
+
+    async def restore_snapshot(self, data: bytes) -> None:
+        """The servers hold the state: the image goes to one of them."""
+        status, _, body = await self.forwarder.request("PUT", "/v1/snapshot", data)
+        if status != 200:
+            raise ValueError(body.decode(errors="replace").removeprefix("Snapshot restore failed: "))
+
     def stats(self) -> dict[str, str]:
         return {}
+
+    @property
+    def stream_handler(self) -> StreamHandler | None:
+        return None
+
+    def note_server(self, node_id: str, name: str, addr: str) -> None:
+        return None
+
+    def note_server_failed(self, node_id: str) -> None:
+        return None
+
+    def note_server_left(self, node_id: str) -> None:
+        return None
+
+    def use_gossip_discovery(self) -> None:
+        return None
 
     async def refresh_leader(self) -> None:
         try:
             status, _, data = await self.forwarder.request("GET", "/v1/status/leader")
             if status == 200:
                 self._leader = json.loads(data) or ""
-        except (NoServers, ValueError):
+        except (ForwardFailed, ValueError):
             self._leader = ""
 
     async def start(self) -> None:

@@ -3,7 +3,9 @@
 Writes are replicated to a quorum before they are applied and acknowledged; a write reaching a
 follower is appended by the leader and answered by the follower's own apply of it. With no
 leader, writes and default/consistent reads wait up to `hold_timeout` (Consul's
-rpc_hold_timeout, 7 s) for one, then fail with NoLeaderError ("No cluster leader").
+rpc_hold_timeout, 7 s) for one, then fail with NoLeader ("No cluster leader"). A write is
+retried only when it surely was not appended — decided by the error's type (`NotLeader`,
+`LeadershipLost`, `ForwardFailed` not delivered, or no leader known when it was tried).
 
 Read modes (`barrier`): default → the leader vouches for its commit index under its lease (a
 follower asks the leader, then waits to apply up to it); consistent → the leader first confirms
@@ -17,11 +19,11 @@ State lives in `<data_dir>/raft/`: `log/` segments, `raft-state` (term, vote, se
 
 Wiring (the agent): `RaftConsensus(config, machine, client_ssl=..., server_hostname=...)`;
 `await start()` / `await stop()`; `await leave()` on a graceful leave (hands leadership over
-first when leading); give `stream_handler` to the shared server-port listener (or pass
-`own_listener=True`); from gossip server-member events call `note_server(id, name, "IP:port")`
+first when leading); the shared server-port listener hands non-HTTP connections to
+`stream_handler` (None with `own_listener=True`); from gossip server-member events call `note_server(id, name, "IP:port")`
 (alive), `note_server_failed(id)` (failed) and `note_server_left(id)` (left). Status:
 `leader_status()`, `peers()`, `configuration()` (operator/raft/configuration Servers),
-`remove_peer(address=, node_id=)` (ValueError if not a voter), `restore_snapshot(data)`,
+`remove_peer(address=, node_id=)` (UnknownPeer if not a voter), `restore_snapshot(data)`,
 `stats()` (the `raft` section of info).
 """
 
@@ -36,11 +38,12 @@ from pathlib import Path
 from typing import Any
 
 from pyconsul.config.runtime import RuntimeConfig
-from pyconsul.consensus import LeaderStatus, NoLeaderError
+from pyconsul.consensus.errors import ForwardFailed, LeadershipLost, NoLeader, NotLeader, UnknownPeer
+from pyconsul.consensus.protocol import LeaderStatus, StreamHandler
 from pyconsul.fsm import commands
 from pyconsul.raft.discovery import Discovery, ServerInfo
 from pyconsul.raft.messages import RESTORE
-from pyconsul.raft.node import NoLeader, RaftNode, StateMachine
+from pyconsul.raft.node import FSM, RaftNode
 from pyconsul.raft.segment_log import SegmentLogStore
 from pyconsul.raft.snapshot import FileSnapshotStore
 from pyconsul.raft.stable import FileStableStore
@@ -58,7 +61,7 @@ class RaftConsensus:
     def __init__(
         self,
         config: RuntimeConfig,
-        machine: StateMachine,
+        machine: FSM,
         *,
         server_ssl: ssl.SSLContext | None = None,
         client_ssl: ssl.SSLContext | None = None,
@@ -117,7 +120,9 @@ class RaftConsensus:
             interval=min(1.0, max(0.2, float(config.retry_interval or 1.0))),
         )
         self.discovery.cleanup_dead_servers = config.autopilot.cleanup_dead_servers
-        self.stream_handler = getattr(transport, "serve", None)
+        # Only a TCP transport that does not listen itself takes connections from the agent's port.
+        serve: StreamHandler | None = transport.serve if isinstance(transport, TCPTransport) else None
+        self._stream_handler = None if own_listener else serve
         self._started = False
 
     # ------------------------------------------------------------------ lifecycle
@@ -167,16 +172,11 @@ class RaftConsensus:
             asked = self.node.leader_addr
             try:
                 return await self.node.propose(data, timeout=max(0.0, deadline - time.monotonic()))
-            except NoLeader as exc:
-                # Retry only what surely was not appended: no leader known, or it said no.
-                why = str(exc)
-                retriable = not asked or any(
-                    w in why for w in ("not the leader", "leadership lost", "connect failed")
-                )
-                if not retriable or time.monotonic() > deadline:
-                    raise NoLeaderError() from None
+            except (NotLeader, LeadershipLost, ForwardFailed, NoLeader) as exc:
+                if not _surely_not_appended(exc, asked != "") or time.monotonic() > deadline:
+                    raise NoLeader() from None
             except TimeoutError:
-                raise NoLeaderError() from None
+                raise NoLeader() from None
             await self._next_leader(asked, deadline)
 
     async def restore_snapshot(self, data: bytes) -> None:
@@ -184,10 +184,8 @@ class RaftConsensus:
         the image is unusable)."""
         try:
             await self.node.propose(data, timeout=self.hold_timeout, kind=RESTORE)
-        except NoLeader:
-            raise NoLeaderError() from None
-        except TimeoutError:
-            raise NoLeaderError() from None
+        except (NoLeader, NotLeader, LeadershipLost, ForwardFailed, TimeoutError):
+            raise NoLeader() from None
         except Exception as exc:
             raise ValueError(f"invalid snapshot: {exc}") from exc
 
@@ -200,7 +198,7 @@ class RaftConsensus:
                 return
             except (NoLeader, TimeoutError):
                 if time.monotonic() > deadline:
-                    raise NoLeaderError() from None
+                    raise NoLeader() from None
             await self._next_leader(asked, deadline)
 
     async def _next_leader(self, failed: str, deadline: float) -> None:
@@ -247,7 +245,7 @@ class RaftConsensus:
         return out
 
     async def remove_peer(self, address: str = "", node_id: str = "") -> None:
-        """`operator raft remove-peer`: ValueError when no such server is a voter."""
+        """`operator raft remove-peer`: UnknownPeer when no such server is a voter."""
         voters = self.node.voters()
         target = ""
         if node_id:
@@ -256,16 +254,19 @@ class RaftConsensus:
             target = next((k for k, a in voters.items() if a == address), "")
         if not target:
             what = f"id {node_id!r}" if node_id else f"address {address!r}"
-            raise ValueError(f"{what} was not found in the Raft configuration")
+            raise UnknownPeer(f"{what} was not found in the Raft configuration")
         self.discovery.note_left(target)
         try:
             await self.discovery.remove(target, self.hold_timeout)
         except NoLeader:
-            raise NoLeaderError() from None
+            raise NoLeader() from None
 
-    async def transfer_leader(self, node_id: str = "") -> bool:
-        """`operator raft transfer-leader`: hand leadership to the most up-to-date voter."""
-        return await self.node.transfer_leadership()
+    async def transfer_leadership(self, timeout: float = 5.0) -> bool:
+        return await self.node.transfer_leadership(timeout)
+
+    @property
+    def stream_handler(self) -> StreamHandler | None:
+        return self._stream_handler
 
     # Gossip hooks: the agent calls these from its member events (server members only).
     def note_server(self, node_id: str, name: str, addr: str) -> None:
@@ -319,3 +320,14 @@ class RaftConsensus:
             "state": core.role.value,
             "term": str(core.term),
         }
+
+
+def _surely_not_appended(exc: Exception, leader_was_known: bool) -> bool:
+    """May a failed write be tried again without risking it twice? Yes when the leader refused
+    it or lost leadership before placing it, when the leader could not even be connected to, or
+    when no leader was known to send it to."""
+    if isinstance(exc, (NotLeader, LeadershipLost)):
+        return True
+    if isinstance(exc, ForwardFailed):
+        return not exc.delivered
+    return not leader_was_known

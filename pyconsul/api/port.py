@@ -1,0 +1,127 @@
+"""AgentPort: everything the HTTP API may ask of the agent it serves, and nothing more.
+
+`APIContext.agent` is an `AgentPort`; `pyconsul.agent.agent.Agent` satisfies it structurally, so
+no module under `api/` imports from `agent/` (a test holds this). The small protocols below are
+the parts handlers use: the agent's own services and checks (`LocalServices`), session TTL
+timers, and — on a client agent — the relay that hands requests to a server.
+
+The ACL issue's single authorization call goes in `pyconsul.api.app.authorize`, the one place
+every request passes after its token is parsed (`QueryOptions.token`).
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Mapping
+from typing import Any, Protocol
+
+from pyconsul.config.runtime import RuntimeConfig
+from pyconsul.consensus.protocol import Consensus
+from pyconsul.fsm.commands import Command
+from pyconsul.state.store import StateStore
+
+Row = dict[str, Any]
+
+
+class LocalServices(Protocol):
+    """The agent's own services and checks (`/v1/agent/service*`, `/v1/agent/check*`)."""
+
+    @property
+    def services(self) -> Mapping[str, Row]: ...
+
+    @property
+    def checks(self) -> Mapping[str, Row]: ...
+
+    async def add_service(
+        self, svc: Row, checks: list[Row], replace_existing_checks: bool = False, from_config: bool = False
+    ) -> None: ...
+
+    async def remove_service(self, sid: str) -> bool: ...
+
+    async def add_check(self, chk: Row, from_config: bool = False) -> None: ...
+
+    async def remove_check(self, cid: str) -> bool: ...
+
+    async def node_maintenance(self, enable: bool, reason: str) -> None: ...
+
+    async def service_maintenance(self, sid: str, enable: bool, reason: str) -> bool: ...
+
+
+class SessionTimerControl(Protocol):
+    """Session TTL timers, run by the agent that created the session."""
+
+    def reset(self, sid: str, ttl: str) -> None: ...
+
+    def clear(self, sid: str) -> None: ...
+
+
+class ServerRelay(Protocol):
+    """A client agent's way to the servers: one HTTP request to whichever server answers.
+    Raises `pyconsul.consensus.errors.ForwardFailed` when none did."""
+
+    async def request(
+        self, method: str, path_qs: str, body: bytes | None = None, headers: dict[str, str] | None = None
+    ) -> tuple[int, dict[str, str], bytes]: ...
+
+
+class AgentPort(Protocol):
+    # What the API reads and writes through.
+    @property
+    def store(self) -> StateStore: ...
+
+    @property
+    def consensus(self) -> Consensus: ...
+
+    @property
+    def local(self) -> LocalServices: ...
+
+    @property
+    def session_timers(self) -> SessionTimerControl: ...
+
+    @property
+    def server_relay(self) -> ServerRelay | None:
+        """Set on client agents: every request but /v1/agent/* is answered by a server."""
+
+    # Identity and settings (datacenter, node ID, script-check switches).
+    @property
+    def config(self) -> RuntimeConfig: ...
+
+    @property
+    def node_name(self) -> str: ...
+
+    async def write(self, command: Command) -> Any:
+        """Apply `command` through consensus; the state machine's result (a StateError if it
+        refused the command)."""
+
+    def snapshot_state(self) -> bytes:
+        """The state store as a `snapshot save` image."""
+
+    async def restore_snapshot(self, data: bytes) -> None:
+        """Replace the state with a `snapshot save` image (ValueError if it is unusable)."""
+
+    # Local state changes and checks.
+    def notify_local_change(self) -> None: ...
+
+    async def local_changed(self, timeout: float) -> None:
+        """Return at the next local change, or after `timeout` seconds."""
+
+    async def ttl_update(self, check_id: str, status: str, output: str) -> bool: ...
+
+    # Agent operations.
+    async def reload(self) -> None: ...
+
+    async def leave(self, shutdown: bool = True) -> None: ...
+
+    async def join(self, addrs: list[str], wan: bool = False) -> int: ...
+
+    async def force_leave(self, node: str, prune: bool = False) -> None: ...
+
+    def log_stream(self, level: str) -> AsyncIterator[str]: ...
+
+    # Documents.
+    def self_info(self) -> dict[str, Any]: ...
+
+    def members_json(self, wan: bool = False) -> list[dict[str, Any]]: ...
+
+    def metrics_json(self) -> dict[str, Any]: ...
+
+    def metrics_prometheus(self) -> str: ...
