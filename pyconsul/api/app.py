@@ -242,15 +242,22 @@ def _error_response(status: int, message: str, content_type: str = "text/plain; 
 
 
 def authorize(ctx: APIContext, req: web.Request, q: QueryOptions) -> None:
-    """The one authorization point: every request a handler answers passes here after its options
-    (and its token, `q.token`) are parsed and before the handler runs. A client agent's relayed
-    requests are authorized by the server that answers them.
+    """The one authorization point: every request a handler answers passes here, after its query
+    options are parsed and before the handler runs (a client agent's relayed requests are
+    authorized by the server that answers them). It receives:
 
-    No ACLs are enforced yet. The ACL issue calls `authorize(q.token, resource, access)` here,
-    raising HTTPError(403, "Permission denied") on a refusal; each route will declare its
-    (resource, access) beside its handler in `pyconsul.api.routes`. The fast path
-    (`APIContext.fast_reply`) answers cached reads without this wrapper, so it must then step
-    aside for requests that carry a token or need a check."""
+    - `ctx`: the APIContext — `ctx.store` (the state to check against) and `ctx.agent`, the
+      agent seen through `pyconsul.api.port.AgentPort` (its `config` holds the settings);
+    - `req`: the aiohttp request — `req.method`, `req.path`, and the route's `req.match_info`
+      (the key, service or node name a rule is written for);
+    - `q`: the parsed `QueryOptions`; `q.token` is the request's token, read once in
+      `pyconsul.api.params` from X-Consul-Token, `Authorization: Bearer …` or `?token=`.
+
+    No ACLs are enforced yet. Enforcement goes here: resolve `q.token`, check the (resource,
+    access) the route declares beside its handler in `pyconsul.api.routes`, and raise
+    HTTPError(403, "Permission denied") on a refusal. The fast path (`APIContext.fast_reply`,
+    `api/fastpath.py`) answers cached reads without this wrapper only for requests that carry
+    no token; once an anonymous token can be refused, it must step aside for those too."""
     return None
 
 
