@@ -13,12 +13,13 @@ import logging
 import random
 import signal
 import ssl
-from collections import Counter
+import time
 from collections.abc import AsyncIterator
 from typing import Any
 
 from aiohttp import web
 
+from pyconsul import telemetry
 from pyconsul.agent import cluster, info, listeners
 from pyconsul.agent.anti_entropy import next_sync_delay
 from pyconsul.agent.definitions import DefinitionError, check_definitions_allowed, load_definitions
@@ -38,6 +39,9 @@ from pyconsul.fsm import commands as c
 from pyconsul.fsm.machine import StateMachine
 from pyconsul.logs import BROADCASTER
 from pyconsul.state.store import StateStore
+from pyconsul.telemetry.names import ENDPOINT_TIMER
+from pyconsul.telemetry.setup import configure as configure_telemetry
+from pyconsul.telemetry.setup import run_gauges
 
 log = logging.getLogger("pyconsul.agent")
 
@@ -61,7 +65,6 @@ class Agent:
             check_update_interval=config.check_update_interval,
         )
         self.session_timers = SessionTimers(self._expire_session)
-        self.counters: Counter[str] = Counter()
         self.http_ssl = http_ssl
         self.scheduler: Any = None
         self.dns: Any = None
@@ -104,8 +107,13 @@ class Agent:
         }
 
     async def write(self, command: c.Command) -> Any:
-        self.counters["consul.fsm." + command.TYPE] += 1
-        return await self.consensus.apply(command)
+        start = telemetry.now()
+        try:
+            return await self.consensus.apply(command)
+        finally:
+            timer = ENDPOINT_TIMER.get(command.TYPE)
+            if timer is not None:
+                telemetry.measure_since(timer, start)
 
     async def _expire_session(self, sid: str) -> None:
         await self.write(c.SessionDestroy(session_id=sid))
@@ -118,6 +126,7 @@ class Agent:
     async def start(self) -> None:
         cfg = self.config
         check_definitions_allowed(cfg)  # refuse to start, as Consul does, rather than run a bad check
+        sinks = configure_telemetry(cfg.telemetry)
         await self.consensus.start()
         self._start_checks()
         # Local services (persisted and from config files) are known before the API answers.
@@ -137,6 +146,7 @@ class Agent:
                 await self.join(list(cfg.start_join))
             except RuntimeError as exc:
                 raise OSError(str(exc)) from None
+        self._tasks.append(asyncio.ensure_future(run_gauges(self, time.time(), sinks)))
         if cfg.retry_join:
             self._tasks.append(asyncio.ensure_future(cluster.join_loop(self)))
         if cfg.server:

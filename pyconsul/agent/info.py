@@ -4,13 +4,15 @@ from __future__ import annotations
 
 import asyncio
 import os
-import resource
 import time
 from typing import TYPE_CHECKING, Any
 
 from pyconsul import CONSUL_COMPAT_VERSION, __version__
 from pyconsul.config.debug import debug_config
 from pyconsul.loop import loop_name
+from pyconsul.telemetry import METRICS
+from pyconsul.telemetry.display import display_metrics
+from pyconsul.telemetry.prometheus import render_prometheus
 
 if TYPE_CHECKING:
     from pyconsul.agent.agent import Agent
@@ -152,41 +154,10 @@ def self_info(agent: Agent) -> dict[str, Any]:
     }
 
 
-def _gauges(agent: Agent) -> dict[str, float]:
-    store = agent.store
-    usage = resource.getrusage(resource.RUSAGE_SELF)
-    return {
-        "consul.runtime.alloc_bytes": float(usage.ru_maxrss * 1024),
-        "consul.runtime.num_goroutines": float(len(asyncio.all_tasks())),
-        "consul.state.nodes": float(len(store.catalog.nodes_by_name)),
-        "consul.state.services": float(len(store.catalog.service_instances)),
-        "consul.state.service_instances": float(sum(len(v) for v in store.catalog.service_instances.values())),
-        "consul.state.kv_entries": float(len(store.kv.rows)),
-        "consul.state.sessions": float(len(store.sessions.by_id)),
-        "consul.raft.applied_index": float(store.last_index),
-        "consul.blocking_queries": float(len(store.watches)),
-        "consul.agent.uptime_seconds": time.time() - START,
-    }
-
-
 def metrics_json(agent: Agent) -> dict[str, Any]:
-    now = time.strftime("%Y-%m-%d %H:%M:%S +0000 UTC", time.gmtime())
-    return {
-        "Timestamp": now,
-        "Gauges": [{"Name": k, "Value": v, "Labels": {}} for k, v in _gauges(agent).items()],
-        "Points": [],
-        "Counters": [{"Name": k, "Count": v, "Rate": 0.0, "Sum": v, "Min": 1, "Max": 1, "Mean": 1, "Stddev": 0,
-                      "Labels": {}} for k, v in agent.counters.items()],
-        "Samples": [],
-    }
+    return display_metrics(METRICS)
 
 
 def metrics_prometheus(agent: Agent) -> str:
-    lines = []
-    for k, v in _gauges(agent).items():
-        name = k.replace(".", "_")
-        lines += [f"# HELP {name} {k}", f"# TYPE {name} gauge", f"{name} {v}"]
-    for k, v in agent.counters.items():
-        name = k.replace(".", "_")
-        lines += [f"# HELP {name} {k}", f"# TYPE {name} counter", f"{name} {v}"]
-    return "\n".join(lines) + "\n"
+    retention = agent.config.telemetry.prometheus_retention_time
+    return render_prometheus(METRICS, retention).decode()

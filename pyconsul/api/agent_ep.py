@@ -283,6 +283,10 @@ async def members(ctx: APIContext, req: web.Request, q: QueryOptions) -> Reply:
 
 async def metrics(ctx: APIContext, req: web.Request, q: QueryOptions) -> Reply:
     if req.rel_url.query.get("format") == "prometheus":
+        if ctx.agent.config.telemetry.prometheus_retention_time <= 0:
+            # Consul serves Prometheus only with a positive retention, and says so with a 415.
+            return Reply(b"Prometheus is not enabled since its retention time is not positive", 415,
+                         "text/plain; charset=utf-8")
         return Reply(ctx.agent.metrics_prometheus().encode(), content_type="text/plain; version=0.0.4; charset=utf-8")
     return json_reply(ctx.agent.metrics_json(), q=q)
 

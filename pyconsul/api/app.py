@@ -13,6 +13,7 @@ import logging
 from collections import OrderedDict
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
+from time import perf_counter
 from typing import Any
 
 from aiohttp import web
@@ -25,6 +26,8 @@ from pyconsul.api.port import AgentPort, ServerRelay
 from pyconsul.consensus.errors import ConsensusError
 from pyconsul.state.errors import StateError
 from pyconsul.state.watch import WatchSet
+from pyconsul.telemetry import METRICS
+from pyconsul.telemetry.http import http_labels, timed_route
 
 log = logging.getLogger("pyconsul.http")
 
@@ -89,9 +92,11 @@ class APIContext:
         # Reads whose index can be peeked, and their prebuilt fast-path replies.
         self._fast_peeks: dict[str, Callable[[], int]] = {}
         self._fast: dict[str, FastEntry] = {}
+        self._fast_labels: dict[str, Any] = {}  # api.http labels of each fast-path read
 
     def fast_reply(self, target: bytes) -> bytes | None:
         """Full HTTP response bytes for a non-blocking hot read, or None to take the full path."""
+        start = perf_counter()
         parsed = split_target(target)
         if parsed is None:
             return None
@@ -117,6 +122,8 @@ class APIContext:
             self._fast[key] = entry
         elif not self.agent.consensus.leader_status().is_leader:
             return None
+        METRICS.add_sample("api.http", (perf_counter() - start) * 1000.0, self._fast_labels.get(key, ()))
+        METRICS.incr_counter("rpc.request")
         return entry[1] + DATE.get() + entry[2] + entry[3]
 
     async def write(self, command: Any) -> Any:
@@ -160,7 +167,9 @@ class APIContext:
         if peek is not None and key not in self._fast_peeks:
             if len(self._fast_peeks) >= self._cache_size:
                 self._fast_peeks.clear()
+                self._fast_labels.clear()
             self._fast_peeks[key] = peek
+            self._fast_labels[key] = http_labels("GET", req.match_info.route.resource.canonical)
         if peek is not None and not q.consistent:
             idx = max(peek(), 1)
             if idx != q.index:
@@ -341,7 +350,7 @@ def build_app(agent: AgentPort) -> web.Application:
     for method, path, handler in ROUTES:
         by_path.setdefault(path, {})[method] = handler
     for path, methods in by_path.items():
-        app.router.add_route("*", path, make_dispatch(ctx, methods))
+        app.router.add_route("*", path, timed_route(path, make_dispatch(ctx, methods)))
     from pyconsul.ui import add_ui_routes, options_from_config
 
     add_ui_routes(app, options_from_config(agent.config))

@@ -63,8 +63,10 @@ IMPLEMENTED = frozenset({
     # joining and leaving
     "start_join", "retry_join", "retry_interval", "rejoin_after_leave", "leave_on_terminate",
     "skip_leave_on_interrupt", "reconnect_timeout",
-    # logging
+    # logging and telemetry
     "log_level", "log_json",
+    "telemetry.prometheus_retention_time", "telemetry.disable_hostname", "telemetry.metrics_prefix",
+    "telemetry.statsd_address", "telemetry.dogstatsd_addr", "telemetry.dogstatsd_tags",
     # checks and services
     "enable_script_checks", "enable_local_script_checks", "enable_agent_tls_for_checks",
     "check_update_interval", "check_output_max_size", "discard_check_output",

@@ -18,6 +18,7 @@ import errno
 import logging
 import random
 import socket
+import time
 from collections.abc import Awaitable, Callable, Coroutine
 from typing import Any
 
@@ -27,6 +28,7 @@ from pyconsul.dns.handler import Forward, PacketHandler
 from pyconsul.dns.mirror import CatalogMirror, Fetch
 from pyconsul.dns.reader import CATALOG_TABLES, CatalogReader
 from pyconsul.dns.recursor import Recursors
+from pyconsul.telemetry.dns import DnsMetrics
 
 log = logging.getLogger("pyconsul.dns")
 
@@ -68,9 +70,11 @@ class _UDP(asyncio.DatagramProtocol):
             self.checked = True
             self.loop.call_soon(self._uncheck)
             self.cache.refresh()
+        start = time.perf_counter()
         found = self.table.get(data[2:])
         if found is not None:
             self.transport.sendto(data[:2] + next(found), addr)  # type: ignore[union-attr]
+            self.server.metrics.answered(data, start)
             return
         try:
             out = self.handler.handle(data, tcp=False)
@@ -83,6 +87,7 @@ class _UDP(asyncio.DatagramProtocol):
             self.server._spawn(self._forward(out, addr))
             return
         self.transport.sendto(out, addr)  # type: ignore[union-attr]
+        self.server.metrics.answered(data, start)
 
     async def _forward(self, fwd: Forward, addr: Any) -> None:
         reply = await self.server.forward(fwd, tcp=False)
@@ -102,6 +107,7 @@ class DNSServer:
         # Replies depend on the catalog and on dns_config, which the agent swaps on reload.
         self.cache = ReplyCache(lambda: store.max_index(*CATALOG_TABLES), lambda: config.dns_config)
         self.handler = PacketHandler(store, config, random.Random(), self.cache)
+        self.metrics = DnsMetrics(config.node_name)
         try:
             self.recursors = Recursors(list(config.recursors), config.dns_config.recursor_timeout)
         except ValueError as exc:
@@ -178,6 +184,7 @@ class DNSServer:
                     data = await asyncio.wait_for(reader.readexactly(size), IDLE_TIMEOUT)
                 except (TimeoutError, asyncio.IncompleteReadError, ConnectionError, OSError):
                     return
+                start = time.perf_counter()
                 try:
                     out = self.handler.handle(data, tcp=True)
                 except Exception:
@@ -188,6 +195,7 @@ class DNSServer:
                 if isinstance(out, Forward):
                     out = await self.forward(out, tcp=True)
                 writer.write(len(out).to_bytes(2, "big") + out)
+                self.metrics.answered(data, start)
                 try:
                     await asyncio.wait_for(writer.drain(), IDLE_TIMEOUT)
                 except (TimeoutError, ConnectionError, OSError):

@@ -12,9 +12,11 @@ from typing import Any
 
 import msgpack
 
+from pyconsul import telemetry
 from pyconsul.fsm import commands as c
 from pyconsul.state.errors import StateError
 from pyconsul.state.store import StateStore
+from pyconsul.telemetry.names import FSM_TIMER
 
 
 class StateMachine:
@@ -31,6 +33,7 @@ class StateMachine:
 
     def apply_command(self, index: int, cmd: c.Command) -> Any:
         store = self.store
+        start = telemetry.now()  # timing only: nothing the store keeps depends on it
         try:
             result = self._dispatch(index, cmd)
         except StateError as exc:
@@ -38,6 +41,9 @@ class StateMachine:
             result = exc
         finally:
             store.commit(index)
+        timer = FSM_TIMER.get(cmd.TYPE)
+        if timer is not None:
+            telemetry.measure_since(timer[0], start, timer[1])
         return result
 
     def _dispatch(self, idx: int, cmd: c.Command) -> Any:
@@ -96,8 +102,13 @@ class StateMachine:
 
     # Snapshots are msgpack of the store's tables: portable, never pickle.
     def snapshot(self) -> bytes:
-        return msgpack.packb(self.store.snapshot(), use_bin_type=True)
+        start = telemetry.now()
+        data = msgpack.packb(self.store.snapshot(), use_bin_type=True)
+        telemetry.measure_since("raft.fsm.snapshot", start)
+        return data
 
     def restore(self, data: bytes) -> None:
+        start = telemetry.now()
         snap = msgpack.unpackb(data, raw=False, strict_map_key=False)
         self.store.restore(snap)
+        telemetry.measure_since("raft.fsm.restore", start)

@@ -32,6 +32,7 @@ from collections import OrderedDict
 from collections.abc import Awaitable, Callable
 from typing import Any, Protocol
 
+from pyconsul import telemetry
 from pyconsul.consensus.errors import ForwardFailed, LeadershipLost, NoLeader, NotLeader
 from pyconsul.raft.core import RaftConfig, RaftCore, Ready, Role
 from pyconsul.raft.disk import DiskThread
@@ -53,6 +54,7 @@ from pyconsul.raft.storage import RECOVER_FLAG, LogStore, SnapshotStore, StableS
 from pyconsul.raft.throttle import LogThrottle
 from pyconsul.raft.transport import ConnectFailed, RemoteError, Transport, TransportError
 from pyconsul.raft.wire import MAX_ENTRY_BYTES
+from pyconsul.telemetry.raft import RaftMetrics
 
 log = logging.getLogger("pyconsul.raft")
 
@@ -138,6 +140,7 @@ class RaftNode:
         self._snapshot_retry_at = 0.0
         self.on_leader_change: Callable[[str], None] | None = None
         self._last_lead = ""
+        self.metrics = RaftMetrics()
         self._leader_changed = asyncio.Event()  # set, then replaced, whenever the leader changes
         # Other server-to-server calls (join, membership) served over the same transport.
         self.call_handlers: dict[str, Callable[[Any], Awaitable[Any]]] = {}
@@ -275,8 +278,11 @@ class RaftNode:
             result: asyncio.Future[Any] = loop.create_future()
             self._proposals.append((kind, data, result, False))
             self._wake.set()
+            start = telemetry.now()
             async with asyncio.timeout(timeout):
-                return await result
+                done = await result
+            telemetry.measure_since("raft.commitTime", start)
+            return done
         else:
             leader = self.leader_addr
             if not leader:
@@ -399,6 +405,7 @@ class RaftNode:
                 continue
             if isinstance(m, (AppendEntries, Heartbeat, InstallSnapshot)) and m.src == core.lead:
                 self.last_contact = time.monotonic()
+        self.metrics.received(src, msgs, core.lead)
         self._wake.set()
 
     def _on_unreachable(self, addr: str) -> None:
@@ -467,6 +474,7 @@ class RaftNode:
                 # Proposals that arrived during the fsync join the next round as one batch.
                 self._take_proposals(core)
             self._note_leader(core)
+            self.metrics.note_role(core.role)
             if self._waiting:
                 self._fail_superseded(core)
 
@@ -484,6 +492,7 @@ class RaftNode:
         batch, self._proposals = self._proposals[: self.max_batch], self._proposals[self.max_batch :]
         if self._proposals:
             self._wake.set()
+        telemetry.incr_counter("raft.apply", float(len(batch)))
         try:
             placed = core.propose_batch([d for _, d, _, _ in batch], [k for k, _, _, _ in batch])
         except NotLeader:
@@ -526,6 +535,7 @@ class RaftNode:
     def _send(self, msgs: list[Message]) -> None:
         if not msgs:
             return
+        self.metrics.sent(msgs)
         by_dst: dict[str, list[Message]] = {}
         for m in msgs:
             by_dst.setdefault(m.dst, []).append(m)
@@ -606,14 +616,18 @@ class RaftNode:
 
     async def _take_snapshot(self) -> None:
         index = self.applied_index
+        start = telemetry.now()
         data = self.machine.snapshot()  # consistent: taken between two applies
         try:
             snap = self._c.compact(index, data)
         except ValueError:
             return  # a snapshot from the leader already replaced this part of the log
+        telemetry.measure_since("raft.snapshot.create", start)
         try:
             async with self._storage_lock:
+                start = telemetry.now()
                 await self._disk.run(self.snapshots.save, snap)
+                telemetry.measure_since("raft.snapshot.persist", start)
                 await self._disk.run(self.log_store.compact, self._c.log.base.index)
         except OSError as exc:
             # The log on disk still holds everything; try again a little later.
