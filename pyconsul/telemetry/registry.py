@@ -5,7 +5,12 @@ It follows go-metrics, which Consul emits through: names are dotted keys without
 `/v1/agent/metrics` shows), in cumulative series (what Prometheus scrapes) and in each sink
 (statsd). The prefix and, for gauges, the host name are added when names are rendered
 (`full_name`). Time comes from an injected clock, so intervals and expiry are tested without
-sleeping. Emitting is a few dict operations: it sits on the HTTP, DNS and Raft paths.
+sleeping.
+
+Emitting only appends to a pending list (a fraction of a microsecond: it sits on the HTTP fast
+path, DNS and Raft); `fold` adds the pending emissions to the series and hands them to the
+sinks. The agent's telemetry loop folds every 100 ms and every reader folds first, so an
+emission is at most that late in its interval.
 """
 
 from __future__ import annotations
@@ -26,6 +31,7 @@ RETAIN = 60.0  # and how long it keeps past intervals
 QUANTILE_WINDOW = 10.0  # Prometheus summaries report quantiles over the last 10 s (MaxAge)
 QUANTILES = (0.5, 0.9, 0.99)
 _WINDOW_CAP = 2048  # samples kept per series for quantiles; older ones fall off first
+_PENDING_CAP = 50_000  # emissions held before folding in place (if the telemetry loop lags)
 
 
 class Sink(Protocol):
@@ -54,6 +60,14 @@ class Aggregate:
         if value > self.max:
             self.max = value
         self.last = value
+
+    def ingest_all(self, values: list[float]) -> None:
+        self.count += len(values)
+        self.total += sum(values)
+        self.sum_sq += sum(v * v for v in values)
+        self.min = min(self.min, min(values))
+        self.max = max(self.max, max(values))
+        self.last = values[-1]
 
     @property
     def mean(self) -> float:
@@ -110,6 +124,7 @@ class Registry:
         self.summaries: dict[SeriesKey, Summary] = {}
         self.updated: dict[SeriesKey, float] = {}  # monotonic time of each series' last emission
         self.defined: set[SeriesKey] = set()  # declared series: never expire
+        self.pending: list[tuple[str, str, float, Labels]] = []
 
     @staticmethod
     def _interval_start(now: float) -> float:
@@ -133,47 +148,66 @@ class Registry:
             self.summaries.setdefault(key, Summary())
             self.defined.add(key)
 
-    # -- emitting
+    # -- emitting: O(1) appends, folded later
     def incr_counter(self, name: str, value: float = 1.0, labels: Labels = ()) -> None:
-        key = (name, labels)
-        agg = self._current().counters.get(key)
-        if agg is None:
-            agg = self._current().counters[key] = Aggregate()
-        agg.ingest(value)
-        self.counters[key] = self.counters.get(key, 0.0) + value
-        self.updated[key] = self.clock.monotonic()
-        for sink in self.sinks:
-            sink.emit("c", name, value, labels)
+        pending = self.pending
+        pending.append(("c", name, value, labels))
+        if len(pending) > _PENDING_CAP:
+            self.fold()
 
     def add_sample(self, name: str, value_ms: float, labels: Labels = ()) -> None:
-        key = (name, labels)
-        cur = self._current()
-        agg = cur.samples.get(key)
-        if agg is None:
-            agg = cur.samples[key] = Aggregate()
-        agg.ingest(value_ms)
-        summary = self.summaries.get(key)
-        if summary is None:
-            summary = self.summaries[key] = Summary()
-        summary.count += 1
-        summary.total += value_ms
-        mono = self.clock.monotonic()
-        summary.recent.append((mono, value_ms))
-        self.updated[key] = mono
-        for sink in self.sinks:
-            sink.emit("ms", name, value_ms, labels)
+        pending = self.pending
+        pending.append(("ms", name, value_ms, labels))
+        if len(pending) > _PENDING_CAP:
+            self.fold()
+
+    def set_gauge(self, name: str, value: float, labels: Labels = ()) -> None:
+        pending = self.pending
+        pending.append(("g", name, value, labels))
+        if len(pending) > _PENDING_CAP:
+            self.fold()
 
     def measure_since(self, name: str, start_mono: float, labels: Labels = ()) -> None:
         """A timer in milliseconds since `start_mono` (this registry's monotonic clock)."""
         self.add_sample(name, (self.clock.monotonic() - start_mono) * 1000.0, labels)
 
-    def set_gauge(self, name: str, value: float, labels: Labels = ()) -> None:
-        key = (name, labels)
-        self._current().gauges[key] = value
-        self.gauges[key] = value
-        self.updated[key] = self.clock.monotonic()
+    def fold(self) -> None:
+        pending, self.pending = self.pending, []
+        if not pending:
+            return
         for sink in self.sinks:
-            sink.emit("g", name, value, labels)
+            for kind, name, value, labels in pending:
+                sink.emit(kind, name, value, labels)
+        # One update per series, not per emission: a hot route emits thousands a second.
+        groups: dict[tuple[str, str, Labels], list[float]] = {}
+        for kind, name, value, labels in pending:
+            values = groups.get((kind, name, labels))
+            if values is None:
+                groups[(kind, name, labels)] = [value]
+            else:
+                values.append(value)
+        cur = self._current()
+        mono = self.clock.monotonic()
+        for (kind, name, labels), values in groups.items():
+            key = (name, labels)
+            self.updated[key] = mono
+            if kind == "g":
+                cur.gauges[key] = self.gauges[key] = values[-1]
+                continue
+            table = cur.counters if kind == "c" else cur.samples
+            agg = table.get(key)
+            if agg is None:
+                agg = table[key] = Aggregate()
+            agg.ingest_all(values)
+            if kind == "c":
+                self.counters[key] = self.counters.get(key, 0.0) + sum(values)
+                continue
+            summary = self.summaries.get(key)
+            if summary is None:
+                summary = self.summaries[key] = Summary()
+            summary.count += len(values)
+            summary.total += sum(values)
+            summary.recent.extend((mono, v) for v in values[-_WINDOW_CAP:])
 
     # -- reading
     def full_name(self, name: str, gauge: bool = False) -> str:
@@ -184,11 +218,13 @@ class Registry:
 
     def display_interval(self) -> Interval:
         """The interval `/v1/agent/metrics` shows: the last complete one once there is one."""
+        self.fold()
         self._current()
         return self.intervals[-2] if len(self.intervals) >= 2 else self.intervals[-1]
 
     def live(self, retention: float) -> set[SeriesKey]:
         """Series emitted within `retention` seconds (Prometheus drops the others)."""
+        self.fold()
         now = self.clock.monotonic()
         return {k for k, t in self.updated.items() if now - t <= retention} | self.defined
 

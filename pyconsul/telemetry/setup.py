@@ -89,6 +89,7 @@ async def run_gauges(agent: Any, started: float, sinks: list[StatsdSink], reg: R
                     agent_gauges(agent, reg)
                 except Exception as exc:  # a gauge must never stop the agent
                     log.warning("collecting gauges failed", extra={"error": str(exc)})
+            reg.fold()
             for sink in sinks:
                 sink.flush()
             n += 1

@@ -28,6 +28,7 @@ def test_json_shows_the_last_complete_interval_with_consul_fields() -> None:
     reg.add_sample("kvs.apply", 4.0)
     reg.add_sample("kvs.apply", 2.0)
     reg.set_gauge("autopilot.healthy", 1.0)
+    reg.fold()  # the agent's telemetry loop folds every 100 ms
     clock.advance(INTERVAL)
     reg.incr_counter("rpc.request")  # lands in the new, still open interval
     doc = display_metrics(reg)
@@ -69,6 +70,7 @@ def test_prometheus_types_names_labels_and_quantiles() -> None:
     assert by[("consul_raft_leader_lastContact", "0.5")] in (2.0, 3.0)
     http = fams["consul_api_http"]
     assert {"method": "GET", "path": "v1_kv_", "quantile": "0.5"} in [s.labels for s in http.samples]
+    reg.fold()
     clock.advance(11)  # quantiles cover the last 10 s only; sum and count stay
     fams = _families(reg)
     q = [s for s in fams["consul_raft_leader_lastContact"].samples if s.labels.get("quantile") == "0.5"]
@@ -80,6 +82,7 @@ def test_series_expire_after_retention_unless_declared() -> None:
     reg = Registry(clock)
     reg.define(["dns.stale_queries"], [])
     reg.incr_counter("rpc.request")
+    reg.fold()
     clock.advance(30)
     fams = _families(reg, retention=10.0)
     assert "consul_rpc_request" not in fams
