@@ -38,6 +38,7 @@ from pyconsul.consensus.remote import Forwarder, RemoteConsensus
 from pyconsul.fsm import commands as c
 from pyconsul.fsm.machine import StateMachine
 from pyconsul.logs import BROADCASTER
+from pyconsul.logs import set_level as set_log_level
 from pyconsul.state.store import StateStore
 from pyconsul.telemetry.names import ENDPOINT_TIMER
 from pyconsul.telemetry.setup import configure as configure_telemetry
@@ -374,6 +375,7 @@ class Agent:
         self.config.services = new.services
         self.config.checks = new.checks
         self.config.log_level = new.log_level
+        set_log_level(new.log_level)
         self.config.node_meta = new.node_meta
         self.config.dns_config = new.dns_config
         await self._load_config_definitions()
@@ -414,8 +416,8 @@ class Agent:
     async def restore_snapshot(self, data: bytes) -> None:
         await self.consensus.restore_snapshot(data)
 
-    def log_stream(self, level: str) -> AsyncIterator[str]:
-        return BROADCASTER.stream(level)
+    def log_stream(self, level: str, as_json: bool = False) -> AsyncIterator[str]:
+        return BROADCASTER.stream(level, as_json)
 
     # ------------------------------------------------------------------ documents
     def self_member(self) -> dict[str, Any]:

@@ -328,7 +328,8 @@ async def monitor(ctx: APIContext, req: web.Request, q: QueryOptions) -> web.Str
         raise HTTPError(400, f"Unknown log level: {level}")
     resp = web.StreamResponse(headers={"Content-Type": "text/plain; charset=utf-8"})
     await resp.prepare(req)
-    async for line in ctx.agent.log_stream(level):
+    as_json = query_bool(req, "logjson")
+    async for line in ctx.agent.log_stream(level, as_json):
         try:
             await resp.write(line.encode() + b"\n")
         except (ConnectionError, RuntimeError):

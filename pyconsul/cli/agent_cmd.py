@@ -70,7 +70,7 @@ async def _serve(cfg: RuntimeConfig) -> int:
 
 def run_agent(argv: list[str]) -> int:
     from pyconsul.config.errors import HelpRequested
-    from pyconsul.logs import setup_logging
+    from pyconsul.logs import outputs_from_config, setup_logging
 
     try:
         cfg = _load_config(argv)
@@ -85,7 +85,11 @@ def run_agent(argv: list[str]) -> int:
     if not cfg.dev and not cfg.data_dir:
         print("==> data_dir cannot be empty", file=sys.stderr)
         return 1
-    setup_logging(cfg.log_level, cfg.log_json)
+    try:
+        setup_logging(cfg.log_level, cfg.log_json, outputs_from_config(cfg))
+    except (OSError, ValueError) as exc:
+        print(f"==> {exc}", file=sys.stderr, flush=True)
+        return 1
     from pyconsul.fdlimit import raise_open_file_limit
 
     raise_open_file_limit()

@@ -64,7 +64,8 @@ IMPLEMENTED = frozenset({
     "start_join", "retry_join", "retry_interval", "rejoin_after_leave", "leave_on_terminate",
     "skip_leave_on_interrupt", "reconnect_timeout",
     # logging and telemetry
-    "log_level", "log_json",
+    "log_level", "log_json", "log_file", "log_rotate_bytes", "log_rotate_duration", "log_rotate_max_files",
+    "enable_syslog", "syslog_facility",
     "telemetry.prometheus_retention_time", "telemetry.disable_hostname", "telemetry.metrics_prefix",
     "telemetry.statsd_address", "telemetry.dogstatsd_addr", "telemetry.dogstatsd_tags",
     # checks and services

@@ -10,12 +10,12 @@ from pathlib import Path
 
 from tests.support.agents import start_agent
 
-UNIMPLEMENTED = "config key 'telemetry.statsd_address' (in {f}) is recognised but not implemented: it has no effect"
+UNIMPLEMENTED = "config key 'telemetry.statsite_address' (in {f}) is recognised but not implemented: it has no effect"
 
 
 def test_warnings_at_start_and_reload_and_a_refused_reload_keeps_the_agent(tmp_path: Path) -> None:
     f = tmp_path / "extra.json"
-    f.write_text(json.dumps({"telemetry": {"statsd_address": "127.0.0.1:8125"}}))
+    f.write_text(json.dumps({"telemetry": {"statsite_address": "127.0.0.1:8125"}}))
     agent = start_agent(tmp_path, f"-config-file={f}")
     try:
         warning = UNIMPLEMENTED.format(f=f)

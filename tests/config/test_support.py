@@ -131,7 +131,7 @@ def test_the_table_names_every_recognised_key_once() -> None:
     assert set(IMPLEMENTED) <= set(paths) and set(SECURITY_RULES) <= set(paths)
     assert KEY_SUPPORT["acl.enabled"] is Support.SECURITY
     assert KEY_SUPPORT["verify_incoming_https"] is Support.IMPLEMENTED
-    assert KEY_SUPPORT["telemetry.statsd_address"] is Support.NOT_IMPLEMENTED
+    assert KEY_SUPPORT["telemetry.statsite_address"] is Support.NOT_IMPLEMENTED
 
 
 def write(path: Path, conf: dict[str, Any]) -> Path:
@@ -192,15 +192,15 @@ def test_security_keys_refuse_only_when_on_and_unenforced(
 def test_warning_names_every_file_that_sets_the_key(tmp_path: Path) -> None:
     d = tmp_path / "conf.d"
     d.mkdir()
-    write(d / "a.json", {"telemetry": {"statsd_address": "s:1"}, "encrypt_verify_incoming": False})
-    write(d / "b.json", {"telemetry": {"statsd_address": "s:2"}})
+    write(d / "a.json", {"telemetry": {"statsite_address": "s:1"}, "encrypt_verify_incoming": False})
+    write(d / "b.json", {"telemetry": {"statsite_address": "s:2"}})
     rc = load_agent_config([f"-config-dir={d}", "-hcl", 'limits { rpc_rate = 5 }', "-grpc-port", "8502"])
     assert rc.config_warnings == [
         f"config key 'encrypt_verify_incoming' (in {d / 'a.json'}) is recognised but has no effect: turning "
         "verification off is not implemented: with encrypt set, gossip is verified both ways",
         "config key 'limits.rpc_rate' (in flags-0.hcl) is recognised but not implemented: it has no effect",
         "config key 'ports.grpc' (in command-line flags) is recognised but not implemented: it has no effect",
-        f"config key 'telemetry.statsd_address' (in {d / 'a.json'}, {d / 'b.json'}) is recognised but not "
+        f"config key 'telemetry.statsite_address' (in {d / 'a.json'}, {d / 'b.json'}) is recognised but not "
         "implemented: it has no effect",
     ]
     assert load_agent_config([f"-config-dir={d}", "-dev"]).config_warnings == rc.config_warnings[:1] + rc.config_warnings[3:]
