@@ -7,6 +7,8 @@ apt-get update -qq
 apt-get install -y -qq --no-install-recommends \
   nginx libnginx-mod-stream bind9-dnsutils dnsmasq-base dnsperf wrk curl socat netcat-openbsd \
   iptables iproute2 docker.io busybox-static etcd-server etcd-client chromium chromium-driver >/dev/null
+# systemd-analyze verifies the contrib/systemd units (tests/test_systemd.py); ~10 MB, no service started.
+apt-get install -y -qq --no-install-recommends systemd >/dev/null
 # Node.js for the npm client tests: Debian's packages unless a Node.js with npm is already there
 # (a nodesource nodejs bundles npm and conflicts with Debian's npm package).
 command -v npm >/dev/null 2>&1 || apt-get install -y -qq --no-install-recommends nodejs npm >/dev/null

@@ -39,6 +39,7 @@ from pyconsul.fsm import commands as c
 from pyconsul.fsm.machine import StateMachine
 from pyconsul.logs import BROADCASTER
 from pyconsul.logs import set_level as set_log_level
+from pyconsul.sdnotify import notify
 from pyconsul.state.store import StateStore
 from pyconsul.telemetry.names import ENDPOINT_TIMER
 from pyconsul.telemetry.setup import configure as configure_telemetry
@@ -341,13 +342,16 @@ class Agent:
             sig = get.result()
             if sig == signal.SIGHUP:
                 log.info("caught signal", extra={"signal": "hangup"})
+                notify("RELOADING=1")
                 try:
                     await self.reload()
                 except Exception as exc:
                     log.error("reload failed", extra={"error": str(exc)})
+                notify("READY=1")
                 continue
             name = "interrupt" if sig == signal.SIGINT else "terminated"
             log.info("caught signal", extra={"signal": name})
+            notify("STOPPING=1")
             cfg = self.config
             leave_on_term = cfg.leave_on_terminate if cfg.leave_on_terminate is not None else not cfg.server
             skip_on_int = cfg.skip_leave_on_interrupt if cfg.skip_leave_on_interrupt is not None else cfg.server

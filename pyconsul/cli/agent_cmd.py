@@ -45,6 +45,7 @@ async def _serve(cfg: RuntimeConfig) -> int:
     from pyconsul.agent.agent import Agent
     from pyconsul.agent.definitions import DefinitionError
     from pyconsul.raft.storage import StorageError
+    from pyconsul.sdnotify import notify
     from pyconsul.tls.context import TLSConfigError, https_server_context
 
     try:
@@ -65,6 +66,7 @@ async def _serve(cfg: RuntimeConfig) -> int:
         await agent.shutdown()
         return 1
     print("==> Consul agent running!", flush=True)
+    notify("READY=1")
     return await agent.run_until_signal()
 
 
@@ -97,15 +99,18 @@ def run_agent(argv: list[str]) -> int:
     for warning in cfg.config_warnings:  # unimplemented keys, security keys allowed unenforced
         logging.getLogger("pyconsul.config").warning(warning)
     # Consul creates the data dir before it stores the pid, so a pid file beside the data dir
-    # (DIR/data + DIR/pid, DIR not yet there) works; a pid dir that still does not exist is an error.
+    # (DIR/data + DIR/pid, DIR not yet there) works; the pid file's own directory is made too.
     try:
         if cfg.data_dir and not cfg.dev:
             os.makedirs(cfg.data_dir, mode=0o755, exist_ok=True)
         if cfg.pid_file:
+            # systemd units put it under /run/<name>/, which may not exist yet.
+            os.makedirs(os.path.dirname(os.path.abspath(cfg.pid_file)), mode=0o755, exist_ok=True)
             with open(cfg.pid_file, "w") as f:
                 f.write(str(os.getpid()))
     except OSError as exc:
-        what = "pid file" if cfg.pid_file and getattr(exc, "filename", None) == cfg.pid_file else "data dir"
+        pid_paths = (cfg.pid_file, os.path.dirname(os.path.abspath(cfg.pid_file))) if cfg.pid_file else ()
+        what = "pid file" if getattr(exc, "filename", None) in pid_paths else "data dir"
         print(f"==> Error starting agent: Could not open {what}: {exc}", file=sys.stderr, flush=True)
         return 1
     try:

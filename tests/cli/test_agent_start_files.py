@@ -24,8 +24,20 @@ def test_pid_file_beside_a_missing_data_dir(tmp_path: Path) -> None:
     assert not pid_file.exists()  # removed on a clean shutdown
 
 
-def test_pid_file_in_a_missing_dir_of_its_own_is_refused(tmp_path: Path) -> None:
-    pid_file = tmp_path / "elsewhere" / "pid"
+def test_pid_file_dir_is_created(tmp_path: Path) -> None:
+    # Unlike Consul, the pid file's own directory is made (a unit's /run/pyconsul/ may not exist).
+    pid_file = tmp_path / "run" / "pyconsul" / "pid"
+    agent = start_agent(tmp_path / "a", "-server", "-bootstrap", "-data-dir", str(tmp_path / "data"),
+                        "-pid-file", str(pid_file), dev=False)
+    try:
+        assert pid_file.read_text().strip() == str(agent.proc.pid)
+    finally:
+        agent.stop()
+
+
+def test_pid_file_that_cannot_be_opened_is_refused(tmp_path: Path) -> None:
+    (tmp_path / "afile").write_text("")
+    pid_file = tmp_path / "afile" / "pid"  # its "directory" is a regular file
     proc = subprocess.run(
         [sys.executable, "-m", "pyconsul", "agent", "-server", "-bootstrap", "-bind", "127.0.0.1",
          "-data-dir", str(tmp_path / "data"), "-pid-file", str(pid_file)],
