@@ -58,6 +58,7 @@ COMMAND_MODULES: list[str] = [
     "pyconsul.cli.watch_cmd",
     "pyconsul.cli.event_cmd",
     "pyconsul.cli.keygen_cmd",
+    "pyconsul.cli.debug_cmd",
 ]
 
 # First word → the modules that define it, so one command imports only what it needs.
@@ -81,6 +82,7 @@ MODULE_FOR_WORD: dict[str, tuple[str, ...]] = {
     "watch": ("pyconsul.cli.watch_cmd",),
     "event": ("pyconsul.cli.event_cmd",),
     "keygen": ("pyconsul.cli.keygen_cmd",),
+    "debug": ("pyconsul.cli.debug_cmd",),
 }
 
 _loaded: set[str] = set()
