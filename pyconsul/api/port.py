@@ -115,7 +115,8 @@ class AgentPort(Protocol):
 
     async def force_leave(self, node: str, prune: bool = False) -> None: ...
 
-    def log_stream(self, level: str) -> AsyncIterator[str]: ...
+    def log_stream(self, level: str, as_json: bool = False) -> AsyncIterator[str]:
+        """Formatted log lines at `level` and above (Consul's JSON shape with `as_json`)."""
 
     # Documents.
     def self_info(self) -> dict[str, Any]: ...
