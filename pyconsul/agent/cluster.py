@@ -8,12 +8,11 @@ import asyncio
 import logging
 from typing import TYPE_CHECKING, Any
 
-from pyconsul import telemetry
 from pyconsul.fsm import commands as c
 from pyconsul.gossip.membership import Membership, consul_tags
 from pyconsul.gossip.reconcile import reconcile_all
 from pyconsul.gossip.reconcile import reconcile_member as plan
-from pyconsul.telemetry.names import SERF_MEMBER_COUNTER
+from pyconsul.telemetry.serf import SERF
 
 if TYPE_CHECKING:
     from pyconsul.agent.agent import Agent
@@ -31,9 +30,7 @@ async def start_membership(agent: Agent) -> Membership:
 
 def on_member_event(agent: Agent, kind: str, member: Any) -> None:
     log.info("member event", extra={"event": kind, "member": member.name, "status": member.status})
-    counter = SERF_MEMBER_COUNTER.get(kind)
-    if counter is not None:
-        telemetry.incr_counter(counter)
+    SERF.member_event(kind, member.name)
     if not agent.config.server and member.is_server and kind == "member-join":
         agent.trigger_sync()  # a server (re)appeared: it may have lost our registrations
     cons = agent.consensus

@@ -55,6 +55,7 @@ from pyconsul.gossip.messages import (
     encode_packet,
 )
 from pyconsul.gossip.state import NodeState, NodeStatus
+from pyconsul.telemetry import incr_counter  # an append only: the core still does no I/O
 
 
 @dataclass(frozen=True)
@@ -238,10 +239,13 @@ class GossipCore:
                 if self._probe is not None and self._probe.seq == msg.seq:
                     self._probe.nacks += 1
             elif isinstance(msg, Alive):
+                incr_counter("memberlist.msg.alive")
                 table.on_alive(msg)
             elif isinstance(msg, Suspect):
+                incr_counter("memberlist.msg.suspect")
                 table.on_suspect(msg)
             elif isinstance(msg, Dead):
+                incr_counter("memberlist.msg.dead")
                 table.on_dead(msg)
             elif isinstance(msg, PushPull):
                 table.merge(msg.states)

@@ -16,6 +16,7 @@ import struct
 import time
 from collections.abc import Callable, Sequence
 
+from pyconsul import telemetry
 from pyconsul.gossip.crypto import DecryptError, Keyring
 from pyconsul.gossip.messages import MAX_MEMBER_BYTES, MAX_MEMBERS
 
@@ -141,6 +142,7 @@ class GossipTransport:
     def _datagram(self, src: Address, data: bytes) -> None:
         if not self._permitted(src[0]):
             return
+        telemetry.incr_counter("memberlist.udp.received", float(len(data)))
         try:
             payload = self._keyring.open(data) if self._keyring else data
         except DecryptError as exc:
@@ -152,6 +154,7 @@ class GossipTransport:
         if self._udp is None:
             return
         data = self._keyring.seal(payload) if self._keyring else payload
+        telemetry.incr_counter("memberlist.udp.sent", float(len(data)))
         try:
             self._udp.sendto(data, dest)
         except OSError as exc:
@@ -175,6 +178,7 @@ class GossipTransport:
         if not self._permitted(peer[0]):
             writer.close()
             return
+        telemetry.incr_counter("memberlist.tcp.accept")
         try:
             request = await asyncio.wait_for(self._read_frame(reader), self._timeout)
             reply = self._on_stream((peer[0], peer[1]), request)
@@ -187,6 +191,8 @@ class GossipTransport:
 
     async def exchange(self, dest: Address, payload: bytes) -> bytes:
         """Send one request over TCP and return the reply. Raises OSError / TimeoutError on failure."""
+        telemetry.incr_counter("memberlist.tcp.connect")
+
         async def run() -> bytes:
             server_hostname = dest[0] if self._ssl_client is not None else None
             # Dial from our bind address (when it is a specific one) so peers see the same source

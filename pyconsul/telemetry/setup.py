@@ -63,6 +63,8 @@ def agent_gauges(agent: Any, reg: Registry = METRICS) -> None:
     reg.set_gauge("raft.applied_index", float(store.last_index))
     members = list(agent.membership.members()) if agent.membership is not None else []
     reg.set_gauge("serf.lan.members", float(len(members) or 1))
+    if agent.membership is not None:
+        reg.set_gauge("memberlist.health.score", float(agent.membership.core.health_score))
     if not agent.config.server:
         return
     status = agent.consensus.leader_status()

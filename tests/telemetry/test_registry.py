@@ -105,3 +105,18 @@ def test_http_path_label_is_the_route_pattern() -> None:
     assert http_path_label("/v1/kv/{key:.*}") == "v1_kv_"
     assert http_path_label("/v1/agent/metrics") == "v1_agent_metrics"
     assert http_path_label("/v1/health/service/{service}") == "v1_health_service_"
+
+
+def test_a_member_rejoining_soon_after_failing_has_flapped() -> None:
+    from pyconsul.telemetry.serf import SerfMetrics
+
+    reg = Registry(FakeClock())
+    serf = SerfMetrics(reg)
+    serf.member_event("member-join", "a")
+    serf.member_event("member-failed", "a")
+    serf.member_event("member-join", "a")
+    serf.member_event("member-join", "b")
+    reg.fold()
+    assert reg.counters[("serf.member.flap", ())] == 1
+    assert reg.counters[("serf.member.join", ())] == 3
+    assert reg.counters[("serf.member.failed", ())] == 1
