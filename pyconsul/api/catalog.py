@@ -10,6 +10,7 @@ from aiohttp import web
 
 from pyconsul.api.app import APIContext, Reply, apply_filter, json_reply, read_json
 from pyconsul.api.errors import HTTPError
+from pyconsul.api.near import near_shape
 from pyconsul.api.params import QueryOptions, node_meta_filters
 from pyconsul.api.peering import for_peer
 from pyconsul.api.validate import (
@@ -115,7 +116,7 @@ async def nodes(ctx: APIContext, req: web.Request, q: QueryOptions) -> Reply:
             rows = [r for r in rows if _meta_ok(r, meta)]
         return idx, rows
 
-    return await ctx.blocking_json(q, req, for_peer(q, run))
+    return await ctx.blocking_json(q, req, for_peer(q, run), shape=near_shape(ctx, req))
 
 
 async def services(ctx: APIContext, req: web.Request, q: QueryOptions) -> Reply:
@@ -190,9 +191,10 @@ async def service(ctx: APIContext, req: web.Request, q: QueryOptions) -> Reply:
             out.append(service_node(node, svc))
         return store.catalog.service_index(name), out
 
+    near = near_shape(ctx, req)
     if q.peer:
-        return await ctx.blocking_json(q, req, for_peer(q, run))
-    return await ctx.blocking_json(q, req, run, peek=lambda: store.catalog.service_index(name))
+        return await ctx.blocking_json(q, req, for_peer(q, run), shape=near)
+    return await ctx.blocking_json(q, req, run, shape=near, peek=lambda: store.catalog.service_index(name))
 
 
 async def _node_reply(

@@ -8,6 +8,7 @@ from aiohttp import web
 
 from pyconsul.api.app import APIContext, Reply
 from pyconsul.api.errors import HTTPError
+from pyconsul.api.near import near_shape
 from pyconsul.api.params import QueryOptions, node_meta_filters, query_bool
 from pyconsul.api.peering import for_peer
 from pyconsul.state.catalog import CHECK_STATES
@@ -25,7 +26,8 @@ async def node(ctx: APIContext, req: web.Request, q: QueryOptions) -> Reply:
 async def service_checks(ctx: APIContext, req: web.Request, q: QueryOptions) -> Reply:
     name = req.match_info["service"]
     store = ctx.store
-    return await ctx.blocking_json(q, req, for_peer(q, lambda ws: store.catalog.service_checks(ws, name)))
+    return await ctx.blocking_json(q, req, for_peer(q, lambda ws: store.catalog.service_checks(ws, name)),
+                                   shape=near_shape(ctx, req))
 
 
 def healthy(entry: Row) -> bool:
@@ -47,9 +49,10 @@ async def service(ctx: APIContext, req: web.Request, q: QueryOptions) -> Reply:
             rows = [r for r in rows if all((r["Node"]["Meta"] or {}).get(k) == v for k, v in meta.items())]
         return idx, rows
 
+    near = near_shape(ctx, req)
     if q.peer:
-        return await ctx.blocking_json(q, req, for_peer(q, run))
-    return await ctx.blocking_json(q, req, run, peek=lambda: store.catalog.service_index(name))
+        return await ctx.blocking_json(q, req, for_peer(q, run), shape=near)
+    return await ctx.blocking_json(q, req, run, shape=near, peek=lambda: store.catalog.service_index(name))
 
 
 async def state(ctx: APIContext, req: web.Request, q: QueryOptions) -> Reply:
@@ -57,4 +60,5 @@ async def state(ctx: APIContext, req: web.Request, q: QueryOptions) -> Reply:
     if st != "any" and st not in CHECK_STATES:
         raise HTTPError(400, f"Invalid state: {st}")
     store = ctx.store
-    return await ctx.blocking_json(q, req, for_peer(q, lambda ws: store.catalog.checks_in_state(ws, st)))
+    return await ctx.blocking_json(q, req, for_peer(q, lambda ws: store.catalog.checks_in_state(ws, st)),
+                                   shape=near_shape(ctx, req))

@@ -3,7 +3,19 @@
 from __future__ import annotations
 
 from pyconsul.api import agent_ep as agent
-from pyconsul.api import agent_extras, catalog, event, health, kv, operator, session, status, txn
+from pyconsul.api import (
+    agent_extras,
+    catalog,
+    coordinate,
+    event,
+    health,
+    kv,
+    operator,
+    query,
+    session,
+    status,
+    txn,
+)
 from pyconsul.api.app import Handler
 from pyconsul.ui import internal_api as ui
 
@@ -82,8 +94,18 @@ ROUTES: list[tuple[str, str, Handler]] = [
     ("DELETE", "/v1/operator/keyring", operator.keyring),
     ("GET", "/v1/snapshot", status.snapshot_save),
     ("PUT", "/v1/snapshot", status.snapshot_restore),
-    ("GET", "/v1/coordinate/datacenters", status.coordinate_datacenters),
-    ("GET", "/v1/coordinate/nodes", status.coordinate_nodes),
+    ("GET", "/v1/coordinate/datacenters", coordinate.datacenters),
+    ("GET", "/v1/coordinate/nodes", coordinate.nodes),
+    ("GET", "/v1/coordinate/node/{node}", coordinate.node),
+    ("PUT", "/v1/coordinate/update", coordinate.update),
+    # prepared queries
+    ("GET", "/v1/query", query.list_),
+    ("POST", "/v1/query", query.create),
+    ("GET", "/v1/query/{id}", query.get),
+    ("PUT", "/v1/query/{id}", query.update),
+    ("DELETE", "/v1/query/{id}", query.delete),
+    ("GET", "/v1/query/{id}/execute", query.execute),
+    ("GET", "/v1/query/{id}/explain", query.explain),
     # the web UI's summaries
     ("GET", "/v1/internal/ui/services", ui.services),
     ("GET", "/v1/internal/ui/nodes", ui.nodes),

@@ -1,4 +1,4 @@
-"""/v1/status/*, /v1/operator/raft/*, /v1/snapshot, /v1/coordinate/*."""
+"""/v1/status/*, /v1/operator/raft/*, /v1/snapshot."""
 
 from __future__ import annotations
 
@@ -64,11 +64,3 @@ async def snapshot_restore(ctx: APIContext, req: web.Request, q: QueryOptions) -
     except ValueError as exc:
         raise HTTPError(400, f"Snapshot restore failed: {exc}") from None
     return Reply(b"", content_type="text/plain; charset=utf-8")
-
-
-async def coordinate_datacenters(ctx: APIContext, req: web.Request, q: QueryOptions) -> Reply:
-    return json_reply([{"Datacenter": ctx.agent.config.datacenter, "AreaID": "wan", "Coordinates": []}])
-
-
-async def coordinate_nodes(ctx: APIContext, req: web.Request, q: QueryOptions) -> Reply:
-    return Reply(b"[]", index=max(ctx.store.max_index("nodes"), 1))

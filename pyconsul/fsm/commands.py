@@ -111,6 +111,29 @@ class AutopilotSet(Command):
 
 
 @dataclass
+class PreparedQuerySet(Command):
+    """PreparedQuery.Apply create/update: the whole validated definition (ID chosen by the API)."""
+
+    TYPE: ClassVar[str] = "query-set"
+    query: dict[str, Any]
+    create: bool = True
+
+
+@dataclass
+class PreparedQueryDelete(Command):
+    TYPE: ClassVar[str] = "query-delete"
+    query_id: str
+
+
+@dataclass
+class CoordinateBatchUpdate(Command):
+    """Coordinate.Update: [{Node, Segment, Coord}], batched by the server that received them."""
+
+    TYPE: ClassVar[str] = "coordinate-update"
+    updates: list[dict[str, Any]]
+
+
+@dataclass
 class Noop(Command):
     """Committed by a new leader / on startup so reads see every earlier write."""
 

@@ -74,6 +74,12 @@ class StateMachine:
             return True
         if isinstance(cmd, c.AutopilotSet):
             return s.autopilot.set(idx, cmd.config, cmd.cas)
+        if isinstance(cmd, c.PreparedQuerySet):
+            return s.queries.set(idx, cmd.query, cmd.create)
+        if isinstance(cmd, c.PreparedQueryDelete):
+            return s.queries.delete(idx, cmd.query_id)
+        if isinstance(cmd, c.CoordinateBatchUpdate):
+            return s.coordinates.batch_update(idx, cmd.updates)
         if isinstance(cmd, c.Noop):
             return None
         raise c.UnknownCommand(f"no handler for {type(cmd).__name__}")

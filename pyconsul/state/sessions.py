@@ -14,6 +14,7 @@ from pyconsul.state import watch
 from pyconsul.state.catalog import CatalogTable
 from pyconsul.state.errors import StateError
 from pyconsul.state.kv import KVTable
+from pyconsul.state.queries import QueryTable
 from pyconsul.state.txn import IndexTable, WriteTxn
 from pyconsul.state.watch import WatchSet
 
@@ -29,6 +30,7 @@ class SessionTable:
         self.indexes = indexes
         self.catalog = catalog
         self.kv = kv
+        self.queries: QueryTable | None = None  # wired by the store
         self.by_id: dict[str, Row] = {}
 
     def exists(self, session_id: str) -> bool:
@@ -73,6 +75,8 @@ class SessionTable:
         if sess is None:
             return False
         self.kv.release_locks(idx, sid, sess["Behavior"] == "delete", sess["LockDelay"] / NS_PER_S)
+        if self.queries is not None:
+            self.queries.delete_for_session(idx, sid)
         self._touch(idx, sid, sess["Node"])
         return True
 

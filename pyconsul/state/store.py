@@ -1,7 +1,8 @@
 """StateStore: the tables, their shared index table and write transaction, snapshot and restore.
 
 The store is composed of one object per table: `store.catalog` (nodes, services, checks),
-`store.kv` (keys, tombstones, locks), `store.sessions`, `store.events` and `store.autopilot`.
+`store.kv` (keys, tombstones, locks), `store.sessions`, `store.events`, `store.autopilot`, `store.queries`
+(prepared queries) and `store.coordinates`.
 They share one `IndexTable` (`store.indexes`), one `WriteTxn` (`store.txn`) and the `WatchRegistry`
 (`store.watches`) blocking queries wait on.
 
@@ -26,8 +27,10 @@ from typing import Any
 from pyconsul.clock import SYSTEM_CLOCK, Clock
 from pyconsul.state.autopilot import AutopilotTable
 from pyconsul.state.catalog import CatalogTable
+from pyconsul.state.coordinates import CoordinateTable
 from pyconsul.state.events import EventTable
 from pyconsul.state.kv import KVTable
+from pyconsul.state.queries import QueryTable
 from pyconsul.state.sessions import SessionTable
 from pyconsul.state.txn import IndexTable, WriteTxn
 from pyconsul.state.watch import WatchRegistry
@@ -47,11 +50,14 @@ class StateStore:
         self.sessions = SessionTable(self.txn, self.indexes, self.catalog, self.kv)
         self.events = EventTable(self.txn, self.indexes)
         self.autopilot = AutopilotTable(self.txn, self.indexes)
+        self.queries = QueryTable(self.txn, self.indexes)
+        self.coordinates = CoordinateTable(self.txn, self.indexes, self.catalog)
         # Sessions read the catalog and the KV table; both answer back to it (the catalog ends
         # sessions whose node or check fails, a KV lock needs a live session). Wired here so no
         # table module imports the session table.
         self.catalog.sessions = self.sessions
         self.kv.sessions = self.sessions
+        self.sessions.queries = self.queries  # a prepared query tied to a session ends with it
 
     def max_index(self, *tables: str) -> int:
         return self.indexes.max(*tables)
@@ -73,6 +79,8 @@ class StateStore:
             **self.sessions.snapshot(),
             **self.events.snapshot(),
             **self.autopilot.snapshot(),
+            **self.queries.snapshot(),
+            **self.coordinates.snapshot(),
         }
 
     def restore(self, snap: dict[str, Any]) -> None:
@@ -86,5 +94,7 @@ class StateStore:
         self.sessions.restore(snap)
         self.events.restore(snap)
         self.autopilot.restore(snap)
+        self.queries.restore(snap)
+        self.coordinates.restore(snap)
         self.txn.discard()
         self.watches.fire_all()
