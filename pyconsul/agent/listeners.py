@@ -69,4 +69,8 @@ async def start_dns(agent: Agent) -> Any:
         return None
     if agent.forwarder is not None:  # a client answers from a mirror of the servers' catalog
         return await start_client_dns_server(agent.config, agent.forwarder.request)
-    return await start_dns_server(agent.config, agent.store.catalog)
+    from pyconsul.query.runner import QueryRunner
+
+    store = agent.store
+    queries = QueryRunner(store.queries, store.catalog, store.coordinates, agent.node_name, agent.config.datacenter)
+    return await start_dns_server(agent.config, store.catalog, queries)

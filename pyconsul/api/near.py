@@ -1,9 +1,6 @@
-"""`?near=` and a prepared query's `Near`: order answers by estimated RTT from one node.
-
-`_agent` names the agent answering, `_ip` the node whose address is the caller's IP; anything
-else is a node name. With no coordinate for that node the order is left as it is (Consul's rule:
-sorting needs a source coordinate); nodes without one sort last.
-"""
+"""`?near=` on catalog and health reads (and prepared query execute): order list answers by
+estimated RTT from one node. `_agent` names the agent answering, `_ip` the node whose address is
+the caller's IP; anything else is a node name."""
 
 from __future__ import annotations
 
@@ -13,10 +10,9 @@ from typing import Any
 from aiohttp import web
 
 from pyconsul.api.app import APIContext
-from pyconsul.coordinate.vivaldi import distance
+from pyconsul.coordinate.sorting import distance_from, sort_by_distance
 
 Row = dict[str, Any]
-Distance = Callable[[str], float | None]
 
 
 def source_node(ctx: APIContext, req: web.Request, near: str) -> str:
@@ -31,27 +27,6 @@ def source_node(ctx: APIContext, req: web.Request, near: str) -> str:
     return near
 
 
-def distance_from(ctx: APIContext, req: web.Request, near: str) -> Distance | None:
-    if not near:
-        return None
-    coords = ctx.store.coordinates
-    src = coords.get(source_node(ctx, req, near))
-    if src is None:
-        return None
-
-    def rtt(node: str) -> float | None:
-        other = coords.get(node)
-        return None if other is None else distance(src, other)
-
-    return rtt
-
-
-def sort_rows(rows: list[Row], dist: Distance, node_of: Callable[[Row], str]) -> list[Row]:
-    keyed = [(dist(node_of(r)), r) for r in rows]
-    keyed.sort(key=lambda pair: (pair[0] is None, pair[0] or 0.0))
-    return [r for _, r in keyed]
-
-
 def _node_name(row: Row) -> str:
     node = row.get("Node")
     return str(node.get("Node") if isinstance(node, dict) else node)
@@ -64,9 +39,9 @@ def near_shape(ctx: APIContext, req: web.Request) -> Callable[[Any], Any] | None
         return None
 
     def shape(value: Any) -> Any:
-        dist = distance_from(ctx, req, near)
+        dist = distance_from(ctx.store.coordinates, source_node(ctx, req, near))
         if dist is None or not isinstance(value, list):
             return value
-        return sort_rows(value, dist, _node_name)
+        return sort_by_distance(value, dist, _node_name)
 
     return shape

@@ -14,12 +14,12 @@ from aiohttp import web
 
 from pyconsul.api.app import APIContext, Reply, json_reply, read_json
 from pyconsul.api.errors import HTTPError
-from pyconsul.api.near import distance_from
+from pyconsul.api.near import source_node
 from pyconsul.api.params import QueryOptions, query_int
 from pyconsul.fsm import commands as c
-from pyconsul.query import execute as qexec
 from pyconsul.query.definition import DefinitionError, parse_definition
-from pyconsul.query.template import TemplateError, render
+from pyconsul.query.runner import QueryRunner
+from pyconsul.query.template import TemplateError
 from pyconsul.state.watch import WatchSet
 
 Row = dict[str, Any]
@@ -77,38 +77,33 @@ async def delete(ctx: APIContext, req: web.Request, q: QueryOptions) -> Reply:
     return Reply(b"")
 
 
-def _resolved(ctx: APIContext, id_or_name: str) -> Row:
-    query = ctx.store.queries.resolve(id_or_name)
-    if query is None:
-        raise not_found()
-    try:
-        return render(query, id_or_name)
-    except TemplateError as exc:
-        raise HTTPError(400, str(exc)) from None
-
-
-def execute_query(ctx: APIContext, query: Row, near: str = "", req: web.Request | None = None,
-                  limit: int = 0) -> Row:
-    """Run a rendered query against the local catalog (also what DNS answers from)."""
-    svc = query["Service"]
-    _, entries = ctx.store.catalog.check_service_nodes(None, svc["Service"])
-    dist = distance_from(ctx, req, near) if near and req is not None else None
-    if dist is None and svc.get("Near") and req is not None:
-        dist = distance_from(ctx, req, svc["Near"])
-    return qexec.run(query, entries, ctx.agent.config.datacenter, _rng, dist, limit)
+def runner(ctx: APIContext) -> QueryRunner:
+    store = ctx.store
+    return QueryRunner(store.queries, store.catalog, store.coordinates, ctx.agent.node_name,
+                       ctx.agent.config.datacenter)
 
 
 async def execute(ctx: APIContext, req: web.Request, q: QueryOptions) -> Reply:
     limit = query_int(req, "limit", what="limit")
     await ctx.read_barrier(q)
-    query = _resolved(ctx, req.match_info["id"])
-    result = execute_query(ctx, query, req.rel_url.query.get("near", ""), req, limit)
+    near = req.rel_url.query.get("near", "")
+    try:
+        result = runner(ctx).run(req.match_info["id"], _rng, source_node(ctx, req, near) if near else "", limit)
+    except TemplateError as exc:
+        raise HTTPError(400, str(exc)) from None
+    if result is None:
+        raise not_found()
     idx = max(ctx.store.max_index("prepared-queries", "nodes", "services", "checks"), 1)
     return Reply(json_reply(result, q=q).body, index=idx)
 
 
 async def explain(ctx: APIContext, req: web.Request, q: QueryOptions) -> Reply:
     await ctx.read_barrier(q)
-    query = _resolved(ctx, req.match_info["id"])
+    try:
+        query = runner(ctx).rendered(req.match_info["id"])
+    except TemplateError as exc:
+        raise HTTPError(400, str(exc)) from None
+    if query is None:
+        raise not_found()
     idx = max(ctx.store.queries.index(), 1)
     return Reply(json_reply({"Query": query}, q=q).body, index=idx)

@@ -21,7 +21,7 @@ from dataclasses import dataclass
 from pyconsul.config.runtime import RuntimeConfig
 from pyconsul.dns import records as r
 from pyconsul.dns.cache import LazyRotations, ReplyCache, canonical_key
-from pyconsul.dns.reader import CATALOG_TABLES, CatalogReader
+from pyconsul.dns.reader import CATALOG_TABLES, CatalogReader, PreparedQueries
 from pyconsul.dns.resolver import Question, resolve
 
 log = logging.getLogger("pyconsul.dns")
@@ -60,9 +60,10 @@ def parsed_key(req: r.Request) -> bytes:
 class PacketHandler:
     def __init__(
         self, reader: CatalogReader, config: RuntimeConfig, rng: random.Random | None = None,
-        cache: ReplyCache | None = None,
+        cache: ReplyCache | None = None, queries: PreparedQueries | None = None,
     ) -> None:
         self.reader = reader
+        self.queries = queries
         self.config = config
         self.rng = rng or random.Random()
         self.cache = cache if cache is not None else ReplyCache(
@@ -135,7 +136,8 @@ class PacketHandler:
         if self._memo_index != self.cache.index:
             self._memo = {}
             self._memo_index = self.cache.index
-        ans = resolve(Question(req.name, req.labels, req.qtype), self.reader, self.config, self.rng, self._memo)
+        ans = resolve(Question(req.name, req.labels, req.qtype), self.reader, self.config, self.rng, self._memo,
+                      self.queries)
         if ans.forward:
             if self.config.recursors:
                 return Forward(data, req)

@@ -2,8 +2,9 @@
 
 Rules (Consul's DNS interface):
 - Names under `domain` or `alt_domain` (the longer match wins) are ours; the rest of the name is
-  read right to left until a kind label: `service`, `node`, `addr` (and `connect`, `ingress`,
-  `virtual`, `query`, which this agent does not serve: they are not found).
+  read right to left until a kind label: `service`, `node`, `addr`, `query` (and `connect`,
+  `ingress`, `virtual`, which this agent does not serve: they are not found).
+- `<query name or ID>.query[.<dc>]`: a prepared query (dots allowed in the name).
 - `[tag.]<svc>.service[.<dc>]`, RFC 2782 `_<svc>._<tag|tcp|udp>.service[.<dc>]`,
   `<node>.node[.<dc>]` (dots allowed in the node name), `<hex-ip>.addr[.<dc>]`.
   For SRV questions the `service` label may be left out: `_<svc>._tcp[.<dc>].consul`.
@@ -59,6 +60,13 @@ class NodeLookup:
 
 
 @dataclass(frozen=True)
+class QueryLookup:
+    query: str  # a prepared query's name or ID, as asked
+    datacenter: str
+    domain: str
+
+
+@dataclass(frozen=True)
 class AddrLookup:
     ip: ipaddress.IPv4Address | ipaddress.IPv6Address
     domain: str
@@ -89,7 +97,7 @@ class External:
     """Outside our zones: for the recursors."""
 
 
-Lookup = ServiceLookup | NodeLookup | AddrLookup | ApexLookup | NotFound | PtrLookup | External
+Lookup = ServiceLookup | NodeLookup | QueryLookup | AddrLookup | ApexLookup | NotFound | PtrLookup | External
 
 
 def split_name(name: str) -> tuple[str, ...]:
@@ -132,7 +140,7 @@ def _parse_in_domain(
             break
     if not kind:
         return NotFound(domain, "no lookup kind in name")
-    if kind not in ("service", "node", "addr"):
+    if kind not in ("service", "node", "addr", "query"):
         return NotFound(domain, f"{kind} lookups are not served")
     if not parts:
         return NotFound(domain, f"empty {kind} name")
@@ -146,6 +154,8 @@ def _parse_in_domain(
         return NotFound(domain, f"no path to datacenter {dc}")
     if kind == "node":
         return NodeLookup(".".join(parts), dc, domain)
+    if kind == "query":
+        return QueryLookup(".".join(parts), dc, domain)
     if len(parts) == 2 and parts[0].startswith("_") and parts[1].startswith("_"):
         tag = parts[1][1:]
         service = parts[0][1:]

@@ -7,12 +7,13 @@ own dicts in Consul's JSON shapes and must not be mutated.
 
 from __future__ import annotations
 
+import random
 from typing import Any, Protocol
 
 Row = dict[str, Any]
 
 # Tables whose index changes whenever anything DNS could answer changes.
-CATALOG_TABLES = ("nodes", "services", "checks")
+CATALOG_TABLES = ("nodes", "services", "checks", "prepared-queries")
 
 
 class CatalogReader(Protocol):
@@ -27,3 +28,10 @@ class CatalogReader(Protocol):
     def check_service_nodes(
         self, ws: Any, service: str, tags: list[str] | None = None
     ) -> tuple[int, list[Row]]: ...
+
+
+class PreparedQueries(Protocol):
+    """What `<name>.query.consul` runs (pyconsul.query.runner.QueryRunner): Consul's execute
+    answer for a query name or ID, or None when there is no such query."""
+
+    def run(self, id_or_name: str, rng: random.Random, near: str = "", limit: int = 0) -> Row | None: ...

@@ -11,6 +11,9 @@ Rules a caller can rely on (Consul's behaviour unless noted):
   address), with the address record (and node meta TXT) in the additional section.
 - NXDOMAIN and NODATA carry the zone's SOA in the authority section (RFC 2308).
 - TTLs: node_ttl for node, addr, NS records; service_ttl by exact name, longest `prefix*`, `*`.
+- `<name>.query.consul` answers like a service lookup from the prepared query's execute result
+  (its own health, tag and Near rules, in its order); its DNS TTL wins over service_ttl. No such
+  query, a template that fails to render, or no `queries` given (a client agent): NXDOMAIN.
 """
 
 from __future__ import annotations
@@ -30,12 +33,14 @@ from pyconsul.dns.parser import (
     NodeLookup,
     NotFound,
     PtrLookup,
+    QueryLookup,
     ServiceLookup,
     Zone,
     parse_labels,
     split_name,
 )
-from pyconsul.dns.reader import CATALOG_TABLES, CatalogReader, Row
+from pyconsul.dns.reader import CATALOG_TABLES, CatalogReader, PreparedQueries, Row
+from pyconsul.gocompat.durations import parse_duration
 
 IP = ipaddress.IPv4Address | ipaddress.IPv6Address
 Answer = r.Answer
@@ -66,12 +71,12 @@ def primary_domain(config: RuntimeConfig) -> str:
 
 def resolve(
     q: Question, reader: CatalogReader, config: RuntimeConfig, rng: random.Random,
-    memo: dict[str, Any] | None = None,
+    memo: dict[str, Any] | None = None, queries: PreparedQueries | None = None,
 ) -> Answer:
     """Answer `q` from the catalog. `memo` may carry derived tables (the reverse-address map)
     between calls; the caller must empty it whenever the catalog index changes."""
     lookup = parse_labels(q.labels, q.qtype, zone_for(config))
-    ctx = _Ctx(q, reader, config, rng, {} if memo is None else memo)
+    ctx = _Ctx(q, reader, config, rng, {} if memo is None else memo, queries)
     if isinstance(lookup, External):
         return r.Answer(forward=True, authoritative=False)
     if isinstance(lookup, PtrLookup):
@@ -86,6 +91,8 @@ def resolve(
         return ctx.service(lookup)
     if isinstance(lookup, NodeLookup):
         return ctx.node(lookup)
+    if isinstance(lookup, QueryLookup):
+        return ctx.query(lookup)
     return ctx.addr(lookup)
 
 
@@ -148,9 +155,11 @@ def meta_text(key: str, value: str) -> str:
 
 class _Ctx:
     def __init__(
-        self, q: Question, reader: CatalogReader, config: RuntimeConfig, rng: random.Random, memo: dict[str, Any]
+        self, q: Question, reader: CatalogReader, config: RuntimeConfig, rng: random.Random, memo: dict[str, Any],
+        queries: PreparedQueries | None = None,
     ) -> None:
         self.q = q
+        self.queries = queries
         self.memo = memo
         self.reader = reader
         self.config = config
@@ -311,6 +320,30 @@ class _Ctx:
             answers.append(r.rr_srv(qname, 1, weight_of(e), port, target, ttl))
             groups.append(extras_by_target.setdefault(target.lower(), extras))
         return self.finish(lookup.domain, answers, groups, rotate=True)
+
+    def query(self, lookup: QueryLookup) -> r.Answer:
+        result = None
+        if self.queries is not None:
+            try:
+                result = self.queries.run(lookup.query, self.rng)
+            except ValueError:  # a template that does not render
+                result = None
+        if not result or not result["Nodes"]:
+            return self.nxdomain(lookup.domain)
+        as_service = ServiceLookup(result["Service"], "", lookup.datacenter, lookup.domain)
+        ttl_text = (result.get("DNS") or {}).get("TTL") or ""
+        ttl = service_ttl(self.dns.service_ttl, result["Service"])
+        if ttl_text:
+            try:
+                ttl = int(parse_duration(ttl_text))
+            except ValueError:
+                pass
+        entries = list(result["Nodes"])
+        if self.q.qtype == r.T_SRV:
+            return self.service_srv(as_service, entries, ttl)
+        if self.q.qtype in (r.T_A, r.T_AAAA, r.T_ANY):
+            return self.service_addresses(as_service, entries, ttl)
+        return self.nodata(lookup.domain)
 
     # -- nodes and addresses ---------------------------------------------------------------------
     def node(self, lookup: NodeLookup) -> r.Answer:

@@ -26,7 +26,7 @@ from pyconsul.config.runtime import RuntimeConfig
 from pyconsul.dns.cache import ReplyCache
 from pyconsul.dns.handler import Forward, PacketHandler
 from pyconsul.dns.mirror import CatalogMirror, Fetch
-from pyconsul.dns.reader import CATALOG_TABLES, CatalogReader
+from pyconsul.dns.reader import CATALOG_TABLES, CatalogReader, PreparedQueries
 from pyconsul.dns.recursor import Recursors
 from pyconsul.telemetry.dns import DnsMetrics
 
@@ -100,13 +100,13 @@ class _UDP(asyncio.DatagramProtocol):
 
 
 class DNSServer:
-    def __init__(self, config: RuntimeConfig, store: CatalogReader) -> None:
+    def __init__(self, config: RuntimeConfig, store: CatalogReader, queries: PreparedQueries | None = None) -> None:
         self.config = config
         self.reader = store
         self._on_close: list[Callable[[], Awaitable[None]]] = []
         # Replies depend on the catalog and on dns_config, which the agent swaps on reload.
         self.cache = ReplyCache(lambda: store.max_index(*CATALOG_TABLES), lambda: config.dns_config)
-        self.handler = PacketHandler(store, config, random.Random(), self.cache)
+        self.handler = PacketHandler(store, config, random.Random(), self.cache, queries)
         self.metrics = DnsMetrics(config.node_name)
         try:
             self.recursors = Recursors(list(config.recursors), config.dns_config.recursor_timeout)
@@ -227,9 +227,12 @@ class DNSServer:
             await hook()
 
 
-async def start_dns_server(config: RuntimeConfig, store: CatalogReader) -> DNSServer:
-    """Start answering DNS for `store` per `config`; `await server.close()` stops it."""
-    server = DNSServer(config, store)
+async def start_dns_server(
+    config: RuntimeConfig, store: CatalogReader, queries: PreparedQueries | None = None
+) -> DNSServer:
+    """Start answering DNS for `store` (and prepared `queries`) per `config`; `await
+    server.close()` stops it."""
+    server = DNSServer(config, store, queries)
     if config.ports.dns < 0:
         return server
     hosts = (config.addr_for("dns") or "127.0.0.1").split()

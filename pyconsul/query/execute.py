@@ -14,11 +14,11 @@ Rules (Consul's PreparedQuery.Execute in one datacenter):
 from __future__ import annotations
 
 import random
-from collections.abc import Callable
 from typing import Any
 
+from pyconsul.coordinate.sorting import Distance, sort_by_distance
+
 Row = dict[str, Any]
-Distance = Callable[[str], float | None]  # node name → estimated RTT in seconds, None: unknown
 
 
 def passes_health(entry: Row, only_passing: bool, ignore: frozenset[str]) -> bool:
@@ -67,9 +67,7 @@ def order(entries: list[Row], rng: random.Random, distance: Distance | None) -> 
     out = list(entries)
     rng.shuffle(out)
     if distance is not None:
-        keyed = [(distance(e["Node"]["Node"]), e) for e in out]
-        keyed.sort(key=lambda pair: (pair[0] is None, pair[0] or 0.0))
-        out = [e for _, e in keyed]
+        out = sort_by_distance(out, distance, lambda e: str(e["Node"]["Node"]))
     return out
 
 

@@ -123,3 +123,29 @@ def test_agent_forwards_other_names_to_its_recursor(tmp_path: Path) -> None:
             assert dig(agent.dns_port, "+short", "agent.node.consul").split() == ["127.0.0.1"]
         finally:
             agent.stop()
+
+
+def test_prepared_query_names_answer_from_the_executed_query(agent: AgentProcess) -> None:
+    """`<query>.query.consul` (and `.query.<dc>.consul`) answer with what the query executes to:
+    its tag filter applies, its DNS TTL is the record TTL, a template renders the name asked."""
+    body = {"Name": "web-blue", "Service": {"Service": "web", "Tags": ["blue"]}, "DNS": {"TTL": "7s"}}
+    status, _, text = agent.request("POST", "/v1/query", body)
+    assert status == 200, text
+    blue = ["10.20.0.2", "10.20.0.4"]
+    assert sorted(dig(agent.dns_port, "web-blue.query.consul", "+short").split()) == blue
+    assert sorted(dig(agent.dns_port, "web-blue.query.dc1.consul", "+short").split()) == blue
+    qid = json.loads(text)["ID"]
+    assert sorted(dig(agent.dns_port, f"{qid}.query.consul", "+short").split()) == blue
+    answer = dig(agent.dns_port, "web-blue.query.consul", "+noall", "+answer")
+    assert all(line.split()[1] == "7" for line in answer.splitlines() if line.strip())
+    srv = dig(agent.dns_port, "web-blue.query.consul", "SRV", "+short").split("\n")
+    assert sorted(line.split()[2] for line in srv if line) == ["8081", "8083"]
+    assert "status: NXDOMAIN" in dig(agent.dns_port, "no-such-query.query.consul")
+    # A template: `green-any.query.consul` renders to the tag the name carries.
+    tmpl = {"Name": "tagged-", "Template": {"Type": "name_prefix_match", "Regexp": "^tagged-(.+)$"},
+            "Service": {"Service": "web", "Tags": ["${match(1)}"]}}
+    assert agent.request("POST", "/v1/query", tmpl)[0] == 200
+    assert sorted(dig(agent.dns_port, "tagged-green.query.consul", "+short").split()) == ["10.20.0.1", "10.20.0.3"]
+    # A new definition is answered at once (the reply cache follows the query table's index).
+    agent.request("PUT", f"/v1/query/{qid}", {"Name": "web-blue", "Service": {"Service": "web", "Tags": ["green"]}})
+    assert sorted(dig(agent.dns_port, "web-blue.query.consul", "+short").split()) == ["10.20.0.1", "10.20.0.3"]

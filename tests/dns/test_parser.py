@@ -13,6 +13,7 @@ from pyconsul.dns.parser import (
     NodeLookup,
     NotFound,
     PtrLookup,
+    QueryLookup,
     ServiceLookup,
     Zone,
     parse_labels,
@@ -45,6 +46,9 @@ def parse(name: str, qtype: int = A, zone: Zone = ZONE) -> object:
         ("7f000001.addr.dc1.consul.", AddrLookup(ipaddress.ip_address("127.0.0.1"), "consul.")),
         ("20010db8000000000000000000000001.addr.dc1.consul.",
          AddrLookup(ipaddress.ip_address("2001:db8::1"), "consul.")),
+        ("web.query.consul.", QueryLookup("web", "dc1", "consul.")),
+        ("geo-db.eu.query.dc1.consul.", QueryLookup("geo-db.eu", "dc1", "consul.")),
+        ("My-Q.query.dc1.dc.consul.", QueryLookup("My-Q", "dc1", "consul.")),
         ("consul.", ApexLookup("consul.")),
         ("CONSUL.", ApexLookup("consul.")),
         ("4.3.2.1.in-addr.arpa.", PtrLookup("1.2.3.4")),
@@ -63,7 +67,8 @@ def test_names(name: str, expected: object) -> None:
         "web.service.dc2.consul.",  # another datacenter: no WAN path here
         "service.consul.",
         "node.consul.",
-        "web.query.consul.",
+        "web.query.dc2.consul.",  # prepared queries too: no path to another datacenter
+        "query.consul.",
         "web.connect.consul.",
         "nothing.consul.",
         "zz.addr.consul.",
