@@ -247,6 +247,32 @@ def test_events(cli: consul.Consul) -> None:
     assert [e["Name"] for e in events] == ["pc-ev"] and events[0]["Payload"] == b"payload"
 
 
+# ------------------------------------------------------------------------ prepared queries
+@covers("query.create", "query.get", "query.list", "query.update", "query.execute", "query.explain",
+        "query.delete")
+def test_prepared_queries(cli: consul.Consul, node_name: str) -> None:
+    cli.agent.service.register("pc-pq", service_id="pc-pq-1", port=81, tags=["blue"])
+    cli.agent.service.register("pc-pq", service_id="pc-pq-2", port=82, tags=["green"])
+    created = cli.query.create("pc-pq", name="pc-pq-blue", tags=["blue"], onlypassing=True, ttl="10s",
+                               datacenters=["dc9"], nearestn=1)
+    qid = created["ID"]
+    [row] = cli.query.get(qid)
+    assert row["Name"] == "pc-pq-blue" and row["Service"]["Tags"] == ["blue"] and row["DNS"]["TTL"] == "10s"
+    assert row["Service"]["Failover"]["Datacenters"] == ["dc9"] and row["Service"]["Failover"]["NearestN"] == 1
+    # py-consul always sends a name_prefix_match template.
+    assert row["Template"]["Type"] == "name_prefix_match"
+    assert qid in [q["ID"] for q in cli.query.list()]
+    result = cli.query.execute("pc-pq-blue")
+    assert [e["Service"]["ID"] for e in result["Nodes"]] == ["pc-pq-1"]
+    assert (result["Service"], result["Datacenter"], result["Failovers"]) == ("pc-pq", "dc1", 0)
+    assert cli.query.execute(qid, near="_agent", limit=1)["Nodes"][0]["Node"]["Node"] == node_name
+    assert cli.query.explain("pc-pq-blue")["Query"]["ID"] == qid
+    assert cli.query.update(qid, "pc-pq", name="pc-pq-blue", tags=["green"]) is True
+    assert [e["Service"]["ID"] for e in cli.query.execute(qid)["Nodes"]] == ["pc-pq-2"]
+    assert cli.query.delete(qid) is True
+    assert cli.query.get(qid) is None and cli.query.execute(qid) is None  # the client's reading of a 404
+
+
 # ------------------------------------------------------------------ txn, status, snapshot
 @covers("txn.put")
 def test_txn(cli: consul.Consul) -> None:
