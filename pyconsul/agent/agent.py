@@ -22,6 +22,7 @@ from aiohttp import web
 from pyconsul import telemetry
 from pyconsul.agent import cluster, info, listeners
 from pyconsul.agent.anti_entropy import next_sync_delay
+from pyconsul.agent.coordinates import AgentCoordinateHost
 from pyconsul.agent.definitions import DefinitionError, check_definitions_allowed, load_definitions
 from pyconsul.agent.local_state import LocalState
 from pyconsul.agent.node_id import settle_node_id
@@ -35,6 +36,7 @@ from pyconsul.consensus.local import LocalConsensus
 from pyconsul.consensus.protocol import Consensus
 from pyconsul.consensus.raft import RaftConsensus
 from pyconsul.consensus.remote import Forwarder, RemoteConsensus
+from pyconsul.coordinate.updater import run_updates
 from pyconsul.fsm import commands as c
 from pyconsul.fsm.machine import StateMachine
 from pyconsul.logs import BROADCASTER
@@ -153,6 +155,7 @@ class Agent:
             self._tasks.append(asyncio.ensure_future(cluster.join_loop(self)))
         if cfg.server:
             self._tasks.append(asyncio.ensure_future(cluster.reconcile_loop(self)))
+        self._tasks.append(asyncio.ensure_future(run_updates(AgentCoordinateHost(self), SYSTEM_CLOCK)))
         self._sync_task = asyncio.ensure_future(self._when_leader())
         self._tasks.append(self._sync_task)
         log.info("agent started", extra={"node": self.node_name, "datacenter": cfg.datacenter,

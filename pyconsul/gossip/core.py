@@ -75,6 +75,7 @@ class _Probe:
     acked: bool = False
     expected_nacks: int = 0
     nacks: int = 0
+    sent_at: float = 0.0
 
 
 @dataclass
@@ -112,6 +113,8 @@ class GossipCore:
                                   on_refute=lambda: self._adjust_awareness(1))
         self._nodes = self._table.nodes  # the same dict: probing reads it directly
         self._tell_next_round: list[tuple[Address, Message]] = []
+        # (member, seconds) of directly acked probes, for network coordinates (Serf's ping RTTs).
+        self._rtts: list[tuple[str, float]] = []
         self._broadcasts = self._table.broadcasts
         # Stagger periodic work so members started together do not act in lockstep.
         self._next_probe = now + rng.uniform(0, config.probe_interval)
@@ -151,6 +154,11 @@ class GossipCore:
 
     def take_outbox(self) -> list[Outgoing]:
         out, self._outbox = self._outbox, []
+        return out
+
+    def take_rtts(self) -> list[tuple[str, float]]:
+        """Round-trip times of direct probes since the last call: (member name, seconds)."""
+        out, self._rtts = self._rtts, []
         return out
 
     def take_events(self) -> list[MemberEvent]:
@@ -286,7 +294,7 @@ class GossipCore:
         seq = self._next_seq()
         scale = self._awareness + 1
         self._probe = _Probe(target.name, seq, now + self.config.probe_timeout * scale,
-                             now + self.config.probe_interval * scale)
+                             now + self.config.probe_interval * scale, sent_at=now)
         msgs: list[Message] = [Ping(seq, target.name)]
         if target.status == NodeStatus.SUSPECT:
             # Lifeguard's buddy system: a suspect hears the accusation on the probe itself and its
@@ -336,6 +344,9 @@ class GossipCore:
             if not self._probe.acked:
                 self._probe.acked = True
                 self._adjust_awareness(-1)
+                if not self._probe.indirect_sent:  # a relayed ack measures someone else's path
+                    self._rtts.append((self._probe.target, self._clock.monotonic() - self._probe.sent_at))
+                    del self._rtts[:-64]
             return
         fwd = self._forwards.pop(seq, None)
         if fwd is not None:

@@ -285,6 +285,10 @@ class Membership:
         core = self.core
         return [self._member(n) for n in core.nodes()]
 
+    def take_rtts(self) -> list[tuple[str, float]]:
+        """Probe round-trip times measured since the last call (none before start)."""
+        return self._core.take_rtts() if self._core is not None else []
+
     def local_member(self) -> Member:
         return self._member(self.core.local)
 

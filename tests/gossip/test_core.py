@@ -194,3 +194,15 @@ def test_an_update_reaches_64_members_in_a_few_gossip_rounds() -> None:
     # ...and each member repeats it only a bounded number of times (then it is dropped).
     assert retransmit_limit(net.config.retransmit_mult, 64) == 8
     assert net.run_until(lambda: all(c.pending_broadcasts() == 0 for c in net.live()), 10)
+
+
+def test_direct_probe_acks_report_their_round_trip_time() -> None:
+    """Network coordinates learn from probe RTTs: every acked direct probe yields one sample of
+    about twice the simulated one-way latency, and take_rtts() hands each out once."""
+    net = cluster(3)
+    net.core("n0").take_rtts()
+    net.run_for(10.0)
+    samples = net.core("n0").take_rtts()
+    assert samples and {name for name, _ in samples} <= {"n1", "n2"}
+    assert all(0.001 <= rtt <= 0.0101 for _, rtt in samples)  # two hops of 0.5–5 ms
+    assert net.core("n0").take_rtts() == []

@@ -6,7 +6,6 @@ from __future__ import annotations
 
 ACL = (15, "ACL system (tokens, policies, roles, auth methods, binding rules)")
 CONNECT = (16, "Connect, intentions, config entries and gateways")
-COORDINATE = (17, "network coordinates (item 11) are not built yet")
 
 _ACL_METHODS = [
     "acl.bootstrap", "acl.login", "acl.logout",
@@ -25,10 +24,8 @@ _CONNECT_METHODS = [
     *(f"connect.intentions.{m}" for m in ("check", "delete", "list", "match", "read", "upsert")),
     "discovery_chain.get",
 ]
-_COORDINATE_METHODS = [f"coordinate.{m}" for m in ("datacenters", "node", "nodes", "update")]
 
 SKIPS: dict[str, tuple[int, str]] = {
     **dict.fromkeys(_ACL_METHODS, ACL),
     **dict.fromkeys(_CONNECT_METHODS, CONNECT),
-    **dict.fromkeys(_COORDINATE_METHODS, COORDINATE),
 }

@@ -273,6 +273,26 @@ def test_prepared_queries(cli: consul.Consul, node_name: str) -> None:
     assert cli.query.get(qid) is None and cli.query.execute(qid) is None  # the client's reading of a 404
 
 
+# --------------------------------------------------------------------------- coordinates
+@covers("coordinate.datacenters", "coordinate.nodes", "coordinate.node", "coordinate.update")
+def test_coordinates(cli: consul.Consul, node_name: str) -> None:
+    assert wait_until(lambda: any(c["Node"] == node_name for c in cli.coordinate.nodes()[1]))
+    [dc] = cli.coordinate.datacenters()
+    assert dc["Datacenter"] == "dc1" and dc["AreaID"] == "wan"
+    assert [c["Node"] for c in dc["Coordinates"]] == [f"{node_name}.dc1"]
+    # Another node than the agent's own, whose updater would overwrite what we write.
+    assert cli.catalog.register("pc-coord-node", "10.8.0.1") is True
+    coord = {"Vec": [0.002, 0, 0, 0, 0, 0, 0, 0], "Error": 0.3, "Adjustment": 0.0, "Height": 1e-5}
+    assert cli.coordinate.update("pc-coord-node", coord) is True
+    index, rows = cli.coordinate.node("pc-coord-node")
+    assert int(index) > 0 and rows == [{"Node": "pc-coord-node", "Segment": "", "Coord": coord}]
+    moved = {**coord, "Vec": [0.004, 0, 0, 0, 0, 0, 0, 0]}
+    threading.Timer(0.3, lambda: cli.coordinate.update("pc-coord-node", moved)).start()
+    new_index, rows = cli.coordinate.nodes(index=index, wait="5s")  # a blocking read wakes on the update
+    assert int(new_index) > int(index) and moved in [r["Coord"] for r in rows]
+    assert cli.coordinate.node("pc-no-such-node")[1] is None  # a 404, read as None by the client
+
+
 # ------------------------------------------------------------------ txn, status, snapshot
 @covers("txn.put")
 def test_txn(cli: consul.Consul) -> None:
