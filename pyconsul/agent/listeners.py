@@ -14,6 +14,7 @@ from pyconsul.agent.server_port import ServerPort
 from pyconsul.api.app import build_app
 from pyconsul.api.fastpath import FastPathProtocol
 from pyconsul.dns.server import start_client_dns_server, start_dns_server
+from pyconsul.query.runner import QueryRunner
 
 if TYPE_CHECKING:
     from pyconsul.agent.agent import Agent
@@ -69,8 +70,6 @@ async def start_dns(agent: Agent) -> Any:
         return None
     if agent.forwarder is not None:  # a client answers from a mirror of the servers' catalog
         return await start_client_dns_server(agent.config, agent.forwarder.request)
-    from pyconsul.query.runner import QueryRunner
-
     store = agent.store
     queries = QueryRunner(store.queries, store.catalog, store.coordinates, agent.node_name, agent.config.datacenter)
     return await start_dns_server(agent.config, store.catalog, queries)
