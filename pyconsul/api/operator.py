@@ -102,13 +102,33 @@ def _servers(ctx: APIContext) -> list[Row]:
     return list(ctx.agent.consensus.configuration())
 
 
-def _server_health(ctx: APIContext, srv: Row, term: int, alive: set[str]) -> Row:
-    healthy = srv["Node"] in alive or not alive
+def server_healthy(serf_alive: bool, is_leader: bool, last_contact: float, last_index: int,
+                   leader_index: int, threshold: float, max_trailing_logs: int) -> bool:
+    """Autopilot's rule: the member is alive in gossip, a follower heard from the leader within
+    LastContactThreshold, and it trails the leader's log by at most MaxTrailingLogs entries."""
+    if not serf_alive:
+        return False
+    if not is_leader and last_contact > threshold:
+        return False
+    return last_index + max_trailing_logs >= leader_index
+
+
+def _server_health(ctx: APIContext, srv: Row, term: int, alive: set[str],
+                   replication: dict[str, tuple[float, int]], config: Row) -> Row:
+    serf_alive = srv["Node"] in alive or not alive
+    leader_index = max((idx for _, idx in replication.values()), default=ctx.store.last_index)
+    contact, last_index = replication.get(srv["ID"], (0.0, srv.get("LastIndex", ctx.store.last_index)))
+    try:
+        threshold = parse_duration(str(config.get("LastContactThreshold") or "200ms"))
+    except ValueError:
+        threshold = 0.2
+    healthy = server_healthy(serf_alive, srv["Leader"], contact, last_index, leader_index, threshold,
+                             int(config.get("MaxTrailingLogs") or 0))
     return {
         "ID": srv["ID"], "Name": srv["Node"], "Address": srv["Address"],
-        "SerfStatus": "alive" if healthy else "failed", "Version": _version(),
-        "Leader": srv["Leader"], "LastContact": "0s", "LastTerm": term,
-        "LastIndex": srv.get("LastIndex", ctx.store.last_index), "Healthy": healthy,
+        "SerfStatus": "alive" if serf_alive else "failed", "Version": _version(),
+        "Leader": srv["Leader"], "LastContact": "0s" if srv["Leader"] else format_duration(contact),
+        "LastTerm": term, "LastIndex": last_index, "Healthy": healthy,
         "Voter": srv["Voter"], "StableSince": _STARTED,
     }
 
@@ -122,7 +142,9 @@ def _version() -> str:
 def _health_view(ctx: APIContext) -> tuple[bool, int, list[Row]]:
     term = int(ctx.agent.consensus.stats().get("term", "1") or 1)
     alive = {m["Name"] for m in ctx.agent.members_json() if m.get("Status") == 1}
-    servers = [_server_health(ctx, s, term, alive) for s in _servers(ctx)]
+    replication = ctx.agent.consensus.replication()
+    config = ctx.store.autopilot.get()
+    servers = [_server_health(ctx, s, term, alive, replication, config) for s in _servers(ctx)]
     voters = [s for s in servers if s["Voter"]]
     healthy_voters = sum(1 for s in voters if s["Healthy"])
     quorum = len(voters) // 2 + 1

@@ -67,6 +67,9 @@ class LocalConsensus:
             "LastIndex": self.machine.store.last_index,
         }]
 
+    def replication(self) -> dict[str, tuple[float, int]]:
+        return {self.node_id: (0.0, self.machine.store.last_index)}
+
     async def remove_peer(self, address: str = "", node_id: str = "") -> None:
         # The only voter is this server, which a -dev agent cannot remove from itself.
         what = f"id {node_id!r}" if node_id else f"address {address!r}"

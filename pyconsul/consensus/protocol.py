@@ -56,6 +56,11 @@ class Consensus(Protocol):
         """`/v1/operator/raft/configuration` Servers, as Consul shows them (`-dev`: itself, the
         single voter and leader; a client agent: [])."""
 
+    def replication(self) -> dict[str, tuple[float, int]]:
+        """On the leader, what autopilot health judges servers by: server ID → (seconds since the
+        leader last heard from it, the last log index it holds); the leader itself is (0, its
+        last index). Anywhere else: {} (health then goes by gossip alone)."""
+
     async def remove_peer(self, address: str = "", node_id: str = "") -> None:
         """`operator raft remove-peer`: raises `UnknownPeer` when no such server is a voter (on
         `-dev` and client agents no server can be removed)."""

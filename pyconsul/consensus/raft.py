@@ -244,6 +244,17 @@ class RaftConsensus:
             })
         return out
 
+    def replication(self) -> dict[str, tuple[float, int]]:
+        node = self.node
+        core = node.core
+        if core is None or not core.is_leader():
+            return {}
+        out = {core.id: (0.0, core.log.last_index)}
+        for sid, pr in core.prs.items():
+            if sid != core.id:
+                out[sid] = ((core.ticks - pr.last_active) * node.tick_interval, pr.match)
+        return out
+
     async def remove_peer(self, address: str = "", node_id: str = "") -> None:
         """`operator raft remove-peer`: UnknownPeer when no such server is a voter."""
         voters = self.node.voters()

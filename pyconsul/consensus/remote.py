@@ -145,6 +145,9 @@ class RemoteConsensus:
     def configuration(self) -> list[dict[str, Any]]:
         return []
 
+    def replication(self) -> dict[str, tuple[float, int]]:
+        return {}
+
     async def remove_peer(self, address: str = "", node_id: str = "") -> None:
         what = f"id {node_id!r}" if node_id else f"address {address!r}"
         raise UnknownPeer(f"{what} was not found in the Raft configuration")

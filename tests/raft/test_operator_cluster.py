@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import signal
 from collections.abc import Iterator
 
 import pytest
@@ -24,6 +25,29 @@ def cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Cluster]:
 def health(cluster: Cluster, host: str) -> tuple[int, dict[str, object]]:
     status, _, body = cluster.agents[host].request("GET", "/v1/operator/autopilot/health")
     return status, json.loads(body)
+
+
+def test_a_follower_the_leader_stops_hearing_is_unhealthy_before_gossip_notices(cluster: Cluster) -> None:
+    """Autopilot health honours LastContactThreshold: a frozen follower (SIGSTOP) turns the
+    answer to 429 once the leader has not heard from it for 200 ms, while gossip still says
+    alive; it is healthy again once it answers."""
+    lead = cluster.leader()
+    assert wait_until(lambda: health(cluster, lead)[0] == 200, 10, "healthy cluster")
+    victim = next(h for h in HOSTS if h != lead)
+    name = f"srv{HOSTS.index(victim)}"
+    cluster.agents[victim].signal(signal.SIGSTOP)
+    try:
+        def stale_follower() -> dict[str, object] | None:
+            status, body = health(cluster, lead)
+            srv = next(s for s in body["Servers"] if s["Name"] == name)  # type: ignore[union-attr]
+            return srv if status == 429 and not srv["Healthy"] else None
+
+        srv = wait_until(stale_follower, 10, "429 for the frozen follower")
+        assert srv["SerfStatus"] == "alive"  # the Raft contact rule, not gossip, caught it
+        assert str(srv["LastContact"]).endswith(("ms", "s")) and srv["LastContact"] != "0s"
+    finally:
+        cluster.agents[victim].signal(signal.SIGCONT)
+    assert wait_until(lambda: health(cluster, lead)[0] == 200, 20, "healthy again")
 
 
 def test_transfer_leader_moves_leadership_then_a_dead_server_makes_health_429(cluster: Cluster) -> None:
