@@ -32,6 +32,8 @@ class CatalogReader(Protocol):
 
 class PreparedQueries(Protocol):
     """What `<name>.query.consul` runs (pyconsul.query.runner.QueryRunner): Consul's execute
-    answer for a query name or ID, or None when there is no such query."""
+    answer for a query name or ID and whether its nodes are in distance order (`Near`), or None
+    when there is no such query."""
 
-    def run(self, id_or_name: str, rng: random.Random, near: str = "", limit: int = 0) -> Row | None: ...
+    def run_sorted(self, id_or_name: str, rng: random.Random, near: str = "",
+                   limit: int = 0) -> tuple[Row, bool] | None: ...

@@ -12,7 +12,8 @@ Rules a caller can rely on (Consul's behaviour unless noted):
 - NXDOMAIN and NODATA carry the zone's SOA in the authority section (RFC 2308).
 - TTLs: node_ttl for node, addr, NS records; service_ttl by exact name, longest `prefix*`, `*`.
 - `<name>.query.consul` answers like a service lookup from the prepared query's execute result
-  (its own health, tag and Near rules, in its order); its DNS TTL wins over service_ttl. No such
+  (its own health, tag and Near rules, in its order: sorted by distance, the answer is not
+  rotated); its DNS TTL wins over service_ttl. No such
   query, a template that fails to render, or no `queries` given (a client agent): NXDOMAIN.
 """
 
@@ -322,14 +323,15 @@ class _Ctx:
         return self.finish(lookup.domain, answers, groups, rotate=True)
 
     def query(self, lookup: QueryLookup) -> r.Answer:
-        result = None
+        answer = None
         if self.queries is not None:
             try:
-                result = self.queries.run(lookup.query, self.rng)
+                answer = self.queries.run_sorted(lookup.query, self.rng)
             except ValueError:  # a template that does not render
-                result = None
-        if not result or not result["Nodes"]:
+                answer = None
+        if answer is None or not answer[0]["Nodes"]:
             return self.nxdomain(lookup.domain)
+        result, by_distance = answer
         as_service = ServiceLookup(result["Service"], "", lookup.datacenter, lookup.domain)
         ttl_text = (result.get("DNS") or {}).get("TTL") or ""
         ttl = service_ttl(self.dns.service_ttl, result["Service"])
@@ -340,10 +342,14 @@ class _Ctx:
                 pass
         entries = list(result["Nodes"])
         if self.q.qtype == r.T_SRV:
-            return self.service_srv(as_service, entries, ttl)
-        if self.q.qtype in (r.T_A, r.T_AAAA, r.T_ANY):
-            return self.service_addresses(as_service, entries, ttl)
-        return self.nodata(lookup.domain)
+            out = self.service_srv(as_service, entries, ttl)
+        elif self.q.qtype in (r.T_A, r.T_AAAA, r.T_ANY):
+            out = self.service_addresses(as_service, entries, ttl)
+        else:
+            return self.nodata(lookup.domain)
+        if by_distance:
+            out.rotate = False  # nearest first, every time
+        return out
 
     # -- nodes and addresses ---------------------------------------------------------------------
     def node(self, lookup: NodeLookup) -> r.Answer:

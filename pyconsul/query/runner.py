@@ -42,6 +42,12 @@ class QueryRunner:
         return None if query is None else render(query, id_or_name)
 
     def run(self, id_or_name: str, rng: random.Random, near: str = "", limit: int = 0) -> Row | None:
+        answer = self.run_sorted(id_or_name, rng, near, limit)
+        return None if answer is None else answer[0]
+
+    def run_sorted(self, id_or_name: str, rng: random.Random, near: str = "",
+                   limit: int = 0) -> tuple[Row, bool] | None:
+        """`run`, and whether the nodes are in distance order (DNS must then keep that order)."""
         query = self.rendered(id_or_name)
         if query is None:
             return None
@@ -51,4 +57,4 @@ class QueryRunner:
         if source == "_agent":
             source = self.node_name
         dist = distance_from(self.coords, source)
-        return execute.run(query, entries, self.datacenter, rng, dist, limit)
+        return execute.run(query, entries, self.datacenter, rng, dist, limit), dist is not None

@@ -149,3 +149,17 @@ def test_prepared_query_names_answer_from_the_executed_query(agent: AgentProcess
     # A new definition is answered at once (the reply cache follows the query table's index).
     agent.request("PUT", f"/v1/query/{qid}", {"Name": "web-blue", "Service": {"Service": "web", "Tags": ["green"]}})
     assert sorted(dig(agent.dns_port, "web-blue.query.consul", "+short").split()) == ["10.20.0.1", "10.20.0.3"]
+
+
+def test_prepared_query_with_near_answers_nearest_first_every_time(agent: AgentProcess) -> None:
+    """`Near: _agent` orders a query's DNS answer by estimated RTT from this agent (coordinates
+    written before the first lookup); the order is not rotated between replies."""
+    me = agent.get_json("/v1/agent/self")["Config"]["NodeName"]
+    for node, x in ((me, 0.0), ("web-0", 0.040), ("web-1", 0.010), ("web-2", 0.030), ("web-3", 0.020)):
+        coord = {"Vec": [x] + [0.0] * 7, "Error": 0.2, "Adjustment": 0.0, "Height": 1e-5}
+        assert agent.request("PUT", "/v1/coordinate/update", {"Node": node, "Coord": coord})[0] == 200
+    body = {"Name": "web-near", "Service": {"Service": "web", "Near": "_agent"}}
+    assert agent.request("POST", "/v1/query", body)[0] == 200
+    nearest_first = ["10.20.0.2", "10.20.0.4", "10.20.0.3", "10.20.0.1"]
+    for _ in range(4):
+        assert dig(agent.dns_port, "web-near.query.consul", "+short").split() == nearest_first
