@@ -149,3 +149,11 @@ def test_definitions_survive_snapshot_restore(a: AgentProcess) -> None:
     assert call(a, "DELETE", f"/v1/query/{qid}")[0] == 200
     assert a.request("PUT", "/v1/snapshot", snap)[0] == 200
     assert call(a, "GET", f"/v1/query/{qid}")[1][0]["Name"] == "pq-snap"
+
+
+def test_a_query_tied_to_a_session_ends_with_it(a: AgentProcess) -> None:
+    sid = call(a, "PUT", "/v1/session/create", {"Name": "pq-sess"})[1]["ID"]
+    qid = call(a, "POST", "/v1/query", {"Name": "pq-sess", "Session": sid, "Service": {"Service": "pqweb"}})[1]["ID"]
+    assert call(a, "GET", f"/v1/query/{qid}")[1][0]["Session"] == sid
+    assert call(a, "PUT", f"/v1/session/destroy/{sid}")[0] == 200
+    assert call(a, "GET", f"/v1/query/{qid}") == (404, "Query not found")
