@@ -372,7 +372,9 @@ def _agent_tls(config: RuntimeConfig) -> AgentTLS | None:
     """The agent's certificates for checks, when `enable_agent_tls_for_checks` is on."""
     if not config.enable_agent_tls_for_checks:
         return None
-    return AgentTLS(config.ca_file, config.ca_path, config.cert_file, config.key_file)
+    # Consul hands checks the HTTPS interface's files (what its own API presents).
+    https = config.tls_settings.https
+    return AgentTLS(https.ca_file, https.ca_path, https.cert_file, https.key_file)
 
 
 def _resolve(fut: asyncio.Future[None]) -> None:

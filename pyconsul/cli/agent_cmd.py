@@ -20,6 +20,7 @@ def _load_config(argv: list[str]) -> RuntimeConfig:
 
 def _banner(cfg: RuntimeConfig) -> str:
     p = cfg.ports
+    https, rpc = cfg.tls_settings.https, cfg.tls_settings.internal_rpc
     lines = [
         "==> Starting Consul agent...",
         f"               Version: '{CONSUL_COMPAT_VERSION}'",
@@ -32,8 +33,11 @@ def _banner(cfg: RuntimeConfig) -> str:
         f"          Cluster Addr: {cfg.advertise()} (LAN: {p.serf_lan}, WAN: {p.serf_wan})",
         f"     Gossip Encryption: {str(bool(cfg.encrypt)).lower()}",
         f"      Auto-Encrypt-TLS: {str(bool(cfg.auto_encrypt.tls)).lower()}",
-        f"             HTTPS TLS: Verify Incoming: {str(cfg.verify_incoming).lower()}, "
-        f"Verify Outgoing: {str(cfg.verify_outgoing).lower()}, Min Version: TLSv1_2",
+        f"             HTTPS TLS: Verify Incoming: {str(https.verify_incoming).lower()}, "
+        f"Verify Outgoing: {str(https.verify_outgoing).lower()}, Min Version: {https.min_version}",
+        f"      Internal RPC TLS: Verify Incoming: {str(rpc.verify_incoming).lower()}, "
+        f"Verify Outgoing: {str(rpc.verify_outgoing).lower()} (Verify Hostname: "
+        f"{str(rpc.verify_server_hostname).lower()}), Min Version: {rpc.min_version}",
         "",
         "==> Log data will now stream in as it occurs:",
         "",

@@ -27,6 +27,8 @@ from pyconsul.config.runtime import DNSConfig, Ports, RuntimeConfig
 from pyconsul.config.spec import DUR, ListOf, MapOf, Spec, Struct
 from pyconsul.config.stanzas import UIConfig
 from pyconsul.durations import parse_duration
+from pyconsul.tls.settings import TLSSettingsError
+from pyconsul.tls.settings import resolve as resolve_tls
 
 # Keys the builder fills by hand: definitions, and the blocks whose fields are read under
 # another name (dns_config.soa, ui_config.enabled, performance.raft_multiplier).
@@ -55,6 +57,10 @@ def build(conf: dict[str, Any], dev: bool, where: str = "config") -> RuntimeConf
         if not c.get("name"):
             raise ConfigError(f"{where}: check {i}: check name cannot be empty")
         rc.checks.append(top_level_check(check_to_api(c, f"{where}: check {c['name']!r}")))
+    try:
+        rc.tls_settings = resolve_tls(conf)
+    except TLSSettingsError as exc:
+        raise ConfigError(str(exc)) from None
     _finish(rc)
     return rc
 

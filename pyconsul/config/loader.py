@@ -126,5 +126,5 @@ def _apply_review(rc: RuntimeConfig, layers: list[Layer], allowed: list[str]) ->
     found = review(rc, layers, allowed)
     if found.refusals:
         raise ConfigError(found.refusals[0] if len(found.refusals) == 1 else multi_error(found.refusals))
-    rc.config_warnings = found.warnings
+    rc.config_warnings = [*rc.tls_settings.warnings, *found.warnings]
     rc.dev_allow_unenforced = list(allowed)

@@ -32,6 +32,7 @@ from pyconsul.config.stanzas import (
     UIConfig,
     UnixSockets,
 )
+from pyconsul.tls.settings import TLSSettings
 
 __all__ = ["DNSConfig", "Ports", "RuntimeConfig"]
 
@@ -179,6 +180,8 @@ class RuntimeConfig:
     tls_cipher_suites: str = ""
     tls_prefer_server_cipher_suites: bool = False
     tls: TLS = field(default_factory=TLS)
+    # What every listener and dialer reads: the stanza and the old keys resolved per interface.
+    tls_settings: TLSSettings = field(default_factory=TLSSettings)
     auto_encrypt: AutoEncrypt = field(default_factory=AutoEncrypt)
     auto_config: Mapping[str, Any] = field(default_factory=dict)
     # ACL: the block and the legacy top-level keys.

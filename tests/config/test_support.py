@@ -27,6 +27,10 @@ SPECIAL: dict[str, Any] = {
     # the UI's path is held as Consul normalises it (one slash each side), so a sample that is
     # already normal lands unchanged
     "ui_content_path": "/dash/", "ui_config.content_path": "/dash/",
+    # TLS versions and cipher suites are checked against Consul's names
+    **{f"{prefix}{key}": value for prefix in ("", "tls.defaults.", "tls.internal_rpc.", "tls.https.", "tls.grpc.")
+       for key, value in (("tls_min_version", "TLSv1_3"),
+                          ("tls_cipher_suites", "TLS_ECDHE_ECDSA_WITH_AES_128_GCM_SHA256"))},
 }
 # Keys whose field has another name (or a flattened block) in RuntimeConfig.
 RENAMED = {"raft_snapshot_threshold": "snapshot_threshold", "dns_config.soa.expire": "dns_config.soa_expire",
@@ -158,8 +162,9 @@ CLIENT_HTTPS = {"ports": {"https": 8501}, "cert_file": "/c.pem", "key_file": "/k
         ({"verify_incoming_rpc": True, "server": True}, ["verify_incoming_rpc"]),
         ({"verify_outgoing": True}, ["verify_outgoing"]),
         ({"verify_server_hostname": True}, ["verify_server_hostname"]),
-        ({"tls": {"defaults": {"verify_incoming": True}, "https": {"verify_outgoing": False}}},
+        ({"server": True, "tls": {"defaults": {"verify_incoming": True}, "https": {"verify_outgoing": False}}},
          ["tls.defaults.verify_incoming"]),
+        ({"tls": {"grpc": {"verify_incoming": True}}}, ["tls.grpc.verify_incoming"]),
         ({"tls": {"internal_rpc": {"verify_server_hostname": True}}}, ["tls.internal_rpc.verify_server_hostname"]),
         ({"encrypt": "cg8StVXbQJ0gPvMd9o7yrg==", "encrypt_verify_incoming": True, "encrypt_verify_outgoing": True},
          []),
