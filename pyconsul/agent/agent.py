@@ -46,6 +46,7 @@ from pyconsul.state.store import StateStore
 from pyconsul.telemetry.names import ENDPOINT_TIMER
 from pyconsul.telemetry.setup import configure as configure_telemetry
 from pyconsul.telemetry.setup import run_gauges
+from pyconsul.tls.context import RPCContexts
 
 log = logging.getLogger("pyconsul.agent")
 
@@ -54,9 +55,12 @@ log = logging.getLogger("pyconsul.agent")
 class Agent:
     """The agent; it is the API's `pyconsul.api.port.AgentPort`."""
 
-    def __init__(self, config: RuntimeConfig, http_ssl: ssl.SSLContext | None = None) -> None:
+    def __init__(
+        self, config: RuntimeConfig, http_ssl: ssl.SSLContext | None = None, rpc_tls: RPCContexts | None = None
+    ) -> None:
         settle_node_id(config)
         self.config = config
+        self.rpc_tls = rpc_tls or RPCContexts()
         self.node_name = config.node_name
         self.store = StateStore(SYSTEM_CLOCK)
         self.machine = StateMachine(self.store)
@@ -88,10 +92,12 @@ class Agent:
         cfg = self.config
         addr = f"{cfg.advertise()}:{cfg.ports.server}"
         if not cfg.server:
-            self.forwarder = Forwarder(lambda: cluster.known_servers(self))
+            self.forwarder = Forwarder(lambda: cluster.known_servers(self), self.rpc_tls.client,
+                                       server_hostname=self.rpc_tls.server_hostname)
             return RemoteConsensus(self.forwarder)
         if not cfg.dev:
-            return RaftConsensus(cfg, self.machine)
+            return RaftConsensus(cfg, self.machine, client_ssl=self.rpc_tls.client,
+                                 server_hostname=self.rpc_tls.server_hostname)
         return LocalConsensus(self.machine, addr, node_id=cfg.node_id, node_name=self.node_name)
 
     @property

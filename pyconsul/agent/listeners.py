@@ -58,7 +58,11 @@ async def start_server_port(agent: Agent, app: web.Application, runner: web.AppR
     ctx = app["ctx"]
     slow = runner.server
     assert slow is not None
-    port = ServerPort(cfg.bind_addr, cfg.ports.server)
+    rpc = cfg.tls_settings.internal_rpc
+    port = ServerPort(cfg.bind_addr, cfg.ports.server, agent.rpc_tls.server,
+                      require_tls=agent.rpc_tls.server is not None and rpc.verify_incoming,
+                      server_name=agent.rpc_tls.server_hostname if rpc.verify_server_hostname else "",
+                      handshake_timeout=cfg.limits.rpc_handshake_timeout)
     port.http = lambda: FastPathProtocol(ctx, slow)
     port.stream_handler = agent.consensus.stream_handler  # Raft's connections; None on -dev
     await port.start()

@@ -3,16 +3,28 @@
 Consul multiplexes RPC and Raft on its server port by a leading type byte. Here, a connection
 whose first byte is an ASCII capital letter is an HTTP/1.1 request forwarded by a client agent
 (or a follower) and is handed to the agent's HTTP application; anything else is the Raft
-transport's binary framing and goes to its stream handler. The listener takes an optional
-`ssl.SSLContext`, so TLS wraps both.
+transport's binary framing and goes to its stream handler.
+
+TLS (internal_rpc with verify_incoming or verify_outgoing): a connection whose first byte is
+0x16, a TLS handshake record, is TLS on the same port; the handshake runs first and the same
+sniffing then applies to what it carries. Our agents dial TLS directly like this, rather than
+Consul's leading RPC-TLS type byte, so any TLS client (openssl s_client, curl --cacert) can
+talk to the port. The first byte is peeked, not read, so the TLS layer sees the whole
+handshake: the server port accepts its own sockets, peeks, and only then makes them transports
+(plain or TLS), which works the same on asyncio's loop and uvloop. With `require_tls` (verify_incoming) a plaintext connection is closed unread; with
+`server_name` (verify_server_hostname) only a peer whose verified certificate is valid for that
+name may speak Raft (vote, replicate, install snapshots, call server methods): a client
+certificate from the same CA may still forward HTTP requests.
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
+import socket
 import ssl
 from collections.abc import Awaitable, Callable
+from typing import Any
 
 log = logging.getLogger("pyconsul.server_port")
 
@@ -20,15 +32,24 @@ StreamHandler = Callable[[asyncio.StreamReader, asyncio.StreamWriter], Awaitable
 ProtocolFactory = Callable[[], asyncio.Protocol]
 
 _HTTP_FIRST = frozenset(b"ABCDEFGHIJKLMNOPQRSTUVWXYZ")
+_TLS_HANDSHAKE = 0x16
 
 # A peer that connects and sends nothing would hold a descriptor for good; Consul's server
 # port gives the first byte the same bound Go's HTTP server gives request headers.
 FIRST_BYTE_TIMEOUT = 10.0
 
 
+def dns_names(peercert: dict[str, Any] | None) -> list[str]:
+    """The DNS SANs of a verified peer certificate (`SSLObject.getpeercert()`), [] without one."""
+    if not peercert:
+        return []
+    return [str(v) for k, v in peercert.get("subjectAltName", ()) if k == "DNS"]
+
+
 class _MuxProtocol(asyncio.Protocol):
-    def __init__(self, port: ServerPort) -> None:
+    def __init__(self, port: ServerPort, inside_tls: bool = False) -> None:
         self._port = port
+        self._inside_tls = inside_tls
         self._transport: asyncio.Transport | None = None
         self._sniff_timer: asyncio.TimerHandle | None = None
 
@@ -58,7 +79,7 @@ class _MuxProtocol(asyncio.Protocol):
             proto.data_received(data)
             return
         handler = self._port.stream_handler
-        if handler is None:
+        if handler is None or not self._may_act_as_server(transport):
             transport.close()
             return
         loop = asyncio.get_running_loop()
@@ -72,6 +93,19 @@ class _MuxProtocol(asyncio.Protocol):
         self._port.tasks.add(task)
         task.add_done_callback(self._port.tasks.discard)
 
+    def _may_act_as_server(self, transport: asyncio.Transport) -> bool:
+        """verify_server_hostname: a Raft stream needs a verified certificate for the servers' name."""
+        want = self._port.server_name
+        if not want:
+            return True
+        names = dns_names(transport.get_extra_info("peercert")) if self._inside_tls else []
+        if want in names:
+            return True
+        log.warning("refused Raft from a peer without a server certificate (verify_server_hostname)",
+                    extra={"peer": str(transport.get_extra_info("peername")), "want": want,
+                           "names": ",".join(names) or "none"})
+        return False
+
     def connection_lost(self, exc: Exception | None) -> None:
         self._cancel_sniff_timer()
         self._transport = None
@@ -84,25 +118,117 @@ class ServerPort:
         port: int,
         ssl_context: ssl.SSLContext | None = None,
         first_byte_timeout: float = FIRST_BYTE_TIMEOUT,
+        *,
+        require_tls: bool = False,
+        server_name: str = "",
+        handshake_timeout: float = 5.0,
     ) -> None:
+        """`ssl_context` is read at each new connection, so a reload may swap it."""
         self.host = host
         self.port = port
         self.ssl_context = ssl_context
         self.first_byte_timeout = first_byte_timeout
+        self.require_tls = require_tls
+        self.server_name = server_name
+        self.handshake_timeout = handshake_timeout
         self.http: ProtocolFactory | None = None
         self.stream_handler: StreamHandler | None = None
         self.tasks: set[asyncio.Task[None]] = set()
-        self._server: asyncio.Server | None = None
+        self._listener: socket.socket | None = None
+        self._peeking: dict[socket.socket, asyncio.TimerHandle] = {}
 
     async def start(self) -> None:
         loop = asyncio.get_running_loop()
-        self._server = await loop.create_server(
-            lambda: _MuxProtocol(self), self.host, self.port, ssl=self.ssl_context, reuse_address=True
-        )
+        family = socket.AF_INET6 if ":" in self.host else socket.AF_INET
+        listener = socket.create_server((self.host, self.port), family=family, backlog=1024)
+        listener.setblocking(False)
+        self._listener = listener
+        self.port = listener.getsockname()[1]
+        loop.add_reader(listener.fileno(), self._accept)
         log.info("server port listening", extra={"address": f"{self.host}:{self.port}"})
 
+    def _accept(self) -> None:
+        """Accept what is waiting. Without TLS a connection goes straight to the sniffing
+        protocol; with TLS its first byte is peeked first (a socket no transport owns yet)."""
+        assert self._listener is not None
+        loop = asyncio.get_running_loop()
+        while True:
+            try:
+                conn, _ = self._listener.accept()
+            except (BlockingIOError, InterruptedError):
+                return
+            except OSError as exc:  # EMFILE and friends: keep the listener, log it
+                log.warning("server port accept failed", extra={"error": str(exc)})
+                return
+            conn.setblocking(False)
+            if self.ssl_context is None:
+                self._hand_over(conn, None)
+                continue
+            timer = loop.call_later(self.first_byte_timeout, self._drop_unpeeked, conn)
+            self._peeking[conn] = timer
+            loop.add_reader(conn.fileno(), self._peek, conn)
+
+    def _drop_unpeeked(self, conn: socket.socket) -> None:
+        self._stop_peeking(conn)
+        conn.close()
+
+    def _stop_peeking(self, conn: socket.socket) -> None:
+        timer = self._peeking.pop(conn, None)
+        if timer is not None:
+            timer.cancel()
+            asyncio.get_running_loop().remove_reader(conn.fileno())
+
+    def _peek(self, conn: socket.socket) -> None:
+        try:
+            first = conn.recv(1, socket.MSG_PEEK)
+        except (BlockingIOError, InterruptedError):
+            return
+        except OSError:
+            first = b""
+        self._stop_peeking(conn)
+        if not first:
+            conn.close()
+        elif first[0] == _TLS_HANDSHAKE:
+            self._hand_over(conn, self.ssl_context)
+        elif self.require_tls:
+            log.warning("refused a plaintext connection on the server port (verify_incoming)",
+                        extra={"peer": str(_peername(conn))})
+            conn.close()
+        else:
+            self._hand_over(conn, None)
+
+    def _hand_over(self, conn: socket.socket, ctx: ssl.SSLContext | None) -> None:
+        task = asyncio.get_running_loop().create_task(self._connect(conn, ctx))
+        self.tasks.add(task)
+        task.add_done_callback(self.tasks.discard)
+
+    async def _connect(self, conn: socket.socket, ctx: ssl.SSLContext | None) -> None:
+        loop = asyncio.get_running_loop()
+        peer = _peername(conn)
+        try:
+            if ctx is None:
+                await loop.connect_accepted_socket(lambda: _MuxProtocol(self), conn)
+            else:
+                await loop.connect_accepted_socket(lambda: _MuxProtocol(self, inside_tls=True), conn, ssl=ctx,
+                                                   ssl_handshake_timeout=self.handshake_timeout)
+        except (ssl.SSLError, OSError, ConnectionError, TimeoutError) as exc:
+            if ctx is not None:
+                log.warning("TLS handshake on the server port failed", extra={"peer": str(peer), "error": str(exc)})
+            conn.close()
+
     async def close(self) -> None:
-        if self._server is not None:
-            self._server.close()
+        if self._listener is not None:
+            asyncio.get_running_loop().remove_reader(self._listener.fileno())
+            self._listener.close()
+            self._listener = None
+        for conn in list(self._peeking):
+            self._drop_unpeeked(conn)
         for t in list(self.tasks):
             t.cancel()
+
+
+def _peername(conn: socket.socket) -> object:
+    try:
+        return conn.getpeername()
+    except OSError:
+        return "?"

@@ -50,15 +50,16 @@ async def _serve(cfg: RuntimeConfig) -> int:
     from pyconsul.agent.definitions import DefinitionError
     from pyconsul.raft.storage import StorageError
     from pyconsul.sdnotify import notify
-    from pyconsul.tls.context import TLSConfigError, https_server_context
+    from pyconsul.tls.context import TLSConfigError, https_server_context, rpc_contexts
 
     try:
         http_ssl = https_server_context(cfg)
+        rpc_tls = rpc_contexts(cfg)
     except TLSConfigError as exc:
         print(f"==> Error starting agent: {exc}", file=sys.stderr, flush=True)
         return 1
     try:
-        agent = Agent(cfg, http_ssl=http_ssl)
+        agent = Agent(cfg, http_ssl=http_ssl, rpc_tls=rpc_tls)
     except StorageError as exc:  # the Raft state file is read while wiring the agent
         print(f"==> Error starting agent: {exc}", file=sys.stderr, flush=True)
         return 1

@@ -85,6 +85,10 @@ IMPLEMENTED = frozenset({
     *(f"tls.{block}.{key}" for block in ("defaults", "https", "internal_rpc")
       for key in ("ca_file", "ca_path", "cert_file", "key_file", "tls_min_version", "tls_cipher_suites")),
     "tls.https.verify_incoming", "tls.https.verify_outgoing",
+    # ... and the server port (TLS, client certificates, server identity) and outgoing RPC
+    "verify_incoming", "verify_incoming_rpc", "verify_outgoing", "verify_server_hostname",
+    "tls.defaults.verify_incoming", "tls.defaults.verify_outgoing", "tls.internal_rpc.verify_incoming",
+    "tls.internal_rpc.verify_outgoing", "tls.internal_rpc.verify_server_hostname",
 })
 
 
@@ -102,33 +106,12 @@ def _when(test: Callable[[RuntimeConfig], bool], what: str) -> SecurityRule:
 
 
 _NO_ACL = "there is no ACL system: every request is allowed, whatever its token"
-_RPC_IN = "the server RPC port (internal_rpc) does not use TLS or verify client certificates"
-_RPC_OUT = "outgoing RPC to servers is plaintext (no TLS, no certificate checks)"
 _TLS_BLOCK = "this tls block does not take the key (or, for grpc, there is no gRPC TLS listener)"
 
 
 def _tls_rule(block: str, key: str) -> SecurityRule:
     def unenforced(rc: RuntimeConfig, _given: frozenset[str]) -> str | None:
         return _TLS_BLOCK if getattr(getattr(rc.tls, block), key) else None
-
-    return SecurityRule(unenforced)
-
-
-# Whether the server port and outgoing RPC apply the internal_rpc TLS setting.
-RPC_TLS_ENFORCED = False
-
-
-def _rpc_in_rule() -> SecurityRule:
-    def unenforced(rc: RuntimeConfig, _given: frozenset[str]) -> str | None:
-        on = rc.server and rc.tls_settings.internal_rpc.verify_incoming
-        return _RPC_IN if on and not RPC_TLS_ENFORCED else None
-
-    return SecurityRule(unenforced)
-
-
-def _rpc_out_rule() -> SecurityRule:
-    def unenforced(rc: RuntimeConfig, _given: frozenset[str]) -> str | None:
-        return _RPC_OUT if rc.tls_settings.internal_rpc.verify_outgoing and not RPC_TLS_ENFORCED else None
 
     return SecurityRule(unenforced)
 
@@ -154,12 +137,6 @@ SECURITY_RULES: dict[str, SecurityRule] = {
     "acl.default_policy": _when(lambda rc: rc.acl.default_policy not in ("", "allow"), _NO_ACL),
     "acl_datacenter": _when(lambda rc: bool(rc.acl_datacenter), _NO_ACL),
     "acl_default_policy": _when(lambda rc: rc.acl_default_policy not in ("", "allow"), _NO_ACL),
-    # HTTPS enforces verify_incoming; only a server listens on the RPC port.
-    **{key: _rpc_in_rule() for key in (
-        "verify_incoming", "verify_incoming_rpc", "tls.defaults.verify_incoming", "tls.internal_rpc.verify_incoming")},
-    **{key: _rpc_out_rule() for key in (
-        "verify_outgoing", "verify_server_hostname", "tls.defaults.verify_outgoing", "tls.internal_rpc.verify_outgoing",
-        "tls.internal_rpc.verify_server_hostname")},
     # Keys a block does not take (Consul's docs) and gRPC, which has no TLS listener here.
     **{
         f"tls.{block}.{key}": _tls_rule(block, key)

@@ -31,9 +31,13 @@ _IDEMPOTENT = ("GET", "HEAD")
 class Forwarder:
     """The `ServerRelay` of a client agent: one HTTP request to whichever server answers."""
 
-    def __init__(self, servers: Callable[[], list[str]], ssl_context: ssl.SSLContext | None = None) -> None:
+    def __init__(self, servers: Callable[[], list[str]], ssl_context: ssl.SSLContext | None = None,
+                 server_hostname: str = "") -> None:
+        """`ssl_context` (verify_outgoing) is read at each request, so a reload may swap it;
+        `server_hostname` is the SNI and the name checked under verify_server_hostname."""
         self._servers = servers
-        self._ssl = ssl_context
+        self.ssl_context = ssl_context
+        self._server_hostname = server_hostname or None
         self._scheme = "https" if ssl_context is not None else "http"
         self._preferred: str | None = None
         self._session: aiohttp.ClientSession | None = None
@@ -41,7 +45,7 @@ class Forwarder:
 
     def _session_get(self) -> aiohttp.ClientSession:
         if self._session is None or self._session.closed:
-            connector = aiohttp.TCPConnector(ssl=self._ssl if self._ssl is not None else False, limit=0)
+            connector = aiohttp.TCPConnector(limit=0)
             self._session = aiohttp.ClientSession(
                 connector=connector,
                 timeout=aiohttp.ClientTimeout(total=None, sock_connect=3),
@@ -69,7 +73,10 @@ class Forwarder:
         for server in servers:
             url = f"{self._scheme}://{server}{path_qs}"
             try:
-                async with self._session_get().request(method, url, data=body, headers=headers) as resp:
+                tls: dict[str, Any] = {"ssl": False}
+                if self.ssl_context is not None:
+                    tls = {"ssl": self.ssl_context, "server_hostname": self._server_hostname}
+                async with self._session_get().request(method, url, data=body, headers=headers, **tls) as resp:
                     data = await resp.read()
                     self._preferred = server
                     self.last_contact_ok = True

@@ -9,6 +9,7 @@ certificate. Building reads the files each time, which is what reload relies on.
 from __future__ import annotations
 
 import ssl
+from dataclasses import dataclass
 
 from pyconsul.config.runtime import RuntimeConfig
 from pyconsul.tls.settings import CIPHER_SUITES, InterfaceTLS
@@ -112,3 +113,21 @@ def rpc_client_context(cfg: RuntimeConfig) -> ssl.SSLContext | None:
         _load_cert(ctx, rpc)
     ctx.check_hostname = rpc.verify_server_hostname
     return ctx
+
+
+@dataclass
+class RPCContexts:
+    """The server port's listener context and the one agents dial servers with; None where
+    internal RPC TLS is off. Mutable: a reload swaps in contexts built from the new files, and
+    the listener and dialers read these at each new connection."""
+
+    server: ssl.SSLContext | None = None
+    client: ssl.SSLContext | None = None
+    server_hostname: str = ""  # SNI, and the name checked under verify_server_hostname
+
+    def swap(self, new: RPCContexts) -> None:
+        self.server, self.client, self.server_hostname = new.server, new.client, new.server_hostname
+
+
+def rpc_contexts(cfg: RuntimeConfig) -> RPCContexts:
+    return RPCContexts(rpc_server_context(cfg) if cfg.server else None, rpc_client_context(cfg), server_hostname(cfg))

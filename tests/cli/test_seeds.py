@@ -112,8 +112,8 @@ def test_seed001_members_without_agent_reads_like_consul() -> None:
 
 
 # The walkthrough's server RPC TLS keys, which pyconsul does not enforce yet: allowed explicitly.
-UNENFORCED_ALLOWED = tuple(f"-dev-allow-unenforced={k}" for k in ("verify_incoming", "verify_outgoing",
-                                                                   "verify_server_hostname"))
+# The seed's server TLS keys are enforced, so no -dev-allow-unenforced is needed.
+UNENFORCED_ALLOWED: tuple[str, ...] = ()
 
 
 @pytest.fixture(scope="module")
@@ -145,16 +145,6 @@ def test_seed001_validate_config_dir(tls_dir: tuple[Path, CertFiles, dict[str, i
     assert (r.code, r.out) == (0, "Configuration is valid!\n"), r.err
 
 
-def test_seed001_agent_refuses_unenforced_tls_keys_without_the_override(
-        tls_dir: tuple[Path, CertFiles, dict[str, int]]) -> None:
-    server, _, _ = tls_dir
-    r = consul("agent", f"-config-dir={server}", timeout=30)
-    assert r.code == 1
-    for key in ("verify_incoming", "verify_outgoing", "verify_server_hostname"):
-        assert f"security key {key!r} (in {server / 'conf.json'}) is set but not enforced" in r.err
-    assert "Consul agent running" not in r.out
-
-
 def test_seed001_tls_server_and_cli_env(tls_dir: tuple[Path, CertFiles, dict[str, int]]) -> None:
     """ExecStart=consul agent -config-dir=/etc/consul.d/server, then the CLI with
     CONSUL_HTTP_ADDR=https://localhost:8501 and CONSUL_CACERT/CLIENT_CERT/CLIENT_KEY:
@@ -177,7 +167,6 @@ def test_seed001_tls_server_and_cli_env(tls_dir: tuple[Path, CertFiles, dict[str
             r = consul("members", addr=addr, env=env)
         assert r.code == 0, f"{r.err}\n{log.read_text()}"
         assert r.out.splitlines()[1].split()[0] == "127.0.0.1"
-        assert "-dev-allow-unenforced=verify_outgoing: security key 'verify_outgoing'" in log.read_text()
         r = consul("operator", "raft", "list-peers", addr=addr, env=env)
         assert r.code == 0 and "leader" in r.out
         assert consul("reload", addr=addr, env=env).out == "Configuration reload triggered\n"

@@ -13,7 +13,7 @@ from pyconsul.config.runtime import RuntimeConfig
 from pyconsul.config.stanzas import ACL, ACLTokens, AutoEncrypt
 
 SEED = Path(__file__).parent / "seed001"
-SERVER_ALLOW = [f"-dev-allow-unenforced={k}" for k in ("verify_incoming", "verify_outgoing", "verify_server_hostname")]
+SERVER_ALLOW: list[str] = []  # the seed's server TLS keys are all enforced
 CLIENT_ALLOW = ["-dev-allow-unenforced=auto_encrypt.tls"]
 
 
@@ -32,6 +32,8 @@ def test_seed_server_config() -> None:
     assert rc.start_join == ["172.19.0.3", "172.19.0.4", "172.19.0.5"]
     assert rc.retry_interval == 2.0
     assert (rc.verify_incoming, rc.verify_outgoing, rc.verify_server_hostname) == (True, True, True)
+    rpc = rc.tls_settings.internal_rpc
+    assert (rpc.verify_incoming, rpc.verify_outgoing, rpc.verify_server_hostname) == (True, True, True)
     assert rc.ca_file == "/etc/consul.d/consul-agent-ca.pem"
     assert (rc.ports.http, rc.ports.https, rc.ports.dns) == (-1, 8501, 8600)
     assert rc.ui is False

@@ -1,0 +1,194 @@
+"""Walkthrough 001 with TLS end to end: certificates from our `tls` commands, three servers and a
+client from the seed's JSON configs (loopback addresses, standard ports), the CLI over HTTPS with
+the seed's environment, and the attacks on the server port that must fail."""
+
+from __future__ import annotations
+
+import json
+import os
+import socket
+import ssl
+import subprocess
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from tests.support.agents import AgentProcess, start_agent
+from tests.support.ports import loopbacks
+from tests.support.wait import wait_until
+from tests.tls.pki import Pair, make_ca, make_expired_leaf, make_leaf
+
+pytestmark = pytest.mark.xdist_group("tls-cluster")
+
+SERVERS = loopbacks(3, first=61)
+CLIENT = loopbacks(1, first=64)[0]
+PORTS = {"http": -1, "dns": 8600, "server": 8300, "serf_lan": 8301}
+
+
+def _tls(d: Path, *args: str) -> str:
+    r = subprocess.run([sys.executable, "-m", "pyconsul", "tls", *args], cwd=d, capture_output=True, text=True,
+                       timeout=60)
+    assert r.returncode == 0, r.stderr
+    return r.stdout
+
+
+def _pair(d: Path, stem: str) -> Pair:
+    return Pair(d / f"{stem}.pem", d / f"{stem}-key.pem")
+
+
+def _conf(tmp: Path, ip: str, certs: Path, n: int, server: bool) -> Path:
+    kind = "server" if server else "client"
+    conf: dict[str, object] = {
+        "data_dir": str(tmp / ip / "data"), "node_name": ip, "bind_addr": ip, "client_addr": ip,
+        "datacenter": "dc1", "domain": "consul", "leave_on_terminate": True, "log_level": "INFO",
+        "retry_join": SERVERS, "retry_interval": "1s",
+        "verify_incoming": True,
+        "ca_file": str(certs / "consul-agent-ca.pem"),
+        "cert_file": str(certs / f"dc1-{kind}-consul-{n}.pem"),
+        "key_file": str(certs / f"dc1-{kind}-consul-{n}-key.pem"),
+        "ports": {"http": -1, "dns": 8600, "https": 8501},
+    }
+    if server:
+        conf.update({"bootstrap_expect": 3, "server": True, "ui": False, "verify_outgoing": True,
+                     "verify_server_hostname": True})
+    else:
+        # The seed's client relies on auto_encrypt for its outgoing TLS; with its own
+        # certificate files it dials servers with TLS when verify_outgoing says so.
+        conf.update({"rejoin_after_leave": True, "enable_script_checks": True, "verify_outgoing": True})
+    path = tmp / ip / "conf.json"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps(conf))
+    return path
+
+
+@pytest.fixture(scope="module")
+def cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[dict[str, AgentProcess], Path]]:
+    tmp = tmp_path_factory.mktemp("tls-cluster")
+    certs = tmp / "certs"
+    certs.mkdir()
+    _tls(certs, "ca", "create", "-days=36500")
+    for _ in SERVERS:
+        _tls(certs, "cert", "create", "-server", "-dc=dc1", "-days=36500")
+    _tls(certs, "cert", "create", "-client", "-dc=dc1", "-days=36500")
+    _tls(certs, "cert", "create", "-cli", "-dc=dc1", "-days=36500")
+    agents = {ip: start_agent(tmp / ip, "-config-file", str(_conf(tmp, ip, certs, i, True)), dev=False, name=ip,
+                              host=ip, ports=PORTS, wait=False) for i, ip in enumerate(SERVERS)}
+    agents[CLIENT] = start_agent(tmp / CLIENT, "-config-file", str(_conf(tmp, CLIENT, certs, 0, False)),
+                                 dev=False, name=CLIENT, host=CLIENT, ports=PORTS, wait=False)
+    try:
+        yield agents, certs
+    finally:
+        for a in agents.values():
+            a.stop()
+
+
+def _cli(certs: Path, ip: str, *args: str, cert: bool = True) -> subprocess.CompletedProcess[str]:
+    # Each machine of the seed dials https://localhost:8501; here the agents share one host on
+    # 127.77.x.y, so the CLI names the certificates' "localhost" SAN instead.
+    env = {**os.environ, "CONSUL_HTTP_ADDR": f"https://{ip}:8501", "CONSUL_TLS_SERVER_NAME": "localhost",
+           "CONSUL_CACERT": str(certs / "consul-agent-ca.pem")}
+    if cert:
+        env |= {"CONSUL_CLIENT_CERT": str(certs / "dc1-cli-consul-0.pem"),
+                "CONSUL_CLIENT_KEY": str(certs / "dc1-cli-consul-0-key.pem")}
+    env.pop("CONSUL_HTTP_TOKEN", None)
+    return subprocess.run([sys.executable, "-m", "pyconsul", *args], capture_output=True, text=True, timeout=30,
+                          env=env)
+
+
+def _logs(agents: dict[str, AgentProcess]) -> str:
+    return "\n".join(f"--- {ip}\n{a.log()[-3000:]}" for ip, a in agents.items())
+
+
+def test_seed001_cluster_over_tls_and_the_cli_over_https(cluster: tuple[dict[str, AgentProcess], Path]) -> None:
+    agents, certs = cluster
+
+    def members_alive() -> bool:
+        r = _cli(certs, CLIENT, "members")
+        rows = [ln.split() for ln in r.stdout.splitlines()[1:]]
+        return r.returncode == 0 and len(rows) == 4 and all(row[2] == "alive" for row in rows)
+
+    assert wait_until(members_alive, 60, what="4 alive members over HTTPS"), _logs(agents)
+
+    def peers() -> list[list[str]]:
+        r = _cli(certs, SERVERS[0], "operator", "raft", "list-peers")
+        return [ln.split() for ln in r.stdout.splitlines()[1:]] if r.returncode == 0 else []
+
+    rows = wait_until(lambda: (p := peers()) and len(p) == 3 and any(r[3] == "leader" for r in p) and p, 30,
+                      what="three raft peers with a leader")
+    assert {r[2] for r in rows} == {f"{ip}:8300" for ip in SERVERS}, _logs(agents)
+    # A write through the client travels client -> server (TLS) -> leader (Raft over TLS).
+    assert wait_until(lambda: _cli(certs, CLIENT, "kv", "put", "tls/hello", "world").returncode == 0, 20)
+    for ip in SERVERS:
+        assert wait_until(lambda ip=ip: _cli(certs, ip, "kv", "get", "tls/hello").stdout == "world\n", 10)
+    # Without the CLI certificate HTTPS refuses (verify_incoming).
+    r = _cli(certs, CLIENT, "members", cert=False)
+    assert r.returncode == 1 and r.stderr.startswith("Error retrieving members: ")
+
+
+def _ctx(ca: Path | None, pair: Pair | None) -> ssl.SSLContext:
+    ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
+    ctx.check_hostname = False
+    if ca is None:
+        ctx.verify_mode = ssl.CERT_NONE
+    else:
+        ctx.load_verify_locations(str(ca))
+    if pair is not None:
+        ctx.load_cert_chain(str(pair.cert), str(pair.key))
+    return ctx
+
+
+RAFT_HELLO = b"\x01PCR"
+HTTP_GET = b"GET /v1/status/leader HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n"
+
+
+def _exchange(ip: str, payload: bytes, ctx: ssl.SSLContext | None) -> bytes:
+    """Send `payload` to the server port (plain or TLS) and read until the server closes; b"" when
+    refused at the handshake or closed unanswered."""
+    try:
+        raw = socket.create_connection((ip, 8300), timeout=10)
+        sock: socket.socket = ctx.wrap_socket(raw) if ctx is not None else raw
+        sock.sendall(payload)
+        data = b""
+        while chunk := sock.recv(65536):
+            data += chunk
+        sock.close()
+        return data
+    except (ssl.SSLError, ConnectionError, TimeoutError):
+        return b""
+
+
+def test_attacks_on_the_server_port_fail(cluster: tuple[dict[str, AgentProcess], Path], tmp_path: Path) -> None:
+    agents, certs = cluster
+    ip = SERVERS[0]
+    wait_until(lambda: _cli(certs, ip, "members").returncode == 0, 60, what="server answering")
+    ca = certs / "consul-agent-ca.pem"
+    ca_pair = _pair(certs, "consul-agent-ca")
+    client = _pair(certs, "dc1-client-consul-0")
+    server = _pair(certs, "dc1-server-consul-1")
+    # A client certificate from our CA may forward HTTP over TLS...
+    assert _exchange(ip, HTTP_GET, _ctx(ca, client)).startswith(b"HTTP/1.1 200")
+    # ...and a server certificate is served Raft (the connection stays open for frames).
+    raw = socket.create_connection((ip, 8300), timeout=10)
+    tls = _ctx(ca, server).wrap_socket(raw)
+    tls.sendall(RAFT_HELLO)
+    tls.settimeout(0.5)
+    with pytest.raises(TimeoutError):
+        tls.recv(1)  # not closed: waiting for Raft frames
+    tls.close()
+    # Plaintext under verify_incoming: closed unanswered, HTTP and Raft alike.
+    assert _exchange(ip, HTTP_GET, None) == b""
+    # No client certificate, a certificate from another CA, an expired one: refused at the handshake.
+    assert _exchange(ip, HTTP_GET, _ctx(ca, None)) == b""
+    other = make_ca(tmp_path / "other", "other-ca")
+    assert _exchange(ip, HTTP_GET, _ctx(ca, make_leaf(other, tmp_path / "other", "server", "evil"))) == b""
+    assert _exchange(ip, HTTP_GET, _ctx(ca, make_expired_leaf(ca_pair, tmp_path, "expired"))) == b""
+    # A client certificate trying to act as a server (verify_server_hostname): Raft is refused.
+    raw = socket.create_connection((ip, 8300), timeout=10)
+    tls = _ctx(ca, client).wrap_socket(raw)
+    tls.sendall(RAFT_HELLO)
+    tls.settimeout(5)
+    assert tls.recv(1) == b""
+    tls.close()
+    assert "refused Raft from a peer without a server certificate" in agents[ip].log()
