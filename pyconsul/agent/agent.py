@@ -46,7 +46,13 @@ from pyconsul.state.store import StateStore
 from pyconsul.telemetry.names import ENDPOINT_TIMER
 from pyconsul.telemetry.setup import configure as configure_telemetry
 from pyconsul.telemetry.setup import run_gauges
-from pyconsul.tls.context import RPCContexts
+from pyconsul.tls.context import (
+    ListenerSwitch,
+    RPCContexts,
+    TLSConfigError,
+    https_server_context,
+    rpc_contexts,
+)
 
 log = logging.getLogger("pyconsul.agent")
 
@@ -74,6 +80,7 @@ class Agent:
         )
         self.session_timers = SessionTimers(self._expire_session)
         self.http_ssl = http_ssl
+        self.https_switch = ListenerSwitch(http_ssl) if http_ssl is not None else None
         self.scheduler: Any = None
         self.dns: Any = None
         self._runners: list[web.AppRunner] = []
@@ -385,6 +392,7 @@ class Agent:
             check_definitions_allowed(new)
         except DefinitionError as exc:
             raise RuntimeError(f"Failed reloading services: {exc}") from None
+        self._reload_tls(new)
         self.config.services = new.services
         self.config.checks = new.checks
         self.config.log_level = new.log_level
@@ -394,6 +402,29 @@ class Agent:
         await self._load_config_definitions()
         self.notify_local_change()
         log.info("reload complete")
+
+    def _reload_tls(self, new: RuntimeConfig) -> None:
+        """Read the certificate, key and CA files again and give new handshakes the new
+        contexts; connections already open keep theirs. As in Consul, reload cannot turn TLS on
+        or off where it was not: only listeners and dialers that started with TLS take part."""
+        try:
+            https = https_server_context(new) if self.https_switch is not None else None
+            rpc = rpc_contexts(new)
+        except TLSConfigError as exc:  # keep serving with the old files
+            raise RuntimeError(f"Failed reloading TLS configuration: {exc}") from None
+        if self.https_switch is not None and https is not None:
+            self.https_switch.swap(https)
+        if self.rpc_tls.server is not None and rpc.server is not None:
+            self.rpc_tls.server = rpc.server
+            if self.server_port is not None:
+                self.server_port.ssl_context = rpc.server
+        if self.rpc_tls.client is not None and rpc.client is not None:
+            self.rpc_tls.client = rpc.client
+            transport = getattr(self.consensus, "transport", None)
+            if transport is not None and getattr(transport, "client_ssl", None) is not None:
+                transport.client_ssl = rpc.client
+            if self.forwarder is not None:
+                self.forwarder.ssl_context = rpc.client
 
     async def leave(self, shutdown: bool = True) -> None:
         # Stop syncing first, so nothing re-registers this node after the servers remove it.

@@ -131,3 +131,23 @@ class RPCContexts:
 
 def rpc_contexts(cfg: RuntimeConfig) -> RPCContexts:
     return RPCContexts(rpc_server_context(cfg) if cfg.server else None, rpc_client_context(cfg), server_hostname(cfg))
+
+
+class ListenerSwitch:
+    """Lets a running listener take new certificates: the listener keeps the context it was
+    created with (`front`), and at each handshake the server-name callback (OpenSSL calls it
+    for every ClientHello, SNI or not) moves the connection onto `current`. Connections made
+    before a swap keep the context they shook hands with."""
+
+    def __init__(self, front: ssl.SSLContext) -> None:
+        self.front = front
+        self.current = front
+        front.sni_callback = self._pick
+
+    def _pick(self, conn: ssl.SSLObject, _name: str | None, _ctx: ssl.SSLContext) -> None:
+        current = self.current
+        if current is not self.front:
+            conn.context = current
+
+    def swap(self, new: ssl.SSLContext) -> None:
+        self.current = new
