@@ -203,8 +203,9 @@ def registrator_settings(scheme: str, address: str, env: Mapping[str, str] | Non
     """gliderlabs/registrator's Consul adapter: Consul's environment, then the registry URI.
 
     `consul-tls` means https with TLS files from registrator's own CONSUL_CACERT, CONSUL_TLSCERT
-    and CONSUL_TLSKEY (not Consul's CLIENT_CERT / CLIENT_KEY), verification on; `consul-unix`
-    talks HTTP over the socket at `address`."""
+    and CONSUL_TLSKEY, verification on; where registrator's pair is unset, Consul's
+    CONSUL_CLIENT_CERT / CONSUL_CLIENT_KEY (what the rest of a seed 001 host exports) apply, so
+    an agent under verify_incoming takes it. `consul-unix` talks HTTP over the socket at `address`."""
     env = os.environ if env is None else env
     settings = settings_from_env(env)
     if scheme == "consul-unix":
@@ -212,7 +213,8 @@ def registrator_settings(scheme: str, address: str, env: Mapping[str, str] | Non
     if scheme == "consul-tls":
         return settings.with_overrides(ClientOverrides(
             address=address, use_tls=True, ca_file=env.get("CONSUL_CACERT", ""), ca_path="",
-            cert_file=env.get("CONSUL_TLSCERT", ""), key_file=env.get("CONSUL_TLSKEY", ""),
+            cert_file=env.get("CONSUL_TLSCERT") or env.get("CONSUL_CLIENT_CERT", ""),
+            key_file=env.get("CONSUL_TLSKEY") or env.get("CONSUL_CLIENT_KEY", ""),
             insecure_skip_verify=False,
         ))
     return settings.with_overrides(ClientOverrides(address=address))

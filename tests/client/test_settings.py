@@ -136,3 +136,10 @@ def test_registrator_tls_files_are_its_own_variables() -> None:
     settings = registrator_settings("consul-tls", "h:8501", env)
     assert (settings.ca_file, settings.cert_file, settings.key_file) == ("/ca.pem", "/c.pem", "/k.pem")
     assert settings.insecure_skip_verify is False and settings.token == "tok"
+
+
+def test_registrator_tls_falls_back_to_consuls_client_certificate() -> None:
+    env = {"CONSUL_CACERT": "/ca.pem", "CONSUL_CLIENT_CERT": "/cli.pem", "CONSUL_CLIENT_KEY": "/cli-key.pem"}
+    settings = registrator_settings("consul-tls", "h:8501", env)
+    assert (settings.ca_file, settings.cert_file, settings.key_file) == ("/ca.pem", "/cli.pem", "/cli-key.pem")
+    assert settings.scheme == "https"
