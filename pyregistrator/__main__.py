@@ -44,6 +44,10 @@ FLAGS = [
     flags.Flag("retry-attempts", "int", 0, "Max retry attempts to establish a connection with the backend. Use -1 for infinite retries"),
     flags.Flag("retry-interval", "int", 2000, "Interval (in millisecond) between retry-attempts."),
     flags.Flag("cleanup", "bool", False, "Remove dangling services"),
+    flags.Flag("script-checks", "bool", False,
+               "Allow SERVICE_CHECK_SCRIPT and SERVICE_CHECK_CMD: a container's image then chooses a "
+               "command the Consul agent runs with sh -c on this host. Without it those checks are "
+               "skipped with a warning naming the container"),
     flags.Flag("version", "bool", False, "print the version and exit"),
 ]
 
@@ -94,6 +98,7 @@ def settings_from_args(argv: Sequence[str], hostname: str | None = None) -> Sett
         force_tags=str(values["tags"]),
         use_ip_from_label=str(values["useIpFromLabel"]),
         hostname_ip="" if host_ip else resolve(host),
+        script_checks=bool(values["script-checks"]),
     )
     options = ReconcilerOptions(
         deregister=str(values["deregister"]),

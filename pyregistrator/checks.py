@@ -4,6 +4,10 @@ The first of HTTP, HTTPS, CMD, SCRIPT, TTL, TCP that is set decides the kind; HT
 TCP target the service's own address and port. Script and HTTP/TCP checks get an interval
 (10s unless SERVICE_CHECK_INTERVAL); `$SERVICE_IP` and `$SERVICE_PORT` are replaced in scripts.
 Scripts are sent as `Args: ["sh", "-c", script]` (Consul dropped the old `Script` field).
+
+CMD and SCRIPT checks run a command named by the container's image on the *host* (Consul runs
+script checks itself), so an image could run anything there. They are built only when the
+operator opts in (`-script-checks`); otherwise `script_check_refused` says why one was skipped.
 """
 
 from __future__ import annotations
@@ -60,10 +64,22 @@ class CheckDefinition:
         return body
 
 
+def script_check_refused(attrs: Mapping[str, str], allow_scripts: bool) -> bool:
+    """True when the attributes pick a CMD/SCRIPT check (nothing earlier in the order wins) and
+    the operator has not allowed host commands."""
+    if allow_scripts or attrs.get("check_http") or attrs.get("check_https"):
+        return False
+    return bool(attrs.get("check_cmd") or attrs.get("check_script"))
+
+
 def build_check(
-    attrs: Mapping[str, str], address: str, port: int, container_id: str, exposed: str
+    attrs: Mapping[str, str], address: str, port: int, container_id: str, exposed: str,
+    allow_scripts: bool = False,
 ) -> CheckDefinition | None:
-    """The check for one service from its lower-cased SERVICE_* attributes, or None."""
+    """The check for one service from its lower-cased SERVICE_* attributes, or None (also for a
+    CMD/SCRIPT check unless `allow_scripts`: the check is skipped, not replaced by a later kind)."""
+    if script_check_refused(attrs, allow_scripts):
+        return None
     timeout = attrs.get("check_timeout", "")
     if attrs.get("check_http"):
         check = CheckDefinition(http=f"http://{address}:{port}{attrs['check_http']}", timeout=timeout)

@@ -29,7 +29,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from pyregistrator.checks import CHECK_KEYS, CheckDefinition, build_check
+from pyregistrator.checks import CHECK_KEYS, CheckDefinition, build_check, script_check_refused
 
 # Keys that become fields of the service itself.
 SERVICE_KEYS = frozenset({"id", "name", "tags", "ignore"})
@@ -57,6 +57,8 @@ class MappingConfig:
     use_ip_from_label: str = ""  # -useIpFromLabel
     # What `hostname` resolves to; replaces 0.0.0.0 bindings when -ip is not given.
     hostname_ip: str = ""
+    # -script-checks: let SERVICE_CHECK_SCRIPT/CMD from an image run `sh -c` on this host.
+    script_checks: bool = False
 
 
 @dataclass(frozen=True)
@@ -73,6 +75,8 @@ class ServiceRegistration:
     container_id: str = field(default="", compare=False)
     container_name: str = field(default="", compare=False)
     exposed_port: str = field(default="", compare=False)
+    # The image asked for a CMD/SCRIPT check that -script-checks did not allow (it was skipped).
+    script_check_skipped: bool = field(default=False, compare=False)
 
     def to_consul(self) -> dict[str, Any]:
         """The body for PUT /v1/agent/service/register."""
@@ -343,8 +347,9 @@ def _service(
         port=port,
         tags=tags,
         meta=_meta(attrs),
-        check=build_check(attrs, address, port, container_id, p.exposed),
+        check=build_check(attrs, address, port, container_id, p.exposed, config.script_checks),
         container_id=container_id,
         container_name=container_name,
         exposed_port=p.exposed,
+        script_check_skipped=script_check_refused(attrs, config.script_checks),
     )

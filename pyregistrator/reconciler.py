@@ -217,6 +217,11 @@ class Reconciler:
             if shared is not None:
                 other_ip = str((shared.get("NetworkSettings") or {}).get("IPAddress") or "")
         services = container_services(inspection, self.mapping, other_ip)
+        for s in services:
+            if s.script_check_skipped:
+                log.warning(
+                    "skipped the script check of %s (container %s): SERVICE_CHECK_SCRIPT/CMD run on "
+                    "this host only with -script-checks", s.id, s.container_name or s.container_id[:12])
         if not services:
             log.debug("ignored: %s has no service to register", str(inspection.get("Id", ""))[:12])
         return services

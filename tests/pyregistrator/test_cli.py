@@ -82,6 +82,7 @@ def test_bad_command_line_exits_2_with_usage_and_no_traceback() -> None:
     assert "-deregister must be" in proc.stderr and "Traceback" not in proc.stderr
     proc = subprocess.run([sys.executable, "-m", "pyregistrator"], capture_output=True, text=True, timeout=30)
     assert proc.returncode == 2 and "-retry-attempts int" in proc.stderr
+    assert "-script-checks" in proc.stderr and "sh -c on this host" in proc.stderr
 
 
 def test_unreachable_agent_at_startup_exits_1() -> None:

@@ -216,8 +216,9 @@ def test_other_ports_settings_are_ignored() -> None:
 # -- checks (docs/user/backends.md) ----------------------------------------------------------
 
 
-def check_of(env: list[str]) -> CheckDefinition | None:
-    return one(inspection("w", "nginx", {"80/tcp": "8000"}, env=env), MappingConfig("h", host_ip="10.0.0.1")).check
+def check_of(env: list[str], script_checks: bool = True) -> CheckDefinition | None:
+    cfg = MappingConfig("h", host_ip="10.0.0.1", script_checks=script_checks)
+    return one(inspection("w", "nginx", {"80/tcp": "8000"}, env=env), cfg).check
 
 
 def test_http_check() -> None:
@@ -234,6 +235,22 @@ def test_https_tcp_ttl_script_checks() -> None:
     assert check_of(["SERVICE_CHECK_TTL=30s"]).to_consul() == {"TTL": "30s"}
     script = check_of(["SERVICE_CHECK_SCRIPT=nc $SERVICE_IP $SERVICE_PORT | grep OK"]).to_consul()
     assert script == {"Args": ["sh", "-c", "nc 10.0.0.1 8000 | grep OK"], "Interval": "10s"}
+
+
+def test_script_and_cmd_checks_need_the_opt_in() -> None:
+    # An image must not choose what the host runs: without -script-checks the check is skipped
+    # (not swapped for a later kind such as the TTL also given), and the registration says so.
+    for env in (["SERVICE_CHECK_SCRIPT=id > /tmp/p"], ["SERVICE_CHECK_CMD=/bin/true", "SERVICE_CHECK_TTL=5s"]):
+        cfg = MappingConfig("h", host_ip="10.0.0.1")
+        s = one(inspection("w", "nginx", {"80/tcp": "8000"}, env=env), cfg)
+        assert s.check is None and s.script_check_skipped
+        assert "Check" not in s.to_consul()
+    allowed = check_of(["SERVICE_CHECK_CMD=/bin/true"])
+    assert allowed is not None and allowed.args[:2] == ("sh", "-c")
+    # An HTTP check set alongside wins as before and is kept.
+    s = one(inspection("w", "nginx", {"80/tcp": "8000"}, env=["SERVICE_CHECK_HTTP=/", "SERVICE_CHECK_SCRIPT=x"]),
+            MappingConfig("h", host_ip="10.0.0.1"))
+    assert s.check is not None and s.check.http and not s.script_check_skipped
 
 
 def test_check_status_and_deregister_after() -> None:

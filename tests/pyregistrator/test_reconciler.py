@@ -4,7 +4,9 @@ worker steps, agent outages (with the agent forgetting everything) and lost even
 from __future__ import annotations
 
 import asyncio
+import logging
 
+import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -131,3 +133,15 @@ def test_changes_during_an_agent_outage_are_applied_when_it_answers() -> None:
 
 def test_an_inspection_that_fails_is_retried() -> None:
     asyncio.run(scenario([("run", 0, "plain"), ("engine", False), ("deliver+step",)], cleanup=False))
+
+
+async def test_script_check_without_opt_in_is_skipped_with_a_warning(caplog: pytest.LogCaptureFixture) -> None:
+    engine, registry = MemoryEngine(), MemoryRegistry()
+    rec = Reconciler(engine, registry, MAPPING, ReconcilerOptions())
+    engine.create_and_start("c1", "evil", {"80/tcp": "8080"}, ["SERVICE_CHECK_SCRIPT=id > /tmp/owned"])
+    rec.notice(StreamConnected(1))
+    with caplog.at_level(logging.WARNING, logger="pyregistrator"):
+        await rec.step()
+    assert "vm:evil:80" in registry.services_held  # the service itself is still registered
+    assert rec.desired()["vm:evil:80"].check is None
+    assert any("evil" in r.getMessage() and "-script-checks" in r.getMessage() for r in caplog.records)
