@@ -10,9 +10,11 @@ from typing import TYPE_CHECKING, Any
 
 from aiohttp import web
 
+from pyconsul.agent.forward_gate import ForwardedRoutes
 from pyconsul.agent.server_port import ServerPort
 from pyconsul.api.app import build_app
 from pyconsul.api.fastpath import FastPathProtocol
+from pyconsul.api.routes import ROUTES
 from pyconsul.dns.server import start_client_dns_server, start_dns_server
 from pyconsul.query.runner import QueryRunner
 
@@ -55,7 +57,6 @@ async def start_server_port(agent: Agent, app: web.Application, runner: web.AppR
     cfg = agent.config
     if not cfg.server or cfg.dev and cfg.ports.server < 0:
         return
-    ctx = app["ctx"]
     slow = runner.server
     assert slow is not None
     rpc = cfg.tls_settings.internal_rpc
@@ -63,10 +64,17 @@ async def start_server_port(agent: Agent, app: web.Application, runner: web.AppR
                       require_tls=agent.rpc_tls.server is not None and rpc.verify_incoming,
                       server_name=agent.rpc_tls.server_hostname if rpc.verify_server_hostname else "",
                       handshake_timeout=cfg.limits.rpc_handshake_timeout)
-    port.http = lambda: FastPathProtocol(ctx, slow)
+    # Forwarded requests go straight to aiohttp (the gate watches every request on the
+    # connection; the fast path would hand the connection on past it).
+    port.http = slow
+    port.forwarded_routes = forwarded_routes()
     port.stream_handler = agent.consensus.stream_handler  # Raft's connections; None on -dev
     await port.start()
     agent.server_port = port
+
+
+def forwarded_routes() -> ForwardedRoutes:
+    return ForwardedRoutes((method, path) for method, path, _ in ROUTES)
 
 
 async def start_dns(agent: Agent) -> Any:

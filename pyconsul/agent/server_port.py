@@ -2,8 +2,9 @@
 
 Consul multiplexes RPC and Raft on its server port by a leading type byte. Here, a connection
 whose first byte is an ASCII capital letter is an HTTP/1.1 request forwarded by a client agent
-(or a follower) and is handed to the agent's HTTP application; anything else is the Raft
-transport's binary framing and goes to its stream handler.
+(or a follower) and is handed to the agent's HTTP application — through `ForwardGate`, which
+lets only the request shapes client agents forward pass (see agent/forward_gate.py); anything
+else is the Raft transport's binary framing and goes to its stream handler.
 
 TLS (internal_rpc with verify_incoming or verify_outgoing): a connection whose first byte is
 0x16, a TLS handshake record, is TLS on the same port; the handshake runs first and the same
@@ -25,6 +26,8 @@ import socket
 import ssl
 from collections.abc import Awaitable, Callable
 from typing import Any
+
+from pyconsul.agent.forward_gate import ForwardedRoutes, ForwardGate
 
 log = logging.getLogger("pyconsul.server_port")
 
@@ -73,7 +76,7 @@ class _MuxProtocol(asyncio.Protocol):
         assert transport is not None
         self._cancel_sniff_timer()
         if data[0] in _HTTP_FIRST and self._port.http is not None:
-            proto = self._port.http()
+            proto = self._port.forwarded_http(transport)
             transport.set_protocol(proto)
             proto.connection_made(transport)
             proto.data_received(data)
@@ -132,10 +135,19 @@ class ServerPort:
         self.server_name = server_name
         self.handshake_timeout = handshake_timeout
         self.http: ProtocolFactory | None = None
+        # The forwarded requests `http` may see; None lets nothing through.
+        self.forwarded_routes: ForwardedRoutes | None = None
         self.stream_handler: StreamHandler | None = None
         self.tasks: set[asyncio.Task[None]] = set()
         self._listener: socket.socket | None = None
         self._peeking: dict[socket.socket, asyncio.TimerHandle] = {}
+
+    def forwarded_http(self, transport: asyncio.BaseTransport) -> asyncio.Protocol:
+        """The protocol for an HTTP connection: the application's, behind the allow-list."""
+        assert self.http is not None
+        peer = transport.get_extra_info("peername")
+        routes = self.forwarded_routes or ForwardedRoutes(())
+        return ForwardGate(self.http(), routes, f"{peer[0]}:{peer[1]}" if peer else "?")
 
     async def start(self) -> None:
         loop = asyncio.get_running_loop()
