@@ -10,6 +10,7 @@ from aiohttp import web
 from pyconsul import snapshot_archive
 from pyconsul.api.app import APIContext, Reply, json_reply
 from pyconsul.api.errors import HTTPError
+from pyconsul.api.leader_relay import relay_to_leader
 from pyconsul.api.params import QueryOptions
 from pyconsul.consensus.errors import UnknownPeer
 
@@ -34,6 +35,9 @@ async def raft_remove_peer(ctx: APIContext, req: web.Request, q: QueryOptions) -
     addr, pid = query.get("address", ""), query.get("id", "")
     if not addr and not pid:
         raise HTTPError(400, "Must specify either ?id with the server's ID or ?address with IP:port of peer")
+    relayed = await relay_to_leader(ctx, req)
+    if relayed is not None:
+        return relayed
     try:
         await ctx.agent.consensus.remove_peer(address=addr, node_id=pid)
     except UnknownPeer as exc:  # not a voter: Consul's text, as a server-side error
@@ -53,6 +57,9 @@ async def snapshot_save(ctx: APIContext, req: web.Request, q: QueryOptions) -> R
 
 
 async def snapshot_restore(ctx: APIContext, req: web.Request, q: QueryOptions) -> Reply:
+    relayed = await relay_to_leader(ctx, req)
+    if relayed is not None:
+        return relayed
     data = await req.read()
     try:
         # Inflating and hashing take a while: off the loop, so HTTP, DNS and Raft keep going.

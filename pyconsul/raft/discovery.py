@@ -8,6 +8,13 @@ them has Raft state; then the server with the lowest ID writes the first configu
 as voters) and the others, holding no configuration, simply vote it in and follow. Afterwards the
 leader adds every live server it hears of that is not yet a voter (one change at a time), and
 removes servers that left.
+
+Membership changes come only from the leader's own reconcile of what gossip reports: a server
+known only from a `raft.join` call (anyone can make one) helps servers find each other before
+the cluster exists, but is never added as a voter, never replaces a voter at the same address and
+never moves a voter's address. `raft.remove` removes only the caller itself, and only once that
+server, called back at its configured address, confirms it is leaving; removing another server is
+the operator endpoint's job, on the leader.
 """
 
 from __future__ import annotations
@@ -38,6 +45,7 @@ class ServerInfo:
     addr: str
     has_state: bool = False
     seen: float = 0.0  # monotonic time we last heard from it
+    vouched: bool = False  # gossip reported it (not just a join call naming it)
 
 
 class Discovery:
@@ -70,6 +78,7 @@ class Discovery:
         self._tasks: list[asyncio.Task[None]] = []
         node.call_handlers["raft.join"] = self.handle_join
         node.call_handlers["raft.remove"] = self.handle_remove
+        node.call_handlers["raft.leaving"] = self.handle_leaving
 
     # ------------------------------------------------------------------ lifecycle
     def start(self) -> None:
@@ -92,23 +101,27 @@ class Discovery:
         return f"{host}:{port}"
 
     def note_server(self, server_id: str, name: str, addr: str, has_state: bool = False,
-                    direct: bool = True) -> None:
-        """A live server exists: `direct` when it told us itself (its join call, gossip), not when
-        another server's list mentions it (which must not undo its leaving)."""
+                    vouched: bool = True) -> None:
+        """A live server exists. `vouched` when gossip says so (the default: the agent's member
+        events call this); False for what join calls claim, which only helps bootstrapping."""
         if not server_id or server_id == self.me.id:
             return
-        if server_id in self.left and not direct:
+        if server_id in self.left and not vouched:
             return
-        self.left.pop(server_id, None)
-        self.failed.discard(server_id)
+        if vouched:
+            self.left.pop(server_id, None)
+            self.failed.discard(server_id)
         info = self.known.get(server_id)
         if info is None:
             info = self.known[server_id] = ServerInfo(server_id, name, addr)
             log.info("raft: learned of server", extra={"id": server_id, "server": name, "address": addr})
-        info.name, info.addr, info.seen = name or info.name, addr or info.addr, time.monotonic()
+        if vouched or not info.vouched:  # a join call cannot change what gossip reported
+            info.name, info.addr = name or info.name, addr or info.addr
+        info.seen = time.monotonic()
+        info.vouched = info.vouched or vouched
         info.has_state = info.has_state or has_state
-        if addr:
-            self.node.addrs[server_id] = addr
+        if addr and server_id not in self.node.voters() and info.addr == addr:
+            self.node.addrs[server_id] = addr  # a voter's address changes only by configuration
 
     def note_left(self, server_id: str, boot: str = "") -> None:
         """A server left the cluster for good (graceful leave): the leader removes it."""
@@ -138,7 +151,8 @@ class Discovery:
         sid = str(body["id"])
         if sid in self.left and self.left[sid] and self.left[sid] == body.get("boot"):
             raise ValueError("this server has left the cluster")
-        self.note_server(str(body["id"]), str(body.get("name", "")), str(body["addr"]), bool(body.get("has_state")))
+        self.note_server(str(body["id"]), str(body.get("name", "")), str(body["addr"]), bool(body.get("has_state")),
+                         vouched=False)
         if not body.get("forwarded") and self.node.role is not Role.LEADER and self.node.leader_addr:
             fwd = {**body, "forwarded": True}
             asyncio.get_running_loop().create_task(self._quiet_call(self.node.leader_addr, "raft.join", fwd))
@@ -149,10 +163,28 @@ class Discovery:
         }
 
     async def handle_remove(self, body: Any) -> Any:
-        if not isinstance(body, dict) or not body.get("id"):
-            raise ValueError("raft.remove needs id")
-        await self.remove(str(body["id"]), boot=str(body.get("boot", "")))
+        """A server leaving asks the leader to take it out: done only when that server, called
+        at its configured address, confirms it is this run and leaving (no one else's say-so)."""
+        if not isinstance(body, dict) or not body.get("id") or not body.get("boot"):
+            raise ValueError("raft.remove needs id and boot")
+        sid, boot = str(body["id"]), str(body["boot"])
+        addr = self.node.voters().get(sid)
+        if addr is None:
+            return True  # not a voter: nothing to do
+        if not await self._confirms_leaving(sid, addr, boot):
+            log.warning("raft: refused a remove the server itself did not confirm", extra={"id": sid})
+            raise ValueError("raft.remove: the server did not confirm it is leaving")
+        await self.remove(sid, boot=boot)
         return True
+
+    async def _confirms_leaving(self, sid: str, addr: str, boot: str) -> bool:
+        reply = await self._quiet_call(addr, "raft.leaving", {"id": sid})
+        return (isinstance(reply, dict) and reply.get("id") == sid and reply.get("boot") == boot
+                and reply.get("leaving") is True)
+
+    async def handle_leaving(self, body: Any) -> Any:
+        """The leader checking a remove request: who we are, this run, and whether we leave."""
+        return {"id": self.me.id, "boot": self.boot, "leaving": self.leaving}
 
     async def _quiet_call(self, addr: str, method: str, body: Any) -> Any:
         with contextlib.suppress(TransportError, RemoteError):
@@ -211,18 +243,21 @@ class Discovery:
                 if isinstance(reply, dict) and reply.get("id"):
                     contacted.add(addr)
                     self.note_server(str(reply["id"]), str(reply.get("name", "")), str(reply.get("addr") or addr),
-                                     bool(reply.get("has_state")), direct=False)
+                                     bool(reply.get("has_state")), vouched=False)
                     for k in reply.get("known") or []:
                         if isinstance(k, dict) and k.get("id"):
                             self.note_server(str(k["id"]), str(k.get("name", "")), str(k.get("addr", "")),
-                                             direct=False)
+                                             vouched=False)
             self._maybe_bootstrap()
             await asyncio.sleep(self.interval)
 
     def _maybe_bootstrap(self) -> None:
         if self.bootstrap_expect <= 0 or self.node.has_state():
             return
-        servers = [self.me, *self.known.values()]
+        others = list(self.known.values())
+        if any(s.vouched for s in others):  # gossip works: what join calls claim does not count
+            others = [s for s in others if s.vouched]
+        servers = [self.me, *others]
         if len(servers) < self.bootstrap_expect:
             return
         if any(s.has_state for s in self.known.values()):
@@ -263,6 +298,8 @@ class Discovery:
                 return
         now = time.monotonic()
         for s in list(self.known.values()):
+            if not s.vouched:
+                continue  # known only from a join call: not proof that such a server exists
             if s.id in voters and voters[s.id] == s.addr:
                 continue
             if now - s.seen > SEEN_FRESH or s.id in self.failed:

@@ -249,7 +249,11 @@ class RaftNode:
             return ""
         if lead == self.id:
             return self.transport.address
-        return self.addrs.get(lead, "")
+        return self.addr_of(lead)
+
+    def addr_of(self, server_id: str) -> str:
+        """Where to reach a server: a voter at its configured address, others as last heard."""
+        return self._c.voters.get(server_id) or self.addrs.get(server_id, "")
 
     async def leader_change(self, timeout: float) -> None:
         """Return as soon as the known leader changes (to another server or to none), or after
@@ -283,6 +287,8 @@ class RaftNode:
                 done = await result
             telemetry.measure_since("raft.commitTime", start)
             return done
+        elif kind != NORMAL:
+            raise NoLeader("not the leader: a snapshot restore is applied by the leader")
         else:
             leader = self.leader_addr
             if not leader:
@@ -391,7 +397,9 @@ class RaftNode:
     def _on_messages(self, src: str, src_addr: str, msgs: list[Message]) -> None:
         if self._stopping or self.core is None:
             return
-        if src_addr:
+        if src_addr and src not in self._c.voters:
+            # A voter's address is the configuration's: only the leader's own change of it
+            # moves it, never a message claiming to come from that voter.
             self.addrs[src] = src_addr
         core = self.core
         for m in msgs:
@@ -434,8 +442,10 @@ class RaftNode:
             raise ValueError("raft.propose: expected [bytes, number, int]")
         if time.time() > deadline:
             raise ValueError("forwarded write arrived after its deadline")
-        if kind not in (NORMAL, RESTORE):
-            raise ValueError(f"cannot propose entries of kind {kind!r}")
+        if kind != NORMAL:
+            # A RESTORE replaces every server's state: it comes only from the leader's own
+            # (authenticated) restore endpoint, never from a peer's call.
+            raise ValueError(f"cannot propose entries of kind {kind!r} for another server")
         _check_size(data)
         placed: asyncio.Future[Any] = asyncio.get_running_loop().create_future()
         self._proposals.append((kind, data, placed, True))
@@ -540,7 +550,7 @@ class RaftNode:
         for m in msgs:
             by_dst.setdefault(m.dst, []).append(m)
         for dst, batch in by_dst.items():
-            addr = self.addrs.get(dst) or self._c.voters.get(dst)
+            addr = self.addr_of(dst)
             if addr:
                 self.transport.send(addr, batch)
 

@@ -137,7 +137,11 @@ async def test_snapshot_restore_replaces_state_on_every_server(servers: list[Ser
     await leader.cons.apply(c.KVOp(verb="set", key="keep", value=b"new"))
     await leader.cons.apply(c.KVOp(verb="set", key="extra", value=b"x"))
     follower = next(s for s in servers if s is not leader)
-    await follower.cons.restore_snapshot(image)
+    # Raft takes a restore only from the leader (the API relays a follower's request to it).
+    with pytest.raises(NoLeader):
+        await follower.cons.restore_snapshot(image)
+    assert follower.value("keep") == b"new"
+    await leader.cons.restore_snapshot(image)
     await async_wait_until(lambda: all(s.value("keep") == b"old" and s.value("extra") is None for s in servers), 10.0, what="restored everywhere")
     with pytest.raises(ValueError):
         await leader.cons.restore_snapshot(b"not a snapshot")
@@ -182,6 +186,8 @@ async def test_dead_server_is_cleaned_up_and_readded_when_back(servers: list[Ser
     back = Server(victim.cfg)
     servers[servers.index(victim)] = back
     await back.cons.start()
+    # Its join call alone does not make it a voter again; gossip seeing it alive does.
+    leader.cons.note_server(back.cons.id, back.cfg.node_name, victim_addr)
     await async_wait_until(lambda: victim_addr in leader.cons.peers(), 15, what="server re-added")
     await async_wait_until(lambda: back.value("k2") == b"v", 10.0, what="caught up")
 

@@ -63,3 +63,24 @@ def test_transfer_leader_moves_leadership_then_a_dead_server_makes_health_429(cl
     status, body = wait_until(lambda: (got := health(cluster, new))[0] == 429 and got, 30, "429 health")
     assert body["Healthy"] is False and body["FailureTolerance"] == 0
     assert [s["Healthy"] for s in body["Servers"] if s["Name"] == f"srv{HOSTS.index(victim)}"] == [False]
+
+
+def test_a_follower_relays_restore_and_remove_peer_to_the_leader(cluster: Cluster) -> None:
+    # Raft accepts a restore or a removal only from the leader itself; a follower's HTTP
+    # endpoint sends the request on to it and answers with its reply.
+    lead = wait_until(cluster.leader, 15, "a leader")
+    follower, other = [h for h in HOSTS if h != lead]
+    assert cluster.put(lead, "relay/k", b"old")[0] == 200
+    status, _, archive = cluster.agents[lead].request("GET", "/v1/snapshot")
+    assert status == 200
+    assert cluster.put(lead, "relay/k", b"new")[0] == 200
+    status, _, body = cluster.agents[follower].request("PUT", "/v1/snapshot", archive, timeout=30)
+    assert (status, body) == (200, b"")
+    for h in HOSTS:
+        wait_until(lambda h=h: cluster.get(h, "relay/k", "?stale")[2] == b"old", 15, f"restored on {h}")
+    cluster.agents[other].kill9()
+    gone = f"{other}:{cluster.server_port}"
+    status, _, body = cluster.agents[follower].request("DELETE", f"/v1/operator/raft/peer?address={gone}")
+    assert status == 200, body
+    peers = json.loads(cluster.agents[lead].request("GET", "/v1/status/peers")[2])
+    assert gone not in peers
