@@ -100,27 +100,34 @@ class APIContext:
         parsed = split_target(target)
         if parsed is None:
             return None
-        key, index, _ = parsed
+        key, index, stale = parsed
         peek = self._fast_peeks.get(key)
         if peek is None:
             return None
         idx = max(peek(), 1)
         if idx == index:
             return None  # the caller wants to block
+        if stale:  # any server answers from its own state, labelled with what it knows
+            hit = self._cache.get(key)
+            if hit is None or hit[0] != idx:
+                return None
+            st = self.agent.consensus.leader_status()
+            head, tail = build_head(idx, len(hit[1]), st.known_leader, st.last_contact_ms, JSON_CT, "stale")
+            return head + DATE.get() + tail + hit[1]
         entry = self._fast.get(key)
         if entry is None or entry[0] != idx:
             hit = self._cache.get(key)
             if hit is None or hit[0] != idx:
                 return None
             st = self.agent.consensus.leader_status()
-            if not st.is_leader:
-                return None  # followers answer default-mode reads through the full path
+            if not st.leader_reads:
+                return None  # followers, and a leader before its barrier, take the full path
             head, tail = build_head(idx, len(hit[1]), st.known_leader, st.last_contact_ms, JSON_CT)
             entry = (idx, head, tail, hit[1])
             if len(self._fast) >= self._cache_size:
                 self._fast.clear()
             self._fast[key] = entry
-        elif not self.agent.consensus.leader_status().is_leader:
+        elif not self.agent.consensus.leader_status().leader_reads:
             return None
         METRICS.add_sample("api.http", (perf_counter() - start) * 1000.0, self._fast_labels.get(key, ()))
         METRICS.incr_counter("rpc.request")
@@ -139,8 +146,8 @@ class APIContext:
         if q.stale:
             return
         consensus = self.agent.consensus
-        if not q.consistent and consensus.leader_status().is_leader:
-            return
+        if not q.consistent and consensus.leader_status().leader_reads:
+            return  # the leader's barrier holds without a round trip
         await consensus.barrier(q.consistent)
 
     async def blocking(

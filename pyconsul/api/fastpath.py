@@ -42,13 +42,14 @@ DATE = _DateHeader()
 
 
 def split_target(target: bytes) -> tuple[str, int, bool] | None:
-    """(cache key, ?index value, eligible) for a request target, mirroring app.cache_key."""
+    """(cache key, ?index value, ?stale given) for a request target, mirroring app.cache_key."""
     path, _, qs = target.partition(b"?")
     if b"%" in path:
         return None  # let aiohttp do percent-decoding
     index = 0
+    stale = False
     if not qs:
-        return path.decode("latin-1"), 0, True
+        return path.decode("latin-1"), 0, False
     kept = []
     for part in qs.split(b"&"):
         name, _, value = part.partition(b"=")
@@ -60,11 +61,13 @@ def split_target(target: bytes) -> tuple[str, int, bool] | None:
             except ValueError:
                 return None
             continue
+        if name == b"stale":
+            stale = True
         if name in _VOLATILE:
             continue
         kept.append(part)
     key = path.decode("latin-1") + ("?" + b"&".join(kept).decode("latin-1") if kept else "")
-    return key, index, True
+    return key, index, stale
 
 
 class FastPathProtocol(asyncio.Protocol):
@@ -135,11 +138,13 @@ class FastPathProtocol(asyncio.Protocol):
         self.transport = None
 
 
-def build_head(index: int, body_len: int, known_leader: bool, last_contact: int, content_type: str) -> tuple[bytes, bytes]:
+def build_head(index: int, body_len: int, known_leader: bool, last_contact: int, content_type: str,
+               consistency: str = "leader") -> tuple[bytes, bytes]:
     """Header bytes before and after the Date line, for one cached reply."""
     head = (
         b"HTTP/1.1 200 OK\r\nContent-Type: " + content_type.encode()
-        + b"\r\nX-Consul-Effective-Consistency: leader\r\nX-Consul-Index: " + str(index).encode()
+        + b"\r\nX-Consul-Effective-Consistency: " + consistency.encode()
+        + b"\r\nX-Consul-Index: " + str(index).encode()
         + b"\r\nX-Consul-KnownLeader: " + (b"true" if known_leader else b"false")
         + b"\r\nX-Consul-LastContact: " + str(last_contact).encode() + b"\r\n"
     )
