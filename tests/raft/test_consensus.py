@@ -137,6 +137,7 @@ async def test_snapshot_restore_replaces_state_on_every_server(servers: list[Ser
     await leader.cons.apply(c.KVOp(verb="set", key="keep", value=b"new"))
     await leader.cons.apply(c.KVOp(verb="set", key="extra", value=b"x"))
     follower = next(s for s in servers if s is not leader)
+    await async_wait_until(lambda: follower.value("keep") == b"new", 10.0, what="the follower caught up")
     # Raft takes a restore only from the leader (the API relays a follower's request to it).
     with pytest.raises(NoLeader):
         await follower.cons.restore_snapshot(image)
