@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import json
 import logging
-from collections import OrderedDict
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from time import perf_counter
@@ -20,9 +19,11 @@ from aiohttp import web
 
 from pyconsul.api.blocking import blocking_query
 from pyconsul.api.errors import HTTPError
-from pyconsul.api.fastpath import DATE, FastEntry, build_head, split_target
+from pyconsul.api.fastpath import DATE, FastEntry, build_head
 from pyconsul.api.params import QueryOptions, parse_query_options
 from pyconsul.api.port import AgentPort, ServerRelay
+from pyconsul.api.reply_cache import DEFAULT_MAX_BYTES, DEFAULT_MAX_ENTRIES, ReplyCache
+from pyconsul.api.reply_key import reply_target
 from pyconsul.consensus.errors import ConsensusError
 from pyconsul.state.errors import StateError
 from pyconsul.state.watch import WatchSet
@@ -84,23 +85,28 @@ class APIContext:
     """What handlers may touch: the agent through its port (store, consensus, local state, agent
     operations) and the reply cache."""
 
-    def __init__(self, agent: AgentPort, cache_size: int = 4096) -> None:
+    def __init__(self, agent: AgentPort, cache_size: int = DEFAULT_MAX_ENTRIES,
+                 cache_bytes: int = DEFAULT_MAX_BYTES) -> None:
         self.agent = agent
         self.store = agent.store
-        self._cache: OrderedDict[str, tuple[int, bytes]] = OrderedDict()
         self._cache_size = cache_size
-        # Reads whose index can be peeked, and their prebuilt fast-path replies.
+        # Reads whose index can be peeked, and their prebuilt fast-path replies (which share the
+        # cached body, so they leave with it).
         self._fast_peeks: dict[str, Callable[[], int]] = {}
         self._fast: dict[str, FastEntry] = {}
         self._fast_labels: dict[str, Any] = {}  # api.http labels of each fast-path read
+        self._cache = ReplyCache(cache_size, cache_bytes, on_evict=lambda key: self._fast.pop(key, None))
 
     def fast_reply(self, target: bytes) -> bytes | None:
         """Full HTTP response bytes for a non-blocking hot read, or None to take the full path."""
         start = perf_counter()
-        parsed = split_target(target)
-        if parsed is None:
+        try:
+            parsed = reply_target(target.decode("ascii"))
+        except UnicodeDecodeError:
             return None
-        key, index, stale = parsed
+        if parsed is None or parsed.consistent:
+            return None
+        key, index, stale = parsed.key, parsed.index, parsed.stale
         peek = self._fast_peeks.get(key)
         if peek is None:
             return None
@@ -171,6 +177,14 @@ class APIContext:
         (or is behind) and the cached bytes are for that index, they are sent as they are.
         """
         key = cache_key(req)
+        if key is None:  # a target the cache does not key: answer it afresh
+            await self.read_barrier(q)
+            idx, value = await blocking_query(self.store.watches, run, q.index, q.wait)
+            if shape is not None:
+                value = shape(value)
+            if q.filter and filterable:
+                value = apply_filter(q.filter, value, req.path)
+            return Reply(dumps(value, q.pretty), index=idx)
         if peek is not None and key not in self._fast_peeks:
             if len(self._fast_peeks) >= self._cache_size:
                 self._fast_peeks.clear()
@@ -197,31 +211,22 @@ class APIContext:
             return Reply(value.body, index=idx)
         hit = self._cache.get(key)
         if hit is not None and hit[0] == idx:
-            self._cache.move_to_end(key)
+            self._cache.touch(key)
             return Reply(hit[1], index=idx)
         if shape is not None:
             value = shape(value)
         if q.filter and filterable:
             value = apply_filter(q.filter, value, req.path)
         body = dumps(value, q.pretty)
-        self._cache[key] = (idx, body)
-        if len(self._cache) > self._cache_size:
-            self._cache.popitem(last=False)
+        self._cache.put(key, idx, body)
         return Reply(body, index=idx)
 
 
-_VOLATILE = ("index", "wait", "hash", "stale", "consistent", "cached")
-
-
-def cache_key(req: web.Request) -> str:
-    """The request's identity for the reply cache: path and query, less the blocking options."""
-    qs = req.query_string
-    if not qs:
-        return req.path
-    if not any(v in qs for v in _VOLATILE):
-        return req.path + "?" + qs
-    parts = [p for p in qs.split("&") if p.split("=", 1)[0] not in _VOLATILE]
-    return req.path + "?" + "&".join(parts)
+def cache_key(req: web.Request) -> str | None:
+    """The request's identity for the reply cache (see reply_key: the fast path uses the same
+    rule on the same text), or None when the target is not cached."""
+    parsed = reply_target(req.raw_path)
+    return None if parsed is None else parsed.key
 
 
 def apply_filter(expr: str, value: Any, path: str = "") -> Any:

@@ -19,7 +19,6 @@ import httptools
 if TYPE_CHECKING:
     from pyconsul.api.app import APIContext
 
-_VOLATILE = (b"index", b"wait", b"hash", b"stale", b"cached")
 _MAX_HEAD = 8192
 
 
@@ -41,37 +40,8 @@ class _DateHeader:
 DATE = _DateHeader()
 
 
-def split_target(target: bytes) -> tuple[str, int, bool] | None:
-    """(cache key, ?index value, ?stale given) for a request target, mirroring app.cache_key."""
-    path, _, qs = target.partition(b"?")
-    if b"%" in path:
-        return None  # let aiohttp do percent-decoding
-    index = 0
-    stale = False
-    if not qs:
-        return path.decode("latin-1"), 0, False
-    kept = []
-    for part in qs.split(b"&"):
-        name, _, value = part.partition(b"=")
-        if name == b"consistent" or name == b"filter" and b"%" in value:
-            return None
-        if name == b"index":
-            try:
-                index = int(value)
-            except ValueError:
-                return None
-            continue
-        if name == b"stale":
-            stale = True
-        if name in _VOLATILE:
-            continue
-        kept.append(part)
-    key = path.decode("latin-1") + ("?" + b"&".join(kept).decode("latin-1") if kept else "")
-    return key, index, stale
-
-
 class FastPathProtocol(asyncio.Protocol):
-    __slots__ = ("ctx", "make_slow", "transport", "buf", "_url", "_token")
+    __slots__ = ("ctx", "make_slow", "transport", "buf", "_url", "_token", "_parser", "_keep_alive")
 
     def __init__(self, ctx: APIContext, make_slow: Callable[[], asyncio.Protocol]) -> None:
         self.ctx = ctx
@@ -80,6 +50,8 @@ class FastPathProtocol(asyncio.Protocol):
         self.buf = b""
         self._url = b""
         self._token = False
+        self._parser: httptools.HttpRequestParser | None = None
+        self._keep_alive = True
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         self.transport = transport  # type: ignore[assignment]
@@ -99,7 +71,8 @@ class FastPathProtocol(asyncio.Protocol):
             return
         self._url = b""
         self._token = False
-        parser = httptools.HttpRequestParser(self)
+        parser = self._parser = httptools.HttpRequestParser(self)
+        self._keep_alive = True
         try:
             parser.feed_data(buf)
         except httptools.HttpParserError:
@@ -111,7 +84,7 @@ class FastPathProtocol(asyncio.Protocol):
             return
         assert self.transport is not None
         self.transport.write(reply)
-        if not parser.should_keep_alive():
+        if not self._keep_alive:
             self.transport.close()
 
     # httptools callbacks
@@ -122,6 +95,12 @@ class FastPathProtocol(asyncio.Protocol):
         lname = name.lower()
         if lname in (b"x-consul-token", b"authorization", b"content-length", b"transfer-encoding"):
             self._token = True  # tokens (ACLs) and bodies take the full path
+
+    def on_headers_complete(self) -> None:
+        # Read here: once the message is complete the parser has reset for the next one and
+        # reports keep-alive whatever `Connection: close` said.
+        assert self._parser is not None
+        self._keep_alive = self._parser.should_keep_alive()
 
     def _hand_off(self, buf: bytes) -> None:
         proto = self.make_slow()
