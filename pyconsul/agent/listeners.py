@@ -13,6 +13,7 @@ from aiohttp import web
 from pyconsul.agent.forward_gate import ForwardedRoutes
 from pyconsul.agent.server_port import ServerPort
 from pyconsul.api.app import build_app
+from pyconsul.api.conn_limits import ConnLimiter, HTTPLimits
 from pyconsul.api.fastpath import FastPathProtocol
 from pyconsul.api.routes import ROUTES
 from pyconsul.dns.server import start_client_dns_server, start_dns_server
@@ -25,30 +26,45 @@ if TYPE_CHECKING:
 async def start_http(agent: Agent) -> web.AppRunner:
     cfg = agent.config
     app = build_app(agent)
-    # Parked blocking queries must not hold up shutdown.
-    runner = web.AppRunner(app, access_log=None, handle_signals=False, shutdown_timeout=0.5)
+    limits = http_limits(agent)
+    # Parked blocking queries must not hold up shutdown; aiohttp's keep-alive timer is the idle
+    # timeout once a connection has left the fast path.
+    runner = web.AppRunner(app, access_log=None, handle_signals=False, shutdown_timeout=0.5,
+                           keepalive_timeout=limits.idle_timeout)
     await runner.setup()
+    # One count per client address across the HTTP and HTTPS listeners, as in Consul.
+    limiter = ConnLimiter(cfg.limits.http_max_conns_per_client)
     if cfg.ports.http >= 0:
         for host in cfg.addr_for("http").split():
-            await listen(agent, app, runner, host, cfg.ports.http, None)
+            await listen(agent, app, runner, host, cfg.ports.http, None, limiter)
     if cfg.ports.https > 0 and agent.http_ssl is not None:
         for host in cfg.addr_for("https").split():
-            await listen(agent, app, runner, host, cfg.ports.https, agent.http_ssl)
+            await listen(agent, app, runner, host, cfg.ports.https, agent.http_ssl, limiter)
     await start_server_port(agent, app, runner)
     return runner
 
 
+def http_limits(agent: Agent) -> HTTPLimits:
+    hc = agent.config.http_config
+    return HTTPLimits(read_header_timeout=hc.read_header_timeout, idle_timeout=hc.idle_timeout)
+
+
 async def listen(
-    agent: Agent, app: web.Application, runner: web.AppRunner, host: str, port: int, ssl_ctx: ssl.SSLContext | None
+    agent: Agent, app: web.Application, runner: web.AppRunner, host: str, port: int,
+    ssl_ctx: ssl.SSLContext | None, limiter: ConnLimiter | None = None,
 ) -> None:
     """Serve the API on host:port: connections start on the fast path for hot cached reads
     and are handed to aiohttp for everything else."""
     ctx = app["ctx"]
     slow = runner.server
     assert slow is not None
+    limits = http_limits(agent)
     loop = asyncio.get_running_loop()
-    server = await loop.create_server(lambda: FastPathProtocol(ctx, slow), host, port, ssl=ssl_ctx,
-                                      reuse_address=True)
+    extra: dict[str, Any] = {}
+    if ssl_ctx is not None:
+        extra["ssl_handshake_timeout"] = agent.config.limits.https_handshake_timeout
+    server = await loop.create_server(lambda: FastPathProtocol(ctx, slow, limits, limiter), host, port,
+                                      ssl=ssl_ctx, reuse_address=True, **extra)
     agent._servers.append(server)
 
 

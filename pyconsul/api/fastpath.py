@@ -16,10 +16,13 @@ from typing import TYPE_CHECKING
 
 import httptools
 
+from pyconsul.api.conn_limits import TOO_MANY_CONNS, ConnLimiter, HeaderWatch, HTTPLimits
+
 if TYPE_CHECKING:
     from pyconsul.api.app import APIContext
 
 _MAX_HEAD = 8192
+DEFAULT_LIMITS = HTTPLimits()
 
 
 class _DateHeader:
@@ -41,9 +44,16 @@ DATE = _DateHeader()
 
 
 class FastPathProtocol(asyncio.Protocol):
-    __slots__ = ("ctx", "make_slow", "transport", "buf", "_url", "_token", "_parser", "_keep_alive")
+    """Serves hot cached reads itself and hands anything else to aiohttp's protocol, staying in
+    front of it (forwarding every event) so the connection's limits hold for its whole life:
+    the header timeout on every request, the idle timeout between fast-path replies (aiohttp's
+    keep-alive timer takes over after a hand-off), and the per-client cap until it closes."""
 
-    def __init__(self, ctx: APIContext, make_slow: Callable[[], asyncio.Protocol]) -> None:
+    __slots__ = ("ctx", "make_slow", "transport", "buf", "_url", "_token", "_parser", "_keep_alive",
+                 "_limits", "_limiter", "_ip", "_timer", "_slow", "_watch")
+
+    def __init__(self, ctx: APIContext, make_slow: Callable[[], asyncio.Protocol],
+                 limits: HTTPLimits = DEFAULT_LIMITS, limiter: ConnLimiter | None = None) -> None:
         self.ctx = ctx
         self.make_slow = make_slow
         self.transport: asyncio.Transport | None = None
@@ -52,11 +62,49 @@ class FastPathProtocol(asyncio.Protocol):
         self._token = False
         self._parser: httptools.HttpRequestParser | None = None
         self._keep_alive = True
+        self._limits = limits
+        self._limiter = limiter
+        self._ip: str | None = None
+        self._timer: asyncio.TimerHandle | None = None
+        self._slow: asyncio.Protocol | None = None
+        self._watch: HeaderWatch | None = None
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         self.transport = transport  # type: ignore[assignment]
+        if self._limiter is not None:
+            peer = transport.get_extra_info("peername")
+            ip = peer[0] if isinstance(peer, tuple) and peer else None
+            if ip is not None:
+                if not self._limiter.acquire(ip):
+                    self.transport.write(TOO_MANY_CONNS)
+                    self.transport.close()
+                    return
+                self._ip = ip
+        self._arm(self._limits.read_header_timeout)
+
+    def _arm(self, seconds: float) -> None:
+        if self._timer is not None:
+            self._timer.cancel()
+        self._timer = asyncio.get_running_loop().call_later(seconds, self._timed_out)
+
+    def _disarm(self) -> None:
+        if self._timer is not None:
+            self._timer.cancel()
+            self._timer = None
+
+    def _timed_out(self) -> None:
+        self._timer = None
+        if self.transport is not None:
+            self.transport.close()
 
     def data_received(self, data: bytes) -> None:
+        if self._slow is not None:
+            if self._watch is not None:
+                self._watch.feed(data)
+            self._slow.data_received(data)
+            return
+        if not self.buf:
+            self._arm(self._limits.read_header_timeout)  # a request begins (or idle ends)
         buf = self.buf + data if self.buf else data
         end = buf.find(b"\r\n\r\n")
         if end < 0:
@@ -85,7 +133,10 @@ class FastPathProtocol(asyncio.Protocol):
         assert self.transport is not None
         self.transport.write(reply)
         if not self._keep_alive:
+            self._disarm()
             self.transport.close()
+        else:
+            self._arm(self._limits.idle_timeout)
 
     # httptools callbacks
     def on_url(self, url: bytes) -> None:
@@ -103,18 +154,36 @@ class FastPathProtocol(asyncio.Protocol):
         self._keep_alive = self._parser.should_keep_alive()
 
     def _hand_off(self, buf: bytes) -> None:
-        proto = self.make_slow()
+        self._disarm()
+        proto = self._slow = self.make_slow()
         assert self.transport is not None
-        self.transport.set_protocol(proto)
+        self._watch = HeaderWatch(self._limits.read_header_timeout, self._timed_out)
         proto.connection_made(self.transport)
         if buf:
+            self._watch.feed(buf)
             proto.data_received(buf)
 
+    def pause_writing(self) -> None:
+        if self._slow is not None:
+            self._slow.pause_writing()
+
+    def resume_writing(self) -> None:
+        if self._slow is not None:
+            self._slow.resume_writing()
+
     def eof_received(self) -> bool | None:
-        return None
+        return self._slow.eof_received() if self._slow is not None else None
 
     def connection_lost(self, exc: Exception | None) -> None:
+        self._disarm()
+        if self._watch is not None:
+            self._watch.cancel()
+        if self._ip is not None and self._limiter is not None:
+            self._limiter.release(self._ip)
+            self._ip = None
         self.transport = None
+        if self._slow is not None:
+            self._slow.connection_lost(exc)
 
 
 def build_head(index: int, body_len: int, known_leader: bool, last_contact: int, content_type: str,

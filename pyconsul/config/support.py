@@ -53,6 +53,8 @@ IMPLEMENTED = frozenset({
     # server role and Raft
     "server", "bootstrap", "bootstrap_expect", "raft_snapshot_threshold", "performance.raft_multiplier",
     "performance.rpc_hold_timeout",
+    # HTTP connection limits
+    "limits.http_max_conns_per_client", "http_config.read_header_timeout", "http_config.idle_timeout",
     "autopilot.cleanup_dead_servers",
     # network and gossip
     "bind_addr", "client_addr", "advertise_addr", "advertise_addrs.serf_lan", "serf_lan",
