@@ -5,6 +5,7 @@ TLS context), the server port shared by forwarded HTTP and Raft, and DNS. Each t
 from __future__ import annotations
 
 import asyncio
+import logging
 import ssl
 from typing import TYPE_CHECKING, Any
 
@@ -23,6 +24,20 @@ if TYPE_CHECKING:
     from pyconsul.agent.agent import Agent
 
 
+class _ClientErrorLog(logging.LoggerAdapter):  # type: ignore[type-arg]
+    """aiohttp's protocol logs a request it could not parse, or a client that went away, with
+    `exception()` (ERROR and a stack). Those are the client's doing — answered 400 or moot — so,
+    as Go's server does, they are not errors of the agent: debug lines without the stack."""
+
+    def exception(self, msg: object, *args: object, exc_info: object = True, **kwargs: object) -> None:
+        exc = exc_info if isinstance(exc_info, BaseException) else None
+        text = str(msg) % args if args else str(msg)
+        self.debug("%s: %s", text, f"{type(exc).__name__}: {exc}" if exc is not None else "")
+
+
+_AIOHTTP_LOG = _ClientErrorLog(logging.getLogger("pyconsul.http"), {})
+
+
 async def start_http(agent: Agent) -> web.AppRunner:
     cfg = agent.config
     app = build_app(agent)
@@ -30,7 +45,7 @@ async def start_http(agent: Agent) -> web.AppRunner:
     # Parked blocking queries must not hold up shutdown; aiohttp's keep-alive timer is the idle
     # timeout once a connection has left the fast path.
     runner = web.AppRunner(app, access_log=None, handle_signals=False, shutdown_timeout=0.5,
-                           keepalive_timeout=limits.idle_timeout)
+                           keepalive_timeout=limits.idle_timeout, logger=_AIOHTTP_LOG)
     await runner.setup()
     # One count per client address across the HTTP and HTTPS listeners, as in Consul.
     limiter = ConnLimiter(cfg.limits.http_max_conns_per_client)

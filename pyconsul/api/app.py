@@ -325,6 +325,11 @@ def make_dispatch(ctx: APIContext, methods: dict[str, Handler]) -> Callable[[web
             return _error_response(400, str(exc))
         except web.HTTPException:
             raise
+        except ConnectionResetError:
+            # The client went away mid-request (say, while its body was read): nothing to
+            # answer and no fault of the agent.
+            log.debug("client went away", extra={"method": req.method, "path": req.path})
+            raise
         except Exception:
             log.exception("request failed", extra={"method": req.method, "path": req.path})
             return _error_response(500, "Internal error; see the agent log")
