@@ -240,6 +240,8 @@ def apply_filter(expr: str, value: Any, path: str = "") -> Any:
         pred = compile_filter(expr, schema)
     except FilterError as exc:
         raise HTTPError(400, str(exc)) from None
+    if value is None:  # nothing found (the handler answers 404); nothing to filter
+        return None
     try:
         if isinstance(value, dict):
             return {k: v for k, v in value.items() if pred(v)}
