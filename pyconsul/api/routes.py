@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from pyconsul.api import agent_ep as agent
 from pyconsul.api import (
+    acl_ep,
     agent_extras,
     catalog,
     coordinate,
@@ -16,6 +16,7 @@ from pyconsul.api import (
     status,
     txn,
 )
+from pyconsul.api import agent_ep as agent
 from pyconsul.api.app import Handler
 from pyconsul.ui import internal_api as ui
 
@@ -110,4 +111,6 @@ ROUTES: list[tuple[str, str, Handler]] = [
     ("GET", "/v1/internal/ui/services", ui.services),
     ("GET", "/v1/internal/ui/nodes", ui.nodes),
     ("GET", "/v1/internal/ui/node/{node}", ui.node),
+    # ACL endpoints (401 while ACLs are off)
+    *[(method, "/v1/acl/{path:.*}", acl_ep.disabled) for method in ("GET", "PUT", "POST", "DELETE")],
 ]
