@@ -127,14 +127,20 @@ class PolicyAuthorizer:
 
     def decide_key_write_prefix(self, prefix: str) -> Decision:
         """Write on every key under `prefix` (delete-tree): no rule below may grant less than write."""
-        tree = self.trees["key"]
-        if any(level is not Level.WRITE for level in tree.below(prefix)):
+        return self.decide_all_below("key", "write", prefix)
+
+    def decide_all_below(self, resource: str, access: str, prefix: str) -> Decision:
+        """`access` on every name starting with `prefix`: every rule below must grant it, then
+        the longest prefix rule covering `prefix` itself decides; none → DEFAULT."""
+        tree = self.trees.get(resource)
+        if tree is None:
+            return self.decide(resource, access, prefix)
+        if any(not grants(level, access) for level in tree.below(prefix)):
             return Decision.DENY
-        # Then the longest prefix rule covering `prefix` itself decides; none → DEFAULT.
         for end in range(len(prefix), -1, -1):
             level = tree.prefix.get(prefix[:end])
             if level is not None:
-                return Decision.ALLOW if level is Level.WRITE else Decision.DENY
+                return Decision.ALLOW if grants(level, access) else Decision.DENY
         return Decision.DEFAULT
 
 
@@ -152,6 +158,9 @@ class StaticAuthorizer:
 
     def decide_key_write_prefix(self, prefix: str) -> Decision:
         return Decision.ALLOW if self.allow else Decision.DENY
+
+    def decide_all_below(self, resource: str, access: str, prefix: str) -> Decision:
+        return self.decide(resource, access, prefix)
 
 
 ALLOW_ALL = StaticAuthorizer(True)
@@ -176,8 +185,12 @@ class ChainedAuthorizer:
         return self.decide(resource, access, name) is Decision.ALLOW
 
     def key_write_prefix(self, prefix: str) -> bool:
+        return self.all_below("key", "write", prefix)
+
+    def all_below(self, resource: str, access: str, prefix: str = "") -> bool:
+        """`access` on every name under `prefix` (with "" : on every name of the resource)."""
         for link in self.chain:
-            decision = link.decide_key_write_prefix(prefix)
+            decision = link.decide_all_below(resource, access, prefix)
             if decision is not Decision.DEFAULT:
                 return decision is Decision.ALLOW
         return False

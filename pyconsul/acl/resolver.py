@@ -26,6 +26,11 @@ from pyconsul.clock import Clock
 Row = dict[str, Any]
 
 
+# The accessor reported for the configured initial-management secret (its state row, written by
+# the leader in Consul, is not written here yet).
+INITIAL_MANAGEMENT_ACCESSOR = "initial-management"
+
+
 class ACLNotFound(Exception):
     def __init__(self) -> None:
         super().__init__(ACL_NOT_FOUND)
@@ -59,6 +64,9 @@ class ResolverSettings:
     token_ttl: float = 30.0
     default_token: str = ""  # acl.tokens.default
     agent_recovery_token: str = ""  # acl.tokens.agent_recovery: works with no server at all
+    # acl.tokens.initial_management: a management token on every server that has it configured
+    # (Consul's leader also writes it into the state; resolving it from config needs no leader).
+    initial_management_token: str = ""
     node_name: str = ""
 
 
@@ -90,6 +98,8 @@ class TokenResolver:
         settings = self.settings
         if settings.agent_recovery_token and secret == settings.agent_recovery_token:
             return self._agent_recovery()
+        if settings.initial_management_token and secret == settings.initial_management_token:
+            return Identity(INITIAL_MANAGEMENT_ACCESSOR, token_authorizer([], "deny", management=True))
         now = self.clock.monotonic()
         cached = self._identities.get(secret)
         if cached is not None and cached[0] > now:

@@ -106,3 +106,12 @@ def acl_settings(rc: Any, given: frozenset[str]) -> tuple[ACLSettings, list[str]
         if values[ttl] < 0:
             errors.append(f"acl.{ttl} must not be negative")
     return ACLSettings(**values), warnings, errors
+
+
+def written_paths(rc: Any) -> frozenset[str]:
+    """The ACL key paths (old and new) holding a value other than empty, for an agent that no
+    longer knows which file wrote what: a set old name then still counts, a new one still wins."""
+    paths = {old for old in _RENAMED if _value(rc, old)} | {new for new, _ in _RENAMED.values() if _value(rc, new)}
+    if rc.acl_datacenter:
+        paths.add("acl_datacenter")
+    return frozenset(paths)

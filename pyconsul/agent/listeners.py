@@ -115,4 +115,4 @@ async def start_dns(agent: Agent) -> Any:
         return await start_client_dns_server(agent.config, agent.forwarder.request)
     store = agent.store
     queries = QueryRunner(store.queries, store.catalog, store.coordinates, agent.node_name, agent.config.datacenter)
-    return await start_dns_server(agent.config, store.catalog, queries)
+    return await start_dns_server(agent.config, store.catalog, queries, acl=store.acl)

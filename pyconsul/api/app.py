@@ -17,6 +17,8 @@ from typing import Any
 
 from aiohttp import web
 
+from pyconsul.acl.settings import acl_settings, written_paths
+from pyconsul.api.acl_gate import ACLGate
 from pyconsul.api.blocking import blocking_query
 from pyconsul.api.errors import HTTPError
 from pyconsul.api.fastpath import DATE, FastEntry, build_head
@@ -24,6 +26,7 @@ from pyconsul.api.params import QueryOptions, parse_query_options
 from pyconsul.api.port import AgentPort, ServerRelay
 from pyconsul.api.reply_cache import DEFAULT_MAX_BYTES, DEFAULT_MAX_ENTRIES, ReplyCache
 from pyconsul.api.reply_key import reply_target
+from pyconsul.clock import SYSTEM_CLOCK
 from pyconsul.consensus.errors import ConsensusError
 from pyconsul.state.errors import StateError
 from pyconsul.state.watch import WatchSet
@@ -96,9 +99,12 @@ class APIContext:
         self._fast: dict[str, FastEntry] = {}
         self._fast_labels: dict[str, Any] = {}  # api.http labels of each fast-path read
         self._cache = ReplyCache(cache_size, cache_bytes, on_evict=lambda key: self._fast.pop(key, None))
+        self.acl = _acl_gate(agent)
 
     def fast_reply(self, target: bytes) -> bytes | None:
         """Full HTTP response bytes for a non-blocking hot read, or None to take the full path."""
+        if self.acl is not None:
+            return None  # with ACLs every request passes `authorize`, which the fast path skips
         start = perf_counter()
         try:
             parsed = reply_target(target.decode("ascii"))
@@ -260,6 +266,13 @@ def takes_dc(path: str) -> bool:
     return not path.startswith("/v1/agent/") and path not in _NO_DC_PATHS
 
 
+def _acl_gate(agent: AgentPort) -> ACLGate | None:
+    settings, _, _ = acl_settings(agent.config, written_paths(agent.config))
+    if not settings.enabled:
+        return None
+    return ACLGate(agent.store.acl, SYSTEM_CLOCK, settings, agent.node_name)
+
+
 def _error_response(status: int, message: str, content_type: str = "text/plain; charset=utf-8") -> web.Response:
     return web.Response(status=status, body=message.encode(), content_type=content_type.split(";")[0])
 
@@ -276,12 +289,12 @@ def authorize(ctx: APIContext, req: web.Request, q: QueryOptions) -> None:
     - `q`: the parsed `QueryOptions`; `q.token` is the request's token, read once in
       `pyconsul.api.params` from X-Consul-Token, `Authorization: Bearer …` or `?token=`.
 
-    No ACLs are enforced yet. Enforcement goes here: resolve `q.token`, check the (resource,
-    access) the route declares beside its handler in `pyconsul.api.routes`, and raise
-    HTTPError(403, "Permission denied") on a refusal. The fast path (`APIContext.fast_reply`,
-    `api/fastpath.py`) answers cached reads without this wrapper only for requests that carry
-    no token; once an anonymous token can be refused, it must step aside for those too."""
-    return None
+    With ACLs off this does nothing. With them on, `ctx.acl` (an `api.acl_gate.ACLGate`)
+    resolves `q.token` once, checks the (resource, access) the route declares in
+    `pyconsul.api.permissions`, and raises HTTPError 403 with Consul's text on a refusal; the
+    fast path steps aside entirely (`APIContext.fast_reply`)."""
+    if ctx.acl is not None:
+        ctx.acl.authorize(req, q)
 
 
 _PASS_HEADERS = ("X-Consul-Token", "Authorization", "Content-Type")

@@ -19,6 +19,7 @@ from dataclasses import dataclass
 from enum import Enum
 from typing import Any
 
+from pyconsul.acl.settings import acl_settings
 from pyconsul.config.keys import AGENT
 from pyconsul.config.runtime import RuntimeConfig
 from pyconsul.config.spec import Spec, Struct
@@ -91,6 +92,10 @@ IMPLEMENTED = frozenset({
     "verify_incoming", "verify_incoming_rpc", "verify_outgoing", "verify_server_hostname",
     "tls.defaults.verify_incoming", "tls.defaults.verify_outgoing", "tls.internal_rpc.verify_incoming",
     "tls.internal_rpc.verify_outgoing", "tls.internal_rpc.verify_server_hostname",
+    # ACL settings that take effect once acl.enabled does (itself a security key, below)
+    "acl.tokens.initial_management", "acl.tokens.master", "acl.tokens.default", "acl.tokens.dns",
+    "acl.tokens.agent_recovery", "acl.tokens.agent_master", "acl.down_policy", "acl.token_ttl",
+    "acl_token", "acl_master_token", "acl_agent_master_token", "acl_down_policy", "acl_ttl",
 })
 
 
@@ -107,7 +112,11 @@ def _when(test: Callable[[RuntimeConfig], bool], what: str) -> SecurityRule:
     return SecurityRule(lambda rc, _given: what if test(rc) else None)
 
 
-_NO_ACL = "there is no ACL system: every request is allowed, whatever its token"
+_NO_ACL = (
+    "ACL enforcement is partial: every route checks the request's token (lists the token cannot read "
+    "whole are refused rather than filtered), but there are no /v1/acl/* endpoints or `acl` CLI to "
+    "create tokens (only acl.tokens.initial_management works), and client agents send no agent token"
+)
 _TLS_BLOCK = "this tls block does not take the key (or, for grpc, there is no gRPC TLS listener)"
 
 
@@ -228,7 +237,8 @@ def review(rc: RuntimeConfig, sources: Iterable[tuple[str, Mapping[str, Any]]], 
                 refusals.append(
                     f"security key {path!r} (in {files}) is set but not enforced: {what}. Turn it off, or for "
                     f"development only allow it with {OVERRIDE_FLAG}={path}")
-    return Review(warnings, refusals)
+    _, acl_warnings, acl_errors = acl_settings(rc, given)
+    return Review(warnings + acl_warnings, refusals + acl_errors)
 
 
 def check_allowed_names(names: Iterable[str]) -> list[str]:
