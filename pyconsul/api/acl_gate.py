@@ -27,6 +27,7 @@ from pyconsul.clock import Clock
 from pyconsul.state.acl import ACLTable
 
 IDENTITY_KEY = "acl.identity"
+ACL_ROUTE = "/v1/acl/{path}"
 
 # Resources a request may touch beyond its Need's own (whole-resource checks; see module doc).
 _CATALOG = ("node", "service")
@@ -59,13 +60,19 @@ class ACLGate:
         try:
             identity = self.resolver.resolve(q.token)
         except ACLNotFound:
+            if path == ACL_ROUTE and req.match_info.get("path") == "bootstrap":
+                return None  # bootstrap needs no token; a stale one must not block it
             raise HTTPError(403, ACL_NOT_FOUND) from None
+        if path == ACL_ROUTE:
+            req[IDENTITY_KEY] = identity  # /v1/acl/* check their own needs (bootstrap, token/self)
+            return identity
         try:
             self._check(identity, need, path, req)
         except PermissionDenied as exc:
             raise HTTPError(403, str(exc)) from None
         req[IDENTITY_KEY] = identity
         return identity
+
 
     def _check(self, identity: Identity, need: Need, path: str, req: web.Request) -> None:
         check = static_check(need, req.match_info, self.node_name)

@@ -111,6 +111,6 @@ ROUTES: list[tuple[str, str, Handler]] = [
     ("GET", "/v1/internal/ui/services", ui.services),
     ("GET", "/v1/internal/ui/nodes", ui.nodes),
     ("GET", "/v1/internal/ui/node/{node}", ui.node),
-    # ACL endpoints (401 while ACLs are off)
-    *[(method, "/v1/acl/{path:.*}", acl_ep.disabled) for method in ("GET", "PUT", "POST", "DELETE")],
+    # ACL endpoints (401 while ACLs are off); each checks its own need
+    *[(method, "/v1/acl/{path:.*}", acl_ep.dispatch) for method in ("GET", "PUT", "POST", "DELETE")],
 ]
