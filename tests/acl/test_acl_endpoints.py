@@ -7,6 +7,7 @@ import json
 import re
 import urllib.request
 from collections.abc import Iterator
+from pathlib import Path
 
 import consul
 import pytest
@@ -78,3 +79,28 @@ def test_bootstrap_policy_token_flow(deny_agent: AgentProcess) -> None:
     assert _call(deny_agent, "GET", "/v1/kv/app/config?raw", app["SecretID"]) == (403, b"ACL not found")
     assert _call(deny_agent, "DELETE", f"/v1/acl/policy/{policy['ID']}", root) == (200, b"true")
     assert cli.acl.policy.read(policy["ID"]) is None
+
+
+def test_tokens_and_the_bootstrap_mark_survive_a_restart(tmp_path: Path) -> None:
+    work = tmp_path
+    conf = work / "acl.hcl"
+    conf.write_text('acl {\n enabled = true\n default_policy = "deny"\n}\n')
+    data = work / "data"
+    flags = ("-server", "-bootstrap", "-data-dir", str(data), f"-config-file={conf}",
+             "-dev-allow-unenforced=acl.enabled", "-dev-allow-unenforced=acl.default_policy")
+    first = start_agent(work, *flags, dev=False, name="acl-persist")
+    ports = {"http": first.http_port, "dns": first.dns_port, "server": first.server_port, "serf_lan": first.serf_lan_port}
+    try:
+        status, body = _call(first, "PUT", "/v1/acl/bootstrap")
+        assert status == 200, body
+        root = json.loads(body)["SecretID"]
+        assert _call(first, "PUT", "/v1/kv/kept", root, b"yes")[0] == 200
+    finally:
+        first.stop()
+    second = start_agent(work, *flags, dev=False, name="acl-persist", ports=ports)
+    try:
+        assert _call(second, "GET", "/v1/kv/kept?raw", root) == (200, b"yes")
+        assert _call(second, "GET", "/v1/kv/kept?raw")[0] == 403
+        assert _call(second, "PUT", "/v1/acl/bootstrap")[0] == 403
+    finally:
+        second.stop()
