@@ -14,6 +14,8 @@ Rules this gate keeps:
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 from aiohttp import web
 
 from pyconsul.acl.enforce import require
@@ -28,6 +30,12 @@ from pyconsul.state.acl import ACLTable
 
 IDENTITY_KEY = "acl.identity"
 ACL_ROUTE = "/v1/acl/{path}"
+# /v1/agent/token/:type → the ACLSettings field it sets (old names as Consul still takes them)
+AGENT_TOKEN_FIELDS = {
+    "default": "default", "acl_token": "default", "agent": "agent", "acl_agent_token": "agent",
+    "agent_recovery": "agent_recovery", "agent_master": "agent_recovery", "acl_agent_master_token": "agent_recovery",
+    "replication": "replication", "acl_replication_token": "replication", "dns": "dns",
+}
 
 # Resources a request may touch beyond its Need's own (whole-resource checks; see module doc).
 _CATALOG = ("node", "service")
@@ -40,8 +48,22 @@ _ALSO: dict[str, tuple[str, ...]] = {
 
 class ACLGate:
     def __init__(self, table: ACLTable, clock: Clock, settings: ACLSettings, node_name: str) -> None:
-        self.settings = settings
+        self.table = table
+        self.clock = clock
         self.node_name = node_name
+        self._use(settings)
+
+    def set_agent_token(self, kind: str, value: str) -> bool:
+        """PUT /v1/agent/token/:type: replace one of the agent's tokens in memory (not persisted)."""
+        field = AGENT_TOKEN_FIELDS.get(kind)
+        if field is None:
+            return False
+        self._use(replace(self.settings, **{field: value}))
+        return True
+
+    def _use(self, settings: ACLSettings) -> None:
+        self.settings = settings
+        node_name, table, clock = self.node_name, self.table, self.clock
         self.resolver = TokenResolver(table, clock, ResolverSettings(
             default_policy=settings.default_policy, down_policy=settings.down_policy,
             token_ttl=settings.token_ttl, default_token=settings.default,

@@ -104,3 +104,26 @@ def test_tokens_and_the_bootstrap_mark_survive_a_restart(tmp_path: Path) -> None
         assert _call(second, "PUT", "/v1/acl/bootstrap")[0] == 403
     finally:
         second.stop()
+
+
+def test_agent_default_token_serves_requests_without_a_token(tmp_path: Path) -> None:
+    root = "initial-root-secret"
+    conf = tmp_path / "acl.hcl"
+    conf.write_text(f'acl {{\n enabled = true\n default_policy = "deny"\n tokens {{ initial_management = "{root}" }}\n}}\n')
+    deny_agent = start_agent(tmp_path, f"-config-file={conf}", "-dev-allow-unenforced=acl.enabled",
+                             "-dev-allow-unenforced=acl.default_policy", name="acl-default")
+    try:
+        _default_token_flow(deny_agent, root)
+    finally:
+        deny_agent.stop()
+
+
+def _default_token_flow(deny_agent: AgentProcess, root: str) -> None:
+    _call(deny_agent, "PUT", "/v1/kv/pub/x", root, b"hello")
+    _call(deny_agent, "PUT", "/v1/acl/policy", root, {"Name": "pub", "Rules": 'key_prefix "pub/" { policy = "read" }'})
+    reader = json.loads(_call(deny_agent, "PUT", "/v1/acl/token", root, {"Policies": [{"Name": "pub"}]})[1])
+    assert _call(deny_agent, "GET", "/v1/kv/pub/x?raw")[0] == 403
+    assert _call(deny_agent, "PUT", "/v1/agent/token/default", None, {"Token": reader["SecretID"]})[0] == 403
+    assert _call(deny_agent, "PUT", "/v1/agent/token/default", root, {"Token": reader["SecretID"]}) == (200, b"")
+    assert _call(deny_agent, "GET", "/v1/kv/pub/x?raw") == (200, b"hello")
+    assert _call(deny_agent, "PUT", "/v1/agent/token/bogus", root, {"Token": "x"}) == (404, b'Token "bogus" is unknown')
