@@ -360,6 +360,8 @@ def make_dispatch(ctx: APIContext, methods: dict[str, Handler]) -> Callable[[web
                 "stale" if q.stale else "consistent" if q.consistent else "leader"
             )
         headers["Content-Type"] = reply.content_type
+        if ctx.acl is not None:
+            headers["X-Consul-Default-ACL-Policy"] = ctx.acl.settings.default_policy
         return web.Response(status=reply.status, body=reply.body, headers=headers)
 
     return dispatch

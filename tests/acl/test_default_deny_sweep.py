@@ -92,6 +92,12 @@ def test_management_token_reads_what_anonymous_cannot(deny_agent: AgentProcess) 
     assert reply == b"Permission denied: token with AccessorID '00000000-0000-0000-0000-000000000002' lacks permission 'key:read' on \"secret/k\""
 
 
+def test_default_policy_header(deny_agent: AgentProcess) -> None:
+    req = urllib.request.Request(deny_agent.base_url + "/v1/kv/secret/k", headers={"X-Consul-Token": ROOT})
+    with urllib.request.urlopen(req, timeout=10) as resp:
+        assert resp.headers["X-Consul-Default-ACL-Policy"] == "deny"
+
+
 def test_token_sources_in_consuls_order(deny_agent: AgentProcess) -> None:
     assert _call(deny_agent, "GET", f"/v1/kv/secret/k?raw&token={ROOT}", None)[0] == 200
     req = urllib.request.Request(deny_agent.base_url + "/v1/kv/secret/k?raw", headers={"Authorization": f"Bearer {ROOT}"})
