@@ -43,6 +43,8 @@ _ALSO: dict[str, tuple[str, ...]] = {
     "/v1/catalog/register": _CATALOG,
     "/v1/catalog/deregister": _CATALOG,
     "/v1/txn": ("key", "node", "service", "session"),
+    # a prepared query serves catalog data
+    **{path: _CATALOG for path in ("/v1/query", "/v1/query/{id}", "/v1/query/{id}/execute", "/v1/query/{id}/explain")},
 }
 
 

@@ -111,6 +111,16 @@ NEEDS: dict[tuple[str, str], Need] = {
     ("PUT", "/v1/snapshot"): _w("acl"),
     ("GET", "/v1/coordinate/datacenters"): NONE,
     ("GET", "/v1/coordinate/nodes"): _r("node", filtered=True),
+    ("GET", "/v1/coordinate/node/{node}"): _r("node", "{node}"),
+    ("PUT", "/v1/coordinate/update"): _w("node", IN_HANDLER),  # node:write on the body's Node
+    # prepared queries: query:read/write on the query's name, service:read on what it serves
+    ("GET", "/v1/query"): _r("query", filtered=True),
+    ("POST", "/v1/query"): _w("query", IN_HANDLER),
+    ("GET", "/v1/query/{id}"): _r("query", IN_HANDLER),
+    ("PUT", "/v1/query/{id}"): _w("query", IN_HANDLER),
+    ("DELETE", "/v1/query/{id}"): _w("query", IN_HANDLER),
+    ("GET", "/v1/query/{id}/execute"): _r("query", IN_HANDLER),
+    ("GET", "/v1/query/{id}/explain"): _r("query", IN_HANDLER),
     ("GET", "/v1/internal/ui/services"): _r("service", filtered=True),
     ("GET", "/v1/internal/ui/nodes"): _r("node", filtered=True),
     ("GET", "/v1/internal/ui/node/{node}"): _r("node", "{node}", filtered=True),
