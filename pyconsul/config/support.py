@@ -115,7 +115,7 @@ def _when(test: Callable[[RuntimeConfig], bool], what: str) -> SecurityRule:
 _NO_ACL = (
     "ACL enforcement is partial: every route checks the request's token (lists the token cannot read "
     "whole are refused rather than filtered) and bootstrap, token and policy endpoints work, but "
-    "roles, auth methods, the `acl` CLI and agent tokens are missing and client agents send no agent token"
+    "roles, auth methods and most of the `acl` CLI are missing and client agents send no agent token"
 )
 _TLS_BLOCK = "this tls block does not take the key (or, for grpc, there is no gRPC TLS listener)"
 
