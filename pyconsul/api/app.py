@@ -235,6 +235,21 @@ def cache_key(req: web.Request) -> str | None:
     return None if parsed is None else parsed.key
 
 
+async def _expect_continue(request: web.Request) -> None:
+    """`Expect: 100-continue`, answered as aiohttp does, except that a client already gone (the
+    interim line cannot be written) is not a server error: the request goes on and its reply,
+    if the connection still takes one, is the real answer."""
+    expect = request.headers.get("EXPECT", "")
+    if request.version != (1, 1):
+        return
+    if expect.lower() != "100-continue":
+        raise web.HTTPExpectationFailed(text=f"Unknown Expect: {expect}")
+    try:
+        await request.writer.write(b"HTTP/1.1 100 Continue\r\n\r\n")
+    except ConnectionError:
+        pass
+
+
 def apply_filter(expr: str, value: Any, path: str = "") -> Any:
     """Keep the elements of a reply that match a ?filter expression, validated against the
     endpoint's element type as Consul does (`path` selects it)."""
@@ -384,9 +399,10 @@ def build_app(agent: AgentPort) -> web.Application:
     for method, path, handler in ROUTES:
         by_path.setdefault(path, {})[method] = handler
     for path, methods in by_path.items():
-        app.router.add_route("*", path, timed_route(path, make_dispatch(ctx, methods)))
+        app.router.add_route("*", path, timed_route(path, make_dispatch(ctx, methods)),
+                             expect_handler=_expect_continue)
     from pyconsul.ui import add_ui_routes, options_from_config
 
     add_ui_routes(app, options_from_config(agent.config))
-    app.router.add_route("*", "/{tail:.*}", _not_found)
+    app.router.add_route("*", "/{tail:.*}", _not_found, expect_handler=_expect_continue)
     return app
