@@ -63,6 +63,9 @@ IMPLEMENTED = frozenset({
     "ports.http", "ports.https", "ports.serf_lan", "ports.server", "gossip_lan.gossip_nodes",
     "gossip_lan.gossip_interval", "gossip_lan.probe_interval", "gossip_lan.probe_timeout",
     "gossip_lan.retransmit_mult", "gossip_lan.suspicion_mult", "encrypt",
+    # off, gossip also takes (incoming) or sends (outgoing) plaintext: turning encryption on in a
+    # running cluster; the keyring file keeps keys installed at run time
+    "encrypt_verify_incoming", "encrypt_verify_outgoing", "disable_keyring_file",
     # joining and leaving
     "start_join", "retry_join", "retry_interval", "rejoin_after_leave", "leave_on_terminate",
     "skip_leave_on_interrupt", "reconnect_timeout",
@@ -127,22 +130,6 @@ def _tls_rule(block: str, key: str) -> SecurityRule:
     return SecurityRule(unenforced)
 
 
-def _gossip_rule(key: str) -> SecurityRule:
-    # With `encrypt` set every gossip packet is sealed and opened with the keyring (plaintext is
-    # dropped), so true is enforced; written without a key it asks for verification of nothing.
-    def unenforced(rc: RuntimeConfig, given: frozenset[str]) -> str | None:
-        if key in given and getattr(rc, key) and not rc.encrypt:
-            return "gossip is not encrypted (no encrypt key), so nothing is verified"
-        return None
-
-    def inert(rc: RuntimeConfig) -> str | None:
-        if not getattr(rc, key):
-            return "turning verification off is not implemented: with encrypt set, gossip is verified both ways"
-        return None
-
-    return SecurityRule(unenforced, inert)
-
-
 SECURITY_RULES: dict[str, SecurityRule] = {
     "acl.enabled": _when(lambda rc: rc.acl.enabled, _NO_ACL),
     "acl.default_policy": _when(lambda rc: rc.acl.default_policy not in ("", "allow"), _NO_ACL),
@@ -155,8 +142,6 @@ SECURITY_RULES: dict[str, SecurityRule] = {
                            ("grpc", "verify_incoming"), ("grpc", "verify_outgoing"),
                            ("grpc", "verify_server_hostname"))
     },
-    "encrypt_verify_incoming": _gossip_rule("encrypt_verify_incoming"),
-    "encrypt_verify_outgoing": _gossip_rule("encrypt_verify_outgoing"),
     "auto_encrypt.tls": _when(
         lambda rc: rc.auto_encrypt.tls, "the client does not fetch certificates from the servers; RPC stays plaintext"),
     "auto_encrypt.allow_tls": _when(
