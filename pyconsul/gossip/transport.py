@@ -205,6 +205,8 @@ class GossipTransport:
             reply = self._on_stream((peer[0], peer[1]), request)
             writer.write(self._frame(reply))
             await writer.drain()
+        except DecryptError as exc:  # a member on another key: worth an operator's attention
+            self.warn_throttled(peer[0], "gossip: dropped stream from %s:%d: %s", peer[0], peer[1], exc)
         except (OSError, asyncio.IncompleteReadError, TimeoutError, ValueError, ssl.SSLError) as exc:
             log.debug("gossip: tcp exchange with %s failed: %s", peer, exc)
         finally:
