@@ -1,5 +1,5 @@
 """Default-mode reads are answered from a server's own state only after Raft's barrier holds
-there (lease, an entry of its term committed, all committed applied), not merely while the
+there (lease, an entry of its own term applied), not merely while the
 server believes it leads: a leader cut off from the others stops serving them."""
 
 from __future__ import annotations
