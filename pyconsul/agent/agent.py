@@ -39,6 +39,7 @@ from pyconsul.consensus.remote import Forwarder, RemoteConsensus
 from pyconsul.coordinate.updater import run_updates
 from pyconsul.fsm import commands as c
 from pyconsul.fsm.machine import StateMachine
+from pyconsul.gossip.keyring_query import NOT_ENABLED, NodeAnswer, PoolResult, tally
 from pyconsul.logs import BROADCASTER
 from pyconsul.logs import set_level as set_log_level
 from pyconsul.sdnotify import notify
@@ -462,6 +463,12 @@ class Agent:
 
     def log_stream(self, level: str, as_json: bool = False) -> AsyncIterator[str]:
         return BROADCASTER.stream(level, as_json)
+
+    async def keyring_operation(self, op: str, key: str = "") -> list[PoolResult]:
+        if self.membership is None:
+            return [tally(False, self.config.datacenter, {self.node_name: NodeAnswer(error=NOT_ENABLED)})]
+        result: list[PoolResult] = await self.membership.keyring_ops.run(op, key)
+        return result
 
     # ------------------------------------------------------------------ documents
     def self_member(self) -> dict[str, Any]:

@@ -5,6 +5,7 @@ TLS context), the server port shared by forwarded HTTP and Raft, and DNS. Each t
 from __future__ import annotations
 
 import asyncio
+import logging
 import ssl
 from typing import TYPE_CHECKING, Any
 
@@ -13,6 +14,7 @@ from aiohttp import web
 from pyconsul.agent.forward_gate import ForwardedRoutes
 from pyconsul.agent.server_port import ServerPort
 from pyconsul.api.app import build_app
+from pyconsul.api.conn_limits import ConnLimiter, HTTPLimits
 from pyconsul.api.fastpath import FastPathProtocol
 from pyconsul.api.routes import ROUTES
 from pyconsul.dns.server import start_client_dns_server, start_dns_server
@@ -22,33 +24,62 @@ if TYPE_CHECKING:
     from pyconsul.agent.agent import Agent
 
 
+class _ClientErrorLog(logging.LoggerAdapter):  # type: ignore[type-arg]
+    """aiohttp's protocol logs a request it could not parse, or a client that went away, with
+    `exception()` (ERROR and a stack). Those are the client's doing — answered 400 or moot — so,
+    as Go's server does, they are not errors of the agent: debug lines without the stack."""
+
+    def exception(self, msg: object, *args: object, exc_info: object = True, **kwargs: object) -> None:
+        exc = exc_info if isinstance(exc_info, BaseException) else None
+        text = str(msg) % args if args else str(msg)
+        self.debug("%s: %s", text, f"{type(exc).__name__}: {exc}" if exc is not None else "")
+
+
+_AIOHTTP_LOG = _ClientErrorLog(logging.getLogger("pyconsul.http"), {})
+
+
 async def start_http(agent: Agent) -> web.AppRunner:
     cfg = agent.config
     app = build_app(agent)
-    # Parked blocking queries must not hold up shutdown.
-    runner = web.AppRunner(app, access_log=None, handle_signals=False, shutdown_timeout=0.5)
+    limits = http_limits(agent)
+    # Parked blocking queries must not hold up shutdown; aiohttp's keep-alive timer is the idle
+    # timeout once a connection has left the fast path.
+    runner = web.AppRunner(app, access_log=None, handle_signals=False, shutdown_timeout=0.5,
+                           keepalive_timeout=limits.idle_timeout, logger=_AIOHTTP_LOG)
     await runner.setup()
+    # One count per client address across the HTTP and HTTPS listeners, as in Consul.
+    limiter = ConnLimiter(cfg.limits.http_max_conns_per_client)
     if cfg.ports.http >= 0:
         for host in cfg.addr_for("http").split():
-            await listen(agent, app, runner, host, cfg.ports.http, None)
+            await listen(agent, app, runner, host, cfg.ports.http, None, limiter)
     if cfg.ports.https > 0 and agent.http_ssl is not None:
         for host in cfg.addr_for("https").split():
-            await listen(agent, app, runner, host, cfg.ports.https, agent.http_ssl)
+            await listen(agent, app, runner, host, cfg.ports.https, agent.http_ssl, limiter)
     await start_server_port(agent, app, runner)
     return runner
 
 
+def http_limits(agent: Agent) -> HTTPLimits:
+    hc = agent.config.http_config
+    return HTTPLimits(read_header_timeout=hc.read_header_timeout, idle_timeout=hc.idle_timeout)
+
+
 async def listen(
-    agent: Agent, app: web.Application, runner: web.AppRunner, host: str, port: int, ssl_ctx: ssl.SSLContext | None
+    agent: Agent, app: web.Application, runner: web.AppRunner, host: str, port: int,
+    ssl_ctx: ssl.SSLContext | None, limiter: ConnLimiter | None = None,
 ) -> None:
     """Serve the API on host:port: connections start on the fast path for hot cached reads
     and are handed to aiohttp for everything else."""
     ctx = app["ctx"]
     slow = runner.server
     assert slow is not None
+    limits = http_limits(agent)
     loop = asyncio.get_running_loop()
-    server = await loop.create_server(lambda: FastPathProtocol(ctx, slow), host, port, ssl=ssl_ctx,
-                                      reuse_address=True)
+    extra: dict[str, Any] = {}
+    if ssl_ctx is not None:
+        extra["ssl_handshake_timeout"] = agent.config.limits.https_handshake_timeout
+    server = await loop.create_server(lambda: FastPathProtocol(ctx, slow, limits, limiter), host, port,
+                                      ssl=ssl_ctx, reuse_address=True, **extra)
     agent._servers.append(server)
 
 
@@ -84,4 +115,4 @@ async def start_dns(agent: Agent) -> Any:
         return await start_client_dns_server(agent.config, agent.forwarder.request)
     store = agent.store
     queries = QueryRunner(store.queries, store.catalog, store.coordinates, agent.node_name, agent.config.datacenter)
-    return await start_dns_server(agent.config, store.catalog, queries)
+    return await start_dns_server(agent.config, store.catalog, queries, acl=store.acl)

@@ -13,7 +13,7 @@ from aiohttp import web
 
 from pyconsul import CONSUL_COMPAT_VERSION
 from pyconsul.api.agent_ep import agent_check, agent_service
-from pyconsul.api.app import APIContext, Reply, dumps, text_reply
+from pyconsul.api.app import APIContext, Reply, dumps, read_json, text_reply
 from pyconsul.api.errors import HTTPError
 from pyconsul.api.params import QueryOptions
 from pyconsul.maintenance import SERVICE_MAINT_PREFIX
@@ -27,8 +27,17 @@ BUILD_DATE = "2026-11-22T00:00:00Z"
 
 
 async def token(ctx: APIContext, req: web.Request, q: QueryOptions) -> Reply:
-    """PUT /v1/agent/token/:type — tokens only exist where ACLs do (issue 15)."""
-    raise HTTPError(401, "ACL support disabled")
+    """PUT /v1/agent/token/:type with {"Token": …}: 401 without ACLs; acl:write is checked by the
+    route's declared need. The token is kept in memory (enable_token_persistence is not served)."""
+    if ctx.acl is None:
+        raise HTTPError(401, "ACL support disabled")
+    body = await read_json(req)
+    if not isinstance(body, dict) or not isinstance(body.get("Token", ""), str):
+        raise HTTPError(400, "Request decode failed: expected {\"Token\": \"...\"}")
+    kind = req.match_info["type"]
+    if not ctx.acl.set_agent_token(kind, body.get("Token", "")):
+        raise HTTPError(404, f'Token "{kind}" is unknown')
+    return Reply(b"", 200)
 
 
 async def version(ctx: APIContext, req: web.Request, q: QueryOptions) -> Reply:

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import json
 import logging
-from collections import OrderedDict
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from time import perf_counter
@@ -18,11 +17,16 @@ from typing import Any
 
 from aiohttp import web
 
+from pyconsul.acl.settings import acl_settings, written_paths
+from pyconsul.api.acl_gate import ACLGate
 from pyconsul.api.blocking import blocking_query
 from pyconsul.api.errors import HTTPError
-from pyconsul.api.fastpath import DATE, FastEntry, build_head, split_target
+from pyconsul.api.fastpath import DATE, FastEntry, build_head
 from pyconsul.api.params import QueryOptions, parse_query_options
 from pyconsul.api.port import AgentPort, ServerRelay
+from pyconsul.api.reply_cache import DEFAULT_MAX_BYTES, DEFAULT_MAX_ENTRIES, ReplyCache
+from pyconsul.api.reply_key import reply_target
+from pyconsul.clock import SYSTEM_CLOCK
 from pyconsul.consensus.errors import ConsensusError
 from pyconsul.state.errors import StateError
 from pyconsul.state.watch import WatchSet
@@ -84,43 +88,58 @@ class APIContext:
     """What handlers may touch: the agent through its port (store, consensus, local state, agent
     operations) and the reply cache."""
 
-    def __init__(self, agent: AgentPort, cache_size: int = 4096) -> None:
+    def __init__(self, agent: AgentPort, cache_size: int = DEFAULT_MAX_ENTRIES,
+                 cache_bytes: int = DEFAULT_MAX_BYTES) -> None:
         self.agent = agent
         self.store = agent.store
-        self._cache: OrderedDict[str, tuple[int, bytes]] = OrderedDict()
         self._cache_size = cache_size
-        # Reads whose index can be peeked, and their prebuilt fast-path replies.
+        # Reads whose index can be peeked, and their prebuilt fast-path replies (which share the
+        # cached body, so they leave with it).
         self._fast_peeks: dict[str, Callable[[], int]] = {}
         self._fast: dict[str, FastEntry] = {}
         self._fast_labels: dict[str, Any] = {}  # api.http labels of each fast-path read
+        self._cache = ReplyCache(cache_size, cache_bytes, on_evict=lambda key: self._fast.pop(key, None))
+        self.acl = _acl_gate(agent)
 
     def fast_reply(self, target: bytes) -> bytes | None:
         """Full HTTP response bytes for a non-blocking hot read, or None to take the full path."""
+        if self.acl is not None:
+            return None  # with ACLs every request passes `authorize`, which the fast path skips
         start = perf_counter()
-        parsed = split_target(target)
-        if parsed is None:
+        try:
+            parsed = reply_target(target.decode("ascii"))
+        except UnicodeDecodeError:
             return None
-        key, index, _ = parsed
+        if parsed is None or parsed.consistent:
+            return None
+        key, index, stale = parsed.key, parsed.index, parsed.stale
         peek = self._fast_peeks.get(key)
         if peek is None:
             return None
         idx = max(peek(), 1)
         if idx == index:
             return None  # the caller wants to block
+        if stale:  # any server answers from its own state, labelled with what it knows
+            hit = self._cache.get(key)
+            if hit is None or hit[0] != idx:
+                return None
+            st = self.agent.consensus.leader_status()
+            head, tail = build_head(idx, len(hit[1]), st.known_leader, st.last_contact_ms, JSON_CT, "stale")
+            return head + DATE.get() + tail + hit[1]
         entry = self._fast.get(key)
         if entry is None or entry[0] != idx:
             hit = self._cache.get(key)
             if hit is None or hit[0] != idx:
                 return None
             st = self.agent.consensus.leader_status()
-            if not st.is_leader:
-                return None  # followers answer default-mode reads through the full path
+            if not st.leader_reads:
+                return None  # followers, and a leader before its barrier, take the full path
             head, tail = build_head(idx, len(hit[1]), st.known_leader, st.last_contact_ms, JSON_CT)
             entry = (idx, head, tail, hit[1])
             if len(self._fast) >= self._cache_size:
                 self._fast.clear()
             self._fast[key] = entry
-        elif not self.agent.consensus.leader_status().is_leader:
+        elif not self.agent.consensus.leader_status().leader_reads:
             return None
         METRICS.add_sample("api.http", (perf_counter() - start) * 1000.0, self._fast_labels.get(key, ()))
         METRICS.incr_counter("rpc.request")
@@ -139,8 +158,8 @@ class APIContext:
         if q.stale:
             return
         consensus = self.agent.consensus
-        if not q.consistent and consensus.leader_status().is_leader:
-            return
+        if not q.consistent and consensus.leader_status().leader_reads:
+            return  # the leader's barrier holds without a round trip
         await consensus.barrier(q.consistent)
 
     async def blocking(
@@ -164,6 +183,14 @@ class APIContext:
         (or is behind) and the cached bytes are for that index, they are sent as they are.
         """
         key = cache_key(req)
+        if key is None:  # a target the cache does not key: answer it afresh
+            await self.read_barrier(q)
+            idx, value = await blocking_query(self.store.watches, run, q.index, q.wait)
+            if shape is not None:
+                value = shape(value)
+            if q.filter and filterable:
+                value = apply_filter(q.filter, value, req.path)
+            return Reply(dumps(value, q.pretty), index=idx)
         if peek is not None and key not in self._fast_peeks:
             if len(self._fast_peeks) >= self._cache_size:
                 self._fast_peeks.clear()
@@ -190,31 +217,37 @@ class APIContext:
             return Reply(value.body, index=idx)
         hit = self._cache.get(key)
         if hit is not None and hit[0] == idx:
-            self._cache.move_to_end(key)
+            self._cache.touch(key)
             return Reply(hit[1], index=idx)
         if shape is not None:
             value = shape(value)
         if q.filter and filterable:
             value = apply_filter(q.filter, value, req.path)
         body = dumps(value, q.pretty)
-        self._cache[key] = (idx, body)
-        if len(self._cache) > self._cache_size:
-            self._cache.popitem(last=False)
+        self._cache.put(key, idx, body)
         return Reply(body, index=idx)
 
 
-_VOLATILE = ("index", "wait", "hash", "stale", "consistent", "cached")
+def cache_key(req: web.Request) -> str | None:
+    """The request's identity for the reply cache (see reply_key: the fast path uses the same
+    rule on the same text), or None when the target is not cached."""
+    parsed = reply_target(req.raw_path)
+    return None if parsed is None else parsed.key
 
 
-def cache_key(req: web.Request) -> str:
-    """The request's identity for the reply cache: path and query, less the blocking options."""
-    qs = req.query_string
-    if not qs:
-        return req.path
-    if not any(v in qs for v in _VOLATILE):
-        return req.path + "?" + qs
-    parts = [p for p in qs.split("&") if p.split("=", 1)[0] not in _VOLATILE]
-    return req.path + "?" + "&".join(parts)
+async def _expect_continue(request: web.Request) -> None:
+    """`Expect: 100-continue`, answered as aiohttp does, except that a client already gone (the
+    interim line cannot be written) is not a server error: the request goes on and its reply,
+    if the connection still takes one, is the real answer."""
+    expect = request.headers.get("EXPECT", "")
+    if request.version != (1, 1):
+        return
+    if expect.lower() != "100-continue":
+        raise web.HTTPExpectationFailed(text=f"Unknown Expect: {expect}")
+    try:
+        await request.writer.write(b"HTTP/1.1 100 Continue\r\n\r\n")
+    except ConnectionError:
+        pass
 
 
 def apply_filter(expr: str, value: Any, path: str = "") -> Any:
@@ -228,6 +261,8 @@ def apply_filter(expr: str, value: Any, path: str = "") -> Any:
         pred = compile_filter(expr, schema)
     except FilterError as exc:
         raise HTTPError(400, str(exc)) from None
+    if value is None:  # nothing found (the handler answers 404); nothing to filter
+        return None
     try:
         if isinstance(value, dict):
             return {k: v for k, v in value.items() if pred(v)}
@@ -246,6 +281,13 @@ def takes_dc(path: str) -> bool:
     return not path.startswith("/v1/agent/") and path not in _NO_DC_PATHS
 
 
+def _acl_gate(agent: AgentPort) -> ACLGate | None:
+    settings, _, _ = acl_settings(agent.config, written_paths(agent.config))
+    if not settings.enabled:
+        return None
+    return ACLGate(agent.store.acl, SYSTEM_CLOCK, settings, agent.node_name)
+
+
 def _error_response(status: int, message: str, content_type: str = "text/plain; charset=utf-8") -> web.Response:
     return web.Response(status=status, body=message.encode(), content_type=content_type.split(";")[0])
 
@@ -262,12 +304,12 @@ def authorize(ctx: APIContext, req: web.Request, q: QueryOptions) -> None:
     - `q`: the parsed `QueryOptions`; `q.token` is the request's token, read once in
       `pyconsul.api.params` from X-Consul-Token, `Authorization: Bearer …` or `?token=`.
 
-    No ACLs are enforced yet. Enforcement goes here: resolve `q.token`, check the (resource,
-    access) the route declares beside its handler in `pyconsul.api.routes`, and raise
-    HTTPError(403, "Permission denied") on a refusal. The fast path (`APIContext.fast_reply`,
-    `api/fastpath.py`) answers cached reads without this wrapper only for requests that carry
-    no token; once an anonymous token can be refused, it must step aside for those too."""
-    return None
+    With ACLs off this does nothing. With them on, `ctx.acl` (an `api.acl_gate.ACLGate`)
+    resolves `q.token` once, checks the (resource, access) the route declares in
+    `pyconsul.api.permissions`, and raises HTTPError 403 with Consul's text on a refusal; the
+    fast path steps aside entirely (`APIContext.fast_reply`)."""
+    if ctx.acl is not None:
+        ctx.acl.authorize(req, q)
 
 
 _PASS_HEADERS = ("X-Consul-Token", "Authorization", "Content-Type")
@@ -313,6 +355,11 @@ def make_dispatch(ctx: APIContext, methods: dict[str, Handler]) -> Callable[[web
             return _error_response(400, str(exc))
         except web.HTTPException:
             raise
+        except ConnectionResetError:
+            # The client went away mid-request (say, while its body was read): nothing to
+            # answer and no fault of the agent.
+            log.debug("client went away", extra={"method": req.method, "path": req.path})
+            raise
         except Exception:
             log.exception("request failed", extra={"method": req.method, "path": req.path})
             return _error_response(500, "Internal error; see the agent log")
@@ -328,6 +375,8 @@ def make_dispatch(ctx: APIContext, methods: dict[str, Handler]) -> Callable[[web
                 "stale" if q.stale else "consistent" if q.consistent else "leader"
             )
         headers["Content-Type"] = reply.content_type
+        if ctx.acl is not None:
+            headers["X-Consul-Default-ACL-Policy"] = ctx.acl.settings.default_policy
         return web.Response(status=reply.status, body=reply.body, headers=headers)
 
     return dispatch
@@ -350,9 +399,10 @@ def build_app(agent: AgentPort) -> web.Application:
     for method, path, handler in ROUTES:
         by_path.setdefault(path, {})[method] = handler
     for path, methods in by_path.items():
-        app.router.add_route("*", path, timed_route(path, make_dispatch(ctx, methods)))
+        app.router.add_route("*", path, timed_route(path, make_dispatch(ctx, methods)),
+                             expect_handler=_expect_continue)
     from pyconsul.ui import add_ui_routes, options_from_config
 
     add_ui_routes(app, options_from_config(agent.config))
-    app.router.add_route("*", "/{tail:.*}", _not_found)
+    app.router.add_route("*", "/{tail:.*}", _not_found, expect_handler=_expect_continue)
     return app

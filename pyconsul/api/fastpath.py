@@ -16,11 +16,13 @@ from typing import TYPE_CHECKING
 
 import httptools
 
+from pyconsul.api.conn_limits import TOO_MANY_CONNS, ConnLimiter, HeaderWatch, HTTPLimits
+
 if TYPE_CHECKING:
     from pyconsul.api.app import APIContext
 
-_VOLATILE = (b"index", b"wait", b"hash", b"stale", b"cached")
 _MAX_HEAD = 8192
+DEFAULT_LIMITS = HTTPLimits()
 
 
 class _DateHeader:
@@ -41,47 +43,68 @@ class _DateHeader:
 DATE = _DateHeader()
 
 
-def split_target(target: bytes) -> tuple[str, int, bool] | None:
-    """(cache key, ?index value, eligible) for a request target, mirroring app.cache_key."""
-    path, _, qs = target.partition(b"?")
-    if b"%" in path:
-        return None  # let aiohttp do percent-decoding
-    index = 0
-    if not qs:
-        return path.decode("latin-1"), 0, True
-    kept = []
-    for part in qs.split(b"&"):
-        name, _, value = part.partition(b"=")
-        if name == b"consistent" or name == b"filter" and b"%" in value:
-            return None
-        if name == b"index":
-            try:
-                index = int(value)
-            except ValueError:
-                return None
-            continue
-        if name in _VOLATILE:
-            continue
-        kept.append(part)
-    key = path.decode("latin-1") + ("?" + b"&".join(kept).decode("latin-1") if kept else "")
-    return key, index, True
-
-
 class FastPathProtocol(asyncio.Protocol):
-    __slots__ = ("ctx", "make_slow", "transport", "buf", "_url", "_token")
+    """Serves hot cached reads itself and hands anything else to aiohttp's protocol, staying in
+    front of it (forwarding every event) so the connection's limits hold for its whole life:
+    the header timeout on every request, the idle timeout between fast-path replies (aiohttp's
+    keep-alive timer takes over after a hand-off), and the per-client cap until it closes."""
 
-    def __init__(self, ctx: APIContext, make_slow: Callable[[], asyncio.Protocol]) -> None:
+    __slots__ = ("ctx", "make_slow", "transport", "buf", "_url", "_token", "_parser", "_keep_alive",
+                 "_limits", "_limiter", "_ip", "_timer", "_slow", "_watch")
+
+    def __init__(self, ctx: APIContext, make_slow: Callable[[], asyncio.Protocol],
+                 limits: HTTPLimits = DEFAULT_LIMITS, limiter: ConnLimiter | None = None) -> None:
         self.ctx = ctx
         self.make_slow = make_slow
         self.transport: asyncio.Transport | None = None
         self.buf = b""
         self._url = b""
         self._token = False
+        self._parser: httptools.HttpRequestParser | None = None
+        self._keep_alive = True
+        self._limits = limits
+        self._limiter = limiter
+        self._ip: str | None = None
+        self._timer: asyncio.TimerHandle | None = None
+        self._slow: asyncio.Protocol | None = None
+        self._watch: HeaderWatch | None = None
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         self.transport = transport  # type: ignore[assignment]
+        if self._limiter is not None:
+            peer = transport.get_extra_info("peername")
+            ip = peer[0] if isinstance(peer, tuple) and peer else None
+            if ip is not None:
+                if not self._limiter.acquire(ip):
+                    self.transport.write(TOO_MANY_CONNS)
+                    self.transport.close()
+                    return
+                self._ip = ip
+        self._arm(self._limits.read_header_timeout)
+
+    def _arm(self, seconds: float) -> None:
+        if self._timer is not None:
+            self._timer.cancel()
+        self._timer = asyncio.get_running_loop().call_later(seconds, self._timed_out)
+
+    def _disarm(self) -> None:
+        if self._timer is not None:
+            self._timer.cancel()
+            self._timer = None
+
+    def _timed_out(self) -> None:
+        self._timer = None
+        if self.transport is not None:
+            self.transport.close()
 
     def data_received(self, data: bytes) -> None:
+        if self._slow is not None:
+            if self._watch is not None:
+                self._watch.feed(data)
+            self._slow.data_received(data)
+            return
+        if not self.buf:
+            self._arm(self._limits.read_header_timeout)  # a request begins (or idle ends)
         buf = self.buf + data if self.buf else data
         end = buf.find(b"\r\n\r\n")
         if end < 0:
@@ -96,7 +119,8 @@ class FastPathProtocol(asyncio.Protocol):
             return
         self._url = b""
         self._token = False
-        parser = httptools.HttpRequestParser(self)
+        parser = self._parser = httptools.HttpRequestParser(self)
+        self._keep_alive = True
         try:
             parser.feed_data(buf)
         except httptools.HttpParserError:
@@ -108,8 +132,11 @@ class FastPathProtocol(asyncio.Protocol):
             return
         assert self.transport is not None
         self.transport.write(reply)
-        if not parser.should_keep_alive():
+        if not self._keep_alive:
+            self._disarm()
             self.transport.close()
+        else:
+            self._arm(self._limits.idle_timeout)
 
     # httptools callbacks
     def on_url(self, url: bytes) -> None:
@@ -120,26 +147,52 @@ class FastPathProtocol(asyncio.Protocol):
         if lname in (b"x-consul-token", b"authorization", b"content-length", b"transfer-encoding"):
             self._token = True  # tokens (ACLs) and bodies take the full path
 
+    def on_headers_complete(self) -> None:
+        # Read here: once the message is complete the parser has reset for the next one and
+        # reports keep-alive whatever `Connection: close` said.
+        assert self._parser is not None
+        self._keep_alive = self._parser.should_keep_alive()
+
     def _hand_off(self, buf: bytes) -> None:
-        proto = self.make_slow()
+        self._disarm()
+        proto = self._slow = self.make_slow()
         assert self.transport is not None
-        self.transport.set_protocol(proto)
+        self._watch = HeaderWatch(self._limits.read_header_timeout, self._timed_out)
         proto.connection_made(self.transport)
         if buf:
+            self._watch.feed(buf)
             proto.data_received(buf)
 
+    def pause_writing(self) -> None:
+        if self._slow is not None:
+            self._slow.pause_writing()
+
+    def resume_writing(self) -> None:
+        if self._slow is not None:
+            self._slow.resume_writing()
+
     def eof_received(self) -> bool | None:
-        return None
+        return self._slow.eof_received() if self._slow is not None else None
 
     def connection_lost(self, exc: Exception | None) -> None:
+        self._disarm()
+        if self._watch is not None:
+            self._watch.cancel()
+        if self._ip is not None and self._limiter is not None:
+            self._limiter.release(self._ip)
+            self._ip = None
         self.transport = None
+        if self._slow is not None:
+            self._slow.connection_lost(exc)
 
 
-def build_head(index: int, body_len: int, known_leader: bool, last_contact: int, content_type: str) -> tuple[bytes, bytes]:
+def build_head(index: int, body_len: int, known_leader: bool, last_contact: int, content_type: str,
+               consistency: str = "leader") -> tuple[bytes, bytes]:
     """Header bytes before and after the Date line, for one cached reply."""
     head = (
         b"HTTP/1.1 200 OK\r\nContent-Type: " + content_type.encode()
-        + b"\r\nX-Consul-Effective-Consistency: leader\r\nX-Consul-Index: " + str(index).encode()
+        + b"\r\nX-Consul-Effective-Consistency: " + consistency.encode()
+        + b"\r\nX-Consul-Index: " + str(index).encode()
         + b"\r\nX-Consul-KnownLeader: " + (b"true" if known_leader else b"false")
         + b"\r\nX-Consul-LastContact: " + str(last_contact).encode() + b"\r\n"
     )

@@ -15,6 +15,15 @@ def _key(req: web.Request) -> str:
     return req.match_info.get("key", "")
 
 
+
+def _cas_index(req: web.Request) -> int:
+    """?cas= as Consul reads it, an unsigned 64-bit index; anything else is the client's error
+    (a larger number would not even encode into the Raft command)."""
+    cas = query_int(req, "cas", what="cas")
+    if not 0 <= cas < 2**64:
+        raise HTTPError(400, f"Invalid cas: {req.rel_url.query.get('cas')!r}")
+    return cas
+
 async def get(ctx: APIContext, req: web.Request, q: QueryOptions) -> Reply:
     key = _key(req)
     store = ctx.store
@@ -64,7 +73,7 @@ async def put(ctx: APIContext, req: web.Request, q: QueryOptions) -> Reply:
     elif "release" in query:
         cmd = c.KVOp(verb="unlock", key=key, value=value, flags=flags, session=query["release"])
     elif "cas" in query:
-        cmd = c.KVOp(verb="cas", key=key, value=value, flags=flags, index=query_int(req, "cas", what="cas"))
+        cmd = c.KVOp(verb="cas", key=key, value=value, flags=flags, index=_cas_index(req))
     else:
         cmd = c.KVOp(verb="set", key=key, value=value, flags=flags)
     result = await ctx.write(cmd)
@@ -80,7 +89,7 @@ async def delete(ctx: APIContext, req: web.Request, q: QueryOptions) -> Reply:
         if not key:
             raise HTTPError(400, "Missing key name")
         if "cas" in query:
-            cmd = c.KVOp(verb="delete-cas", key=key, index=query_int(req, "cas", what="cas"))
+            cmd = c.KVOp(verb="delete-cas", key=key, index=_cas_index(req))
         else:
             cmd = c.KVOp(verb="delete", key=key)
     result = await ctx.write(cmd)

@@ -1,5 +1,5 @@
-"""/v1/operator/autopilot/*, /v1/operator/raft/transfer-leader, /v1/operator/usage and
-/v1/operator/keyring, in Consul's shapes and with its errors.
+"""/v1/operator/autopilot/*, /v1/operator/raft/transfer-leader and /v1/operator/usage, in Consul's
+shapes and with its errors (/v1/operator/keyring is `pyconsul.api.keyring`).
 
 The autopilot configuration is replicated state (an FSM command); health and state are derived
 from the Raft configuration this server sees, so they need no state of their own.
@@ -224,17 +224,3 @@ async def usage(ctx: APIContext, req: web.Request, q: QueryOptions) -> Reply:
         "NotModified": False, "Backend": 0, "ResultsFilteredByACLs": False,
     }
     return Reply(dumps(body, q.pretty), index=idx)
-
-
-async def keyring(ctx: APIContext, req: web.Request, q: QueryOptions) -> Reply:
-    """List (GET) or change the gossip keyring: only where gossip encryption is on."""
-    key = ctx.agent.config.encrypt
-    if not key:
-        raise HTTPError(500, "Keyring is empty (encryption not enabled)")
-    if req.method != "GET":
-        raise HTTPError(500, "keyring changes are not supported by this agent; restart with a new encrypt key")
-    dc = ctx.agent.config.datacenter
-    members = len(ctx.agent.members_json())
-    pools = [{"WAN": wan, "Datacenter": dc, "Segment": "", "Partition": "", "Keys": {key: members},
-              "PrimaryKeys": {key: members}, "Messages": {}, "NumNodes": members} for wan in (True, False)]
-    return json_reply(pools, q=q)

@@ -62,13 +62,24 @@ def parse_query_options(req: web.Request) -> QueryOptions:
     opts.hash = q.get("hash", "")
     opts.peer = q.get("peer", "")
     opts.pretty = _flag(q, "pretty")
-    token = req.headers.get("X-Consul-Token", "")
-    if not token:
-        auth = req.headers.get("Authorization", "")
-        if auth.lower().startswith("bearer "):
-            token = auth[7:].strip()
-    opts.token = token or q.get("token", "")
+    opts.token = request_token(req)
     return opts
+
+
+def request_token(req: web.Request) -> str:
+    """Consul's order: `?token=`, then X-Consul-Token, then `Authorization: Bearer <token>` (the
+    scheme in any case; only the first word after it)."""
+    token = req.rel_url.query.get("token", "")
+    if token:
+        return token
+    token = req.headers.get("X-Consul-Token", "")
+    if token:
+        return token
+    scheme, _, rest = req.headers.get("Authorization", "").strip().partition(" ")
+    if scheme.lower() == "bearer":
+        words = rest.split()
+        return words[0] if words else ""
+    return ""
 
 
 _TRUE = ("", "true", "1", "t", "yes")

@@ -17,6 +17,7 @@ from typing import Any, Protocol
 from pyconsul.config.runtime import RuntimeConfig
 from pyconsul.consensus.protocol import Consensus
 from pyconsul.fsm.commands import Command
+from pyconsul.gossip.keyring_query import PoolResult
 from pyconsul.state.store import StateStore
 
 Row = dict[str, Any]
@@ -114,6 +115,10 @@ class AgentPort(Protocol):
     async def join(self, addrs: list[str], wan: bool = False) -> int: ...
 
     async def force_leave(self, node: str, prune: bool = False) -> None: ...
+
+    async def keyring_operation(self, op: str, key: str = "") -> list[PoolResult]:
+        """Run a gossip keyring operation (list, install, use, remove) on every alive member;
+        one result per pool (WAN first when there are servers, then LAN)."""
 
     def log_stream(self, level: str, as_json: bool = False) -> AsyncIterator[str]:
         """Formatted log lines at `level` and above (Consul's JSON shape with `as_json`)."""

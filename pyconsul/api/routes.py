@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
-from pyconsul.api import agent_ep as agent
 from pyconsul.api import (
+    acl_ep,
     agent_extras,
     catalog,
     coordinate,
     event,
     health,
+    keyring,
     kv,
     operator,
     query,
@@ -16,6 +17,7 @@ from pyconsul.api import (
     status,
     txn,
 )
+from pyconsul.api import agent_ep as agent
 from pyconsul.api.app import Handler
 from pyconsul.ui import internal_api as ui
 
@@ -88,10 +90,10 @@ ROUTES: list[tuple[str, str, Handler]] = [
     ("GET", "/v1/operator/autopilot/health", operator.autopilot_health),
     ("GET", "/v1/operator/autopilot/state", operator.autopilot_state),
     ("GET", "/v1/operator/usage", operator.usage),
-    ("GET", "/v1/operator/keyring", operator.keyring),
-    ("POST", "/v1/operator/keyring", operator.keyring),
-    ("PUT", "/v1/operator/keyring", operator.keyring),
-    ("DELETE", "/v1/operator/keyring", operator.keyring),
+    ("GET", "/v1/operator/keyring", keyring.keyring),
+    ("POST", "/v1/operator/keyring", keyring.keyring),
+    ("PUT", "/v1/operator/keyring", keyring.keyring),
+    ("DELETE", "/v1/operator/keyring", keyring.keyring),
     ("GET", "/v1/snapshot", status.snapshot_save),
     ("PUT", "/v1/snapshot", status.snapshot_restore),
     ("GET", "/v1/coordinate/datacenters", coordinate.datacenters),
@@ -110,4 +112,6 @@ ROUTES: list[tuple[str, str, Handler]] = [
     ("GET", "/v1/internal/ui/services", ui.services),
     ("GET", "/v1/internal/ui/nodes", ui.nodes),
     ("GET", "/v1/internal/ui/node/{node}", ui.node),
+    # ACL endpoints (401 while ACLs are off); each checks its own need
+    *[(method, "/v1/acl/{path:.*}", acl_ep.dispatch) for method in ("GET", "PUT", "POST", "DELETE")],
 ]

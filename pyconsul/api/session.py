@@ -79,6 +79,8 @@ async def create(ctx: APIContext, req: web.Request, q: QueryOptions) -> Reply:
     lock_delay = 15.0 if "lockdelay" not in b else _duration(b["lockdelay"], "LockDelay")
     if lock_delay > 60:
         lock_delay = 60.0
+    elif lock_delay < 0:  # no delay; a huge negative would not fit the int64 Raft field
+        lock_delay = 0.0
     node_checks = b.get("nodechecks")
     if node_checks is None:
         node_checks = b.get("checks")

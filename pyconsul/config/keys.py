@@ -111,6 +111,8 @@ HTTP_CONFIG = Struct(
         "response_headers": STR_MAP,
         "use_cache": BOOL,
         "max_header_bytes": INT,
+        "read_header_timeout": DUR,
+        "idle_timeout": DUR,
     }
 )
 

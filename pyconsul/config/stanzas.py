@@ -133,6 +133,10 @@ class HTTPConfig:
     response_headers: Mapping[str, str] = field(default_factory=dict)
     use_cache: bool = True
     max_header_bytes: int = 0
+    # pyconsul's own: Go's server timeouts Consul leaves at its built-in values (see
+    # api/conn_limits.py), settable so operators and tests can shorten them.
+    read_header_timeout: float = 10.0
+    idle_timeout: float = 120.0
 
 
 @dataclass(frozen=True)

@@ -19,6 +19,7 @@ from dataclasses import dataclass
 from enum import Enum
 from typing import Any
 
+from pyconsul.acl.settings import acl_settings
 from pyconsul.config.keys import AGENT
 from pyconsul.config.runtime import RuntimeConfig
 from pyconsul.config.spec import Spec, Struct
@@ -53,6 +54,8 @@ IMPLEMENTED = frozenset({
     # server role and Raft
     "server", "bootstrap", "bootstrap_expect", "raft_snapshot_threshold", "performance.raft_multiplier",
     "performance.rpc_hold_timeout",
+    # HTTP connection limits
+    "limits.http_max_conns_per_client", "http_config.read_header_timeout", "http_config.idle_timeout",
     "autopilot.cleanup_dead_servers",
     # network and gossip
     "bind_addr", "client_addr", "advertise_addr", "advertise_addrs.serf_lan", "serf_lan",
@@ -60,6 +63,9 @@ IMPLEMENTED = frozenset({
     "ports.http", "ports.https", "ports.serf_lan", "ports.server", "gossip_lan.gossip_nodes",
     "gossip_lan.gossip_interval", "gossip_lan.probe_interval", "gossip_lan.probe_timeout",
     "gossip_lan.retransmit_mult", "gossip_lan.suspicion_mult", "encrypt",
+    # off, gossip also takes (incoming) or sends (outgoing) plaintext: turning encryption on in a
+    # running cluster; the keyring file keeps keys installed at run time
+    "encrypt_verify_incoming", "encrypt_verify_outgoing", "disable_keyring_file",
     # joining and leaving
     "start_join", "retry_join", "retry_interval", "rejoin_after_leave", "leave_on_terminate",
     "skip_leave_on_interrupt", "reconnect_timeout",
@@ -89,6 +95,10 @@ IMPLEMENTED = frozenset({
     "verify_incoming", "verify_incoming_rpc", "verify_outgoing", "verify_server_hostname",
     "tls.defaults.verify_incoming", "tls.defaults.verify_outgoing", "tls.internal_rpc.verify_incoming",
     "tls.internal_rpc.verify_outgoing", "tls.internal_rpc.verify_server_hostname",
+    # ACL settings that take effect once acl.enabled does (itself a security key, below)
+    "acl.tokens.initial_management", "acl.tokens.master", "acl.tokens.default", "acl.tokens.dns",
+    "acl.tokens.agent_recovery", "acl.tokens.agent_master", "acl.down_policy", "acl.token_ttl",
+    "acl_token", "acl_master_token", "acl_agent_master_token", "acl_down_policy", "acl_ttl",
 })
 
 
@@ -105,7 +115,11 @@ def _when(test: Callable[[RuntimeConfig], bool], what: str) -> SecurityRule:
     return SecurityRule(lambda rc, _given: what if test(rc) else None)
 
 
-_NO_ACL = "there is no ACL system: every request is allowed, whatever its token"
+_NO_ACL = (
+    "ACL enforcement is partial: every route checks the request's token (lists the token cannot read "
+    "whole are refused rather than filtered) and bootstrap, token and policy endpoints work, but "
+    "roles, auth methods and most of the `acl` CLI are missing and client agents send no agent token"
+)
 _TLS_BLOCK = "this tls block does not take the key (or, for grpc, there is no gRPC TLS listener)"
 
 
@@ -114,22 +128,6 @@ def _tls_rule(block: str, key: str) -> SecurityRule:
         return _TLS_BLOCK if getattr(getattr(rc.tls, block), key) else None
 
     return SecurityRule(unenforced)
-
-
-def _gossip_rule(key: str) -> SecurityRule:
-    # With `encrypt` set every gossip packet is sealed and opened with the keyring (plaintext is
-    # dropped), so true is enforced; written without a key it asks for verification of nothing.
-    def unenforced(rc: RuntimeConfig, given: frozenset[str]) -> str | None:
-        if key in given and getattr(rc, key) and not rc.encrypt:
-            return "gossip is not encrypted (no encrypt key), so nothing is verified"
-        return None
-
-    def inert(rc: RuntimeConfig) -> str | None:
-        if not getattr(rc, key):
-            return "turning verification off is not implemented: with encrypt set, gossip is verified both ways"
-        return None
-
-    return SecurityRule(unenforced, inert)
 
 
 SECURITY_RULES: dict[str, SecurityRule] = {
@@ -144,8 +142,6 @@ SECURITY_RULES: dict[str, SecurityRule] = {
                            ("grpc", "verify_incoming"), ("grpc", "verify_outgoing"),
                            ("grpc", "verify_server_hostname"))
     },
-    "encrypt_verify_incoming": _gossip_rule("encrypt_verify_incoming"),
-    "encrypt_verify_outgoing": _gossip_rule("encrypt_verify_outgoing"),
     "auto_encrypt.tls": _when(
         lambda rc: rc.auto_encrypt.tls, "the client does not fetch certificates from the servers; RPC stays plaintext"),
     "auto_encrypt.allow_tls": _when(
@@ -226,7 +222,8 @@ def review(rc: RuntimeConfig, sources: Iterable[tuple[str, Mapping[str, Any]]], 
                 refusals.append(
                     f"security key {path!r} (in {files}) is set but not enforced: {what}. Turn it off, or for "
                     f"development only allow it with {OVERRIDE_FLAG}={path}")
-    return Review(warnings, refusals)
+    _, acl_warnings, acl_errors = acl_settings(rc, given)
+    return Review(warnings + acl_warnings, refusals + acl_errors)
 
 
 def check_allowed_names(names: Iterable[str]) -> list[str]:

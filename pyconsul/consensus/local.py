@@ -51,7 +51,7 @@ class LocalConsensus:
         return None
 
     def leader_status(self) -> LeaderStatus:
-        return LeaderStatus(True, self.advertise_addr, 0, True)
+        return LeaderStatus(True, self.advertise_addr, 0, True, leader_reads=True)
 
     def peers(self) -> list[str]:
         return [self.advertise_addr]

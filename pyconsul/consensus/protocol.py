@@ -30,6 +30,10 @@ class LeaderStatus:
     leader_addr: str  # "IP:port" of the server RPC port, "" when unknown
     last_contact_ms: int  # 0 on the leader itself
     is_leader: bool
+    # A default-mode read may be answered from local state right now: the leader holds its lease,
+    # has committed an entry of its own term and applied everything committed (Raft's barrier,
+    # without the round trip). Right after a failover a new leader is not there yet.
+    leader_reads: bool = False
 
 
 class Consensus(Protocol):

@@ -215,7 +215,7 @@ class RaftConsensus:
             return LeaderStatus(False, "", 0, False)
         leader = node.leader_addr
         if node.is_leader():
-            return LeaderStatus(True, leader, 0, True)
+            return LeaderStatus(True, leader, 0, True, leader_reads=node.lease_read_ready())
         contact = int((time.monotonic() - node.last_contact) * 1000) if node.last_contact else 0
         return LeaderStatus(bool(leader), leader, contact, False)
 

@@ -61,9 +61,14 @@ class PacketHandler:
     def __init__(
         self, reader: CatalogReader, config: RuntimeConfig, rng: random.Random | None = None,
         cache: ReplyCache | None = None, queries: PreparedQueries | None = None,
+        may_answer: Callable[[], bool] | None = None,
     ) -> None:
         self.reader = reader
         self.queries = queries
+        # With ACLs on: whether the agent's default token may read every node and service. When
+        # it may not, every name is NXDOMAIN (checked before the reply cache, which holds answers
+        # built for whoever could see them).
+        self.may_answer = may_answer
         self.config = config
         self.rng = rng or random.Random()
         self.cache = cache if cache is not None else ReplyCache(
@@ -77,6 +82,8 @@ class PacketHandler:
     def handle(self, data: bytes, tcp: bool = False) -> bytes | Forward | None:
         if type(data) is not bytes:
             data = bytes(data)
+        if self.may_answer is not None and not self.may_answer():
+            return r.header_only_reply(data, r.NXDOMAIN)
         cache = self.cache
         key = data[2:]
         tail = cache.tail(key, tcp)

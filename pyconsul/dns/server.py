@@ -22,6 +22,10 @@ import time
 from collections.abc import Awaitable, Callable, Coroutine
 from typing import Any
 
+from pyconsul.acl.dns import dns_may_answer
+from pyconsul.acl.resolver import ACLReader
+from pyconsul.acl.settings import acl_settings, written_paths
+from pyconsul.clock import SYSTEM_CLOCK
 from pyconsul.config.runtime import RuntimeConfig
 from pyconsul.dns.cache import ReplyCache
 from pyconsul.dns.handler import Forward, PacketHandler
@@ -99,14 +103,25 @@ class _UDP(asyncio.DatagramProtocol):
         log.debug("udp error %r", exc)
 
 
+def _acl_may_answer(config: RuntimeConfig, table: ACLReader | None) -> Callable[[], bool] | None:
+    settings, _, _ = acl_settings(config, written_paths(config))
+    if not settings.enabled:
+        return None
+    if table is None:
+        return lambda: False  # ACLs on but no ACL state to resolve against: answer nothing
+    return dns_may_answer(table, SYSTEM_CLOCK, settings)
+
+
 class DNSServer:
-    def __init__(self, config: RuntimeConfig, store: CatalogReader, queries: PreparedQueries | None = None) -> None:
+    def __init__(self, config: RuntimeConfig, store: CatalogReader, queries: PreparedQueries | None = None,
+                 acl: ACLReader | None = None) -> None:
         self.config = config
         self.reader = store
         self._on_close: list[Callable[[], Awaitable[None]]] = []
         # Replies depend on the catalog and on dns_config, which the agent swaps on reload.
         self.cache = ReplyCache(lambda: store.max_index(*CATALOG_TABLES), lambda: config.dns_config)
-        self.handler = PacketHandler(store, config, random.Random(), self.cache, queries)
+        self.handler = PacketHandler(store, config, random.Random(), self.cache, queries,
+                                     _acl_may_answer(config, acl))
         self.metrics = DnsMetrics(config.node_name)
         try:
             self.recursors = Recursors(list(config.recursors), config.dns_config.recursor_timeout)
@@ -228,11 +243,13 @@ class DNSServer:
 
 
 async def start_dns_server(
-    config: RuntimeConfig, store: CatalogReader, queries: PreparedQueries | None = None
+    config: RuntimeConfig, store: CatalogReader, queries: PreparedQueries | None = None,
+    acl: ACLReader | None = None,
 ) -> DNSServer:
     """Start answering DNS for `store` (and prepared `queries`) per `config`; `await
-    server.close()` stops it."""
-    server = DNSServer(config, store, queries)
+    server.close()` stops it. With ACLs on, `acl` (the state's ACL table) resolves the default
+    token; without it DNS answers nothing."""
+    server = DNSServer(config, store, queries, acl)
     if config.ports.dns < 0:
         return server
     hosts = (config.addr_for("dns") or "127.0.0.1").split()

@@ -134,6 +134,60 @@ class CoordinateBatchUpdate(Command):
 
 
 @dataclass
+class ACLBootstrap(Command):
+    """ACL.BootstrapTokens: the first management token; `reset_index` from acl-bootstrap-reset."""
+
+    TYPE: ClassVar[str] = "acl-bootstrap"
+    token: dict[str, Any]
+    reset_index: int = 0
+
+
+@dataclass
+class ACLTokenSet(Command):
+    """Create or update one token (the row as the endpoint built it: IDs, CreateTime, Hash)."""
+
+    TYPE: ClassVar[str] = "acl-token-set"
+    token: dict[str, Any]
+
+
+@dataclass
+class ACLTokenDelete(Command):
+    """Delete tokens by AccessorID: one from the API, a batch of expired ones from the leader."""
+
+    TYPE: ClassVar[str] = "acl-token-delete"
+    accessor_ids: list[str]
+
+
+@dataclass
+class ACLPolicySet(Command):
+    TYPE: ClassVar[str] = "acl-policy-set"
+    policy: dict[str, Any]
+
+
+@dataclass
+class ACLPolicyDelete(Command):
+    TYPE: ClassVar[str] = "acl-policy-delete"
+    policy_id: str
+
+
+@dataclass
+class ACLRoleSet(Command):
+    TYPE: ClassVar[str] = "acl-role-set"
+    role: dict[str, Any]
+
+
+@dataclass
+class ACLRoleDelete(Command):
+    TYPE: ClassVar[str] = "acl-role-delete"
+    role_id: str
+
+
+ACL_COMMANDS: tuple[type[Command], ...] = (
+    ACLBootstrap, ACLTokenSet, ACLTokenDelete, ACLPolicySet, ACLPolicyDelete, ACLRoleSet, ACLRoleDelete,
+)
+
+
+@dataclass
 class Noop(Command):
     """Committed by a new leader / on startup so reads see every earlier write."""
 

@@ -82,6 +82,26 @@ class StateMachine:
             return s.coordinates.batch_update(idx, cmd.updates)
         if isinstance(cmd, c.Noop):
             return None
+        if isinstance(cmd, c.ACL_COMMANDS):
+            return self._acl(idx, cmd)
+        raise c.UnknownCommand(f"no handler for {type(cmd).__name__}")
+
+    def _acl(self, idx: int, cmd: c.Command) -> Any:
+        acl = self.store.acl
+        if isinstance(cmd, c.ACLBootstrap):
+            return acl.bootstrap(idx, cmd.token, cmd.reset_index)
+        if isinstance(cmd, c.ACLTokenSet):
+            return acl.set_token(idx, cmd.token)
+        if isinstance(cmd, c.ACLTokenDelete):
+            return acl.delete_tokens(idx, cmd.accessor_ids)
+        if isinstance(cmd, c.ACLPolicySet):
+            return acl.set_policy(idx, cmd.policy)
+        if isinstance(cmd, c.ACLPolicyDelete):
+            return acl.delete_policy(idx, cmd.policy_id)
+        if isinstance(cmd, c.ACLRoleSet):
+            return acl.set_role(idx, cmd.role)
+        if isinstance(cmd, c.ACLRoleDelete):
+            return acl.delete_role(idx, cmd.role_id)
         raise c.UnknownCommand(f"no handler for {type(cmd).__name__}")
 
     def _kv(self, idx: int, op: c.KVOp) -> Any:

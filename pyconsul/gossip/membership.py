@@ -23,7 +23,9 @@ from pyconsul.clock import SYSTEM_CLOCK, Clock
 from pyconsul.config.runtime import RuntimeConfig
 from pyconsul.gossip.config import GossipConfig
 from pyconsul.gossip.core import Address, GossipCore, Outgoing
-from pyconsul.gossip.crypto import Keyring
+from pyconsul.gossip.keyring_file import keyring_path, load_keyring
+from pyconsul.gossip.keyring_ops import KeyringOps
+from pyconsul.gossip.keyring_query import is_query
 from pyconsul.gossip.messages import DecodeError, Message, decode_packet, encode_packet
 from pyconsul.gossip.snapshot import MemberSnapshot, SnapshotState
 from pyconsul.gossip.state import NodeState, NodeStatus
@@ -136,7 +138,7 @@ class Membership:
         ssl_client: ssl.SSLContext | None = None,
         gossip_config: GossipConfig | None = None,
     ) -> None:
-        """Raises ValueError for a bad `encrypt` key or `gossip_lan` setting."""
+        """Raises ValueError for a bad `encrypt` key, keyring file or `gossip_lan` setting."""
         self._config = config
         self._tags = dict(tags)
         self._clock = clock
@@ -144,12 +146,17 @@ class Membership:
         self._rng = rng or random.Random()
         self._gossip = gossip_config or GossipConfig.from_consul(
             config.gossip_lan.overrides(), config.reconnect_timeout)
+        keyring = load_keyring(config)
         self._transport = GossipTransport(
             # `serf_lan` overrides bind_addr for the LAN pool only, as in Consul.
             config.serf_lan or config.bind_addr, config.ports.serf_lan,
             self._on_packet, self._on_stream,
-            keyring=Keyring.from_config(config.encrypt), ssl_server=ssl_server, ssl_client=ssl_client,
-            allowed_cidrs=list(config.serf_lan_allowed_cidrs))
+            keyring=keyring, ssl_server=ssl_server, ssl_client=ssl_client,
+            allowed_cidrs=list(config.serf_lan_allowed_cidrs),
+            verify_incoming=config.encrypt_verify_incoming, verify_outgoing=config.encrypt_verify_outgoing)
+        # Shares the transport's keyring object, so a change takes effect on the next message.
+        self.keyring_ops = KeyringOps(keyring, keyring_path(config), config.node_name, config.datacenter,
+                                      self._transport, self.members)
         self._core: GossipCore | None = None
         self._task: asyncio.Task[None] | None = None
         self._wake = asyncio.Event()
@@ -352,6 +359,8 @@ class Membership:
     def _on_stream(self, src: Address, payload: bytes) -> bytes:
         if self._core is None:
             return encode_packet([])
+        if is_query(payload):
+            return self.keyring_ops.answer_query(payload)
         try:
             msgs = decode_packet(payload)
         except DecodeError as exc:

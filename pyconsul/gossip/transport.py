@@ -2,7 +2,9 @@
 
 Both listen on the same address and port (Consul's serf LAN port). A TCP exchange is one
 length-prefixed request frame answered by one length-prefixed reply frame. With a keyring every
-datagram and frame is sealed; with an `ssl.SSLContext` the TCP side runs over TLS.
+datagram and frame is sealed (unless `verify_outgoing` is off) and only sealed ones are accepted
+(unless `verify_incoming` is off: then plaintext is taken too, so encryption can be turned on in a
+running cluster); with an `ssl.SSLContext` the TCP side runs over TLS.
 """
 
 from __future__ import annotations
@@ -56,6 +58,8 @@ class GossipTransport:
         ssl_client: ssl.SSLContext | None = None,
         stream_timeout: float = 10.0,
         allowed_cidrs: Sequence[str] = (),
+        verify_incoming: bool = True,
+        verify_outgoing: bool = True,
     ) -> None:
         """`allowed_cidrs` (Consul's serf_lan_allowed_cidrs): when given, traffic from any other
         source is dropped. Raises ValueError for a malformed CIDR."""
@@ -64,6 +68,8 @@ class GossipTransport:
         self._on_packet = on_packet
         self._on_stream = on_stream
         self._keyring = keyring
+        self._verify_incoming = verify_incoming
+        self._verify_outgoing = verify_outgoing
         self._ssl_server = ssl_server
         self._ssl_client = ssl_client
         self._timeout = stream_timeout
@@ -90,6 +96,21 @@ class GossipTransport:
         if now - self._last_warning.get(src, -60.0) >= 60.0:
             self._last_warning[src] = now
             log.warning(text, *args)
+
+    def _open(self, data: bytes) -> bytes:
+        if self._keyring is None:
+            return data
+        try:
+            return self._keyring.open(data)
+        except DecryptError:
+            if self._verify_incoming:
+                raise
+            return data  # plaintext from a member not yet encrypting; decoding still checks it
+
+    def _seal(self, payload: bytes) -> bytes:
+        if self._keyring is None or not self._verify_outgoing:
+            return payload
+        return self._keyring.seal(payload)
 
     @property
     def port(self) -> int:
@@ -144,7 +165,7 @@ class GossipTransport:
             return
         telemetry.incr_counter("memberlist.udp.received", float(len(data)))
         try:
-            payload = self._keyring.open(data) if self._keyring else data
+            payload = self._open(data)
         except DecryptError as exc:
             self.warn_throttled(src[0], "gossip: dropped packet from %s:%d: %s", src[0], src[1], exc)
             return
@@ -153,7 +174,7 @@ class GossipTransport:
     def send_packet(self, dest: Address, payload: bytes) -> None:
         if self._udp is None:
             return
-        data = self._keyring.seal(payload) if self._keyring else payload
+        data = self._seal(payload)
         telemetry.incr_counter("memberlist.udp.sent", float(len(data)))
         try:
             self._udp.sendto(data, dest)
@@ -167,10 +188,10 @@ class GossipTransport:
         if size > MAX_FRAME:
             raise ValueError(f"frame of {size} bytes is too large")
         data = await reader.readexactly(size)
-        return self._keyring.open(data) if self._keyring else data
+        return self._open(data)
 
     def _frame(self, payload: bytes) -> bytes:
-        data = self._keyring.seal(payload) if self._keyring else payload
+        data = self._seal(payload)
         return struct.pack(">I", len(data)) + data
 
     async def _serve(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
@@ -184,6 +205,8 @@ class GossipTransport:
             reply = self._on_stream((peer[0], peer[1]), request)
             writer.write(self._frame(reply))
             await writer.drain()
+        except DecryptError as exc:  # a member on another key: worth an operator's attention
+            self.warn_throttled(peer[0], "gossip: dropped stream from %s:%d: %s", peer[0], peer[1], exc)
         except (OSError, asyncio.IncompleteReadError, TimeoutError, ValueError, ssl.SSLError) as exc:
             log.debug("gossip: tcp exchange with %s failed: %s", peer, exc)
         finally:

@@ -288,7 +288,7 @@ class RaftNode:
             telemetry.measure_since("raft.commitTime", start)
             return done
         elif kind != NORMAL:
-            raise NoLeader("not the leader: a snapshot restore is applied by the leader")
+            raise NotLeader(self.leader_addr)  # a restore is only ever proposed by the leader
         else:
             leader = self.leader_addr
             if not leader:
@@ -325,12 +325,20 @@ class RaftNode:
         self._waiting[index] = (term, fut)
         return fut
 
+    def lease_read_ready(self) -> bool:
+        """The leader may answer a default-mode read from its state as it is now: it holds its
+        lease and has applied an entry of its own term, so everything an earlier leader committed
+        is in its state (Consul's ready-for-consistent-reads). A write committed but not applied
+        yet does not hold reads back: they see the state before it, as on Consul."""
+        core = self.core
+        return (core is not None and core.role is Role.LEADER and core.lease_valid()
+                and core.log.term(self.applied_index) == core.term)
+
     async def read_barrier(self, lease: bool, timeout: float = 5.0) -> int:
         """Wait until this server has applied everything committed when the call began; with
         `lease` the leader may vouch from its lease, otherwise it confirms with a quorum."""
         core = self._c
-        if (lease and core.role is Role.LEADER and core.committed_in_term() and core.lease_valid()
-                and self.applied_index >= core.log.committed):
+        if lease and self.lease_read_ready() and self.applied_index >= core.log.committed:
             return core.log.committed  # the common case: no round through the run loop
         ctx = f"{self.id}/{next(self._read_ids)}".encode()
         fut: asyncio.Future[int] = asyncio.get_running_loop().create_future()

@@ -72,15 +72,48 @@ def split_addr(addr: str, default_port: int = 8300) -> tuple[str, int]:
     return host, p
 
 
-async def _read_frame(reader: asyncio.StreamReader) -> Any:
+async def _read_frame(reader: asyncio.StreamReader, timer: _ReadTimer | None = None) -> Any:
+    """The next frame; with `timer`, the wait for it is bounded by the idle timeout and the
+    read of its body, once the length has come, by the frame timeout."""
+    if timer is not None:
+        timer.start(timer.idle)
     head = await reader.readexactly(_LEN.size)
     (n,) = _LEN.unpack(head)
     if n > MAX_FRAME:  # refused on the prefix alone: nothing of the body is read or allocated
         raise DecodeError(f"frame of {n} bytes is over the limit of {MAX_FRAME}")
-    frame = unpack_peer(await reader.readexactly(n))
+    if timer is not None:
+        timer.start(timer.frame)
+    body = await reader.readexactly(n)
+    if timer is not None:
+        timer.stop()
+    frame = unpack_peer(body)
     if not isinstance(frame, tuple) or not frame:
         raise DecodeError("frame is not an array")
     return frame
+
+
+class _ReadTimer:
+    """Drops an inbound connection whose peer is silent too long: the handshake, the gap
+    between frames, or the rest of a frame once its length has arrived (a slow or stuck peer
+    would otherwise hold a descriptor and a task for good)."""
+
+    __slots__ = ("idle", "frame", "_writer", "_handle")
+
+    def __init__(self, writer: asyncio.StreamWriter, idle: float, frame: float) -> None:
+        self.idle = idle
+        self.frame = frame
+        self._writer = writer
+        self._handle: asyncio.TimerHandle | None = None
+
+    def start(self, seconds: float) -> None:
+        if self._handle is not None:
+            self._handle.cancel()
+        self._handle = asyncio.get_running_loop().call_later(seconds, self._writer.transport.abort)
+
+    def stop(self) -> None:
+        if self._handle is not None:
+            self._handle.cancel()
+            self._handle = None
 
 
 def _frame(obj: Any) -> bytes:
@@ -228,6 +261,9 @@ class TCPTransport:
         stall_timeout: float = 1.0,
         bind_source: bool = True,
         listen: bool = True,
+        handshake_timeout: float = 5.0,
+        idle_timeout: float = 300.0,
+        frame_timeout: float = 30.0,
     ) -> None:
         """`advertise` ("IP:port") is how peers reach us; default `bind_host:bind_port`.
         `bind_source` dials from `bind_host`, so a per-address firewall rule cuts both ways.
@@ -238,7 +274,12 @@ class TCPTransport:
         established connection in exponential retransmission backoff (2, 4, 8 s…) and a SYN
         is retried after 1 s and then 3 s. So a connection with data unacknowledged for
         `stall_timeout` is dropped (TCP_USER_TIMEOUT), and each dial gives up after
-        `connect_timeout` and is retried soon (a fresh SYN goes out as soon as the path heals)."""
+        `connect_timeout` and is retried soon (a fresh SYN goes out as soon as the path heals).
+
+        Inbound, a peer must send the magic within `handshake_timeout` (Consul's
+        limits.rpc_handshake_timeout), some frame every `idle_timeout` (a leader's heartbeats
+        are far more often; an idle dialer just redials) and a frame's body within
+        `frame_timeout` of its length, or the connection is dropped."""
         self.host = bind_host
         self.port = bind_port
         self._advertise = advertise
@@ -248,6 +289,9 @@ class TCPTransport:
         self.connect_timeout = connect_timeout
         self.stall_timeout = stall_timeout
         self.bind_source = bind_source and bind_host not in ("0.0.0.0", "::", "")
+        self.handshake_timeout = handshake_timeout
+        self.idle_timeout = idle_timeout
+        self.frame_timeout = frame_timeout
         self.local_id = ""
         self.listen = listen
         self.closed = False
@@ -359,14 +403,16 @@ class TCPTransport:
         lock = asyncio.Lock()
         calls: set[asyncio.Task[None]] = set()
         peer = str((writer.get_extra_info("peername") or ("?",))[0])
+        timer = _ReadTimer(writer, self.idle_timeout, self.frame_timeout)
         try:
+            timer.start(self.handshake_timeout)
             if await reader.readexactly(len(MAGIC)) != MAGIC:
                 self._throttle.warning(f"magic:{peer}", "rejected a non-raft connection on the server port",
                                        peer=peer)
                 return
             assembler = SnapshotAssembler()
             while True:
-                f = await _read_frame(reader)
+                f = await _read_frame(reader, timer)
                 if f[0] == RAFT:
                     self._deliver(f, assembler, peer)
                 elif f[0] == CALL:
@@ -384,6 +430,7 @@ class TCPTransport:
             self._throttle.warning(f"frame:{peer}", "bad data on the server port; closing",
                                    peer=peer, error=str(exc))
         finally:
+            timer.stop()
             for t in calls:
                 t.cancel()
             self._conns.discard(writer)

@@ -2,7 +2,7 @@
 
 The store is composed of one object per table: `store.catalog` (nodes, services, checks),
 `store.kv` (keys, tombstones, locks), `store.sessions`, `store.events`, `store.autopilot`, `store.queries`
-(prepared queries) and `store.coordinates`.
+(prepared queries), `store.coordinates` and `store.acl` (tokens, policies, roles).
 They share one `IndexTable` (`store.indexes`), one `WriteTxn` (`store.txn`) and the `WatchRegistry`
 (`store.watches`) blocking queries wait on.
 
@@ -25,6 +25,7 @@ from __future__ import annotations
 from typing import Any
 
 from pyconsul.clock import SYSTEM_CLOCK, Clock
+from pyconsul.state.acl import ACLTable
 from pyconsul.state.autopilot import AutopilotTable
 from pyconsul.state.catalog import CatalogTable
 from pyconsul.state.coordinates import CoordinateTable
@@ -52,6 +53,7 @@ class StateStore:
         self.autopilot = AutopilotTable(self.txn, self.indexes)
         self.queries = QueryTable(self.txn, self.indexes)
         self.coordinates = CoordinateTable(self.txn, self.indexes, self.catalog)
+        self.acl = ACLTable(self.txn, self.indexes)
         # Sessions read the catalog and the KV table; both answer back to it (the catalog ends
         # sessions whose node or check fails, a KV lock needs a live session). Wired here so no
         # table module imports the session table.
@@ -81,6 +83,7 @@ class StateStore:
             **self.autopilot.snapshot(),
             **self.queries.snapshot(),
             **self.coordinates.snapshot(),
+            **self.acl.snapshot(),
         }
 
     def restore(self, snap: dict[str, Any]) -> None:
@@ -96,5 +99,6 @@ class StateStore:
         self.autopilot.restore(snap)
         self.queries.restore(snap)
         self.coordinates.restore(snap)
+        self.acl.restore(snap)
         self.txn.discard()
         self.watches.fire_all()

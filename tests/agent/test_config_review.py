@@ -35,7 +35,8 @@ def test_warnings_at_start_and_reload_and_a_refused_reload_keeps_the_agent(tmp_p
 
 def test_agent_refuses_to_start_with_acl_on_and_starts_loudly_with_the_override(tmp_path: Path) -> None:
     f = tmp_path / "acl.hcl"
-    f.write_text('acl {\n  enabled = true\n  default_policy = "deny"\n  tokens { agent = "secret" }\n}\n')
+    f.write_text('acl {\n  enabled = true\n  default_policy = "deny"\n'
+                 '  tokens { agent = "secret"\n initial_management = "root-secret" }\n}\n')
     refused = subprocess.run([sys.executable, "-m", "pyconsul", "agent", "-dev", f"-config-file={f}"],
                              capture_output=True, text=True, timeout=30)
     assert refused.returncode == 1
@@ -49,7 +50,8 @@ def test_agent_refuses_to_start_with_acl_on_and_starts_loudly_with_the_override(
         log = agent.log()
         for key in ("acl.enabled", "acl.default_policy"):
             assert f"[WARN]  config: -dev-allow-unenforced={key}: security key {key!r} (in {f}) is NOT ENFORCED" in log
-        debug = agent.get_json("/v1/agent/self")["DebugConfig"]
+        assert agent.request("GET", "/v1/agent/self")[0] == 403  # default deny, no token
+        debug = agent.get_json("/v1/agent/self?token=root-secret")["DebugConfig"]
         assert debug["ACL"]["Enabled"] is True and debug["ACL"]["DefaultPolicy"] == "deny"
         assert debug["ACL"]["Tokens"]["Agent"] == "hidden"  # secrets never leave the agent
     finally:

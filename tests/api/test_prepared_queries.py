@@ -157,3 +157,8 @@ def test_a_query_tied_to_a_session_ends_with_it(a: AgentProcess) -> None:
     assert call(a, "GET", f"/v1/query/{qid}")[1][0]["Session"] == sid
     assert call(a, "PUT", f"/v1/session/destroy/{sid}")[0] == 200
     assert call(a, "GET", f"/v1/query/{qid}") == (404, "Query not found")
+
+
+def test_reading_an_unknown_query_with_a_filter_is_404_not_500(a: AgentProcess) -> None:
+    status, _ = call(a, "GET", "/v1/query/no-such-query?filter=Name%20%3D%3D%20x")
+    assert status == 404

@@ -32,3 +32,15 @@ def test_lock_delay_blocks_reacquire_until_it_passes(shared_agent: AgentProcess)
     assert cli.kv.put("delay/lock", "b", acquire=second) is False
     assert wait_until(lambda: cli.kv.put("delay/lock", "b", acquire=second), 5)
     assert 1.5 <= time.monotonic() - t0 < 5
+
+
+def test_negative_lock_delay_means_none_not_a_server_error(shared_agent: AgentProcess) -> None:
+    import json
+    import urllib.request
+
+    base = f"http://{shared_agent.host}:{shared_agent.http_port}"
+    body = json.dumps({"LockDelay": -9.223372036854778e18}).encode()
+    with urllib.request.urlopen(urllib.request.Request(f"{base}/v1/session/create", body, method="PUT")) as r:
+        sid = json.loads(r.read())["ID"]
+    with urllib.request.urlopen(f"{base}/v1/session/info/{sid}") as r:
+        assert json.loads(r.read())[0]["LockDelay"] == 0

@@ -95,7 +95,7 @@ def test_autocomplete_install_without_any_shell_rc(tmp_path: Path) -> None:
 def test_bash_completion_protocol() -> None:
     # bash runs `complete -C` programs with COMP_LINE/COMP_POINT and reads one word per line.
     r = consul(env={"COMP_LINE": "pyconsul k", "COMP_POINT": "10"})
-    assert (r.code, r.out) == (0, "keygen\nkv\n")
+    assert (r.code, r.out) == (0, "keygen\nkeyring\nkv\n")
     r = consul(env={"COMP_LINE": "pyconsul kv ", "COMP_POINT": "12"})
     assert r.out.split() == ["delete", "export", "get", "import", "put"]
     r = consul(env={"COMP_LINE": "pyconsul operator raft l", "COMP_POINT": "24"})

@@ -169,7 +169,9 @@ CLIENT_HTTPS = {"ports": {"https": 8501}, "cert_file": "/c.pem", "key_file": "/k
         ({"tls": {"https": {"verify_server_hostname": True}}}, ["tls.https.verify_server_hostname"]),
         ({"encrypt": "cg8StVXbQJ0gPvMd9o7yrg==", "encrypt_verify_incoming": True, "encrypt_verify_outgoing": True},
          []),
-        ({"encrypt_verify_incoming": True}, ["encrypt_verify_incoming"]),
+        ({"encrypt_verify_incoming": True}, []),
+        ({"encrypt": "cg8StVXbQJ0gPvMd9o7yrg==", "encrypt_verify_incoming": False, "encrypt_verify_outgoing": False},
+         []),
         ({"auto_encrypt": {"tls": True}}, ["auto_encrypt.tls"]),
         ({"server": True, "auto_encrypt": {"allow_tls": True}}, ["auto_encrypt.allow_tls"]),
         ({"connect": {"enabled": False}}, []),
@@ -198,18 +200,16 @@ def test_security_keys_refuse_only_when_on_and_unenforced(
 def test_warning_names_every_file_that_sets_the_key(tmp_path: Path) -> None:
     d = tmp_path / "conf.d"
     d.mkdir()
-    write(d / "a.json", {"telemetry": {"statsite_address": "s:1"}, "encrypt_verify_incoming": False})
+    write(d / "a.json", {"telemetry": {"statsite_address": "s:1"}})
     write(d / "b.json", {"telemetry": {"statsite_address": "s:2"}})
     rc = load_agent_config([f"-config-dir={d}", "-hcl", 'limits { rpc_rate = 5 }', "-grpc-port", "8502"])
     assert rc.config_warnings == [
-        f"config key 'encrypt_verify_incoming' (in {d / 'a.json'}) is recognised but has no effect: turning "
-        "verification off is not implemented: with encrypt set, gossip is verified both ways",
         "config key 'limits.rpc_rate' (in flags-0.hcl) is recognised but not implemented: it has no effect",
         "config key 'ports.grpc' (in command-line flags) is recognised but not implemented: it has no effect",
         f"config key 'telemetry.statsite_address' (in {d / 'a.json'}, {d / 'b.json'}) is recognised but not "
         "implemented: it has no effect",
     ]
-    assert load_agent_config([f"-config-dir={d}", "-dev"]).config_warnings == rc.config_warnings[:1] + rc.config_warnings[3:]
+    assert load_agent_config([f"-config-dir={d}", "-dev"]).config_warnings == rc.config_warnings[2:]
 
 
 def test_reload_refuses_a_new_unenforced_key_unless_the_agent_was_started_allowing_it(tmp_path: Path) -> None:

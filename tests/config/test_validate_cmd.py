@@ -65,11 +65,11 @@ def test_override_is_warned_and_must_name_a_security_key() -> None:
 
 def test_unimplemented_key_is_a_warning_naming_key_and_file(tmp_path: Path) -> None:
     (tmp_path / "a.json").write_text(json.dumps({"data_dir": "/d", "telemetry": {"statsite_address": "s:8125"}}))
-    (tmp_path / "b.hcl").write_text('limits { http_max_conns_per_client = 5 }\nacl { enabled = false }\n')
+    (tmp_path / "b.hcl").write_text('limits { rpc_max_burst = 5 }\nacl { enabled = false }\n')
     r = validate(tmp_path)
     assert (r.returncode, r.stdout) == (0, "Configuration is valid!\n"), r.stderr
     assert r.stderr.splitlines() == [
-        f"WARNING: config key 'limits.http_max_conns_per_client' (in {tmp_path / 'b.hcl'}) is recognised but "
+        f"WARNING: config key 'limits.rpc_max_burst' (in {tmp_path / 'b.hcl'}) is recognised but "
         "not implemented: it has no effect",
         f"WARNING: config key 'telemetry.statsite_address' (in {tmp_path / 'a.json'}) is recognised but "
         "not implemented: it has no effect",

@@ -1,0 +1,1 @@
+"""ACLs: the rule language, authorizers, token resolution and their built-in objects."""

@@ -1,0 +1,231 @@
+"""/v1/acl/*: bootstrap, tokens and policies (roles, auth methods and login are not served yet).
+
+With ACLs off every ACL endpoint answers as Consul does: 401 `ACL support disabled` (py-consul
+raises ACLDisabled on it). With them on, each endpoint checks its own need (the route table
+declares these IN_HANDLER): bootstrap and token/self need no right, reads need acl:read, writes
+acl:write. Secrets in lists are `<hidden>` unless the caller has acl:write.
+"""
+
+from __future__ import annotations
+
+import os
+import uuid
+from pathlib import Path
+from typing import Any
+
+from aiohttp import web
+
+from pyconsul.acl import builtins
+from pyconsul.acl.enforce import require
+from pyconsul.acl.errors import ACL_DISABLED, ACL_NOT_FOUND, PermissionDenied
+from pyconsul.acl.objects import global_management_policy, management_token, policy_row, rfc3339, token_row
+from pyconsul.acl.resolver import ACLNotFound, Identity
+from pyconsul.acl.rules import RulesError, parse_rules
+from pyconsul.api.acl_gate import IDENTITY_KEY
+from pyconsul.api.app import APIContext, Reply, json_reply, read_json
+from pyconsul.api.errors import HTTPError
+from pyconsul.api.params import QueryOptions
+from pyconsul.clock import SYSTEM_CLOCK
+from pyconsul.durations import parse_duration
+from pyconsul.fsm import commands as c
+from pyconsul.state.errors import StateError
+
+Row = dict[str, Any]
+HIDDEN = "<hidden>"
+RESET_FILE = "acl-bootstrap-reset"
+
+
+def _identity(ctx: APIContext, req: web.Request, q: QueryOptions) -> Identity:
+    identity = req.get(IDENTITY_KEY)
+    if identity is None:
+        assert ctx.acl is not None
+        try:
+            identity = ctx.acl.resolver.resolve(q.token)
+        except ACLNotFound:
+            raise HTTPError(403, ACL_NOT_FOUND) from None
+    return identity
+
+
+def _need(identity: Identity, access: str) -> None:
+    try:
+        require(identity, "acl", access)
+    except PermissionDenied as exc:
+        raise HTTPError(403, str(exc)) from None
+
+
+def _lower(body: Any, what: str) -> dict[str, Any]:
+    """Consul decodes these bodies case-insensitively (py-consul sends "rules")."""
+    if not isinstance(body, dict):
+        raise HTTPError(400, f"{what} decoding failed: expected an object")
+    return {str(k).lower(): v for k, v in body.items()}
+
+
+async def _write(ctx: APIContext, cmd: c.Command) -> Any:
+    result = await ctx.agent.write(cmd)
+    if ctx.acl is not None:
+        ctx.acl.resolver.forget()  # this agent sees its own change at once
+    if isinstance(result, StateError):
+        text = str(result)
+        raise HTTPError(403 if "Permission denied" in text else 400, text)
+    return result
+
+
+async def dispatch(ctx: APIContext, req: web.Request, q: QueryOptions) -> Reply:
+    if ctx.acl is None:
+        raise HTTPError(401, ACL_DISABLED)
+    parts = req.match_info.get("path", "").split("/")
+    method = req.method
+    head, rest = parts[0], parts[1:]
+    if head == "bootstrap" and method == "PUT" and not rest:
+        return await bootstrap(ctx, req, q)
+    identity = _identity(ctx, req, q)
+    if not (head == "token" and rest == ["self"]):
+        _need(identity, "read" if method == "GET" else "write")
+    if head == "token" and rest == ["self"] and method == "GET":
+        _, row = ctx.store.acl.token_by_accessor(None, identity.accessor_id)
+        if row is None:
+            raise HTTPError(404, "Supplied token does not exist")
+        return json_reply(row, q=q)
+    if head == "tokens" and method == "GET" and not rest:
+        _need(identity, "read")
+        _, rows = ctx.store.acl.list_tokens(None, req.rel_url.query.get("policy", ""), req.rel_url.query.get("role", ""))
+        if not identity.authorizer.allowed("acl", "write"):
+            rows = [{**r, "SecretID": HIDDEN} for r in rows]
+        return json_reply(rows, q=q)
+    if head == "policies" and method == "GET" and not rest:
+        _need(identity, "read")
+        _, rows = ctx.store.acl.list_policies(None)
+        return json_reply([{k: v for k, v in r.items() if k != "Rules"} for r in rows], q=q)
+    if head == "token":
+        return await _token(ctx, req, q, identity, rest)
+    if head == "policy":
+        return await _policy(ctx, req, q, identity, rest)
+    raise HTTPError(404, "Invalid URL path: not a recognized HTTP API endpoint")
+
+
+async def disabled(ctx: APIContext, req: web.Request, q: QueryOptions) -> Reply:
+    raise HTTPError(401, ACL_DISABLED)
+
+
+async def bootstrap(ctx: APIContext, req: web.Request, q: QueryOptions) -> Reply:
+    body = _lower(await read_json(req, required=False) or {}, "Bootstrap")
+    secret = str(body.get("bootstrapsecret") or uuid.uuid4())
+    reset_path = Path(ctx.agent.config.data_dir or ".") / RESET_FILE
+    reset_index = 0
+    try:
+        reset_index = int(reset_path.read_text().strip())
+    except (OSError, ValueError):
+        pass
+    if ctx.store.acl.policy_by_id(None, builtins.GLOBAL_MANAGEMENT_ID)[1] is None:
+        await _write(ctx, c.ACLPolicySet(policy=global_management_policy()))
+    token = management_token(str(uuid.uuid4()), secret, builtins.BOOTSTRAP_DESCRIPTION, SYSTEM_CLOCK.time())
+    row = await _write(ctx, c.ACLBootstrap(token=token, reset_index=reset_index))
+    if reset_index:
+        try:
+            os.unlink(reset_path)
+        except OSError:
+            pass
+    return json_reply({**row, "ID": row["SecretID"]}, q=q)
+
+
+def _links(ctx: APIContext, items: Any) -> list[Row]:
+    """Policy links by ID or Name, as Consul accepts them; an unknown one is a 400."""
+    out: list[Row] = []
+    for item in items or ():
+        link = _lower(item, "Token")
+        pid, name = str(link.get("id") or ""), str(link.get("name") or "")
+        row = ctx.store.acl.policy_by_id(None, pid)[1] if pid else ctx.store.acl.policy_by_name(None, name)[1]
+        if row is None:
+            raise HTTPError(400, f"No such ACL policy with {'ID' if pid else 'name'} \"{pid or name}\"")
+        out.append({"ID": row["ID"], "Name": row["Name"]})
+    return out
+
+
+async def _token(ctx: APIContext, req: web.Request, q: QueryOptions, identity: Identity, rest: list[str]) -> Reply:
+    method = req.method
+    if method == "GET" and len(rest) == 1:
+        _need(identity, "read")
+        _, row = ctx.store.acl.token_by_accessor(None, rest[0])
+        if row is None:
+            raise HTTPError(403, ACL_NOT_FOUND)
+        if not identity.authorizer.allowed("acl", "write"):
+            row = {**row, "SecretID": HIDDEN}
+        return json_reply(row, q=q)
+    _need(identity, "write")
+    if method == "DELETE" and len(rest) == 1:
+        if rest[0] == identity.accessor_id:
+            raise HTTPError(403, "Permission denied: Deletion of the request's authorization token is not permitted")
+        await _write(ctx, c.ACLTokenDelete(accessor_ids=[rest[0]]))
+        return json_reply(True, q=q)
+    if method != "PUT" or len(rest) > 1:
+        raise HTTPError(405, f"method {method} not allowed")
+    body = _lower(await read_json(req), "Token")
+    old = None
+    if rest:
+        _, old = ctx.store.acl.token_by_accessor(None, rest[0])
+        if old is None:
+            raise HTTPError(403, ACL_NOT_FOUND)
+        if body.get("accessorid") and body["accessorid"] != rest[0]:
+            raise HTTPError(400, "Token Accessor ID in URL and payload do not match")
+    expiration = ""
+    if body.get("expirationttl"):
+        try:
+            ttl = parse_duration(str(body["expirationttl"])) if isinstance(body["expirationttl"], str) else float(body["expirationttl"]) / 1e9
+        except ValueError:
+            raise HTTPError(400, "Token decoding failed: invalid ExpirationTTL") from None
+        if not 60 <= ttl <= 86400:
+            raise HTTPError(400, "Invalid Token: ExpirationTTL must be between 1 minute and 24 hours")
+        expiration = rfc3339(SYSTEM_CLOCK.time() + ttl)
+    row = token_row(
+        accessor_id=old["AccessorID"] if old else str(body.get("accessorid") or uuid.uuid4()),
+        secret_id=old["SecretID"] if old else str(body.get("secretid") or uuid.uuid4()),
+        description=str(body.get("description") or ""),
+        policies=_links(ctx, body.get("policies")),
+        service_identities=body.get("serviceidentities") or None,
+        node_identities=body.get("nodeidentities") or None,
+        local=bool(body.get("local", False)),
+        expiration_time=expiration or (old or {}).get("ExpirationTime", ""),
+        create_time=SYSTEM_CLOCK.time(),
+    )
+    if old:
+        row["CreateTime"] = old["CreateTime"]
+    return json_reply(await _write(ctx, c.ACLTokenSet(token=row)), q=q)
+
+
+async def _policy(ctx: APIContext, req: web.Request, q: QueryOptions, identity: Identity, rest: list[str]) -> Reply:
+    method = req.method
+    if method == "GET" and rest:
+        _need(identity, "read")
+        if rest[0] == "name" and len(rest) > 1:
+            _, row = ctx.store.acl.policy_by_name(None, "/".join(rest[1:]))
+        else:
+            _, row = ctx.store.acl.policy_by_id(None, rest[0])
+        if row is None:
+            raise HTTPError(404, "ACL policy not found")
+        return json_reply(row, q=q)
+    _need(identity, "write")
+    if method == "DELETE" and len(rest) == 1:
+        await _write(ctx, c.ACLPolicyDelete(policy_id=rest[0]))
+        return json_reply(True, q=q)
+    if method != "PUT" or len(rest) > 1:
+        raise HTTPError(405, f"method {method} not allowed")
+    body = _lower(await read_json(req), "Policy")
+    if not rest and body.get("id"):
+        raise HTTPError(400, "Cannot specify the ID when creating a new policy")
+    if rest and body.get("id") and body["id"] != rest[0]:
+        raise HTTPError(400, "Policy ID in URL and payload do not match")
+    name = str(body.get("name") or "")
+    if not name:
+        raise HTTPError(400, "Missing policy Name")
+    rules = body.get("rules") or ""
+    if not isinstance(rules, str):
+        raise HTTPError(400, "Policy decoding failed: Rules must be a string")
+    try:
+        parse_rules(rules)
+    except RulesError as exc:
+        raise HTTPError(400, f"Failed to parse ACL rules: {exc}") from None
+    policy_id = rest[0] if rest else str(uuid.uuid4())
+    if rest and ctx.store.acl.policy_by_id(None, policy_id)[1] is None:
+        raise HTTPError(404, "Cannot find policy to update")
+    row = policy_row(policy_id, name, str(body.get("description") or ""), rules, list(body.get("datacenters") or []))
+    return json_reply(await _write(ctx, c.ACLPolicySet(policy=row)), q=q)
