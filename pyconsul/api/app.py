@@ -278,7 +278,13 @@ _NO_DC_PATHS = frozenset({"/v1/catalog/datacenters", "/v1/coordinate/datacenters
 def takes_dc(path: str) -> bool:
     """True for endpoints where Consul routes by ?dc= (and so fails for a datacenter it has no
     path to); the agent endpoints ignore it."""
-    return not path.startswith("/v1/agent/") and path not in _NO_DC_PATHS
+    return path.startswith("/v1/") and not path.startswith("/v1/agent/") and path not in _NO_DC_PATHS
+
+
+def answered_by_servers(path: str) -> bool:
+    """A client agent hands these to a server: the API outside `/v1/agent/` (the agent's own
+    endpoints, `/debug/pprof/*` and the UI are about this agent)."""
+    return path.startswith("/v1/") and not path.startswith("/v1/agent/")
 
 
 def _acl_gate(agent: AgentPort) -> ACLGate | None:
@@ -340,7 +346,7 @@ def make_dispatch(ctx: APIContext, methods: dict[str, Handler]) -> Callable[[web
                                 content_type="text/plain", headers={"Allow": "OPTIONS," + allow_csv})
         relay = agent.server_relay
         try:
-            if relay is not None and not req.path.startswith("/v1/agent/"):
+            if relay is not None and answered_by_servers(req.path):
                 return await relay_to_server(relay, req)  # client agents: the servers answer
             q = parse_query_options(req)
             authorize(ctx, req, q)

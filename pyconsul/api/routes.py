@@ -7,6 +7,7 @@ from pyconsul.api import (
     agent_extras,
     catalog,
     coordinate,
+    debug_ep,
     event,
     health,
     keyring,
@@ -44,6 +45,10 @@ ROUTES: list[tuple[str, str, Handler]] = [
     ("GET", "/v1/agent/members", agent.members),
     ("GET", "/v1/agent/host", agent.host),
     ("GET", "/v1/agent/metrics", agent.metrics),
+    # profiles (enable_debug, or operator:read with ACLs on)
+    ("GET", "/debug/pprof/profile", debug_ep.profile),
+    ("GET", "/debug/pprof/goroutine", debug_ep.goroutine),
+    ("GET", "/debug/pprof/heap", debug_ep.heap),
     ("GET", "/v1/agent/monitor", agent.monitor),
     ("GET", "/v1/agent/services", agent.services),
     ("GET", "/v1/agent/service/{id}", agent.service),

@@ -1,10 +1,12 @@
 """`consul debug`: capture an agent's state for a while into `<output>.tar.gz`.
 
 Static captures (agent.json from /v1/agent/self, members.json, host.json) are taken once; every
-`-interval` a metrics sample (/v1/agent/metrics) is appended to metrics.json and, for `pprof`,
-a profile of our own (the agent's task and thread stacks from /v1/agent/self's runtime info)
-goes to <unix time>/profile.json; consul.log holds the monitor stream at TRACE for the whole
-duration. Secrets are redacted before anything is written. Ctrl-C archives what was captured.
+`-interval` a metrics sample (/v1/agent/metrics) is appended to metrics.json and, for `pprof`
+(served with enable_debug or ACLs, as Consul's is), <unix time>/ gets profiles of our own formats
+(pyconsul.profiling): profile.folded, a CPU profile over the interval as folded stacks;
+goroutine.txt, every task's and thread's stack; heap.txt, live objects by type; profile.json,
+the runtime stats. consul.log holds the monitor stream at TRACE for the whole duration. Secrets
+are redacted before anything is written. Ctrl-C archives what was captured.
 """
 
 from __future__ import annotations
@@ -21,7 +23,7 @@ from typing import Any
 
 from pyconsul.cli.common import connect, new_flags
 from pyconsul.cli.debug_bundle import check_targets, check_timing, index_doc, redact
-from pyconsul.cli.http import ConsulError
+from pyconsul.cli.http import Client, ConsulError
 from pyconsul.cli.output import error, info
 from pyconsul.cli.registry import register
 from pyconsul.gocompat.durations import format_duration
@@ -92,6 +94,29 @@ def _stream_logs(opts: Any, dest: Path, stop: threading.Event) -> threading.Thre
     return t
 
 
+def profiles_served(agent_self: dict[str, Any]) -> bool:
+    """The agent serves /debug/pprof/* with enable_debug, or with ACLs on (operator:read)."""
+    dbg = agent_self.get("DebugConfig") or {}
+    return bool(dbg.get("EnableDebug") or (dbg.get("ACL") or {}).get("Enabled"))
+
+
+def _cpu_profile(settings: Any, dest: Path, seconds: float) -> threading.Thread:
+    """A CPU profile of `seconds` into `dest`, taken on a connection of its own while the
+    interval loop goes on."""
+
+    def run() -> None:
+        try:
+            body = Client(settings).request(
+                "GET", "/debug/pprof/profile", {"seconds": f"{seconds:g}"}, timeout=seconds + 30).body
+            dest.write_bytes(body)
+        except (ConsulError, OSError) as exc:
+            error(f"Error capturing a CPU profile: {exc}")
+
+    t = threading.Thread(target=run, name="debug-profile", daemon=True)
+    t.start()
+    return t
+
+
 def _archive(out_dir: Path) -> Path:
     archive = out_dir.with_name(out_dir.name + ".tar.gz")
     with tarfile.open(archive, "w:gz") as tar:
@@ -131,6 +156,9 @@ def run(argv: list[str]) -> int:
         error(f"Error connecting to Consul agent: {exc}")
         return 1
     version = str(agent_self.get("Config", {}).get("Version", ""))
+    if "pprof" in targets and not profiles_served(agent_self):
+        targets.remove("pprof")
+        info("[WARN] Unable to capture pprof. Set enable_debug to true on target agent to enable profiling.")
     out_dir.mkdir(parents=True)
     info("==> Starting debugger and capturing static information...")
     info(f"     Agent Version: '{version}'")
@@ -178,6 +206,16 @@ def run(argv: list[str]) -> int:
 
 def _capture_intervals(client: Any, out_dir: Path, targets: list[str], duration: float, interval: float) -> None:
     started = time.monotonic()
+    profilers: list[threading.Thread] = []
+    try:
+        _intervals(client, out_dir, targets, duration, interval, started, profilers)
+    finally:
+        for t in profilers:  # each ends with its profile's window
+            t.join(timeout=interval + 10)
+
+
+def _intervals(client: Any, out_dir: Path, targets: list[str], duration: float, interval: float,
+               started: float, profilers: list[threading.Thread]) -> None:
     n = 0
     while True:
         now = time.time()
@@ -187,8 +225,13 @@ def _capture_intervals(client: Any, out_dir: Path, targets: list[str], duration:
                 with (out_dir / "metrics.json").open("a") as f:
                     f.write(json.dumps(redact(client.get_json("/v1/agent/metrics")[0])) + "\n")
             if "pprof" in targets:
+                at = out_dir / str(int(now))
                 self_doc = client.get_json("/v1/agent/self")[0]
-                _write_json(out_dir / str(int(now)) / "profile.json", {"Stats": self_doc.get("Stats", {})})
+                _write_json(at / "profile.json", {"Stats": self_doc.get("Stats", {})})
+                (at / "goroutine.txt").write_bytes(client.request("GET", "/debug/pprof/goroutine").body)
+                (at / "heap.txt").write_bytes(client.request("GET", "/debug/pprof/heap").body)
+                seconds = max(1.0, min(interval, duration - (time.monotonic() - started)))
+                profilers.append(_cpu_profile(client.settings, at / "profile.folded", seconds))
         except ConsulError as exc:
             error(f"Error capturing interval {n}: {exc}")
         n += 1

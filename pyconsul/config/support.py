@@ -50,7 +50,7 @@ def key_paths(spec: Struct = AGENT, prefix: str = "") -> list[str]:
 IMPLEMENTED = frozenset({
     # identity and layout
     "node_name", "node_id", "node_meta", "datacenter", "primary_datacenter", "domain", "alt_domain",
-    "data_dir", "pid_file",
+    "data_dir", "pid_file", "enable_debug",
     # server role and Raft
     "server", "bootstrap", "bootstrap_expect", "raft_snapshot_threshold", "performance.raft_multiplier",
     "performance.rpc_hold_timeout",

@@ -25,7 +25,7 @@ def http_labels(method: str, pattern: str) -> Labels:
 
 def timed_route(pattern: str, handler: Route) -> Route:
     label_cache: dict[str, Labels] = {}
-    is_rpc = not pattern.startswith("/v1/agent/")
+    is_rpc = pattern.startswith("/v1/") and not pattern.startswith("/v1/agent/")
     clock = time.perf_counter
 
     async def route(req: web.Request) -> web.StreamResponse:

@@ -38,7 +38,7 @@ def test_secrets_are_hidden_wherever_they_nest(secret: str) -> None:
 
 def test_debug_archive_from_a_running_agent(tmp_path: Path) -> None:
     key = base64.b64encode(os.urandom(32)).decode()
-    agent = start_agent(tmp_path / "agent", "-encrypt", key)
+    agent = start_agent(tmp_path / "agent", "-encrypt", key, "-hcl", "enable_debug = true")
     out = tmp_path / "bundle"
     try:
         proc = subprocess.run(
@@ -61,6 +61,13 @@ def test_debug_archive_from_a_running_agent(tmp_path: Path) -> None:
     assert len(samples) >= 2 and all("Gauges" in s for s in samples)
     assert json.loads(files["bundle/agent.json"])["Config"]["NodeName"] == "agent"
     assert any(n.endswith("/profile.json") for n in names)
+    # Our own profiles: a CPU profile of folded stacks naming the agent's code, the task dump, the heap.
+    folded = b"".join(body for n, body in files.items() if n.endswith("/profile.folded")).decode()
+    assert folded and all(line.rsplit(" ", 1)[1].isdigit() for line in folded.splitlines())
+    assert "asyncio/" in folded or "pyconsul/" in folded
+    tasks = b"".join(body for n, body in files.items() if n.endswith("/goroutine.txt")).decode()
+    assert "asyncio tasks:" in tasks and "threads:" in tasks
+    assert any(n.endswith("/heap.txt") for n in names)
     assert all(key.encode() not in body for body in files.values())  # the gossip key never leaves
     assert not out.exists()  # the working directory went into the archive
 
@@ -70,3 +77,20 @@ def test_existing_output_is_refused(tmp_path: Path) -> None:
     proc = subprocess.run([sys.executable, "-m", "pyconsul", "debug", "-output", str(tmp_path / "bundle"),
                            "-duration", "10s", "-interval", "5s"], capture_output=True, text=True, timeout=30)
     assert proc.returncode == 1 and "output directory already exists" in proc.stderr
+
+
+def test_without_enable_debug_pprof_is_dropped_with_consuls_warning(tmp_path: Path) -> None:
+    agent = start_agent(tmp_path / "agent")
+    out = tmp_path / "bundle"
+    try:
+        proc = subprocess.run(
+            [sys.executable, "-m", "pyconsul", "debug", "-http-addr", agent.base_url, "-duration", "10s",
+             "-interval", "5s", "-output", str(out), "-archive=false"],
+            capture_output=True, text=True, timeout=60,
+        )
+    finally:
+        agent.stop()
+    assert proc.returncode == 0, proc.stderr
+    assert "[WARN] Unable to capture pprof. Set enable_debug to true on target agent to enable profiling." in proc.stdout
+    assert "Capture: 'metrics, logs, host, agent, members'" in proc.stdout
+    assert not list(out.rglob("profile.*")) and (out / "metrics.json").exists()
