@@ -16,6 +16,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any, Protocol
 
+from pyconsul import telemetry
 from pyconsul.acl import builtins
 from pyconsul.acl.authorizer import ALLOW_ALL, DENY_ALL, ChainedAuthorizer, token_authorizer
 from pyconsul.acl.errors import ACL_NOT_FOUND
@@ -100,16 +101,22 @@ class TokenResolver:
             return self._agent_recovery()
         if settings.initial_management_token and secret == settings.initial_management_token:
             return Identity(INITIAL_MANAGEMENT_ACCESSOR, token_authorizer([], "deny", management=True))
-        now = self.clock.monotonic()
-        cached = self._identities.get(secret)
-        if cached is not None and cached[0] > now:
-            return cached[1]
+        started = telemetry.now()
         try:
-            identity = self._load(secret)
-        except ReaderUnavailable:
-            return self._down(cached)
-        self._identities[secret] = (now + settings.token_ttl, identity)
-        return identity
+            now = self.clock.monotonic()
+            cached = self._identities.get(secret)
+            if cached is not None and cached[0] > now:
+                telemetry.incr_counter("acl.token.cache_hit")
+                return cached[1]
+            telemetry.incr_counter("acl.token.cache_miss")
+            try:
+                identity = self._load(secret)
+            except ReaderUnavailable:
+                return self._down(cached)
+            self._identities[secret] = (now + settings.token_ttl, identity)
+            return identity
+        finally:
+            telemetry.measure_since("acl.ResolveToken", started)
 
     def forget(self) -> None:
         """Drop every cached identity (after a token or policy write made here)."""

@@ -55,7 +55,12 @@ from pyconsul.gossip.messages import (
     encode_packet,
 )
 from pyconsul.gossip.state import NodeState, NodeStatus
-from pyconsul.telemetry import incr_counter  # an append only: the core still does no I/O
+from pyconsul.telemetry import (  # appends only: the core still does no I/O
+    add_sample,
+    incr_counter,
+    measure_since,
+)
+from pyconsul.telemetry import now as telemetry_now
 
 
 @dataclass(frozen=True)
@@ -324,6 +329,7 @@ class GossipCore:
             self._outbox.append(Outgoing(target.address, (Ping(probe.seq, target.name),), True))
         if now >= probe.fail_at:
             self._probe = None
+            add_sample("memberlist.probeNode", (now - probe.sent_at) * 1000.0)  # a failed probe's full time
             # Helpers that could not reach the target either say so (nack); missing nacks mean the
             # fault is more likely our own link or load, so we grow more patient.
             missing = probe.expected_nacks - probe.nacks if probe.expected_nacks else 1
@@ -344,6 +350,8 @@ class GossipCore:
             if not self._probe.acked:
                 self._probe.acked = True
                 self._adjust_awareness(-1)
+                # memberlist's probeNode: how long a probe took to be answered, on our clock.
+                add_sample("memberlist.probeNode", (self._clock.monotonic() - self._probe.sent_at) * 1000.0)
                 if not self._probe.indirect_sent:  # a relayed ack measures someone else's path
                     self._rtts.append((self._probe.target, self._clock.monotonic() - self._probe.sent_at))
                     del self._rtts[:-64]
@@ -365,6 +373,13 @@ class GossipCore:
         self._outbox.append(Outgoing(dest, tuple(msgs), False))
 
     def _gossip_round(self) -> None:
+        started = telemetry_now()  # memberlist.gossip: the cost of a round, on the metrics clock
+        try:
+            self._gossip_to_peers()
+        finally:
+            measure_since("memberlist.gossip", started)
+
+    def _gossip_to_peers(self) -> None:
         for dest, msg in self._tell_next_round:
             self._outbox.append(Outgoing(dest, (msg,), False))
         self._tell_next_round.clear()

@@ -64,7 +64,11 @@ def agent_gauges(agent: Any, reg: Registry = METRICS) -> None:
     members = list(agent.membership.members()) if agent.membership is not None else []
     reg.set_gauge("serf.lan.members", float(len(members) or 1))
     if agent.membership is not None:
-        reg.set_gauge("memberlist.health.score", float(agent.membership.core.health_score))
+        core = agent.membership.core
+        reg.set_gauge("memberlist.health.score", float(core.health_score))
+        # Serf's intent queue: member updates waiting to be gossiped. Its event and query queues
+        # stay empty here: user events travel through the servers (Raft), not gossip broadcasts.
+        reg.add_sample("serf.queue.Intent", float(core.pending_broadcasts()))
     if not agent.config.server:
         return
     status = agent.consensus.leader_status()

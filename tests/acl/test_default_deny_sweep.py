@@ -26,7 +26,8 @@ SAMPLE = {"key": "secret/k", "service": "web", "node": "acl-agent", "id": "web",
           "type": "default", "address": "127.0.0.1", "path": "tokens"}
 # Routes that end or reshape the agent: walked without a token only.
 _DISRUPTIVE = {"/v1/agent/leave", "/v1/agent/reload", "/v1/agent/force-leave/{node}", "/v1/snapshot",
-               "/v1/operator/raft/peer", "/v1/operator/raft/transfer-leader", "/v1/agent/monitor"}
+               "/v1/operator/raft/peer", "/v1/operator/raft/transfer-leader", "/v1/agent/monitor",
+               "/debug/pprof/profile"}  # (answers after its 30 s sampling window)
 
 
 def _call(agent: AgentProcess, method: str, path: str, token: str | None, body: bytes | None = None) -> tuple[int, bytes]:

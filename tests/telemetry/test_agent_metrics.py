@@ -13,8 +13,13 @@ from prometheus_client.parser import text_string_to_metric_families
 
 from tests.support.agents import start_agent
 
-# Series the Consul server-monitoring Grafana dashboard and Consul's alerting guide query.
+# Series the Consul server-monitoring Grafana dashboard (hashicorp/consul grafana/
+# consul-server-monitoring.json, grafana.com 13396) and Consul's alerting guide query. That
+# dashboard's one other series, consul_acl_apply, is the legacy ACL API's timer, gone from Consul
+# since 1.11 as from us; its ACL writes are consul_acl_{token,policy,role}_{upsert,delete}.
 DASHBOARD = {
+    "consul_catalog_deregister", "consul_acl_ResolveToken", "consul_memberlist_gossip",
+    "consul_memberlist_probeNode", "consul_acl_token_upsert", "consul_acl_policy_upsert",
     "consul_raft_state_leader", "consul_raft_state_candidate", "consul_raft_apply", "consul_raft_commitTime",
     "consul_raft_leader_lastContact", "consul_autopilot_healthy", "consul_autopilot_failure_tolerance",
     "consul_rpc_request", "consul_rpc_query", "consul_rpc_request_error", "consul_catalog_register",
