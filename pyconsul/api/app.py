@@ -69,16 +69,30 @@ def text_reply(text: str, status: int = 200) -> Reply:
     return Reply(text.encode(), status, "text/plain; charset=utf-8")
 
 
-async def read_json(req: web.Request, required: bool = True) -> Any:
+async def read_json(req: web.Request, required: bool = True, prefix: str = "Request decode failed") -> Any:
     body = await req.read()
     if not body.strip():
         if required:
-            raise HTTPError(400, "Request decode failed: EOF")
+            raise HTTPError(400, f"{prefix}: EOF")
         return None
     try:
-        return json.loads(body)
+        return loads_body(body)
     except (ValueError, UnicodeDecodeError) as exc:
-        raise HTTPError(400, f"Request decode failed: {exc}") from None
+        raise HTTPError(400, f"{prefix}: {exc}") from None
+
+
+def _go_int(text: str) -> int:
+    """JSON integers as Go decodes them into the int64/uint64 fields of Consul's structs: beyond
+    those ranges the request is refused (a Raft command could not carry it anyway)."""
+    value = int(text)
+    if not -2**63 <= value < 2**64:
+        raise ValueError(f"json: cannot unmarshal number {text} into Go value of type int64")
+    return value
+
+
+def loads_body(body: bytes | str) -> Any:
+    """A request body's JSON, every integer within 64 bits."""
+    return json.loads(body, parse_int=_go_int)
 
 
 Handler = Callable[["APIContext", web.Request, QueryOptions], Awaitable["Reply | web.StreamResponse"]]

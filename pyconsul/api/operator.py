@@ -50,6 +50,9 @@ def _autopilot_body(body: Any) -> Row:
                 elif isinstance(value, str):
                     seconds = parse_duration(value)
                 elif isinstance(value, int) and not isinstance(value, bool):
+                    if not -2**63 <= value < 2**63:  # a Go Duration is an int64 of nanoseconds
+                        raise ValueError(f"json: cannot unmarshal number {value} into Go struct field "
+                                         f".{key} of type time.Duration")
                     seconds = value / 1e9  # Go marshals a Duration number as nanoseconds
                 else:
                     raise ValueError(f"time: invalid duration {value!r}")
@@ -62,7 +65,8 @@ def _autopilot_body(body: Any) -> Row:
                                      f"{_json_kind(value)} into Go struct field .{key} of type bool")
             out[key] = bool(value)
         elif isinstance(default, int):
-            if value is not None and (not isinstance(value, int) or isinstance(value, bool) or value < 0):
+            if value is not None and (not isinstance(value, int) or isinstance(value, bool)
+                                      or not 0 <= value < 2**64):
                 raise HTTPError(400, f"Error parsing autopilot config: json: cannot unmarshal "
                                      f"{_json_kind(value)} into Go struct field .{key} of type uint64")
             out[key] = int(value or 0)
@@ -85,15 +89,17 @@ def _json_kind(value: Any) -> str:
 
 
 async def autopilot_set(ctx: APIContext, req: web.Request, q: QueryOptions) -> Reply:
-    config = _autopilot_body(await read_json(req))
+    config = _autopilot_body(await read_json(req, prefix="Error parsing autopilot config"))
     raw_cas = req.rel_url.query.get("cas")
     cas = None
     if raw_cas is not None:
-        try:
-            cas = int(raw_cas)
-        except ValueError:
-            raise HTTPError(400, f"Error parsing cas value: strconv.ParseUint: parsing {raw_cas!r}: "
-                                 "invalid syntax") from None
+        if not (raw_cas.isascii() and raw_cas.isdigit()):  # ParseUint: ASCII digits only, no sign
+            raise HTTPError(400, f"Error parsing cas value: strconv.ParseUint: parsing \"{raw_cas}\": "
+                                 "invalid syntax")
+        cas = int(raw_cas)
+        if cas >= 2**64:
+            raise HTTPError(400, f"Error parsing cas value: strconv.ParseUint: parsing \"{raw_cas}\": "
+                                 "value out of range")
     done = await ctx.write(c.AutopilotSet(config=config, cas=cas))
     return json_reply(bool(done) if cas is not None else True)
 

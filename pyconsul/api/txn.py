@@ -4,12 +4,11 @@ from __future__ import annotations
 
 import base64
 import binascii
-import json
 from typing import Any
 
 from aiohttp import web
 
-from pyconsul.api.app import APIContext, Reply, json_reply
+from pyconsul.api.app import APIContext, Reply, json_reply, loads_body
 from pyconsul.api.errors import HTTPError
 from pyconsul.api.params import QueryOptions
 from pyconsul.api.validate import TXN_KV_KEYS, canon_keys
@@ -64,7 +63,7 @@ async def txn(ctx: APIContext, req: web.Request, q: QueryOptions) -> Reply:
         raise HTTPError(413, f"Request body({len(raw)} bytes) too large, max size: {MAX_TXN_BODY} bytes. "
                              "See https://www.consul.io/docs/agent/config/config-files#txn_max_req_len.")
     try:
-        body = json.loads(raw)
+        body = loads_body(raw)
     except (ValueError, UnicodeDecodeError) as exc:
         raise HTTPError(400, f"Failed to parse body: {exc}") from None
     if not isinstance(body, list):

@@ -59,10 +59,15 @@ def test_autopilot_configuration_put_replaces_the_whole_config(shared_agent: Age
     assert call(a, "PUT", f"/v1/operator/autopilot/configuration?cas={cfg['ModifyIndex']}",
                 {"MaxTrailingLogs": 2, "LastContactThreshold": 1_500_000_000}) == (200, True)
     assert call(a, "GET", "/v1/operator/autopilot/configuration")[1]["LastContactThreshold"] == "1.5s"
-    for bad in ({"MaxTrailingLogs": "x"}, {"LastContactThreshold": "soon"}, [1]):
+    # Out of Go's ranges (uint64 counts, int64 nanoseconds) is a 400 like any other bad field.
+    for bad in ({"MaxTrailingLogs": "x"}, {"LastContactThreshold": "soon"}, [1], {"MaxTrailingLogs": 2**64},
+                {"MinQuorum": -1}, {"LastContactThreshold": 10**30}):
         status, text = call(a, "PUT", "/v1/operator/autopilot/configuration", bad)
         assert status == 400 and text.startswith("Error parsing autopilot config"), (bad, text)
     assert call(a, "PUT", "/v1/operator/autopilot/configuration?cas=x", {})[0] == 400
+    assert call(a, "PUT", f"/v1/operator/autopilot/configuration?cas={2**64}", {}) == (
+        400, f'Error parsing cas value: strconv.ParseUint: parsing "{2**64}": value out of range')
+    assert call(a, "PUT", "/v1/operator/autopilot/configuration?cas=-1", {})[0] == 400
 
 
 def test_operator_reads_on_a_single_server(shared_agent: AgentProcess) -> None:
