@@ -31,7 +31,7 @@ from pyconsul.consensus.errors import ConsensusError
 from pyconsul.state.errors import StateError
 from pyconsul.state.watch import WatchSet
 from pyconsul.telemetry import METRICS
-from pyconsul.telemetry.http import http_labels, timed_route
+from pyconsul.telemetry.http import ReadCounters, http_labels, timed_route
 
 log = logging.getLogger("pyconsul.http")
 
@@ -112,6 +112,7 @@ class APIContext:
         self._fast_peeks: dict[str, Callable[[], int]] = {}
         self._fast: dict[str, FastEntry] = {}
         self._fast_labels: dict[str, Any] = {}  # api.http labels of each fast-path read
+        self._fast_counts: dict[str, ReadCounters] = {}  # the endpoint's own counters, likewise
         self._cache = ReplyCache(cache_size, cache_bytes, on_evict=lambda key: self._fast.pop(key, None))
         self.acl = _acl_gate(agent)
 
@@ -139,6 +140,7 @@ class APIContext:
                 return None
             st = self.agent.consensus.leader_status()
             head, tail = build_head(idx, len(hit[1]), st.known_leader, st.last_contact_ms, JSON_CT, "stale")
+            self._fast_metrics(key, start, hit[1])
             return head + DATE.get() + tail + hit[1]
         entry = self._fast.get(key)
         if entry is None or entry[0] != idx:
@@ -155,9 +157,16 @@ class APIContext:
             self._fast[key] = entry
         elif not self.agent.consensus.leader_status().leader_reads:
             return None
+        self._fast_metrics(key, start, entry[3])
+        return entry[1] + DATE.get() + entry[2] + entry[3]
+
+    def _fast_metrics(self, key: str, start: float, body: bytes) -> None:
+        """What the handler's path would have emitted for this read."""
         METRICS.add_sample("api.http", (perf_counter() - start) * 1000.0, self._fast_labels.get(key, ()))
         METRICS.incr_counter("rpc.request")
-        return entry[1] + DATE.get() + entry[2] + entry[3]
+        counts = self._fast_counts.get(key)
+        if counts is not None:
+            counts.emit(body)
 
     async def write(self, command: Any) -> Any:
         result = await self.agent.write(command)
@@ -190,12 +199,29 @@ class APIContext:
         shape: Callable[[Any], Any] | None = None,
         filterable: bool = True,
         peek: Callable[[], int] | None = None,
+        counts: ReadCounters | None = None,
     ) -> Reply:
         """Blocking read whose JSON bytes are cached per (path, query, index).
 
         `peek` returns the answer's index without building it: when the caller is not blocking
         (or is behind) and the cached bytes are for that index, they are sent as they are.
+        `counts` are the endpoint's metrics, emitted here and by the fast path alike.
         """
+        reply = await self._blocking_json(q, req, run, shape, filterable, peek, counts)
+        if counts is not None:
+            counts.emit(reply.body)
+        return reply
+
+    async def _blocking_json(
+        self,
+        q: QueryOptions,
+        req: web.Request,
+        run: Callable[[WatchSet | None], tuple[int, Any]],
+        shape: Callable[[Any], Any] | None,
+        filterable: bool,
+        peek: Callable[[], int] | None,
+        counts: ReadCounters | None,
+    ) -> Reply:
         key = cache_key(req)
         if key is None:  # a target the cache does not key: answer it afresh
             await self.read_barrier(q)
@@ -209,8 +235,11 @@ class APIContext:
             if len(self._fast_peeks) >= self._cache_size:
                 self._fast_peeks.clear()
                 self._fast_labels.clear()
+                self._fast_counts.clear()
             self._fast_peeks[key] = peek
             self._fast_labels[key] = http_labels("GET", req.match_info.route.resource.canonical)
+            if counts is not None:
+                self._fast_counts[key] = counts
         if peek is not None and not q.consistent:
             idx = max(peek(), 1)
             if idx != q.index:

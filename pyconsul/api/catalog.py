@@ -22,6 +22,7 @@ from pyconsul.api.validate import (
 )
 from pyconsul.fsm import commands as c
 from pyconsul.state.watch import WatchSet
+from pyconsul.telemetry.http import ReadCounters
 
 Row = dict[str, Any]
 
@@ -192,9 +193,11 @@ async def service(ctx: APIContext, req: web.Request, q: QueryOptions) -> Reply:
         return store.catalog.service_index(name), out
 
     near = near_shape(ctx, req)
+    counts = ReadCounters("catalog", name, tags)
     if q.peer:
-        return await ctx.blocking_json(q, req, for_peer(q, run), shape=near)
-    return await ctx.blocking_json(q, req, run, shape=near, peek=lambda: store.catalog.service_index(name))
+        return await ctx.blocking_json(q, req, for_peer(q, run), shape=near, counts=counts)
+    return await ctx.blocking_json(q, req, run, shape=near, peek=lambda: store.catalog.service_index(name),
+                                   counts=counts)
 
 
 async def _node_reply(

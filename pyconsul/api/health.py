@@ -13,6 +13,7 @@ from pyconsul.api.params import QueryOptions, node_meta_filters, query_bool
 from pyconsul.api.peering import for_peer
 from pyconsul.state.catalog import CHECK_STATES
 from pyconsul.state.watch import WatchSet
+from pyconsul.telemetry.http import ReadCounters
 
 Row = dict[str, Any]
 
@@ -50,9 +51,11 @@ async def service(ctx: APIContext, req: web.Request, q: QueryOptions) -> Reply:
         return idx, rows
 
     near = near_shape(ctx, req)
+    counts = ReadCounters("health", name, tags)
     if q.peer:
-        return await ctx.blocking_json(q, req, for_peer(q, run), shape=near)
-    return await ctx.blocking_json(q, req, run, shape=near, peek=lambda: store.catalog.service_index(name))
+        return await ctx.blocking_json(q, req, for_peer(q, run), shape=near, counts=counts)
+    return await ctx.blocking_json(q, req, run, shape=near, peek=lambda: store.catalog.service_index(name),
+                                   counts=counts)
 
 
 async def state(ctx: APIContext, req: web.Request, q: QueryOptions) -> Reply:

@@ -48,3 +48,25 @@ def timed_route(pattern: str, handler: Route) -> Route:
                     METRICS.incr_counter("rpc.request_error")
 
     return route
+
+
+class ReadCounters:
+    """A catalog or health service read's own counters, as Consul's servers count them:
+    `<kind>.service.query` per read, `<kind>.service.query-tag` per tag asked for, and
+    `<kind>.service.not-found` when nothing matched. Built once per request shape; the fast path
+    keeps it with the cached reply and emits it on every hit."""
+
+    __slots__ = ("_each", "_not_found")
+
+    def __init__(self, kind: str, service: str, tags: list[str] | None) -> None:
+        svc: Labels = (("service", service),)
+        each = [(f"{kind}.service.query", svc)]
+        each += [(f"{kind}.service.query-tag", (("service", service), ("tag", t))) for t in tags or ()]
+        self._each = tuple(each)
+        self._not_found = (f"{kind}.service.not-found", svc)
+
+    def emit(self, body: bytes) -> None:
+        for name, labels in self._each:
+            METRICS.incr_counter(name, 1.0, labels)
+        if body.strip() == b"[]":
+            METRICS.incr_counter(self._not_found[0], 1.0, self._not_found[1])

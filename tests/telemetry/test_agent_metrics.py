@@ -102,3 +102,39 @@ def test_prometheus_off_without_retention_as_consul(tmp_path: Path) -> None:
         assert json.loads(agent.request("GET", "/v1/agent/metrics")[2])["Gauges"] is not None
     finally:
         agent.stop()
+
+
+def test_service_reads_are_counted_by_service_tag_and_not_found_on_both_paths(tmp_path: Path) -> None:
+    agent = start_agent(tmp_path, "-hcl", 'telemetry { prometheus_retention_time = "60s" disable_hostname = true }')
+    try:
+        reg = {"Node": "n1", "Address": "10.0.0.1", "Service": {"Service": "web", "Tags": ["v1"]}}
+        assert agent.request("PUT", "/v1/catalog/register", reg)[0] == 200
+        # The same read five times: the first builds the reply, the rest come from the fast path.
+        for _ in range(5):
+            assert agent.request("GET", "/v1/health/service/web")[0] == 200
+        for _ in range(3):
+            assert agent.request("GET", "/v1/catalog/service/web?tag=v1")[0] == 200
+        for _ in range(2):
+            assert agent.request("GET", "/v1/health/service/nothing")[0] == 200
+
+        def counts() -> dict[tuple[str, tuple[tuple[str, str], ...]], float]:
+            body = agent.request("GET", "/v1/agent/metrics?format=prometheus")[2].decode()
+            out = {}
+            for fam in text_string_to_metric_families(body):
+                for s in fam.samples:
+                    if s.name.startswith(("consul_health_service", "consul_catalog_service")):
+                        out[(s.name, tuple(sorted(s.labels.items())))] = s.value
+            return out
+
+        want = {
+            ("consul_health_service_query_total", (("service", "web"),)): 5,
+            ("consul_catalog_service_query_total", (("service", "web"),)): 3,
+            ("consul_catalog_service_query_tag_total", (("service", "web"), ("tag", "v1"))): 3,
+            ("consul_health_service_query_total", (("service", "nothing"),)): 2,
+            ("consul_health_service_not_found_total", (("service", "nothing"),)): 2,
+        }
+        got = _poll(lambda: (c := counts()) and all(c.get(k) == v for k, v in want.items()) and c)
+        assert got, counts()
+        assert ("consul_health_service_not_found_total", (("service", "web"),)) not in got
+    finally:
+        agent.stop()
