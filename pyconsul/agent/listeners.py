@@ -112,7 +112,7 @@ async def start_dns(agent: Agent) -> Any:
     if agent.config.ports.dns < 0:
         return None
     if agent.forwarder is not None:  # a client answers from a mirror of the servers' catalog
-        return await start_client_dns_server(agent.config, agent.forwarder.request)
+        return await start_client_dns_server(agent.config, agent.forwarder.request, node_name=agent.node_name)
     store = agent.store
     queries = QueryRunner(store.queries, store.catalog, store.coordinates, agent.node_name, agent.config.datacenter)
     return await start_dns_server(agent.config, store.catalog, queries, acl=store.acl)

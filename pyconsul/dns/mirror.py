@@ -2,8 +2,8 @@
 
 A client agent keeps no catalog of its own, yet CoreDNS or dnsmasq may forward `.consul` to it.
 The mirror is a real StateStore kept in step with the servers by blocking queries (as
-consul-template watches do): one on `/v1/catalog/nodes`, one on `/v1/catalog/services`, and one
-on `/v1/health/service/<name>` per service. Each answer is reconciled into the local store through
+consul-template watches do): one on `/v1/catalog/nodes`, one on `/v1/catalog/services`, one
+on `/v1/health/service/<name>` per service, one on `/v1/query` and one on `/v1/coordinate/nodes`. Each answer is reconciled into the local store through
 the FSM (register what is new or changed, deregister what is gone), so the mirror's `max_index`
 moves exactly when DNS answers may change and the DNS cache stays correct.
 
@@ -66,6 +66,10 @@ class CatalogMirror:
     async def start(self) -> None:
         self._spawn("nodes", self._watch("/v1/catalog/nodes", self._sync_nodes))
         self._spawn("services", self._watch("/v1/catalog/services", self._sync_services))
+        # Prepared queries and coordinates too, so `<name>.query.consul` runs here on the same
+        # data a server would run it on (Near sorts by the mirrored coordinates).
+        self._spawn("queries", self._watch("/v1/query", self._sync_queries))
+        self._spawn("coordinates", self._watch("/v1/coordinate/nodes", self._sync_coordinates))
 
     async def close(self) -> None:
         tasks = list(self._tasks.values())
@@ -149,9 +153,29 @@ class CatalogMirror:
                 if chk["CheckID"] not in keep:
                     self._apply(c.Deregister(node=key[0], check_id=chk["CheckID"]))
 
+    def _sync_queries(self, rows: list[Row] | None) -> None:
+        theirs = {r["ID"]: _query(r) for r in rows or ()}
+        mine = self.store.queries.by_id
+        changed = [qid for qid, q in theirs.items() if qid not in mine or _query(mine[qid]) != q]
+        # Changed ones are dropped before any is written, so a swap of two names never collides.
+        for qid in [q for q in mine if q not in theirs or q in changed]:
+            self._apply(c.PreparedQueryDelete(query_id=qid))
+        for qid in changed:
+            self._apply(c.PreparedQuerySet(query=theirs[qid], create=True))
+
+    def _sync_coordinates(self, rows: list[Row] | None) -> None:
+        updates = [{"Node": r["Node"], "Segment": r.get("Segment") or "", "Coord": r["Coord"]}
+                   for r in rows or () if r.get("Coord")]
+        if updates:
+            self._apply(c.CoordinateBatchUpdate(updates=updates))
+
     def _mark_synced(self) -> None:
         if self._nodes_synced and self._services_synced:
             self.synced.set()
+
+
+def _query(row: Row) -> Row:
+    return {k: v for k, v in row.items() if k not in ("CreateIndex", "ModifyIndex")}
 
 
 def _node(row: Row) -> Row:

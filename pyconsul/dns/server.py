@@ -32,6 +32,7 @@ from pyconsul.dns.handler import Forward, PacketHandler
 from pyconsul.dns.mirror import CatalogMirror, Fetch
 from pyconsul.dns.reader import CATALOG_TABLES, CatalogReader, PreparedQueries
 from pyconsul.dns.recursor import Recursors
+from pyconsul.query.runner import QueryRunner
 from pyconsul.telemetry.dns import DnsMetrics
 
 log = logging.getLogger("pyconsul.dns")
@@ -258,7 +259,7 @@ async def start_dns_server(
 
 
 async def start_client_dns_server(
-    config: RuntimeConfig, fetch: Fetch, wait: str = "5m", retry: float = 1.0
+    config: RuntimeConfig, fetch: Fetch, wait: str = "5m", retry: float = 1.0, node_name: str = ""
 ) -> DNSServer:
     """DNS for a client agent (no local catalog): answers from a CatalogMirror of the servers'
     catalog, read through `fetch` (the agent's Forwarder.request) with blocking queries of up to
@@ -267,8 +268,11 @@ async def start_client_dns_server(
         return DNSServer(config, CatalogMirror(fetch))
     mirror = CatalogMirror(fetch, wait=wait, retry=retry)
     await mirror.start()
+    store = mirror.store
+    queries = QueryRunner(store.queries, mirror, store.coordinates, node_name or config.node_name,
+                          config.datacenter)
     try:
-        server = await start_dns_server(config, mirror)
+        server = await start_dns_server(config, mirror, queries)
     except BaseException:
         await mirror.close()
         raise
