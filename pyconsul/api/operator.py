@@ -213,7 +213,7 @@ async def usage(ctx: APIContext, req: web.Request, q: QueryOptions) -> Reply:
             kind = svc.get("Kind") or ""
             if kind in connect:
                 connect[kind] += 1
-            elif (svc.get("Connect") or {}).get("Native"):
+            elif isinstance(svc.get("Connect"), dict) and svc["Connect"].get("Native"):
                 connect["connect-native"] += 1
             # Consul bills neither its own service nor the mesh's plumbing.
             if name != "consul" and kind not in _CONNECT_KINDS:

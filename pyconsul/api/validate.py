@@ -108,6 +108,13 @@ def _typecheck(row: Row, types: dict[str, type], struct: str) -> None:
     tags = row.get("Tags")
     if isinstance(tags, list) and not all(isinstance(t, str) for t in tags):
         raise HTTPError(400, f"Request decode failed: json: cannot unmarshal number into Go struct field {struct}.Tags of type string")
+    weights = row.get("Weights")
+    if isinstance(weights, dict):
+        for name in ("Passing", "Warning"):
+            w = next((v for k, v in weights.items() if str(k).lower() == name.lower()), None)
+            if w is not None and (not isinstance(w, int) or isinstance(w, bool) or not -2**63 <= w < 2**63):
+                raise HTTPError(400, f"Request decode failed: json: cannot unmarshal {_json_kind(w)} into Go "
+                                     f"struct field {struct}.Weights.{name} of type int")
     meta = row.get("Meta")
     if isinstance(meta, dict) and not all(isinstance(x, str) for x in meta.values()):
         raise HTTPError(400, f"Request decode failed: json: cannot unmarshal number into Go struct field {struct}.Meta of type string")

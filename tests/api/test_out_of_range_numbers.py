@@ -32,3 +32,13 @@ def test_a_number_beyond_64_bits_is_refused_with_a_400(shared_agent: AgentProces
     assert str(BIG) in reply.decode(), reply
     # and the agent goes on answering
     assert shared_agent.request("GET", "/v1/status/leader")[0] == 200
+
+
+@pytest.mark.parametrize("path,body", [
+    ("/v1/catalog/register", {"Node": "n", "Address": "10.0.0.1", "Service": {"Service": "s", "Weights": {"Passing": "a"}}}),
+    ("/v1/agent/service/register", {"Name": "s", "Weights": {"Passing": 1, "Warning": [1]}}),
+])
+def test_weights_that_are_not_integers_are_a_400(shared_agent: AgentProcess, path: str, body: object) -> None:
+    status, _, reply = shared_agent.request("PUT", path, json.dumps(body).encode())
+    assert status == 400, (status, reply)
+    assert b"Weights." in reply and b"of type int" in reply, reply

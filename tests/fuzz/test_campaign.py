@@ -143,3 +143,47 @@ def test_every_listener_survives_random_and_mutated_input(target: AgentProcess) 
           f"peak RSS {writer.peak_rss // 1024} MiB")
 
 
+
+
+GENERIC_500 = b"Internal error"  # the body of a 500 no handler meant: an exception got through
+
+
+def test_routes_that_stop_reset_or_leave_survive_hostile_input(tmp_path: Path) -> None:
+    """The routes the main campaign leaves out (snapshot restore, peer removal, leader transfer,
+    join, force-leave, monitor, reload, keyring), on an agent of their own: odd parameters and
+    bodies get Consul's answers — a 500 only where Consul gives one, with its text — and never an
+    unexpected exception, while acknowledged writes stay. (`leave` is left out: it ends the agent.)"""
+    rng = random.Random(SEED + 1)
+    agent = start_agent(tmp_path / "disruptive")
+    try:
+        routes = [(m, p) for m, p, _ in ROUTES if p in c.UNSAFE_PATHS and p != "/v1/agent/leave"]
+        assert len(routes) >= 8, routes
+        writer = AckedWriter(agent)
+        writer.start()
+        unexpected: list[tuple[int, bytes, bytes]] = []
+
+        def step() -> None:
+            raw = c.http_request(rng, routes)
+            r = c.send_http(agent.host, agent.http_port, raw, timeout=1.0)
+            if r.status is not None and r.status >= 500 and (GENERIC_500 in r.body or not r.body.strip()):
+                unexpected.append((r.status, raw[:300], r.body))
+
+        try:
+            c.run_for(SECONDS * 0.3, step)
+        finally:
+            writer.stop.set()
+            writer.join(10)
+        assert agent.alive(), f"agent died (seed {SEED + 1}):\n{agent.log()[-3000:]}"
+        assert not unexpected, (SEED + 1, unexpected[:5])
+        status, _, body = agent.request("GET", "/v1/kv/fuzz-ack/?recurse", timeout=10)
+        import base64
+        import json
+        stored = {e["Key"]: base64.b64decode(e["Value"] or "").decode() for e in json.loads(body)} if status == 200 else {}
+        missing = {k: v for k, v in writer.acked.items() if stored.get(k) != v}
+        assert writer.acked and not missing, (SEED + 1, len(writer.acked), list(missing)[:10])
+        log = agent.log()
+        assert "Traceback" not in log, (SEED + 1, log[log.index("Traceback") - 500:][:3000])
+        failed = [ln for ln in log.splitlines() if "[ERROR]" in ln and "request failed" in ln]
+        assert not failed, (SEED + 1, failed[:10])
+    finally:
+        agent.stop()
