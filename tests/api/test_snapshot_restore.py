@@ -112,6 +112,7 @@ def test_event_loop_keeps_answering_during_a_large_restore(shared_agent: AgentPr
     del big, files
     result: list[tuple[int, str]] = []
     worker = threading.Thread(target=lambda: result.append(restore(shared_agent, body)))
+    began = time.monotonic()
     worker.start()
     try:
         slowest = 0.0
@@ -122,7 +123,10 @@ def test_event_loop_keeps_answering_during_a_large_restore(shared_agent: AgentPr
     finally:
         worker.join(60)
     assert result and result[0][0] == 400  # zeros are no state image
-    assert slowest < 0.5, slowest
+    took = time.monotonic() - began
+    # Were the restore on the event loop, one read would wait out most of it; a loaded machine
+    # slows both alike, so the bound is relative (and 0.5 s on a quiet one).
+    assert slowest < max(0.5, took / 4), (slowest, took)
     assert kv(shared_agent, "snap/keep") == b"new"
 
 
