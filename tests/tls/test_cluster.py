@@ -54,9 +54,10 @@ def _conf(tmp: Path, ip: str, certs: Path, n: int, server: bool) -> Path:
         conf.update({"bootstrap_expect": 3, "server": True, "ui": False, "verify_outgoing": True,
                      "verify_server_hostname": True})
     else:
-        # The seed's client relies on auto_encrypt for its outgoing TLS; with its own
-        # certificate files it dials servers with TLS when verify_outgoing says so.
-        conf.update({"rejoin_after_leave": True, "enable_script_checks": True, "verify_outgoing": True})
+        # The seed's client as written: its own certificate files and auto_encrypt.tls, which
+        # makes it dial the servers with TLS. The seed's servers do not sign (no allow_tls), so
+        # its own certificate stays in use.
+        conf.update({"rejoin_after_leave": True, "enable_script_checks": True, "auto_encrypt": {"tls": True}})
     path = tmp / ip / "conf.json"
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(json.dumps(conf))
@@ -125,6 +126,38 @@ def test_seed001_cluster_over_tls_and_the_cli_over_https(cluster: tuple[dict[str
     # Without the CLI certificate HTTPS refuses (verify_incoming).
     r = _cli(certs, CLIENT, "members", cert=False)
     assert r.returncode == 1 and r.stderr.startswith("Error retrieving members: ")
+    # The client asked for an auto_encrypt certificate and was told why not, in Consul's words.
+    client_log = agents[CLIENT].log()
+    assert "AutoEncrypt.Sign RPC failed" in client_log
+    assert "AutoEncrypt.AllowTLS must be enabled in order to use this endpoint" in client_log
+
+
+def _leader_and_followers(certs: Path) -> tuple[str, list[str]]:
+    r = _cli(certs, SERVERS[0], "operator", "raft", "list-peers")
+    rows = [ln.split() for ln in r.stdout.splitlines()[1:]]
+    leader = [row[2].split(":")[0] for row in rows if row[3] == "leader"]
+    assert leader, r.stdout + r.stderr
+    return leader[0], [row[2].split(":")[0] for row in rows if row[3] != "leader"]
+
+
+def test_a_follower_relays_a_snapshot_restore_to_the_leader_over_tls(
+        cluster: tuple[dict[str, AgentProcess], Path], tmp_path: Path) -> None:
+    agents, certs = cluster
+    assert wait_until(lambda: _cli(certs, SERVERS[0], "operator", "raft", "list-peers").returncode == 0, 60)
+    leader, followers = _leader_and_followers(certs)
+    follower = followers[0]
+    assert wait_until(lambda: _cli(certs, follower, "kv", "put", "tls/before", "1").returncode == 0, 20)
+    snap = tmp_path / "backup.snap"
+    r = _cli(certs, follower, "snapshot", "save", str(snap))
+    assert r.returncode == 0, r.stderr
+    assert _cli(certs, follower, "kv", "put", "tls/after", "2").returncode == 0
+    # The follower relays the restore to the leader's server port: TLS with its own server
+    # certificate, the leader's checked for server.dc1.consul (verify_server_hostname).
+    r = _cli(certs, follower, "snapshot", "restore", str(snap))
+    assert (r.returncode, r.stdout) == (0, "Restored snapshot\n"), r.stderr + _logs(agents)
+    for ip in SERVERS:
+        assert wait_until(lambda ip=ip: _cli(certs, ip, "kv", "get", "tls/after").returncode == 1, 20), ip
+        assert _cli(certs, ip, "kv", "get", "tls/before").stdout == "1\n"
 
 
 def _ctx(ca: Path | None, pair: Pair | None) -> ssl.SSLContext:
