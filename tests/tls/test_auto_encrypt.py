@@ -1,10 +1,12 @@
 """auto_encrypt on real agents: servers with allow_tls sign, a client with only the CA file gets
 its certificate over the server port at start, dials the servers with it under verify_incoming
 and verify_server_hostname, and serves HTTPS with it; a follower relays the first signature
-to the leader (which makes the built-in CA) over TLS."""
+to the leader (which makes the built-in CA) over TLS; the certificate is renewed before it
+expires."""
 
 from __future__ import annotations
 
+import datetime
 import json
 import os
 import socket
@@ -68,7 +70,10 @@ def _cluster(tmp: Path, extra: dict[str, object]) -> tuple[dict[str, AgentProces
 
 @pytest.fixture(scope="module")
 def cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[dict[str, AgentProcess], Pair, int]]:
-    agents, ca, https = _cluster(tmp_path_factory.mktemp("auto-encrypt"), {})
+    # A 90 s leaf (valid from a minute ago): the client renews it every few seconds, so the
+    # tests below also run across renewals.
+    agents, ca, https = _cluster(tmp_path_factory.mktemp("auto-encrypt"),
+                                 {"connect": {"ca_config": {"leaf_cert_ttl": "90s"}}})
     try:
         yield agents, ca, https
     finally:
@@ -199,3 +204,21 @@ def test_the_cli_over_the_clients_https_needs_the_builtin_root(
                        env={**env, "CONSUL_CACERT": str(bundle)})
     assert r.returncode == 0, r.stderr
     assert len(r.stdout.splitlines()) == 5
+
+
+def test_the_certificate_is_renewed_before_it_expires(
+        cluster: tuple[dict[str, AgentProcess], Pair, int], tmp_path: Path) -> None:
+    agents, ca, https = cluster
+    client = agents[CLIENT]
+    assert wait_until(lambda: _alive_members(client) == 4, 90), _logs(agents)
+    cli = make_leaf(ca, tmp_path, "cli", "cli")
+    first = _served_cert(CLIENT, https, ca, cli)
+    assert first.not_valid_after_utc - first.not_valid_before_utc == datetime.timedelta(seconds=90)
+    assert wait_until(lambda: _served_cert(CLIENT, https, ca, cli).serial_number != first.serial_number, 40,
+                      what="a renewed certificate on HTTPS"), client.log()[-3000:]
+    renewed = _served_cert(CLIENT, https, ca, cli)
+    assert renewed.not_valid_after_utc > first.not_valid_after_utc
+    assert "auto_encrypt certificate renewed" in client.log()
+    # Writes through the client keep working after the first certificate expired.
+    assert wait_until(lambda: datetime.datetime.now(datetime.UTC) > first.not_valid_after_utc, 40)
+    assert wait_until(lambda: client.request("PUT", "/v1/kv/auto/renewed", b"yes")[0] == 200, 20), client.log()[-3000:]
