@@ -225,3 +225,58 @@ def test_attacks_on_the_server_port_fail(cluster: tuple[dict[str, AgentProcess],
     assert tls.recv(1) == b""
     tls.close()
     assert "refused Raft from a peer without a server certificate" in agents[ip].log()
+
+
+def _propose(ip: str, pair: Pair, ca: Path, key: str) -> list[object] | None:
+    """A follower's forwarded write (`raft.propose` on the Raft stream) for KV `key`, sent with
+    `pair`'s certificate; the leader's reply, or None when the connection was closed."""
+    import time
+
+    import msgpack
+
+    from pyconsul.fsm import commands as c
+    from pyconsul.raft.messages import NORMAL
+    from pyconsul.raft.tcp_transport import MAGIC, _frame
+
+    data = c.encode(c.KVOp(verb="set", key=key, value=b"proposed"))
+    raw = socket.create_connection((ip, 8300), timeout=10)
+    tls = _ctx(ca, pair).wrap_socket(raw)
+    try:
+        tls.sendall(MAGIC + _frame([1, 7, "raft.propose", [data, time.time() + 10, NORMAL]]))
+        head = b""
+        while len(head) < 4 and (chunk := tls.recv(4 - len(head))):
+            head += chunk
+        if len(head) < 4:
+            return None
+        size = int.from_bytes(head, "big")
+        body = b""
+        while len(body) < size and (chunk := tls.recv(size - len(body))):
+            body += chunk
+        reply: list[object] = msgpack.unpackb(body, raw=False)
+        return reply
+    except (ssl.SSLError, ConnectionError):
+        return None
+    finally:
+        tls.close()
+
+
+def test_only_a_server_certificate_may_propose_a_client_certificate_may_forward_http(
+        cluster: tuple[dict[str, AgentProcess], Path]) -> None:
+    agents, certs = cluster
+    ca = certs / "consul-agent-ca.pem"
+    assert wait_until(lambda: _cli(certs, SERVERS[0], "operator", "raft", "list-peers").returncode == 0, 60)
+    leader, _ = _leader_and_followers(certs)
+    # A server certificate: the leader places the write and answers [index, term].
+    reply = _propose(leader, _pair(certs, "dc1-server-consul-2"), ca, "tls/proposed-by-server")
+    assert reply is not None and reply[:3] == [2, 7, True], reply
+    assert wait_until(lambda: _cli(certs, leader, "kv", "get", "tls/proposed-by-server").stdout == "proposed\n", 10)
+    # A client certificate from the same CA: the Raft stream is closed before anything is read.
+    client = _pair(certs, "dc1-client-consul-0")
+    assert _propose(leader, client, ca, "tls/proposed-by-client") is None
+    assert _cli(certs, leader, "kv", "get", "tls/proposed-by-client").returncode == 1
+    # ...while the same certificate may forward an API write over HTTP, as client agents do.
+    body = b"forwarded"
+    request = (f"PUT /v1/kv/tls/forwarded-by-client HTTP/1.1\r\nHost: x\r\nContent-Length: {len(body)}\r\n"
+               "Connection: close\r\n\r\n").encode() + body
+    assert _exchange(leader, request, _ctx(ca, client)).startswith(b"HTTP/1.1 200")
+    assert _cli(certs, leader, "kv", "get", "tls/forwarded-by-client").stdout == "forwarded\n"
