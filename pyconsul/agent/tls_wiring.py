@@ -15,8 +15,10 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import signal
 import ssl
-from typing import TYPE_CHECKING
+from collections.abc import Coroutine
+from typing import TYPE_CHECKING, Any
 
 from pyconsul.agent import cluster
 from pyconsul.state import watch
@@ -140,6 +142,32 @@ def _use(agent: Agent, signed: Signed) -> None:
     log.info("using the auto_encrypt certificate", extra={"valid_before": signed.valid_before.isoformat()})
 
 
+async def _unless_stopped(agent: Agent, waiting: Coroutine[Any, Any, Signed]) -> Signed:
+    """`waiting`, unless SIGINT or SIGTERM comes first (the agent is not serving yet, so a stop
+    ends the start); a SIGHUP meanwhile is kept for when it runs."""
+    signals: asyncio.Queue[int] | None = getattr(agent, "_signals", None)
+    task = asyncio.ensure_future(waiting)
+    if signals is None:
+        return await task
+    held: list[int] = []
+    try:
+        while True:
+            got = asyncio.ensure_future(signals.get())
+            done, _ = await asyncio.wait({task, got}, return_when=asyncio.FIRST_COMPLETED)
+            if task in done:
+                got.cancel()
+                return task.result()
+            sig = got.result()
+            if sig == signal.SIGHUP:
+                held.append(sig)
+                continue
+            task.cancel()
+            raise OSError("stopped while waiting for the auto_encrypt certificate")
+    finally:
+        for sig in held:
+            signals.put_nowait(sig)
+
+
 async def start_auto_encrypt(agent: Agent) -> None:
     """On a client with auto_encrypt.tls, before its listeners open (see the module's rules)."""
     client = auto_encrypt_client(agent)
@@ -156,6 +184,6 @@ async def start_auto_encrypt(agent: Agent) -> None:
         agent.track(asyncio.ensure_future(run(None)))
         return
     log.info("requesting a certificate from the servers (auto_encrypt)")
-    signed = await client.sign()
+    signed = await _unless_stopped(agent, client.sign())
     _use(agent, signed)
     agent.track(asyncio.ensure_future(run(signed)))

@@ -222,3 +222,22 @@ def test_the_certificate_is_renewed_before_it_expires(
     # Writes through the client keep working after the first certificate expired.
     assert wait_until(lambda: datetime.datetime.now(datetime.UTC) > first.not_valid_after_utc, 40)
     assert wait_until(lambda: client.request("PUT", "/v1/kv/auto/renewed", b"yes")[0] == 200, 20), client.log()[-3000:]
+
+
+def test_a_client_retries_while_no_server_answers_and_a_stop_ends_the_wait(tmp_path: Path) -> None:
+    ca = make_ca(tmp_path / "pki")
+    nobody = loopbacks(1, first=79)[0]
+    conf = tmp_path / "client.json"
+    conf.write_text(json.dumps({
+        "data_dir": str(tmp_path / "data"), "retry_join": [nobody], "verify_incoming": True,
+        "ca_file": str(ca.cert), "auto_encrypt": {"tls": True}, "ports": {"https": free_port(), "http": -1}}))
+    client = start_agent(tmp_path, "-config-file", str(conf), dev=False, name="lonely", host=CLIENT, wait=False)
+    try:
+        assert wait_until(lambda: client.log().count("No servers successfully responded to the auto-encrypt "
+                                                     "request") >= 2, 20, what="two failed rounds"), client.log()
+        assert f"AutoEncrypt.Sign RPC failed: addr={nobody}:" in client.log()
+        assert client.stop() == 1
+        assert "==> Error starting agent: stopped while waiting for the auto_encrypt certificate" in client.log()
+        assert "Traceback" not in client.log()
+    finally:
+        client.stop()
