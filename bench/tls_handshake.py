@@ -215,15 +215,34 @@ def main() -> None:
     rq = {w: med(https_rounds, w, "requests_per_s", "per_s") for w in ("pyconsul", "nginx")}
     hs = {w: med(https_rounds, w, "handshakes_per_s", "per_s") for w in ("pyconsul", "nginx")}
     raft = {n: med(raft_rounds, n, "per_s") for n in ("plain", "tls")}
+    def round_ratio(rows: list[dict[str, Any]], a: tuple[str, ...], b: tuple[str, ...]) -> float | None:
+        """The median of each round's own ratio: both sides of a round ran back to back, so
+        load from elsewhere on the machine cancels out better than in a ratio of medians."""
+        def dig(row: dict[str, Any], keys: tuple[str, ...]) -> float:
+            v: Any = row
+            for k in keys:
+                v = v[k]
+            return float(v)
+
+        ratios = [dig(r, a) / dig(r, b) for r in rows if dig(r, b)]
+        return round(statistics.median(ratios), 3) if ratios else None
+
     print(json.dumps({
         "benchmark": "tls_handshake",
         "connections": args.connections,
         "seconds_per_round": args.seconds,
         "https": {
-            "requests_per_s": {**rq, "ratio": ratio(rq["pyconsul"], rq["nginx"])},
-            "handshakes_per_s": {**hs, "ratio": ratio(hs["pyconsul"], hs["nginx"])},
+            "requests_per_s": {**rq, "ratio": ratio(rq["pyconsul"], rq["nginx"]),
+                               "ratio_per_round": round_ratio(https_rounds, ("pyconsul", "requests_per_s", "per_s"),
+                                                              ("nginx", "requests_per_s", "per_s"))},
+            "handshakes_per_s": {**hs, "ratio": ratio(hs["pyconsul"], hs["nginx"]),
+                                 "ratio_per_round": round_ratio(https_rounds,
+                                                                ("pyconsul", "handshakes_per_s", "per_s"),
+                                                                ("nginx", "handshakes_per_s", "per_s"))},
         },
-        "raft_writes_per_s": {**raft, "tls_over_plain": ratio(raft["tls"], raft["plain"]), "goal": 0.8},
+        "raft_writes_per_s": {**raft, "tls_over_plain": ratio(raft["tls"], raft["plain"]),
+                              "tls_over_plain_per_round": round_ratio(raft_rounds, ("tls", "per_s"), ("plain", "per_s")),
+                              "goal": 0.8},
         "rounds": {"https": https_rounds, "raft": raft_rounds},
         "measured_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
     }, indent=2))
