@@ -16,7 +16,7 @@ from dataclasses import dataclass, replace
 from typing import Any, Protocol
 from urllib.parse import quote, urlsplit
 
-from pyconsul.client.aio import AsyncClient
+from pyconsul.client.aio import AsyncClient, client_cert_hint
 from pyconsul.client.errors import TransportError
 from pyconsul.client.settings import ClientSettings, registrator_settings
 
@@ -108,7 +108,8 @@ class ConsulAgentClient:
             resp = await self._http.request(method, path, json=body)
         except TransportError as exc:
             cause = exc.cause if exc.cause is not None else exc
-            raise RegistryUnavailable(f"{self.uri.base_url}: {cause or type(cause).__name__}") from cause
+            hint = client_cert_hint(self._http.settings, cause)
+            raise RegistryUnavailable(f"{self.uri.base_url}: {cause or type(cause).__name__}{hint}") from cause
         text = resp.text()
         if resp.status >= 400:
             raise RegistryRejected(resp.status, text.strip()[:300])

@@ -20,7 +20,7 @@ from typing import Any
 from aiohttp import web
 
 from pyconsul import telemetry
-from pyconsul.agent import cluster, info, listeners
+from pyconsul.agent import cluster, info, listeners, tls_wiring
 from pyconsul.agent.anti_entropy import next_sync_delay
 from pyconsul.agent.coordinates import AgentCoordinateHost
 from pyconsul.agent.definitions import DefinitionError, check_definitions_allowed, load_definitions
@@ -51,8 +51,6 @@ from pyconsul.tls.context import (
     ListenerSwitch,
     RPCContexts,
     TLSConfigError,
-    https_server_context,
-    rpc_contexts,
 )
 
 log = logging.getLogger("pyconsul.agent")
@@ -82,6 +80,7 @@ class Agent:
         self.session_timers = SessionTimers(self._expire_session)
         self.http_ssl = http_ssl
         self.https_switch = ListenerSwitch(http_ssl) if http_ssl is not None else None
+        self.auto_encrypt_server = tls_wiring.server_side(self)  # api/auto_encrypt.py reads it
         self.scheduler: Any = None
         self.dns: Any = None
         self._runners: list[web.AppRunner] = []
@@ -154,6 +153,11 @@ class Agent:
             await self._register_self()
             self.local.syncing = True
             await self.anti_entropy()
+        signer = self.auto_encrypt_server.signer if self.auto_encrypt_server is not None else None
+        if signer is not None:
+            self.track(asyncio.ensure_future(tls_wiring.follow_signing_roots(self, signer)))
+        if cfg.auto_encrypt.tls and not cfg.server:
+            await tls_wiring.start_auto_encrypt(self)
         await self._start_http()
         await self._start_dns()
         self.membership = await cluster.start_membership(self)
@@ -406,26 +410,14 @@ class Agent:
 
     def _reload_tls(self, new: RuntimeConfig) -> None:
         """Read the certificate, key and CA files again and give new handshakes the new
-        contexts; connections already open keep theirs. As in Consul, reload cannot turn TLS on
-        or off where it was not: only listeners and dialers that started with TLS take part."""
+        contexts (with what auto_encrypt brought); connections already open keep theirs. As in
+        Consul, reload cannot turn TLS on or off where it was not: only listeners and dialers
+        that started with TLS take part."""
         try:
-            https = https_server_context(new) if self.https_switch is not None else None
-            rpc = rpc_contexts(new)
+            https, rpc = tls_wiring.build_contexts(new, self.rpc_tls.auto, self.https_switch is not None)
         except TLSConfigError as exc:  # keep serving with the old files
             raise RuntimeError(f"Failed reloading TLS configuration: {exc}") from None
-        if self.https_switch is not None and https is not None:
-            self.https_switch.swap(https)
-        if self.rpc_tls.server is not None and rpc.server is not None:
-            self.rpc_tls.server = rpc.server
-            if self.server_port is not None:
-                self.server_port.ssl_context = rpc.server
-        if self.rpc_tls.client is not None and rpc.client is not None:
-            self.rpc_tls.client = rpc.client
-            transport = getattr(self.consensus, "transport", None)
-            if transport is not None and getattr(transport, "client_ssl", None) is not None:
-                transport.client_ssl = rpc.client
-            if self.forwarder is not None:
-                self.forwarder.ssl_context = rpc.client
+        tls_wiring.swap_contexts(self, https, rpc)
 
     async def leave(self, shutdown: bool = True) -> None:
         # Stop syncing first, so nothing re-registers this node after the servers remove it.

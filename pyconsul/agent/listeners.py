@@ -19,6 +19,8 @@ from pyconsul.api.fastpath import FastPathProtocol
 from pyconsul.api.routes import ROUTES
 from pyconsul.dns.server import start_client_dns_server, start_dns_server
 from pyconsul.query.runner import QueryRunner
+from pyconsul.tls.auto_encrypt import SIGN_PATH
+from pyconsul.tls.context import signs_for_clients
 
 if TYPE_CHECKING:
     from pyconsul.agent.agent import Agent
@@ -99,6 +101,8 @@ async def start_server_port(agent: Agent, app: web.Application, runner: web.AppR
     # connection; the fast path would hand the connection on past it).
     port.http = slow
     port.forwarded_routes = forwarded_routes()
+    if signs_for_clients(cfg):  # a client without a certificate yet may ask for one, nothing else
+        port.certless_routes = ForwardedRoutes([("POST", SIGN_PATH)])
     port.stream_handler = agent.consensus.stream_handler  # Raft's connections; None on -dev
     await port.start()
     agent.server_port = port

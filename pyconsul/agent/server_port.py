@@ -12,10 +12,14 @@ sniffing then applies to what it carries. Our agents dial TLS directly like this
 Consul's leading RPC-TLS type byte, so any TLS client (openssl s_client, curl --cacert) can
 talk to the port. The first byte is peeked, not read, so the TLS layer sees the whole
 handshake: the server port accepts its own sockets, peeks, and only then makes them transports
-(plain or TLS), which works the same on asyncio's loop and uvloop. With `require_tls` (verify_incoming) a plaintext connection is closed unread; with
+(plain or TLS), which works the same on asyncio's loop and uvloop. With `require_tls`
+(verify_incoming) a plaintext connection is closed unread; with
 `server_name` (verify_server_hostname) only a peer whose verified certificate is valid for that
 name may speak Raft (vote, replicate, install snapshots, call server methods): a client
-certificate from the same CA may still forward HTTP requests.
+certificate from the same CA may still forward HTTP requests. A server with
+auto_encrypt.allow_tls also completes handshakes without a client certificate under
+verify_incoming (Consul's insecure RPC TLS for `AutoEncrypt.Sign`): such a connection may make
+the sign request (`certless_routes`) and nothing else.
 """
 
 from __future__ import annotations
@@ -75,14 +79,18 @@ class _MuxProtocol(asyncio.Protocol):
         transport = self._transport
         assert transport is not None
         self._cancel_sniff_timer()
+        certless = self._certless(transport)
         if data[0] in _HTTP_FIRST and self._port.http is not None:
-            proto = self._port.forwarded_http(transport)
+            if certless and self._port.certless_routes is None:
+                transport.close()
+                return
+            proto = self._port.forwarded_http(transport, self._port.certless_routes if certless else None)
             transport.set_protocol(proto)
             proto.connection_made(transport)
             proto.data_received(data)
             return
         handler = self._port.stream_handler
-        if handler is None or not self._may_act_as_server(transport):
+        if handler is None or certless or not self._may_act_as_server(transport):
             transport.close()
             return
         loop = asyncio.get_running_loop()
@@ -95,6 +103,11 @@ class _MuxProtocol(asyncio.Protocol):
         task = loop.create_task(handler(reader, writer))
         self._port.tasks.add(task)
         task.add_done_callback(self._port.tasks.discard)
+
+    def _certless(self, transport: asyncio.Transport) -> bool:
+        """A TLS peer without a certificate under verify_incoming: only possible when the server
+        signs auto_encrypt certificates, and then it may ask for one and nothing else."""
+        return self._inside_tls and self._port.require_tls and not transport.get_extra_info("peercert")
 
     def _may_act_as_server(self, transport: asyncio.Transport) -> bool:
         """verify_server_hostname: a Raft stream needs a verified certificate for the servers' name."""
@@ -137,16 +150,21 @@ class ServerPort:
         self.http: ProtocolFactory | None = None
         # The forwarded requests `http` may see; None lets nothing through.
         self.forwarded_routes: ForwardedRoutes | None = None
+        # What a TLS peer without a certificate may ask under verify_incoming (auto_encrypt's
+        # Sign on a server with allow_tls); None closes such a connection.
+        self.certless_routes: ForwardedRoutes | None = None
         self.stream_handler: StreamHandler | None = None
         self.tasks: set[asyncio.Task[None]] = set()
         self._listener: socket.socket | None = None
         self._peeking: dict[socket.socket, asyncio.TimerHandle] = {}
 
-    def forwarded_http(self, transport: asyncio.BaseTransport) -> asyncio.Protocol:
-        """The protocol for an HTTP connection: the application's, behind the allow-list."""
+    def forwarded_http(self, transport: asyncio.BaseTransport,
+                       routes: ForwardedRoutes | None = None) -> asyncio.Protocol:
+        """The protocol for an HTTP connection: the application's, behind the allow-list
+        (`routes`, else the forwarded requests')."""
         assert self.http is not None
         peer = transport.get_extra_info("peername")
-        routes = self.forwarded_routes or ForwardedRoutes(())
+        routes = routes or self.forwarded_routes or ForwardedRoutes(())
         return ForwardGate(self.http(), routes, f"{peer[0]}:{peer[1]}" if peer else "?")
 
     async def start(self) -> None:

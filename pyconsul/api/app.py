@@ -324,10 +324,16 @@ def takes_dc(path: str) -> bool:
     return path.startswith("/v1/") and not path.startswith("/v1/agent/") and path not in _NO_DC_PATHS
 
 
+# Answered by a server only when asked on its server port (auto_encrypt's Sign): a client agent
+# never relays them, so its HTTP API cannot be used to get certificates signed.
+SERVER_PORT_ONLY = "/v1/internal/server/"
+
+
 def answered_by_servers(path: str) -> bool:
     """A client agent hands these to a server: the API outside `/v1/agent/` (the agent's own
-    endpoints, `/debug/pprof/*` and the UI are about this agent)."""
-    return path.startswith("/v1/") and not path.startswith("/v1/agent/")
+    endpoints, `/debug/pprof/*` and the UI are about this agent), except what a server answers
+    only on its server port."""
+    return path.startswith("/v1/") and not path.startswith(("/v1/agent/", SERVER_PORT_ONLY))
 
 
 def _acl_gate(agent: AgentPort) -> ACLGate | None:

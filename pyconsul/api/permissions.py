@@ -127,6 +127,7 @@ NEEDS: dict[tuple[str, str], Need] = {
     ("GET", "/v1/internal/ui/services"): _r("service", filtered=True),
     ("GET", "/v1/internal/ui/nodes"): _r("node", filtered=True),
     ("GET", "/v1/internal/ui/node/{node}"): _r("node", "{node}", filtered=True),
+    ("POST", "/v1/internal/server/auto-encrypt/sign"): _w("node", IN_HANDLER),  # the agent token's node:write
     # /v1/acl/*: each endpoint checks acl:read/acl:write itself (token/self needs nothing)
     ("GET", "/v1/acl/{path}"): Need("acl", "read", IN_HANDLER),
     ("PUT", "/v1/acl/{path}"): Need("acl", "write", IN_HANDLER),

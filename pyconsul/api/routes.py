@@ -5,6 +5,7 @@ from __future__ import annotations
 from pyconsul.api import (
     acl_ep,
     agent_extras,
+    auto_encrypt,
     catalog,
     coordinate,
     debug_ep,
@@ -117,6 +118,7 @@ ROUTES: list[tuple[str, str, Handler]] = [
     ("GET", "/v1/internal/ui/services", ui.services),
     ("GET", "/v1/internal/ui/nodes", ui.nodes),
     ("GET", "/v1/internal/ui/node/{node}", ui.node),
+    ("POST", auto_encrypt.SIGN_PATH, auto_encrypt.sign),  # server port only
     # ACL endpoints (401 while ACLs are off); each checks its own need
     *[(method, "/v1/acl/{path:.*}", acl_ep.dispatch) for method in ("GET", "PUT", "POST", "DELETE")],
 ]

@@ -50,17 +50,21 @@ async def _serve(cfg: RuntimeConfig) -> int:
     from pyconsul.agent.definitions import DefinitionError
     from pyconsul.raft.storage import StorageError
     from pyconsul.sdnotify import notify
+    from pyconsul.tls.certs import CertError
     from pyconsul.tls.context import TLSConfigError, https_server_context, rpc_contexts
 
+    # An auto_encrypt client without certificate files of its own serves HTTPS with the
+    # certificate it gets from the servers (agent/tls_wiring.py), so HTTPS waits for it.
+    auto_cert = cfg.auto_encrypt.tls and not cfg.server and not cfg.tls_settings.https.has_cert
     try:
-        http_ssl = https_server_context(cfg)
+        http_ssl = None if auto_cert else https_server_context(cfg)
         rpc_tls = rpc_contexts(cfg)
     except TLSConfigError as exc:
         print(f"==> Error starting agent: {exc}", file=sys.stderr, flush=True)
         return 1
     try:
         agent = Agent(cfg, http_ssl=http_ssl, rpc_tls=rpc_tls)
-    except StorageError as exc:  # the Raft state file is read while wiring the agent
+    except (StorageError, CertError) as exc:  # the Raft state file is read while wiring the agent
         print(f"==> Error starting agent: {exc}", file=sys.stderr, flush=True)
         return 1
     agent.install_signal_handlers()

@@ -8,6 +8,7 @@ an answer, so callers decide what 404 or 500 mean to them.
 
 from __future__ import annotations
 
+import errno
 import ssl
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
@@ -35,6 +36,17 @@ class AsyncResponse:
 
     def text(self) -> str:
         return self.body.decode("utf-8", errors="replace")
+
+
+def client_cert_hint(settings: ClientSettings, exc: BaseException) -> str:
+    """An agent under verify_incoming closes a TLS connection that brought no client
+    certificate (TLS 1.3 tells only after the handshake): say so rather than just
+    "Server disconnected"."""
+    dropped = isinstance(exc, aiohttp.ServerDisconnectedError | ConnectionResetError) or (
+        isinstance(exc, aiohttp.ClientOSError) and exc.errno == errno.ECONNRESET)
+    if settings.tls and not settings.cert_file and dropped:
+        return " (the agent may require a client certificate: verify_incoming)"
+    return ""
 
 
 class AsyncClient:
@@ -85,7 +97,7 @@ class AsyncClient:
         except ConfigError as exc:
             raise TransportError(f"{type(exc).__name__}: {exc}", exc) from None
         except (TimeoutError, aiohttp.ClientError, OSError) as exc:
-            raise TransportError(f"{type(exc).__name__}: {exc}", exc) from None
+            raise TransportError(f"{type(exc).__name__}: {exc}{client_cert_hint(self.settings, exc)}", exc) from None
 
     async def close(self) -> None:
         if self._session is not None:

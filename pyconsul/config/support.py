@@ -95,6 +95,9 @@ IMPLEMENTED = frozenset({
     "verify_incoming", "verify_incoming_rpc", "verify_outgoing", "verify_server_hostname",
     "tls.defaults.verify_incoming", "tls.defaults.verify_outgoing", "tls.internal_rpc.verify_incoming",
     "tls.internal_rpc.verify_outgoing", "tls.internal_rpc.verify_server_hostname",
+    # auto_encrypt: servers sign client certificates, clients fetch, use and renew them
+    # (pyconsul/tls/auto_encrypt.py, pyconsul/agent/tls_wiring.py)
+    "auto_encrypt.tls", "auto_encrypt.allow_tls", "auto_encrypt.dns_san", "auto_encrypt.ip_san",
     # ACL settings that take effect once acl.enabled does (itself a security key, below)
     "acl.tokens.initial_management", "acl.tokens.master", "acl.tokens.default", "acl.tokens.dns",
     "acl.tokens.agent_recovery", "acl.tokens.agent_master", "acl.down_policy", "acl.token_ttl",
@@ -142,10 +145,6 @@ SECURITY_RULES: dict[str, SecurityRule] = {
                            ("grpc", "verify_incoming"), ("grpc", "verify_outgoing"),
                            ("grpc", "verify_server_hostname"))
     },
-    "auto_encrypt.tls": _when(
-        lambda rc: rc.auto_encrypt.tls, "the client does not fetch certificates from the servers; RPC stays plaintext"),
-    "auto_encrypt.allow_tls": _when(
-        lambda rc: rc.auto_encrypt.allow_tls, "the server does not sign certificates for clients"),
     "connect.enabled": _when(
         lambda rc: rc.connect.enabled, "Connect (CA, intentions, mTLS between services) is not implemented"),
 }

@@ -188,6 +188,16 @@ ACL_COMMANDS: tuple[type[Command], ...] = (
 
 
 @dataclass
+class AgentCAInit(Command):
+    """The leader's built-in CA for auto_encrypt (pyconsul/state/agent_ca.py): kept only if none is."""
+
+    TYPE: ClassVar[str] = "agent-ca-init"
+    root_pem: str
+    key_pem: str
+    trust_domain: str
+
+
+@dataclass
 class Noop(Command):
     """Committed by a new leader / on startup so reads see every earlier write."""
 

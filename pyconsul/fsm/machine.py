@@ -14,6 +14,7 @@ import msgpack
 
 from pyconsul import telemetry
 from pyconsul.fsm import commands as c
+from pyconsul.state.agent_ca import AgentCA
 from pyconsul.state.errors import StateError
 from pyconsul.state.store import StateStore
 from pyconsul.telemetry.names import FSM_TIMER
@@ -82,6 +83,8 @@ class StateMachine:
             return s.coordinates.batch_update(idx, cmd.updates)
         if isinstance(cmd, c.Noop):
             return None
+        if isinstance(cmd, c.AgentCAInit):
+            return s.agent_ca.init(idx, AgentCA(cmd.root_pem, cmd.key_pem, cmd.trust_domain))
         if isinstance(cmd, c.ACL_COMMANDS):
             return self._acl(idx, cmd)
         raise c.UnknownCommand(f"no handler for {type(cmd).__name__}")

@@ -26,6 +26,7 @@ from typing import Any
 
 from pyconsul.clock import SYSTEM_CLOCK, Clock
 from pyconsul.state.acl import ACLTable
+from pyconsul.state.agent_ca import AgentCATable
 from pyconsul.state.autopilot import AutopilotTable
 from pyconsul.state.catalog import CatalogTable
 from pyconsul.state.coordinates import CoordinateTable
@@ -54,6 +55,7 @@ class StateStore:
         self.queries = QueryTable(self.txn, self.indexes)
         self.coordinates = CoordinateTable(self.txn, self.indexes, self.catalog)
         self.acl = ACLTable(self.txn, self.indexes)
+        self.agent_ca = AgentCATable(self.txn, self.indexes)  # auto_encrypt's built-in CA
         # Sessions read the catalog and the KV table; both answer back to it (the catalog ends
         # sessions whose node or check fails, a KV lock needs a live session). Wired here so no
         # table module imports the session table.
@@ -84,6 +86,7 @@ class StateStore:
             **self.queries.snapshot(),
             **self.coordinates.snapshot(),
             **self.acl.snapshot(),
+            **self.agent_ca.snapshot(),
         }
 
     def restore(self, snap: dict[str, Any]) -> None:
@@ -100,5 +103,6 @@ class StateStore:
         self.queries.restore(snap)
         self.coordinates.restore(snap)
         self.acl.restore(snap)
+        self.agent_ca.restore(snap)
         self.txn.discard()
         self.watches.fire_all()

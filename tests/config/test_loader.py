@@ -14,7 +14,7 @@ from pyconsul.config.stanzas import ACL, ACLTokens, AutoEncrypt
 
 SEED = Path(__file__).parent / "seed001"
 SERVER_ALLOW: list[str] = []  # the seed's server TLS keys are all enforced
-CLIENT_ALLOW = ["-dev-allow-unenforced=auto_encrypt.tls"]
+CLIENT_ALLOW: list[str] = []  # auto_encrypt.tls is enforced too
 
 
 def write(path: Path, data: object) -> Path:

@@ -54,9 +54,10 @@ def _conf(tmp: Path, ip: str, certs: Path, n: int, server: bool) -> Path:
         conf.update({"bootstrap_expect": 3, "server": True, "ui": False, "verify_outgoing": True,
                      "verify_server_hostname": True})
     else:
-        # The seed's client relies on auto_encrypt for its outgoing TLS; with its own
-        # certificate files it dials servers with TLS when verify_outgoing says so.
-        conf.update({"rejoin_after_leave": True, "enable_script_checks": True, "verify_outgoing": True})
+        # The seed's client as written: its own certificate files and auto_encrypt.tls, which
+        # makes it dial the servers with TLS. The seed's servers do not sign (no allow_tls), so
+        # its own certificate stays in use.
+        conf.update({"rejoin_after_leave": True, "enable_script_checks": True, "auto_encrypt": {"tls": True}})
     path = tmp / ip / "conf.json"
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(json.dumps(conf))
@@ -125,6 +126,38 @@ def test_seed001_cluster_over_tls_and_the_cli_over_https(cluster: tuple[dict[str
     # Without the CLI certificate HTTPS refuses (verify_incoming).
     r = _cli(certs, CLIENT, "members", cert=False)
     assert r.returncode == 1 and r.stderr.startswith("Error retrieving members: ")
+    # The client asked for an auto_encrypt certificate and was told why not, in Consul's words.
+    client_log = agents[CLIENT].log()
+    assert "AutoEncrypt.Sign RPC failed" in client_log
+    assert "AutoEncrypt.AllowTLS must be enabled in order to use this endpoint" in client_log
+
+
+def _leader_and_followers(certs: Path) -> tuple[str, list[str]]:
+    r = _cli(certs, SERVERS[0], "operator", "raft", "list-peers")
+    rows = [ln.split() for ln in r.stdout.splitlines()[1:]]
+    leader = [row[2].split(":")[0] for row in rows if row[3] == "leader"]
+    assert leader, r.stdout + r.stderr
+    return leader[0], [row[2].split(":")[0] for row in rows if row[3] != "leader"]
+
+
+def test_a_follower_relays_a_snapshot_restore_to_the_leader_over_tls(
+        cluster: tuple[dict[str, AgentProcess], Path], tmp_path: Path) -> None:
+    agents, certs = cluster
+    assert wait_until(lambda: _cli(certs, SERVERS[0], "operator", "raft", "list-peers").returncode == 0, 60)
+    leader, followers = _leader_and_followers(certs)
+    follower = followers[0]
+    assert wait_until(lambda: _cli(certs, follower, "kv", "put", "tls/before", "1").returncode == 0, 20)
+    snap = tmp_path / "backup.snap"
+    r = _cli(certs, follower, "snapshot", "save", str(snap))
+    assert r.returncode == 0, r.stderr
+    assert _cli(certs, follower, "kv", "put", "tls/after", "2").returncode == 0
+    # The follower relays the restore to the leader's server port: TLS with its own server
+    # certificate, the leader's checked for server.dc1.consul (verify_server_hostname).
+    r = _cli(certs, follower, "snapshot", "restore", str(snap))
+    assert (r.returncode, r.stdout) == (0, "Restored snapshot\n"), r.stderr + _logs(agents)
+    for ip in SERVERS:
+        assert wait_until(lambda ip=ip: _cli(certs, ip, "kv", "get", "tls/after").returncode == 1, 20), ip
+        assert _cli(certs, ip, "kv", "get", "tls/before").stdout == "1\n"
 
 
 def _ctx(ca: Path | None, pair: Pair | None) -> ssl.SSLContext:
@@ -192,3 +225,58 @@ def test_attacks_on_the_server_port_fail(cluster: tuple[dict[str, AgentProcess],
     assert tls.recv(1) == b""
     tls.close()
     assert "refused Raft from a peer without a server certificate" in agents[ip].log()
+
+
+def _propose(ip: str, pair: Pair, ca: Path, key: str) -> list[object] | None:
+    """A follower's forwarded write (`raft.propose` on the Raft stream) for KV `key`, sent with
+    `pair`'s certificate; the leader's reply, or None when the connection was closed."""
+    import time
+
+    import msgpack
+
+    from pyconsul.fsm import commands as c
+    from pyconsul.raft.messages import NORMAL
+    from pyconsul.raft.tcp_transport import MAGIC, _frame
+
+    data = c.encode(c.KVOp(verb="set", key=key, value=b"proposed"))
+    raw = socket.create_connection((ip, 8300), timeout=10)
+    tls = _ctx(ca, pair).wrap_socket(raw)
+    try:
+        tls.sendall(MAGIC + _frame([1, 7, "raft.propose", [data, time.time() + 10, NORMAL]]))
+        head = b""
+        while len(head) < 4 and (chunk := tls.recv(4 - len(head))):
+            head += chunk
+        if len(head) < 4:
+            return None
+        size = int.from_bytes(head, "big")
+        body = b""
+        while len(body) < size and (chunk := tls.recv(size - len(body))):
+            body += chunk
+        reply: list[object] = msgpack.unpackb(body, raw=False)
+        return reply
+    except (ssl.SSLError, ConnectionError):
+        return None
+    finally:
+        tls.close()
+
+
+def test_only_a_server_certificate_may_propose_a_client_certificate_may_forward_http(
+        cluster: tuple[dict[str, AgentProcess], Path]) -> None:
+    agents, certs = cluster
+    ca = certs / "consul-agent-ca.pem"
+    assert wait_until(lambda: _cli(certs, SERVERS[0], "operator", "raft", "list-peers").returncode == 0, 60)
+    leader, _ = _leader_and_followers(certs)
+    # A server certificate: the leader places the write and answers [index, term].
+    reply = _propose(leader, _pair(certs, "dc1-server-consul-2"), ca, "tls/proposed-by-server")
+    assert reply is not None and reply[:3] == [2, 7, True], reply
+    assert wait_until(lambda: _cli(certs, leader, "kv", "get", "tls/proposed-by-server").stdout == "proposed\n", 10)
+    # A client certificate from the same CA: the Raft stream is closed before anything is read.
+    client = _pair(certs, "dc1-client-consul-0")
+    assert _propose(leader, client, ca, "tls/proposed-by-client") is None
+    assert _cli(certs, leader, "kv", "get", "tls/proposed-by-client").returncode == 1
+    # ...while the same certificate may forward an API write over HTTP, as client agents do.
+    body = b"forwarded"
+    request = (f"PUT /v1/kv/tls/forwarded-by-client HTTP/1.1\r\nHost: x\r\nContent-Length: {len(body)}\r\n"
+               "Connection: close\r\n\r\n").encode() + body
+    assert _exchange(leader, request, _ctx(ca, client)).startswith(b"HTTP/1.1 200")
+    assert _cli(certs, leader, "kv", "get", "tls/forwarded-by-client").stdout == "forwarded\n"
