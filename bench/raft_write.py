@@ -31,7 +31,9 @@ from typing import Any
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
-from tests.raft.procs import HOSTS, Cluster, port_free_everywhere, wait_until  # noqa: E402
+from tests.raft.procs import HOSTS, Cluster  # noqa: E402
+from tests.support.ports import free_port  # noqa: E402
+from tests.support.wait import wait_until  # noqa: E402
 
 TARGET = 3780.0
 
@@ -70,8 +72,8 @@ def _pct(out: str, label: str) -> float:
 class Etcd:
     def __init__(self, root: Path) -> None:
         self.root = root
-        self.client_port = port_free_everywhere(HOSTS)
-        self.peer_port = port_free_everywhere(HOSTS)
+        self.client_port = free_port()
+        self.peer_port = free_port()
         self.procs: list[subprocess.Popen[bytes]] = []
 
     def start(self) -> None:

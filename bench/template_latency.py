@@ -30,9 +30,10 @@ from pyconsul.client.settings import ClientSettings
 from pytemplate.client import HttpConsulClient  # noqa: E402
 from pytemplate.config import Config, ConsulSettings, TemplateConfig  # noqa: E402
 from pytemplate.runner import Runner  # noqa: E402
-from tests.pytemplate.helpers import Backend, TemplateProcess, wait_until  # noqa: E402
+from tests.pytemplate.helpers import Backend, TemplateProcess  # noqa: E402
 from tests.pytemplate.nginx_proc import Nginx  # noqa: E402
 from tests.support.agents import AgentProcess, start_agent  # noqa: E402
+from tests.support.wait import wait_until  # noqa: E402
 
 
 def pct(values: list[float], p: float) -> float:
