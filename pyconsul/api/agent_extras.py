@@ -12,6 +12,7 @@ from typing import Any
 from aiohttp import web
 
 from pyconsul import CONSUL_COMPAT_VERSION
+from pyconsul.api.acl_names import require_name
 from pyconsul.api.agent_ep import agent_check, agent_service
 from pyconsul.api.app import APIContext, Reply, dumps, read_json, text_reply
 from pyconsul.api.errors import HTTPError
@@ -88,6 +89,7 @@ async def health_by_id(ctx: APIContext, req: web.Request, q: QueryOptions) -> Re
         if _wants_text(req):
             return text_reply(reason, 404)
         return Reply(dumps({"AggregatedStatus": "critical", "Service": None, "Checks": None}, q.pretty), 404)
+    require_name(req, "service", "read", svc["Service"])
     status, info = _service_info(ctx, svc)
     if _wants_text(req):
         return text_reply(status, HEALTH_STATUS_CODE[status])
