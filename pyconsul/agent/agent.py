@@ -20,6 +20,8 @@ from typing import Any
 from aiohttp import web
 
 from pyconsul import telemetry
+from pyconsul.acl.reaper import TokenReaper
+from pyconsul.acl.settings import ACLSettings, acl_settings, written_paths
 from pyconsul.agent import cluster, info, listeners
 from pyconsul.agent.anti_entropy import next_sync_delay
 from pyconsul.agent.coordinates import AgentCoordinateHost
@@ -109,6 +111,10 @@ class Agent:
         return LocalConsensus(self.machine, addr, node_id=cfg.node_id, node_name=self.node_name)
 
     @property
+    def acl_settings(self) -> ACLSettings:
+        return acl_settings(self.config, written_paths(self.config))[0]
+
+    @property
     def server_relay(self) -> Forwarder | None:
         return self.forwarder
 
@@ -169,6 +175,10 @@ class Agent:
             self._tasks.append(asyncio.ensure_future(cluster.join_loop(self)))
         if cfg.server:
             self._tasks.append(asyncio.ensure_future(cluster.reconcile_loop(self)))
+            if self.acl_settings.enabled:  # expired tokens leave the table through Raft
+                reaper = TokenReaper(self.store.acl, SYSTEM_CLOCK, lambda: self.consensus.leader_status().is_leader,
+                                     self.write, asyncio.sleep)
+                self._tasks.append(asyncio.ensure_future(reaper.run()))
         self._tasks.append(asyncio.ensure_future(run_updates(AgentCoordinateHost(self), SYSTEM_CLOCK)))
         self._sync_task = asyncio.ensure_future(self._when_leader())
         self._tasks.append(self._sync_task)
