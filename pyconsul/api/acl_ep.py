@@ -20,6 +20,7 @@ from pyconsul.acl import builtins
 from pyconsul.acl.enforce import require
 from pyconsul.acl.errors import ACL_DISABLED, ACL_NOT_FOUND, PermissionDenied
 from pyconsul.acl.objects import (
+    anonymous_token,
     global_management_policy,
     management_token,
     parse_rfc3339,
@@ -27,7 +28,7 @@ from pyconsul.acl.objects import (
     rfc3339,
     token_row,
 )
-from pyconsul.acl.resolver import ACLNotFound, Identity
+from pyconsul.acl.resolver import INITIAL_MANAGEMENT_ACCESSOR, ACLNotFound, Identity
 from pyconsul.acl.rules import RulesError, parse_rules
 from pyconsul.api.acl_filter import IDENTITY_KEY
 from pyconsul.api.acl_identities import node_identities, service_identities
@@ -94,9 +95,14 @@ async def dispatch(ctx: APIContext, req: web.Request, q: QueryOptions) -> Reply:
     if not (head == "token" and rest == ["self"]):
         _need(identity, "read" if method == "GET" else "write")
     if head == "token" and rest == ["self"] and method == "GET":
+        expanded = "expanded" in req.rel_url.query
         _, row = ctx.store.acl.token_by_accessor(None, identity.accessor_id)
+        if row is None and expanded:
+            row = _unstored_self(identity)
         if row is None:
             raise HTTPError(404, "Supplied token does not exist")
+        if expanded:  # a client agent resolving this token: its own policies and roles with it
+            row = {**row, **_expansion(ctx, row)}
         return json_reply(row, q=q)
     if head == "tokens" and method == "GET" and not rest:
         _need(identity, "read")
@@ -123,6 +129,25 @@ async def dispatch(ctx: APIContext, req: web.Request, q: QueryOptions) -> Reply:
     if head == "policy":
         return await _policy(ctx, req, q, identity, rest)
     raise HTTPError(404, "Invalid URL path: not a recognized HTTP API endpoint")
+
+
+def _unstored_self(identity: Identity) -> Row | None:
+    """Tokens that resolve without a state row: the anonymous token before it is written, and
+    the configured initial-management secret (a management token)."""
+    if identity.anonymous or identity.accessor_id == builtins.ANONYMOUS_ACCESSOR_ID:
+        return anonymous_token(0.0)
+    if identity.accessor_id == INITIAL_MANAGEMENT_ACCESSOR:
+        return management_token(INITIAL_MANAGEMENT_ACCESSOR, "", builtins.INITIAL_MANAGEMENT_DESCRIPTION, 0.0)
+    return None
+
+
+def _expansion(ctx: APIContext, token: Row) -> Row:
+    """`?expanded` on token/self: the rows of the token's roles and of every policy it reaches."""
+    table = ctx.store.acl
+    roles = [r for link in token.get("Roles") or () if (r := table.role_by_id(None, link["ID"])[1]) is not None]
+    policy_ids = [p["ID"] for holder in (token, *roles) for p in holder.get("Policies") or ()]
+    policies = [p for pid in dict.fromkeys(policy_ids) if (p := table.policy_by_id(None, pid)[1]) is not None]
+    return {"ExpandedPolicies": policies, "ExpandedRoles": roles}
 
 
 async def disabled(ctx: APIContext, req: web.Request, q: QueryOptions) -> Reply:

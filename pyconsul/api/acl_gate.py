@@ -15,28 +15,22 @@ Rules this gate keeps:
 
 from __future__ import annotations
 
-from dataclasses import replace
-
 from aiohttp import web
 
+from pyconsul.acl import builtins
 from pyconsul.acl.enforce import require
 from pyconsul.acl.errors import ACL_NOT_FOUND, PermissionDenied
-from pyconsul.acl.resolver import ACLNotFound, Identity, ResolverSettings, TokenResolver
+from pyconsul.acl.resolver import ACLNotFound, ACLReader, Identity, ResolverSettings, TokenResolver
 from pyconsul.acl.settings import ACLSettings
+from pyconsul.acl.tokens import AgentTokens
 from pyconsul.api.acl_filter import IDENTITY_KEY
+from pyconsul.api.acl_remote import RemoteACLReader
 from pyconsul.api.errors import HTTPError
 from pyconsul.api.params import QueryOptions, query_bool
 from pyconsul.api.permissions import NEEDS, NONE, Need, canonical, static_check
 from pyconsul.clock import Clock
-from pyconsul.state.acl import ACLTable
 
 ACL_ROUTE = "/v1/acl/{path}"
-# /v1/agent/token/:type → the ACLSettings field it sets (old names as Consul still takes them)
-AGENT_TOKEN_FIELDS = {
-    "default": "default", "acl_token": "default", "agent": "agent", "acl_agent_token": "agent",
-    "agent_recovery": "agent_recovery", "agent_master": "agent_recovery", "acl_agent_master_token": "agent_recovery",
-    "replication": "replication", "acl_replication_token": "replication", "dns": "dns",
-}
 
 # Resources a request may touch beyond its Need's own (whole-resource checks; see module doc).
 _CATALOG = ("node", "service")
@@ -56,29 +50,41 @@ NAMED_IN_HANDLER = frozenset({
 
 
 class ACLGate:
-    def __init__(self, table: ACLTable, clock: Clock, settings: ACLSettings, node_name: str) -> None:
+    def __init__(self, table: ACLReader, clock: Clock, settings: ACLSettings, node_name: str,
+                 tokens: AgentTokens | None = None, remote: RemoteACLReader | None = None) -> None:
+        """`remote`: on a client agent, the reader that asks the servers (`table` is it)."""
         self.table = table
+        self.remote = remote
         self.clock = clock
         self.node_name = node_name
-        self._use(settings)
+        self.settings = settings
+        self.tokens = tokens if tokens is not None else AgentTokens(settings)
+        self._use()
 
     def set_agent_token(self, kind: str, value: str) -> bool:
-        """PUT /v1/agent/token/:type: replace one of the agent's tokens in memory (not persisted)."""
-        field = AGENT_TOKEN_FIELDS.get(kind)
-        if field is None:
+        """PUT /v1/agent/token/:type: replace one of the agent's tokens (persisted when
+        `enable_token_persistence` is on); False for an unknown type."""
+        if not self.tokens.set(kind, value):
             return False
-        self._use(replace(self.settings, **{field: value}))
+        self._use()
         return True
 
-    def _use(self, settings: ACLSettings) -> None:
-        self.settings = settings
-        node_name, table, clock = self.node_name, self.table, self.clock
-        self.resolver = TokenResolver(table, clock, ResolverSettings(
+    def _use(self) -> None:
+        settings, tokens = self.settings, self.tokens.values
+        self.resolver = TokenResolver(self.table, self.clock, ResolverSettings(
             default_policy=settings.default_policy, down_policy=settings.down_policy,
-            token_ttl=settings.token_ttl, default_token=settings.default,
-            agent_recovery_token=settings.agent_recovery, node_name=node_name,
+            token_ttl=settings.token_ttl, default_token=tokens.default,
+            agent_recovery_token=tokens.agent_recovery, node_name=self.node_name,
             initial_management_token=settings.initial_management,
         ))
+
+    async def prefetch(self, token: str) -> None:
+        """On a client agent, fetch the request's token from the servers before `authorize`."""
+        if self.remote is not None:
+            values = self.tokens.values
+            secret = token or values.default or builtins.ANONYMOUS_SECRET_ID
+            if secret not in (values.agent_recovery, self.settings.initial_management):
+                await self.remote.refresh(secret)
 
     def authorize(self, req: web.Request, q: QueryOptions) -> Identity | None:
         route = req.match_info.route

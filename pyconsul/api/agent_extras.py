@@ -29,7 +29,8 @@ BUILD_DATE = "2026-11-22T00:00:00Z"
 
 async def token(ctx: APIContext, req: web.Request, q: QueryOptions) -> Reply:
     """PUT /v1/agent/token/:type with {"Token": …}: 401 without ACLs; acl:write is checked by the
-    route's declared need. The token is kept in memory (enable_token_persistence is not served)."""
+    route's declared need. With `acl.enable_token_persistence` it is written to
+    `<data_dir>/acl-tokens.json` and read back at the next start."""
     if ctx.acl is None:
         raise HTTPError(401, "ACL support disabled")
     body = await read_json(req)

@@ -20,6 +20,7 @@ from aiohttp import web
 from pyconsul.acl.settings import acl_settings, written_paths
 from pyconsul.api.acl_filter import filter_reply, filtered_headers
 from pyconsul.api.acl_gate import ACLGate
+from pyconsul.api.acl_remote import RemoteACLReader
 from pyconsul.api.blocking import blocking_query
 from pyconsul.api.errors import HTTPError
 from pyconsul.api.fastpath import DATE, FastEntry, build_head
@@ -342,7 +343,11 @@ def _acl_gate(agent: AgentPort) -> ACLGate | None:
     settings, _, _ = acl_settings(agent.config, written_paths(agent.config))
     if not settings.enabled:
         return None
-    return ACLGate(agent.store.acl, SYSTEM_CLOCK, settings, agent.node_name)
+    relay = agent.server_relay
+    if relay is not None:  # a client agent: the servers hold the tokens
+        remote = RemoteACLReader(relay, SYSTEM_CLOCK, settings.token_ttl)
+        return ACLGate(remote, SYSTEM_CLOCK, settings, agent.node_name, agent.acl_tokens, remote)
+    return ACLGate(agent.store.acl, SYSTEM_CLOCK, settings, agent.node_name, agent.acl_tokens)
 
 
 def _error_response(status: int, message: str, content_type: str = "text/plain; charset=utf-8") -> web.Response:
@@ -400,6 +405,8 @@ def make_dispatch(ctx: APIContext, methods: dict[str, Handler]) -> Callable[[web
             if relay is not None and answered_by_servers(req.path):
                 return await relay_to_server(relay, req)  # client agents: the servers answer
             q = parse_query_options(req)
+            if ctx.acl is not None:
+                await ctx.acl.prefetch(q.token)
             authorize(ctx, req, q)
             if q.dc and q.dc != datacenter and takes_dc(req.path):
                 raise HTTPError(500, "No path to datacenter")

@@ -47,8 +47,7 @@ def deny_agent(tmp_path_factory: pytest.TempPathFactory) -> Iterator[AgentProces
     work = tmp_path_factory.mktemp("acl")
     conf = work / "acl.hcl"
     conf.write_text(f'acl {{\n enabled = true\n default_policy = "deny"\n tokens {{ initial_management = "{ROOT}" }}\n}}\n')
-    agent = start_agent(work, f"-config-file={conf}", "-dev-allow-unenforced=acl.enabled",
-                        "-dev-allow-unenforced=acl.default_policy", name="acl-agent")
+    agent = start_agent(work, f"-config-file={conf}", name="acl-agent")
     assert _call(agent, "PUT", "/v1/kv/secret/k", ROOT, SECRET_VALUE.encode())[0] == 200
     svc = json.dumps({"Name": "web", "Port": 80}).encode()
     assert _call(agent, "PUT", "/v1/agent/service/register", ROOT, svc)[0] == 200
@@ -137,14 +136,14 @@ def test_dns_with_default_deny_answers_nothing(deny_agent: AgentProcess) -> None
         assert reply.header.rcode == RCODE.NXDOMAIN and not reply.rr, (name, QTYPE[q.q.qtype])
 
 
-def test_agent_refuses_to_start_with_acls_unless_allowed_for_development(tmp_path: Path) -> None:
+def test_agent_refuses_token_replication_it_does_not_do(tmp_path: Path) -> None:
     conf = tmp_path / "acl.hcl"
-    conf.write_text('acl { enabled = true }\n')
+    conf.write_text('acl {\n enabled = true\n enable_token_replication = true\n}\n')
     agent = start_agent(tmp_path, f"-config-file={conf}", wait=False)
     try:
         agent.proc.wait(timeout=30)
         assert agent.proc.returncode != 0
-        assert "acl.enabled" in agent.log_path.read_text()
+        assert "security key 'acl.enable_token_replication'" in agent.log_path.read_text()
     finally:
         agent.stop()
 

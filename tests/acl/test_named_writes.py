@@ -36,8 +36,7 @@ def agent(tmp_path_factory: pytest.TempPathFactory) -> Iterator[AgentProcess]:
     work = tmp_path_factory.mktemp("named")
     conf = work / "acl.hcl"
     conf.write_text(f'acl {{\n enabled = true\n default_policy = "deny"\n tokens {{ initial_management = "{ROOT}" }}\n}}\n')
-    proc = start_agent(work, f"-config-file={conf}", "-dev-allow-unenforced=acl.enabled",
-                       "-dev-allow-unenforced=acl.default_policy", name="named-agent")
+    proc = start_agent(work, f"-config-file={conf}", name="named-agent")
     yield proc
     proc.stop()
 

@@ -24,8 +24,7 @@ def _cli(agent_addr: str, *args: str, token: str = "") -> subprocess.CompletedPr
 def test_acl_cli_flow(tmp_path: Path) -> None:
     conf = tmp_path / "acl.hcl"
     conf.write_text('acl {\n enabled = true\n default_policy = "deny"\n}\n')
-    agent = start_agent(tmp_path, f"-config-file={conf}", "-dev-allow-unenforced=acl.enabled",
-                        "-dev-allow-unenforced=acl.default_policy", name="acl-cli")
+    agent = start_agent(tmp_path, f"-config-file={conf}", name="acl-cli")
     try:
         out = _cli(agent.http_addr, "bootstrap")
         assert out.returncode == 0, out.stderr

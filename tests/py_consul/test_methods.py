@@ -381,8 +381,7 @@ def acl_agent(tmp_path_factory: pytest.TempPathFactory) -> Iterator[AgentProcess
     work = tmp_path_factory.mktemp("pc-acl")
     conf = work / "acl.hcl"
     conf.write_text('acl {\n enabled = true\n default_policy = "deny"\n}\n')
-    agent = start_agent(work, f"-config-file={conf}", "-dev-allow-unenforced=acl.enabled",
-                        "-dev-allow-unenforced=acl.default_policy", name="pc-acl")
+    agent = start_agent(work, f"-config-file={conf}", name="pc-acl")
     yield agent
     agent.stop()
 
