@@ -68,6 +68,7 @@ class Reconciler:
         # Registrations the agent refused: not retried until the container changes or a
         # -resync / reconnect asks for everything again.
         self._rejected: dict[str, ServiceRegistration] = {}
+        self._denied_listing = ""  # the last 403 reading the agent's services, logged once
         # Containers to look at again, with the last event seen for each (None: just inspect).
         self._dirty: dict[str, ContainerEvent | None] = {}
         self._relist = False  # list the engine's containers again
@@ -240,10 +241,22 @@ class Reconciler:
         desired = self._wanted()
         try:
             held = await self.registry.services()
+        except RegistryRejected as exc:
+            if exc.status == 403:
+                # The token is refused (Consul's text names the missing permission): said once,
+                # retried quietly in case an operator grants it.
+                if str(exc) != self._denied_listing:
+                    log.error("cannot read the agent's services: %s; check -token/CONSUL_HTTP_TOKEN", exc)
+                    self._denied_listing = str(exc)
+            else:
+                log.warning("cannot read the agent's services (%s); will retry", exc)
+            self._retry_later(self._agent_backoff)
+            return
         except RegistryError as exc:
             log.warning("cannot read the agent's services (%s); will retry", exc)
             self._retry_later(self._agent_backoff)
             return
+        self._denied_listing = ""
         plan = plan_sync(
             desired,
             held,

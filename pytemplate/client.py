@@ -21,6 +21,11 @@ class ConsulError(Exception):
     """A failed request (connection refused, timeout, 5xx, ACL denied…)."""
 
 
+class ACLDenied(ConsulError):
+    """A 403: the token lacks a permission (Consul's text names it) or is unknown. Retrying
+    cannot help until an operator changes the token, so a view gives up on it at once."""
+
+
 @dataclass
 class Response:
     status: int
@@ -61,7 +66,8 @@ class HttpConsulClient:
         status, raw, hdr = resp.status, resp.body, resp.headers
         if status not in (200, 404):
             text = " ".join(raw.decode("utf-8", "replace").split())[:200]  # one log line
-            raise ConsulError(f"GET {path}: unexpected response code: {status} ({text})")
+            error = ACLDenied if status == 403 else ConsulError
+            raise error(f"GET {path}: unexpected response code: {status} ({text})")
         try:
             body = json.loads(raw) if raw and status == 200 else None
         except ValueError:

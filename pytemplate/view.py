@@ -19,7 +19,7 @@ from enum import Enum
 from typing import Any
 
 from pyconsul.clock import SYSTEM_CLOCK, Clock
-from pytemplate.client import ConsulError, ConsulTransport
+from pytemplate.client import ACLDenied, ConsulError, ConsulTransport
 from pytemplate.dependencies import Dependency, FileQuery
 
 log = logging.getLogger("pytemplate.view")
@@ -129,6 +129,13 @@ class View:
             start = self.clock.monotonic()
             try:
                 data, index, last_contact = await self.fetch()
+            except ACLDenied as exc:
+                # No retry can succeed with this token: one line names the missing permission.
+                if self.on_give_up is not None:
+                    self.on_give_up(self.dep, exc)  # the runner reports it and stops
+                else:
+                    log.error("(view) %s: %s", self.dep, exc)
+                return
             except (ConsulError, OSError) as exc:
                 limit = self.options.retry_attempts  # 0: forever; -1: retries disabled
                 if limit != 0 and self.backoff.attempts >= max(limit, 0):

@@ -20,6 +20,10 @@ from typing import Any
 from aiohttp import web
 
 from pyconsul import telemetry
+from pyconsul.acl.errors import ACL_NOT_FOUND, PERMISSION_DENIED
+from pyconsul.acl.reaper import TokenReaper
+from pyconsul.acl.settings import ACLSettings, acl_settings, written_paths
+from pyconsul.acl.tokens import AgentTokens
 from pyconsul.agent import cluster, info, listeners, tls_wiring
 from pyconsul.agent.anti_entropy import next_sync_delay
 from pyconsul.agent.coordinates import AgentCoordinateHost
@@ -43,6 +47,7 @@ from pyconsul.gossip.keyring_query import NOT_ENABLED, NodeAnswer, PoolResult, t
 from pyconsul.logs import BROADCASTER
 from pyconsul.logs import set_level as set_log_level
 from pyconsul.sdnotify import notify
+from pyconsul.state.errors import StateError
 from pyconsul.state.store import StateStore
 from pyconsul.telemetry.names import ENDPOINT_TIMER
 from pyconsul.telemetry.setup import configure as configure_telemetry
@@ -67,6 +72,7 @@ class Agent:
         self.config = config
         self.rpc_tls = rpc_tls or RPCContexts()
         self.node_name = config.node_name
+        self.acl_tokens = AgentTokens(self.acl_settings, "" if config.dev else config.data_dir)
         self.store = StateStore(SYSTEM_CLOCK)
         self.machine = StateMachine(self.store)
         self.membership: Any = None
@@ -74,7 +80,7 @@ class Agent:
         self.server_port: ServerPort | None = None
         self.consensus: Consensus = self._make_consensus()
         self.local = LocalState(
-            self.node_name, self.write, self.node_row, "" if config.dev else config.data_dir,
+            self.node_name, self._sync_write, self.node_row, "" if config.dev else config.data_dir,
             check_update_interval=config.check_update_interval,
         )
         self.session_timers = SessionTimers(self._expire_session)
@@ -101,11 +107,15 @@ class Agent:
         if not cfg.server:
             self.forwarder = Forwarder(lambda: cluster.known_servers(self), self.rpc_tls.client,
                                        server_hostname=self.rpc_tls.server_hostname)
-            return RemoteConsensus(self.forwarder)
+            return RemoteConsensus(self.forwarder, token=lambda: self.acl_tokens.agent_token())
         if not cfg.dev:
             return RaftConsensus(cfg, self.machine, client_ssl=self.rpc_tls.client,
                                  server_hostname=self.rpc_tls.server_hostname)
         return LocalConsensus(self.machine, addr, node_id=cfg.node_id, node_name=self.node_name)
+
+    @property
+    def acl_settings(self) -> ACLSettings:
+        return acl_settings(self.config, written_paths(self.config))[0]
 
     @property
     def server_relay(self) -> Forwarder | None:
@@ -131,6 +141,14 @@ class Agent:
             timer = ENDPOINT_TIMER.get(command.TYPE)
             if timer is not None:
                 telemetry.measure_since(timer, start)
+
+    async def _sync_write(self, command: c.Command) -> Any:
+        """Anti-entropy's and check updates' writes: one the servers' ACLs refuse is logged (the
+        agent token lacks a right); the next sync retries it."""
+        result = await self.write(command)
+        if isinstance(result, StateError) and (ACL_NOT_FOUND in str(result) or PERMISSION_DENIED in str(result)):
+            log.warning("catalog sync refused: check acl.tokens.agent", extra={"error": str(result)})
+        return result
 
     async def _expire_session(self, sid: str) -> None:
         await self.write(c.SessionDestroy(session_id=sid))
@@ -173,6 +191,10 @@ class Agent:
             self._tasks.append(asyncio.ensure_future(cluster.join_loop(self)))
         if cfg.server:
             self._tasks.append(asyncio.ensure_future(cluster.reconcile_loop(self)))
+            if self.acl_settings.enabled:  # expired tokens leave the table through Raft
+                reaper = TokenReaper(self.store.acl, SYSTEM_CLOCK, lambda: self.consensus.leader_status().is_leader,
+                                     self.write, asyncio.sleep)
+                self._tasks.append(asyncio.ensure_future(reaper.run()))
         self._tasks.append(asyncio.ensure_future(run_updates(AgentCoordinateHost(self), SYSTEM_CLOCK)))
         self._sync_task = asyncio.ensure_future(self._when_leader())
         self._tasks.append(self._sync_task)
@@ -211,10 +233,12 @@ class Agent:
         """This node's services and checks as the catalog has them."""
         node = self.node_name
         if self.forwarder is not None:
-            status, _, body = await self.forwarder.request("GET", f"/v1/catalog/node/{node}")
+            token = self.acl_tokens.agent_token()
+            headers = {"X-Consul-Token": token} if token else None
+            status, _, body = await self.forwarder.request("GET", f"/v1/catalog/node/{node}", headers=headers)
             data = json.loads(body) if status == 200 else None
             svcs = list((data or {}).get("Services", {}).values()) if data else []
-            status, _, body = await self.forwarder.request("GET", f"/v1/health/node/{node}")
+            status, _, body = await self.forwarder.request("GET", f"/v1/health/node/{node}", headers=headers)
             chks = json.loads(body) if status == 200 else []
             return {s["ID"]: s for s in svcs}, {ch["CheckID"]: ch for ch in chks}
         _, svcs = self.store.catalog.node_services(None, node)

@@ -5,73 +5,86 @@ Rules this gate keeps:
 - The request's token is resolved once (TokenResolver's TTL cache); an unknown or expired secret
   answers 403 `ACL not found`.
 - A Need with a fixed segment is checked on that name (`key:write` on the key in the path).
-- Where the name comes only from the body or the stored object (IN_HANDLER), and for lists the
-  handlers do not yet filter row by row, the gate asks for the access on *every* name of the
-  resources involved (no rule below may refuse it): stricter than Consul — a token limited to
-  some services is refused instead of shown a filtered list — but it never hands out a row the
-  token could not read or lets a write through on a name it may not write.
+- Lists (`Need.filtered`) are not refused: their handlers drop the rows the token cannot read
+  (`api.acl_filter`). A single KV read is checked on its key.
+- Where the name comes only from the body or the stored object (IN_HANDLER), the handlers in
+  `NAMED_IN_HANDLER` check each name themselves (`api.acl_names`); for the rest the gate asks for
+  the access on *every* name of the resources involved (no rule below may refuse it): stricter
+  than Consul, but it never lets a write through on a name the token may not write.
 """
 
 from __future__ import annotations
 
-from dataclasses import replace
-
 from aiohttp import web
 
+from pyconsul.acl import builtins
 from pyconsul.acl.enforce import require
 from pyconsul.acl.errors import ACL_NOT_FOUND, PermissionDenied
-from pyconsul.acl.resolver import ACLNotFound, Identity, ResolverSettings, TokenResolver
+from pyconsul.acl.resolver import ACLNotFound, ACLReader, Identity, ResolverSettings, TokenResolver
 from pyconsul.acl.settings import ACLSettings
+from pyconsul.acl.tokens import AgentTokens
+from pyconsul.api.acl_filter import IDENTITY_KEY
+from pyconsul.api.acl_remote import RemoteACLReader
 from pyconsul.api.errors import HTTPError
 from pyconsul.api.params import QueryOptions, query_bool
 from pyconsul.api.permissions import NEEDS, NONE, Need, canonical, static_check
 from pyconsul.clock import Clock
-from pyconsul.state.acl import ACLTable
 
-IDENTITY_KEY = "acl.identity"
 ACL_ROUTE = "/v1/acl/{path}"
-# /v1/agent/token/:type → the ACLSettings field it sets (old names as Consul still takes them)
-AGENT_TOKEN_FIELDS = {
-    "default": "default", "acl_token": "default", "agent": "agent", "acl_agent_token": "agent",
-    "agent_recovery": "agent_recovery", "agent_master": "agent_recovery", "acl_agent_master_token": "agent_recovery",
-    "replication": "replication", "acl_replication_token": "replication", "dns": "dns",
-}
 
 # Resources a request may touch beyond its Need's own (whole-resource checks; see module doc).
 _CATALOG = ("node", "service")
 _ALSO: dict[str, tuple[str, ...]] = {
-    "/v1/catalog/register": _CATALOG,
-    "/v1/catalog/deregister": _CATALOG,
-    "/v1/txn": ("key", "node", "service", "session"),
     # a prepared query serves catalog data
     **{path: _CATALOG for path in ("/v1/query", "/v1/query/{id}", "/v1/query/{id}/execute", "/v1/query/{id}/explain")},
 }
+# IN_HANDLER routes whose handlers check each name they touch (`api.acl_names`).
+NAMED_IN_HANDLER = frozenset({
+    "/v1/catalog/register", "/v1/catalog/deregister", "/v1/txn", "/v1/coordinate/update",
+    "/v1/agent/service/register", "/v1/agent/service/deregister/{id}", "/v1/agent/service/maintenance/{id}",
+    "/v1/agent/service/{id}", "/v1/agent/health/service/id/{id}",
+    "/v1/agent/check/register", "/v1/agent/check/deregister/{id}", "/v1/agent/check/pass/{id}",
+    "/v1/agent/check/warn/{id}", "/v1/agent/check/fail/{id}", "/v1/agent/check/update/{id}",
+    "/v1/session/create", "/v1/session/destroy/{id}", "/v1/session/renew/{id}",
+})
 
 
 class ACLGate:
-    def __init__(self, table: ACLTable, clock: Clock, settings: ACLSettings, node_name: str) -> None:
+    def __init__(self, table: ACLReader, clock: Clock, settings: ACLSettings, node_name: str,
+                 tokens: AgentTokens | None = None, remote: RemoteACLReader | None = None) -> None:
+        """`remote`: on a client agent, the reader that asks the servers (`table` is it)."""
         self.table = table
+        self.remote = remote
         self.clock = clock
         self.node_name = node_name
-        self._use(settings)
+        self.settings = settings
+        self.tokens = tokens if tokens is not None else AgentTokens(settings)
+        self._use()
 
     def set_agent_token(self, kind: str, value: str) -> bool:
-        """PUT /v1/agent/token/:type: replace one of the agent's tokens in memory (not persisted)."""
-        field = AGENT_TOKEN_FIELDS.get(kind)
-        if field is None:
+        """PUT /v1/agent/token/:type: replace one of the agent's tokens (persisted when
+        `enable_token_persistence` is on); False for an unknown type."""
+        if not self.tokens.set(kind, value):
             return False
-        self._use(replace(self.settings, **{field: value}))
+        self._use()
         return True
 
-    def _use(self, settings: ACLSettings) -> None:
-        self.settings = settings
-        node_name, table, clock = self.node_name, self.table, self.clock
-        self.resolver = TokenResolver(table, clock, ResolverSettings(
+    def _use(self) -> None:
+        settings, tokens = self.settings, self.tokens.values
+        self.resolver = TokenResolver(self.table, self.clock, ResolverSettings(
             default_policy=settings.default_policy, down_policy=settings.down_policy,
-            token_ttl=settings.token_ttl, default_token=settings.default,
-            agent_recovery_token=settings.agent_recovery, node_name=node_name,
+            token_ttl=settings.token_ttl, default_token=tokens.default,
+            agent_recovery_token=tokens.agent_recovery, node_name=self.node_name,
             initial_management_token=settings.initial_management,
         ))
+
+    async def prefetch(self, token: str) -> None:
+        """On a client agent, fetch the request's token from the servers before `authorize`."""
+        if self.remote is not None:
+            values = self.tokens.values
+            secret = token or values.default or builtins.ANONYMOUS_SECRET_ID
+            if secret not in (values.agent_recovery, self.settings.initial_management):
+                await self.remote.refresh(secret)
 
     def authorize(self, req: web.Request, q: QueryOptions) -> Identity | None:
         route = req.match_info.route
@@ -99,20 +112,34 @@ class ACLGate:
 
 
     def _check(self, identity: Identity, need: Need, path: str, req: web.Request) -> None:
+        if need.filtered:
+            self._check_list(identity, need, req)
+            return
+        if path in NAMED_IN_HANDLER:
+            return  # the handler checks the names the body or the stored object holds
         check = static_check(need, req.match_info, self.node_name)
         if check is not None:
             require(identity, check.resource, check.access, check.name)
-        if need.resource == "key" and check is not None:
-            # ?recurse, ?keys and delete ?recurse reach every key below the named one.
-            reaches_below = query_bool(req, "recurse") or (req.method == "GET" and "keys" in req.rel_url.query)
-            if reaches_below and not identity.authorizer.all_below("key", need.access, check.name or ""):
-                raise PermissionDenied(identity.accessor_id, "key", need.access, check.name)
+            if need.resource == "key" and req.method == "DELETE" and query_bool(req, "recurse"):
+                # delete ?recurse reaches every key below the named one
+                if not identity.authorizer.all_below("key", "write", check.name or ""):
+                    raise PermissionDenied(identity.accessor_id, "key", "write", check.name)
             return
         whole: dict[str, None] = dict.fromkeys(_ALSO.get(path, ()))
-        if check is None:
-            whole[need.resource] = None  # IN_HANDLER, or a list with no name to check
-        if need.filtered and need.resource in _CATALOG:
-            whole.update(dict.fromkeys(r for r in _CATALOG if check is None or r != need.resource))
+        whole[need.resource] = None  # IN_HANDLER without a handler check: every name
         for resource in whole:
             if not identity.authorizer.all_below(resource, need.access, ""):
                 raise PermissionDenied(identity.accessor_id, resource, need.access)
+
+    def _check_list(self, identity: Identity, need: Need, req: web.Request) -> None:
+        """A filtered list: the handler drops unreadable rows; only a single KV read (no
+        ?recurse or ?keys) is refused up front, and with `enable_key_list_policy` a KV list
+        needs key:list on its prefix, as Consul checks."""
+        if need.resource != "key":
+            return
+        key = req.match_info.get("key", "")
+        lists = "recurse" in req.rel_url.query or "keys" in req.rel_url.query
+        if not lists:
+            require(identity, "key", "read", key)
+        elif self.settings.enable_key_list_policy:
+            require(identity, "key", "list", key)

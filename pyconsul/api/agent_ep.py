@@ -9,6 +9,8 @@ from typing import Any
 
 from aiohttp import web
 
+from pyconsul.api.acl_filter import filter_reply
+from pyconsul.api.acl_names import require_check_write, require_name
 from pyconsul.api.app import APIContext, Reply, dumps, json_reply, read_json
 from pyconsul.api.errors import HTTPError
 from pyconsul.api.params import QueryOptions, query_bool
@@ -103,6 +105,7 @@ def _content_hash(value: Any) -> str:
 async def services(ctx: APIContext, req: web.Request, q: QueryOptions) -> Reply:
     dc = ctx.agent.config.datacenter
     out = {sid: agent_service(s, dc) for sid, s in sorted(ctx.agent.local.services.items())}
+    out = filter_reply(req, "agent_services", out)
     if q.filter:
         from pyconsul.api.app import apply_filter
 
@@ -119,6 +122,7 @@ async def service(ctx: APIContext, req: web.Request, q: QueryOptions) -> Reply:
         svc = local.services.get(sid)
         if svc is None:
             raise HTTPError(404, f"unknown service ID: {sid}")
+        require_name(req, "service", "read", svc["Service"])
         out = agent_service(svc, ctx.agent.config.datacenter)
         digest = _content_hash(out)
         out["ContentHash"] = digest
@@ -138,6 +142,10 @@ async def checks(ctx: APIContext, req: web.Request, q: QueryOptions) -> Reply:
             row["ServiceName"] = svc["Service"]
             row["ServiceTags"] = list(svc.get("Tags") or [])
         out[cid] = row
+    # a node check is this agent's node's: node:read on it
+    readable = filter_reply(req, "agent_checks", {cid: {**row, "Node": row["Node"] or ctx.agent.node_name}
+                                                  for cid, row in out.items()})
+    out = {cid: row for cid, row in out.items() if cid in readable}
     if q.filter:
         from pyconsul.api.app import apply_filter
 
@@ -177,14 +185,31 @@ async def service_register(ctx: APIContext, req: web.Request, q: QueryOptions) -
     svc.pop("Check", None)
     svc.pop("Checks", None)
     svc.pop("Token", None)
+    require_name(req, "service", "write", svc["Service"])
     checks_ = _service_checks(ctx, svc, raw_checks)
     await ctx.agent.local.add_service(svc, checks_, query_bool(req, "replace-existing-checks"))
     ctx.agent.notify_local_change()
     return EMPTY
 
 
+def _vet_local_service(ctx: APIContext, req: web.Request, sid: str) -> None:
+    """service:write on the name of the agent's service `sid` (a missing one answers 404 after)."""
+    svc = ctx.agent.local.services.get(sid)
+    if svc is not None:
+        require_name(req, "service", "write", svc["Service"])
+
+
+def _vet_local_check(ctx: APIContext, req: web.Request, chk: Row | None) -> None:
+    """A service check needs service:write on its service, a node check node:write on this node."""
+    if chk is None:
+        return
+    svc = ctx.agent.local.services.get(chk.get("ServiceID") or "")
+    require_check_write(req, chk, (svc or {}).get("Service", ""), ctx.agent.node_name)
+
+
 async def service_deregister(ctx: APIContext, req: web.Request, q: QueryOptions) -> Reply:
     sid = req.match_info["id"]
+    _vet_local_service(ctx, req, sid)
     if not await ctx.agent.local.remove_service(sid):
         raise HTTPError(404, f'Unknown service ID "{sid}". Ensure that the service ID is passed, not the service name.')
     ctx.agent.notify_local_change()
@@ -199,6 +224,7 @@ async def check_register(ctx: APIContext, req: web.Request, q: QueryOptions) -> 
     sid = chk.get("ServiceID") or ""
     if sid and sid not in ctx.agent.local.services:
         raise HTTPError(400, f'ServiceID "{sid}" does not exist')
+    _vet_local_check(ctx, req, chk)
     validate_check(ctx, chk)
     await ctx.agent.local.add_check(chk)
     ctx.agent.notify_local_change()
@@ -207,13 +233,15 @@ async def check_register(ctx: APIContext, req: web.Request, q: QueryOptions) -> 
 
 async def check_deregister(ctx: APIContext, req: web.Request, q: QueryOptions) -> Reply:
     cid = req.match_info["id"]
+    _vet_local_check(ctx, req, ctx.agent.local.checks.get(cid))
     if not await ctx.agent.local.remove_check(cid):
         raise HTTPError(404, f'Unknown check ID "{cid}". Ensure that the check ID is passed, not the check name.')
     ctx.agent.notify_local_change()
     return EMPTY
 
 
-async def _ttl(ctx: APIContext, cid: str, status: str, output: str) -> Reply:
+async def _ttl(ctx: APIContext, req: web.Request, cid: str, status: str, output: str) -> Reply:
+    _vet_local_check(ctx, req, ctx.agent.local.checks.get(cid))
     if not await ctx.agent.ttl_update(cid, status, output):
         raise HTTPError(404, f'Unknown check ID "{cid}". Ensure that the check ID is passed, not the check name.')
     ctx.agent.notify_local_change()
@@ -221,15 +249,15 @@ async def _ttl(ctx: APIContext, cid: str, status: str, output: str) -> Reply:
 
 
 async def check_pass(ctx: APIContext, req: web.Request, q: QueryOptions) -> Reply:
-    return await _ttl(ctx, req.match_info["id"], "passing", req.rel_url.query.get("note", ""))
+    return await _ttl(ctx, req, req.match_info["id"], "passing", req.rel_url.query.get("note", ""))
 
 
 async def check_warn(ctx: APIContext, req: web.Request, q: QueryOptions) -> Reply:
-    return await _ttl(ctx, req.match_info["id"], "warning", req.rel_url.query.get("note", ""))
+    return await _ttl(ctx, req, req.match_info["id"], "warning", req.rel_url.query.get("note", ""))
 
 
 async def check_fail(ctx: APIContext, req: web.Request, q: QueryOptions) -> Reply:
-    return await _ttl(ctx, req.match_info["id"], "critical", req.rel_url.query.get("note", ""))
+    return await _ttl(ctx, req, req.match_info["id"], "critical", req.rel_url.query.get("note", ""))
 
 
 async def check_update(ctx: APIContext, req: web.Request, q: QueryOptions) -> Reply:
@@ -243,7 +271,7 @@ async def check_update(ctx: APIContext, req: web.Request, q: QueryOptions) -> Re
     output = body.get("output", "") or ""
     if not isinstance(output, str):
         raise HTTPError(400, "Request decode failed: Output must be a string")
-    return await _ttl(ctx, req.match_info["id"], status, output)
+    return await _ttl(ctx, req, req.match_info["id"], status, output)
 
 
 def _enable_flag(req: web.Request) -> bool:
@@ -267,6 +295,7 @@ async def maintenance(ctx: APIContext, req: web.Request, q: QueryOptions) -> Rep
 async def service_maintenance(ctx: APIContext, req: web.Request, q: QueryOptions) -> Reply:
     sid = req.match_info["id"]
     enable = _enable_flag(req)
+    _vet_local_service(ctx, req, sid)
     if not await ctx.agent.local.service_maintenance(sid, enable, req.rel_url.query.get("reason", "")):
         raise HTTPError(404, f'Unknown service ID "{sid}". Ensure that the service ID is passed, not the service name.')
     ctx.agent.notify_local_change()
@@ -278,7 +307,7 @@ async def self_(ctx: APIContext, req: web.Request, q: QueryOptions) -> Reply:
 
 
 async def members(ctx: APIContext, req: web.Request, q: QueryOptions) -> Reply:
-    return json_reply(ctx.agent.members_json(wan=query_bool(req, "wan")), q=q)
+    return json_reply(filter_reply(req, "members", ctx.agent.members_json(wan=query_bool(req, "wan"))), q=q)
 
 
 async def metrics(ctx: APIContext, req: web.Request, q: QueryOptions) -> Reply:

@@ -12,6 +12,7 @@ from typing import Any
 from aiohttp import web
 
 from pyconsul import CONSUL_COMPAT_VERSION
+from pyconsul.api.acl_names import require_name
 from pyconsul.api.agent_ep import agent_check, agent_service
 from pyconsul.api.app import APIContext, Reply, dumps, read_json, text_reply
 from pyconsul.api.errors import HTTPError
@@ -28,7 +29,8 @@ BUILD_DATE = "2026-11-22T00:00:00Z"
 
 async def token(ctx: APIContext, req: web.Request, q: QueryOptions) -> Reply:
     """PUT /v1/agent/token/:type with {"Token": …}: 401 without ACLs; acl:write is checked by the
-    route's declared need. The token is kept in memory (enable_token_persistence is not served)."""
+    route's declared need. With `acl.enable_token_persistence` it is written to
+    `<data_dir>/acl-tokens.json` and read back at the next start."""
     if ctx.acl is None:
         raise HTTPError(401, "ACL support disabled")
     body = await read_json(req)
@@ -88,6 +90,7 @@ async def health_by_id(ctx: APIContext, req: web.Request, q: QueryOptions) -> Re
         if _wants_text(req):
             return text_reply(reason, 404)
         return Reply(dumps({"AggregatedStatus": "critical", "Service": None, "Checks": None}, q.pretty), 404)
+    require_name(req, "service", "read", svc["Service"])
     status, info = _service_info(ctx, svc)
     if _wants_text(req):
         return text_reply(status, HEALTH_STATUS_CODE[status])

@@ -18,7 +18,9 @@ from typing import Any
 from aiohttp import web
 
 from pyconsul.acl.settings import acl_settings, written_paths
+from pyconsul.api.acl_filter import filter_reply, filtered_headers
 from pyconsul.api.acl_gate import ACLGate
+from pyconsul.api.acl_remote import RemoteACLReader
 from pyconsul.api.blocking import blocking_query
 from pyconsul.api.errors import HTTPError
 from pyconsul.api.fastpath import DATE, FastEntry, build_head
@@ -200,14 +202,18 @@ class APIContext:
         filterable: bool = True,
         peek: Callable[[], int] | None = None,
         counts: ReadCounters | None = None,
+        acl: str | None = None,
     ) -> Reply:
         """Blocking read whose JSON bytes are cached per (path, query, index).
 
         `peek` returns the answer's index without building it: when the caller is not blocking
         (or is behind) and the cached bytes are for that index, they are sent as they are.
         `counts` are the endpoint's metrics, emitted here and by the fast path alike.
+        `acl` names the list kind (`api.acl_filter.FILTERS`) whose rows the request's token may
+        only partly read; with ACLs on the answer depends on the token, so it is built afresh
+        (filtered after each wake) rather than shared through the cache.
         """
-        reply = await self._blocking_json(q, req, run, shape, filterable, peek, counts)
+        reply = await self._blocking_json(q, req, run, shape, filterable, peek, counts, acl)
         if counts is not None:
             counts.emit(reply.body)
         return reply
@@ -221,11 +227,14 @@ class APIContext:
         filterable: bool,
         peek: Callable[[], int] | None,
         counts: ReadCounters | None,
+        acl: str | None,
     ) -> Reply:
-        key = cache_key(req)
+        key = cache_key(req) if self.acl is None else None
         if key is None:  # a target the cache does not key: answer it afresh
             await self.read_barrier(q)
             idx, value = await blocking_query(self.store.watches, run, q.index, q.wait)
+            if acl is not None:
+                value = filter_reply(req, acl, value)
             if shape is not None:
                 value = shape(value)
             if q.filter and filterable:
@@ -340,7 +349,11 @@ def _acl_gate(agent: AgentPort) -> ACLGate | None:
     settings, _, _ = acl_settings(agent.config, written_paths(agent.config))
     if not settings.enabled:
         return None
-    return ACLGate(agent.store.acl, SYSTEM_CLOCK, settings, agent.node_name)
+    relay = agent.server_relay
+    if relay is not None:  # a client agent: the servers hold the tokens
+        remote = RemoteACLReader(relay, SYSTEM_CLOCK, settings.token_ttl)
+        return ACLGate(remote, SYSTEM_CLOCK, settings, agent.node_name, agent.acl_tokens, remote)
+    return ACLGate(agent.store.acl, SYSTEM_CLOCK, settings, agent.node_name, agent.acl_tokens)
 
 
 def _error_response(status: int, message: str, content_type: str = "text/plain; charset=utf-8") -> web.Response:
@@ -398,6 +411,8 @@ def make_dispatch(ctx: APIContext, methods: dict[str, Handler]) -> Callable[[web
             if relay is not None and answered_by_servers(req.path):
                 return await relay_to_server(relay, req)  # client agents: the servers answer
             q = parse_query_options(req)
+            if ctx.acl is not None:
+                await ctx.acl.prefetch(q.token)
             authorize(ctx, req, q)
             if q.dc and q.dc != datacenter and takes_dc(req.path):
                 raise HTTPError(500, "No path to datacenter")
@@ -432,6 +447,7 @@ def make_dispatch(ctx: APIContext, methods: dict[str, Handler]) -> Callable[[web
         headers["Content-Type"] = reply.content_type
         if ctx.acl is not None:
             headers["X-Consul-Default-ACL-Policy"] = ctx.acl.settings.default_policy
+            headers.update(filtered_headers(req))
         return web.Response(status=reply.status, body=reply.body, headers=headers)
 
     return dispatch

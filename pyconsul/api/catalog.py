@@ -8,6 +8,7 @@ from typing import Any
 
 from aiohttp import web
 
+from pyconsul.api.acl_names import node_changes, require_check_write, require_name
 from pyconsul.api.app import APIContext, Reply, apply_filter, json_reply, read_json
 from pyconsul.api.errors import HTTPError
 from pyconsul.api.near import near_shape
@@ -84,6 +85,7 @@ async def register(ctx: APIContext, req: web.Request, q: QueryOptions) -> Reply:
         if chk.get("Node") and chk["Node"] != node:
             raise HTTPError(400, "Check node must match the registration node")
         checks.append(chk)
+    _vet_register(ctx, req, node_row, service, checks, bool(body.get("SkipNodeUpdate")))
     await ctx.write(c.Register(node=node_row, service=service, checks=checks,
                                skip_node_update=bool(body.get("SkipNodeUpdate"))))
     return json_reply(True)
@@ -98,9 +100,44 @@ async def deregister(ctx: APIContext, req: web.Request, q: QueryOptions) -> Repl
     node = body.get("Node")
     if not isinstance(node, str) or not node:
         raise HTTPError(400, "Must provide node")
+    _vet_deregister(ctx, req, node, body.get("ServiceID") or "", body.get("CheckID") or "")
     await ctx.write(c.Deregister(node=node, service_id=body.get("ServiceID") or "",
                                  check_id=body.get("CheckID") or ""))
     return json_reply(True)
+
+
+def _vet_register(ctx: APIContext, req: web.Request, node_row: Row, service: Row | None, checks: list[Row],
+                  skip_node_update: bool) -> None:
+    """The names a registration writes: node:write when it writes the node, service:write on the
+    service, and each check's service (or node)."""
+    catalog = ctx.store.catalog
+    name = node_row["Node"]
+    existing = catalog.nodes_by_name.get(name)
+    if node_changes(existing, node_row) and not (skip_node_update and existing is not None):
+        require_name(req, "node", "write", name)
+    if service is not None:
+        require_name(req, "service", "write", service["Service"])
+    known = catalog.services_by_node.get(name, {})
+    for chk in checks:
+        sid = chk.get("ServiceID") or ""
+        svc = service if service is not None and sid == service.get("ID") else known.get(sid)
+        require_check_write(req, chk, (svc or {}).get("Service", ""), name)
+
+
+def _vet_deregister(ctx: APIContext, req: web.Request, node: str, service_id: str, check_id: str) -> None:
+    """A service's deregistration needs service:write on it, a check's its service's (or the
+    node's), the node's node:write; something already gone needs nothing."""
+    catalog = ctx.store.catalog
+    if service_id:
+        svc = catalog.services_by_node.get(node, {}).get(service_id)
+        if svc is not None:
+            require_name(req, "service", "write", svc["Service"])
+    elif check_id:
+        chk = catalog.checks_by_node.get(node, {}).get(check_id)
+        if chk is not None:
+            require_check_write(req, chk, chk.get("ServiceName", ""), node)
+    else:
+        require_name(req, "node", "write", node)
 
 
 async def datacenters(ctx: APIContext, req: web.Request, q: QueryOptions) -> Reply:
@@ -117,7 +154,7 @@ async def nodes(ctx: APIContext, req: web.Request, q: QueryOptions) -> Reply:
             rows = [r for r in rows if _meta_ok(r, meta)]
         return idx, rows
 
-    return await ctx.blocking_json(q, req, for_peer(q, run), shape=near_shape(ctx, req))
+    return await ctx.blocking_json(q, req, for_peer(q, run), shape=near_shape(ctx, req), acl="nodes")
 
 
 async def services(ctx: APIContext, req: web.Request, q: QueryOptions) -> Reply:
@@ -143,7 +180,7 @@ async def services(ctx: APIContext, req: web.Request, q: QueryOptions) -> Reply:
                 tags.extend(t for t in svc["Tags"] if t not in tags)
         return idx, out
 
-    return await ctx.blocking_json(q, req, for_peer(q, run), filterable=False)
+    return await ctx.blocking_json(q, req, for_peer(q, run), filterable=False, acl="service_names")
 
 
 def service_node(node: Row, svc: Row) -> Row:
@@ -195,9 +232,9 @@ async def service(ctx: APIContext, req: web.Request, q: QueryOptions) -> Reply:
     near = near_shape(ctx, req)
     counts = ReadCounters("catalog", name, tags)
     if q.peer:
-        return await ctx.blocking_json(q, req, for_peer(q, run), shape=near, counts=counts)
+        return await ctx.blocking_json(q, req, for_peer(q, run), shape=near, counts=counts, acl="service_instances")
     return await ctx.blocking_json(q, req, run, shape=near, peek=lambda: store.catalog.service_index(name),
-                                   counts=counts)
+                                   counts=counts, acl="service_instances")
 
 
 async def _node_reply(
@@ -222,7 +259,7 @@ async def _node_reply(
     if q.filter:
         apply_filter(q.filter, [], req.path)  # a bad expression is a 400 even for a missing node
     return await ctx.blocking_json(q, req, for_peer(q, run, lambda _: None), shape=only_matching,
-                                   filterable=False)
+                                   filterable=False, acl="node_services")
 
 
 async def node(ctx: APIContext, req: web.Request, q: QueryOptions) -> Reply:

@@ -10,6 +10,7 @@ from typing import Any
 
 from aiohttp import web
 
+from pyconsul.api.acl_names import require_name
 from pyconsul.api.app import APIContext, Reply, json_reply, read_json
 from pyconsul.api.errors import HTTPError
 from pyconsul.api.params import QueryOptions
@@ -46,7 +47,7 @@ async def nodes(ctx: APIContext, req: web.Request, q: QueryOptions) -> Reply:
             rows = [r for r in rows if r["Segment"] == segment]
         return idx, rows
 
-    return await ctx.blocking_json(q, req, run)
+    return await ctx.blocking_json(q, req, run, acl="coordinates")
 
 
 async def node(ctx: APIContext, req: web.Request, q: QueryOptions) -> Reply:
@@ -79,5 +80,6 @@ def _update_row(body: Any, default_node: str) -> Row:
 
 async def update(ctx: APIContext, req: web.Request, q: QueryOptions) -> Reply:
     row = _update_row(await read_json(req), ctx.agent.node_name)
+    require_name(req, "node", "write", row["Node"])
     await ctx.write(c.CoordinateBatchUpdate(updates=[row]))
     return Reply(b"")

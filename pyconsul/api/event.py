@@ -48,5 +48,6 @@ async def list_(ctx: APIContext, req: web.Request, q: QueryOptions) -> Reply:
     name = req.rel_url.query.get("name", "")
     store = ctx.store
     return await ctx.blocking_json(
-        q, req, lambda ws: store.events.list(ws, name), shape=lambda rows: [event_json(r) for r in rows]
+        q, req, lambda ws: store.events.list(ws, name), shape=lambda rows: [event_json(r) for r in rows],
+        acl="events",
     )

@@ -21,14 +21,14 @@ Row = dict[str, Any]
 async def node(ctx: APIContext, req: web.Request, q: QueryOptions) -> Reply:
     name = req.match_info["node"]
     store = ctx.store
-    return await ctx.blocking_json(q, req, for_peer(q, lambda ws: store.catalog.node_checks(ws, name)))
+    return await ctx.blocking_json(q, req, for_peer(q, lambda ws: store.catalog.node_checks(ws, name)), acl="checks")
 
 
 async def service_checks(ctx: APIContext, req: web.Request, q: QueryOptions) -> Reply:
     name = req.match_info["service"]
     store = ctx.store
     return await ctx.blocking_json(q, req, for_peer(q, lambda ws: store.catalog.service_checks(ws, name)),
-                                   shape=near_shape(ctx, req))
+                                   shape=near_shape(ctx, req), acl="checks")
 
 
 def healthy(entry: Row) -> bool:
@@ -53,9 +53,9 @@ async def service(ctx: APIContext, req: web.Request, q: QueryOptions) -> Reply:
     near = near_shape(ctx, req)
     counts = ReadCounters("health", name, tags)
     if q.peer:
-        return await ctx.blocking_json(q, req, for_peer(q, run), shape=near, counts=counts)
+        return await ctx.blocking_json(q, req, for_peer(q, run), shape=near, counts=counts, acl="health_entries")
     return await ctx.blocking_json(q, req, run, shape=near, peek=lambda: store.catalog.service_index(name),
-                                   counts=counts)
+                                   counts=counts, acl="health_entries")
 
 
 async def state(ctx: APIContext, req: web.Request, q: QueryOptions) -> Reply:
@@ -64,4 +64,4 @@ async def state(ctx: APIContext, req: web.Request, q: QueryOptions) -> Reply:
         raise HTTPError(400, f"Invalid state: {st}")
     store = ctx.store
     return await ctx.blocking_json(q, req, for_peer(q, lambda ws: store.catalog.checks_in_state(ws, st)),
-                                   shape=near_shape(ctx, req))
+                                   shape=near_shape(ctx, req), acl="checks")

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from aiohttp import web
 
+from pyconsul.api.acl_filter import filter_reply
 from pyconsul.api.app import APIContext, Reply, dumps, json_reply
 from pyconsul.api.errors import HTTPError
 from pyconsul.api.params import QueryOptions, query_bool, query_int
@@ -30,12 +31,14 @@ async def get(ctx: APIContext, req: web.Request, q: QueryOptions) -> Reply:
     if query_bool(req, "keys") or "keys" in req.rel_url.query:
         sep = req.rel_url.query.get("separator", "")
         idx, keys = await ctx.blocking(q, lambda ws: store.kv.keys(ws, key, sep))
+        keys = filter_reply(req, "keys", keys)
         if not keys and key:  # Consul: 404 (no body) for an empty prefix, [] for the root
             return Reply(b"", status=404, index=idx)
         return Reply(dumps(keys, q.pretty), index=idx)
     if "recurse" in req.rel_url.query:
         idx, rows = await ctx.blocking(q, lambda ws: store.kv.get_tree(ws, key))
-        if not rows:
+        rows = filter_reply(req, "kv_entries", rows)
+        if not rows:  # also when every key was filtered away (Consul: 404, not 403)
             return Reply(b"", status=404, index=idx)
         return Reply(dumps([kv_json(r) for r in rows], q.pretty), index=idx)
     if not key:

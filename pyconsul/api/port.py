@@ -14,6 +14,7 @@ from __future__ import annotations
 from collections.abc import AsyncIterator, Mapping
 from typing import Any, Protocol
 
+from pyconsul.acl.tokens import AgentTokens
 from pyconsul.config.runtime import RuntimeConfig
 from pyconsul.consensus.protocol import Consensus
 from pyconsul.fsm.commands import Command
@@ -88,6 +89,10 @@ class AgentPort(Protocol):
 
     @property
     def node_name(self) -> str: ...
+
+    @property
+    def acl_tokens(self) -> AgentTokens:
+        """The agent's own ACL tokens (config, then `/v1/agent/token/*`, persisted if asked)."""
 
     async def write(self, command: Command) -> Any:
         """Apply `command` through consensus; the state machine's result (a StateError if it

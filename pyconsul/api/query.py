@@ -49,7 +49,7 @@ async def create(ctx: APIContext, req: web.Request, q: QueryOptions) -> Reply:
 
 async def list_(ctx: APIContext, req: web.Request, q: QueryOptions) -> Reply:
     store = ctx.store
-    return await ctx.blocking_json(q, req, lambda ws: store.queries.list(ws))
+    return await ctx.blocking_json(q, req, lambda ws: store.queries.list(ws), acl="queries")
 
 
 async def get(ctx: APIContext, req: web.Request, q: QueryOptions) -> Reply:

@@ -7,6 +7,7 @@ from typing import Any
 
 from aiohttp import web
 
+from pyconsul.api.acl_names import require_name
 from pyconsul.api.app import APIContext, Reply, json_reply, read_json
 from pyconsul.api.errors import HTTPError
 from pyconsul.api.params import QueryOptions
@@ -97,6 +98,7 @@ async def create(ctx: APIContext, req: web.Request, q: QueryOptions) -> Reply:
         "Behavior": behavior,
         "TTL": ttl_text,
     }
+    require_name(req, "session", "write", sess["Node"])
     sid = await ctx.write(c.SessionCreate(session=sess))
     agent.session_timers.reset(sid, ttl_text)
     return json_reply({"ID": sid})
@@ -104,9 +106,17 @@ async def create(ctx: APIContext, req: web.Request, q: QueryOptions) -> Reply:
 
 async def destroy(ctx: APIContext, req: web.Request, q: QueryOptions) -> Reply:
     sid = req.match_info["id"]
+    _vet_session(ctx, req, sid)
     await ctx.write(c.SessionDestroy(session_id=sid))
     ctx.agent.session_timers.clear(sid)
     return json_reply(True)
+
+
+def _vet_session(ctx: APIContext, req: web.Request, sid: str) -> None:
+    """session:write on the node of the session being changed (a missing one needs nothing)."""
+    _, row = ctx.store.sessions.get(None, sid)
+    if row is not None:
+        require_name(req, "session", "write", row["Node"])
 
 
 async def renew(ctx: APIContext, req: web.Request, q: QueryOptions) -> Reply:
@@ -115,6 +125,7 @@ async def renew(ctx: APIContext, req: web.Request, q: QueryOptions) -> Reply:
     idx, row = ctx.store.sessions.get(None, sid)
     if row is None:
         raise HTTPError(404, f"Session id '{sid}' not found")
+    require_name(req, "session", "write", row["Node"])
     ctx.agent.session_timers.reset(sid, row["TTL"])
     return Reply(json_reply([row]).body, index=idx)
 
@@ -127,15 +138,15 @@ async def info(ctx: APIContext, req: web.Request, q: QueryOptions) -> Reply:
         idx, row = store.sessions.get(ws, sid)
         return idx, [row] if row else []
 
-    return await ctx.blocking_json(q, req, run)
+    return await ctx.blocking_json(q, req, run, acl="sessions")
 
 
 async def node(ctx: APIContext, req: web.Request, q: QueryOptions) -> Reply:
     name = req.match_info["node"]
     store = ctx.store
-    return await ctx.blocking_json(q, req, lambda ws: store.sessions.node_sessions(ws, name))
+    return await ctx.blocking_json(q, req, lambda ws: store.sessions.node_sessions(ws, name), acl="sessions")
 
 
 async def list_(ctx: APIContext, req: web.Request, q: QueryOptions) -> Reply:
     store = ctx.store
-    return await ctx.blocking_json(q, req, lambda ws: store.sessions.list_all(ws))
+    return await ctx.blocking_json(q, req, lambda ws: store.sessions.list_all(ws), acl="sessions")

@@ -8,6 +8,7 @@ from typing import Any
 
 from aiohttp import web
 
+from pyconsul.api.acl_names import require_txn_ops
 from pyconsul.api.app import APIContext, Reply, json_reply, loads_body
 from pyconsul.api.errors import HTTPError
 from pyconsul.api.params import QueryOptions
@@ -71,6 +72,7 @@ async def txn(ctx: APIContext, req: web.Request, q: QueryOptions) -> Reply:
     if len(body) > MAX_OPS:
         raise HTTPError(413, f"Transaction contains too many operations ({len(body)} > {MAX_OPS})")
     ops = [_decode_op(i, op) for i, op in enumerate(body)]
+    require_txn_ops(req, ops)
     results, errors = await ctx.write(c.Txn(ops=ops))
     if errors:
         return json_reply({"Results": None, "Errors": errors}, status=409)

@@ -98,10 +98,16 @@ IMPLEMENTED = frozenset({
     # auto_encrypt: servers sign client certificates, clients fetch, use and renew them
     # (pyconsul/tls/auto_encrypt.py, pyconsul/agent/tls_wiring.py)
     "auto_encrypt.tls", "auto_encrypt.allow_tls", "auto_encrypt.dns_san", "auto_encrypt.ip_san",
-    # ACL settings that take effect once acl.enabled does (itself a security key, below)
+    # ACLs: every route checks the request's token (lists filtered row by row), roles and token
+    # expiry, client agents resolving through the servers and syncing with their agent token,
+    # tokens set through the API persisted. Policies and roles are re-read when they change (by
+    # modify index), so policy_ttl and role_ttl only ever make changes show sooner than Consul.
+    "acl.enabled", "acl.default_policy", "acl.down_policy", "acl.token_ttl", "acl.policy_ttl",
+    "acl.role_ttl", "acl.enable_key_list_policy", "acl.enable_token_persistence",
     "acl.tokens.initial_management", "acl.tokens.master", "acl.tokens.default", "acl.tokens.dns",
-    "acl.tokens.agent_recovery", "acl.tokens.agent_master", "acl.down_policy", "acl.token_ttl",
-    "acl_token", "acl_master_token", "acl_agent_master_token", "acl_down_policy", "acl_ttl",
+    "acl.tokens.agent", "acl.tokens.agent_recovery", "acl.tokens.agent_master",
+    "acl_datacenter", "acl_default_policy", "acl_token", "acl_agent_token", "acl_master_token",
+    "acl_agent_master_token", "acl_down_policy", "acl_ttl",
 })
 
 
@@ -118,10 +124,9 @@ def _when(test: Callable[[RuntimeConfig], bool], what: str) -> SecurityRule:
     return SecurityRule(lambda rc, _given: what if test(rc) else None)
 
 
-_NO_ACL = (
-    "ACL enforcement is partial: every route checks the request's token (lists the token cannot read "
-    "whole are refused rather than filtered) and bootstrap, token and policy endpoints work, but "
-    "roles, auth methods and most of the `acl` CLI are missing and client agents send no agent token"
+_NO_REPLICATION = (
+    "ACL token replication between datacenters is not implemented: pyconsul serves one datacenter, "
+    "so a secondary would hold no tokens from the primary"
 )
 _TLS_BLOCK = "this tls block does not take the key (or, for grpc, there is no gRPC TLS listener)"
 
@@ -134,10 +139,9 @@ def _tls_rule(block: str, key: str) -> SecurityRule:
 
 
 SECURITY_RULES: dict[str, SecurityRule] = {
-    "acl.enabled": _when(lambda rc: rc.acl.enabled, _NO_ACL),
-    "acl.default_policy": _when(lambda rc: rc.acl.default_policy not in ("", "allow"), _NO_ACL),
-    "acl_datacenter": _when(lambda rc: bool(rc.acl_datacenter), _NO_ACL),
-    "acl_default_policy": _when(lambda rc: rc.acl_default_policy not in ("", "allow"), _NO_ACL),
+    # Auth methods and login have no config key: their endpoints answer 404, nothing to refuse.
+    "acl.enable_token_replication": _when(lambda rc: rc.acl.enable_token_replication, _NO_REPLICATION),
+    "enable_acl_replication": _when(lambda rc: rc.enable_acl_replication, _NO_REPLICATION),
     # Keys a block does not take (Consul's docs) and gRPC, which has no TLS listener here.
     **{
         f"tls.{block}.{key}": _tls_rule(block, key)

@@ -116,8 +116,10 @@ def register_body(cmd: c.Register) -> dict[str, Any]:
 class RemoteConsensus:
     """A client agent's write path: catalog writes are sent to a server."""
 
-    def __init__(self, forwarder: Forwarder) -> None:
+    def __init__(self, forwarder: Forwarder, token: Callable[[], str] = lambda: "") -> None:
+        """`token` gives the agent's own token (acl.tokens.agent, else default) at each write."""
         self.forwarder = forwarder
+        self.token = token
         self._leader = ""
 
     async def apply(self, command: c.Command) -> Any:
@@ -130,8 +132,11 @@ class RemoteConsensus:
             body = {"Node": command.node, "ServiceID": command.service_id, "CheckID": command.check_id}
         else:
             raise StateError(f"{command.TYPE} is only applied on servers")
-        status, _, data = await self.forwarder.request(
-            "PUT", path, json.dumps(body).encode(), {"Content-Type": "application/json"})
+        headers = {"Content-Type": "application/json"}
+        token = self.token()
+        if token:
+            headers["X-Consul-Token"] = token
+        status, _, data = await self.forwarder.request("PUT", path, json.dumps(body).encode(), headers)
         text = data.decode(errors="replace")
         if status == 200:
             return True

@@ -89,17 +89,17 @@ def node_dump(catalog: CatalogTable, ws: WatchSet | None, name: str) -> tuple[in
 
 async def services(ctx: APIContext, req: web.Request, q: QueryOptions) -> Reply:
     catalog, dc = ctx.store.catalog, ctx.agent.config.datacenter
-    return await ctx.blocking_json(q, req, lambda ws: service_summaries(catalog, ws, dc))
+    return await ctx.blocking_json(q, req, lambda ws: service_summaries(catalog, ws, dc), acl="ui_services")
 
 
 async def nodes(ctx: APIContext, req: web.Request, q: QueryOptions) -> Reply:
     catalog = ctx.store.catalog
-    return await ctx.blocking_json(q, req, lambda ws: node_dumps(catalog, ws))
+    return await ctx.blocking_json(q, req, lambda ws: node_dumps(catalog, ws), acl="ui_nodes")
 
 
 async def node(ctx: APIContext, req: web.Request, q: QueryOptions) -> Reply:
     name, catalog = req.match_info["node"], ctx.store.catalog
-    reply = await ctx.blocking_json(q, req, lambda ws: node_dump(catalog, ws, name), filterable=False)
+    reply = await ctx.blocking_json(q, req, lambda ws: node_dump(catalog, ws, name), filterable=False, acl="ui_node")
     if reply.body == b"null":
         raise HTTPError(404, "")  # Consul answers an unknown node with an empty 404
     return reply

@@ -32,8 +32,7 @@ def deny_agent(tmp_path_factory: pytest.TempPathFactory) -> Iterator[AgentProces
     work = tmp_path_factory.mktemp("acl-ep")
     conf = work / "acl.hcl"
     conf.write_text('acl {\n enabled = true\n default_policy = "deny"\n}\n')
-    agent = start_agent(work, f"-config-file={conf}", "-dev-allow-unenforced=acl.enabled",
-                        "-dev-allow-unenforced=acl.default_policy", name="acl-ep")
+    agent = start_agent(work, f"-config-file={conf}", name="acl-ep")
     yield agent
     agent.stop()
 
@@ -86,8 +85,7 @@ def test_tokens_and_the_bootstrap_mark_survive_a_restart(tmp_path: Path) -> None
     conf = work / "acl.hcl"
     conf.write_text('acl {\n enabled = true\n default_policy = "deny"\n}\n')
     data = work / "data"
-    flags = ("-server", "-bootstrap", "-data-dir", str(data), f"-config-file={conf}",
-             "-dev-allow-unenforced=acl.enabled", "-dev-allow-unenforced=acl.default_policy")
+    flags = ("-server", "-bootstrap", "-data-dir", str(data), f"-config-file={conf}")
     first = start_agent(work, *flags, dev=False, name="acl-persist")
     ports = {"http": first.http_port, "dns": first.dns_port, "server": first.server_port, "serf_lan": first.serf_lan_port}
     try:
@@ -110,8 +108,7 @@ def test_agent_default_token_serves_requests_without_a_token(tmp_path: Path) -> 
     root = "initial-root-secret"
     conf = tmp_path / "acl.hcl"
     conf.write_text(f'acl {{\n enabled = true\n default_policy = "deny"\n tokens {{ initial_management = "{root}" }}\n}}\n')
-    deny_agent = start_agent(tmp_path, f"-config-file={conf}", "-dev-allow-unenforced=acl.enabled",
-                             "-dev-allow-unenforced=acl.default_policy", name="acl-default")
+    deny_agent = start_agent(tmp_path, f"-config-file={conf}", name="acl-default")
     try:
         _default_token_flow(deny_agent, root)
     finally:

@@ -16,6 +16,7 @@ from pathlib import Path
 import pytest
 from dnslib import QTYPE, RCODE, DNSRecord
 
+from pyconsul.api.acl_gate import NAMED_IN_HANDLER
 from pyconsul.api.permissions import NEEDS, NONE, canonical
 from pyconsul.api.routes import ROUTES
 from tests.support.agents import AgentProcess, start_agent
@@ -46,8 +47,7 @@ def deny_agent(tmp_path_factory: pytest.TempPathFactory) -> Iterator[AgentProces
     work = tmp_path_factory.mktemp("acl")
     conf = work / "acl.hcl"
     conf.write_text(f'acl {{\n enabled = true\n default_policy = "deny"\n tokens {{ initial_management = "{ROOT}" }}\n}}\n')
-    agent = start_agent(work, f"-config-file={conf}", "-dev-allow-unenforced=acl.enabled",
-                        "-dev-allow-unenforced=acl.default_policy", name="acl-agent")
+    agent = start_agent(work, f"-config-file={conf}", name="acl-agent")
     assert _call(agent, "PUT", "/v1/kv/secret/k", ROOT, SECRET_VALUE.encode())[0] == 200
     svc = json.dumps({"Name": "web", "Port": 80}).encode()
     assert _call(agent, "PUT", "/v1/agent/service/register", ROOT, svc)[0] == 200
@@ -63,18 +63,38 @@ def _path(route: str, **override: str) -> str:
 ROUTE_CASES = sorted({(m, canonical(p)) for m, p, _ in ROUTES})
 
 
+def _is_list(method: str, route: str) -> bool:
+    """Lists answer with the readable rows (none here) instead of 403; a single KV read is refused."""
+    return NEEDS[(method, route)].filtered
+
+
 @pytest.mark.parametrize("method,route", ROUTE_CASES)
 def test_no_token_and_unknown_token_are_refused(deny_agent: AgentProcess, method: str, route: str) -> None:
     path = _path(route) + ("?recurse" if route == "/v1/kv/{key}" else "")
     body = b"{}" if method in ("PUT", "POST") else None
-    for token, text in ((None, b"Permission denied"), ("not-a-real-secret", b"ACL not found")):
-        status, reply = _call(deny_agent, method, path, token, body)
-        assert SECRET_VALUE.encode() not in reply
-        if NEEDS[(method, route)] == NONE:
-            assert status != 403, (method, route, reply)
-            continue
+    # an unknown secret is refused everywhere a token is read, lists included
+    status, reply = _call(deny_agent, method, path, "not-a-real-secret", body)
+    assert SECRET_VALUE.encode() not in reply
+    if NEEDS[(method, route)] != NONE:
+        assert (status, reply) == (403, b"ACL not found"), (method, route, status, reply)
+    status, reply = _call(deny_agent, method, path, None, body)
+    assert SECRET_VALUE.encode() not in reply
+    if NEEDS[(method, route)] == NONE:
+        assert status != 403, (method, route, reply)
+    elif _is_list(method, route):
+        # filtered to nothing: no seeded name, and no filtered header for the anonymous token
+        assert status in (200, 404), (method, route, status, reply)
+        for seeded in (b'"web"', b"secret/k", b'"acl-agent"'):
+            assert seeded not in reply, (method, route, reply)
+        assert reply.strip() in (b"", b"[]", b"{}", b"null"), (method, route, reply)
+    elif route in NAMED_IN_HANDLER:
+        # the body's or the stored object's name is checked: refused, or the request is bad
+        assert status in (400, 403, 404) or reply == b"true", (method, route, status, reply)
+        if status == 403:
+            assert reply.startswith(b"Permission denied"), reply
+    else:
         assert status == 403, (method, route, status, reply)
-        assert reply.startswith(text), reply
+        assert reply.startswith(b"Permission denied"), reply
 
 
 @pytest.mark.parametrize("method,route", [c for c in ROUTE_CASES if c[1] not in _DISRUPTIVE])
@@ -116,13 +136,110 @@ def test_dns_with_default_deny_answers_nothing(deny_agent: AgentProcess) -> None
         assert reply.header.rcode == RCODE.NXDOMAIN and not reply.rr, (name, QTYPE[q.q.qtype])
 
 
-def test_agent_refuses_to_start_with_acls_unless_allowed_for_development(tmp_path: Path) -> None:
+def test_agent_refuses_token_replication_it_does_not_do(tmp_path: Path) -> None:
     conf = tmp_path / "acl.hcl"
-    conf.write_text('acl { enabled = true }\n')
+    conf.write_text('acl {\n enabled = true\n enable_token_replication = true\n}\n')
     agent = start_agent(tmp_path, f"-config-file={conf}", wait=False)
     try:
         agent.proc.wait(timeout=30)
         assert agent.proc.returncode != 0
-        assert "acl.enabled" in agent.log_path.read_text()
+        assert "security key 'acl.enable_token_replication'" in agent.log_path.read_text()
     finally:
         agent.stop()
+
+
+WEB_ONLY_RULES = 'service "web" { policy = "read" }\nnode_prefix "" { policy = "read" }\n'
+# names the web-only token must never see (another local service, another node's service, the
+# servers' own "consul" service)
+_HIDDEN_SERVICES = (b'"db"', b'"api"', b'"consul"')
+
+
+def _token_for(agent: AgentProcess, name: str, rules: str) -> str:
+    status, body = _call(agent, "PUT", "/v1/acl/policy", ROOT, json.dumps({"Name": name, "Rules": rules}).encode())
+    assert status == 200, body
+    status, body = _call(agent, "PUT", "/v1/acl/token", ROOT, json.dumps({"Policies": [{"Name": name}]}).encode())
+    assert status == 200, body
+    return str(json.loads(body)["SecretID"])
+
+
+def _get(agent: AgentProcess, path: str, token: str) -> tuple[int, bytes, dict[str, str]]:
+    req = urllib.request.Request(agent.base_url + path, headers={"X-Consul-Token": token})
+    try:
+        with urllib.request.urlopen(req, timeout=10) as resp:
+            return resp.status, resp.read(), dict(resp.headers)
+    except urllib.error.HTTPError as err:
+        return err.code, err.read(), dict(err.headers)
+
+
+@pytest.fixture(scope="module")
+def web_token(deny_agent: AgentProcess) -> str:
+    db = json.dumps({"Name": "db", "Port": 5432}).encode()
+    assert _call(deny_agent, "PUT", "/v1/agent/service/register", ROOT, db)[0] == 200
+    other = {"Node": "other-node", "Address": "10.0.0.9", "Service": {"Service": "api", "Port": 1}}
+    assert _call(deny_agent, "PUT", "/v1/catalog/register", ROOT, json.dumps(other).encode())[0] == 200
+    return _token_for(deny_agent, "web-only", WEB_ONLY_RULES)
+
+
+LIST_ROUTES = sorted(route for method, route in ROUTE_CASES if method == "GET" and _is_list(method, route))
+
+
+@pytest.mark.parametrize("route", LIST_ROUTES)
+def test_a_web_token_sees_web_and_only_web_in_every_list(deny_agent: AgentProcess, web_token: str, route: str) -> None:
+    path = _path(route) + ("?recurse" if route == "/v1/kv/{key}" else "")
+    status, reply, _ = _get(deny_agent, path, web_token)
+    assert status in (200, 404), (route, status, reply)
+    assert SECRET_VALUE.encode() not in reply
+    for hidden in _HIDDEN_SERVICES:
+        if route == "/v1/agent/members" and hidden == b'"consul"':
+            continue  # a server member's tags say role "consul": not a service
+        assert hidden not in reply, (route, hidden, reply)
+
+
+@pytest.mark.parametrize("path,names,dropped", [
+    ("/v1/catalog/services", lambda v: set(v), True),
+    ("/v1/agent/services", lambda v: {s["Service"] for s in v.values()}, True),
+    ("/v1/catalog/service/web", lambda v: {r["ServiceName"] for r in v}, False),
+    ("/v1/health/service/web", lambda v: {e["Service"]["Service"] for e in v}, False),
+    ("/v1/internal/ui/services", lambda v: {s["Name"] for s in v}, True),
+    ("/v1/catalog/node/acl-agent", lambda v: {s["Service"] for s in v["Services"].values()}, True),
+    ("/v1/internal/ui/nodes", lambda v: {s["Service"] for n in v for s in n["Services"]}, True),
+])
+def test_the_web_token_lists_web_with_the_filtered_header(deny_agent: AgentProcess, web_token: str, path: str,
+                                                          names: object, dropped: bool) -> None:
+    status, reply, headers = _get(deny_agent, path, web_token)
+    assert status == 200, reply
+    assert names(json.loads(reply)) == {"web"}, reply  # type: ignore[operator]
+    # the header only when rows were dropped
+    assert headers.get("X-Consul-Results-Filtered-By-ACLs") == ("true" if dropped else None), (path, headers)
+
+
+def test_a_blocking_list_is_filtered_again_when_it_wakes(deny_agent: AgentProcess, web_token: str) -> None:
+    status, _, headers = _get(deny_agent, "/v1/catalog/services", web_token)
+    index = int(headers["X-Consul-Index"])
+    # a hidden service changes while the query waits: it wakes, and still shows web only
+    late = json.dumps({"Node": "other-node", "Address": "10.0.0.9", "Service": {"Service": "late", "Port": 2}})
+    import threading
+
+    timer = threading.Timer(0.3, lambda: _call(deny_agent, "PUT", "/v1/catalog/register", ROOT, late.encode()))
+    timer.start()
+    try:
+        status, reply, headers = _get(deny_agent, f"/v1/catalog/services?index={index}&wait=10s", web_token)
+    finally:
+        timer.join()
+    assert status == 200 and int(headers["X-Consul-Index"]) > index
+    assert set(json.loads(reply)) == {"web"}
+
+
+def test_kv_recurse_keeps_readable_keys_and_a_single_key_is_refused(deny_agent: AgentProcess) -> None:
+    assert _call(deny_agent, "PUT", "/v1/kv/app/visible", ROOT, b"v")[0] == 200
+    assert _call(deny_agent, "PUT", "/v1/kv/app/hidden", ROOT, b"h")[0] == 200
+    token = _token_for(deny_agent, "app-visible", 'key "app/visible" { policy = "read" }')
+    status, reply, headers = _get(deny_agent, "/v1/kv/app/?recurse", token)
+    assert status == 200 and [e["Key"] for e in json.loads(reply)] == ["app/visible"]
+    assert headers.get("X-Consul-Results-Filtered-By-ACLs") == "true"
+    status, reply, _ = _get(deny_agent, "/v1/kv/app/?keys", token)
+    assert (status, json.loads(reply)) == (200, ["app/visible"])
+    status, reply, _ = _get(deny_agent, "/v1/kv/app/hidden", token)
+    assert status == 403 and b"lacks permission 'key:read' on \"app/hidden\"" in reply
+    # everything filtered away: 404, as Consul answers it
+    assert _get(deny_agent, "/v1/kv/secret/?recurse", token)[0] == 404

@@ -152,8 +152,7 @@ def test_keys_of_unbuilt_subsystems_are_kept_typed(tmp_path: Path) -> None:
         "dns_config": {"node_ttl": "10s", "service_ttl": {"*": "5s"}, "recursor_strategy": "random"},
         "performance": {"raft_multiplier": 1},
     })
-    allow = ["-dev-allow-unenforced=acl.enabled", "-dev-allow-unenforced=acl.default_policy"]
-    rc = load_agent_config([*allow, "-config-file", str(tmp_path / "a.json")])
+    rc = load_agent_config(["-config-file", str(tmp_path / "a.json")])
     assert rc.telemetry.statsd_address == "127.0.0.1:8125"
     assert rc.retry_join_wan == ["w"]
     assert rc.acl == ACL(enabled=True, default_policy="deny", tokens=ACLTokens(agent="t"))

@@ -133,7 +133,8 @@ def test_the_table_names_every_recognised_key_once() -> None:
     assert sorted(KEY_SUPPORT) == sorted(paths) and len(set(paths)) == len(paths)
     # No typo hides a key: every name the table lists is a real key path.
     assert set(IMPLEMENTED) <= set(paths) and set(SECURITY_RULES) <= set(paths)
-    assert KEY_SUPPORT["acl.enabled"] is Support.SECURITY
+    assert KEY_SUPPORT["acl.enabled"] is Support.IMPLEMENTED
+    assert KEY_SUPPORT["acl.enable_token_replication"] is Support.SECURITY
     assert KEY_SUPPORT["verify_incoming_https"] is Support.IMPLEMENTED
     assert KEY_SUPPORT["telemetry.statsite_address"] is Support.NOT_IMPLEMENTED
 
@@ -150,10 +151,12 @@ CLIENT_HTTPS = {"ports": {"https": 8501}, "cert_file": "/c.pem", "key_file": "/k
     ("conf", "refused"),
     [
         ({"acl": {"enabled": False}}, []),
-        ({"acl": {"enabled": True}}, ["acl.enabled"]),
-        ({"acl": {"default_policy": "deny"}}, ["acl.default_policy"]),
-        ({"acl": {"enabled": True, "default_policy": "allow"}}, ["acl.enabled"]),
-        ({"acl_datacenter": "dc1"}, ["acl_datacenter"]),
+        # ACLs are enforced; only token replication between datacenters is not
+        ({"acl": {"enabled": True}}, []),
+        ({"acl": {"enabled": True, "default_policy": "deny", "down_policy": "deny"}}, []),
+        ({"acl_datacenter": "dc1", "acl_default_policy": "deny"}, []),
+        ({"acl": {"enabled": True, "enable_token_replication": True}}, ["acl.enable_token_replication"]),
+        ({"enable_acl_replication": True}, ["enable_acl_replication"]),
         ({"verify_incoming": False, "verify_outgoing": False, "verify_server_hostname": False}, []),
         # HTTPS enforces verify_incoming; a client has no RPC listener to leave open.
         ({"verify_incoming": True, **CLIENT_HTTPS}, []),
@@ -216,13 +219,13 @@ def test_reload_refuses_a_new_unenforced_key_unless_the_agent_was_started_allowi
     f = write(tmp_path / "a.json", {})
     old = load_agent_config([f"-config-file={f}"])
     assert old.config_warnings == []
-    write(f, {"acl": {"enabled": True}})
-    with pytest.raises(ConfigError, match="security key 'acl.enabled' .* is set but not enforced"):
+    write(f, {"acl": {"enabled": True, "enable_token_replication": True}})
+    with pytest.raises(ConfigError, match="security key 'acl.enable_token_replication' .* is set but not enforced"):
         reload_config(old)
-    allowed = load_agent_config(["-dev-allow-unenforced=acl.enabled", f"-config-file={f}"])
+    allowed = load_agent_config(["-dev-allow-unenforced=acl.enable_token_replication", f"-config-file={f}"])
     new = reload_config(allowed)
-    assert new.dev_allow_unenforced == ["acl.enabled"]
-    assert any(w.startswith("-dev-allow-unenforced=acl.enabled: ") for w in new.config_warnings)
+    assert new.dev_allow_unenforced == ["acl.enable_token_replication"]
+    assert any(w.startswith("-dev-allow-unenforced=acl.enable_token_replication: ") for w in new.config_warnings)
 
 
 def test_override_must_name_a_security_key() -> None:

@@ -59,7 +59,7 @@ def test_override_is_warned_and_must_name_a_security_key(tmp_path: Path) -> None
     assert "is NOT ENFORCED" in r.stderr
     r = validate("-dev-allow-unenforced=telemetry", SEED / "client")
     assert r.returncode == 1
-    assert "-dev-allow-unenforced: 'telemetry' is not a security key; one of: acl.default_policy" in r.stderr
+    assert "-dev-allow-unenforced: 'telemetry' is not a security key; one of: acl.enable_token_replication" in r.stderr
 
 
 def test_unimplemented_key_is_a_warning_naming_key_and_file(tmp_path: Path) -> None:

@@ -4,17 +4,14 @@ comes off this list must get a test (the coverage test fails otherwise)."""
 
 from __future__ import annotations
 
-ACL = (15, "ACL system (tokens, policies, roles, auth methods, binding rules)")
+ACL = (15, "ACL auth methods, binding rules, login and templated policies")
 CONNECT = (16, "Connect, intentions, config entries and gateways")
 
 _ACL_METHODS = [
-    "acl.bootstrap", "acl.login", "acl.logout",
+    "acl.login", "acl.logout",
     *(f"acl.auth_method.{m}" for m in ("create", "delete", "list", "read", "update")),
     *(f"acl.binding_rule.{m}" for m in ("create", "delete", "list", "read", "update")),
-    *(f"acl.policies.{m}" for m in ("create", "delete", "list", "read", "update")),
-    *(f"acl.role.{m}" for m in ("create", "delete", "list", "read", "read_by_name", "update")),
     *(f"acl.templated_policies.{m}" for m in ("list", "preview", "read")),
-    *(f"acl.token.{m}" for m in ("clone", "create", "delete", "list", "read", "read_self", "update")),
 ]
 _CONNECT_METHODS = [
     "agent.connect.authorize", "agent.connect.ca.leaf", "agent.connect.ca.roots",

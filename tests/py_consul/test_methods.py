@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import base64
 import inspect
+import json
 import threading
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -372,3 +373,60 @@ def test_blocking_kv_read_wakes_on_write(cli: consul.Consul) -> None:
     threading.Timer(0.3, lambda: cli.kv.put("pc-block", "2")).start()
     new_idx, row = cli.kv.get("pc-block", index=idx, wait="5s")
     assert int(new_idx) > int(idx) and row["Value"] == b"2"
+
+
+# ----------------------------------------------------------------------------------- acl
+@pytest.fixture(scope="module")
+def acl_agent(tmp_path_factory: pytest.TempPathFactory) -> Iterator[AgentProcess]:
+    work = tmp_path_factory.mktemp("pc-acl")
+    conf = work / "acl.hcl"
+    conf.write_text('acl {\n enabled = true\n default_policy = "deny"\n}\n')
+    agent = start_agent(work, f"-config-file={conf}", name="pc-acl")
+    yield agent
+    agent.stop()
+
+
+@covers("acl.bootstrap",
+        *(f"acl.policies.{m}" for m in ("create", "delete", "list", "read", "update")),
+        *(f"acl.role.{m}" for m in ("create", "delete", "list", "read", "read_by_name", "update")),
+        *(f"acl.token.{m}" for m in ("clone", "create", "delete", "list", "read", "read_self", "update")))
+def test_acl_tokens_policies_and_roles(acl_agent: AgentProcess) -> None:
+    boot = consul.Consul(host=acl_agent.host, port=acl_agent.http_port).acl.bootstrap()
+    root = consul.Consul(host=acl_agent.host, port=acl_agent.http_port, token=boot["SecretID"])
+    rules = {"service_prefix": {"": {"policy": "read"}}}  # py-consul JSON-encodes the rules itself
+    policy = root.acl.policy.create(name="svc-read", rules=rules)
+    assert json.loads(root.acl.policy.read(policy["ID"])["Rules"]) == rules
+    root.acl.policy.update(policy["ID"], "svc-read", description="services", rules=rules)
+    assert {p["Name"]: p.get("Description") for p in root.acl.policy.list()}["svc-read"] == "services"
+
+    role = root.acl.role.create(name="reader", policies_id=[policy["ID"]],
+                                service_identities=[{"ServiceName": "web"}])
+    assert role["Policies"] == [{"ID": policy["ID"], "Name": "svc-read"}]
+    assert role["ServiceIdentities"] == [{"ServiceName": "web"}]
+    assert root.acl.role.read(role["ID"])["Name"] == "reader"
+    assert root.acl.role.read_by_name("reader")["ID"] == role["ID"]
+    root.acl.role.update(role["ID"], "reader", description="updated", policies_id=[policy["ID"]])
+    assert [r["Description"] for r in root.acl.role.list(policy=policy["ID"])] == ["updated"]
+
+    token = root.acl.token.create(roles_name=["reader"], description="via role", expiration_ttl="1h")
+    assert token["Roles"] == [{"ID": role["ID"], "Name": "reader"}] and token["ExpirationTime"]
+    holder = consul.Consul(host=acl_agent.host, port=acl_agent.http_port, token=token["SecretID"])
+    assert "consul" in holder.catalog.services()[1]  # the role's policy reads services
+    assert holder.acl.token.read_self()["AccessorID"] == token["AccessorID"]
+    with pytest.raises(consul.ACLPermissionDenied):
+        holder.kv.put("nope", "x")
+
+    clone = root.acl.token.clone(token["AccessorID"], description="copy")
+    assert clone["AccessorID"] != token["AccessorID"] and clone["SecretID"] != token["SecretID"]
+    assert (clone["Description"], clone["Roles"], clone["ExpirationTime"]) == \
+        ("copy", token["Roles"], token["ExpirationTime"])
+    root.acl.token.update(clone["AccessorID"], description="changed", policies_name=["svc-read"])
+    assert root.acl.token.read(clone["AccessorID"])["Policies"] == [{"ID": policy["ID"], "Name": "svc-read"}]
+    assert {token["AccessorID"], clone["AccessorID"]} <= {t["AccessorID"] for t in root.acl.token.list()}
+    assert root.acl.token.delete(clone["AccessorID"]) is True
+    with pytest.raises(consul.ACLPermissionDenied):
+        root.acl.token.read(clone["AccessorID"])  # Consul: 403 ACL not found
+    assert root.acl.role.delete(role["ID"]) is True
+    assert root.acl.role.read(role["ID"]) is None
+    assert root.acl.policy.delete(policy["ID"]) is True
+    assert root.acl.policy.read(policy["ID"]) is None
