@@ -99,6 +99,8 @@ IMPLEMENTED = frozenset({
     "acl.tokens.initial_management", "acl.tokens.master", "acl.tokens.default", "acl.tokens.dns",
     "acl.tokens.agent_recovery", "acl.tokens.agent_master", "acl.down_policy", "acl.token_ttl",
     "acl_token", "acl_master_token", "acl_agent_master_token", "acl_down_policy", "acl_ttl",
+    # Connect: the built-in CA (always on, as Consul's default) and its TTLs
+    "connect.enabled", "connect.ca_config",
 })
 
 
@@ -146,8 +148,6 @@ SECURITY_RULES: dict[str, SecurityRule] = {
         lambda rc: rc.auto_encrypt.tls, "the client does not fetch certificates from the servers; RPC stays plaintext"),
     "auto_encrypt.allow_tls": _when(
         lambda rc: rc.auto_encrypt.allow_tls, "the server does not sign certificates for clients"),
-    "connect.enabled": _when(
-        lambda rc: rc.connect.enabled, "Connect (CA, intentions, mTLS between services) is not implemented"),
 }
 
 

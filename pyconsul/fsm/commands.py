@@ -201,6 +201,18 @@ class ConfigEntryOp(Command):
 
 
 @dataclass
+class ConnectCAOp(Command):
+    """The Connect CA's state: verb init (first configuration and root), set-roots (rotation or
+    a new configuration, only if the roots index is still `cas`), next-serial (the counter)."""
+
+    TYPE: ClassVar[str] = "connect-ca"
+    verb: str
+    config: dict[str, Any] = field(default_factory=dict)
+    roots: list[dict[str, Any]] = field(default_factory=list)
+    cas: int = 0
+
+
+@dataclass
 class Noop(Command):
     """Committed by a new leader / on startup so reads see every earlier write."""
 
