@@ -180,10 +180,18 @@ class Proxy:
         params = {"passing": "1", **({"index": str(index), "wait": WATCH_WAIT} if index else {})}
         status, idx, body = await self._get(f"/v1/health/connect/{up.name}", params)
         entries: list[Row]
-        if status == 404:  # the agent has no /v1/health/connect: its sidecars by their default name
-            status, idx, body = await self._get(f"/v1/health/service/{up.name}-sidecar-proxy", params)
-            entries = [e for e in (body if status == 200 else []) if e["Service"].get("Kind") == "connect-proxy"
-                       and (e["Service"].get("Proxy") or {}).get("DestinationServiceName") == up.name]
+        if status == 404:
+            # No /v1/health/connect on this agent: the proxies by the names Consul gives them
+            # (`<svc>-sidecar-proxy` for sidecar_service, `<svc>-proxy` for -register), the
+            # first blocking briefly so a change to the other is seen within seconds.
+            entries = []
+            short = {"index": params.get("index", ""), "wait": "5s"} if index else {}
+            for i, name in enumerate((f"{up.name}-sidecar-proxy", f"{up.name}-proxy")):
+                status, got, body = await self._get(f"/v1/health/service/{name}", {"passing": "1", **(short if i == 0 else {})})
+                idx = got if i == 0 else idx  # block on the first name only
+                entries += [e for e in (body if status == 200 else []) if e["Service"].get("Kind") == "connect-proxy"
+                            and (e["Service"].get("Proxy") or {}).get("DestinationServiceName") == up.name]
+            status = 200
         else:
             entries = body if status == 200 else []
         if status != 200:

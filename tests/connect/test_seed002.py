@@ -270,3 +270,41 @@ def test_a_leaf_for_another_service_is_refused_by_authorize(agent: tuple[AgentPr
         consul("intention", "delete", "ops", "vault", env=env)
         proxy.stop()
         echo.stop()
+
+
+def test_root_rotation_keeps_live_connections_and_new_ones_work(agent: tuple[AgentProcess, Path]) -> None:
+    """A CA rotation while a connection streams: the live one keeps flowing, both proxies pick up
+    the new leaf and roots, and a new connection (new handshake, new certificates) works."""
+    a, _ = agent
+    env = clean_env(CONSUL_HTTP_ADDR=a.http_addr)
+    backend_port, public_port, local_port = free_port(), free_port(), free_port()
+    py = [sys.executable, "-m", "pyconsul", "connect", "proxy"]
+    procs = [Proc(["socat", f"tcp-l:{backend_port},bind={HOST},reuseaddr,fork", "exec:/bin/cat"])]
+    try:
+        server = Proc([*py, "-service", "store", "-listen", f"{HOST}:{public_port}",
+                       "-service-addr", f"{HOST}:{backend_port}", "-register"], env)
+        procs.append(server)
+        client = Proc([*py, "-service", "shop", "-upstream", f"store:{HOST}:{local_port}"], env)
+        procs.append(client)
+        wait_until(lambda: a.get_json("/v1/health/service/store-proxy?passing"), 20, what="store-proxy registered")
+        wait_until(lambda: "ready to serve" in client.output(), 20, what="the shop proxy")
+        wait_until(lambda: nc(local_port, "a\n") == "a\n", 20, what="the first echo")
+        live = socket.create_connection((HOST, local_port), 5)
+        live.settimeout(5)
+        live.sendall(b"a\n")
+        assert live.recv(10) == b"a\n"
+        before = a.get_json("/v1/connect/ca/roots")["ActiveRootID"]
+        status, _, body = a.request("PUT", "/v1/connect/ca/configuration",
+                                    {"Provider": "consul", "Config": {"RotateRoot": True}})
+        assert status == 200, body
+        for proxy in (server, client):
+            wait_until(lambda p=proxy: "TLS certificates updated" in p.output(), 20, what="new certificates")
+        assert a.get_json("/v1/connect/ca/roots")["ActiveRootID"] != before
+        for i in range(20):  # the live connection never noticed
+            live.sendall(b"x%d\n" % i)
+            assert live.recv(10) == b"x%d\n" % i
+        live.close()
+        assert nc(local_port, "after\n") == "after\n"
+    finally:
+        for p in reversed(procs):
+            p.stop()
