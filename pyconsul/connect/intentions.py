@@ -131,7 +131,8 @@ def with_source(entry: Row | None, destination: str, source: Row) -> Row:
     """The entry for `destination` with `source` added, or replacing the one of the same name."""
     base: Row = dict(entry) if entry else {"Kind": KIND, "Name": destination}
     sources = [s for s in base.get("Sources") or [] if s.get("Name") != source["Name"]]
-    sources.append(source)
+    # Stored like Consul's (and the /v1/config endpoints') entries: each source keeps its precedence.
+    sources.append({**source, "Precedence": precedence(str(source["Name"]), destination)})
     sources.sort(key=lambda s: (-precedence(str(s["Name"]), destination), str(s["Name"])))
     base["Sources"] = sources
     for k in ("CreateIndex", "ModifyIndex"):
