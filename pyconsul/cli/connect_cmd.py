@@ -192,7 +192,9 @@ def proxy(argv: list[str]) -> int:
     register_id = ""
     if opts["register"]:
         register_id = opts["register-id"] or f"{cfg.service}-proxy"
-    code = asyncio.run(_run(opts, cfg, opts["log-level"], register_id))
+    from pyconsul.loop import run
+
+    code = run(_run(opts, cfg, opts["log-level"], register_id))  # uvloop when it is there
     info("==> Consul Connect proxy shutdown")
     return code
 
