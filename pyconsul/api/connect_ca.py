@@ -3,19 +3,17 @@ and the internal signing request client agents forward to a server.
 
 On a server the roots and configuration are read from the store (blocking) and leaves are signed
 locally; on a client agent the `/v1/agent/...` endpoints ask a server over the server port
-(`/v1/connect/ca/roots` for roots, `POST /v1/internal/connect/ca/sign` with the CSR for leaves).
+(`/v1/connect/ca/roots` for roots, `POST /v1/internal/connect/ca/sign/:service` with the CSR for leaves).
 """
 
 from __future__ import annotations
 
 import json
 from typing import Any
+from urllib.parse import quote
 
 from aiohttp import web
 
-from pyconsul.acl.enforce import require
-from pyconsul.acl.errors import PermissionDenied
-from pyconsul.api.acl_gate import IDENTITY_KEY
 from pyconsul.api.app import APIContext, Reply, dumps, json_reply, read_json
 from pyconsul.api.errors import HTTPError
 from pyconsul.api.params import QueryOptions
@@ -91,8 +89,9 @@ async def set_configuration(ctx: APIContext, req: web.Request, q: QueryOptions) 
 
 # -- signing -----------------------------------------------------------------------------------
 async def sign(ctx: APIContext, req: web.Request, q: QueryOptions) -> Reply:
-    """POST /v1/internal/connect/ca/sign {"CSR": pem}: ConnectCA.Sign for client agents; needs
-    service:write on the CSR's service."""
+    """POST /v1/internal/connect/ca/sign/:service {"CSR": pem}: ConnectCA.Sign for client agents.
+    The route checks service:write on :service (the service named in the path, so a token limited
+    to it passes the gate); the CSR must be for that same service."""
     body = await read_json(req)
     csr = body.get("CSR") if isinstance(body, dict) else None
     if not isinstance(csr, str):
@@ -101,12 +100,9 @@ async def sign(ctx: APIContext, req: web.Request, q: QueryOptions) -> Reply:
         ident = spiffe.parse(ca.csr_uri(csr))
         if not isinstance(ident, spiffe.ServiceID):
             raise ca.CAError("SPIFFE ID in CSR must be a service ID")
-        identity = req.get(IDENTITY_KEY)
-        if identity is not None:
-            require(identity, "service", "write", ident.service)
+        if ident.service != req.match_info["service"]:
+            raise ca.CAError(f"CSR is for service {ident.service!r}, not {req.match_info['service']!r}")
         reply = await ca_ops.sign(ctx.write, ctx.store, SYSTEM_CLOCK, csr, ctx.agent.config.datacenter)
-    except PermissionDenied as exc:
-        raise HTTPError(403, str(exc)) from None
     except (ca.CAError, spiffe.SpiffeError) as exc:
         raise HTTPError(400, str(exc)) from None
     except ca_ops.CANotReady as exc:
@@ -140,7 +136,8 @@ class RelayLeafSource:
         relay = self.ctx.agent.server_relay
         assert relay is not None
         headers = {"Content-Type": "application/json", **({"X-Consul-Token": token} if token else {})}
-        status, _, body = await relay.request("POST", "/v1/internal/connect/ca/sign",
+        service = str(spiffe.parse(ca.csr_uri(csr_pem)).service)  # type: ignore[union-attr]
+        status, _, body = await relay.request("POST", f"/v1/internal/connect/ca/sign/{quote(service, safe='')}",
                                               json.dumps({"CSR": csr_pem}).encode(), headers)
         if status != 200:
             raise HTTPError(status, body.decode(errors="replace"))

@@ -123,7 +123,7 @@ ROUTES: list[tuple[str, str, Handler]] = [
     ("GET", "/v1/connect/ca/roots", connect_ca.roots),
     ("GET", "/v1/connect/ca/configuration", connect_ca.get_configuration),
     ("PUT", "/v1/connect/ca/configuration", connect_ca.set_configuration),
-    ("POST", "/v1/internal/connect/ca/sign", connect_ca.sign),
+    ("POST", "/v1/internal/connect/ca/sign/{service}", connect_ca.sign),
     ("GET", "/v1/agent/connect/ca/roots", connect_ca.agent_roots),
     ("GET", "/v1/agent/connect/ca/leaf/{service}", connect_ca.leaf),
     ("POST", "/v1/agent/connect/authorize", intentions.authorize),

@@ -1,5 +1,5 @@
 """A client agent's Connect: its leaf is made locally and signed by the server over the server
-port (the forwarded `POST /v1/internal/connect/ca/sign`), its roots and authorize answers come
+port (the forwarded `POST /v1/internal/connect/ca/sign/:service`), its roots and authorize answers come
 from the server; the server port refuses the agent-only leaf endpoint."""
 
 from __future__ import annotations
@@ -21,7 +21,7 @@ SERVER_HOST, CLIENT_HOST = loopback(41), loopback(42)
 
 def test_the_sign_request_is_a_forwarded_shape_and_the_agent_endpoints_are_not() -> None:
     routes = forwarded_routes()
-    assert routes.allows("POST", "/v1/internal/connect/ca/sign")
+    assert routes.allows("POST", "/v1/internal/connect/ca/sign/web")
     assert routes.allows("GET", "/v1/connect/ca/roots?index=3&wait=5m")
     assert not routes.allows("GET", "/v1/agent/connect/ca/leaf/web")
     assert not routes.allows("POST", "/v1/agent/connect/authorize")
