@@ -70,7 +70,9 @@ class ProxyLog:
         self.log("DEBUG", text)
 
 
-async def _pipe(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+async def _pipe(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> bool:
+    """Copy until EOF; True if the EOF was passed on as a half-close (plain TCP can, TLS here
+    cannot)."""
     try:
         while True:
             data = await reader.read(CHUNK)
@@ -79,21 +81,31 @@ async def _pipe(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> N
             writer.write(data)
             await writer.drain()
     except (ConnectionError, OSError, asyncio.IncompleteReadError):
+        return False
+    try:
+        if writer.can_write_eof():
+            writer.write_eof()
+            return True
+    except (ConnectionError, OSError, RuntimeError):
         pass
-    finally:
-        with contextlib.suppress(Exception):
-            if writer.can_write_eof():
-                writer.write_eof()
+    return False
 
 
 async def splice(a: tuple[asyncio.StreamReader, asyncio.StreamWriter],
                  b: tuple[asyncio.StreamReader, asyncio.StreamWriter]) -> None:
-    """Copy both ways until both directions end, then close both."""
+    """Copy both ways. When one direction ends and its EOF cannot be passed on, both sides are
+    closed (as Consul's proxy does); a passed-on half-close lets the other direction finish."""
+    pipes = {asyncio.ensure_future(_pipe(a[0], b[1])), asyncio.ensure_future(_pipe(b[0], a[1]))}
     try:
-        await asyncio.gather(_pipe(a[0], b[1]), _pipe(b[0], a[1]))
+        done, pending = await asyncio.wait(pipes, return_when=asyncio.FIRST_COMPLETED)
+        if pending and all(t.result() for t in done):
+            await asyncio.wait(pending)
     finally:
+        for t in pipes:
+            t.cancel()
         for w in (a[1], b[1]):
             w.close()
+        for w in (a[1], b[1]):
             with contextlib.suppress(Exception):
                 await w.wait_closed()
 

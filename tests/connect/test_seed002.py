@@ -308,3 +308,33 @@ def test_root_rotation_keeps_live_connections_and_new_ones_work(agent: tuple[Age
     finally:
         for p in reversed(procs):
             p.stop()
+
+
+def test_an_instance_that_leaves_the_catalog_gets_no_new_connections(agent: tuple[AgentProcess, Path]) -> None:
+    """Two instances of `pool` behind their own proxies; once one is deregistered the client proxy
+    sends every new connection to the other (Consul's proxy would keep using it)."""
+    a, _ = agent
+    env = clean_env(CONSUL_HTTP_ADDR=a.http_addr)
+    py = [sys.executable, "-m", "pyconsul", "connect", "proxy"]
+    local = free_port()
+    procs: list[Proc] = []
+    try:
+        for name in ("A", "B"):
+            backend, public = free_port(), free_port()
+            procs.append(Proc(["socat", f"tcp-l:{backend},bind={HOST},reuseaddr,fork", f"SYSTEM:echo {name}"]))
+            procs.append(Proc([*py, "-service", "pool", "-listen", f"{HOST}:{public}", "-service-addr",
+                               f"{HOST}:{backend}", "-register", "-register-id", f"pool-{name}"], env))
+        client = Proc([*py, "-service", "shop2", "-upstream", f"pool:{HOST}:{local}"], env)
+        procs.append(client)
+        wait_until(lambda: len(a.get_json("/v1/health/service/pool-proxy?passing")) == 2, 20, what="both instances")
+
+        def answers(n: int) -> set[str]:
+            return {nc(local, "").strip() for _ in range(n)}
+
+        assert wait_until(lambda: answers(12) == {"A", "B"}, 30, what="both instances answering")
+        status, _, body = a.request("PUT", "/v1/agent/service/deregister/pool-A")
+        assert status == 200, body
+        assert wait_until(lambda: answers(8) == {"B"}, 20, what="only B answering")
+    finally:
+        for p in reversed(procs):
+            p.stop()
