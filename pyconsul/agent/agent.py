@@ -36,6 +36,7 @@ from pyconsul.checks.scheduler import CheckScheduler
 from pyconsul.clock import SYSTEM_CLOCK
 from pyconsul.config.loader import reload_config
 from pyconsul.config.runtime import RuntimeConfig
+from pyconsul.connect import ca_leader
 from pyconsul.consensus.local import LocalConsensus
 from pyconsul.consensus.protocol import Consensus
 from pyconsul.consensus.raft import RaftConsensus
@@ -195,6 +196,7 @@ class Agent:
                 reaper = TokenReaper(self.store.acl, SYSTEM_CLOCK, lambda: self.consensus.leader_status().is_leader,
                                      self.write, asyncio.sleep)
                 self._tasks.append(asyncio.ensure_future(reaper.run()))
+            self._tasks.append(asyncio.ensure_future(ca_leader.run(self)))  # the Connect CA
         self._tasks.append(asyncio.ensure_future(run_updates(AgentCoordinateHost(self), SYSTEM_CLOCK)))
         self._sync_task = asyncio.ensure_future(self._when_leader())
         self._tasks.append(self._sync_task)

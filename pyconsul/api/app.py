@@ -117,6 +117,7 @@ class APIContext:
         self._fast_counts: dict[str, ReadCounters] = {}  # the endpoint's own counters, likewise
         self._cache = ReplyCache(cache_size, cache_bytes, on_evict=lambda key: self._fast.pop(key, None))
         self.acl = _acl_gate(agent)
+        self.connect: Any = None  # the agent's Connect leaf cache (api/connect_ca.py), made on first use
 
     def fast_reply(self, target: bytes) -> bytes | None:
         """Full HTTP response bytes for a non-blocking hot read, or None to take the full path."""

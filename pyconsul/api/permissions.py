@@ -128,6 +128,25 @@ NEEDS: dict[tuple[str, str], Need] = {
     ("GET", "/v1/internal/ui/nodes"): _r("node", filtered=True),
     ("GET", "/v1/internal/ui/node/{node}"): _r("node", "{node}", filtered=True),
     ("POST", "/v1/internal/server/auto-encrypt/sign"): _w("node", IN_HANDLER),  # the agent token's node:write
+    # Connect. Roots need no token (as in Consul); intentions' names come from the query or body,
+    # so their handlers check intentions:read/write on the destination themselves.
+    ("GET", "/v1/connect/ca/roots"): NONE,
+    ("GET", "/v1/agent/connect/ca/roots"): NONE,
+    ("GET", "/v1/connect/ca/configuration"): _w("operator"),
+    ("PUT", "/v1/connect/ca/configuration"): _w("operator"),
+    ("POST", "/v1/internal/connect/ca/sign/{service}"): _w("service", "{service}"),  # = the CSR's service
+    ("GET", "/v1/agent/connect/ca/leaf/{service}"): _w("service", "{service}"),
+    ("POST", "/v1/agent/connect/authorize"): _w("service", IN_HANDLER),  # on the body's Target
+    ("GET", "/v1/connect/intentions"): _r("intentions", filtered=True),
+    ("POST", "/v1/connect/intentions"): _w("intentions", IN_HANDLER),
+    ("GET", "/v1/connect/intentions/exact"): _r("intentions", IN_HANDLER),
+    ("PUT", "/v1/connect/intentions/exact"): _w("intentions", IN_HANDLER),
+    ("DELETE", "/v1/connect/intentions/exact"): _w("intentions", IN_HANDLER),
+    ("GET", "/v1/connect/intentions/match"): _r("intentions", IN_HANDLER),
+    ("GET", "/v1/connect/intentions/check"): _r("intentions", IN_HANDLER),
+    ("GET", "/v1/connect/intentions/{id}"): _r("intentions", IN_HANDLER),
+    ("PUT", "/v1/connect/intentions/{id}"): _w("intentions", IN_HANDLER),
+    ("DELETE", "/v1/connect/intentions/{id}"): _w("intentions", IN_HANDLER),
     # /v1/acl/*: each endpoint checks acl:read/acl:write itself (token/self needs nothing)
     ("GET", "/v1/acl/{path}"): Need("acl", "read", IN_HANDLER),
     ("PUT", "/v1/acl/{path}"): Need("acl", "write", IN_HANDLER),

@@ -108,6 +108,8 @@ IMPLEMENTED = frozenset({
     "acl.tokens.agent", "acl.tokens.agent_recovery", "acl.tokens.agent_master",
     "acl_datacenter", "acl_default_policy", "acl_token", "acl_agent_token", "acl_master_token",
     "acl_agent_master_token", "acl_down_policy", "acl_ttl",
+    # Connect: the built-in CA (always on, as Consul's default) and its TTLs
+    "connect.enabled", "connect.ca_config",
 })
 
 
@@ -149,8 +151,6 @@ SECURITY_RULES: dict[str, SecurityRule] = {
                            ("grpc", "verify_incoming"), ("grpc", "verify_outgoing"),
                            ("grpc", "verify_server_hostname"))
     },
-    "connect.enabled": _when(
-        lambda rc: rc.connect.enabled, "Connect (CA, intentions, mTLS between services) is not implemented"),
 }
 
 

@@ -198,6 +198,31 @@ class AgentCAInit(Command):
 
 
 @dataclass
+class ConfigEntryOp(Command):
+    """ConfigEntry.Apply / Delete: verb set, cas (with `index`), delete, delete-cas (with `index`).
+
+    `entry` is the whole validated entry (Kind, Name, kind fields) for set/cas; delete verbs need
+    only its Kind and Name."""
+
+    TYPE: ClassVar[str] = "config-entry"
+    verb: str
+    entry: dict[str, Any]
+    index: int = 0
+
+
+@dataclass
+class ConnectCAOp(Command):
+    """The Connect CA's state: verb init (first configuration and root), set-roots (rotation or
+    a new configuration, only if the roots index is still `cas`), next-serial (the counter)."""
+
+    TYPE: ClassVar[str] = "connect-ca"
+    verb: str
+    config: dict[str, Any] = field(default_factory=dict)
+    roots: list[dict[str, Any]] = field(default_factory=list)
+    cas: int = 0
+
+
+@dataclass
 class Noop(Command):
     """Committed by a new leader / on startup so reads see every earlier write."""
 

@@ -2,7 +2,7 @@
 
 The store is composed of one object per table: `store.catalog` (nodes, services, checks),
 `store.kv` (keys, tombstones, locks), `store.sessions`, `store.events`, `store.autopilot`, `store.queries`
-(prepared queries), `store.coordinates` and `store.acl` (tokens, policies, roles).
+(prepared queries), `store.coordinates`, `store.acl` (tokens, policies, roles) `store.config_entries` and `store.connect_ca`.
 They share one `IndexTable` (`store.indexes`), one `WriteTxn` (`store.txn`) and the `WatchRegistry`
 (`store.watches`) blocking queries wait on.
 
@@ -29,6 +29,8 @@ from pyconsul.state.acl import ACLTable
 from pyconsul.state.agent_ca import AgentCATable
 from pyconsul.state.autopilot import AutopilotTable
 from pyconsul.state.catalog import CatalogTable
+from pyconsul.state.config_entries import ConfigEntryTable
+from pyconsul.state.connect_ca import ConnectCATable
 from pyconsul.state.coordinates import CoordinateTable
 from pyconsul.state.events import EventTable
 from pyconsul.state.kv import KVTable
@@ -56,6 +58,8 @@ class StateStore:
         self.coordinates = CoordinateTable(self.txn, self.indexes, self.catalog)
         self.acl = ACLTable(self.txn, self.indexes)
         self.agent_ca = AgentCATable(self.txn, self.indexes)  # auto_encrypt's built-in CA
+        self.config_entries = ConfigEntryTable(self.txn, self.indexes)
+        self.connect_ca = ConnectCATable(self.txn, self.indexes)
         # Sessions read the catalog and the KV table; both answer back to it (the catalog ends
         # sessions whose node or check fails, a KV lock needs a live session). Wired here so no
         # table module imports the session table.
@@ -87,6 +91,8 @@ class StateStore:
             **self.coordinates.snapshot(),
             **self.acl.snapshot(),
             **self.agent_ca.snapshot(),
+            **self.config_entries.snapshot(),
+            **self.connect_ca.snapshot(),
         }
 
     def restore(self, snap: dict[str, Any]) -> None:
@@ -104,5 +110,7 @@ class StateStore:
         self.coordinates.restore(snap)
         self.acl.restore(snap)
         self.agent_ca.restore(snap)
+        self.config_entries.restore(snap)
+        self.connect_ca.restore(snap)
         self.txn.discard()
         self.watches.fire_all()

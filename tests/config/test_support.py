@@ -178,7 +178,7 @@ CLIENT_HTTPS = {"ports": {"https": 8501}, "cert_file": "/c.pem", "key_file": "/k
         ({"auto_encrypt": {"tls": True}}, []),
         ({"server": True, "auto_encrypt": {"allow_tls": True}}, []),
         ({"connect": {"enabled": False}}, []),
-        ({"connect": {"enabled": True}}, ["connect.enabled"]),
+        ({"connect": {"enabled": True}}, []),  # the built-in CA, intentions and the proxy
     ],
 )
 def test_security_keys_refuse_only_when_on_and_unenforced(
