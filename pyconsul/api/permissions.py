@@ -57,6 +57,8 @@ NEEDS: dict[tuple[str, str], Need] = {
     ("GET", "/v1/health/checks/{service}"): _r("service", "{service}", filtered=True),
     ("GET", "/v1/health/service/{service}"): _r("service", "{service}", filtered=True),
     ("GET", "/v1/health/state/{state}"): _r("service", filtered=True),
+    ("GET", "/v1/health/connect/{service}"): _r("service", "{service}", filtered=True),
+    ("GET", "/v1/catalog/connect/{service}"): _r("service", "{service}", filtered=True),
     ("GET", "/v1/agent/self"): _r("agent", OWN_NODE),
     ("GET", "/v1/agent/members"): _r("node", filtered=True),
     ("GET", "/v1/agent/host"): _r("operator"),

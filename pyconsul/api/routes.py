@@ -12,6 +12,7 @@ from pyconsul.api import (
     health,
     keyring,
     kv,
+    mesh,
     operator,
     query,
     session,
@@ -40,6 +41,8 @@ ROUTES: list[tuple[str, str, Handler]] = [
     ("GET", "/v1/health/checks/{service}", health.service_checks),
     ("GET", "/v1/health/service/{service}", health.service),
     ("GET", "/v1/health/state/{state}", health.state),
+    ("GET", "/v1/health/connect/{service}", mesh.health_connect),
+    ("GET", "/v1/catalog/connect/{service}", mesh.catalog_connect),
     # agent
     ("GET", "/v1/agent/self", agent.self_),
     ("GET", "/v1/agent/members", agent.members),
