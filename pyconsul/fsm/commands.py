@@ -188,6 +188,19 @@ ACL_COMMANDS: tuple[type[Command], ...] = (
 
 
 @dataclass
+class ConfigEntryOp(Command):
+    """ConfigEntry.Apply / Delete: verb set, cas (with `index`), delete, delete-cas (with `index`).
+
+    `entry` is the whole validated entry (Kind, Name, kind fields) for set/cas; delete verbs need
+    only its Kind and Name."""
+
+    TYPE: ClassVar[str] = "config-entry"
+    verb: str
+    entry: dict[str, Any]
+    index: int = 0
+
+
+@dataclass
 class Noop(Command):
     """Committed by a new leader / on startup so reads see every earlier write."""
 

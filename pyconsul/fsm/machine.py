@@ -80,6 +80,8 @@ class StateMachine:
             return s.queries.delete(idx, cmd.query_id)
         if isinstance(cmd, c.CoordinateBatchUpdate):
             return s.coordinates.batch_update(idx, cmd.updates)
+        if isinstance(cmd, c.ConfigEntryOp):
+            return self._config_entry(idx, cmd)
         if isinstance(cmd, c.Noop):
             return None
         if isinstance(cmd, c.ACL_COMMANDS):
@@ -103,6 +105,19 @@ class StateMachine:
         if isinstance(cmd, c.ACLRoleDelete):
             return acl.delete_role(idx, cmd.role_id)
         raise c.UnknownCommand(f"no handler for {type(cmd).__name__}")
+
+    def _config_entry(self, idx: int, op: c.ConfigEntryOp) -> Any:
+        table = self.store.config_entries
+        entry = op.entry
+        if op.verb == "set":
+            return table.set(idx, entry)
+        if op.verb == "cas":
+            return table.cas(idx, entry, op.index)
+        if op.verb == "delete":
+            return table.delete(idx, str(entry["Kind"]), str(entry["Name"]))
+        if op.verb == "delete-cas":
+            return table.delete_cas(idx, str(entry["Kind"]), str(entry["Name"]), op.index)
+        raise c.UnknownCommand(f"unknown config entry verb {op.verb!r}")
 
     def _kv(self, idx: int, op: c.KVOp) -> Any:
         kv = self.store.kv

@@ -2,7 +2,7 @@
 
 The store is composed of one object per table: `store.catalog` (nodes, services, checks),
 `store.kv` (keys, tombstones, locks), `store.sessions`, `store.events`, `store.autopilot`, `store.queries`
-(prepared queries), `store.coordinates` and `store.acl` (tokens, policies, roles).
+(prepared queries), `store.coordinates`, `store.acl` (tokens, policies, roles) and `store.config_entries`.
 They share one `IndexTable` (`store.indexes`), one `WriteTxn` (`store.txn`) and the `WatchRegistry`
 (`store.watches`) blocking queries wait on.
 
@@ -28,6 +28,7 @@ from pyconsul.clock import SYSTEM_CLOCK, Clock
 from pyconsul.state.acl import ACLTable
 from pyconsul.state.autopilot import AutopilotTable
 from pyconsul.state.catalog import CatalogTable
+from pyconsul.state.config_entries import ConfigEntryTable
 from pyconsul.state.coordinates import CoordinateTable
 from pyconsul.state.events import EventTable
 from pyconsul.state.kv import KVTable
@@ -54,6 +55,7 @@ class StateStore:
         self.queries = QueryTable(self.txn, self.indexes)
         self.coordinates = CoordinateTable(self.txn, self.indexes, self.catalog)
         self.acl = ACLTable(self.txn, self.indexes)
+        self.config_entries = ConfigEntryTable(self.txn, self.indexes)
         # Sessions read the catalog and the KV table; both answer back to it (the catalog ends
         # sessions whose node or check fails, a KV lock needs a live session). Wired here so no
         # table module imports the session table.
@@ -84,6 +86,7 @@ class StateStore:
             **self.queries.snapshot(),
             **self.coordinates.snapshot(),
             **self.acl.snapshot(),
+            **self.config_entries.snapshot(),
         }
 
     def restore(self, snap: dict[str, Any]) -> None:
@@ -100,5 +103,6 @@ class StateStore:
         self.queries.restore(snap)
         self.coordinates.restore(snap)
         self.acl.restore(snap)
+        self.config_entries.restore(snap)
         self.txn.discard()
         self.watches.fire_all()

@@ -90,6 +90,16 @@ def events() -> Topic:
     return _EVENTS
 
 
+def config_kind(kind: str) -> Topic:
+    """Every config entry of one kind (a list by kind), and each one of them."""
+    return ("config", kind)
+
+
+def config_entry(kind: str, name: str) -> Topic:
+    """One config entry, present or not."""
+    return ("config", kind, name)
+
+
 # -- reads and wake-ups ------------------------------------------------------------------------
 
 
