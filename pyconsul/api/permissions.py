@@ -129,6 +129,14 @@ NEEDS: dict[tuple[str, str], Need] = {
     ("GET", "/v1/internal/ui/services"): _r("service", filtered=True),
     ("GET", "/v1/internal/ui/nodes"): _r("node", filtered=True),
     ("GET", "/v1/internal/ui/node/{node}"): _r("node", "{node}", filtered=True),
+    # config entries: service:write/read (operator:write for proxy-defaults and gateways), asked
+    # here on every service name since the kind and name come from the body or the entry
+    ("PUT", "/v1/config"): _w("service", IN_HANDLER),
+    ("GET", "/v1/config/{kind}"): _r("service", filtered=True),
+    ("GET", "/v1/config/{kind}/{name}"): _r("service", IN_HANDLER),
+    ("DELETE", "/v1/config/{kind}/{name}"): _w("service", IN_HANDLER),
+    ("GET", "/v1/discovery-chain/{service}"): _r("service", "{service}"),
+    ("POST", "/v1/discovery-chain/{service}"): _r("service", "{service}"),
     # /v1/acl/*: each endpoint checks acl:read/acl:write itself (token/self needs nothing)
     ("GET", "/v1/acl/{path}"): Need("acl", "read", IN_HANDLER),
     ("PUT", "/v1/acl/{path}"): Need("acl", "write", IN_HANDLER),

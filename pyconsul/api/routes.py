@@ -6,8 +6,10 @@ from pyconsul.api import (
     acl_ep,
     agent_extras,
     catalog,
+    config_ep,
     coordinate,
     debug_ep,
+    discovery_chain,
     event,
     health,
     keyring,
@@ -120,6 +122,13 @@ ROUTES: list[tuple[str, str, Handler]] = [
     ("GET", "/v1/internal/ui/services", ui.services),
     ("GET", "/v1/internal/ui/nodes", ui.nodes),
     ("GET", "/v1/internal/ui/node/{node}", ui.node),
+    # config entries and the discovery chain
+    ("PUT", "/v1/config", config_ep.put),
+    ("GET", "/v1/config/{kind}", config_ep.list_),
+    ("GET", "/v1/config/{kind}/{name}", config_ep.get),
+    ("DELETE", "/v1/config/{kind}/{name}", config_ep.delete),
+    ("GET", "/v1/discovery-chain/{service}", discovery_chain.chain),
+    ("POST", "/v1/discovery-chain/{service}", discovery_chain.chain),
     # ACL endpoints (401 while ACLs are off); each checks its own need
     *[(method, "/v1/acl/{path:.*}", acl_ep.dispatch) for method in ("GET", "PUT", "POST", "DELETE")],
 ]
