@@ -9,9 +9,10 @@ from typing import Any
 from aiohttp import web
 
 from pyconsul.api.app import APIContext, Reply, apply_filter, json_reply, read_json
+from pyconsul.api.central_config import merged
 from pyconsul.api.errors import HTTPError
 from pyconsul.api.near import near_shape
-from pyconsul.api.params import QueryOptions, node_meta_filters
+from pyconsul.api.params import QueryOptions, node_meta_filters, query_bool
 from pyconsul.api.peering import for_peer
 from pyconsul.api.validate import (
     DEREGISTER_KEYS,
@@ -196,6 +197,8 @@ async def service(ctx: APIContext, req: web.Request, q: QueryOptions) -> Reply:
     counts = ReadCounters("catalog", name, tags)
     if q.peer:
         return await ctx.blocking_json(q, req, for_peer(q, run), shape=near, counts=counts)
+    if query_bool(req, "merge-central-config"):
+        return await ctx.blocking_json(q, req, merged(store, run, ""), shape=near, counts=counts)
     return await ctx.blocking_json(q, req, run, shape=near, peek=lambda: store.catalog.service_index(name),
                                    counts=counts)
 

@@ -14,6 +14,7 @@ from aiohttp import web
 
 from pyconsul.api.app import APIContext, Reply
 from pyconsul.api.catalog import service_node
+from pyconsul.api.central_config import merged
 from pyconsul.api.health import healthy
 from pyconsul.api.near import near_shape
 from pyconsul.api.params import QueryOptions, node_meta_filters, query_bool
@@ -46,6 +47,8 @@ async def health_connect(ctx: APIContext, req: web.Request, q: QueryOptions) -> 
     near = near_shape(ctx, req)
     if q.peer:
         return await ctx.blocking_json(q, req, for_peer(q, run), shape=near)
+    if query_bool(req, "merge-central-config"):
+        return await ctx.blocking_json(q, req, merged(ctx.store, run, "Service"), shape=near)
     return await ctx.blocking_json(q, req, run, shape=near, peek=lambda: catalog.connect_index(name))
 
 

@@ -59,6 +59,8 @@ NEEDS: dict[tuple[str, str], Need] = {
     ("GET", "/v1/health/state/{state}"): _r("service", filtered=True),
     ("GET", "/v1/health/connect/{service}"): _r("service", "{service}", filtered=True),
     ("GET", "/v1/catalog/connect/{service}"): _r("service", "{service}", filtered=True),
+    ("GET", "/v1/health/ingress/{service}"): _r("service", "{service}", filtered=True),
+    ("GET", "/v1/catalog/gateway-services/{gateway}"): _r("service", "{gateway}"),
     ("GET", "/v1/agent/self"): _r("agent", OWN_NODE),
     ("GET", "/v1/agent/members"): _r("node", filtered=True),
     ("GET", "/v1/agent/host"): _r("operator"),

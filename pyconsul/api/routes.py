@@ -11,6 +11,7 @@ from pyconsul.api import (
     debug_ep,
     discovery_chain,
     event,
+    gateways,
     health,
     keyring,
     kv,
@@ -45,6 +46,8 @@ ROUTES: list[tuple[str, str, Handler]] = [
     ("GET", "/v1/health/state/{state}", health.state),
     ("GET", "/v1/health/connect/{service}", mesh.health_connect),
     ("GET", "/v1/catalog/connect/{service}", mesh.catalog_connect),
+    ("GET", "/v1/health/ingress/{service}", gateways.health_ingress),
+    ("GET", "/v1/catalog/gateway-services/{gateway}", gateways.gateway_services_ep),
     # agent
     ("GET", "/v1/agent/self", agent.self_),
     ("GET", "/v1/agent/members", agent.members),
