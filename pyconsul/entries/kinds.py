@@ -54,6 +54,8 @@ PROTOCOLS_L7 = ("http", "http2", "grpc")
 
 class EntryError(ValueError):
     def __init__(self, problems: list[str] | str, decoding: bool = False) -> None:
+        # A list is a multierror (mapstructure's, for unknown keys); a string is one plain error.
+        self.multi = not isinstance(problems, str)
         self.problems = [problems] if isinstance(problems, str) else problems
         self.decoding = decoding
         super().__init__(self.text())
@@ -61,6 +63,8 @@ class EntryError(ValueError):
     def text(self) -> str:
         if not self.decoding:
             return "; ".join(self.problems)
+        if not self.multi:
+            return "Request decoding failed: " + self.problems[0]
         n = len(self.problems)
         head = "1 error occurred:" if n == 1 else f"{n} errors occurred:"
         return "Request decoding failed: " + head + "".join(f"\n\t* {p}" for p in self.problems) + "\n\n"
