@@ -28,7 +28,7 @@ def trust_domain(store: StateStore) -> str:
     if not root:
         return ""
     external = root.get("ExternalTrustDomain") or ""
-    return f"{external}.consul" if external else ""
+    return f"{external.lower()}.consul" if external else ""
 
 
 def _overrides(body: Any) -> Row:
