@@ -5,11 +5,11 @@ from __future__ import annotations
 import logging
 from typing import TYPE_CHECKING, Any
 
-from pyconsul.agent.sidecar import Sidecar, SidecarError, expand_sidecar, ports_in_use, sidecar_id
 from pyconsul.api.errors import HTTPError
 from pyconsul.api.proxy_defs import connect_problems, validation_error
 from pyconsul.api.validate import check_from_request, service_from_request
 from pyconsul.config.runtime import RuntimeConfig
+from pyconsul.mesh.sidecar import Sidecar, SidecarError, expand_sidecar, ports_in_use, sidecar_id
 
 if TYPE_CHECKING:
     from pyconsul.agent.agent import Agent

@@ -9,7 +9,6 @@ from typing import Any
 
 from aiohttp import web
 
-from pyconsul.agent.sidecar import SidecarError, expand_sidecar, ports_in_use, sidecar_id
 from pyconsul.api.app import APIContext, Reply, dumps, json_reply, read_json
 from pyconsul.api.errors import HTTPError
 from pyconsul.api.params import QueryOptions, query_bool
@@ -17,6 +16,7 @@ from pyconsul.api.proxy_defs import connect_problems, validation_error
 from pyconsul.api.validate import check_from_request, service_from_request
 from pyconsul.checks.base import SCRIPTS_DISABLED, SCRIPTS_DISABLED_REMOTE, http_request_problem, runs_program
 from pyconsul.durations import parse_duration
+from pyconsul.mesh.sidecar import SidecarError, expand_sidecar, ports_in_use, sidecar_id
 
 Row = dict[str, Any]
 

@@ -1,5 +1,5 @@
 """The sidecar a `connect { sidecar_service {} }` definition asks for: Consul's defaults, its port
-allocation and its errors (pure: pyconsul.agent.sidecar)."""
+allocation and its errors (pure: pyconsul.mesh.sidecar)."""
 
 from __future__ import annotations
 
@@ -7,10 +7,10 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from pyconsul.agent.sidecar import SidecarError, allocate_port, expand_sidecar
 from pyconsul.api.errors import HTTPError
 from pyconsul.api.proxy_defs import connect_problems
 from pyconsul.api.validate import service_from_request
+from pyconsul.mesh.sidecar import SidecarError, allocate_port, expand_sidecar
 
 RANGE = (21000, 21255)
 
