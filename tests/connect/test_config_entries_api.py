@@ -161,8 +161,8 @@ def test_gateway_services_and_health_ingress(agent: AgentProcess) -> None:
                                                              "Kind": "ingress-gateway", "Port": 8443}}
     assert agent.request("PUT", "/v1/catalog/register", body)[0] == 200
     rows = agent.get_json("/v1/catalog/gateway-services/edge")
-    assert [(r["Service"]["Name"], r["Port"], r["Protocol"], r.get("Hosts")) for r in rows] == [
-        ("shop", 8080, "http", ["shop.example"]), ("pay", 9000, "tcp", None)]
+    assert [(r["Service"]["Name"], r["Port"], r["Protocol"], r["Hosts"]) for r in rows] == [
+        ("shop", 8080, "http", ["shop.example"]), ("pay", 9000, "tcp", [])]
     assert all(r["Gateway"] == {"Name": "edge"} and r["GatewayKind"] == "ingress-gateway" for r in rows)
     assert [e["Service"]["ID"] for e in agent.get_json("/v1/health/ingress/pay")] == ["edge"]
     assert agent.get_json("/v1/health/ingress/other") == []
@@ -171,7 +171,8 @@ def test_gateway_services_and_health_ingress(agent: AgentProcess) -> None:
     stored = agent.get_json("/v1/config/terminating-gateway/out")
     assert agent.get_json("/v1/catalog/gateway-services/out") == [
         {"Gateway": {"Name": "out"}, "Service": {"Name": "legacy"}, "GatewayKind": "terminating-gateway",
-         "CAFile": "/ca.pem", "CreateIndex": stored["CreateIndex"], "ModifyIndex": stored["ModifyIndex"]}]
+         "Port": 0, "Protocol": "", "Hosts": None, "CAFile": "/ca.pem", "CertFile": "", "KeyFile": "", "SNI": "",
+         "FromWildcard": False, "CreateIndex": stored["CreateIndex"], "ModifyIndex": stored["ModifyIndex"]}]
 
 
 def test_cli_write_read_list_delete(agent: AgentProcess, tmp_path: Path) -> None:
