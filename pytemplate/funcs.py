@@ -15,6 +15,7 @@ from typing import Any
 from pytemplate import dependencies as d
 from pytemplate import model
 from pytemplate.brain import Brain
+from pytemplate.connect_deps import CARoot, HealthConnectQuery, LeafCert, LeafQuery, RootsQuery
 from pytemplate.golayout import RFC3339, go_format
 from pytemplate.gotmpl.values import ValueError_
 from pytemplate.textfuncs import PURE_GO_FUNCS, Scratch
@@ -41,6 +42,20 @@ class RenderContext:
         if not parts or not parts[0]:
             return []
         value, ok = self._recall(d.HealthServiceQuery.parse("|".join(parts)))
+        return value if ok else []
+
+    def connect(self, *parts: str) -> list[model.HealthService]:
+        if not parts or not parts[0]:
+            return []
+        value, ok = self._recall(HealthConnectQuery.parse("|".join(parts)))
+        return value if ok else []
+
+    def ca_leaf(self, service: str) -> LeafCert | None:
+        value, ok = self._recall(LeafQuery(service=service))
+        return value if ok else None
+
+    def ca_roots(self) -> list[CARoot]:
+        value, ok = self._recall(RootsQuery())
         return value if ok else []
 
     def catalog_service(self, *parts: str) -> list[model.CatalogService]:
@@ -141,6 +156,7 @@ class RenderContext:
         return {
             **PURE_GO_FUNCS,
             "service": self.service, "catalogService": self.catalog_service, "services": self.services,
+            "connect": self.connect, "caLeaf": self.ca_leaf, "caRoots": self.ca_roots,
             "key": self.key, "keyExists": self.key_exists, "keyOrDefault": self.key_or_default,
             "ls": self.ls, "safeLs": self.safe_ls, "tree": self.tree, "safeTree": self.safe_tree,
             "keys": self.keys, "node": self.node, "nodes": self.nodes, "datacenters": self.datacenters,
@@ -152,7 +168,8 @@ class RenderContext:
     def jinja_globals(self) -> dict[str, Callable[..., Any]]:
         return {
             "service": self.service, "health_service": self.service, "catalog_service": self.catalog_service,
-            "services": self.services, "key": self.key, "key_exists": self.key_exists,
+            "services": self.services, "connect": self.connect, "ca_leaf": self.ca_leaf,
+            "ca_roots": self.ca_roots, "key": self.key, "key_exists": self.key_exists,
             "key_or_default": self.key_or_default, "ls": self.ls, "safe_ls": self.safe_ls, "tree": self.tree,
             "safe_tree": self.safe_tree, "keys": self.keys, "node": self.node, "nodes": self.nodes,
             "datacenters": self.datacenters, "file": self.file, "env": self.env_get, "must_env": self.must_env,

@@ -48,6 +48,8 @@ class LocalState:
         # ids that came from config files (reload replaces them; they are not persisted).
         self.config_services: set[str] = set()
         self.config_checks: set[str] = set()
+        # parent service id -> the id of the sidecar registered with it (removed with the parent)
+        self.sidecars: dict[str, str] = {}
         self._persist = Path(persist_dir) if persist_dir else None
         self._sync_lock = asyncio.Lock()
         # False until the agent can write to the catalog; until then changes are kept locally and
@@ -72,6 +74,7 @@ class LocalState:
         except (OSError, ValueError):
             return
         self.services.update(data.get("services", {}))
+        self.sidecars.update(data.get("sidecars", {}))
         for chk in data.get("checks", {}).values():
             self.checks[chk["CheckID"]] = chk
             self.on_check_added(chk)
@@ -85,6 +88,7 @@ class LocalState:
         data = {
             "services": {k: v for k, v in self.services.items() if k not in self.config_services},
             "checks": {k: v for k, v in self.checks.items() if k not in self.config_checks},
+            "sidecars": {k: v for k, v in self.sidecars.items() if k not in self.config_services},
         }
         tmp = self._persist / "local-state.json.tmp"
         with open(os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600), "w") as f:
@@ -116,9 +120,17 @@ class LocalState:
         if self.syncing:
             await self.sync_service(sid)
 
+    def mark_sidecar(self, parent_id: str, sidecar_id: str) -> None:
+        """`sidecar_id` was registered by `parent_id`'s sidecar_service: it goes when the parent goes."""
+        self.sidecars[parent_id] = sidecar_id
+        self._save()
+
     async def remove_service(self, sid: str) -> bool:
         if sid not in self.services:
             return False
+        sidecar = self.sidecars.pop(sid, None)
+        if sidecar is not None and sidecar in self.services:
+            await self.remove_service(sidecar)
         del self.services[sid]
         self.config_services.discard(sid)
         for cid in [k for k, v in self.checks.items() if v.get("ServiceID") == sid]:

@@ -14,9 +14,11 @@ from pyconsul.api.acl_names import require_check_write, require_name
 from pyconsul.api.app import APIContext, Reply, dumps, json_reply, read_json
 from pyconsul.api.errors import HTTPError
 from pyconsul.api.params import QueryOptions, query_bool
+from pyconsul.api.proxy_defs import connect_problems, validation_error
 from pyconsul.api.validate import check_from_request, service_from_request
 from pyconsul.checks.base import SCRIPTS_DISABLED, SCRIPTS_DISABLED_REMOTE, http_request_problem, runs_program
 from pyconsul.durations import parse_duration
+from pyconsul.mesh.sidecar import SidecarError, expand_sidecar, ports_in_use, sidecar_id
 
 Row = dict[str, Any]
 
@@ -186,8 +188,29 @@ async def service_register(ctx: APIContext, req: web.Request, q: QueryOptions) -
     svc.pop("Checks", None)
     svc.pop("Token", None)
     require_name(req, "service", "write", svc["Service"])
+    if problems := connect_problems(svc):
+        raise validation_error(problems)
+    local = ctx.agent.local
+    ports = ctx.agent.config.ports
+    side_id = sidecar_id(svc["ID"])
+    try:
+        sidecar = expand_sidecar(svc, (ports.sidecar_min_port, ports.sidecar_max_port),
+                                 ports_in_use(local.services, side_id), local.services.get(side_id))
+    except SidecarError as exc:
+        raise HTTPError(400, f"Invalid SidecarService: {exc}") from None
+    side_checks: list[Row] = []
+    if sidecar is not None:
+        svc = sidecar.parent
+        if problems := connect_problems(sidecar.service):
+            raise validation_error(problems)
+        side_checks = _service_checks(ctx, sidecar.service, sidecar.checks)
+        require_name(req, "service", "write", sidecar.service["Service"])
     checks_ = _service_checks(ctx, svc, raw_checks)
-    await ctx.agent.local.add_service(svc, checks_, query_bool(req, "replace-existing-checks"))
+    replace = query_bool(req, "replace-existing-checks")
+    await local.add_service(svc, checks_, replace)
+    if sidecar is not None:
+        await local.add_service(sidecar.service, side_checks, replace)
+        local.mark_sidecar(svc["ID"], sidecar.service["ID"])
     ctx.agent.notify_local_change()
     return EMPTY
 

@@ -10,9 +10,10 @@ from aiohttp import web
 
 from pyconsul.api.acl_names import node_changes, require_check_write, require_name
 from pyconsul.api.app import APIContext, Reply, apply_filter, json_reply, read_json
+from pyconsul.api.central_config import merged
 from pyconsul.api.errors import HTTPError
 from pyconsul.api.near import near_shape
-from pyconsul.api.params import QueryOptions, node_meta_filters
+from pyconsul.api.params import QueryOptions, node_meta_filters, query_bool
 from pyconsul.api.peering import for_peer
 from pyconsul.api.validate import (
     DEREGISTER_KEYS,
@@ -233,6 +234,8 @@ async def service(ctx: APIContext, req: web.Request, q: QueryOptions) -> Reply:
     counts = ReadCounters("catalog", name, tags)
     if q.peer:
         return await ctx.blocking_json(q, req, for_peer(q, run), shape=near, counts=counts, acl="service_instances")
+    if query_bool(req, "merge-central-config"):
+        return await ctx.blocking_json(q, req, merged(store, run, ""), shape=near, counts=counts, acl="service_instances")
     return await ctx.blocking_json(q, req, run, shape=near, peek=lambda: store.catalog.service_index(name),
                                    counts=counts, acl="service_instances")
 

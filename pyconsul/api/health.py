@@ -7,6 +7,7 @@ from typing import Any
 from aiohttp import web
 
 from pyconsul.api.app import APIContext, Reply
+from pyconsul.api.central_config import merged
 from pyconsul.api.errors import HTTPError
 from pyconsul.api.near import near_shape
 from pyconsul.api.params import QueryOptions, node_meta_filters, query_bool
@@ -54,6 +55,8 @@ async def service(ctx: APIContext, req: web.Request, q: QueryOptions) -> Reply:
     counts = ReadCounters("health", name, tags)
     if q.peer:
         return await ctx.blocking_json(q, req, for_peer(q, run), shape=near, counts=counts, acl="health_entries")
+    if query_bool(req, "merge-central-config"):
+        return await ctx.blocking_json(q, req, merged(store, run, "Service"), shape=near, counts=counts, acl="health_entries")
     return await ctx.blocking_json(q, req, run, shape=near, peek=lambda: store.catalog.service_index(name),
                                    counts=counts, acl="health_entries")
 

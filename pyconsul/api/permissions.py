@@ -57,6 +57,10 @@ NEEDS: dict[tuple[str, str], Need] = {
     ("GET", "/v1/health/checks/{service}"): _r("service", "{service}", filtered=True),
     ("GET", "/v1/health/service/{service}"): _r("service", "{service}", filtered=True),
     ("GET", "/v1/health/state/{state}"): _r("service", filtered=True),
+    ("GET", "/v1/health/connect/{service}"): _r("service", "{service}", filtered=True),
+    ("GET", "/v1/catalog/connect/{service}"): _r("service", "{service}", filtered=True),
+    ("GET", "/v1/health/ingress/{service}"): _r("service", "{service}", filtered=True),
+    ("GET", "/v1/catalog/gateway-services/{gateway}"): _r("service", "{gateway}"),
     ("GET", "/v1/agent/self"): _r("agent", OWN_NODE),
     ("GET", "/v1/agent/members"): _r("node", filtered=True),
     ("GET", "/v1/agent/host"): _r("operator"),
@@ -147,6 +151,14 @@ NEEDS: dict[tuple[str, str], Need] = {
     ("GET", "/v1/connect/intentions/{id}"): _r("intentions", IN_HANDLER),
     ("PUT", "/v1/connect/intentions/{id}"): _w("intentions", IN_HANDLER),
     ("DELETE", "/v1/connect/intentions/{id}"): _w("intentions", IN_HANDLER),
+    # config entries: service:write/read (operator:write for proxy-defaults and gateways), asked
+    # here on every service name since the kind and name come from the body or the entry
+    ("PUT", "/v1/config"): _w("service", IN_HANDLER),
+    ("GET", "/v1/config/{kind}"): _r("service", filtered=True),
+    ("GET", "/v1/config/{kind}/{name}"): _r("service", IN_HANDLER),
+    ("DELETE", "/v1/config/{kind}/{name}"): _w("service", IN_HANDLER),
+    ("GET", "/v1/discovery-chain/{service}"): _r("service", "{service}"),
+    ("POST", "/v1/discovery-chain/{service}"): _r("service", "{service}"),
     # /v1/acl/*: each endpoint checks acl:read/acl:write itself (token/self needs nothing)
     ("GET", "/v1/acl/{path}"): Need("acl", "read", IN_HANDLER),
     ("PUT", "/v1/acl/{path}"): Need("acl", "write", IN_HANDLER),

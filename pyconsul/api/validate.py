@@ -10,6 +10,7 @@ import re
 from typing import Any
 
 from pyconsul.api.errors import HTTPError
+from pyconsul.api.proxy_defs import decode_connect, decode_proxy
 from pyconsul.checks.base import check_kind
 
 Row = dict[str, Any]
@@ -252,6 +253,10 @@ def service_from_request(raw: Any, struct: str = "structs.NodeService") -> Row:
         svc["TaggedAddresses"] = _service_addresses(svc["TaggedAddresses"], struct)
     if svc.get("Locality") is not None:
         svc["Locality"] = _locality(svc["Locality"], struct)
+    if svc.get("Proxy") is not None:
+        svc["Proxy"] = decode_proxy(svc["Proxy"])
+    if svc.get("Connect") is not None:
+        svc["Connect"] = decode_connect(svc["Connect"])
     name = svc.get("Service") or svc.get("Name") or ""
     svc["Service"] = name
     svc.pop("Name", None)

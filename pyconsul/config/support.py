@@ -78,6 +78,7 @@ IMPLEMENTED = frozenset({
     "enable_script_checks", "enable_local_script_checks", "enable_agent_tls_for_checks",
     "check_update_interval", "check_output_max_size", "discard_check_output",
     "check_deregister_interval_min", "check_reap_interval", "service", "services", "check", "checks",
+    "ports.sidecar_min_port", "ports.sidecar_max_port",  # sidecar_service port allocation
     # DNS and UI
     "dns_config.node_ttl", "dns_config.service_ttl", "dns_config.only_passing",
     "dns_config.enable_truncate", "dns_config.udp_answer_limit", "dns_config.a_record_limit",

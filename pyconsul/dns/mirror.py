@@ -62,6 +62,10 @@ class CatalogMirror:
     def check_service_nodes(self, ws: Any, service: str, tags: list[str] | None = None) -> tuple[int, list[Row]]:
         return self.store.catalog.check_service_nodes(ws, service, tags)
 
+    def check_connect_service_nodes(self, ws: Any, service: str,
+                                    tags: list[str] | None = None) -> tuple[int, list[Row]]:
+        return self.store.catalog.check_connect_service_nodes(ws, service, tags)
+
     # -- lifecycle ------------------------------------------------------------------------------
     async def start(self) -> None:
         self._spawn("nodes", self._watch("/v1/catalog/nodes", self._sync_nodes))

@@ -2,8 +2,10 @@
 
 Rules (Consul's DNS interface):
 - Names under `domain` or `alt_domain` (the longer match wins) are ours; the rest of the name is
-  read right to left until a kind label: `service`, `node`, `addr`, `query` (and `connect`,
+  read right to left until a kind label: `service`, `connect`, `node`, `addr`, `query` (and
   `ingress`, `virtual`, which this agent does not serve: they are not found).
+- `<svc>.connect[.<dc>]`: the service's Connect-capable endpoints (its sidecar proxies and
+  Connect-native instances); no tag or RFC 2782 form, as in Consul.
 - `<query name or ID>.query[.<dc>]`: a prepared query (dots allowed in the name).
 - `[tag.]<svc>.service[.<dc>]`, RFC 2782 `_<svc>._<tag|tcp|udp>.service[.<dc>]`,
   `<node>.node[.<dc>]` (dots allowed in the node name), `<hex-ip>.addr[.<dc>]`.
@@ -50,6 +52,7 @@ class ServiceLookup:
     tag: str
     datacenter: str
     domain: str  # the matched domain, as "consul."
+    connect: bool = False  # `.connect`: the service's proxies and native instances
 
 
 @dataclass(frozen=True)
@@ -140,7 +143,7 @@ def _parse_in_domain(
             break
     if not kind:
         return NotFound(domain, "no lookup kind in name")
-    if kind not in ("service", "node", "addr", "query"):
+    if kind not in ("service", "connect", "node", "addr", "query"):
         return NotFound(domain, f"{kind} lookups are not served")
     if not parts:
         return NotFound(domain, f"empty {kind} name")
@@ -156,6 +159,10 @@ def _parse_in_domain(
         return NodeLookup(".".join(parts), dc, domain)
     if kind == "query":
         return QueryLookup(".".join(parts), dc, domain)
+    if kind == "connect":
+        if len(parts) != 1:
+            return NotFound(domain, "connect lookups take one service label")
+        return ServiceLookup(parts[0], "", dc, domain, connect=True)
     if len(parts) == 2 and parts[0].startswith("_") and parts[1].startswith("_"):
         tag = parts[1][1:]
         service = parts[0][1:]

@@ -29,6 +29,10 @@ class CatalogReader(Protocol):
         self, ws: Any, service: str, tags: list[str] | None = None
     ) -> tuple[int, list[Row]]: ...
 
+    def check_connect_service_nodes(
+        self, ws: Any, service: str, tags: list[str] | None = None
+    ) -> tuple[int, list[Row]]: ...
+
 
 class PreparedQueries(Protocol):
     """What `<name>.query.consul` runs (pyconsul.query.runner.QueryRunner): Consul's execute

@@ -11,6 +11,8 @@ Rules a caller can rely on (Consul's behaviour unless noted):
   address), with the address record (and node meta TXT) in the additional section.
 - NXDOMAIN and NODATA carry the zone's SOA in the authority section (RFC 2308).
 - TTLs: node_ttl for node, addr, NS records; service_ttl by exact name, longest `prefix*`, `*`.
+- `<name>.connect.consul` answers like a service lookup from the service's Connect-capable
+  instances (sidecar proxies at their own address and port, Connect-native instances).
 - `<name>.query.consul` answers like a service lookup from the prepared query's execute result
   (its own health, tag and Near rules, in its order: sorted by distance, the answer is not
   rotated); its DNS TTL wins over service_ttl. No such
@@ -242,9 +244,10 @@ class _Ctx:
 
     # -- services --------------------------------------------------------------------------------
     def service_entries(self, lookup: ServiceLookup) -> list[Row]:
-        _, entries = self.reader.check_service_nodes(None, lookup.service)
+        read = self.reader.check_connect_service_nodes if lookup.connect else self.reader.check_service_nodes
+        _, entries = read(None, lookup.service)
         if not entries and lookup.service.lower() != lookup.service:
-            _, entries = self.reader.check_service_nodes(None, lookup.service.lower())
+            _, entries = read(None, lookup.service.lower())
         tag = lookup.tag.lower()
         out = []
         for e in entries:

@@ -1,8 +1,10 @@
 """Catalog tables: nodes, services, checks, with per-service indexes.
 
 Index tables used: "nodes", "services", "checks" and "service.<name>" (bumped whenever anything a
-health/catalog query for that service returns changes: the instance, its node, or a check on it).
-Watch topics: watch.node, watch.service, watch.nodes, watch.services, watch.check_state.
+health/catalog query for that service returns changes: the instance, its node, or a check on it),
+and "connect.<name>" likewise for the mesh view of `name` (its proxies and native instances).
+Watch topics: watch.node, watch.service, watch.connect_service, watch.nodes, watch.services,
+watch.check_state.
 
 A check that turns critical or goes away, and a node that goes away, end the sessions bound to
 them: the catalog tells its `SessionInvalidator` (the store wires in its session table).
@@ -22,6 +24,7 @@ from pyconsul.state.catalog_rows import (
     normalize_service,
     same_apart_from_indexes,
 )
+from pyconsul.state.connect_rows import connect_table, connect_targets
 from pyconsul.state.errors import StateError
 from pyconsul.state.txn import IndexTable, WriteTxn
 from pyconsul.state.watch import WatchSet
@@ -65,6 +68,8 @@ class CatalogTable:
         self.checks_by_node: dict[str, dict[str, Row]] = {}
         # service name -> {(node, service id): None}, insertion-ordered
         self.service_instances: dict[str, dict[tuple[str, str], None]] = {}
+        # destination service name -> {(node, proxy or native instance id): None}
+        self.connect_instances: dict[str, dict[tuple[str, str], None]] = {}
 
     # ---------------------------------------------------------------- writes
     def ensure_registration(
@@ -129,11 +134,28 @@ class CatalogTable:
         self.txn.touch(watch.nodes(), watch.node(name))
         # Catalog and health answers for every service on this node embed the node.
         for svc in self.services_by_node[name].values():
-            self._bump_service(idx, svc["Service"])
+            self._bump_service(idx, svc)
 
-    def _bump_service(self, idx: int, service_name: str) -> None:
-        self.txn.bump(idx, service_table(service_name))
-        self.txn.touch(watch.service(service_name))
+    def _bump_service(self, idx: int, svc: Row) -> None:
+        """Something an answer for this instance's service (or the services it fronts) embeds changed."""
+        name = svc["Service"]
+        self.txn.bump(idx, service_table(name))
+        self.txn.touch(watch.service(name))
+        for target in connect_targets(svc):
+            self.txn.bump(idx, connect_table(target))
+            self.txn.touch(watch.connect_service(target))
+
+    def _link_connect(self, node: str, svc: Row) -> None:
+        for target in connect_targets(svc):
+            self.connect_instances.setdefault(target, {})[(node, svc["ID"])] = None
+
+    def _unlink_connect(self, node: str, svc: Row) -> None:
+        for target in connect_targets(svc):
+            inst = self.connect_instances.get(target)
+            if inst is not None:
+                inst.pop((node, svc["ID"]), None)
+                if not inst:
+                    del self.connect_instances[target]
 
     def _ensure_service(self, idx: int, node: str, svc: Row) -> None:
         if node not in self.nodes_by_name:
@@ -149,13 +171,17 @@ class CatalogTable:
             row["CreateIndex"] = existing["CreateIndex"]
             if existing["Service"] != row["Service"]:
                 self._unlink_instance(idx, node, existing)
+            elif connect_targets(existing) != connect_targets(row):
+                self._unlink_connect(node, existing)
+                self._bump_service(idx, existing)
         else:
             row["CreateIndex"] = idx
         row["ModifyIndex"] = idx
         services[row["ID"]] = row
         self.service_instances.setdefault(row["Service"], {})[(node, row["ID"])] = None
+        self._link_connect(node, row)
         self.txn.bump(idx, SERVICES)
-        self._bump_service(idx, row["Service"])
+        self._bump_service(idx, row)
         self.txn.touch(watch.services(), watch.node(node))
         # Checks of this service carry its name and tags.
         for chk in self.checks_by_node[node].values():
@@ -173,7 +199,8 @@ class CatalogTable:
             inst.pop((node, svc["ID"]), None)
             if not inst:
                 del self.service_instances[svc["Service"]]
-        self._bump_service(idx, svc["Service"])
+        self._unlink_connect(node, svc)
+        self._bump_service(idx, svc)
 
     def _ensure_check(self, idx: int, node: str, chk: Row) -> None:
         if node not in self.nodes_by_name:
@@ -200,7 +227,7 @@ class CatalogTable:
             if existing["ServiceID"] and existing["ServiceID"] != row["ServiceID"]:
                 old = self.services_by_node[node].get(existing["ServiceID"])
                 if old is not None:
-                    self._bump_service(idx, old["Service"])
+                    self._bump_service(idx, old)
         else:
             row["CreateIndex"] = idx
         row["ModifyIndex"] = idx
@@ -215,10 +242,10 @@ class CatalogTable:
         if chk["ServiceID"]:
             svc = self.services_by_node[node].get(chk["ServiceID"])
             if svc is not None:
-                self._bump_service(idx, svc["Service"])
+                self._bump_service(idx, svc)
         else:  # a node-level check affects the health of every service on the node
             for svc in self.services_by_node[node].values():
-                self._bump_service(idx, svc["Service"])
+                self._bump_service(idx, svc)
 
     def delete_node(self, idx: int, node: str) -> None:
         if node not in self.nodes_by_name:
@@ -308,21 +335,44 @@ class CatalogTable:
         out.sort(key=lambda p: (p[0]["Node"], p[1]["ID"]))
         return out
 
-    def check_service_nodes(
-        self, ws: WatchSet | None, service: str, tags: list[str] | None = None
-    ) -> tuple[int, list[Row]]:
-        """health/service/:name — {"Node", "Service", "Checks"} per instance (node checks first)."""
-        if ws is not None:
-            ws.add(watch.service(service))
+    def connect_index(self, name: str) -> int:
+        return self.indexes.get(connect_table(name)) or self.indexes.max(NODES, SERVICES)
+
+    def connect_instances_rows(self, name: str) -> list[tuple[Row, Row]]:
+        """(node row, service row) for every proxy of `name` and native instance of it."""
+        inst = self.connect_instances.get(name)
+        if not inst:
+            return []
+        out = [(self.nodes_by_name[n], self.services_by_node[n][sid]) for n, sid in inst]
+        out.sort(key=lambda p: (p[0]["Node"], p[1]["ID"]))
+        return out
+
+    def _health_entries(self, pairs: list[tuple[Row, Row]], tags: list[str] | None) -> list[Row]:
         out: list[Row] = []
-        for node, svc in self.service_instances_rows(service):
+        for node, svc in pairs:
             if tags and not all(t in svc["Tags"] for t in tags):
                 continue
             checks = self.checks_by_node.get(node["Node"], {})
             mine = [c for c in checks.values() if c["ServiceID"] in ("", svc["ID"])]
             mine.sort(key=lambda c: (c["ServiceID"] != "", c["CheckID"]))
             out.append({"Node": node, "Service": svc, "Checks": mine})
-        return self.service_index(service), out
+        return out
+
+    def check_service_nodes(
+        self, ws: WatchSet | None, service: str, tags: list[str] | None = None
+    ) -> tuple[int, list[Row]]:
+        """health/service/:name — {"Node", "Service", "Checks"} per instance (node checks first)."""
+        if ws is not None:
+            ws.add(watch.service(service))
+        return self.service_index(service), self._health_entries(self.service_instances_rows(service), tags)
+
+    def check_connect_service_nodes(
+        self, ws: WatchSet | None, service: str, tags: list[str] | None = None
+    ) -> tuple[int, list[Row]]:
+        """health/connect/:name — the same entries for the proxies of `service` and its native instances."""
+        if ws is not None:
+            ws.add(watch.connect_service(service))
+        return self.connect_index(service), self._health_entries(self.connect_instances_rows(service), tags)
 
     def service_checks(self, ws: WatchSet | None, service: str) -> tuple[int, list[Row]]:
         """health/checks/:service — checks attached to instances of the service."""
@@ -364,5 +414,6 @@ class CatalogTable:
         for node, s in snap["services"]:
             self.services_by_node[node][s["ID"]] = s
             self.service_instances.setdefault(s["Service"], {})[(node, s["ID"])] = None
+            self._link_connect(node, s)
         for c in snap["checks"]:
             self.checks_by_node[c["Node"]][c["CheckID"]] = c

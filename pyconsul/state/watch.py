@@ -46,6 +46,11 @@ def service(name: str) -> Topic:
     return ("svc", name)
 
 
+def connect_service(name: str) -> Topic:
+    """Anything a Connect answer for service `name` embeds: its proxies, their nodes and checks."""
+    return ("connect", name)
+
+
 def check_state(status: str) -> Topic:
     """Checks in one status, or every check for status "any"."""
     return ("state", status)

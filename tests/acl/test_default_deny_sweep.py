@@ -24,7 +24,7 @@ from tests.support.agents import AgentProcess, start_agent
 ROOT = "3f0c1b0e-root-secret"
 SECRET_VALUE = "TOPSECRET-VALUE"
 SAMPLE = {"key": "secret/k", "service": "web", "node": "acl-agent", "id": "web", "name": "web", "state": "any",
-          "type": "default", "address": "127.0.0.1", "path": "tokens"}
+          "type": "default", "address": "127.0.0.1", "path": "tokens", "kind": "service-defaults", "gateway": "web"}
 # Routes that end or reshape the agent: walked without a token only.
 _DISRUPTIVE = {"/v1/agent/leave", "/v1/agent/reload", "/v1/agent/force-leave/{node}", "/v1/snapshot",
                "/v1/operator/raft/peer", "/v1/operator/raft/transfer-leader", "/v1/agent/monitor",

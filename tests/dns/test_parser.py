@@ -69,7 +69,8 @@ def test_names(name: str, expected: object) -> None:
         "node.consul.",
         "web.query.dc2.consul.",  # prepared queries too: no path to another datacenter
         "query.consul.",
-        "web.connect.consul.",
+        "v1.web.connect.consul.",  # `.connect` takes no tag
+        "web.connect.dc2.consul.",
         "nothing.consul.",
         "zz.addr.consul.",
         "0a00000.addr.consul.",
@@ -119,6 +120,14 @@ def test_service_names_round_trip(service: str, tag: str, dc: str) -> None:
     assert parse(name) == ServiceLookup(service, tag, "dc1", "consul.")
     rfc = ".".join(p for p in ("_" + service, "_" + (tag or "tcp"), "service", dc, "consul") if p)
     assert parse(rfc, SRV) == ServiceLookup(service, tag if tag not in ("tcp", "udp") else "", "dc1", "consul.")
+
+
+@given(service=label, dc=st.one_of(st.just(""), st.just("dc1"), st.just("dc1.dc")))
+@settings(deadline=None)
+def test_connect_names_are_service_lookups_of_the_mesh(service: str, dc: str) -> None:
+    name = ".".join(p for p in (service, "connect", dc, "consul") if p) + "."
+    assert parse(name, SRV) == ServiceLookup(service, "", "dc1", "consul.", connect=True)
+    assert parse(name) != ServiceLookup(service, "", "dc1", "consul.")  # never the plain service
 
 
 @given(st.one_of(st.ip_addresses(v=4), st.ip_addresses(v=6)))

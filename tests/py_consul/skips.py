@@ -15,11 +15,8 @@ _ACL_METHODS = [
 ]
 _CONNECT_METHODS = [
     "agent.connect.authorize", "agent.connect.ca.leaf", "agent.connect.ca.roots",
-    "catalog.connect", "catalog.gateway_services", "health.connect", "health.ingress",
-    "config.delete", "config.get", "config.list", "config.set",
     "connect.ca.configuration", "connect.ca.roots", "connect.ca.update_configuration",
     *(f"connect.intentions.{m}" for m in ("check", "delete", "list", "match", "read", "upsert")),
-    "discovery_chain.get",
 ]
 
 SKIPS: dict[str, tuple[int, str]] = {

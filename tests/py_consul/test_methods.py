@@ -430,3 +430,58 @@ def test_acl_tokens_policies_and_roles(acl_agent: AgentProcess) -> None:
     assert root.acl.role.read(role["ID"]) is None
     assert root.acl.policy.delete(policy["ID"]) is True
     assert root.acl.policy.read(policy["ID"]) is None
+# ------------------------------------------------------------- mesh catalog, config entries
+@covers("health.connect", "catalog.connect")
+def test_connect_endpoints(cli: consul.Consul) -> None:
+    cli.agent.service.register("pc-mesh", service_id="pc-mesh1", port=7300,
+                               extra_checks=[], connect={"SidecarService": {"Port": 27300, "Check": {
+                                   "Name": "up", "TTL": "30s", "Status": "passing"}}})
+    try:
+        _, rows = cli.catalog.connect("pc-mesh")
+        assert [(r["ServiceID"], r["ServiceKind"], r["ServicePort"]) for r in rows] == [
+            ("pc-mesh1-sidecar-proxy", "connect-proxy", 27300)]
+        _, entries = cli.health.connect("pc-mesh", passing=True)
+        assert [e["Service"]["Proxy"]["DestinationServiceID"] for e in entries] == ["pc-mesh1"]
+    finally:
+        cli.agent.service.deregister("pc-mesh1")
+    assert cli.catalog.connect("pc-mesh")[1] == []
+
+
+@covers("config.set", "config.get", "config.list", "config.delete")
+def test_config_entries(cli: consul.Consul) -> None:
+    assert cli.config.set("service-defaults", "pc-cfg", {"Protocol": "http"}, cas=0) is True
+    assert cli.config.set("service-defaults", "pc-cfg", {"Protocol": "grpc"}, cas=0) is False
+    entry = cli.config.get("service-defaults", "pc-cfg")
+    assert entry["Protocol"] == "http"
+    assert "pc-cfg" in [e["Name"] for e in cli.config.list("service-defaults")]
+    assert cli.config.delete("service-defaults", "pc-cfg", cas=entry["ModifyIndex"] + 1) is False
+    assert cli.config.delete("service-defaults", "pc-cfg") is True
+    assert cli.config.get("service-defaults", "pc-cfg") is None  # the 404, as py-consul reads it
+
+
+@covers("discovery_chain.get")
+def test_discovery_chain(cli: consul.Consul) -> None:
+    chain = cli.discovery_chain.get("pc-chain")["Chain"]
+    assert chain["StartNode"] == "resolver:pc-chain.default.default.dc1" and chain["Default"] is True
+    chain = cli.discovery_chain.get("pc-chain", override_protocol="http", override_connect_timeout="9s")["Chain"]
+    assert chain["Protocol"] == "http"
+    assert chain["Targets"]["pc-chain.default.default.dc1"]["ConnectTimeout"] == "9s"
+
+
+@covers("catalog.gateway_services", "health.ingress")
+def test_gateway_endpoints(cli: consul.Consul) -> None:
+    assert cli.config.set("ingress-gateway", "pc-edge", {"Listeners": [
+        {"Port": 8080, "Protocol": "tcp", "Services": [{"Name": "pc-web"}]}]}) is True
+    cli.agent.service.register("pc-edge", service_id="pc-edge", port=8443, kind="ingress-gateway")
+    cli.agent.service.register("pc-web", service_id="pc-web", port=80)
+    try:
+        rows = cli.catalog.gateway_services("pc-edge")
+        assert [(r["Service"]["Name"], r["GatewayKind"], r["Port"], r["Protocol"]) for r in rows] == [
+            ("pc-web", "ingress-gateway", 8080, "tcp")]
+        _, gateways = cli.health.ingress("pc-web")
+        assert [(g["Service"]["ID"], g["Service"]["Kind"]) for g in gateways] == [("pc-edge", "ingress-gateway")]
+        assert cli.health.ingress("pc-other")[1] == []
+    finally:
+        cli.agent.service.deregister("pc-edge")
+        cli.agent.service.deregister("pc-web")
+        cli.config.delete("ingress-gateway", "pc-edge")

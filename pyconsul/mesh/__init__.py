@@ -1,0 +1,1 @@
+"""The service mesh's registration side: what a service definition's `connect` block registers."""
