@@ -1,0 +1,45 @@
+"""HEALTHCHECK of the pyconsul image (stdlib only, exit 0 = healthy).
+
+  healthcheck.py [agent]       the agent at $CONSUL_HTTP_ADDR (default 127.0.0.1:8500) knows a
+                               leader: a server has joined a quorum, a client has joined servers
+  healthcheck.py http URL      URL answers with any HTTP status below 500
+  healthcheck.py ingress       nginx answers on 127.0.0.1:8000 (502 while no backend is
+                               registered still counts: the proxy itself is up)
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+import urllib.error
+import urllib.request
+
+
+def _status(url: str) -> tuple[int, bytes]:
+    try:
+        with urllib.request.urlopen(url, timeout=1.5) as resp:
+            return resp.status, resp.read()
+    except urllib.error.HTTPError as err:
+        return err.code, b""
+
+
+def healthy(argv: list[str]) -> bool:
+    mode = argv[0] if argv else "agent"
+    try:
+        if mode == "agent":
+            addr = os.environ.get("CONSUL_HTTP_ADDR", "127.0.0.1:8500").removeprefix("http://")
+            code, body = _status(f"http://{addr}/v1/status/leader")
+            return code == 200 and bool(json.loads(body or b'""'))
+        if mode == "http":
+            return _status(argv[1])[0] < 500
+        if mode == "ingress":
+            return _status("http://127.0.0.1:8000/")[0] in range(200, 600)
+    except (OSError, ValueError):
+        return False
+    print(f"unknown mode {mode!r}", file=sys.stderr)
+    return False
+
+
+if __name__ == "__main__":
+    sys.exit(0 if healthy(sys.argv[1:]) else 1)

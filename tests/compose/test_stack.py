@@ -1,0 +1,147 @@
+"""`docker-compose up -d --build` of the top-level stack on the private engine (seed 000).
+
+One test walks the stack's life as a user would: up, leader, backends registered, nginx reaching
+both, --scale to 4, a stopped backend leaving nginx's upstreams, down leaving nothing. It runs
+alone (xdist_group): building and starting eight containers is most of this machine.
+"""
+
+from __future__ import annotations
+
+import fcntl
+import json
+import os
+import shutil
+import subprocess
+import time
+import urllib.request
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+
+from tests.pyregistrator.docker_env import ENGINE_LOCK, skip_reason
+from tests.support.ports import free_port
+from tests.support.wait import wait_until
+
+REPO = Path(__file__).resolve().parents[2]
+COMPOSE = shutil.which("docker-compose")
+
+pytestmark = [
+    pytest.mark.docker_stack,
+    pytest.mark.xdist_group("docker-stack"),
+    pytest.mark.timeout(900),
+    pytest.mark.skipif(skip_reason() is not None, reason=skip_reason() or ""),
+    pytest.mark.skipif(COMPOSE is None, reason="docker-compose is not installed (scripts/ci.sh installs it)"),
+]
+
+
+@dataclass
+class Stack:
+    project: str
+    env: dict[str, str]
+    ui_port: int
+    ingress_port: int
+
+    def compose(self, *args: str, timeout: float = 120) -> str:
+        proc = subprocess.run([str(COMPOSE), "-p", self.project, *args], cwd=REPO, env=self.env,
+                              capture_output=True, text=True, timeout=timeout)
+        assert proc.returncode == 0, f"docker-compose {' '.join(args)}: {proc.stderr[-3000:]}"
+        return proc.stdout
+
+    def api(self, path: str) -> object:
+        with urllib.request.urlopen(f"http://127.0.0.1:{self.ui_port}{path}", timeout=5) as resp:
+            return json.loads(resp.read())
+
+    def web_hostnames(self) -> set[str]:
+        ids = self.compose("ps", "-q", "web").split()
+        return {docker("inspect", "-f", "{{.Config.Hostname}}", i) for i in ids}
+
+    def upstreams(self) -> str:
+        cid = self.compose("ps", "-q", "ingress").strip()
+        return docker("exec", cid, "cat", "/etc/nginx/conf.d/upstreams.conf")
+
+
+def docker(*args: str) -> str:
+    proc = subprocess.run(["docker", *args], capture_output=True, text=True, timeout=60)
+    assert proc.returncode == 0, f"docker {' '.join(args)}: {proc.stderr}"
+    return proc.stdout.strip()
+
+
+def curl_ingress(port: int) -> str:
+    """One request through nginx with the curl binary, as a user would; '' when it fails."""
+    proc = subprocess.run(["curl", "-s", "-m", "2", f"http://127.0.0.1:{port}/"],
+                          capture_output=True, text=True, timeout=10)
+    return proc.stdout.strip() if proc.returncode == 0 else ""
+
+
+def answering(port: int, tries: int) -> set[str]:
+    return {line.removeprefix("this is ") for line in (curl_ingress(port) for _ in range(tries)) if line}
+
+
+def project_leftovers(project: str) -> list[str]:
+    label = f"label=com.docker.compose.project={project}"
+    out = []
+    for kind in (["ps", "-aq"], ["network", "ls", "-q"], ["volume", "ls", "-q"]):
+        out += docker(*kind, "--filter", label).split()
+    return out
+
+
+@pytest.fixture
+def stack() -> Iterator[Stack]:
+    # Shared with the registrator tests: the engine is not restarted under us.
+    with open(ENGINE_LOCK, "a+") as lock:
+        fcntl.flock(lock, fcntl.LOCK_SH)
+        subprocess.run(["bash", "scripts/build-base-image.sh"], cwd=REPO, check=True, timeout=900,
+                       capture_output=True)
+        ui_port, ingress_port = free_port(), free_port()
+        sock = os.environ["DOCKER_HOST"].removeprefix("unix://")
+        env = {**os.environ, "CONSUL_UI_PUBLISH": f"127.0.0.1:{ui_port}",
+               "INGRESS_PUBLISH": f"127.0.0.1:{ingress_port}", "DOCKER_SOCKET": sock}
+        s = Stack(f"pyconsulstack{os.getpid()}", env, ui_port, ingress_port)
+        try:
+            yield s
+        finally:
+            subprocess.run([str(COMPOSE), "-p", s.project, "down", "-v", "--remove-orphans", "-t", "2"],
+                           cwd=REPO, env=env, capture_output=True, timeout=300)
+
+
+def test_stack_up_scale_stop_down(stack: Stack) -> None:
+    started = time.monotonic()
+    stack.compose("up", "-d", "--build", timeout=900)
+    up_seconds = time.monotonic() - started
+
+    # `up -d` returned after the servers were healthy, i.e. had a leader out of three peers.
+    assert stack.api("/v1/status/leader")
+    assert len(stack.api("/v1/status/peers")) == 3  # type: ignore[arg-type]
+    members = stack.api("/v1/agent/members")
+    assert sorted(m["Name"] for m in members) == ["client", "server1", "server2", "server3"]  # type: ignore[union-attr,index]
+
+    # pyregistrator registered both backends at their published ports; nginx reaches both.
+    wait_until(lambda: len(stack.api("/v1/catalog/service/web")) == 2, timeout=30,  # type: ignore[arg-type]
+               what="two web instances in the catalog")
+    two = stack.web_hostnames()
+    assert len(two) == 2
+    wait_until(lambda: answering(stack.ingress_port, 6) == two, timeout=30, what="nginx reaching both backends")
+
+    stack.compose("up", "-d", "--no-recreate", "--scale", "web=4", timeout=300)
+    four = stack.web_hostnames()
+    assert len(four) == 4 and two < four
+    wait_until(lambda: answering(stack.ingress_port, 12) == four, timeout=30, what="nginx reaching four backends")
+
+    # A stopped backend leaves the rendered upstreams, and so nginx's rotation, promptly.
+    victim = stack.compose("ps", "-q", "web").split()[0]
+    port = docker("port", victim, "8080/tcp").splitlines()[0].rsplit(":", 1)[1]
+    assert f":{port};" in stack.upstreams()
+    stopped = time.monotonic()
+    docker("stop", "-t", "1", victim)
+    wait_until(lambda: f":{port};" not in stack.upstreams(), timeout=10, interval=0.1,
+               what="the stopped backend gone from nginx's upstreams")
+    removal_seconds = time.monotonic() - stopped
+    assert removal_seconds < 5
+    left = four - {docker("inspect", "-f", "{{.Config.Hostname}}", victim)}
+    wait_until(lambda: answering(stack.ingress_port, 9) == left, timeout=10, what="nginx reaching the other three")
+
+    stack.compose("down", "-v", "--remove-orphans", "-t", "2", timeout=300)
+    assert project_leftovers(stack.project) == []
+    print(f"up --build {up_seconds:.1f}s; stopped backend out of nginx in {removal_seconds:.2f}s")
