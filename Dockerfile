@@ -18,14 +18,14 @@ RUN python -c 'import tomllib; print("\n".join(tomllib.load(open("pyproject.toml
 COPY pyconsul ./pyconsul
 COPY pyregistrator ./pyregistrator
 COPY pytemplate ./pytemplate
-COPY docker/entrypoint.sh docker/healthcheck.py docker/backend.py /usr/local/lib/pyconsul/
+COPY docker/entrypoint.sh docker/healthcheck.py docker/backend.py docker/tls-init.sh /usr/local/lib/pyconsul/
 # `pyconsul ...`, `pyregistrator ...`, `pytemplate ...` work in `docker compose exec` too.
 RUN for m in pyconsul pyregistrator pytemplate; do \
       printf '#!/bin/sh\nexec python -m %s "$@"\n' "$m" >/usr/local/bin/$m && chmod 755 /usr/local/bin/$m; \
     done
 RUN groupadd --system --gid 1000 consul \
  && useradd --system --uid 1000 --gid consul --home-dir /consul --shell /usr/sbin/nologin consul \
- && mkdir -p /consul/data /consul/config \
+ && mkdir -p /consul/data /consul/config /consul/tls \
  && chown -R consul:consul /consul \
  && python -m compileall -q /app
 USER consul

@@ -43,8 +43,11 @@ class Stack:
     ui_port: int
     ingress_port: int
 
+    files: tuple[str, ...] = ("docker-compose.yml",)
+
     def compose(self, *args: str, timeout: float = 120) -> str:
-        proc = subprocess.run([str(COMPOSE), "-p", self.project, *args], cwd=REPO, env=self.env,
+        flags = [x for f in self.files for x in ("-f", f)]
+        proc = subprocess.run([str(COMPOSE), "-p", self.project, *flags, *args], cwd=REPO, env=self.env,
                               capture_output=True, text=True, timeout=timeout)
         assert proc.returncode == 0, f"docker-compose {' '.join(args)}: {proc.stderr[-3000:]}"
         return proc.stdout
@@ -102,7 +105,8 @@ def stack() -> Iterator[Stack]:
         try:
             yield s
         finally:
-            subprocess.run([str(COMPOSE), "-p", s.project, "down", "-v", "--remove-orphans", "-t", "2"],
+            flags = [x for f in ("docker-compose.yml", "docker-compose.tls.yml") for x in ("-f", f)]
+            subprocess.run([str(COMPOSE), "-p", s.project, *flags, "down", "-v", "--remove-orphans", "-t", "2"],
                            cwd=REPO, env=env, capture_output=True, timeout=300)
 
 
@@ -146,3 +150,20 @@ def test_stack_up_scale_stop_down(stack: Stack) -> None:
     stack.compose("down", "-v", "--remove-orphans", timeout=300)
     assert project_leftovers(stack.project) == []
     print(f"up --build {up_seconds:.1f}s; stopped backend out of nginx in {removal_seconds:.2f}s")
+
+
+def test_tls_variant_serves_https_with_client_certificates_to_the_cli(stack: Stack) -> None:
+    stack.files = ("docker-compose.yml", "docker-compose.tls.yml")
+    stack.compose("up", "-d", "--build", "server1", "server2", "server3", "client", timeout=900)
+    server1 = stack.compose("ps", "-q", "server1").strip()
+    # The CLI in the container goes over HTTPS with the certificate from seed 001's variables.
+    members = docker("exec", server1, "pyconsul", "members")
+    assert members.count("alive") == 4 and "https" not in members
+    env = docker("exec", server1, "env")
+    assert "CONSUL_HTTP_ADDR=https://127.0.0.1:8501" in env
+    # Without a client certificate the HTTPS port refuses the CLI.
+    refused = subprocess.run(["docker", "exec", server1, "env", "-u", "CONSUL_CLIENT_CERT", "-u",
+                              "CONSUL_CLIENT_KEY", "pyconsul", "members"], capture_output=True, text=True, timeout=60)
+    assert refused.returncode == 1 and "Error retrieving members" in refused.stderr
+    stack.compose("down", "-v", "--remove-orphans", timeout=300)
+    assert project_leftovers(stack.project) == []
