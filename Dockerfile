@@ -1,7 +1,7 @@
-# syntax=docker/dockerfile:1
 # One image, three entry points: `pyconsul` (the default), `pyregistrator`, `pytemplate`.
 #   docker build -t pyconsul .                      # pulls python:3.11-slim
 #   scripts/build-base-image.sh && docker build ... # offline: builds that base locally first
+# No `# syntax=` line: BuildKit would fetch that frontend from a registry.
 # The `ingress` target adds nginx for pytemplate to render and reload (docker-compose.yml).
 ARG BASE_IMAGE=python:3.11-slim
 
@@ -31,7 +31,7 @@ RUN groupadd --system --gid 1000 consul \
 USER consul
 # 8500 HTTP API + UI, 8600 DNS, 8300 server RPC, 8301 gossip.
 EXPOSE 8500 8600/tcp 8600/udp 8300 8301/tcp 8301/udp
-# An agent is healthy once it answers its HTTP API; servers also wait for a leader (compose file).
+# Healthy once the agent answers its HTTP API and knows a leader (a server: a quorum formed).
 HEALTHCHECK --interval=2s --timeout=2s --start-period=5s --retries=15 \
   CMD ["python", "/usr/local/lib/pyconsul/healthcheck.py"]
 ENTRYPOINT ["/usr/local/lib/pyconsul/entrypoint.sh"]
