@@ -3,15 +3,18 @@
 # python:3.11-slim by default): a Debian bookworm rootfs from the Debian mirror (debootstrap
 # --variant=minbase) with Python 3.11, pip, nginx (for the Dockerfile's `ingress` target) and the
 # project's dependencies from PyPI, `docker import`ed under that tag. Elsewhere the real image is
-# pulled and this script is not needed. Idempotent: does nothing when the tag already exists
-# (FORCE=1 rebuilds).
+# pulled and this script is not needed. Idempotent: does nothing when the tag exists and was built
+# for the same dependency list (its hash is kept in the image's env); FORCE=1 rebuilds.
 #   usage: scripts/build-base-image.sh [TAG]        (needs root, debootstrap, docker)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 TAG=${1:-${BASE_IMAGE:-python:3.11-slim}}
 MIRROR=${DEBIAN_MIRROR:-http://deb.debian.org/debian}
-if [ -z "${FORCE:-}" ] && docker image inspect "$TAG" >/dev/null 2>&1; then
-  echo "$TAG already present"; exit 0
+DEPS=$(python3 -c 'import tomllib; print("\n".join(tomllib.load(open("pyproject.toml", "rb"))["project"]["dependencies"]))')
+DEPS_HASH=$(printf '%s\n' "$DEPS" | sha256sum | cut -c1-16)
+if [ -z "${FORCE:-}" ] && docker image inspect -f '{{.Config.Env}}' "$TAG" 2>/dev/null \
+    | grep -q "PYCONSUL_BASE_DEPS=$DEPS_HASH"; then
+  echo "$TAG already present for these dependencies"; exit 0
 fi
 WORK=$(mktemp -d /tmp/pyconsul-base.XXXXXX)
 cleanup() {
@@ -24,8 +27,7 @@ debootstrap --variant=minbase --include=python3,python3-pip,ca-certificates,ngin
   bookworm "$R" "$MIRROR" >"$WORK/debootstrap.log" 2>&1 || { tail -20 "$WORK/debootstrap.log"; exit 1; }
 # The wheels are fetched by this host's pip (its index, proxy and CA settings; same Python 3.11
 # and glibc as the rootfs) and installed inside the rootfs with no index at all.
-python3 -c 'import tomllib; print("\n".join(tomllib.load(open("pyproject.toml", "rb"))["project"]["dependencies"]))' \
-  >"$WORK/requirements.txt"
+printf '%s\n' "$DEPS" >"$WORK/requirements.txt"
 python3 -m pip download -q --disable-pip-version-check --only-binary=:all: -d "$R/tmp/wheels" \
   -r "$WORK/requirements.txt" 2> >(grep -v "^WARNING: Location" >&2)
 cp "$WORK/requirements.txt" "$R/tmp/requirements.txt"
@@ -47,5 +49,6 @@ rm -rf "$R"/var/cache/apt/archives/*.deb "$R"/var/lib/apt/lists/* "$R"/usr/share
 find "$R/usr/lib/python3" "$R/usr/local/lib" -name __pycache__ -prune -exec rm -rf {} +
 tar --numeric-owner -C "$R" -c . | docker import \
   -c 'ENV PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin LANG=C.UTF-8' \
+  -c "ENV PYCONSUL_BASE_DEPS=$DEPS_HASH" \
   -c 'CMD ["python3"]' - "$TAG" >/dev/null
 echo "built $TAG ($(docker image inspect -f '{{.Size}}' "$TAG" | awk '{printf "%.0f MB", $1/1e6}'))"
