@@ -1,7 +1,8 @@
 """`docker-compose up -d --build` of the top-level stack on the private engine (seed 000).
 
 One test walks the stack's life as a user would: up, leader, backends registered, nginx reaching
-both, --scale to 4, a stopped backend leaving nginx's upstreams, down leaving nothing. It runs
+both, --scale to 4, a killed and a stopped backend leaving the upstreams nginx has loaded (seen
+from the host with curl, on the ingress's /_upstreams page), down leaving nothing. It runs
 alone (xdist_group): building and starting eight containers is most of this machine.
 """
 
@@ -60,9 +61,12 @@ class Stack:
         ids = self.compose("ps", "-q", "web").split()
         return {docker("inspect", "-f", "{{.Config.Hostname}}", i) for i in ids}
 
-    def upstreams(self, ingress_id: str) -> str:
-        """What pytemplate rendered for nginx, read inside the ingress container."""
-        return docker("exec", ingress_id, "cat", "/etc/nginx/conf.d/upstreams.conf")
+    def published_web_ports(self) -> dict[str, str]:
+        """Host port → container ID of every running `web` replica."""
+        out = {}
+        for cid in self.compose("ps", "-q", "web").split():
+            out[docker("port", cid, "8080/tcp").splitlines()[0].rsplit(":", 1)[1]] = cid
+        return out
 
 
 def docker(*args: str) -> str:
@@ -76,6 +80,14 @@ def curl_ingress(port: int) -> str:
     proc = subprocess.run(["curl", "-s", "-m", "2", f"http://127.0.0.1:{port}/"],
                           capture_output=True, text=True, timeout=10)
     return proc.stdout.strip() if proc.returncode == 0 else ""
+
+
+def nginx_upstreams(port: int) -> set[str]:
+    """The backend ports the running nginx has loaded (its /_upstreams page), fetched with curl."""
+    proc = subprocess.run(["curl", "-sf", "-m", "2", f"http://127.0.0.1:{port}/_upstreams"],
+                          capture_output=True, text=True, timeout=10)
+    assert proc.returncode == 0, f"curl /_upstreams: exit {proc.returncode}"
+    return {line.rsplit(":", 1)[1] for line in proc.stdout.split()}
 
 
 def answering(port: int, tries: int) -> set[str]:
@@ -128,28 +140,45 @@ def test_stack_up_scale_stop_down(stack: Stack) -> None:
     assert len(two) == 2
     wait_until(lambda: answering(stack.ingress_port, 6) == two, timeout=30, what="nginx reaching both backends")
 
+    # Scaling up: registrator registers the new replicas, pytemplate renders, nginx reloads; the
+    # host sees nginx's loaded upstreams follow within a bound (the issue asks for about a second).
     stack.compose("up", "-d", "--no-recreate", "--scale", "web=4", timeout=300)
+    scaled = time.monotonic()
+    ports = stack.published_web_ports()
+    assert len(ports) == 4
+    wait_until(lambda: nginx_upstreams(stack.ingress_port) == set(ports), timeout=15, interval=0.05,
+               what="nginx holding the four backends")
+    scale_seconds = time.monotonic() - scaled
     four = stack.web_hostnames()
     assert len(four) == 4 and two < four
     wait_until(lambda: answering(stack.ingress_port, 12) == four, timeout=30, what="nginx reaching four backends")
 
-    # A stopped backend leaves the rendered upstreams, and so nginx's rotation, promptly.
-    ingress_id = stack.compose("ps", "-q", "ingress").strip()
-    victim = stack.compose("ps", "-q", "web").split()[0]
-    port = docker("port", victim, "8080/tcp").splitlines()[0].rsplit(":", 1)[1]
-    assert f":{port};" in stack.upstreams(ingress_id)
+    # A killed backend (SIGKILL: no goodbye) leaves nginx's loaded upstreams within the bound, and
+    # the other three keep answering.
+    victim_port, victim = next(iter(ports.items()))
+    victim_host = docker("inspect", "-f", "{{.Config.Hostname}}", victim)
+    killed = time.monotonic()
+    docker("kill", victim)
+    wait_until(lambda: nginx_upstreams(stack.ingress_port) == set(ports) - {victim_port}, timeout=15,
+               interval=0.05, what="the killed backend gone from nginx's upstreams")
+    kill_seconds = time.monotonic() - killed
+    assert answering(stack.ingress_port, 9) == four - {victim_host}
+
+    # `docker stop` as the README does it: the same for a backend stopped on purpose.
+    stop_port, stopped_id = next((p, c) for p, c in ports.items() if p != victim_port)
     stopped = time.monotonic()
-    docker("stop", victim)
-    wait_until(lambda: f":{port};" not in stack.upstreams(ingress_id), timeout=10, interval=0.1,
+    docker("stop", stopped_id)
+    wait_until(lambda: stop_port not in nginx_upstreams(stack.ingress_port), timeout=15, interval=0.05,
                what="the stopped backend gone from nginx's upstreams")
-    removal_seconds = time.monotonic() - stopped
-    assert removal_seconds < 5
-    left = four - {docker("inspect", "-f", "{{.Config.Hostname}}", victim)}
-    wait_until(lambda: answering(stack.ingress_port, 9) == left, timeout=10, what="nginx reaching the other three")
+    stop_seconds = time.monotonic() - stopped
+    # The issue asks for about a second; 3 s leaves room for a loaded 2-core CI machine.
+    figures = f"scale {scale_seconds:.2f}s, kill {kill_seconds:.2f}s, stop {stop_seconds:.2f}s"
+    assert max(scale_seconds, kill_seconds, stop_seconds) < 3.0, figures
 
     stack.compose("down", "-v", "--remove-orphans", timeout=300)
     assert project_leftovers(stack.project) == []
-    print(f"up --build {up_seconds:.1f}s; stopped backend out of nginx in {removal_seconds:.2f}s")
+    print(f"up --build {up_seconds:.1f}s; scaled to 4 in nginx in {scale_seconds:.2f}s; killed backend out "
+          f"in {kill_seconds:.2f}s; stopped backend out in {stop_seconds:.2f}s")
 
 
 def test_tls_variant_serves_https_with_client_certificates_to_the_cli(stack: Stack) -> None:
