@@ -181,10 +181,24 @@ def test_stack_up_scale_stop_down(stack: Stack) -> None:
           f"in {kill_seconds:.2f}s; stopped backend out in {stop_seconds:.2f}s")
 
 
-def test_tls_variant_serves_https_with_client_certificates_to_the_cli(stack: Stack) -> None:
+PLAINTEXT_TO_SERVER_PORT = """
+import socket
+s = socket.create_connection(("server1", 8300), timeout=5)
+s.sendall(b"GET /v1/status/leader HTTP/1.1\\r\\nHost: server1\\r\\n\\r\\n")
+try:
+    print("answered" if s.recv(100) else "closed")
+except ConnectionResetError:  # closed with our request unread
+    print("closed")
+"""
+
+
+def test_tls_variant_runs_the_stack_over_mtls_with_certificates_made_at_start(stack: Stack) -> None:
     stack.files = ("docker-compose.yml", "docker-compose.tls.yml")
-    stack.compose("up", "-d", "--build", "server1", "server2", "server3", "client", timeout=900)
+    stack.compose("up", "-d", "--build", timeout=900)
     server1 = stack.compose("ps", "-q", "server1").strip()
+    client = stack.compose("ps", "-q", "client").strip()
+    # Raft between the servers runs over mutual TLS: a leader out of three peers.
+    assert len(stack.api("/v1/status/peers")) == 3  # type: ignore[arg-type]
     # The CLI in the container goes over HTTPS with the certificate from seed 001's variables.
     members = docker("exec", server1, "pyconsul", "members")
     assert members.count("alive") == 4 and "https" not in members
@@ -194,5 +208,16 @@ def test_tls_variant_serves_https_with_client_certificates_to_the_cli(stack: Sta
     refused = subprocess.run(["docker", "exec", server1, "env", "-u", "CONSUL_CLIENT_CERT", "-u",
                               "CONSUL_CLIENT_KEY", "pyconsul", "members"], capture_output=True, text=True, timeout=60)
     assert refused.returncode == 1 and "Error retrieving members" in refused.stderr
+    # A write on the client agent is forwarded to the servers over TLS; a server reads it back.
+    assert "Success!" in docker("exec", client, "pyconsul", "kv", "put", "stack/tls", "forwarded")
+    assert docker("exec", server1, "pyconsul", "kv", "get", "stack/tls") == "forwarded"
+    # Plain HTTP to the server port is closed unanswered (verify_incoming_rpc).
+    assert docker("exec", client, "python", "-c", PLAINTEXT_TO_SERVER_PORT) == "closed"
+    # Gossip is encrypted with the one key tls-init generated, installed on all four agents.
+    keyring = docker("exec", server1, "pyconsul", "keyring", "-list")
+    assert "[4/4]" in keyring, keyring
+    # pyregistrator and pytemplate (plain HTTP on the client's 8500) still drive nginx.
+    wait_until(lambda: answering(stack.ingress_port, 6) == stack.web_hostnames(), timeout=30,
+               what="nginx reaching both backends")
     stack.compose("down", "-v", "--remove-orphans", timeout=300)
     assert project_leftovers(stack.project) == []
