@@ -232,3 +232,29 @@ def test_rotated_certificate_is_served_after_reload_without_failed_requests(
         done.set()
         thread.join()
     assert failures == [] and count > 5
+
+
+def test_a_container_with_the_mode_in_its_labels_gets_a_route_through_pyregistrator(ingress: Ingress) -> None:
+    """The convention end to end: `docker run` with SERVICE_NAME/SERVICE_TAGS, pyregistrator
+    registers it, pytemplate renders the route, nginx reloads; no file is edited."""
+    from tests.pyregistrator.docker_env import Containers, engine_lock, skip_reason, start_registrator
+
+    if (reason := skip_reason()) is not None:
+        pytest.skip(reason)
+    with engine_lock():
+        containers = Containers()
+        registrator = start_registrator(ingress.workdir, ingress.agent, "-resync=0")
+        try:
+            # busybox httpd answering "hello", published on loopback only (its address in the catalog).
+            containers.run("labelled", "-p", "127.0.0.1::80", "-e", "SERVICE_NAME=labelled",
+                           "-e", "SERVICE_TAGS=https-terminate")
+            wait_until(lambda: curl(ingress, f"labelled.{DOMAIN}", 8443) == (0, "hello"), timeout=20,
+                       interval=0.1, what="the labelled container reachable through nginx")
+            # Stopping it deregisters the service's only instance, so the route goes with it: the
+            # name is unknown again and gets no TLS handshake.
+            containers.stop("labelled")
+            wait_until(lambda: curl(ingress, f"labelled.{DOMAIN}", 8443)[0] != 0, timeout=20, interval=0.1,
+                       what="the stopped container's route gone")
+        finally:
+            registrator.stop()
+            containers.remove_all()
