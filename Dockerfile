@@ -1,9 +1,10 @@
 # One image, three entry points: `pyconsul` (the default), `pyregistrator`, `pytemplate`.
-#   docker build -t pyconsul .                      # pulls python:3.11-slim
+#   docker build -t pyconsul .                      # pulls python:3.11-slim-bookworm
 #   scripts/build-base-image.sh && docker build ... # offline: builds that base locally first
 # No `# syntax=` line: BuildKit would fetch that frontend from a registry.
 # The `ingress` target adds nginx for pytemplate to render and reload (docker-compose.yml).
-ARG BASE_IMAGE=python:3.11-slim
+# Pinned to the Debian release scripts/build-base-image.sh builds from.
+ARG BASE_IMAGE=python:3.11-slim-bookworm
 
 FROM ${BASE_IMAGE} AS app
 ENV PYTHONDONTWRITEBYTECODE=1 PYTHONUNBUFFERED=1 PIP_DISABLE_PIP_VERSION_CHECK=1 \
@@ -40,7 +41,7 @@ CMD ["agent", "-dev", "-client=0.0.0.0"]
 # pytemplate in front of nginx: pytemplate renders the nginx config and reloads nginx.
 FROM app AS ingress
 USER root
-# The offline base ships nginx already; python:3.11-slim needs it from Debian.
+# The offline base ships nginx already; python:3.11-slim-bookworm needs it from Debian.
 RUN command -v nginx >/dev/null \
  || (apt-get update && apt-get install -y --no-install-recommends nginx && rm -rf /var/lib/apt/lists/*)
 RUN mkdir -p /etc/nginx/conf.d /var/lib/nginx /var/log/nginx /run/nginx \

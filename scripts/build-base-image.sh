@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Builds, with no container registry, the base image the Dockerfile names (BASE_IMAGE,
-# python:3.11-slim by default): a Debian bookworm rootfs from the Debian mirror (debootstrap
+# python:3.11-slim-bookworm by default): a Debian bookworm rootfs from the Debian mirror (debootstrap
 # --variant=minbase) with Python 3.11, pip, nginx (for the Dockerfile's `ingress` target) and the
 # project's dependencies from PyPI, `docker import`ed under that tag. Elsewhere the real image is
 # pulled and this script is not needed. Idempotent: does nothing when the tag exists and was built
@@ -8,7 +8,7 @@
 #   usage: scripts/build-base-image.sh [TAG]        (needs root, debootstrap, docker)
 set -euo pipefail
 cd "$(dirname "$0")/.."
-TAG=${1:-${BASE_IMAGE:-python:3.11-slim}}
+TAG=${1:-${BASE_IMAGE:-python:3.11-slim-bookworm}}
 MIRROR=${DEBIAN_MIRROR:-http://deb.debian.org/debian}
 DEPS=$(python3 -c 'import tomllib; print("\n".join(tomllib.load(open("pyproject.toml", "rb"))["project"]["dependencies"]))')
 DEPS_HASH=$(printf '%s\n' "$DEPS" | sha256sum | cut -c1-16)
@@ -37,7 +37,7 @@ chroot "$R" env PIP_BREAK_SYSTEM_PACKAGES=1 PIP_ROOT_USER_ACTION=ignore PIP_CONF
   --find-links=/tmp/wheels -r /tmp/requirements.txt
 umount "$R/proc"
 rm -rf "$R/tmp/wheels"
-# What python:3.11-slim offers to a Dockerfile: `python` and `pip` on PATH, pip allowed to
+# What python:3.11-slim-bookworm offers to a Dockerfile: `python` and `pip` on PATH, pip allowed to
 # install system-wide; nginx not started by the package's own service scripts.
 ln -sf python3 "$R/usr/bin/python"
 ln -sf pip3 "$R/usr/bin/pip"

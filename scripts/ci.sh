@@ -20,7 +20,7 @@ python3 -m pip install -q --disable-pip-version-check -e '.[test]'
 bash scripts/dockerd.sh start
 trap 'bash scripts/dockerd.sh stop' EXIT
 export DOCKER_HOST=unix:///tmp/pyconsul-dockerd/docker.sock
-# No registry: the Dockerfile's python:3.11-slim base is built from the Debian mirror (about 80 s
+# No registry: the Dockerfile's python:3.11-slim-bookworm base is built from the Debian mirror (about 80 s
 # once; a no-op when the engine already has it). tests/compose runs the docker-compose.yml stack.
 bash scripts/build-base-image.sh
 python3 -m ruff check .
