@@ -41,16 +41,21 @@ CMD ["agent", "-dev", "-client=0.0.0.0"]
 # pytemplate in front of nginx: pytemplate renders the nginx config and reloads nginx.
 FROM app AS ingress
 USER root
-# The offline base ships nginx already; python:3.11-slim-bookworm needs it from Debian.
-RUN command -v nginx >/dev/null \
- || (apt-get update && apt-get install -y --no-install-recommends nginx && rm -rf /var/lib/apt/lists/*)
-RUN mkdir -p /etc/nginx/conf.d /var/lib/nginx /var/log/nginx /run/nginx \
+# The offline base ships nginx and its stream module (TLS passthrough) already; python:3.11-slim-bookworm
+# needs them from Debian.
+RUN test -f /usr/lib/nginx/modules/ngx_stream_module.so \
+ || (apt-get update && apt-get install -y --no-install-recommends nginx libnginx-mod-stream \
+     && rm -rf /var/lib/apt/lists/*)
+RUN mkdir -p /etc/nginx/conf.d /etc/nginx/stream.d /var/lib/nginx /var/log/nginx /run/nginx \
  && rm -f /etc/nginx/sites-enabled/default \
- && chown -R consul:consul /etc/nginx/conf.d /var/lib/nginx /var/log/nginx /run/nginx
+ && chown -R consul:consul /etc/nginx/conf.d /etc/nginx/stream.d /var/lib/nginx /var/log/nginx /run/nginx
 COPY docker/nginx.conf /etc/nginx/nginx.conf
 COPY docker/nginx.ctmpl /etc/pytemplate/nginx.ctmpl
+# The HTTPS ingress recipes (termination, re-encrypt, passthrough); docker-compose.tls.yml renders them.
+COPY examples/ingress/termination.ctmpl examples/ingress/reencrypt.ctmpl examples/ingress/passthrough.ctmpl \
+     /etc/pytemplate/ingress/
 USER consul
-EXPOSE 8000
+EXPOSE 8000 8443 8444 9443
 HEALTHCHECK --interval=2s --timeout=2s --start-period=5s --retries=15 \
   CMD ["python", "/usr/local/lib/pyconsul/healthcheck.py", "ingress"]
 CMD ["pytemplate", "-consul-addr=client:8500", "-template=/etc/pytemplate/nginx.ctmpl:/etc/nginx/conf.d/upstreams.conf", "-exec=nginx", "-exec-reload-signal=SIGHUP"]

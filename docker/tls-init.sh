@@ -4,7 +4,8 @@
 # commands, a gossip key from `keygen`, and per agent <node>.json that the entry point loads
 # (PYCONSUL_TLS_DIR): HTTPS on 8501 requiring a client certificate from the CA, mutual TLS on the
 # server port (Raft and forwarded requests; a server must show a server.<dc>.consul certificate)
-# and encrypted gossip. Does nothing when the CA is already there.
+# and encrypted gossip; with INGRESS_DOMAIN, nginx's edge certificate edge.pem for *.INGRESS_DOMAIN
+# (examples/ingress). Does nothing when the CA is already there.
 set -eu
 cd /consul/tls
 if [ -f consul-agent-ca.pem ]; then echo "certificates already in /consul/tls"; exit 0; fi
@@ -31,4 +32,5 @@ for node in "$@"; do
 JSON
 done
 issue cli cli
+if [ -n "${INGRESS_DOMAIN:-}" ]; then issue server edge "-additional-dnsname=*.$INGRESS_DOMAIN"; fi
 ls

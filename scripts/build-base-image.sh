@@ -1,17 +1,19 @@
 #!/usr/bin/env bash
 # Builds, with no container registry, the base image the Dockerfile names (BASE_IMAGE,
 # python:3.11-slim-bookworm by default): a Debian bookworm rootfs from the Debian mirror (debootstrap
-# --variant=minbase) with Python 3.11, pip, nginx (for the Dockerfile's `ingress` target) and the
-# project's dependencies from PyPI, `docker import`ed under that tag. Elsewhere the real image is
-# pulled and this script is not needed. Idempotent: does nothing when the tag exists and was built
-# for the same dependency list (its hash is kept in the image's env); FORCE=1 rebuilds.
+# --variant=minbase) with Python 3.11, pip, nginx and its stream module (for the Dockerfile's
+# `ingress` target) and the project's dependencies from PyPI, `docker import`ed under that tag.
+# Elsewhere the real image is pulled and this script is not needed. Idempotent: does nothing when
+# the tag exists and was built for the same Debian packages and Python dependencies (their hash is
+# kept in the image's env); FORCE=1 rebuilds.
 #   usage: scripts/build-base-image.sh [TAG]        (needs root, debootstrap, docker)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 TAG=${1:-${BASE_IMAGE:-python:3.11-slim-bookworm}}
 MIRROR=${DEBIAN_MIRROR:-http://deb.debian.org/debian}
+PACKAGES=python3,python3-pip,ca-certificates,nginx,libnginx-mod-stream
 DEPS=$(python3 -c 'import tomllib; print("\n".join(tomllib.load(open("pyproject.toml", "rb"))["project"]["dependencies"]))')
-DEPS_HASH=$(printf '%s\n' "$DEPS" | sha256sum | cut -c1-16)
+DEPS_HASH=$(printf '%s\n' "$PACKAGES" "$DEPS" | sha256sum | cut -c1-16)
 if [ -z "${FORCE:-}" ] && docker image inspect -f '{{.Config.Env}}' "$TAG" 2>/dev/null \
     | grep -q "PYCONSUL_BASE_DEPS=$DEPS_HASH"; then
   echo "$TAG already present for these dependencies"; exit 0
@@ -23,7 +25,7 @@ cleanup() {
 }
 trap cleanup EXIT
 R=$WORK/rootfs
-debootstrap --variant=minbase --include=python3,python3-pip,ca-certificates,nginx \
+debootstrap --variant=minbase --include=$PACKAGES \
   bookworm "$R" "$MIRROR" >"$WORK/debootstrap.log" 2>&1 || { tail -20 "$WORK/debootstrap.log"; exit 1; }
 # The wheels are fetched by this host's pip (its index, proxy and CA settings; same Python 3.11
 # and glibc as the rootfs) and installed inside the rootfs with no index at all.
