@@ -103,6 +103,20 @@ def project_leftovers(project: str) -> list[str]:
     return out
 
 
+def remove_stacks_of_dead_runs(env: dict[str, str]) -> None:
+    """A test run killed before its teardown leaves its stack running (restart: unless-stopped),
+    holding the stack's fixed subnet; take down every project whose test process is gone."""
+    out = docker("ps", "-a", "--filter", "label=com.docker.compose.project", "--format",
+                 '{{.Label "com.docker.compose.project"}}')
+    for project in set(out.split()):
+        pid = project.removeprefix("pyconsulstack")
+        if project == pid or not pid.isdigit() or Path(f"/proc/{pid}").exists():
+            continue
+        flags = [x for f in ("docker-compose.yml", "docker-compose.tls.yml") for x in ("-f", f)]
+        subprocess.run([str(COMPOSE), "-p", project, *flags, "down", "-v", "--remove-orphans", "-t", "2"],
+                       cwd=REPO, env=env, capture_output=True, timeout=300)
+
+
 @pytest.fixture
 def stack() -> Iterator[Stack]:
     # Shared with the registrator tests: the engine is not restarted under us.
@@ -117,6 +131,7 @@ def stack() -> Iterator[Stack]:
                "INGRESS_TERMINATE_PUBLISH": f"127.0.0.1:{https_port}",
                "INGRESS_REENCRYPT_PUBLISH": f"127.0.0.1:{free_port()}",
                "INGRESS_PASSTHROUGH_PUBLISH": f"127.0.0.1:{free_port()}"}
+        remove_stacks_of_dead_runs(env)
         s = Stack(f"pyconsulstack{os.getpid()}", env, ui_port, ingress_port, https_port)
         try:
             yield s
@@ -175,10 +190,11 @@ def test_stack_up_scale_stop_down(stack: Stack) -> None:
     wait_until(lambda: stop_port not in nginx_upstreams(stack.ingress_port), timeout=15, interval=0.05,
                what="the stopped backend gone from nginx's upstreams")
     stop_seconds = time.monotonic() - stopped
-    # About half a second on a quiet machine, up to 3 s with the 2 cores at a load of 17; the bound
-    # still fails when a change waits for the registrator's periodic resync (30 s).
+    # About half a second on a quiet machine, 3 s at a load of 17 and 8 s at 30 on the 2 cores
+    # (nginx's reload spawns new workers); the bound still fails when a change waits for the
+    # registrator's periodic resync (30 s) instead of its event.
     figures = f"scale {scale_seconds:.2f}s, kill {kill_seconds:.2f}s, stop {stop_seconds:.2f}s"
-    assert max(scale_seconds, kill_seconds, stop_seconds) < 5.0, figures
+    assert max(scale_seconds, kill_seconds, stop_seconds) < 12.0, figures
 
     stack.compose("down", "-v", "--remove-orphans", timeout=300)
     assert project_leftovers(stack.project) == []
