@@ -6,7 +6,7 @@ export DEBIAN_FRONTEND=noninteractive
 apt-get update -qq
 apt-get install -y -qq --no-install-recommends \
   nginx libnginx-mod-stream bind9-dnsutils dnsmasq-base dnsperf wrk curl socat netcat-openbsd \
-  iptables iproute2 docker.io busybox-static etcd-server etcd-client chromium chromium-driver >/dev/null
+  iptables iproute2 docker.io busybox-static docker-compose debootstrap etcd-server etcd-client chromium chromium-driver >/dev/null
 # systemd-analyze verifies the contrib/systemd units (tests/test_systemd.py); ~10 MB, no service started.
 apt-get install -y -qq --no-install-recommends systemd >/dev/null
 # Node.js for the npm client tests: Debian's packages unless a Node.js with npm is already there
@@ -20,6 +20,9 @@ python3 -m pip install -q --disable-pip-version-check -e '.[test]'
 bash scripts/dockerd.sh start
 trap 'bash scripts/dockerd.sh stop' EXIT
 export DOCKER_HOST=unix:///tmp/pyconsul-dockerd/docker.sock
+# No registry: the Dockerfile's python:3.11-slim-bookworm base is built from the Debian mirror (about 80 s
+# once; a no-op when the engine already has it). tests/compose runs the docker-compose.yml stack.
+bash scripts/build-base-image.sh
 python3 -m ruff check .
 python3 -m pytest -n 3 --dist loadgroup -q -p no:cacheprovider -m "not npm_acceptance" "$@"
 # The npm consul client's own acceptance suite (../shared/vendor/node-consul-2.0.1-acceptance), on a

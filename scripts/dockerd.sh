@@ -8,7 +8,10 @@ case "${1:-start}" in
 start)
   mkdir -p "$D"
   if ! curl -sf --unix-socket "$D/docker.sock" http://d/_ping >/dev/null 2>&1; then
-    nohup dockerd --host "$SOCK" --data-root "$D/data" --exec-root "$D/exec" \
+    # TMPDIR is the engine's own: one inherited from a test process (its private tmp, removed when
+    # that process ends) would break every later `docker exec` ("runc-process...: no such file").
+    mkdir -p "$D/tmp"
+    TMPDIR=$D/tmp nohup dockerd --host "$SOCK" --data-root "$D/data" --exec-root "$D/exec" \
       --pidfile "$D/dockerd.pid" >"$D/dockerd.log" 2>&1 &
     for _ in $(seq 1 300); do
       curl -sf --unix-socket "$D/docker.sock" http://d/_ping >/dev/null 2>&1 && break
