@@ -11,8 +11,9 @@ Read modes (`barrier`): default → the leader vouches for its commit index unde
 follower asks the leader, then waits to apply up to it); consistent → the leader first confirms
 with a quorum of heartbeats; stale → no barrier at all (the API skips the call).
 
-Timing follows Consul: at the default raft_multiplier 5 a tick is 100 ms, heartbeats go every
-tick and a follower starts an election after 1–2 s without a leader.
+Timing follows Consul (`pyconsul.raft.timing`): with raft_multiplier m, heartbeats every
+0.1 s × m, an election after 1–2 s × m without a leader, and a leader that has not heard from a
+quorum for 0.5 s × m steps down. The default m is 5; 1 is Consul's production recommendation.
 
 State lives in `<data_dir>/raft/`: `log/` segments, `raft-state` (term, vote, server ID),
 `snapshots/`. The server's Raft ID is its node ID, kept from the first start on.
@@ -49,6 +50,7 @@ from pyconsul.raft.snapshot import FileSnapshotStore
 from pyconsul.raft.stable import FileStableStore
 from pyconsul.raft.storage import MemoryLogStore, MemorySnapshotStore, MemoryStableStore
 from pyconsul.raft.tcp_transport import TCPTransport
+from pyconsul.raft.timing import raft_timing
 from pyconsul.raft.transport import Transport
 
 # How soon a request held through a failure is retried when the leader did not change.
@@ -100,12 +102,13 @@ class RaftConsensus:
                 listen=own_listener,
             )
         self.transport = transport
-        mult = max(1, min(10, int(config.raft_multiplier or 5)))
+        self.timing = raft_timing(config.raft_multiplier)
         self.node = RaftNode(
             self.id, transport, machine, log_store, stable, snaps,
-            tick_interval=0.02 * mult,
-            election_tick=10,
-            heartbeat_tick=1,
+            tick_interval=self.timing.tick_interval,
+            election_tick=self.timing.election_tick,
+            heartbeat_tick=self.timing.heartbeat_tick,
+            lease_tick=self.timing.lease_tick,
             snapshot_threshold=max(16, int(config.snapshot_threshold or 8192)),
             rng=rng,
             recover=config.raft_recover_truncate,
