@@ -99,7 +99,7 @@ class RaftConsensus:
             transport = TCPTransport(
                 bind, config.ports.server, self.address,
                 server_ssl=server_ssl, client_ssl=client_ssl, server_hostname=server_hostname,
-                listen=own_listener,
+                listen=own_listener, handshake_timeout=config.limits.rpc_handshake_timeout,
             )
         self.transport = transport
         self.timing = raft_timing(config.raft_multiplier)
