@@ -104,8 +104,9 @@ class Agent:
                                        server_hostname=self.rpc_tls.server_hostname)
             return RemoteConsensus(self.forwarder)
         if not cfg.dev:
+            # Gossip reports the servers: only those count towards bootstrapping.
             return RaftConsensus(cfg, self.machine, client_ssl=self.rpc_tls.client,
-                                 server_hostname=self.rpc_tls.server_hostname)
+                                 server_hostname=self.rpc_tls.server_hostname, gossip=True)
         return LocalConsensus(self.machine, addr, node_id=cfg.node_id, node_name=self.node_name)
 
     @property

@@ -72,10 +72,13 @@ class RaftConsensus:
         transport: Transport | None = None,
         hold_timeout: float | None = None,
         rng: random.Random | None = None,
+        gossip: bool = False,
     ) -> None:
         """`own_listener=False` (the agent's way): the agent's shared server-port listener hands
         non-HTTP connections to `stream_handler`. `own_listener=True` listens on the server port
-        itself. `transport` replaces the TCP transport (tests wrap it to inject faults)."""
+        itself. `transport` replaces the TCP transport (tests wrap it to inject faults).
+        `gossip`: the agent's gossip reports the servers (`note_server`), and only servers it
+        reported count towards the first configuration — not what a `raft.join` call claims."""
         self.config = config
         self.machine = machine
         # performance.rpc_hold_timeout (Consul's 7 s): the longest a request waits out a leader
@@ -123,6 +126,7 @@ class RaftConsensus:
             interval=min(1.0, max(0.2, float(config.retry_interval or 1.0))),
         )
         self.discovery.cleanup_dead_servers = config.autopilot.cleanup_dead_servers
+        self.discovery.bootstrap_from_gossip_only = gossip
         # Only a TCP transport that does not listen itself takes connections from the agent's port.
         serve: StreamHandler | None = transport.serve if isinstance(transport, TCPTransport) else None
         self._stream_handler = None if own_listener else serve
