@@ -439,6 +439,8 @@ class Agent:
                 await self.membership.leave()
             except Exception as exc:
                 log.warning("leave failed", extra={"error": str(exc)})
+        # Out of the voters and the pool, so clients go elsewhere: let what is held here finish.
+        await self.consensus.drain(self.config.performance.leave_drain_time)
         if shutdown:
             asyncio.get_running_loop().call_soon(self._stop.set)
 

@@ -31,10 +31,12 @@ first when leading); the shared server-port listener hands non-HTTP connections 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import random
 import ssl
 import time
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -131,6 +133,10 @@ class RaftConsensus:
         serve: StreamHandler | None = transport.serve if isinstance(transport, TCPTransport) else None
         self._stream_handler = None if own_listener else serve
         self._started = False
+        # Writes and read barriers being answered here, for drain() on a graceful leave.
+        self._held = 0
+        self._none_held = asyncio.Event()
+        self._none_held.set()
 
     # ------------------------------------------------------------------ lifecycle
     async def start(self) -> None:
@@ -164,6 +170,24 @@ class RaftConsensus:
         except (NoLeader, TimeoutError) as exc:
             log.warning("raft: could not leave the configuration", extra={"error": str(exc)})
 
+    async def drain(self, timeout: float) -> None:
+        """performance.leave_drain_time: dwell until the requests held here are answered."""
+        if timeout > 0 and self._held:
+            log.info("raft: draining requests before leaving", extra={"held": self._held, "timeout": timeout})
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._none_held.wait(), timeout)
+
+    @contextlib.contextmanager
+    def _holding(self) -> Iterator[None]:
+        self._held += 1
+        self._none_held.clear()
+        try:
+            yield
+        finally:
+            self._held -= 1
+            if not self._held:
+                self._none_held.set()
+
     async def _wait_for_other_leader(self, timeout: float) -> None:
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
@@ -173,7 +197,10 @@ class RaftConsensus:
 
     # ------------------------------------------------------------------ Consensus
     async def apply(self, command: commands.Command) -> Any:
-        data = commands.encode(command)
+        with self._holding():
+            return await self._apply(commands.encode(command))
+
+    async def _apply(self, data: bytes) -> Any:
         deadline = time.monotonic() + self.hold_timeout
         while True:
             asked = self.node.leader_addr
@@ -197,6 +224,10 @@ class RaftConsensus:
             raise ValueError(f"invalid snapshot: {exc}") from exc
 
     async def barrier(self, consistent: bool) -> None:
+        with self._holding():
+            await self._barrier(consistent)
+
+    async def _barrier(self, consistent: bool) -> None:
         deadline = time.monotonic() + self.hold_timeout
         while True:
             asked = self.node.leader_addr

@@ -162,6 +162,9 @@ class RemoteConsensus:
     async def transfer_leadership(self, timeout: float = 5.0) -> bool:
         return False
 
+    async def drain(self, timeout: float) -> None:
+        return None  # the servers hold requests, not a client agent
+
     async def leave(self) -> None:
         return None  # not a voter: leaving gossip is all there is
 
