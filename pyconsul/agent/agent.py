@@ -110,8 +110,9 @@ class Agent:
                                        server_hostname=self.rpc_tls.server_hostname)
             return RemoteConsensus(self.forwarder, token=lambda: self.acl_tokens.agent_token())
         if not cfg.dev:
+            # Gossip reports the servers: only those count towards bootstrapping.
             return RaftConsensus(cfg, self.machine, client_ssl=self.rpc_tls.client,
-                                 server_hostname=self.rpc_tls.server_hostname)
+                                 server_hostname=self.rpc_tls.server_hostname, gossip=True)
         return LocalConsensus(self.machine, addr, node_id=cfg.node_id, node_name=self.node_name)
 
     @property
@@ -456,6 +457,8 @@ class Agent:
                 await self.membership.leave()
             except Exception as exc:
                 log.warning("leave failed", extra={"error": str(exc)})
+        # Out of the voters and the pool, so clients go elsewhere: let what is held here finish.
+        await self.consensus.drain(self.config.performance.leave_drain_time)
         if shutdown:
             asyncio.get_running_loop().call_soon(self._stop.set)
 

@@ -17,11 +17,12 @@ from __future__ import annotations
 import asyncio
 import logging
 import re
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from urllib.parse import unquote
 
 import httptools
 
+from pyconsul.api.conn_limits import HeaderWatch
 from pyconsul.raft.throttle import LogThrottle
 
 log = logging.getLogger("pyconsul.server_port")
@@ -77,7 +78,11 @@ class ForwardGate(asyncio.Protocol):
     A chunk that completes a refused head is never passed on, and the application acts on a
     request only once it has its whole head, so a refused request never runs."""
 
-    def __init__(self, inner: asyncio.Protocol, routes: ForwardedRoutes, peer: str) -> None:
+    def __init__(self, inner: asyncio.Protocol, routes: ForwardedRoutes, peer: str,
+                 header_timeout: float = 10.0, on_close: Callable[[], None] | None = None) -> None:
+        """`header_timeout`: each request head must arrive within it of its first byte, as on
+        the HTTP port (http_config.read_header_timeout). `on_close` runs once the connection is
+        gone."""
         self._inner = inner
         self._routes = routes
         self._peer = peer
@@ -85,6 +90,8 @@ class ForwardGate(asyncio.Protocol):
         self._url = b""
         self._transport: asyncio.Transport | None = None
         self._closed = False
+        self._watch = HeaderWatch(header_timeout, self._header_late)
+        self._on_close = on_close
 
     # asyncio.Protocol
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
@@ -94,6 +101,7 @@ class ForwardGate(asyncio.Protocol):
     def data_received(self, data: bytes) -> None:
         if self._closed:
             return
+        self._watch.feed(data)
         try:
             self._parser.feed_data(data)
         except _Refused:
@@ -111,7 +119,16 @@ class ForwardGate(asyncio.Protocol):
 
     def connection_lost(self, exc: Exception | None) -> None:
         self._closed = True
+        self._watch.cancel()
+        if self._on_close is not None:
+            self._on_close()
+            self._on_close = None
         self._inner.connection_lost(exc)
+
+    def _header_late(self) -> None:
+        # Go's ReadHeaderTimeout: the connection is closed without an answer.
+        if self._transport is not None:
+            self._transport.close()
 
     def pause_writing(self) -> None:
         self._inner.pause_writing()

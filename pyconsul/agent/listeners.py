@@ -96,7 +96,9 @@ async def start_server_port(agent: Agent, app: web.Application, runner: web.AppR
     port = ServerPort(cfg.bind_addr, cfg.ports.server, agent.rpc_tls.server,
                       require_tls=agent.rpc_tls.server is not None and rpc.verify_incoming,
                       server_name=agent.rpc_tls.server_hostname if rpc.verify_server_hostname else "",
-                      handshake_timeout=cfg.limits.rpc_handshake_timeout)
+                      handshake_timeout=cfg.limits.rpc_handshake_timeout,
+                      max_conns_per_client=cfg.limits.rpc_max_conns_per_client,
+                      header_timeout=cfg.http_config.read_header_timeout)
     # Forwarded requests go straight to aiohttp (the gate watches every request on the
     # connection; the fast path would hand the connection on past it).
     port.http = slow

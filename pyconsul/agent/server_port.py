@@ -20,6 +20,11 @@ certificate from the same CA may still forward HTTP requests. A server with
 auto_encrypt.allow_tls also completes handshakes without a client certificate under
 verify_incoming (Consul's insecure RPC TLS for `AutoEncrypt.Sign`): such a connection may make
 the sign request (`certless_routes`) and nothing else.
+
+Limits: `limits.rpc_max_conns_per_client` (Consul's 100) open connections per client IP — one
+past it is closed as it is accepted, as Consul's connection limiter does; TLS handshakes and
+Raft's magic within `limits.rpc_handshake_timeout`; a forwarded request's head within
+`http_config.read_header_timeout`, as on the HTTP port.
 """
 
 from __future__ import annotations
@@ -32,8 +37,11 @@ from collections.abc import Awaitable, Callable
 from typing import Any
 
 from pyconsul.agent.forward_gate import ForwardedRoutes, ForwardGate
+from pyconsul.api.conn_limits import ConnLimiter
+from pyconsul.raft.throttle import LogThrottle
 
 log = logging.getLogger("pyconsul.server_port")
+_limit_log = LogThrottle(log)
 
 StreamHandler = Callable[[asyncio.StreamReader, asyncio.StreamWriter], Awaitable[None]]
 ProtocolFactory = Callable[[], asyncio.Protocol]
@@ -53,9 +61,25 @@ def dns_names(peercert: dict[str, Any] | None) -> list[str]:
     return [str(v) for k, v in peercert.get("subjectAltName", ()) if k == "DNS"]
 
 
+class _Slot:
+    """One connection's place in the per-client count, given back exactly once."""
+
+    __slots__ = ("_limiter", "_ip")
+
+    def __init__(self, limiter: ConnLimiter | None, ip: str) -> None:
+        self._limiter = limiter
+        self._ip = ip
+
+    def release(self) -> None:
+        if self._limiter is not None:
+            self._limiter.release(self._ip)
+            self._limiter = None
+
+
 class _MuxProtocol(asyncio.Protocol):
-    def __init__(self, port: ServerPort, inside_tls: bool = False) -> None:
+    def __init__(self, port: ServerPort, slot: _Slot, inside_tls: bool = False) -> None:
         self._port = port
+        self._slot = slot
         self._inside_tls = inside_tls
         self._transport: asyncio.Transport | None = None
         self._sniff_timer: asyncio.TimerHandle | None = None
@@ -84,7 +108,8 @@ class _MuxProtocol(asyncio.Protocol):
             if certless and self._port.certless_routes is None:
                 transport.close()
                 return
-            proto = self._port.forwarded_http(transport, self._port.certless_routes if certless else None)
+            proto = self._port.forwarded_http(transport, self._port.certless_routes if certless else None,
+                                              self._slot.release)
             transport.set_protocol(proto)
             proto.connection_made(transport)
             proto.data_received(data)
@@ -103,6 +128,8 @@ class _MuxProtocol(asyncio.Protocol):
         task = loop.create_task(handler(reader, writer))
         self._port.tasks.add(task)
         task.add_done_callback(self._port.tasks.discard)
+        slot = self._slot
+        task.add_done_callback(lambda _: slot.release())
 
     def _certless(self, transport: asyncio.Transport) -> bool:
         """A TLS peer without a certificate under verify_incoming: only possible when the server
@@ -125,6 +152,7 @@ class _MuxProtocol(asyncio.Protocol):
     def connection_lost(self, exc: Exception | None) -> None:
         self._cancel_sniff_timer()
         self._transport = None
+        self._slot.release()  # closed before it was handed on (handed on, the new owner releases)
 
 
 class ServerPort:
@@ -138,8 +166,11 @@ class ServerPort:
         require_tls: bool = False,
         server_name: str = "",
         handshake_timeout: float = 5.0,
+        max_conns_per_client: int = 100,
+        header_timeout: float = 10.0,
     ) -> None:
-        """`ssl_context` is read at each new connection, so a reload may swap it."""
+        """`ssl_context` is read at each new connection, so a reload may swap it.
+        `max_conns_per_client` 0: no cap."""
         self.host = host
         self.port = port
         self.ssl_context = ssl_context
@@ -147,6 +178,8 @@ class ServerPort:
         self.require_tls = require_tls
         self.server_name = server_name
         self.handshake_timeout = handshake_timeout
+        self.header_timeout = header_timeout
+        self.limiter = ConnLimiter(max_conns_per_client)
         self.http: ProtocolFactory | None = None
         # The forwarded requests `http` may see; None lets nothing through.
         self.forwarded_routes: ForwardedRoutes | None = None
@@ -157,15 +190,18 @@ class ServerPort:
         self.tasks: set[asyncio.Task[None]] = set()
         self._listener: socket.socket | None = None
         self._peeking: dict[socket.socket, asyncio.TimerHandle] = {}
+        self._slots: dict[socket.socket, _Slot] = {}  # sockets being peeked at
 
     def forwarded_http(self, transport: asyncio.BaseTransport,
-                       routes: ForwardedRoutes | None = None) -> asyncio.Protocol:
+                       routes: ForwardedRoutes | None = None,
+                       on_close: Callable[[], None] | None = None) -> asyncio.Protocol:
         """The protocol for an HTTP connection: the application's, behind the allow-list
         (`routes`, else the forwarded requests')."""
         assert self.http is not None
         peer = transport.get_extra_info("peername")
         routes = routes or self.forwarded_routes or ForwardedRoutes(())
-        return ForwardGate(self.http(), routes, f"{peer[0]}:{peer[1]}" if peer else "?")
+        return ForwardGate(self.http(), routes, f"{peer[0]}:{peer[1]}" if peer else "?",
+                           header_timeout=self.header_timeout, on_close=on_close)
 
     async def start(self) -> None:
         loop = asyncio.get_running_loop()
@@ -184,22 +220,38 @@ class ServerPort:
         loop = asyncio.get_running_loop()
         while True:
             try:
-                conn, _ = self._listener.accept()
+                conn, addr = self._listener.accept()
             except (BlockingIOError, InterruptedError):
                 return
             except OSError as exc:  # EMFILE and friends: keep the listener, log it
                 log.warning("server port accept failed", extra={"error": str(exc)})
                 return
+            ip = str(addr[0]) if isinstance(addr, tuple) and addr else "?"
+            if not self.limiter.acquire(ip):
+                _limit_log.warning(f"limit:{ip}", "rejecting a server port connection: "
+                                   "rpc_max_conns_per_client exceeded", peer=ip,
+                                   limit=self.limiter.max_per_client)
+                conn.close()
+                continue
             conn.setblocking(False)
+            slot = _Slot(self.limiter, ip)
             if self.ssl_context is None:
-                self._hand_over(conn, None)
+                self._hand_over(conn, None, slot)
                 continue
             timer = loop.call_later(self.first_byte_timeout, self._drop_unpeeked, conn)
             self._peeking[conn] = timer
+            self._slots[conn] = slot
             loop.add_reader(conn.fileno(), self._peek, conn)
 
     def _drop_unpeeked(self, conn: socket.socket) -> None:
         self._stop_peeking(conn)
+        self._close_unowned(conn)
+
+    def _close_unowned(self, conn: socket.socket) -> None:
+        """Close a socket no transport owns yet, giving its slot back."""
+        slot = self._slots.pop(conn, None)
+        if slot is not None:
+            slot.release()
         conn.close()
 
     def _stop_peeking(self, conn: socket.socket) -> None:
@@ -217,34 +269,38 @@ class ServerPort:
             first = b""
         self._stop_peeking(conn)
         if not first:
-            conn.close()
+            self._close_unowned(conn)
         elif first[0] == _TLS_HANDSHAKE:
-            self._hand_over(conn, self.ssl_context)
+            self._hand_over(conn, self.ssl_context, self._slots.pop(conn))
         elif self.require_tls:
             log.warning("refused a plaintext connection on the server port (verify_incoming)",
                         extra={"peer": str(_peername(conn))})
-            conn.close()
+            self._close_unowned(conn)
         else:
-            self._hand_over(conn, None)
+            self._hand_over(conn, None, self._slots.pop(conn))
 
-    def _hand_over(self, conn: socket.socket, ctx: ssl.SSLContext | None) -> None:
-        task = asyncio.get_running_loop().create_task(self._connect(conn, ctx))
+    def _hand_over(self, conn: socket.socket, ctx: ssl.SSLContext | None, slot: _Slot) -> None:
+        task = asyncio.get_running_loop().create_task(self._connect(conn, ctx, slot))
         self.tasks.add(task)
         task.add_done_callback(self.tasks.discard)
 
-    async def _connect(self, conn: socket.socket, ctx: ssl.SSLContext | None) -> None:
+    async def _connect(self, conn: socket.socket, ctx: ssl.SSLContext | None, slot: _Slot) -> None:
         loop = asyncio.get_running_loop()
         peer = _peername(conn)
         try:
             if ctx is None:
-                await loop.connect_accepted_socket(lambda: _MuxProtocol(self), conn)
+                await loop.connect_accepted_socket(lambda: _MuxProtocol(self, slot), conn)
             else:
-                await loop.connect_accepted_socket(lambda: _MuxProtocol(self, inside_tls=True), conn, ssl=ctx,
-                                                   ssl_handshake_timeout=self.handshake_timeout)
+                await loop.connect_accepted_socket(lambda: _MuxProtocol(self, slot, inside_tls=True), conn,
+                                                   ssl=ctx, ssl_handshake_timeout=self.handshake_timeout)
         except (ssl.SSLError, OSError, ConnectionError, TimeoutError) as exc:
             if ctx is not None:
                 log.warning("TLS handshake on the server port failed", extra={"peer": str(peer), "error": str(exc)})
+            slot.release()
             conn.close()
+        except asyncio.CancelledError:
+            slot.release()
+            raise
 
     async def close(self) -> None:
         if self._listener is not None:

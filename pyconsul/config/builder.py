@@ -27,6 +27,7 @@ from pyconsul.config.runtime import DNSConfig, Ports, RuntimeConfig
 from pyconsul.config.spec import DUR, ListOf, MapOf, Spec, Struct
 from pyconsul.config.stanzas import UIConfig
 from pyconsul.durations import parse_duration
+from pyconsul.raft.timing import multiplier_error
 from pyconsul.tls.settings import TLSSettingsError
 from pyconsul.tls.settings import resolve as resolve_tls
 
@@ -49,6 +50,8 @@ def build(conf: dict[str, Any], dev: bool, where: str = "config") -> RuntimeConf
         rc.snapshot_threshold = conf["raft_snapshot_threshold"]
     if (conf.get("performance") or {}).get("raft_multiplier") is not None:
         rc.raft_multiplier = rc.performance.raft_multiplier
+    if multiplier_error(rc.raft_multiplier):
+        raise ConfigError(multiplier_error(rc.raft_multiplier))
     rc.ui_config = _ui(rc, conf, where)
     rc.dns_config = _dns(rc.dns_config, conf.get("dns_config") or {})
     rc.services = [service_to_api(s, f"{where}: service {s.get('name') or i!r}") for i, s in enumerate(conf.get("services") or [])]

@@ -53,9 +53,10 @@ IMPLEMENTED = frozenset({
     "data_dir", "pid_file", "enable_debug",
     # server role and Raft
     "server", "bootstrap", "bootstrap_expect", "raft_snapshot_threshold", "performance.raft_multiplier",
-    "performance.rpc_hold_timeout",
-    # HTTP connection limits
+    "performance.rpc_hold_timeout", "performance.leave_drain_time",
+    # HTTP connection limits, and the server port's
     "limits.http_max_conns_per_client", "http_config.read_header_timeout", "http_config.idle_timeout",
+    "limits.rpc_max_conns_per_client", "limits.rpc_handshake_timeout",
     "autopilot.cleanup_dead_servers",
     # network and gossip
     "bind_addr", "client_addr", "advertise_addr", "advertise_addrs.serf_lan", "serf_lan",

@@ -78,6 +78,9 @@ class LocalConsensus:
     async def transfer_leadership(self, timeout: float = 5.0) -> bool:
         return False  # no other voter to take over
 
+    async def drain(self, timeout: float) -> None:
+        return None  # every request is answered at once: nothing is ever held
+
     async def leave(self) -> None:
         return None
 

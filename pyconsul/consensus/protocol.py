@@ -77,6 +77,12 @@ class Consensus(Protocol):
         """A graceful leave: take this server out of the voters before stopping (a no-op where
         there are no other voters)."""
 
+    async def drain(self, timeout: float) -> None:
+        """After a graceful leave (out of the voters and the gossip pool): return once no write
+        or read barrier is held here any more, or after `timeout` (performance.leave_drain_time),
+        so requests in flight get their answers before the listeners close. At once where
+        nothing is ever held (-dev, client agents)."""
+
     async def restore_snapshot(self, data: bytes) -> None:
         """Replace the whole state with a `snapshot save` image (ValueError if it is unusable)."""
 

@@ -11,8 +11,9 @@ Read modes (`barrier`): default → the leader vouches for its commit index unde
 follower asks the leader, then waits to apply up to it); consistent → the leader first confirms
 with a quorum of heartbeats; stale → no barrier at all (the API skips the call).
 
-Timing follows Consul: at the default raft_multiplier 5 a tick is 100 ms, heartbeats go every
-tick and a follower starts an election after 1–2 s without a leader.
+Timing follows Consul (`pyconsul.raft.timing`): with raft_multiplier m, heartbeats every
+0.1 s × m, an election after 1–2 s × m without a leader, and a leader that has not heard from a
+quorum for 0.5 s × m steps down. The default m is 5; 1 is Consul's production recommendation.
 
 State lives in `<data_dir>/raft/`: `log/` segments, `raft-state` (term, vote, server ID),
 `snapshots/`. The server's Raft ID is its node ID, kept from the first start on.
@@ -30,10 +31,12 @@ first when leading); the shared server-port listener hands non-HTTP connections 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import random
 import ssl
 import time
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -49,6 +52,7 @@ from pyconsul.raft.snapshot import FileSnapshotStore
 from pyconsul.raft.stable import FileStableStore
 from pyconsul.raft.storage import MemoryLogStore, MemorySnapshotStore, MemoryStableStore
 from pyconsul.raft.tcp_transport import TCPTransport
+from pyconsul.raft.timing import raft_timing
 from pyconsul.raft.transport import Transport
 
 # How soon a request held through a failure is retried when the leader did not change.
@@ -70,10 +74,13 @@ class RaftConsensus:
         transport: Transport | None = None,
         hold_timeout: float | None = None,
         rng: random.Random | None = None,
+        gossip: bool = False,
     ) -> None:
         """`own_listener=False` (the agent's way): the agent's shared server-port listener hands
         non-HTTP connections to `stream_handler`. `own_listener=True` listens on the server port
-        itself. `transport` replaces the TCP transport (tests wrap it to inject faults)."""
+        itself. `transport` replaces the TCP transport (tests wrap it to inject faults).
+        `gossip`: the agent's gossip reports the servers (`note_server`), and only servers it
+        reported count towards the first configuration — not what a `raft.join` call claims."""
         self.config = config
         self.machine = machine
         # performance.rpc_hold_timeout (Consul's 7 s): the longest a request waits out a leader
@@ -97,15 +104,16 @@ class RaftConsensus:
             transport = TCPTransport(
                 bind, config.ports.server, self.address,
                 server_ssl=server_ssl, client_ssl=client_ssl, server_hostname=server_hostname,
-                listen=own_listener,
+                listen=own_listener, handshake_timeout=config.limits.rpc_handshake_timeout,
             )
         self.transport = transport
-        mult = max(1, min(10, int(config.raft_multiplier or 5)))
+        self.timing = raft_timing(config.raft_multiplier)
         self.node = RaftNode(
             self.id, transport, machine, log_store, stable, snaps,
-            tick_interval=0.02 * mult,
-            election_tick=10,
-            heartbeat_tick=1,
+            tick_interval=self.timing.tick_interval,
+            election_tick=self.timing.election_tick,
+            heartbeat_tick=self.timing.heartbeat_tick,
+            lease_tick=self.timing.lease_tick,
             snapshot_threshold=max(16, int(config.snapshot_threshold or 8192)),
             rng=rng,
             recover=config.raft_recover_truncate,
@@ -120,10 +128,15 @@ class RaftConsensus:
             interval=min(1.0, max(0.2, float(config.retry_interval or 1.0))),
         )
         self.discovery.cleanup_dead_servers = config.autopilot.cleanup_dead_servers
+        self.discovery.bootstrap_from_gossip_only = gossip
         # Only a TCP transport that does not listen itself takes connections from the agent's port.
         serve: StreamHandler | None = transport.serve if isinstance(transport, TCPTransport) else None
         self._stream_handler = None if own_listener else serve
         self._started = False
+        # Writes and read barriers being answered here, for drain() on a graceful leave.
+        self._held = 0
+        self._none_held = asyncio.Event()
+        self._none_held.set()
 
     # ------------------------------------------------------------------ lifecycle
     async def start(self) -> None:
@@ -157,6 +170,24 @@ class RaftConsensus:
         except (NoLeader, TimeoutError) as exc:
             log.warning("raft: could not leave the configuration", extra={"error": str(exc)})
 
+    async def drain(self, timeout: float) -> None:
+        """performance.leave_drain_time: dwell until the requests held here are answered."""
+        if timeout > 0 and self._held:
+            log.info("raft: draining requests before leaving", extra={"held": self._held, "timeout": timeout})
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._none_held.wait(), timeout)
+
+    @contextlib.contextmanager
+    def _holding(self) -> Iterator[None]:
+        self._held += 1
+        self._none_held.clear()
+        try:
+            yield
+        finally:
+            self._held -= 1
+            if not self._held:
+                self._none_held.set()
+
     async def _wait_for_other_leader(self, timeout: float) -> None:
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
@@ -166,7 +197,10 @@ class RaftConsensus:
 
     # ------------------------------------------------------------------ Consensus
     async def apply(self, command: commands.Command) -> Any:
-        data = commands.encode(command)
+        with self._holding():
+            return await self._apply(commands.encode(command))
+
+    async def _apply(self, data: bytes) -> Any:
         deadline = time.monotonic() + self.hold_timeout
         while True:
             asked = self.node.leader_addr
@@ -190,6 +224,10 @@ class RaftConsensus:
             raise ValueError(f"invalid snapshot: {exc}") from exc
 
     async def barrier(self, consistent: bool) -> None:
+        with self._holding():
+            await self._barrier(consistent)
+
+    async def _barrier(self, consistent: bool) -> None:
         deadline = time.monotonic() + self.hold_timeout
         while True:
             asked = self.node.leader_addr

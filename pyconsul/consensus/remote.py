@@ -9,23 +9,39 @@ agent holds no Raft state, so its status and Raft operations answer as Consul's 
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import json
 import logging
 import random
 import ssl
-from collections.abc import Callable
+from collections.abc import Callable, Coroutine
 from typing import Any
 
 import aiohttp
 
 from pyconsul.consensus.errors import ForwardFailed, UnknownPeer
+from pyconsul.consensus.held_requests import (
+    STATUS_TIMEOUT,
+    WATCH_AFTER,
+    WATCH_INTERVAL,
+    is_read,
+    leader_elsewhere,
+    needs_leader,
+)
 from pyconsul.consensus.protocol import LeaderStatus, StreamHandler
 from pyconsul.fsm import commands as c
 from pyconsul.state.errors import StateError
 
 log = logging.getLogger("pyconsul.forward")
 
-_IDEMPOTENT = ("GET", "HEAD")
+
+class _CutOff(Exception):
+    """The server holding a request does not know the leader the others elected."""
+
+    def __init__(self, leader: str) -> None:
+        super().__init__(leader)
+        self.leader = leader
 
 
 class Forwarder:
@@ -64,35 +80,106 @@ class Forwarder:
     async def request(
         self, method: str, path_qs: str, body: bytes | None = None, headers: dict[str, str] | None = None
     ) -> tuple[int, dict[str, str], bytes]:
-        """(status, headers, body) from the first server that answers; ForwardFailed if none did."""
+        """(status, headers, body) from the first server that answers; ForwardFailed if none did.
+
+        A request a server holds while it has no leader (`held_requests.needs_leader`) is
+        watched: if the other servers elect a leader the server holding it does not know of, a
+        read goes to that leader at once and a write fails at once (see held_requests)."""
         servers = self.order()
         if not servers:
             raise ForwardFailed("No known Consul servers", delivered=False)
+        watch = needs_leader(method, path_qs)
+        read = is_read(method)
         last: Exception | None = None
         delivered = False
-        for server in servers:
-            url = f"{self._scheme}://{server}{path_qs}"
+        tried: set[str] = set()
+        while servers:
+            server = servers.pop(0)
+            tried.add(server)
             try:
-                tls: dict[str, Any] = {"ssl": False}
-                if self.ssl_context is not None:
-                    tls = {"ssl": self.ssl_context, "server_hostname": self._server_hostname}
-                async with self._session_get().request(method, url, data=body, headers=headers, **tls) as resp:
-                    data = await resp.read()
-                    self._preferred = server
-                    self.last_contact_ok = True
-                    return resp.status, dict(resp.headers), data
+                send = self._send(server, method, path_qs, body, headers)
+                status, rheaders, data = await (self._unless_cut_off(server, send, read) if watch else send)
+                self._preferred = server
+                self.last_contact_ok = True
+                return status, rheaders, data
+            except _CutOff as cut:
+                self.last_contact_ok = True
+                log.warning("server holding a request lost the leader", extra={
+                    "server": server, "leader": cut.leader, "method": method})
+                if not read:
+                    raise ForwardFailed(
+                        f"rpc error making call: server {server} lost the leader while holding the request "
+                        f"(the cluster's leader is {cut.leader}); it may or may not have been applied") from None
+                self._preferred = cut.leader
+                servers = [cut.leader, *(x for x in servers if x != cut.leader)]
+                if cut.leader in tried:
+                    servers = servers[1:]
+                continue
             except aiohttp.ClientConnectorError as exc:  # never reached the server: safe to retry
                 last = exc
             except (TimeoutError, aiohttp.ClientError) as exc:
                 last = exc
                 delivered = True
-                if method not in _IDEMPOTENT:
+                if not read:
                     break
             log.warning("server unreachable, trying the next", extra={"server": server, "error": str(last)})
             if self._preferred == server:
                 self._preferred = None
         self.last_contact_ok = False
         raise ForwardFailed(f"failed to reach any Consul server: {last}", delivered=delivered)
+
+    def _tls(self) -> dict[str, Any]:
+        if self.ssl_context is None:
+            return {"ssl": False}
+        return {"ssl": self.ssl_context, "server_hostname": self._server_hostname}
+
+    async def _send(
+        self, server: str, method: str, path_qs: str, body: bytes | None, headers: dict[str, str] | None
+    ) -> tuple[int, dict[str, str], bytes]:
+        url = f"{self._scheme}://{server}{path_qs}"
+        async with self._session_get().request(method, url, data=body, headers=headers, **self._tls()) as resp:
+            return resp.status, dict(resp.headers), await resp.read()
+
+    async def _unless_cut_off(
+        self, server: str, send: Coroutine[Any, Any, tuple[int, dict[str, str], bytes]], read: bool
+    ) -> tuple[int, dict[str, str], bytes]:
+        """`send`'s answer, unless the cluster elects a leader `server` does not know of first
+        (then _CutOff, and `send` is abandoned)."""
+        answer = asyncio.ensure_future(send)
+        try:
+            await asyncio.wait({answer}, timeout=WATCH_AFTER)
+            while not answer.done():
+                probe = asyncio.ensure_future(self._leaders_named())
+                done, _ = await asyncio.wait({answer, probe}, return_when=asyncio.FIRST_COMPLETED)
+                if answer in done:
+                    probe.cancel()
+                    break
+                lead = leader_elsewhere(server, probe.result(), read)
+                if lead:
+                    raise _CutOff(lead)
+                await asyncio.wait({answer}, timeout=WATCH_INTERVAL)
+            return answer.result()
+        finally:
+            if not answer.done():
+                answer.cancel()
+                with contextlib.suppress(asyncio.CancelledError, Exception):
+                    await answer
+
+    async def _leaders_named(self) -> dict[str, str | None]:
+        """Whom each known server names as leader ("" none; None: no answer in time)."""
+        servers = list(dict.fromkeys(self._servers()))
+
+        async def ask(server: str) -> str | None:
+            try:
+                async with asyncio.timeout(STATUS_TIMEOUT):
+                    status, _, data = await self._send(server, "GET", "/v1/status/leader", None, None)
+                got = json.loads(data) if status == 200 else None
+                return got if isinstance(got, str) else None
+            except (TimeoutError, aiohttp.ClientError, ValueError):
+                return None
+
+        answers = await asyncio.gather(*(ask(x) for x in servers))
+        return dict(zip(servers, answers, strict=True))
 
     async def close(self) -> None:
         if self._session is not None:
@@ -166,6 +253,9 @@ class RemoteConsensus:
 
     async def transfer_leadership(self, timeout: float = 5.0) -> bool:
         return False
+
+    async def drain(self, timeout: float) -> None:
+        return None  # the servers hold requests, not a client agent
 
     async def leave(self) -> None:
         return None  # not a voter: leaving gossip is all there is

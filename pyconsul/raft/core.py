@@ -11,7 +11,7 @@ hands back everything to do, in this order:
 Rules kept here: randomised election timeouts from an injected `random.Random`; pre-vote (a
 server first asks whether it could win, without raising its term, so a returning partitioned
 server cannot depose a healthy leader); check-quorum (a leader that has not heard from a majority
-within an election timeout steps down, and followers that heard from a leader that recently
+within its lease, `lease_tick`, steps down, and followers that heard from a leader that recently
 ignore votes); commit only entries of the leader's own term by counting; single-server
 membership changes, effective as soon as appended, one at a time.
 """
@@ -63,6 +63,11 @@ class RaftConfig:
     id: str
     election_tick: int = 10
     heartbeat_tick: int = 1
+    # Ticks a leader may go without hearing from a quorum before it steps down, and the window
+    # its lease reads rely on (hashicorp/raft's LeaderLeaseTimeout; Consul: half the election
+    # timeout). 0: the election timeout, as etcd does. Never longer than the election timeout,
+    # for followers ignore votes only that long after hearing from a leader.
+    lease_tick: int = 0
     pre_vote: bool = True
     check_quorum: bool = True
     max_inflight: int = 256
@@ -162,16 +167,20 @@ class RaftCore:
     def is_leader(self) -> bool:
         return self.role is Role.LEADER
 
+    def lease_window(self) -> int:
+        lease = self.cfg.lease_tick
+        return min(lease, self.cfg.election_tick) if lease > 0 else self.cfg.election_tick
+
     def lease_valid(self) -> bool:
-        """A leader that heard from a quorum within an election timeout (no other leader can exist
-        yet: followers ignore votes for that long after hearing from it)."""
-        return self.role is Role.LEADER and self._quorum_active(self.cfg.election_tick)
+        """A leader that heard from a quorum within its lease (no other leader can exist yet:
+        followers ignore votes for an election timeout after hearing from it)."""
+        return self.role is Role.LEADER and self._quorum_active(self.lease_window())
 
     def _in_lease(self) -> bool:
         if not self.cfg.check_quorum:
             return False
         if self.role is Role.LEADER:
-            return self._quorum_active(self.cfg.election_tick)
+            return self._quorum_active(self.lease_window())
         return self.lead != "" and self.election_elapsed < self.cfg.election_tick
 
     def superseded(self, index: int, term: int) -> bool:
@@ -199,7 +208,7 @@ class RaftCore:
     def _tick_leader(self) -> None:
         self.heartbeat_elapsed += 1
         self.election_elapsed += 1
-        if self.cfg.check_quorum and not self._quorum_active(self.cfg.election_tick):
+        if self.cfg.check_quorum and not self._quorum_active(self.lease_window()):
             self._become_follower(self.term, "")
             return
         if self.id not in self.voters and self.log.committed >= self.log.last_config_index():

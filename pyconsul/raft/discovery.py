@@ -11,7 +11,8 @@ removes servers that left.
 
 Membership changes come only from the leader's own reconcile of what gossip reports: a server
 known only from a `raft.join` call (anyone can make one) helps servers find each other before
-the cluster exists, but is never added as a voter, never replaces a voter at the same address and
+the cluster exists (only without gossip: with it, only servers gossip reports count towards
+`bootstrap_expect`), but is never added as a voter, never replaces a voter at the same address and
 never moves a voter's address. `raft.remove` removes only the caller itself, and only once that
 server, called back at its configured address, confirms it is leaving; removing another server is
 the operator endpoint's job, on the leader.
@@ -75,6 +76,10 @@ class Discovery:
         self.failed: set[str] = set()  # gossip says these servers are dead (autopilot cleans up)
         self.leaving = False  # set before this server leaves: stop announcing ourselves
         self.cleanup_dead_servers = True
+        # With gossip, only servers it reported count towards bootstrap_expect, from the start:
+        # anyone can make a join call, and one made before gossip has reported anything would
+        # otherwise put a made-up voter into the first configuration.
+        self.bootstrap_from_gossip_only = False
         self._tasks: list[asyncio.Task[None]] = []
         node.call_handlers["raft.join"] = self.handle_join
         node.call_handlers["raft.remove"] = self.handle_remove
@@ -255,12 +260,12 @@ class Discovery:
         if self.bootstrap_expect <= 0 or self.node.has_state():
             return
         others = list(self.known.values())
-        if any(s.vouched for s in others):  # gossip works: what join calls claim does not count
-            others = [s for s in others if s.vouched]
+        if self.bootstrap_from_gossip_only or any(s.vouched for s in others):
+            others = [s for s in others if s.vouched]  # what join calls claim does not count
         servers = [self.me, *others]
         if len(servers) < self.bootstrap_expect:
             return
-        if any(s.has_state for s in self.known.values()):
+        if any(s.has_state for s in others):
             return  # a cluster already exists: its leader will add us
         if self.me.id != min(s.id for s in servers):
             return  # the lowest ID bootstraps; we vote it in

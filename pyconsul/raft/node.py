@@ -92,6 +92,7 @@ class RaftNode:
         tick_interval: float = 0.1,
         election_tick: int = 10,
         heartbeat_tick: int = 1,
+        lease_tick: int = 0,
         snapshot_threshold: int = 8192,
         trailing_entries: int = 1024,
         rng: random.Random | None = None,
@@ -115,6 +116,7 @@ class RaftNode:
             id=server_id,
             election_tick=election_tick,
             heartbeat_tick=heartbeat_tick,
+            lease_tick=lease_tick,
             trailing_entries=trailing_entries,
         )
         self.core: RaftCore | None = None

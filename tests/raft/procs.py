@@ -90,9 +90,11 @@ class Cluster:
         for src, dst in ((a, b), (b, a)):
             for proto, port in (("tcp", self.server_port), ("tcp", self.serf_port), ("udp", self.serf_port)):
                 rule = ["INPUT", "-s", src, "-d", dst, "-p", proto, "--dport", str(port), "-j", "DROP"]
-                subprocess.run(["iptables", "-A", *rule], check=True)
+                subprocess.run(["iptables", "-w", "-A", *rule], check=True)
                 self.rules.append(rule)
 
     def heal(self) -> None:
+        # -w: wait for the xtables lock (other runs change rules too) instead of failing and
+        # leaving a rule behind.
         while self.rules:
-            subprocess.run(["iptables", "-D", *self.rules.pop()], check=False)
+            subprocess.run(["iptables", "-w", "-D", *self.rules.pop()], check=False)

@@ -61,6 +61,7 @@ class SimCluster:
         seed: int = 0,
         *,
         election_tick: int = 10,
+        lease_tick: int = 0,
         pre_vote: bool = True,
         check_quorum: bool = True,
         snapshot_every: int = 0,
@@ -71,6 +72,7 @@ class SimCluster:
         self.rng = random.Random(seed)
         self.max_msg_bytes = max_msg_bytes
         self.election_tick = election_tick
+        self.lease_tick = lease_tick
         self.pre_vote = pre_vote
         self.check_quorum = check_quorum
         self.snapshot_every = snapshot_every
@@ -93,6 +95,7 @@ class SimCluster:
         return RaftConfig(
             id=sid,
             election_tick=self.election_tick,
+            lease_tick=self.lease_tick,
             pre_vote=self.pre_vote,
             check_quorum=self.check_quorum,
             trailing_entries=self.trailing,

@@ -14,7 +14,7 @@ from tests.support.wait import wait_until
 
 # Consul's rpc_hold_timeout: a request still waiting this long was not retried on the new leader.
 HOLD = 7.0
-# At the default raft_multiplier an election takes 1-2 s after the leader is missed.
+# At raft_multiplier 1 (what test servers run at) an election takes 1-2 s after the leader is missed.
 ELECTION_MARGIN = 4.0
 
 

@@ -139,6 +139,10 @@ def start_agent(
     args = [sys.executable, "-m", "pyconsul", "agent"]
     if dev:
         args.append("-dev")
+    else:
+        # Consul's production timing (elections in 1-2 s); the default 5 would make every
+        # multi-server test wait 5-10 s per election.
+        args += ["-hcl", "performance { raft_multiplier = 1 }"]
     args += [
         "-node", name, "-bind", host, "-client", host,
         "-http-port", str(http), "-dns-port", str(dns),

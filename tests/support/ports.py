@@ -28,7 +28,8 @@ FIRST_PORT = 10000
 BLOCK_SIZE = 250
 DEFAULT_EPHEMERAL_START = 32768
 LEASE_DIR = Path(os.environ.get("PYCONSUL_TEST_LEASE_DIR", "/tmp/pyconsul-test-leases"))
-LOOPBACK_PREFIX = "127.77"
+# Another run on the same machine can be given its own prefix (its own /16 of loopbacks).
+LOOPBACK_PREFIX = os.environ.get("PYCONSUL_TEST_LOOPBACK_PREFIX", "127.77")
 
 
 def ephemeral_start(path: Path = Path("/proc/sys/net/ipv4/ip_local_port_range")) -> int:

@@ -15,7 +15,15 @@ from pathlib import Path
 
 import pytest
 
-from tests.support.ports import BLOCK_SIZE, FIRST_PORT, LEASE_DIR, PortAllocator, ephemeral_start, is_free
+from tests.support.ports import (
+    BLOCK_SIZE,
+    FIRST_PORT,
+    LEASE_DIR,
+    LOOPBACK_PREFIX,
+    PortAllocator,
+    ephemeral_start,
+    is_free,
+)
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -75,7 +83,7 @@ def test_processes_lease_disjoint_blocks_and_loopbacks_and_give_them_back_on_exi
 
 
 def test_own_loopback_addresses_can_be_bound(alloc: PortAllocator) -> None:
-    assert alloc.host(7) == f"127.77.{alloc.block}.7"
+    assert alloc.host(7) == f"{LOOPBACK_PREFIX}.{alloc.block}.7"
     with socket.socket() as s:
         s.bind((alloc.host(7), alloc.port()))
         s.listen()
