@@ -15,6 +15,17 @@ export function whoLabel(self) {
   return self.Description || `token ${String(self.AccessorID || "").slice(0, 8)}`;
 }
 
+// GET acl/token/self: a 404 means the token resolved but has no stored row (a configured
+// token such as acl.tokens.initial_management) — a valid login; a 403 is an unknown token.
+async function tokenSelf(token, onLive) {
+  try {
+    return await new Api({ dc: "", token: () => token, onLive }).get("acl/token/self");
+  } catch (err) {
+    if (err.status === 404) return { AccessorID: "", Description: "a configured token (not in the token store)" };
+    throw err;
+  }
+}
+
 // `onChange` runs after logging in or out, so the view is mounted again with the new token.
 export function mountLogin(slot, { onChange, onLive }) {
   const render = async () => {
@@ -27,9 +38,9 @@ export function mountLogin(slot, { onChange, onLive }) {
     const out = h("button", { type: "button", class: "small", "data-test": "logout", onclick: () => { localStorage.removeItem(TOKEN_KEY); render(); onChange(); } }, "Log out");
     slot.replaceChildren(who, out);
     try {
-      const self = await new Api({ dc: "", token: () => token, onLive }).get("acl/token/self");
+      const self = await tokenSelf(token, onLive);
       who.textContent = whoLabel(self);
-      who.title = `AccessorID ${self.AccessorID}`;
+      who.title = self.AccessorID ? `AccessorID ${self.AccessorID}` : who.textContent;
       who.dataset.accessor = self.AccessorID;
     } catch (e) {
       who.textContent = e.message;
@@ -56,7 +67,7 @@ export function mountLogin(slot, { onChange, onLive }) {
       const token = input.value.trim();
       try {
         // Checked before it is kept: a mistyped token is refused here, not on every view.
-        await new Api({ dc: "", token: () => token, onLive }).get("acl/token/self");
+        await tokenSelf(token, onLive);
       } catch (err) {
         problem.textContent = err.message;
         problem.hidden = false;
