@@ -4,6 +4,7 @@ import { Api } from "./api.js";
 import { h } from "./dom.js";
 
 export const TOKEN_KEY = "pyconsul:token";
+const CONFIGURED = "configured token";
 
 export function storedToken() {
   return localStorage.getItem(TOKEN_KEY) || "";
@@ -21,7 +22,7 @@ async function tokenSelf(token, onLive) {
   try {
     return await new Api({ dc: "", token: () => token, onLive }).get("acl/token/self");
   } catch (err) {
-    if (err.status === 404) return { AccessorID: "", Description: "a configured token (not in the token store)" };
+    if (err.status === 404) return { AccessorID: "", Description: CONFIGURED };
     throw err;
   }
 }
@@ -40,7 +41,8 @@ export function mountLogin(slot, { onChange, onLive }) {
     try {
       const self = await tokenSelf(token, onLive);
       who.textContent = whoLabel(self);
-      who.title = self.AccessorID ? `AccessorID ${self.AccessorID}` : who.textContent;
+      who.title = self.AccessorID ? `AccessorID ${self.AccessorID}`
+        : "A token from the agent's configuration (such as acl.tokens.initial_management), not in the token store";
       who.dataset.accessor = self.AccessorID;
     } catch (e) {
       who.textContent = e.message;
