@@ -226,3 +226,28 @@ def test_nav_reports_exactly_the_features_this_agent_serves(acl_agent: AgentProc
     if "/v1/connect/intentions" not in _PATHS:
         d.get(acl_agent.base_url + "/ui/dc1/intentions")
         assert heading(d) == "Not available"
+
+
+def test_acl_views_fit_a_phone_and_keep_to_the_csp(acl_agent: AgentProcess, browser: Any, shots: Path) -> None:
+    assert call(acl_agent, "PUT", "/v1/acl/policy", {"Name": "ui-phone-policy-with-a-long-name", "Rules": ""})[0] == 200
+    d = browser
+    fresh(d, acl_agent, "/ui/dc1/acls/tokens")
+    log_in(d, ROOT)
+    one(d, '[data-test="tokens"] > *')
+    d.get_log("browser")  # drop what came before
+    d.set_window_size(390, 844)
+    try:
+        for path, ready, name in (("/ui/dc1/acls/tokens", '[data-test="tokens"] > *', "phone-tokens"),
+                                  ("/ui/dc1/acls/tokens/create", '[data-test="pick-policy"]', None),
+                                  ("/ui/dc1/acls/policies", '[data-policy]', None),
+                                  ("/ui/dc1/acls/policies/create", '[data-test="policy-rules"]', "phone-policy"),
+                                  ("/ui/dc1/acls/roles", '[data-test="roles"] > *', None)):
+            d.get(acl_agent.base_url + path)
+            one(d, ready)
+            width = d.execute_script("return [document.documentElement.scrollWidth, window.innerWidth]")
+            assert width[0] <= width[1], (path, width)
+            if name:
+                d.save_screenshot(str(shots / f"{name}.png"))
+    finally:
+        d.set_window_size(1280, 900)
+    assert [e["message"] for e in d.get_log("browser") if "Content Security Policy" in e["message"]] == []
