@@ -431,6 +431,7 @@ class Agent:
         set_log_level(new.log_level)
         self.config.node_meta = new.node_meta
         self.config.dns_config = new.dns_config
+        self.config.ui_config = new.ui_config  # the UI reads it per request
         await self._load_config_definitions()
         self.notify_local_change()
         log.info("reload complete")

@@ -473,8 +473,8 @@ def build_app(agent: AgentPort) -> web.Application:
     for path, methods in by_path.items():
         app.router.add_route("*", path, timed_route(path, make_dispatch(ctx, methods)),
                              expect_handler=_expect_continue)
-    from pyconsul.ui import add_ui_routes, options_from_config
+    from pyconsul.ui import add_ui_routes, options_source
 
-    add_ui_routes(app, options_from_config(agent.config))
+    add_ui_routes(app, options_source(lambda: agent.config))
     app.router.add_route("*", "/{tail:.*}", _not_found, expect_handler=_expect_continue)
     return app

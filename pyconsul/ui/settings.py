@@ -9,14 +9,20 @@ from __future__ import annotations
 
 import html
 import json
+from collections.abc import Iterable
 from dataclasses import asdict, dataclass
 from typing import Protocol
+
+# A feature is on only when the agent's route table serves the endpoint its view reads, so a
+# view never appears before its API exists (and appears on its own once that API lands).
+INTENTIONS_ROUTE = "/v1/connect/intentions"
+CA_ROOTS_ROUTE = "/v1/connect/ca/roots"
+ACL_ROUTE_PREFIX = "/v1/acl/"
 
 
 @dataclass(frozen=True, slots=True)
 class UIFeatures:
-    """Optional views, each on when the agent serves its API. The issues that build ACLs,
-    intentions and the Connect CA turn these on from the agent's config."""
+    """Optional views, each on when the agent serves its API."""
 
     ACLsEnabled: bool = False
     IntentionsEnabled: bool = False
@@ -31,6 +37,17 @@ class FeatureSource(Protocol):
 
 def no_features() -> UIFeatures:
     return UIFeatures()
+
+
+def features_served(route_paths: Iterable[str], acl_enabled: bool) -> UIFeatures:
+    """The features whose endpoints are in `route_paths`; ACL views also need ACLs switched on
+    (with them off every /v1/acl/ endpoint answers 401 `ACL support disabled`)."""
+    paths = set(route_paths)
+    return UIFeatures(
+        ACLsEnabled=acl_enabled and any(p.startswith(ACL_ROUTE_PREFIX) for p in paths),
+        IntentionsEnabled=INTENTIONS_ROUTE in paths,
+        ConnectCAEnabled=CA_ROOTS_ROUTE in paths,
+    )
 
 
 def settings_meta(content_path: str, features: UIFeatures) -> str:

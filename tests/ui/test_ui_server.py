@@ -136,3 +136,37 @@ def test_ui_config_rules() -> None:
     assert rc.ui_config.content_path == "/new/"
     with pytest.raises(ConfigError, match="Both the ui_config.enabled and ui_config.dir"):
         build({"ui_config": {"enabled": True, "dir": "/srv/ui"}}, dev=True)
+
+
+def test_ui_config_is_read_again_on_reload(tmp_path: Path) -> None:
+    own = tmp_path / "own-ui"
+    own.mkdir()
+    (own / "index.html").write_text("<!doctype html><p>operator's own</p>")
+    conf = tmp_path / "ui.hcl"
+    conf.write_text("ui_config { enabled = false }\n")
+    a = start_agent(tmp_path / "reload", "-server", "-bootstrap", "-data-dir", str(tmp_path / "data"),
+                    f"-config-file={conf}", dev=False, name="reload")
+    try:
+        assert _get(a, "/ui/")[0] == 404 and _get(a, "/")[2].decode() == DISABLED_TEXT
+        conf.write_text("ui_config { enabled = true }\n")
+        assert a.request("PUT", "/v1/agent/reload")[0] == 200
+        status, _, body = _get(a, "/ui/dc1/services")
+        assert status == 200 and b'name="pyconsul-ui-settings"' in body
+        assert _no_redirect(a, "/")[1]["Location"] == "/ui/"
+        conf.write_text(f'ui_config {{ dir = "{own}" }}\n')  # a dir turns the UI on by itself
+        assert a.request("PUT", "/v1/agent/reload")[0] == 200
+        assert _get(a, "/ui/")[2] == b"<!doctype html><p>operator's own</p>"
+        conf.write_text("ui_config { enabled = false }\n")
+        assert a.request("PUT", "/v1/agent/reload")[0] == 200
+        assert _get(a, "/ui/")[0] == 404 and _get(a, "/")[2].decode() == DISABLED_TEXT
+    finally:
+        a.stop()
+
+
+def test_features_follow_the_route_table_and_the_acl_switch() -> None:
+    from pyconsul.ui.settings import CA_ROOTS_ROUTE, INTENTIONS_ROUTE, UIFeatures, features_served
+
+    assert features_served(["/v1/acl/{path:.*}", "/v1/kv/{key:.*}"], acl_enabled=False) == UIFeatures()
+    assert features_served(["/v1/acl/{path:.*}"], acl_enabled=True) == UIFeatures(ACLsEnabled=True)
+    assert features_served([INTENTIONS_ROUTE, CA_ROOTS_ROUTE], acl_enabled=True) == UIFeatures(
+        IntentionsEnabled=True, ConnectCAEnabled=True)

@@ -10,9 +10,22 @@ export class ApiError extends Error {
   }
 }
 
-function describe(status, body, path) {
+// Consul's 403 names the right it wanted: "… lacks permission 'key:read' on \"app/x\"".
+const LACKS = /lacks permission '([^']+)'(?: on "((?:[^"\\]|\\.)*)")?/;
+
+export function lackedPermission(body) {
+  const m = LACKS.exec(body || "");
+  return m ? { permission: m[1], on: m[2] ?? null } : null;
+}
+
+export function describe(status, body, path) {
   const text = (body || "").trim();
-  if (status === 403) return `Permission denied: you lack the permission for ${path}${text ? ` (${text})` : ""}`;
+  if (status === 403) {
+    const lacked = lackedPermission(text);
+    if (lacked) return `You lack ${lacked.permission}${lacked.on !== null ? ` on "${lacked.on}"` : ""}`;
+    if (/ACL not found/.test(text)) return "Your token is not known to this datacenter (ACL not found): log in with another";
+    return `You lack the permission for ${path}${text ? ` (${text})` : ""}`;
+  }
   if (status === 0) return `The agent cannot be reached (${text || "network error"})`;
   return `${status}: ${text || "error"} (${path})`;
 }
@@ -24,6 +37,7 @@ export class Api {
     this.dc = dc;
     this.token = token;
     this.onLive = onLive; // told true/false as requests succeed or fail (the header's live dot)
+    this.defaultPolicy = "allow";
   }
 
   url(path, params = {}) {
@@ -50,6 +64,8 @@ export class Api {
       throw new ApiError(0, err.message, path);
     }
     this.onLive(true);
+    const policy = resp.headers.get("X-Consul-Default-ACL-Policy");
+    if (policy) this.defaultPolicy = policy; // what applies where no intention matches
     const index = Number(resp.headers.get("X-Consul-Index") || 0);
     if (resp.status === 404 && notFoundIsNull) return { data: null, index };
     const text = await resp.text();
@@ -65,6 +81,10 @@ export class Api {
 
   async put(path, body, params = {}) {
     return (await this.request("PUT", path, { params, body })).data;
+  }
+
+  async putJSON(path, value, params = {}) {
+    return this.put(path, JSON.stringify(value), params);
   }
 
   async del(path, params = {}) {

@@ -2,8 +2,14 @@
 // for the current URL (unmounting aborts the old view's blocking queries).
 import { Api } from "./api.js";
 import { h } from "./dom.js";
-import { sectionOf, visibleNav } from "./nav.js";
+import { mountLogin, storedToken } from "./login.js";
+import { featureOf, sectionOf, visibleNav } from "./nav.js";
 import { Router } from "./router.js";
+import * as aclPolicies from "./views/acl_policies.js";
+import * as aclRoles from "./views/acl_roles.js";
+import * as aclTokens from "./views/acl_tokens.js";
+import * as ca from "./views/ca.js";
+import * as intentions from "./views/intentions.js";
 import * as kv from "./views/kv.js";
 import * as node from "./views/node.js";
 import * as nodes from "./views/nodes.js";
@@ -18,9 +24,18 @@ const VIEWS = {
   "kv-folder": kv.mountFolder,
   "kv-key": kv.mountKey,
   "kv-create": kv.mountCreate,
+  "acl-tokens": aclTokens.mountList,
+  "acl-tokens-one": aclTokens.mountOne,
+  "acl-tokens-create": aclTokens.mountCreate,
+  "acl-policies": aclPolicies.mountList,
+  "acl-policies-one": aclPolicies.mountOne,
+  "acl-policies-create": aclPolicies.mountCreate,
+  "acl-roles": aclRoles.mountList,
+  "acl-roles-one": aclRoles.mountOne,
+  "acl-roles-create": aclRoles.mountCreate,
+  intentions: intentions.mount,
+  ca: ca.mount,
 };
-
-const TOKEN_KEY = "pyconsul:token"; // the ACL login box (a later view) stores the token here
 
 function readSettings() {
   const meta = document.querySelector('meta[name="pyconsul-ui-settings"]');
@@ -50,7 +65,7 @@ function navigate(route) {
 function renderNav(route) {
   const section = sectionOf(route);
   navList.replaceChildren(...visibleNav(settings).map((item) => {
-    const target = item.route === "feature" ? { name: "feature", dc: route.dc, feature: item.section } : { name: item.route, dc: route.dc, prefix: "" };
+    const target = { name: item.route, dc: route.dc, prefix: "" };
     return h("li", {}, h("a", { href: router.href(target), "aria-current": item.section === section ? "page" : false, "data-nav": item.section }, item.label));
   }));
   if (dcSelect.value !== route.dc && [...dcSelect.options].some((o) => o.value === route.dc)) dcSelect.value = route.dc;
@@ -61,14 +76,14 @@ function show(route) {
     if (localDc) navigate({ name: "services", dc: localDc });
     return;
   }
-  if (current && current.path === location.pathname + location.search) {
+  if (current && current.path === location.pathname + location.search && !current.stale) {
     // The same place again (a click on the link to this page): the view is already live.
     return;
   }
   if (current) current.controller.abort();
   const controller = new AbortController();
   current = { controller, path: location.pathname + location.search };
-  const api = new Api({ dc: route.dc === localDc ? "" : route.dc, token: () => localStorage.getItem(TOKEN_KEY) || "", onLive: setLive });
+  const api = new Api({ dc: route.dc === localDc ? "" : route.dc, token: storedToken, onLive: setLive });
   renderNav(route);
   const view = h("div", { class: "view", "data-view": route.name });
   main.replaceChildren(view);
@@ -76,12 +91,13 @@ function show(route) {
     api, router, route, settings, signal: controller.signal,
     setTitle: (t) => { document.title = `${t} · ${route.dc} · pyconsul`; },
   };
-  const mount = VIEWS[route.name];
+  const feature = featureOf(route);
+  const mount = feature && settings[feature] !== true ? null : VIEWS[route.name];
   if (mount) mount(view, ctx);
   else {
     ctx.setTitle("Not available");
     view.append(h("h1", { tabindex: "-1", "data-focus": "heading" }, "Not available"),
-      h("p", {}, `This agent does not serve a "${route.feature}" view.`));
+      h("p", {}, `This agent does not serve a "${route.feature || sectionOf(route)}" view.`));
   }
   if (document.activeElement === document.body || !main.contains(document.activeElement)) {
     const heading = view.querySelector('[data-focus="heading"]');
@@ -96,8 +112,19 @@ let started = false;
 // after unload keeps one of its six connections to the agent busy until the wait expires.
 window.addEventListener("pagehide", () => { if (current) current.controller.abort(); });
 
+// Logging in or out mounts the view again, so what it shows is what the new token may see.
+function remount() {
+  if (current) current.stale = true;
+  router.emit();
+}
+
 async function start() {
-  const api = new Api({ dc: "", onLive: setLive });
+  if (settings.ACLsEnabled) {
+    const slot = document.getElementById("auth");
+    slot.hidden = false;
+    mountLogin(slot, { onChange: remount, onLive: setLive });
+  }
+  const api = new Api({ dc: "", token: storedToken, onLive: setLive });
   try {
     const self = await api.get("agent/self");
     localDc = self.Config.Datacenter;
@@ -112,7 +139,8 @@ async function start() {
   dcSelect.replaceChildren(...dcs.map((dc) => h("option", { value: dc }, dc)));
   dcSelect.addEventListener("change", () => {
     const r = router.current();
-    const name = ["service", "node"].includes(r.name) ? r.name + "s" : r.name.startsWith("kv") ? "kv-folder" : r.name;
+    const name = ["service", "node"].includes(r.name) ? r.name + "s" : r.name.startsWith("kv") ? "kv-folder"
+      : r.name.startsWith("acl-") ? r.name.replace(/-(one|create)$/, "") : r.name;
     router.go(router.href({ name, dc: dcSelect.value, prefix: "", feature: r.feature }));
   });
   router.start();

@@ -24,15 +24,35 @@ export function parse(pathname, search, base) {
       if (tail.endsWith("/edit")) return { name: "kv-key", dc, key: tail.slice(0, -"/edit".length), query };
       return { name: "kv-folder", dc, prefix: tail, query };
     }
+    case "acls": {
+      // acls/<kind>[/<id>|/create]: tokens, policies, roles
+      const [first, ...idParts] = tail.replace(/\/$/, "").split("/");
+      const kind = first || "tokens";
+      if (!ACL_KINDS.includes(kind)) return { name: "feature", dc, feature: section, query };
+      const id = idParts.join("/");
+      if (!id) return { name: `acl-${kind}`, dc, query };
+      if (id === "create") return { name: `acl-${kind}-create`, dc, query };
+      return { name: `acl-${kind}-one`, dc, id, query };
+    }
+    case "intentions":
+      return { name: "intentions", dc, query };
+    case "ca":
+      return { name: "ca", dc, query };
     default:
       return { name: "feature", dc, feature: section, query };
   }
 }
 
+export const ACL_KINDS = ["tokens", "policies", "roles"];
+
 export function format(route, base) {
   const dc = encodeURIComponent(route.dc);
   let path;
-  switch (route.name) {
+  const acl = /^acl-(tokens|policies|roles)(-create|-one)?$/.exec(route.name);
+  if (acl) {
+    const rest = acl[2] === "-create" ? "/create" : acl[2] === "-one" ? `/${encodeURIComponent(route.id)}` : "";
+    path = `${dc}/acls/${acl[1]}${rest}`;
+  } else switch (route.name) {
     case "services": path = `${dc}/services`; break;
     case "service": path = `${dc}/services/${encodeURIComponent(route.service)}`; break;
     case "nodes": path = `${dc}/nodes`; break;
@@ -40,6 +60,8 @@ export function format(route, base) {
     case "kv-folder": path = `${dc}/kv/${enc(route.prefix || "")}`; break;
     case "kv-key": path = `${dc}/kv/${enc(route.key)}/edit`; break;
     case "kv-create": path = `${dc}/kv/${enc(route.prefix || "")}create`; break;
+    case "intentions": path = `${dc}/intentions`; break;
+    case "ca": path = `${dc}/ca`; break;
     case "feature": path = `${dc}/${encodeURIComponent(route.feature)}`; break;
     default: path = "";
   }
