@@ -17,7 +17,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import re
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from urllib.parse import unquote
 
 import httptools
@@ -26,6 +26,10 @@ from pyconsul.raft.throttle import LogThrottle
 
 log = logging.getLogger("pyconsul.server_port")
 _refusals = LogThrottle(log)
+
+# Marks a request another datacenter's server forwarded (agent/wan.py): only the addresses of
+# the WAN pool's servers may send it.
+WAN_FORWARD_HEADER = b"x-pyconsul-wan-forward"
 
 _PARAM = re.compile(r"\{(\w+)(?::([^{}]+))?\}")
 
@@ -77,10 +81,15 @@ class ForwardGate(asyncio.Protocol):
     A chunk that completes a refused head is never passed on, and the application acts on a
     request only once it has its whole head, so a refused request never runs."""
 
-    def __init__(self, inner: asyncio.Protocol, routes: ForwardedRoutes, peer: str) -> None:
+    def __init__(self, inner: asyncio.Protocol, routes: ForwardedRoutes, peer: str,
+                 wan_forwarders: Callable[[], set[str]] | None = None, peer_host: str = "") -> None:
+        """`wan_forwarders`: the hosts allowed to send a cross-datacenter forward (None: nobody)."""
         self._inner = inner
         self._routes = routes
         self._peer = peer
+        self._peer_host = peer_host
+        self._wan_forwarders = wan_forwarders
+        self._wan_forward = False
         self._parser = httptools.HttpRequestParser(self)
         self._url = b""
         self._transport: asyncio.Transport | None = None
@@ -122,6 +131,11 @@ class ForwardGate(asyncio.Protocol):
     # httptools callbacks
     def on_message_begin(self) -> None:
         self._url = b""
+        self._wan_forward = False
+
+    def on_header(self, name: bytes, value: bytes) -> None:
+        if name.lower() == WAN_FORWARD_HEADER:
+            self._wan_forward = True
 
     def on_url(self, url: bytes) -> None:
         self._url += url
@@ -138,6 +152,9 @@ class ForwardGate(asyncio.Protocol):
             ok = False
         if not ok:
             self._refuse(f"{method} {target[:200]}")
+            raise _Refused()
+        if self._wan_forward and (self._wan_forwarders is None or self._peer_host not in self._wan_forwarders()):
+            self._refuse(f"a cross-datacenter forward from a host that is no WAN server: {method} {target[:200]}")
             raise _Refused()
 
     def _refuse(self, what: str) -> None:

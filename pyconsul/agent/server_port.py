@@ -138,6 +138,8 @@ class ServerPort:
         # The forwarded requests `http` may see; None lets nothing through.
         self.forwarded_routes: ForwardedRoutes | None = None
         self.stream_handler: StreamHandler | None = None
+        # Hosts that may forward requests from another datacenter (the WAN servers); None: none.
+        self.wan_forwarders: Callable[[], set[str]] | None = None
         self.tasks: set[asyncio.Task[None]] = set()
         self._listener: socket.socket | None = None
         self._peeking: dict[socket.socket, asyncio.TimerHandle] = {}
@@ -147,7 +149,8 @@ class ServerPort:
         assert self.http is not None
         peer = transport.get_extra_info("peername")
         routes = self.forwarded_routes or ForwardedRoutes(())
-        return ForwardGate(self.http(), routes, f"{peer[0]}:{peer[1]}" if peer else "?")
+        return ForwardGate(self.http(), routes, f"{peer[0]}:{peer[1]}" if peer else "?",
+                           self.wan_forwarders, str(peer[0]) if peer else "")
 
     async def start(self) -> None:
         loop = asyncio.get_running_loop()

@@ -104,7 +104,7 @@ async def deregister(ctx: APIContext, req: web.Request, q: QueryOptions) -> Repl
 
 
 async def datacenters(ctx: APIContext, req: web.Request, q: QueryOptions) -> Reply:
-    return json_reply([ctx.agent.config.datacenter])
+    return json_reply(ctx.agent.datacenters())
 
 
 async def nodes(ctx: APIContext, req: web.Request, q: QueryOptions) -> Reply:
