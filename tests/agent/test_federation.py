@@ -5,6 +5,8 @@ the other datacenter, and a datacenter whose server is down fails fast and recov
 from __future__ import annotations
 
 import json
+import subprocess
+import sys
 import threading
 import time
 from collections.abc import Iterator
@@ -50,8 +52,9 @@ def _ready(*agents: AgentProcess) -> None:
         a.wait_ready(timeout=60)
 
 
-@pytest.fixture
-def federation(tmp_path: Path) -> Iterator[Federation]:
+@pytest.fixture(scope="module")
+def federation(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Federation]:
+    tmp_path = tmp_path_factory.mktemp("federation")
     wan1, wan2 = free_port(), free_port()
     started: list[AgentProcess] = []
     try:
@@ -154,6 +157,41 @@ def test_dns_answers_for_the_other_datacenter(federation: Federation) -> None:
     assert [r.address for r in node] == [DC2_CLIENT]
     with pytest.raises(dns.resolver.NXDOMAIN):
         res.resolve("api.service.consul", "A")  # not in dc1
+
+
+def _cli(agent: AgentProcess, command: str, *args: str) -> subprocess.CompletedProcess[str]:
+    """`pyconsul <command words> -http-addr=<agent> <args>` (flags go before positional arguments)."""
+    return subprocess.run([sys.executable, "-m", "pyconsul", *command.split(), f"-http-addr={agent.http_addr}", *args],
+                          capture_output=True, text=True, timeout=60)
+
+
+def test_cli_and_templates_name_the_other_datacenter(federation: Federation, tmp_path: Path) -> None:
+    c1, c2 = federation.c1, federation.c2
+    put = _cli(c1, "kv put", "-datacenter=dc2", "cli/key", "from-cli")
+    assert put.returncode == 0, put.stderr
+    assert c2.request("GET", "/v1/kv/cli/key?raw")[2] == b"from-cli"
+    got = _cli(c1, "kv get", "-datacenter=dc2", "cli/key")
+    assert got.stdout.strip() == "from-cli"
+    assert _cli(c1, "kv get", "cli/key").returncode == 1  # not in dc1
+    assert c2.request("PUT", "/v1/agent/service/register", {"Name": "tmpl-web", "Port": 7070})[0] == 200
+    wait_until(lambda: c1.get_json("/v1/health/service/tmpl-web?dc=dc2&passing") != [], 15)
+    services = _cli(c1, "catalog services", "-datacenter=dc2")
+    assert "tmpl-web" in services.stdout.split(), services.stderr
+    assert _cli(c1, "catalog datacenters").stdout.split() == ["dc1", "dc2"]
+    wan = _cli(federation.s1, "members", "-wan")
+    lines = wan.stdout.splitlines()
+    assert lines[0].split() == ["Node", "Address", "Status", "Type", "Build", "Protocol", "DC", "Partition", "Segment"]
+    rows = {ln.split()[0]: ln.split() for ln in lines[1:]}
+    assert rows["s2.dc2"][1:4] == [f"{DC2_SERVER}:{federation.wan2}", "alive", "server"]
+    assert rows["s2.dc2"][6] == "dc2"
+    # pytemplate: a service of another datacenter, and the datacenters list.
+    src, out = tmp_path / "in.ctmpl", tmp_path / "out"
+    src.write_text('{{ range service "tmpl-web@dc2" }}{{ .Address }}:{{ .Port }}{{ end }}|'
+                   '{{ range datacenters }}{{ . }} {{ end }}')
+    proc = subprocess.run([sys.executable, "-m", "pytemplate", "-once", "-consul-addr", c1.http_addr,
+                           "-template", f"{src}:{out}"], capture_output=True, text=True, timeout=60)
+    assert proc.returncode == 0, proc.stderr
+    assert out.read_text() == f"{DC2_CLIENT}:7070|dc1 dc2 "
 
 
 def test_a_datacenter_whose_server_is_down_fails_fast_and_recovers(federation: Federation) -> None:
