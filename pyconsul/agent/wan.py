@@ -74,16 +74,18 @@ def _dial_text(addr: str, exc: BaseException) -> str:
 class WanFederation:
     """The WAN pool of one server, its router, and the cross-datacenter forwarder."""
 
-    def __init__(self, config: RuntimeConfig, rpc_tls: RPCContexts | None = None) -> None:
+    def __init__(self, config: RuntimeConfig, rpc_tls: RPCContexts | None = None,
+                 lan: Membership | None = None) -> None:
         """`rpc_tls.client`: the server port's client context (verify_outgoing), read per request
-        so a reload may swap it. Raises ValueError for a bad `gossip_wan` setting or keyring."""
+        so a reload may swap it. `lan`: the LAN pool, whose keyring the WAN pool shares (Consul
+        keeps both pools on the same keys). Raises ValueError for a bad `gossip_wan` setting."""
         self.config = config
         self.rpc_tls = rpc_tls or RPCContexts()
         self.router = DatacenterRouter(config.datacenter, SYSTEM_CLOCK)
         gossip = GossipConfig.from_consul(config.gossip_wan.overrides(), config.reconnect_timeout_wan,
                                           base=GossipConfig.wan_profile(), block="gossip_wan")
         self.membership = Membership(config, wan_tags(config), on_event=self._on_event,
-                                     gossip_config=gossip, pool=wan_pool(config))
+                                     gossip_config=gossip, pool=wan_pool(config), shared_keyring=lan)
         self._session: aiohttp.ClientSession | None = None
 
     def _on_event(self, kind: str, member: Member) -> None:
@@ -166,7 +168,7 @@ async def start_federation(agent: Agent) -> WanFederation | None:
     cfg = agent.config
     if not cfg.server or cfg.ports.serf_wan <= 0:
         return None
-    wan = WanFederation(cfg, agent.rpc_tls)
+    wan = WanFederation(cfg, agent.rpc_tls, agent.membership)
     try:
         await wan.start()
     except OSError as exc:

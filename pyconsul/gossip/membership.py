@@ -161,8 +161,11 @@ class Membership:
         ssl_client: ssl.SSLContext | None = None,
         gossip_config: GossipConfig | None = None,
         pool: PoolSpec | None = None,
+        shared_keyring: Membership | None = None,
     ) -> None:
-        """Raises ValueError for a bad `encrypt` key, keyring file or `gossip_lan` setting."""
+        """Raises ValueError for a bad `encrypt` key, keyring file or `gossip_lan` setting.
+        `shared_keyring`: another pool whose keyring this one uses (the same object, so a key
+        installed, used or removed there applies here at once)."""
         self._config = config
         self.pool = pool = pool or PoolSpec.lan(config)
         self._tags = dict(tags)
@@ -171,7 +174,8 @@ class Membership:
         self._rng = rng or random.Random()
         self._gossip = gossip_config or GossipConfig.from_consul(
             config.gossip_lan.overrides(), config.reconnect_timeout)
-        keyring = load_keyring(config)
+        keyring = shared_keyring.keyring if shared_keyring is not None else load_keyring(config)
+        self.keyring = keyring
         self._transport = GossipTransport(
             pool.bind, pool.port,
             self._on_packet, self._on_stream,
