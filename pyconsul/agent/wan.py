@@ -117,8 +117,10 @@ class WanFederation:
         return self.router.datacenters()
 
     def forwarders(self) -> set[str]:
-        """Addresses allowed to send us forwarded requests: the WAN pool's live servers."""
-        return {m.addr for m in self.membership.members() if m.is_server and m.status == "alive"}
+        """Addresses allowed to send us forwarded requests: the WAN pool's other live servers
+        (never this server's own: it answers its own datacenter without forwarding)."""
+        me = self.membership.pool.member_name
+        return {m.addr for m in self.membership.members() if m.is_server and m.status == "alive" and m.name != me}
 
     def _session_get(self) -> aiohttp.ClientSession:
         if self._session is None or self._session.closed:
