@@ -24,7 +24,7 @@ from pyconsul.acl.errors import ACL_NOT_FOUND, PERMISSION_DENIED
 from pyconsul.acl.reaper import TokenReaper
 from pyconsul.acl.settings import ACLSettings, acl_settings, written_paths
 from pyconsul.acl.tokens import AgentTokens
-from pyconsul.agent import cluster, info, listeners, tls_wiring
+from pyconsul.agent import cluster, info, listeners, tls_wiring, wan
 from pyconsul.agent.anti_entropy import next_sync_delay
 from pyconsul.agent.coordinates import AgentCoordinateHost
 from pyconsul.agent.definitions import DefinitionError, check_definitions_allowed, load_definitions
@@ -37,6 +37,7 @@ from pyconsul.clock import SYSTEM_CLOCK
 from pyconsul.config.loader import reload_config
 from pyconsul.config.runtime import RuntimeConfig
 from pyconsul.connect import ca_leader
+from pyconsul.consensus.errors import ForwardFailed
 from pyconsul.consensus.local import LocalConsensus
 from pyconsul.consensus.protocol import Consensus
 from pyconsul.consensus.raft import RaftConsensus
@@ -79,6 +80,7 @@ class Agent:
         self.membership: Any = None
         self.forwarder: Forwarder | None = None
         self.server_port: ServerPort | None = None
+        self.wan: wan.WanFederation | None = None
         self.consensus: Consensus = self._make_consensus()
         self.local = LocalState(
             self.node_name, self._sync_write, self.node_row, "" if config.dev else config.data_dir,
@@ -126,12 +128,13 @@ class Agent:
     def node_row(self) -> dict[str, Any]:
         cfg = self.config
         addr = cfg.advertise()
+        wan_addr = cfg.advertise_addr_wan or addr
         return {
             "ID": cfg.node_id,
             "Node": self.node_name,
             "Address": addr,
             "Datacenter": cfg.datacenter,
-            "TaggedAddresses": {"lan": addr, "lan_ipv4": addr, "wan": addr, "wan_ipv4": addr},
+            "TaggedAddresses": {"lan": addr, "lan_ipv4": addr, "wan": wan_addr, "wan_ipv4": wan_addr},
             "Meta": {"consul-network-segment": "", **cfg.node_meta},
         }
 
@@ -188,6 +191,7 @@ class Agent:
                 await self.join(list(cfg.start_join))
             except RuntimeError as exc:
                 raise OSError(str(exc)) from None
+        await self._start_wan()
         self._tasks.append(asyncio.ensure_future(run_gauges(self, time.time(), sinks)))
         if cfg.retry_join:
             self._tasks.append(asyncio.ensure_future(cluster.join_loop(self)))
@@ -203,6 +207,31 @@ class Agent:
         self._tasks.append(self._sync_task)
         log.info("agent started", extra={"node": self.node_name, "datacenter": cfg.datacenter,
                                          "server": cfg.server, "http": f"{cfg.addr_for('http')}:{cfg.ports.http}"})
+
+    async def _start_wan(self) -> None:
+        cfg = self.config
+        self.wan = await wan.start_federation(self)
+        if self.wan is None:
+            return
+        if self.server_port is not None:
+            self.server_port.wan_forwarders = self.wan.forwarders
+        if cfg.start_join_wan:
+            try:
+                await self.wan.join(list(cfg.start_join_wan))
+            except RuntimeError as exc:
+                raise OSError(str(exc)) from None
+        if cfg.retry_join_wan:
+            self._tasks.append(asyncio.ensure_future(
+                wan.join_wan_loop(self.wan, list(cfg.retry_join_wan), cfg.retry_interval_wan, cfg.retry_max_wan)))
+
+    async def forward_to_dc(self, dc: str, method: str, path_qs: str, body: bytes | None,
+                            headers: dict[str, str]) -> tuple[int, dict[str, str], bytes]:
+        if self.wan is None:
+            raise ForwardFailed(wan.NO_PATH, delivered=False)
+        return await self.wan.forward(dc, method, path_qs, body, headers)
+
+    def datacenters(self) -> list[str]:
+        return self.wan.datacenters() if self.wan is not None else [self.config.datacenter]
 
     async def _when_leader(self) -> None:
         """Once writes are accepted: register this node, load local services, keep them in sync."""
@@ -360,6 +389,11 @@ class Agent:
                 await self.membership.stop()
             except Exception as exc:
                 log.warning("membership stop failed", extra={"error": str(exc)})
+        if self.wan is not None:
+            try:
+                await self.wan.stop()
+            except Exception as exc:
+                log.warning("WAN pool stop failed", extra={"error": str(exc)})
         if self.server_port is not None:
             await self.server_port.close()
         for srv in self._servers:
@@ -458,12 +492,21 @@ class Agent:
                 await self.membership.leave()
             except Exception as exc:
                 log.warning("leave failed", extra={"error": str(exc)})
+        if self.wan is not None:
+            try:
+                await self.wan.leave()
+            except Exception as exc:
+                log.warning("WAN leave failed", extra={"error": str(exc)})
         # Out of the voters and the pool, so clients go elsewhere: let what is held here finish.
         await self.consensus.drain(self.config.performance.leave_drain_time)
         if shutdown:
             asyncio.get_running_loop().call_soon(self._stop.set)
 
     async def join(self, addrs: list[str], wan: bool = False) -> int:
+        if wan:
+            if self.wan is None:
+                raise RuntimeError("Must be a server to join WAN cluster")
+            return await self.wan.join(addrs)
         if self.membership is None:
             raise RuntimeError("membership is not enabled on this agent")
         n = int(await self.membership.join(addrs))
@@ -498,7 +541,7 @@ class Agent:
 
     def members_json(self, wan: bool = False) -> list[dict[str, Any]]:
         if wan:
-            return info.wan_members(self)
+            return self.wan.members_json() if self.wan is not None else info.wan_members(self)
         if self.membership is not None:
             return [self.membership.member_json(m) for m in self.membership.members()]
         return [self.self_member()]

@@ -28,6 +28,10 @@ from pyconsul.raft.throttle import LogThrottle
 log = logging.getLogger("pyconsul.server_port")
 _refusals = LogThrottle(log)
 
+# Marks a request another datacenter's server forwarded (agent/wan.py): only the addresses of
+# the WAN pool's servers may send it.
+WAN_FORWARD_HEADER = b"x-pyconsul-wan-forward"
+
 _PARAM = re.compile(r"\{(\w+)(?::([^{}]+))?\}")
 
 
@@ -79,13 +83,18 @@ class ForwardGate(asyncio.Protocol):
     request only once it has its whole head, so a refused request never runs."""
 
     def __init__(self, inner: asyncio.Protocol, routes: ForwardedRoutes, peer: str,
-                 header_timeout: float = 10.0, on_close: Callable[[], None] | None = None) -> None:
+                 header_timeout: float = 10.0, on_close: Callable[[], None] | None = None,
+                 wan_forwarders: Callable[[], set[str]] | None = None, peer_host: str = "") -> None:
         """`header_timeout`: each request head must arrive within it of its first byte, as on
         the HTTP port (http_config.read_header_timeout). `on_close` runs once the connection is
-        gone."""
+        gone. `wan_forwarders`: the hosts allowed to send a cross-datacenter forward (None:
+        nobody)."""
         self._inner = inner
         self._routes = routes
         self._peer = peer
+        self._peer_host = peer_host
+        self._wan_forwarders = wan_forwarders
+        self._wan_forward = False
         self._parser = httptools.HttpRequestParser(self)
         self._url = b""
         self._transport: asyncio.Transport | None = None
@@ -139,6 +148,11 @@ class ForwardGate(asyncio.Protocol):
     # httptools callbacks
     def on_message_begin(self) -> None:
         self._url = b""
+        self._wan_forward = False
+
+    def on_header(self, name: bytes, value: bytes) -> None:
+        if name.lower() == WAN_FORWARD_HEADER:
+            self._wan_forward = True
 
     def on_url(self, url: bytes) -> None:
         self._url += url
@@ -155,6 +169,9 @@ class ForwardGate(asyncio.Protocol):
             ok = False
         if not ok:
             self._refuse(f"{method} {target[:200]}")
+            raise _Refused()
+        if self._wan_forward and (self._wan_forwarders is None or self._peer_host not in self._wan_forwarders()):
+            self._refuse(f"a cross-datacenter forward from a host that is no WAN server: {method} {target[:200]}")
             raise _Refused()
 
     def _refuse(self, what: str) -> None:

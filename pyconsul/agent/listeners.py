@@ -5,6 +5,7 @@ TLS context), the server port shared by forwarded HTTP and Raft, and DNS. Each t
 from __future__ import annotations
 
 import asyncio
+import json
 import logging
 import ssl
 from typing import TYPE_CHECKING, Any
@@ -17,7 +18,9 @@ from pyconsul.api.app import build_app
 from pyconsul.api.conn_limits import ConnLimiter, HTTPLimits
 from pyconsul.api.fastpath import FastPathProtocol
 from pyconsul.api.routes import ROUTES
-from pyconsul.dns.server import start_client_dns_server, start_dns_server
+from pyconsul.dns.mirror import Fetch
+from pyconsul.dns.remote import RemoteDatacenters, with_dc
+from pyconsul.dns.server import serve_other_datacenters, start_client_dns_server, start_dns_server
 from pyconsul.query.runner import QueryRunner
 from pyconsul.tls.auto_encrypt import SIGN_PATH
 from pyconsul.tls.context import signs_for_clients
@@ -118,7 +121,30 @@ async def start_dns(agent: Agent) -> Any:
     if agent.config.ports.dns < 0:
         return None
     if agent.forwarder is not None:  # a client answers from a mirror of the servers' catalog
-        return await start_client_dns_server(agent.config, agent.forwarder.request, node_name=agent.node_name)
-    store = agent.store
-    queries = QueryRunner(store.queries, store.catalog, store.coordinates, agent.node_name, agent.config.datacenter)
-    return await start_dns_server(agent.config, store.catalog, queries, acl=store.acl)
+        server = await start_client_dns_server(agent.config, agent.forwarder.request, node_name=agent.node_name)
+    else:
+        store = agent.store
+        queries = QueryRunner(store.queries, store.catalog, store.coordinates, agent.node_name,
+                              agent.config.datacenter)
+        server = await start_dns_server(agent.config, store.catalog, queries, acl=store.acl)
+    if server.port >= 0:
+        await serve_other_datacenters(server, _remote_datacenters(agent))
+    return server
+
+
+def _remote_datacenters(agent: Agent) -> RemoteDatacenters:
+    """Other datacenters' DNS names, read through the servers (which forward over the WAN)."""
+    forwarder = agent.forwarder
+
+    def fetch_for(dc: str) -> Fetch:
+        if forwarder is not None:
+            return lambda method, path: forwarder.request(method, with_dc(path, dc))
+        return lambda method, path: agent.forward_to_dc(dc, method, with_dc(path, dc), None, {})
+
+    async def list_datacenters() -> list[str]:
+        if forwarder is None:
+            return agent.datacenters()
+        status, _, body = await forwarder.request("GET", "/v1/catalog/datacenters")
+        return list(json.loads(body)) if status == 200 else []
+
+    return RemoteDatacenters(agent.config, fetch_for, list_datacenters)

@@ -187,6 +187,8 @@ class ServerPort:
         # Sign on a server with allow_tls); None closes such a connection.
         self.certless_routes: ForwardedRoutes | None = None
         self.stream_handler: StreamHandler | None = None
+        # Hosts that may forward requests from another datacenter (the WAN servers); None: none.
+        self.wan_forwarders: Callable[[], set[str]] | None = None
         self.tasks: set[asyncio.Task[None]] = set()
         self._listener: socket.socket | None = None
         self._peeking: dict[socket.socket, asyncio.TimerHandle] = {}
@@ -201,7 +203,8 @@ class ServerPort:
         peer = transport.get_extra_info("peername")
         routes = routes or self.forwarded_routes or ForwardedRoutes(())
         return ForwardGate(self.http(), routes, f"{peer[0]}:{peer[1]}" if peer else "?",
-                           header_timeout=self.header_timeout, on_close=on_close)
+                           header_timeout=self.header_timeout, on_close=on_close,
+                           wan_forwarders=self.wan_forwarders, peer_host=str(peer[0]) if peer else "")
 
     async def start(self) -> None:
         loop = asyncio.get_running_loop()

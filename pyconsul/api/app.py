@@ -25,7 +25,7 @@ from pyconsul.api.blocking import blocking_query
 from pyconsul.api.errors import HTTPError
 from pyconsul.api.fastpath import DATE, FastEntry, build_head
 from pyconsul.api.params import QueryOptions, parse_query_options
-from pyconsul.api.port import AgentPort, ServerRelay
+from pyconsul.api.port import WAN_FORWARD_HEADER, AgentPort, ServerRelay
 from pyconsul.api.reply_cache import DEFAULT_MAX_BYTES, DEFAULT_MAX_ENTRIES, ReplyCache
 from pyconsul.api.reply_key import reply_target
 from pyconsul.clock import SYSTEM_CLOCK
@@ -389,6 +389,21 @@ async def relay_to_server(relay: ServerRelay, req: web.Request) -> web.Response:
     body = await req.read()
     headers = {h: req.headers[h] for h in _PASS_HEADERS if h in req.headers}
     status, rheaders, data = await relay.request(req.method, req.path_qs, body or None, headers)
+    return _relayed(status, rheaders, data)
+
+
+async def forward_to_dc(agent: AgentPort, dc: str, req: web.Request) -> web.Response:
+    """A request for another datacenter, answered by one of its servers: its status, body,
+    index and X-Consul-* headers come back unchanged."""
+    if WAN_FORWARD_HEADER in req.headers:
+        raise HTTPError(500, "No path to datacenter")  # a forward is answered where it lands
+    body = await req.read()
+    headers = {h: req.headers[h] for h in _PASS_HEADERS if h in req.headers}
+    status, rheaders, data = await agent.forward_to_dc(dc, req.method, req.path_qs, body or None, headers)
+    return _relayed(status, rheaders, data)
+
+
+def _relayed(status: int, rheaders: dict[str, str], data: bytes) -> web.Response:
     out = {k: v for k, v in rheaders.items() if k.startswith("X-Consul-")}
     out["Content-Type"] = rheaders.get("Content-Type", "application/json")
     return web.Response(status=status, body=data, headers=out)
@@ -412,11 +427,11 @@ def make_dispatch(ctx: APIContext, methods: dict[str, Handler]) -> Callable[[web
             if relay is not None and answered_by_servers(req.path):
                 return await relay_to_server(relay, req)  # client agents: the servers answer
             q = parse_query_options(req)
+            if q.dc and q.dc != datacenter and takes_dc(req.path):
+                return await forward_to_dc(agent, q.dc, req)  # that datacenter authorizes it
             if ctx.acl is not None:
                 await ctx.acl.prefetch(q.token)
             authorize(ctx, req, q)
-            if q.dc and q.dc != datacenter and takes_dc(req.path):
-                raise HTTPError(500, "No path to datacenter")
             reply = await handler(ctx, req, q)
         except HTTPError as exc:
             return _error_response(exc.status, exc.message, exc.content_type)

@@ -142,7 +142,7 @@ def _vet_deregister(ctx: APIContext, req: web.Request, node: str, service_id: st
 
 
 async def datacenters(ctx: APIContext, req: web.Request, q: QueryOptions) -> Reply:
-    return json_reply([ctx.agent.config.datacenter])
+    return json_reply(ctx.agent.datacenters())
 
 
 async def nodes(ctx: APIContext, req: web.Request, q: QueryOptions) -> Reply:

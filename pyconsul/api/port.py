@@ -23,6 +23,10 @@ from pyconsul.state.store import StateStore
 
 Row = dict[str, Any]
 
+# Marks a request another datacenter's server forwarded here: it is answered here, never
+# forwarded again (the server port admits it only from WAN servers).
+WAN_FORWARD_HEADER = "X-Pyconsul-Wan-Forward"
+
 
 class LocalServices(Protocol):
     """The agent's own services and checks (`/v1/agent/service*`, `/v1/agent/check*`)."""
@@ -132,6 +136,15 @@ class AgentPort(Protocol):
     def self_info(self) -> dict[str, Any]: ...
 
     def members_json(self, wan: bool = False) -> list[dict[str, Any]]: ...
+
+    # Other datacenters (servers: through the WAN pool's router).
+    def datacenters(self) -> list[str]:
+        """Every known datacenter, the local one first."""
+
+    async def forward_to_dc(self, dc: str, method: str, path_qs: str, body: bytes | None,
+                            headers: dict[str, str]) -> tuple[int, dict[str, str], bytes]:
+        """dc's answer to a request (a server of dc answers it); ForwardFailed with Consul's
+        text when dc has no reachable server (`No path to datacenter` when none is known)."""
 
     def metrics_json(self) -> dict[str, Any]: ...
 

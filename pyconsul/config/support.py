@@ -70,6 +70,11 @@ IMPLEMENTED = frozenset({
     # joining and leaving
     "start_join", "retry_join", "retry_interval", "rejoin_after_leave", "leave_on_terminate",
     "skip_leave_on_interrupt", "reconnect_timeout",
+    # the WAN pool (servers only) and forwarding to other datacenters
+    "ports.serf_wan", "serf_wan", "serf_wan_allowed_cidrs", "advertise_addr_wan", "advertise_addrs.serf_wan",
+    "start_join_wan", "retry_join_wan", "retry_interval_wan", "retry_max_wan", "reconnect_timeout_wan",
+    *(f"gossip_wan.{k}" for k in ("gossip_nodes", "gossip_interval", "probe_interval", "probe_timeout",
+                                  "retransmit_mult", "suspicion_mult")),
     # logging and telemetry
     "log_level", "log_json", "log_file", "log_rotate_bytes", "log_rotate_duration", "log_rotate_max_files",
     "enable_syslog", "syslog_facility",

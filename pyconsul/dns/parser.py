@@ -10,8 +10,8 @@ Rules (Consul's DNS interface):
 - `[tag.]<svc>.service[.<dc>]`, RFC 2782 `_<svc>._<tag|tcp|udp>.service[.<dc>]`,
   `<node>.node[.<dc>]` (dots allowed in the node name), `<hex-ip>.addr[.<dc>]`.
   For SRV questions the `service` label may be left out: `_<svc>._tcp[.<dc>].consul`.
-  The datacenter may also be written `<dc>.dc`. A datacenter other than ours is not found (this
-  agent has no WAN path).
+  The datacenter may also be written `<dc>.dc`. A datacenter other than ours is not found here
+  (`NotFound.other_dc` names it; dns/remote.py answers it from that datacenter when known).
 - The domain itself is the zone apex (SOA and NS live there).
 - `*.in-addr.arpa` / `*.ip6.arpa` are reverse lookups; every other name is external (recursors).
 Keywords and domains are compared lower-cased; service, tag and node names keep the asked case
@@ -86,6 +86,7 @@ class NotFound:
 
     domain: str
     reason: str
+    other_dc: str = ""  # set when the name is in another datacenter (answered from there, if known)
 
 
 @dataclass(frozen=True)
@@ -154,7 +155,7 @@ def _parse_in_domain(
         ip = _ip_from_hex(tuple(p.lower() for p in parts))
         return NotFound(domain, "bad addr label") if ip is None else AddrLookup(ip, domain)
     if dc != zone.datacenter:
-        return NotFound(domain, f"no path to datacenter {dc}")
+        return NotFound(domain, f"no path to datacenter {dc}", dc)
     if kind == "node":
         return NodeLookup(".".join(parts), dc, domain)
     if kind == "query":

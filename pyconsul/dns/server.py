@@ -32,6 +32,7 @@ from pyconsul.dns.handler import Forward, PacketHandler
 from pyconsul.dns.mirror import CatalogMirror, Fetch
 from pyconsul.dns.reader import CATALOG_TABLES, CatalogReader, PreparedQueries
 from pyconsul.dns.recursor import Recursors
+from pyconsul.dns.remote import RemoteDatacenters
 from pyconsul.query.runner import QueryRunner
 from pyconsul.telemetry.dns import DnsMetrics
 
@@ -81,6 +82,12 @@ class _UDP(asyncio.DatagramProtocol):
             self.transport.sendto(data[:2] + next(found), addr)  # type: ignore[union-attr]
             self.server.metrics.answered(data, start)
             return
+        remote = self.server.remote
+        if remote is not None:
+            dc = remote.datacenter_asked(data)
+            if dc:
+                self.server._spawn(self._remote(dc, data, addr, start))
+                return
         try:
             out = self.handler.handle(data, tcp=False)
         except Exception:
@@ -93,6 +100,13 @@ class _UDP(asyncio.DatagramProtocol):
             return
         self.transport.sendto(out, addr)  # type: ignore[union-attr]
         self.server.metrics.answered(data, start)
+
+    async def _remote(self, dc: str, data: bytes, addr: Any, start: float) -> None:
+        assert self.server.remote is not None
+        reply = await self.server.remote.answer(dc, data, tcp=False)
+        if reply is not None and self.transport is not None and not self.transport.is_closing():
+            self.transport.sendto(reply, addr)
+            self.server.metrics.answered(data, start)
 
     async def _forward(self, fwd: Forward, addr: Any) -> None:
         reply = await self.server.forward(fwd, tcp=False)
@@ -124,6 +138,8 @@ class DNSServer:
         self.handler = PacketHandler(store, config, random.Random(), self.cache, queries,
                                      _acl_may_answer(config, acl))
         self.metrics = DnsMetrics(config.node_name)
+        # Other datacenters' names (dns/remote.py), when this agent can reach them.
+        self.remote: RemoteDatacenters | None = None
         try:
             self.recursors = Recursors(list(config.recursors), config.dns_config.recursor_timeout)
         except ValueError as exc:
@@ -201,8 +217,10 @@ class DNSServer:
                 except (TimeoutError, asyncio.IncompleteReadError, ConnectionError, OSError):
                     return
                 start = time.perf_counter()
+                dc = self.remote.datacenter_asked(data) if self.remote is not None else ""
                 try:
-                    out = self.handler.handle(data, tcp=True)
+                    out = (await self.remote.answer(dc, data, tcp=True) if dc and self.remote is not None
+                           else self.handler.handle(data, tcp=True))
                 except Exception:
                     log.exception("tcp handler failed")
                     return
@@ -278,3 +296,15 @@ async def start_client_dns_server(
         raise
     server._on_close.append(mirror.close)
     return server
+
+
+async def serve_other_datacenters(server: DNSServer, remote: RemoteDatacenters) -> None:
+    """Answer other datacenters' names through `remote` (closed with the server)."""
+    def forget_replies() -> None:
+        server.cache.udp.clear()  # in place: the UDP protocol holds this dict
+        server.cache.tcp.clear()
+
+    remote.on_known_change = forget_replies
+    await remote.start()
+    server.remote = remote
+    server._on_close.append(remote.close)

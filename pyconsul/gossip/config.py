@@ -42,29 +42,38 @@ class GossipConfig:
     udp_buffer_size: int = 1400
 
     @classmethod
-    def from_consul(cls, gossip_lan: Any, reconnect_timeout: float | None = None) -> GossipConfig:
-        """Build from Consul's `gossip_lan` block; raises ValueError on a bad value."""
-        cfg = cls()
+    def wan_profile(cls) -> GossipConfig:
+        """memberlist's DefaultWANConfig, which Consul's WAN pool starts from: slower probes
+        with longer timeouts and more patient suspicion, for links between datacenters."""
+        return cls(probe_interval=5.0, probe_timeout=3.0, suspicion_mult=6, push_pull_interval=60.0,
+                   gossip_nodes=4, gossip_interval=0.5, gossip_to_the_dead_time=60.0)
+
+    @classmethod
+    def from_consul(cls, gossip_lan: Any, reconnect_timeout: float | None = None,
+                    base: GossipConfig | None = None, block: str = "gossip_lan") -> GossipConfig:
+        """Build from Consul's `gossip_lan` (or, with `base` the WAN profile, `gossip_wan`)
+        block; raises ValueError on a bad value."""
+        cfg = base or cls()
         changes: dict[str, Any] = {}
         if isinstance(gossip_lan, list) and all(isinstance(b, dict) for b in gossip_lan):
-            gossip_lan = {k: v for block in gossip_lan for k, v in block.items()}  # HCL block form
+            gossip_lan = {k: v for part in gossip_lan for k, v in part.items()}  # HCL block form
         if not isinstance(gossip_lan, dict | None):
-            raise ValueError("gossip_lan: expected an object")
+            raise ValueError(f"{block}: expected an object")
         for key, value in (gossip_lan or {}).items():
             if key not in CONSUL_GOSSIP_KEYS:
-                raise ValueError(f"gossip_lan: unknown key {key!r} (valid: {', '.join(sorted(CONSUL_GOSSIP_KEYS))})")
+                raise ValueError(f"{block}: unknown key {key!r} (valid: {', '.join(sorted(CONSUL_GOSSIP_KEYS))})")
             if key.endswith(("_interval", "_timeout")):
                 try:
                     changes[key] = parse_duration(value)
                 except ValueError as exc:
-                    raise ValueError(f"gossip_lan.{key}: {exc}") from None
+                    raise ValueError(f"{block}.{key}: {exc}") from None
             else:
                 try:
                     changes[key] = int(value)
                 except (TypeError, ValueError):
-                    raise ValueError(f"gossip_lan.{key}: expected an integer, got {value!r}") from None
+                    raise ValueError(f"{block}.{key}: expected an integer, got {value!r}") from None
             if changes[key] <= 0:
-                raise ValueError(f"gossip_lan.{key}: must be positive, got {value!r}")
+                raise ValueError(f"{block}.{key}: must be positive, got {value!r}")
         if reconnect_timeout is not None:
             changes["reconnect_timeout"] = float(reconnect_timeout)
             # Serf checks for reapable members every 15s; a shorter timeout gets a finer check

@@ -126,6 +126,29 @@ def _port(p: str, text: str) -> int:
     return int(p)
 
 
+@dataclass(frozen=True)
+class PoolSpec:
+    """Which gossip pool a `Membership` runs: the LAN pool (the default, from the config) or a
+    server's WAN pool (member name `<node>.<dc>`, its own port, no member snapshot)."""
+
+    member_name: str
+    bind: str
+    port: int
+    advertise: str  # "ip" or "ip:port"; "" for the agent's advertise address
+    advertise_default: str
+    join_port: int
+    allowed_cidrs: tuple[str, ...] = ()
+    keep_snapshot: bool = True
+    label: str = "gossip"
+
+    @classmethod
+    def lan(cls, config: RuntimeConfig) -> PoolSpec:
+        # `serf_lan` overrides bind_addr for the LAN pool only, as in Consul.
+        return cls(config.node_name, config.serf_lan or config.bind_addr, config.ports.serf_lan,
+                   config.advertise_addrs.serf_lan, config.advertise(), config.ports.serf_lan,
+                   tuple(config.serf_lan_allowed_cidrs))
+
+
 class Membership:
     def __init__(
         self,
@@ -137,22 +160,27 @@ class Membership:
         ssl_server: ssl.SSLContext | None = None,
         ssl_client: ssl.SSLContext | None = None,
         gossip_config: GossipConfig | None = None,
+        pool: PoolSpec | None = None,
+        shared_keyring: Membership | None = None,
     ) -> None:
-        """Raises ValueError for a bad `encrypt` key, keyring file or `gossip_lan` setting."""
+        """Raises ValueError for a bad `encrypt` key, keyring file or `gossip_lan` setting.
+        `shared_keyring`: another pool whose keyring this one uses (the same object, so a key
+        installed, used or removed there applies here at once)."""
         self._config = config
+        self.pool = pool = pool or PoolSpec.lan(config)
         self._tags = dict(tags)
         self._clock = clock
         self._on_event = on_event
         self._rng = rng or random.Random()
         self._gossip = gossip_config or GossipConfig.from_consul(
             config.gossip_lan.overrides(), config.reconnect_timeout)
-        keyring = load_keyring(config)
+        keyring = shared_keyring.keyring if shared_keyring is not None else load_keyring(config)
+        self.keyring = keyring
         self._transport = GossipTransport(
-            # `serf_lan` overrides bind_addr for the LAN pool only, as in Consul.
-            config.serf_lan or config.bind_addr, config.ports.serf_lan,
+            pool.bind, pool.port,
             self._on_packet, self._on_stream,
             keyring=keyring, ssl_server=ssl_server, ssl_client=ssl_client,
-            allowed_cidrs=list(config.serf_lan_allowed_cidrs),
+            allowed_cidrs=list(pool.allowed_cidrs),
             verify_incoming=config.encrypt_verify_incoming, verify_outgoing=config.encrypt_verify_outgoing)
         # Shares the transport's keyring object, so a change takes effect on the next message.
         self.keyring_ops = KeyringOps(keyring, keyring_path(config), config.node_name, config.datacenter,
@@ -164,7 +192,8 @@ class Membership:
         self._left = False
         self._leave_intents: dict[str, float] = {}  # forced out while alive -> when
         self.last_join_errors: list[str] = []
-        self._snapshot = MemberSnapshot(config.data_dir) if config.data_dir and not config.dev else None
+        self._snapshot = (MemberSnapshot(config.data_dir)
+                          if config.data_dir and not config.dev and pool.keep_snapshot else None)
 
     # ---- lifecycle ------------------------------------------------------------------------
 
@@ -184,7 +213,7 @@ class Membership:
 
     async def start(self) -> None:
         await self._transport.start()
-        name = self._config.node_name
+        name = self.pool.member_name
         addr, port = self.advertised_address()
         self._core = GossipCore(name, addr, port, self._tags, self._gossip, self._clock, self._rng)
         self._left = False
@@ -201,10 +230,10 @@ class Membership:
     def advertised_address(self) -> tuple[str, int]:
         """What other members dial: `advertise_addrs.serf_lan` ("ip" or "ip:port"), else the
         agent's advertise address and the bound port."""
-        adv = self._config.advertise_addrs.serf_lan
+        adv = self.pool.advertise
         if adv:
             return parse_join_address(adv, self._transport.port)
-        return self._config.advertise(), self._transport.port
+        return self.pool.advertise_default, self._transport.port
 
     async def stop(self) -> None:
         """Stop gossiping without announcing anything (others will see this member fail)."""
@@ -235,7 +264,7 @@ class Membership:
 
     async def join(self, addrs: list[str]) -> int:
         """Push/pull with each address; returns how many answered. Bad addresses raise ValueError."""
-        targets = [parse_join_address(a, self._config.ports.serf_lan) for a in addrs]
+        targets = [parse_join_address(a, self.pool.join_port) for a in addrs]
         self.last_join_errors = []
         results = await asyncio.gather(*(self._join_one(t) for t in targets))
         self._wake.set()

@@ -98,3 +98,12 @@ def test_allow_list_is_the_non_agent_api_routes() -> None:
     assert not routes.allows("PUT", "/v1/catalog/service/web")  # a route's other methods only
     assert not routes.allows("GET", "/v1/catalog/service/a/b")  # {service} is one segment
     assert not routes.allows("GET", "/v1/kv/./x")
+
+
+def test_a_cross_datacenter_forward_from_a_host_that_is_no_wan_server_is_closed_unanswered(
+    shared_agent: AgentProcess
+) -> None:
+    marked = b"GET /v1/status/leader HTTP/1.1\r\nHost: x\r\nX-Pyconsul-Wan-Forward: dc9\r\nConnection: close\r\n\r\n"
+    assert exchange(shared_agent, marked) == b""
+    # The same request unmarked is a client agent's forward, and is answered.
+    assert exchange(shared_agent, get("/v1/status/leader")).startswith(b"HTTP/1.1 200")

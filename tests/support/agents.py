@@ -136,6 +136,7 @@ def start_agent(
     dns = ports.get("dns") or free_port()
     server = ports.get("server") or free_port()
     serf = ports.get("serf_lan") or free_port()
+    serf_wan = ports.get("serf_wan") or free_port()  # servers run a WAN pool too
     args = [sys.executable, "-m", "pyconsul", "agent"]
     if dev:
         args.append("-dev")
@@ -146,7 +147,7 @@ def start_agent(
     args += [
         "-node", name, "-bind", host, "-client", host,
         "-http-port", str(http), "-dns-port", str(dns),
-        "-server-port", str(server), "-serf-lan-port", str(serf),
+        "-server-port", str(server), "-serf-lan-port", str(serf), "-serf-wan-port", str(serf_wan),
         *extra,
     ]
     workdir.mkdir(parents=True, exist_ok=True)

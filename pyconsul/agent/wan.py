@@ -1,0 +1,197 @@
+"""A server's place in the WAN federation: the WAN gossip pool, the datacenter router it feeds,
+and forwarding `?dc=` requests to a server of the named datacenter over its server port.
+
+Only servers join the WAN pool (Consul's rule). Members are named `<node>.<dc>` and carry the
+datacenter and server port in their tags; the router keeps datacenter → alive servers from
+their events. A forwarded request carries `WAN_FORWARD_HEADER` (the sending datacenter): the
+server port admits it only from WAN servers' addresses (agent/forward_gate.py), and the
+receiving server answers it itself — a forward is never forwarded again.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import os
+from typing import TYPE_CHECKING, Any
+
+import aiohttp
+
+from pyconsul.agent.dc_router import DatacenterRouter
+from pyconsul.api.port import WAN_FORWARD_HEADER
+from pyconsul.clock import SYSTEM_CLOCK
+from pyconsul.config.runtime import RuntimeConfig
+from pyconsul.consensus.errors import ForwardFailed
+from pyconsul.gossip.config import GossipConfig
+from pyconsul.gossip.membership import Member, Membership, PoolSpec, consul_tags, member_json
+from pyconsul.tls.context import RPCContexts
+
+if TYPE_CHECKING:
+    from pyconsul.agent.agent import Agent
+
+log = logging.getLogger("pyconsul.wan")
+
+NO_PATH = "No path to datacenter"
+
+
+def wan_pool(config: RuntimeConfig) -> PoolSpec:
+    """The WAN pool's identity and sockets: `serf_wan` binds it, `advertise_addrs.serf_wan` or
+    `advertise_addr_wan` (else the advertise address) is what other datacenters dial."""
+    return PoolSpec(
+        member_name=f"{config.node_name}.{config.datacenter}",
+        bind=config.serf_wan or config.bind_addr,
+        port=config.ports.serf_wan,
+        advertise=config.advertise_addrs.serf_wan,
+        advertise_default=config.advertise_addr_wan or config.advertise(),
+        join_port=config.ports.serf_wan,
+        allowed_cidrs=tuple(config.serf_wan_allowed_cidrs),
+        keep_snapshot=False,
+        label="gossip-wan",
+    )
+
+
+def wan_tags(config: RuntimeConfig) -> dict[str, str]:
+    """A server's WAN tags: its LAN tags but the WAN join port (the pool's own port)."""
+    tags = consul_tags(config)
+    tags.pop("wan_join_port", None)
+    return tags
+
+
+def _dial_text(addr: str, exc: BaseException) -> str:
+    """Consul's words for a forward that never reached the server."""
+    err = getattr(exc, "os_error", exc)
+    if isinstance(err, ConnectionRefusedError):
+        why = "connect: connection refused"
+    elif isinstance(err, TimeoutError | asyncio.TimeoutError) or isinstance(exc, aiohttp.ServerTimeoutError):
+        why = "i/o timeout"
+    elif isinstance(err, OSError) and err.errno:
+        why = f"connect: {os.strerror(err.errno).lower()}"
+    else:
+        why = str(err) or type(err).__name__
+    return f"rpc error getting client: failed to get conn: dial tcp {addr}: {why}"
+
+
+class WanFederation:
+    """The WAN pool of one server, its router, and the cross-datacenter forwarder."""
+
+    def __init__(self, config: RuntimeConfig, rpc_tls: RPCContexts | None = None,
+                 lan: Membership | None = None) -> None:
+        """`rpc_tls.client`: the server port's client context (verify_outgoing), read per request
+        so a reload may swap it. `lan`: the LAN pool, whose keyring the WAN pool shares (Consul
+        keeps both pools on the same keys). Raises ValueError for a bad `gossip_wan` setting."""
+        self.config = config
+        self.rpc_tls = rpc_tls or RPCContexts()
+        self.router = DatacenterRouter(config.datacenter, SYSTEM_CLOCK)
+        gossip = GossipConfig.from_consul(config.gossip_wan.overrides(), config.reconnect_timeout_wan,
+                                          base=GossipConfig.wan_profile(), block="gossip_wan")
+        self.membership = Membership(config, wan_tags(config), on_event=self._on_event,
+                                     gossip_config=gossip, pool=wan_pool(config), shared_keyring=lan)
+        self._session: aiohttp.ClientSession | None = None
+
+    def _on_event(self, kind: str, member: Member) -> None:
+        log.info("WAN member event", extra={"event": kind, "member": member.name, "status": member.status})
+        self.router.on_member(kind, member)
+
+    async def start(self) -> None:
+        await self.membership.start()
+        self.router.on_member("member-join", self.membership.local_member())
+
+    async def stop(self) -> None:
+        await self.membership.stop()
+        if self._session is not None:
+            await self._session.close()
+
+    async def leave(self) -> None:
+        await self.membership.leave()
+
+    async def join(self, addrs: list[str]) -> int:
+        n = int(await self.membership.join(addrs))
+        if n == 0:
+            raise RuntimeError(self.membership.join_error_text() or f"Failed to join {', '.join(addrs)}")
+        return n
+
+    def members_json(self) -> list[dict[str, Any]]:
+        return [member_json(m) for m in self.membership.members()]
+
+    def datacenters(self) -> list[str]:
+        return self.router.datacenters()
+
+    def forwarders(self) -> set[str]:
+        """Addresses allowed to send us forwarded requests: the WAN pool's other live servers
+        (never this server's own: it answers its own datacenter without forwarding)."""
+        me = self.membership.pool.member_name
+        return {m.addr for m in self.membership.members() if m.is_server and m.status == "alive" and m.name != me}
+
+    def _session_get(self) -> aiohttp.ClientSession:
+        if self._session is None or self._session.closed:
+            connect = self.config.performance.rpc_hold_timeout  # a cut-off datacenter fails within it
+            # Dial from the bind address, the one other datacenters know us by: their server
+            # port admits forwards only from WAN servers' addresses.
+            bind = self.config.bind_addr
+            local = (bind, 0) if bind and bind not in ("0.0.0.0", "::") else None
+            self._session = aiohttp.ClientSession(
+                connector=aiohttp.TCPConnector(limit=0, local_addr=local),
+                timeout=aiohttp.ClientTimeout(total=None, sock_connect=connect), auto_decompress=False)
+        return self._session
+
+    async def forward(self, dc: str, method: str, path_qs: str, body: bytes | None,
+                      headers: dict[str, str]) -> tuple[int, dict[str, str], bytes]:
+        """dc's answer to the request, as its server gave it. ForwardFailed with Consul's text
+        when no server of dc is known alive (`No path to datacenter`) or none could be reached."""
+        servers = self.router.servers(dc)
+        if not servers:
+            raise ForwardFailed(NO_PATH, delivered=False)
+        ctx = self.rpc_tls.client
+        scheme = "https" if ctx is not None else "http"
+        tls: dict[str, Any] = {"ssl": False}
+        if ctx is not None:  # dc's servers carry server.<dc>.<domain>
+            tls = {"ssl": ctx, "server_hostname": f"server.{dc}.{self.config.domain.rstrip('.')}"}
+        headers = {**headers, WAN_FORWARD_HEADER: self.config.datacenter}
+        last = ""
+        for addr in servers:
+            try:
+                async with self._session_get().request(method, f"{scheme}://{addr}{path_qs}", data=body,
+                                                       headers=headers, **tls) as resp:
+                    data = await resp.read()
+                    self.router.note_ok(addr)
+                    return resp.status, dict(resp.headers), data
+            except (aiohttp.ClientConnectorError, aiohttp.ServerTimeoutError, TimeoutError) as exc:
+                self.router.note_failed(addr)  # never reached it: try the next server
+                last = _dial_text(addr, exc)
+                log.warning("server of another datacenter unreachable", extra={"dc": dc, "server": addr,
+                                                                               "error": last})
+            except aiohttp.ClientError as exc:
+                raise ForwardFailed(f"rpc error making call: {exc}", delivered=True) from None
+        raise ForwardFailed(last, delivered=False)
+
+
+async def start_federation(agent: Agent) -> WanFederation | None:
+    """Servers join the WAN pool; client agents never do."""
+    cfg = agent.config
+    if not cfg.server or cfg.ports.serf_wan <= 0:
+        return None
+    wan = WanFederation(cfg, agent.rpc_tls, agent.membership)
+    try:
+        await wan.start()
+    except OSError as exc:
+        # Keep serving the local datacenter (other agents on this host may hold the default
+        # port); the WAN pool and ?dc= to other datacenters are unavailable until a restart.
+        log.error("WAN pool not started: cannot bind its port", extra={"port": cfg.ports.serf_wan, "error": str(exc)})
+        return None
+    return wan
+
+
+async def join_wan_loop(wan: WanFederation, addrs: list[str], interval: float, max_attempts: int) -> None:
+    """retry_join_wan: keep trying every retry_interval_wan until one address joins."""
+    attempt = 0
+    while addrs and (max_attempts <= 0 or attempt < max_attempts):
+        attempt += 1
+        try:
+            n = await wan.join(addrs)
+        except Exception as exc:
+            log.warning("WAN join attempt failed", extra={"attempt": attempt, "error": str(exc)})
+            await asyncio.sleep(interval)
+            continue
+        log.info("joined the WAN pool", extra={"members_contacted": n})
+        return
+    log.error("giving up joining the WAN pool", extra={"attempts": attempt})
