@@ -289,8 +289,9 @@ def sign_leaf(csr_pem: str, root: Row, serial: int, now: datetime.datetime, ttl:
     csr = x509.load_pem_x509_csr(csr_pem.encode())
     ca_cert, ca_key = load_cert(root["RootCert"]), load_key(root["SigningKey"])
     not_before = now - LEAF_BACKDATE
+    # The identity is the SPIFFE URI; the CN only labels it and X.509 caps it at 64 characters.
     cert = (
-        x509.CertificateBuilder().subject_name(x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, ident.service)]))
+        x509.CertificateBuilder().subject_name(x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, ident.service[:64])]))
         .issuer_name(ca_cert.subject).public_key(csr.public_key()).serial_number(serial)
         .not_valid_before(not_before).not_valid_after(not_before + datetime.timedelta(seconds=ttl))
         .add_extension(x509.BasicConstraints(ca=False, path_length=None), critical=True)

@@ -179,3 +179,11 @@ def test_authorize(a: AgentProcess) -> None:
                       ({"Target": "z-db", "ClientCertURI": f"spiffe://{td}/agent/client/dc/dc1/id/n"},
                        "ClientCertURI not a valid Service identifier")]:
         assert call(a, "POST", "/v1/agent/connect/authorize", bad)[:2] == (400, text)
+
+
+def test_leaf_for_a_name_longer_than_a_common_name_may_be(a: AgentProcess) -> None:
+    name = "s" * 300  # X.509 caps a CN at 64 characters; the identity is the URI SAN
+    status, leaf, _ = call(a, "GET", f"/v1/agent/connect/ca/leaf/{name}")
+    assert status == 200, leaf
+    cert = x509.load_pem_x509_certificates(leaf["CertPEM"].encode())[0]
+    assert ca.leaf_uri(cert).endswith(f"/svc/{name}")

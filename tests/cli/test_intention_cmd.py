@@ -96,8 +96,7 @@ def test_connect_ca_get_and_set_config(a: AgentProcess, tmp_path: Path) -> None:
 def test_default_deny_acls_deny_without_an_intention(tmp_path: Path) -> None:
     conf = tmp_path / "acl.hcl"
     conf.write_text('acl {\n enabled = true\n default_policy = "deny"\n tokens { initial_management = "root" }\n}\n')
-    agent = start_agent(tmp_path, f"-config-file={conf}", "-dev-allow-unenforced=acl.enabled",
-                        "-dev-allow-unenforced=acl.default_policy", name="ixn-acl", host=loopback(72))
+    agent = start_agent(tmp_path, f"-config-file={conf}", name="ixn-acl", host=loopback(72))
     try:
         root = clean_env(CONSUL_HTTP_ADDR=agent.http_addr, CONSUL_HTTP_TOKEN="root")
         r = wait_until(lambda: (r := consul("intention", "check", "web", "db", env=root)).code in (0, 1) and r, 15,

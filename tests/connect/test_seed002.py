@@ -137,7 +137,8 @@ def test_seed002_walkthrough(agent: tuple[AgentProcess, Path]) -> None:
     relay: Relay | None = None
     try:
         # $ socat -v tcp-l:8181,fork exec:"/bin/cat"   … and nc echoes through it
-        socat = Proc(["socat", "-v", f"tcp-l:{socat_port},bind={HOST},reuseaddr,fork", "exec:/bin/cat"])
+        # bound to all interfaces, as in the seed: the sidecar dials its LocalServiceAddress, 127.0.0.1
+        socat = Proc(["socat", "-v", f"tcp-l:{socat_port},reuseaddr,fork", "exec:/bin/cat"])
         procs.append(socat)
         wait_until(lambda: socket.create_connection((HOST, socat_port), 1).close() is None, what="socat listening")
         assert nc(socat_port, "hello\n") == "hello\n"

@@ -32,8 +32,7 @@ def acl_agent(tmp_path_factory: pytest.TempPathFactory) -> Iterator[AgentProcess
     work = tmp_path_factory.mktemp("ui-acl")
     conf = work / "acl.hcl"
     conf.write_text(f'acl {{\n enabled = true\n default_policy = "deny"\n tokens {{ initial_management = "{ROOT}" }}\n}}\n')
-    a = start_agent(work, f"-config-file={conf}", "-dev-allow-unenforced=acl.enabled",
-                    "-dev-allow-unenforced=acl.default_policy", name="acl-ui")
+    a = start_agent(work, f"-config-file={conf}", name="acl-ui")
     assert call(a, "PUT", "/v1/agent/service/register", {"Name": "billing", "Port": 8080, "Tags": ["secret-tag"]})[0] == 200
     assert call(a, "PUT", "/v1/kv/secret/db-password", b"hunter2")[0] == 200
     yield a
