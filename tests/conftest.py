@@ -1,14 +1,22 @@
 from __future__ import annotations
 
+import os
 import shutil
 from collections.abc import Generator, Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
+from hypothesis import settings as hypothesis_settings
 
 from tests.support import leaks
 from tests.support.agents import STARTED, AgentProcess, start_agent
+
+# Property tests draw the same examples on every run, so CI is no lottery: a failure reproduces
+# on the next run and on any machine. `HYPOTHESIS_PROFILE=explore` draws fresh ones.
+hypothesis_settings.register_profile("ci", derandomize=True)
+hypothesis_settings.register_profile("explore", derandomize=False)
+hypothesis_settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "ci"))
 
 LOG_TAIL_LINES = 150
 _private_tmp: leaks.PrivateTmp | None = None

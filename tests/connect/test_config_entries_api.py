@@ -136,6 +136,8 @@ def test_discovery_chain_get_and_post(agent: AgentProcess) -> None:
 def test_merge_central_config(agent: AgentProcess) -> None:
     call(agent, "PUT", "/v1/config", {"Kind": "proxy-defaults", "Name": "global", "Config": {"handshake_timeout_ms": 5}})
     call(agent, "PUT", "/v1/config", {"Kind": "service-defaults", "Name": "pay", "Protocol": "http"})
+    # its own entry for the upstream: another test of this module may have deleted shop's, or run elsewhere
+    call(agent, "PUT", "/v1/config", {"Kind": "service-defaults", "Name": "shop", "Protocol": "http"})
     body = {"Node": "pn", "Address": "10.8.0.1", "Service": {
         "ID": "pay-proxy", "Service": "pay-proxy", "Kind": "connect-proxy", "Port": 21000,
         "Proxy": {"DestinationServiceName": "pay", "Config": {"handshake_timeout_ms": 9},
