@@ -141,13 +141,14 @@ NEEDS: dict[tuple[str, str], Need] = {
     ("POST", "/v1/internal/connect/ca/sign/{service}"): _w("service", "{service}"),  # = the CSR's service
     ("GET", "/v1/agent/connect/ca/leaf/{service}"): _w("service", "{service}"),
     ("POST", "/v1/agent/connect/authorize"): _w("service", IN_HANDLER),  # on the body's Target
+    ("PUT", "/v1/agent/connect/authorize"): _w("service", IN_HANDLER),
     ("GET", "/v1/connect/intentions"): _r("intentions", filtered=True),
     ("POST", "/v1/connect/intentions"): _w("intentions", IN_HANDLER),
     ("GET", "/v1/connect/intentions/exact"): _r("intentions", IN_HANDLER),
     ("PUT", "/v1/connect/intentions/exact"): _w("intentions", IN_HANDLER),
     ("DELETE", "/v1/connect/intentions/exact"): _w("intentions", IN_HANDLER),
     ("GET", "/v1/connect/intentions/match"): _r("intentions", IN_HANDLER),
-    ("GET", "/v1/connect/intentions/check"): _r("intentions", IN_HANDLER),
+    ("GET", "/v1/connect/intentions/check"): _r("service", IN_HANDLER),  # service:read on the destination
     ("GET", "/v1/connect/intentions/{id}"): _r("intentions", IN_HANDLER),
     ("PUT", "/v1/connect/intentions/{id}"): _w("intentions", IN_HANDLER),
     ("DELETE", "/v1/connect/intentions/{id}"): _w("intentions", IN_HANDLER),

@@ -137,6 +137,8 @@ ROUTES: list[tuple[str, str, Handler]] = [
     ("GET", "/v1/agent/connect/ca/roots", connect_ca.agent_roots),
     ("GET", "/v1/agent/connect/ca/leaf/{service}", connect_ca.leaf),
     ("POST", "/v1/agent/connect/authorize", intentions.authorize),
+    # py-consul sends PUT (Consul answers it 405, leaving the method unusable); taken as POST.
+    ("PUT", "/v1/agent/connect/authorize", intentions.authorize),
     ("GET", "/v1/connect/intentions", intentions.list_),
     ("POST", "/v1/connect/intentions", intentions.create),
     ("GET", "/v1/connect/intentions/exact", intentions.exact_get),
