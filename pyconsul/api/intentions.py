@@ -135,9 +135,8 @@ async def match(ctx: APIContext, req: web.Request, q: QueryOptions) -> Reply:
     names = req.rel_url.query.getall("name", [])
     if not names:
         raise HTTPError(400, "required query parameter 'name' not set")
-    if by == "destination":
-        for name in names:
-            _need(req, "read", _strip_ns(name))
+    for name in names:  # intentions:read on every name asked about, either way (as Consul)
+        _need(req, "read", _strip_ns(name))
     idx, rows = await ctx.blocking(q, lambda ws: _all(ctx, ws))
     if by == "source":
         rows, _ = _readable(req, rows)

@@ -152,8 +152,8 @@ NEEDS: dict[tuple[str, str], Need] = {
     ("GET", "/v1/connect/intentions/{id}"): _r("intentions", IN_HANDLER),
     ("PUT", "/v1/connect/intentions/{id}"): _w("intentions", IN_HANDLER),
     ("DELETE", "/v1/connect/intentions/{id}"): _w("intentions", IN_HANDLER),
-    # config entries: service:write/read (operator:write for proxy-defaults and gateways), asked
-    # here on every service name since the kind and name come from the body or the entry
+    # config entries: each kind's rule (pyconsul.entries.access: service, intentions or mesh),
+    # checked by the handlers since the kind and name come from the path or the body
     ("PUT", "/v1/config"): _w("service", IN_HANDLER),
     ("GET", "/v1/config/{kind}"): _r("service", filtered=True),
     ("GET", "/v1/config/{kind}/{name}"): _r("service", IN_HANDLER),
