@@ -131,7 +131,8 @@ class HttpProxy:
         try:
             while True:
                 try:
-                    head = await asyncio.wait_for(reader.readuntil(b"\r\n\r\n"), IDLE_TIMEOUT)
+                    async with asyncio.timeout(IDLE_TIMEOUT):  # no task per request, unlike wait_for
+                        head = await reader.readuntil(b"\r\n\r\n")
                 except (asyncio.IncompleteReadError, TimeoutError, ConnectionError):
                     return
                 except asyncio.LimitOverrunError:
