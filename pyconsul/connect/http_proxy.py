@@ -144,6 +144,12 @@ class HttpProxy:
                     self.log.error(f"http-proxy: {exc.status} {exc}")
                     writer.write(hh.error_response(exc.status, str(exc)))
                     return
+                except (ConnectionError, OSError, asyncio.IncompleteReadError, asyncio.LimitOverrunError):
+                    raise
+                except Exception as exc:  # the agent unreachable, and the like: said, not a traceback
+                    self.log.error(f"http-proxy: 502 {type(exc).__name__}: {exc}")
+                    writer.write(hh.error_response(502, f"proxy error: {exc}"))
+                    return
                 if not keep:
                     return
         except (ConnectionError, OSError, asyncio.IncompleteReadError, asyncio.LimitOverrunError) as exc:
@@ -186,6 +192,9 @@ class HttpProxy:
                     await self._closed_without_answer(rt.service, exc2)
             else:
                 await self._closed_without_answer(rt.service, exc)
+        except hh.HeadError:
+            up[1].close()  # a malformed answer: this connection is not reused
+            raise
         writer.write(raw)
         if resp.status == 101:
             from pyconsul.connect.proxy import splice

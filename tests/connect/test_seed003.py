@@ -15,6 +15,7 @@ hosts) sees only TLS records, in both directions.
 from __future__ import annotations
 
 import os
+import socket
 import subprocess
 import sys
 from collections.abc import Iterator
@@ -191,6 +192,15 @@ def test_seed003_plain_http_apps_get_mtls_between_hosts(hosts: tuple[AgentProces
         assert code == 502 and "no healthy instances of service 'nope'" in body
         code, body = answer(proxy, "http://example.com/")
         assert code == 502 and "is not a Connect service name" in body
+
+        # Garbage is a 400 saying what was wrong, not a dropped connection.
+        with socket.create_connection((HOST_B, http_port), 5) as raw:
+            raw.sendall(b"NONSENSE\r\n\r\n")
+            raw.settimeout(5)
+            data = b""
+            while chunk := raw.recv(4096):
+                data += chunk
+        assert data.startswith(b"HTTP/1.1 400 Bad Request") and b"malformed request line 'NONSENSE'" in data
 
         # $ consul intention create -deny web hello → the app is told, clearly, with a 403.
         r = consul("intention", "create", "-deny", "web", "hello", env=env_a)
