@@ -92,25 +92,29 @@ class HttpProxy:
         self.log = proxy.log
 
     # -- the service's instances ---------------------------------------------------------------------
-    async def _instances_known(self, name: str) -> None:
-        """Follow a service seen for the first time (bounded), or look it up once."""
+    async def _instances_known(self, name: str) -> bool:
+        """Follow a service seen for the first time; past MAX_WATCHED, look it up for this request
+        only (True: forget it afterwards), so junk host names cannot grow the proxy."""
         px = self.proxy
         if name in px._ready:
-            return
+            return False
         up = Upstream(name, "", 0)
         if len(px._ready) < MAX_WATCHED:
             px._ready[name] = asyncio.Event()
             px._tasks.append(asyncio.ensure_future(
                 px._watch(f"service {name}", lambda i: px._fetch_instances(up, i), 0)))
-        else:
-            await px._fetch_instances(up, 0)
-            px._ready.pop(name, None)
-            px._ready[name] = asyncio.Event()
-            px._ready[name].set()
+            return False
+        await px._fetch_instances(up, 0)  # sets _ready[name]
+        return True
 
     async def dial(self, name: str) -> Stream:
-        await self._instances_known(name)
-        conn, reason = await self.proxy.dial_service(name)
+        transient = await self._instances_known(name)
+        try:
+            conn, reason = await self.proxy.dial_service(name)
+        finally:
+            if transient:
+                self.proxy._ready.pop(name, None)
+                self.proxy.instances.pop(name, None)
         if conn is None:
             raise hh.HeadError(502, reason)
         return conn
