@@ -17,7 +17,8 @@ import pytest
 from pyconsul.config.loader import load_agent_config
 from tests.cli.cli_run import clean_env, consul
 from tests.support.agents import AgentProcess, start_agent
-from tests.support.ports import loopback
+from tests.support.ports import free_port, loopback
+from tests.support.wait import wait_until
 
 NOT_ENABLED = b"Connect must be enabled in order to use this endpoint"
 REFUSED = [
@@ -90,3 +91,24 @@ def test_auto_encrypt_allow_tls_turns_connect_on(tmp_path: Path) -> None:
     conf.write_text(json.dumps({"server": True, "data_dir": str(tmp_path), "connect": {"enabled": False}}))
     assert load_agent_config([f"-config-file={conf}"]).connect.enabled is False
     assert load_agent_config(["-dev"]).connect.enabled is True
+
+
+def test_a_client_agent_relays_the_servers_refusal(tmp_path: Path) -> None:
+    """The servers decide: a client agent (Connect on by default) answers with their 500."""
+    conf = tmp_path / "c.hcl"
+    conf.write_text("connect { enabled = false }\n")
+    server = start_agent(tmp_path / "s", "-server", "-bootstrap", "-data-dir", str(tmp_path / "s" / "data"),
+                         f"-config-file={conf}", dev=False, name="off-srv", host=loopback(68))
+    client = None
+    try:
+        ports = {"http": free_port(), "dns": free_port(), "server": free_port(), "serf_lan": free_port()}
+        client = start_agent(tmp_path / "c", "-data-dir", str(tmp_path / "c" / "data"), "-retry-join",
+                             f"{loopback(68)}:{server.serf_lan_port}", "-retry-interval", "1s", dev=False,
+                             name="off-cli", host=loopback(69), ports=ports)
+        wait_until(lambda: len(server.get_json("/v1/catalog/nodes")) == 2, 20, what="the client joined")
+        for method, path, body in REFUSED[:8]:
+            assert client.request(method, path, body)[::2] == (500, NOT_ENABLED), path
+    finally:
+        if client is not None:
+            client.stop()
+        server.stop()
