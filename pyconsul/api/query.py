@@ -12,6 +12,7 @@ from typing import Any
 
 from aiohttp import web
 
+from pyconsul.api.acl_filter import redact_query
 from pyconsul.api.app import APIContext, Reply, json_reply, read_json
 from pyconsul.api.errors import HTTPError
 from pyconsul.api.near import source_node
@@ -60,7 +61,7 @@ async def get(ctx: APIContext, req: web.Request, q: QueryOptions) -> Reply:
         idx, row = store.queries.get(ws, qid)
         return idx, [row] if row is not None else None
 
-    reply = await ctx.blocking_json(q, req, run)
+    reply = await ctx.blocking_json(q, req, run, acl="query_tokens")
     if reply.body == b"null":
         raise not_found()
     return reply
@@ -106,4 +107,4 @@ async def explain(ctx: APIContext, req: web.Request, q: QueryOptions) -> Reply:
     if query is None:
         raise not_found()
     idx = max(ctx.store.queries.index(), 1)
-    return Reply(json_reply({"Query": query}, q=q).body, index=idx)
+    return Reply(json_reply({"Query": redact_query(req, query)}, q=q).body, index=idx)
