@@ -46,6 +46,7 @@ NAMED_IN_HANDLER = frozenset({
     "/v1/agent/check/register", "/v1/agent/check/deregister/{id}", "/v1/agent/check/pass/{id}",
     "/v1/agent/check/warn/{id}", "/v1/agent/check/fail/{id}", "/v1/agent/check/update/{id}",
     "/v1/session/create", "/v1/session/destroy/{id}", "/v1/session/renew/{id}",
+    "/v1/query", "/v1/query/{id}", "/v1/query/{id}/execute", "/v1/query/{id}/explain",
 })
 
 
