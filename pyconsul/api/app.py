@@ -39,8 +39,6 @@ log = logging.getLogger("pyconsul.http")
 
 JSON_CT = "application/json"
 MAX_BODY = 16 * 1024 * 1024
-_FAST_TARGETS = 4096  # distinct request targets remembered by the fast path
-_UNPARSED = object()
 
 
 @dataclass(slots=True)
@@ -117,7 +115,6 @@ class APIContext:
         self._fast: dict[str, FastEntry] = {}
         self._fast_labels: dict[str, Any] = {}  # api.http labels of each fast-path read
         self._fast_counts: dict[str, ReadCounters] = {}  # the endpoint's own counters, likewise
-        self._fast_targets: dict[bytes, Any] = {}  # request target -> its ReplyTarget (or None)
         self._cache = ReplyCache(cache_size, cache_bytes, on_evict=lambda key: self._fast.pop(key, None))
         self.acl = _acl_gate(agent)
         self.connect: Any = None  # the agent's Connect leaf cache (api/connect_ca.py), made on first use
@@ -127,16 +124,10 @@ class APIContext:
         if self.acl is not None:
             return None  # with ACLs every request passes `authorize`, which the fast path skips
         start = perf_counter()
-        parsed = self._fast_targets.get(target, _UNPARSED)
-        if parsed is _UNPARSED:
-            # The key is a pure function of the target's bytes, and clients repeat targets.
-            try:
-                parsed = reply_target(target.decode("ascii"))
-            except UnicodeDecodeError:
-                parsed = None
-            if len(self._fast_targets) >= _FAST_TARGETS:
-                self._fast_targets.clear()
-            self._fast_targets[target] = parsed
+        try:
+            parsed = reply_target(target.decode("ascii"))
+        except UnicodeDecodeError:
+            return None
         if parsed is None or parsed.consistent:
             return None
         key, index, stale = parsed.key, parsed.index, parsed.stale

@@ -50,7 +50,7 @@ class FastPathProtocol(asyncio.Protocol):
     keep-alive timer takes over after a hand-off), and the per-client cap until it closes."""
 
     __slots__ = ("ctx", "make_slow", "transport", "buf", "_url", "_token", "_parser", "_keep_alive",
-                 "_limits", "_limiter", "_ip", "_timer", "_idle", "_deadline", "_loop", "_slow", "_watch")
+                 "_limits", "_limiter", "_ip", "_timer", "_slow", "_watch")
 
     def __init__(self, ctx: APIContext, make_slow: Callable[[], asyncio.Protocol],
                  limits: HTTPLimits = DEFAULT_LIMITS, limiter: ConnLimiter | None = None) -> None:
@@ -66,15 +66,11 @@ class FastPathProtocol(asyncio.Protocol):
         self._limiter = limiter
         self._ip: str | None = None
         self._timer: asyncio.TimerHandle | None = None
-        self._idle = False  # the armed timer is the idle one, re-armed lazily from `_deadline`
-        self._deadline = 0.0
-        self._loop: asyncio.AbstractEventLoop | None = None
         self._slow: asyncio.Protocol | None = None
         self._watch: HeaderWatch | None = None
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         self.transport = transport  # type: ignore[assignment]
-        self._loop = asyncio.get_running_loop()
         if self._limiter is not None:
             peer = transport.get_extra_info("peername")
             ip = peer[0] if isinstance(peer, tuple) and peer else None
@@ -87,41 +83,17 @@ class FastPathProtocol(asyncio.Protocol):
         self._arm(self._limits.read_header_timeout)
 
     def _arm(self, seconds: float) -> None:
-        """The header timer: armed when a request's head has begun but not yet ended."""
         if self._timer is not None:
             self._timer.cancel()
-        assert self._loop is not None
-        self._idle = False
-        self._timer = self._loop.call_later(seconds, self._timed_out)
-
-    def _idle_from_now(self) -> None:
-        """After a reply: close after idle_timeout without a request. Hot connections answer
-        thousands of requests a second, so the deadline moves and one timer is re-armed only
-        when it fires early, instead of a cancel and a new timer per request."""
-        assert self._loop is not None
-        self._deadline = self._loop.time() + self._limits.idle_timeout
-        if self._timer is None or not self._idle:
-            if self._timer is not None:
-                self._timer.cancel()
-            self._idle = True
-            self._timer = self._loop.call_at(self._deadline, self._idle_check)
-
-    def _idle_check(self) -> None:
-        assert self._loop is not None
-        if self._loop.time() < self._deadline:
-            self._timer = self._loop.call_at(self._deadline, self._idle_check)
-        else:
-            self._timed_out()
+        self._timer = asyncio.get_running_loop().call_later(seconds, self._timed_out)
 
     def _disarm(self) -> None:
         if self._timer is not None:
             self._timer.cancel()
             self._timer = None
-        self._idle = False
 
     def _timed_out(self) -> None:
         self._timer = None
-        self._idle = False
         if self.transport is not None:
             self.transport.close()
 
@@ -131,14 +103,14 @@ class FastPathProtocol(asyncio.Protocol):
                 self._watch.feed(data)
             self._slow.data_received(data)
             return
+        if not self.buf:
+            self._arm(self._limits.read_header_timeout)  # a request begins (or idle ends)
         buf = self.buf + data if self.buf else data
         end = buf.find(b"\r\n\r\n")
         if end < 0:
             if len(buf) > _MAX_HEAD:
                 self._hand_off(buf)
             else:
-                if not self.buf:
-                    self._arm(self._limits.read_header_timeout)  # a head has begun, not ended
                 self.buf = buf
             return
         self.buf = b""
@@ -164,7 +136,7 @@ class FastPathProtocol(asyncio.Protocol):
             self._disarm()
             self.transport.close()
         else:
-            self._idle_from_now()
+            self._arm(self._limits.idle_timeout)
 
     # httptools callbacks
     def on_url(self, url: bytes) -> None:
