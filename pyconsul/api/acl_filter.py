@@ -68,6 +68,16 @@ def _agent_check_allowed(identity: Identity, row: Row) -> bool:
     return _can(identity, "node", row.get("Node", ""))
 
 
+REDACTED_TOKEN = "<hidden>"  # Consul's redactedToken
+
+
+def _redact_tokens(identity: Identity, rows: list[Row]) -> list[Row]:
+    """A prepared query's Token is shown only to acl:write, as Consul redacts it."""
+    if identity.authorizer.allowed("acl", "write"):
+        return rows
+    return [{**row, "Token": REDACTED_TOKEN} if row.get("Token") else row for row in rows]
+
+
 def _queries(identity: Identity, rows: Any) -> tuple[Any, bool]:
     def allowed(row: Row) -> bool:
         name = row.get("Name") or ""
@@ -75,7 +85,14 @@ def _queries(identity: Identity, rows: Any) -> tuple[Any, bool]:
             return identity.authorizer.allowed("acl", "write")
         return _can(identity, "query", name)
 
-    return enforce.keep(identity, list(rows), allowed)
+    kept, dropped = enforce.keep(identity, list(rows), allowed)
+    return _redact_tokens(identity, kept), dropped
+
+
+def redact_query(req: web.Request, query: Row) -> Row:
+    """One prepared query (explain's rendered query) with its Token redacted for this request."""
+    identity = identity_of(req)
+    return query if identity is None else _redact_tokens(identity, [query])[0]
 
 
 def _ui_node(identity: Identity, row: Row) -> tuple[Row | None, bool]:
@@ -139,6 +156,7 @@ FILTERS: dict[str, Callable[[Identity, Any], tuple[Any, bool]]] = {
     "sessions": lambda i, v: enforce.filter_sessions(i, list(v)),
     "events": lambda i, v: enforce.filter_events(i, list(v)),
     "queries": _queries,
+    "query_tokens": lambda i, v: (_redact_tokens(i, list(v)), False),
     "ui_services": _ui_services,
     "ui_nodes": _ui_nodes,
     "ui_node": _ui_one_node,

@@ -11,6 +11,9 @@ Rules:
   returns another object (the agent swaps its dns_config on reload), and when it grows past
   `max_entries` (so a flood of random names cannot grow it without bound).
 - UDP and TCP replies are kept apart: the UDP ones are trimmed to the client's buffer.
+- A distance-sorted reply (a prepared query's Near) also depends on the coordinates, which move
+  without the catalog changing: it is kept apart with the coordinates index it was sorted at
+  and served only while that index holds.
 """
 
 from __future__ import annotations
@@ -25,15 +28,19 @@ DEFAULT_MAX_ENTRIES = 8192
 class ReplyCache:
     def __init__(
         self, index_fn: Callable[[], int], settings_fn: Callable[[], Any] = lambda: None,
-        max_entries: int = DEFAULT_MAX_ENTRIES,
+        max_entries: int = DEFAULT_MAX_ENTRIES, coordinates_fn: Callable[[], int] = lambda: 0,
     ) -> None:
         self._index_fn = index_fn
+        self._coordinates_fn = coordinates_fn
         self._settings_fn = settings_fn
         self._settings: Any = settings_fn()
         self.max_entries = max_entries
         self.index = -1
         self.udp: dict[bytes, Iterator[bytes]] = {}
         self.tcp: dict[bytes, Iterator[bytes]] = {}
+        # key -> (coordinates index, replies) for distance-sorted answers
+        self.near_udp: dict[bytes, tuple[int, Iterator[bytes]]] = {}
+        self.near_tcp: dict[bytes, tuple[int, Iterator[bytes]]] = {}
         self.hits = 0
         self.misses = 0
 
@@ -47,6 +54,8 @@ class ReplyCache:
         if idx != self.index or settings is not self._settings:
             self.udp.clear()
             self.tcp.clear()
+            self.near_udp.clear()
+            self.near_tcp.clear()
             self.index = idx
             self._settings = settings
             return False
@@ -58,7 +67,13 @@ class ReplyCache:
             return None
         found = (self.tcp if tcp else self.udp).get(key)
         if found is None:
-            return None
+            near = self.near_tcp if tcp else self.near_udp
+            if not near:
+                return None
+            entry = near.get(key)
+            if entry is None or entry[0] != self._coordinates_fn():
+                return None
+            found = entry[1]
         self.hits += 1
         return next(found)
 
@@ -71,10 +86,18 @@ class ReplyCache:
             return None
         return data[:2] + next(found)
 
-    def put(self, key: bytes, tails: list[bytes] | Iterator[bytes], tcp: bool, index: int) -> None:
+    def put(self, key: bytes, tails: list[bytes] | Iterator[bytes], tcp: bool, index: int,
+            by_distance: bool = False) -> None:
         """Remember replies computed at catalog `index` (ignored if the catalog moved on): a list
-        is served in turn; an iterator (LazyRotations) as it yields."""
+        is served in turn; an iterator (LazyRotations) as it yields. `by_distance` replies are
+        kept with the coordinates index they were sorted at."""
         if index != self.index or (isinstance(tails, list) and not tails):
+            return
+        if by_distance:
+            near = self.near_tcp if tcp else self.near_udp
+            if len(near) >= self.max_entries:
+                near.clear()
+            near[key] = (self._coordinates_fn(), cycle(tails) if isinstance(tails, list) else tails)
             return
         table = self.tcp if tcp else self.udp
         if len(table) >= self.max_entries:
@@ -82,7 +105,7 @@ class ReplyCache:
         table[key] = cycle(tails) if isinstance(tails, list) else tails
 
     def __len__(self) -> int:
-        return len(self.udp) + len(self.tcp)
+        return len(self.udp) + len(self.tcp) + len(self.near_udp) + len(self.near_tcp)
 
 
 class LazyRotations:

@@ -21,7 +21,7 @@ from dataclasses import dataclass
 from pyconsul.config.runtime import RuntimeConfig
 from pyconsul.dns import records as r
 from pyconsul.dns.cache import LazyRotations, ReplyCache, canonical_key
-from pyconsul.dns.reader import CATALOG_TABLES, CatalogReader, PreparedQueries
+from pyconsul.dns.reader import CATALOG_TABLES, COORDINATES, CatalogReader, PreparedQueries
 from pyconsul.dns.resolver import Question, resolve
 
 log = logging.getLogger("pyconsul.dns")
@@ -40,6 +40,7 @@ class Replies:
     count: int = 1
     build: Callable[[int], bytes] | None = None
     answers: int = 0
+    by_distance: bool = False  # cached against the coordinates as well as the catalog
 
 
 @dataclass(frozen=True)
@@ -72,7 +73,8 @@ class PacketHandler:
         self.config = config
         self.rng = rng or random.Random()
         self.cache = cache if cache is not None else ReplyCache(
-            lambda: reader.max_index(*CATALOG_TABLES), lambda: config.dns_config
+            lambda: reader.max_index(*CATALOG_TABLES), lambda: config.dns_config,
+            coordinates_fn=lambda: reader.max_index(COORDINATES),
         )
         self.recursion_available = bool(config.recursors)
         # Tables the resolver derives from the catalog, valid for one catalog index.
@@ -124,7 +126,7 @@ class PacketHandler:
     def _remember(self, key: bytes, out: Replies, tcp: bool, index: int) -> None:
         first = out.first[2:]
         if out.build is None:
-            self.cache.put(key, [first], tcp, index)
+            self.cache.put(key, [first], tcp, index, by_distance=out.by_distance)
         elif out.answers <= EAGER_ROTATION_LIMIT:
             try:
                 rest = [out.build(i) for i in range(1, out.count)]
@@ -156,7 +158,7 @@ class PacketHandler:
         n = len(ans.answer)
         first = r.encode_reply(req, ans, limits, ra)
         if not ans.rotate or n < 2:
-            return Replies(first)
+            return Replies(first, by_distance=ans.by_distance)
         k = min(n, ROTATIONS)
 
         def build(i: int) -> bytes:

@@ -14,6 +14,7 @@ Row = dict[str, Any]
 
 # Tables whose index changes whenever anything DNS could answer changes.
 CATALOG_TABLES = ("nodes", "services", "checks", "prepared-queries")
+COORDINATES = "coordinates"  # only distance-sorted answers depend on it
 
 
 class CatalogReader(Protocol):

@@ -95,6 +95,9 @@ class Answer:
     authoritative: bool = True
     # The answers are interchangeable instances: the cache may serve cyclic rotations of them.
     rotate: bool = False
+    # Ordered by estimated distance (a prepared query's Near): valid only for the coordinates
+    # it was sorted with, which move without the catalog changing.
+    by_distance: bool = False
     # a_record_limit applies to these answers (service A/AAAA lookups).
     a_limited: bool = False
     # Not ours to answer: hand the request to the recursors.

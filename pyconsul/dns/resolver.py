@@ -352,6 +352,7 @@ class _Ctx:
             return self.nodata(lookup.domain)
         if by_distance:
             out.rotate = False  # nearest first, every time
+            out.by_distance = True
         return out
 
     # -- nodes and addresses ---------------------------------------------------------------------

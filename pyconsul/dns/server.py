@@ -30,7 +30,7 @@ from pyconsul.config.runtime import RuntimeConfig
 from pyconsul.dns.cache import ReplyCache
 from pyconsul.dns.handler import Forward, PacketHandler
 from pyconsul.dns.mirror import CatalogMirror, Fetch
-from pyconsul.dns.reader import CATALOG_TABLES, CatalogReader, PreparedQueries
+from pyconsul.dns.reader import CATALOG_TABLES, COORDINATES, CatalogReader, PreparedQueries
 from pyconsul.dns.recursor import Recursors
 from pyconsul.dns.remote import RemoteDatacenters
 from pyconsul.query.runner import QueryRunner
@@ -134,7 +134,8 @@ class DNSServer:
         self.reader = store
         self._on_close: list[Callable[[], Awaitable[None]]] = []
         # Replies depend on the catalog and on dns_config, which the agent swaps on reload.
-        self.cache = ReplyCache(lambda: store.max_index(*CATALOG_TABLES), lambda: config.dns_config)
+        self.cache = ReplyCache(lambda: store.max_index(*CATALOG_TABLES), lambda: config.dns_config,
+                                coordinates_fn=lambda: store.max_index(COORDINATES))
         self.handler = PacketHandler(store, config, random.Random(), self.cache, queries,
                                      _acl_may_answer(config, acl))
         self.metrics = DnsMetrics(config.node_name)

@@ -118,6 +118,26 @@ def test_an_idle_keep_alive_connection_is_closed_after_the_idle_timeout(limited:
     s.close()
 
 
+def test_a_busy_fast_path_connection_outlives_the_idle_timeout(limited: AgentProcess) -> None:
+    """The idle timer counts from the last reply, not from the first: a connection asking every
+    0.3 s stays open for several idle timeouts, then closes once it goes quiet."""
+    s = _connect(limited)
+    path = "/v1/health/service/consul"
+    end = time.monotonic() + 2.5 * IDLE_TIMEOUT
+    answered = 0
+    while True:
+        assert _get(s, path).startswith(b"HTTP/1.1 200")  # a closed connection fails here
+        last_reply = time.monotonic()
+        answered += 1
+        if last_reply >= end:
+            break
+        time.sleep(0.3)  # the client's pace between requests, the behaviour under test
+    assert answered >= 8
+    _closed_by_server(s, within=IDLE_TIMEOUT + 5)
+    assert time.monotonic() - last_reply >= IDLE_TIMEOUT - 0.3
+    s.close()
+
+
 def test_a_client_past_the_connection_cap_is_refused_at_accept(limited: AgentProcess) -> None:
     held = [_connect(limited) for _ in range(CAP)]
     try:

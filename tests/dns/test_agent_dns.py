@@ -163,3 +163,10 @@ def test_prepared_query_with_near_answers_nearest_first_every_time(agent: AgentP
     nearest_first = ["10.20.0.2", "10.20.0.4", "10.20.0.3", "10.20.0.1"]
     for _ in range(4):
         assert dig(agent.dns_port, "web-near.query.consul", "+short").split() == nearest_first
+    # Coordinates move without the catalog changing; the cached, sorted answer follows them.
+    for node, x in (("web-0", 0.001), ("web-1", 0.050)):
+        coord = {"Vec": [x] + [0.0] * 7, "Error": 0.2, "Adjustment": 0.0, "Height": 1e-5}
+        assert agent.request("PUT", "/v1/coordinate/update", {"Node": node, "Coord": coord})[0] == 200
+    moved = ["10.20.0.1", "10.20.0.4", "10.20.0.3", "10.20.0.2"]
+    wait_until(lambda: dig(agent.dns_port, "web-near.query.consul", "+short").split() == moved, 10.0,
+               "the answer to follow the new coordinates")
