@@ -22,7 +22,6 @@ from typing import TYPE_CHECKING, Any
 
 from pyconsul.agent import cluster
 from pyconsul.state import watch
-from pyconsul.state.agent_ca import AGENT_CA
 from pyconsul.tls.auto_encrypt import AutoEncryptClient, Signed
 from pyconsul.tls.context import (
     AutoTLS,
@@ -61,7 +60,8 @@ def server_side(agent: Agent) -> ServerSide | None:
     cfg = agent.config
     if not cfg.server:
         return None
-    signer = signer_for(cfg.connect.ca_config, agent.store.agent_ca) if cfg.auto_encrypt.allow_tls else None
+    connect_ca = agent.store.connect_ca if cfg.connect.enabled else None
+    signer = signer_for(cfg.connect.ca_config, agent.store.agent_ca, connect_ca) if cfg.auto_encrypt.allow_tls else None
     return ServerSide(agent, signer)
 
 
@@ -108,7 +108,7 @@ async def follow_signing_roots(agent: Agent, signer: AgentCertSigner) -> None:
     while True:
         changed = asyncio.Event()
         unsubscribe = agent.store.watches.subscribe(
-            [watch.table(AGENT_CA)], lambda changed=changed: loop.call_soon_threadsafe(changed.set))
+            [watch.table(t) for t in signer.watch_tables], lambda changed=changed: loop.call_soon_threadsafe(changed.set))
         roots = signer.roots()
         if roots != applied:
             try:

@@ -18,7 +18,8 @@ Kinds and the rows they keep (Consul's rules):
 - kv_entries / keys: key:read on each key;
 - sessions: session:read on the session's node; events: event:read on the name;
 - queries: query:read on the query's name (an unnamed query only for acl:write, as Consul);
-- ui_services: service summaries; ui_nodes / ui_node: node dumps with their services and checks.
+- ui_services: service summaries; ui_nodes / ui_node: node dumps with their services and checks;
+- config_entries: each entry by its kind's read rule (`pyconsul.entries.access`).
 """
 
 from __future__ import annotations
@@ -132,6 +133,13 @@ def _ui_services(identity: Identity, rows: Any) -> tuple[Any, bool]:
     return out, dropped
 
 
+def _config_entries(identity: Identity, value: Any) -> tuple[Any, bool]:
+    from pyconsul.entries.access import read_checks
+
+    return enforce.keep(identity, list(value), lambda e: all(
+        identity.authorizer.allowed(res, acc, name) for res, acc, name in read_checks(e)))
+
+
 FILTERS: dict[str, Callable[[Identity, Any], tuple[Any, bool]]] = {
     "nodes": lambda i, v: enforce.filter_nodes(i, list(v)),
     "coordinates": lambda i, v: enforce.filter_nodes(i, list(v)),
@@ -152,6 +160,7 @@ FILTERS: dict[str, Callable[[Identity, Any], tuple[Any, bool]]] = {
     "ui_services": _ui_services,
     "ui_nodes": _ui_nodes,
     "ui_node": _ui_one_node,
+    "config_entries": _config_entries,
 }
 
 

@@ -47,6 +47,10 @@ NAMED_IN_HANDLER = frozenset({
     "/v1/agent/check/warn/{id}", "/v1/agent/check/fail/{id}", "/v1/agent/check/update/{id}",
     "/v1/session/create", "/v1/session/destroy/{id}", "/v1/session/renew/{id}",
     "/v1/query", "/v1/query/{id}", "/v1/query/{id}/execute", "/v1/query/{id}/explain",
+    "/v1/config", "/v1/config/{kind}/{name}",  # each kind's rule: pyconsul.entries.access
+    # intentions on the destination (check: service:read on it), authorize on the Target
+    "/v1/connect/intentions", "/v1/connect/intentions/exact", "/v1/connect/intentions/match",
+    "/v1/connect/intentions/check", "/v1/connect/intentions/{id}", "/v1/agent/connect/authorize",
 })
 
 

@@ -22,9 +22,10 @@ Row = dict[str, Any]
 _TXN_READS = frozenset({"get", "check-index", "check-session", "check-not-exists"})
 
 
-def require_name(req: web.Request, resource: str, access: str, name: str) -> None:
+def require_name(req: web.Request, resource: str, access: str, name: str | None) -> None:
+    """`name` None: an unlabeled resource (mesh, operator), named so in the refusal."""
     identity = identity_of(req)
-    if identity is None or identity.authorizer.allowed(resource, access, name):
+    if identity is None or identity.authorizer.allowed(resource, access, name or ""):
         return
     raise HTTPError(403, permission_denied_text(identity.accessor_id, resource, access, name))
 

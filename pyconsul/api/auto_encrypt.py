@@ -8,8 +8,9 @@ that sign client certificates (`ConnectCARoots`), its own CA files (`ManualCARoo
 it checks server hostnames. The refusals are Consul's texts. Asked anywhere but on the server
 port (the HTTP API, or relayed by a client agent) it is a 404.
 
-The built-in CA is made by the leader on first use: a follower without one relays the request
-to the leader (api/leader_relay.py), which creates it through Raft and signs.
+The Connect CA signs (`connect/agent_signer.py`); a follower that has no CA yet relays the
+request to the leader (api/leader_relay.py). Where Connect is off the built-in agent CA signs,
+made by the leader on first use through Raft.
 """
 
 from __future__ import annotations
@@ -88,7 +89,9 @@ async def sign(ctx: APIContext, req: web.Request, q: QueryOptions) -> Reply:
         relayed = await relay_to_leader(ctx, req)
         if relayed is not None:
             return relayed
-        assert isinstance(signer, BuiltinCASigner)
+        if not isinstance(signer, BuiltinCASigner):
+            # the leader makes the Connect CA when it takes office; the client asks again
+            raise HTTPError(500, "CA has not finished initializing") from None
         await signer.create(ctx.agent.write, _now(ctx))
         issued = signer.sign(body["CSR"], cfg.datacenter, _now(ctx))
     except CertError as exc:

@@ -14,9 +14,11 @@ from typing import Any
 
 from aiohttp import web
 
+from pyconsul.api.acl_names import require_name
 from pyconsul.api.app import APIContext, Reply, json_reply, read_json
 from pyconsul.api.errors import HTTPError
 from pyconsul.api.params import QueryOptions
+from pyconsul.entries import access
 from pyconsul.entries.chain import ChainError, ChainRequest, compile_chain
 from pyconsul.entries.kinds import (
     KINDS,
@@ -48,6 +50,12 @@ def _cas(req: web.Request) -> int | None:
         raise HTTPError(400, f'Bad request: Request decoding failed: strconv.ParseUint: parsing "{raw}": '
                              "invalid syntax") from None
     return value
+
+
+def _require(req: web.Request, checks: list[access.Check]) -> None:
+    """The kind's ACL rule (`entries.access`), each check a 403 with Consul's text."""
+    for resource, level, name in checks:
+        require_name(req, resource, level, name or None)
 
 
 def _kind(kind: str) -> str:
@@ -86,6 +94,7 @@ async def put(ctx: APIContext, req: web.Request, q: QueryOptions) -> Reply:
         entry = normalize(body)
     except EntryError as exc:
         raise entry_error(exc) from None
+    _require(req, access.write_checks(entry))
     check_chains(ctx.store, entry, ctx.agent.config.datacenter)
     cas = _cas(req)
     verb = "set" if cas is None else "cas"
@@ -95,6 +104,7 @@ async def put(ctx: APIContext, req: web.Request, q: QueryOptions) -> Reply:
 
 async def get(ctx: APIContext, req: web.Request, q: QueryOptions) -> Reply:
     kind, name = _kind(req.match_info["kind"]), req.match_info["name"]
+    _require(req, access.read_checks({"Kind": kind, "Name": name}))
     entries = ctx.store.config_entries
     reply = await ctx.blocking_json(q, req, lambda ws: entries.get(ws, kind, name))
     if reply.body == b"null":
@@ -109,11 +119,12 @@ async def list_(ctx: APIContext, req: web.Request, q: QueryOptions) -> Reply:
     def run(ws: WatchSet | None) -> tuple[int, list[Row]]:
         return entries.list(ws, kind)
 
-    return await ctx.blocking_json(q, req, run)
+    return await ctx.blocking_json(q, req, run, acl="config_entries")
 
 
 async def delete(ctx: APIContext, req: web.Request, q: QueryOptions) -> Reply:
     kind, name = _kind(req.match_info["kind"]), req.match_info["name"]
+    _require(req, access.write_checks({"Kind": kind, "Name": name}))
     cas = _cas(req)
     stored = ctx.store.config_entries.by_key.get((kind, name))
     if stored is not None:

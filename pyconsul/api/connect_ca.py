@@ -37,9 +37,21 @@ def _roots_run(ctx: APIContext) -> Any:
     return run
 
 
+# Go's strconv.ParseBool, which Consul reads `?pem` with.
+_TRUE, _FALSE = {"1", "t", "T", "TRUE", "true", "True"}, {"0", "f", "F", "FALSE", "false", "False"}
+
+
+def _bool_param(value: str, name: str) -> bool:
+    if not value or value in _FALSE:
+        return False
+    if value in _TRUE:
+        return True
+    raise HTTPError(400, f"The '{name}' query parameter must be a boolean value")
+
+
 async def roots(ctx: APIContext, req: web.Request, q: QueryOptions) -> Reply:
     """GET /v1/connect/ca/roots (?pem=true: the PEM chain)."""
-    if req.rel_url.query.get("pem", "").lower() in ("true", "1"):
+    if _bool_param(req.rel_url.query.get("pem", ""), "pem"):
         idx, rows = await ctx.blocking(q, lambda ws: ctx.store.connect_ca.get_roots(ws))
         return Reply(ca_ops.roots_pem(rows).encode(), content_type=PEM_CT, index=idx)
     return await ctx.blocking_json(q, req, _roots_run(ctx), filterable=False)

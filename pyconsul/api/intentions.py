@@ -135,9 +135,8 @@ async def match(ctx: APIContext, req: web.Request, q: QueryOptions) -> Reply:
     names = req.rel_url.query.getall("name", [])
     if not names:
         raise HTTPError(400, "required query parameter 'name' not set")
-    if by == "destination":
-        for name in names:
-            _need(req, "read", _strip_ns(name))
+    for name in names:  # intentions:read on every name asked about, either way (as Consul)
+        _need(req, "read", _strip_ns(name))
     idx, rows = await ctx.blocking(q, lambda ws: _all(ctx, ws))
     if by == "source":
         rows, _ = _readable(req, rows)
@@ -149,7 +148,14 @@ async def check(ctx: APIContext, req: web.Request, q: QueryOptions) -> Reply:
     kind = req.rel_url.query.get("source-type", "consul")
     if kind != "consul":
         raise HTTPError(400, "unsupported SourceType: " + kind)
-    _need(req, "read", destination)
+    # service:read on the destination, not intentions:read: the answer is only allow/deny
+    # (Consul's Intention.Check says so).
+    identity = req.get(IDENTITY_KEY)
+    if identity is not None:
+        try:
+            require(identity, "service", "read", destination)
+        except PermissionDenied as exc:
+            raise HTTPError(403, str(exc)) from None
     await ctx.read_barrier(q)
     _, rows = _all(ctx, None)
     decision = ix.decide(rows, source, destination, default_allow(ctx))
@@ -178,8 +184,15 @@ async def exact_put(ctx: APIContext, req: web.Request, q: QueryOptions) -> Reply
     except ix.IntentionError as exc:
         raise _invalid(exc) from None
     _need(req, "write", destination)
+    meta = body.get("Meta") or {}
 
     def change(entry: Row | None) -> tuple[Row, bool]:
+        # Meta belongs to the enclosing config entry: refused, unless it repeats the entry's own
+        # (a client sending back what it read), as Consul does.
+        if meta and entry is None:
+            raise HTTPError(500, "Meta must not be specified")
+        if meta and meta != (entry or {}).get("Meta"):
+            raise HTTPError(500, "Meta must not be specified, or should be unchanged during an update.")
         old = ix.find_source(entry, source) or {}
         legacy = {k: v for k, v in old.items() if k.startswith("Legacy")}
         if legacy:

@@ -141,18 +141,19 @@ NEEDS: dict[tuple[str, str], Need] = {
     ("POST", "/v1/internal/connect/ca/sign/{service}"): _w("service", "{service}"),  # = the CSR's service
     ("GET", "/v1/agent/connect/ca/leaf/{service}"): _w("service", "{service}"),
     ("POST", "/v1/agent/connect/authorize"): _w("service", IN_HANDLER),  # on the body's Target
+    ("PUT", "/v1/agent/connect/authorize"): _w("service", IN_HANDLER),
     ("GET", "/v1/connect/intentions"): _r("intentions", filtered=True),
     ("POST", "/v1/connect/intentions"): _w("intentions", IN_HANDLER),
     ("GET", "/v1/connect/intentions/exact"): _r("intentions", IN_HANDLER),
     ("PUT", "/v1/connect/intentions/exact"): _w("intentions", IN_HANDLER),
     ("DELETE", "/v1/connect/intentions/exact"): _w("intentions", IN_HANDLER),
     ("GET", "/v1/connect/intentions/match"): _r("intentions", IN_HANDLER),
-    ("GET", "/v1/connect/intentions/check"): _r("intentions", IN_HANDLER),
+    ("GET", "/v1/connect/intentions/check"): _r("service", IN_HANDLER),  # service:read on the destination
     ("GET", "/v1/connect/intentions/{id}"): _r("intentions", IN_HANDLER),
     ("PUT", "/v1/connect/intentions/{id}"): _w("intentions", IN_HANDLER),
     ("DELETE", "/v1/connect/intentions/{id}"): _w("intentions", IN_HANDLER),
-    # config entries: service:write/read (operator:write for proxy-defaults and gateways), asked
-    # here on every service name since the kind and name come from the body or the entry
+    # config entries: each kind's rule (pyconsul.entries.access: service, intentions or mesh),
+    # checked by the handlers since the kind and name come from the path or the body
     ("PUT", "/v1/config"): _w("service", IN_HANDLER),
     ("GET", "/v1/config/{kind}"): _r("service", filtered=True),
     ("GET", "/v1/config/{kind}/{name}"): _r("service", IN_HANDLER),

@@ -27,6 +27,7 @@ from pyconsul.api import (
 )
 from pyconsul.api import agent_ep as agent
 from pyconsul.api.app import Handler
+from pyconsul.api.connect_gate import connect_required as C  # 500 while connect.enabled = false
 from pyconsul.ui import internal_api as ui
 
 ROUTES: list[tuple[str, str, Handler]] = [
@@ -130,30 +131,32 @@ ROUTES: list[tuple[str, str, Handler]] = [
     ("GET", "/v1/internal/ui/node/{node}", ui.node),
     ("POST", auto_encrypt.SIGN_PATH, auto_encrypt.sign),  # server port only
     # Connect: CA, leaves, intentions, authorize (static paths before /intentions/{id})
-    ("GET", "/v1/connect/ca/roots", connect_ca.roots),
-    ("GET", "/v1/connect/ca/configuration", connect_ca.get_configuration),
-    ("PUT", "/v1/connect/ca/configuration", connect_ca.set_configuration),
-    ("POST", "/v1/internal/connect/ca/sign/{service}", connect_ca.sign),
-    ("GET", "/v1/agent/connect/ca/roots", connect_ca.agent_roots),
-    ("GET", "/v1/agent/connect/ca/leaf/{service}", connect_ca.leaf),
-    ("POST", "/v1/agent/connect/authorize", intentions.authorize),
-    ("GET", "/v1/connect/intentions", intentions.list_),
-    ("POST", "/v1/connect/intentions", intentions.create),
-    ("GET", "/v1/connect/intentions/exact", intentions.exact_get),
-    ("PUT", "/v1/connect/intentions/exact", intentions.exact_put),
-    ("DELETE", "/v1/connect/intentions/exact", intentions.exact_delete),
-    ("GET", "/v1/connect/intentions/match", intentions.match),
-    ("GET", "/v1/connect/intentions/check", intentions.check),
-    ("GET", "/v1/connect/intentions/{id}", intentions.id_get),
-    ("PUT", "/v1/connect/intentions/{id}", intentions.id_put),
-    ("DELETE", "/v1/connect/intentions/{id}", intentions.id_delete),
+    ("GET", "/v1/connect/ca/roots", C(connect_ca.roots)),
+    ("GET", "/v1/connect/ca/configuration", C(connect_ca.get_configuration)),
+    ("PUT", "/v1/connect/ca/configuration", C(connect_ca.set_configuration)),
+    ("POST", "/v1/internal/connect/ca/sign/{service}", C(connect_ca.sign)),
+    ("GET", "/v1/agent/connect/ca/roots", C(connect_ca.agent_roots)),
+    ("GET", "/v1/agent/connect/ca/leaf/{service}", C(connect_ca.leaf)),
+    ("POST", "/v1/agent/connect/authorize", C(intentions.authorize)),
+    # py-consul sends PUT (Consul answers it 405, leaving the method unusable); taken as POST.
+    ("PUT", "/v1/agent/connect/authorize", C(intentions.authorize)),
+    ("GET", "/v1/connect/intentions", C(intentions.list_)),
+    ("POST", "/v1/connect/intentions", C(intentions.create)),
+    ("GET", "/v1/connect/intentions/exact", C(intentions.exact_get)),
+    ("PUT", "/v1/connect/intentions/exact", C(intentions.exact_put)),
+    ("DELETE", "/v1/connect/intentions/exact", C(intentions.exact_delete)),
+    ("GET", "/v1/connect/intentions/match", C(intentions.match)),
+    ("GET", "/v1/connect/intentions/check", C(intentions.check)),
+    ("GET", "/v1/connect/intentions/{id}", C(intentions.id_get)),
+    ("PUT", "/v1/connect/intentions/{id}", C(intentions.id_put)),
+    ("DELETE", "/v1/connect/intentions/{id}", C(intentions.id_delete)),
     # config entries and the discovery chain
     ("PUT", "/v1/config", config_ep.put),
     ("GET", "/v1/config/{kind}", config_ep.list_),
     ("GET", "/v1/config/{kind}/{name}", config_ep.get),
     ("DELETE", "/v1/config/{kind}/{name}", config_ep.delete),
-    ("GET", "/v1/discovery-chain/{service}", discovery_chain.chain),
-    ("POST", "/v1/discovery-chain/{service}", discovery_chain.chain),
+    ("GET", "/v1/discovery-chain/{service}", C(discovery_chain.chain)),
+    ("POST", "/v1/discovery-chain/{service}", C(discovery_chain.chain)),
     # ACL endpoints (401 while ACLs are off); each checks its own need
     *[(method, "/v1/acl/{path:.*}", acl_ep.dispatch) for method in ("GET", "PUT", "POST", "DELETE")],
 ]

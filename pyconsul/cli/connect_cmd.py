@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import json
 import os
 import signal
@@ -134,6 +135,9 @@ def _proxy_flags() -> Any:
               "are both set.", placeholder="value")
     fs.string("listen", "", "Address to listen for inbound connections to the proxied service. Must be "
               "specified with -service and -service-addr.", placeholder="value")
+    fs.string("http-proxy", "", "Address (host:port) of a plain HTTP proxy listener for local apps (http_proxy=): "
+              "a request for http://<service>/ (or <service>.service.consul) goes to that Connect service "
+              "over the mesh; CONNECT is tunnelled.", placeholder="value")
     fs.bool("register", False, "Self-register with the local Consul agent. Only useful with -listen.")
     fs.string("register-id", "", "ID suffix for the service. Use this to disambiguate with other proxies.",
               placeholder="value")
@@ -178,6 +182,9 @@ def proxy(argv: list[str]) -> int:
         else:
             cfg = pc.from_flags(opts["service"], list(opts["upstream"] or []), opts["listen"], opts["service-addr"])
             lines = pc.banner_flags_mode(cfg)
+        if opts["http-proxy"]:
+            cfg = dataclasses.replace(cfg, http_proxy=pc.split_hostport(opts["http-proxy"], "-http-proxy"))
+            lines.append(pc._line("HTTP proxy", opts["http-proxy"]))
     except ConsulError as exc:
         error(f"Failed to get proxy configuration: {exc}")
         return 1

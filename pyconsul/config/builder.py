@@ -195,6 +195,9 @@ def _finish(rc: RuntimeConfig) -> None:
         raise ConfigError("auto_encrypt.tls can only be used on a client.")
     if rc.auto_encrypt.allow_tls and not rc.server:
         raise ConfigError("auto_encrypt.allow_tls can only be used on a server.")
+    if rc.auto_encrypt.allow_tls and not rc.connect.enabled:
+        # Consul turns Connect on for auto_encrypt's servers: they sign its certificates
+        rc.connect = replace(rc.connect, enabled=True)
     for r in rc.recursors:
         if r.startswith("[") and "]" in r:
             host = r[1 : r.index("]")]

@@ -229,7 +229,7 @@ class AutoEncrypt:
 
 @dataclass(frozen=True)
 class Connect:
-    enabled: bool = False
+    enabled: bool = True  # Consul's default (its default config sets it); false turns the CA off
     ca_provider: str = ""
     ca_config: Mapping[str, Any] = field(default_factory=_empty)
     enable_mesh_gateway_wan_federation: bool = False

@@ -115,7 +115,8 @@ IMPLEMENTED = frozenset({
     "acl.tokens.agent", "acl.tokens.agent_recovery", "acl.tokens.agent_master",
     "acl_datacenter", "acl_default_policy", "acl_token", "acl_agent_token", "acl_master_token",
     "acl_agent_master_token", "acl_down_policy", "acl_ttl",
-    # Connect: the built-in CA (always on, as Consul's default) and its TTLs
+    # Connect: the built-in CA (on by default, as Consul's; `enabled = false` turns it off on
+    # servers: pyconsul/api/connect_gate.py) and its TTLs
     "connect.enabled", "connect.ca_config",
 })
 

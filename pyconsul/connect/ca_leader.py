@@ -37,6 +37,9 @@ class CAHost(Protocol):
 
 
 async def run(host: CAHost, clock: Clock = SYSTEM_CLOCK) -> None:
+    if not host.config.connect.enabled:
+        log.info("Connect is disabled (connect.enabled = false): no CA on this server")
+        return
     last_prune = 0.0
     while True:
         status = host.consensus.leader_status()

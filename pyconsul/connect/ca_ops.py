@@ -130,8 +130,12 @@ def roots_pem(roots: list[Row]) -> str:
 
 
 def leaf_ttl(store: StateStore) -> float:
-    config = (store.connect_ca.config or {}).get("Config") or {}
-    return ca.parse_config({**ca.DEFAULT_CONFIG, **config}, strict=False).leaf_ttl
+    return leaf_ttl_of(store.connect_ca.config or {})
+
+
+def leaf_ttl_of(config_row: Row) -> float:
+    """LeafCertTTL in seconds from the CA's stored configuration row."""
+    return ca.parse_config({**ca.DEFAULT_CONFIG, **(config_row.get("Config") or {})}, strict=False).leaf_ttl
 
 
 async def sign(write: Writer, store: StateStore, clock: Clock, csr_pem: str, datacenter: str) -> Row:

@@ -109,7 +109,8 @@ def intentions_of(entry: Row) -> list[Row]:
             ixn["Permissions"] = src["Permissions"]
         else:
             ixn["Action"] = src.get("Action", "")
-        ixn["Meta"] = dict(src.get("LegacyMeta") or {})
+        # A legacy-created source keeps its own Meta; the others show the entry's.
+        ixn["Meta"] = dict((src.get("LegacyMeta") if src.get("LegacyID") else entry.get("Meta")) or {})
         ixn["Precedence"] = precedence(name, dest)
         if src.get("LegacyCreateTime"):
             ixn["CreatedAt"] = src["LegacyCreateTime"]

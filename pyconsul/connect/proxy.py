@@ -238,8 +238,24 @@ class Proxy:
                                                 ssl=self._listener_ctx, ssl_handshake_timeout=HANDSHAKE_TIMEOUT)
             self._servers.append(server)
             self.log.info(f"public listener starting on {p.bind_host}:{p.bind_port}")
+        if cfg.http_proxy is not None:
+            await self._start_http_proxy(*cfg.http_proxy)
         self._tasks.append(asyncio.ensure_future(self._watch("leaf", self._fetch_leaf, leaf_index)))
         self._tasks.append(asyncio.ensure_future(self._watch("roots", self._fetch_roots, roots_index)))
+
+    async def _start_http_proxy(self, host: str, port: int) -> None:
+        from pyconsul.connect.http_proxy import HttpProxy
+
+        own = spiffe.parse(str(self.leaf.get("ServiceURI", "")))
+        assert isinstance(own, spiffe.ServiceID)
+        status, _, body = await self._get("/v1/agent/self")
+        domain = str(((body.get("DebugConfig") or {}) if status == 200 else {}).get("DNSDomain") or "consul")
+        domains = tuple(dict.fromkeys((domain.strip("."), "consul")))
+        hp = HttpProxy(self, own.datacenter, domains)
+        server = await asyncio.start_server(lambda r, w: self._track(hp.handle(r, w)), host or None, port,
+                                            reuse_address=True, limit=64 * 1024)
+        self._servers.append(server)
+        self.log.info(f"http proxy listener starting on {host}:{port} (services by host name)")
 
     def _track(self, coro: Any) -> None:
         task = asyncio.ensure_future(coro)
@@ -294,31 +310,38 @@ class Proxy:
         await splice((reader, writer), backend)
 
     # -- outbound ----------------------------------------------------------------------------------
-    async def _dial(self, up: Upstream) -> tuple[asyncio.StreamReader, asyncio.StreamWriter] | None:
-        ready = self._ready[up.name]
+    async def dial_service(self, name: str) -> tuple[tuple[asyncio.StreamReader, asyncio.StreamWriter] | None, str]:
+        """A verified mTLS connection to an instance of `name`, or None and why not."""
+        ready = self._ready[name]
         with contextlib.suppress(TimeoutError):
             await asyncio.wait_for(ready.wait(), UPSTREAM_CONNECT_TIMEOUT)
-        candidates = list(self.instances.get(up.name) or [])
+        candidates = list(self.instances.get(name) or [])
         self._rng.shuffle(candidates)
-        want = self._expected_uri(up.name)
+        want = self._expected_uri(name)
+        reason = f"no healthy instances of service {name!r} in the mesh"
         for host, port in candidates[:3]:
             try:
                 conn = await asyncio.wait_for(
                     asyncio.open_connection(host, port, ssl=self.client_ctx, server_hostname=""),
                     UPSTREAM_CONNECT_TIMEOUT)
             except (OSError, TimeoutError) as exc:
-                self.log.error(f"failed to dial {up.name} at {host}:{port}: {exc}")
+                reason = f"failed to dial {name} at {host}:{port}: {exc}"
+                self.log.error(reason)
                 continue
             peer = mtls.peer_leaf(conn[1].get_extra_info("ssl_object"))
             got = peer.uri if peer is not None else ""
             if not spiffe.same_service(got, want):
-                self.log.error(f"peer certificate mismatch got {got}, want {want}")
+                reason = f"peer certificate mismatch got {got}, want {want}"
+                self.log.error(reason)
                 conn[1].close()
                 continue
-            return conn
+            return conn, ""
         if not candidates:
-            self.log.error(f"no healthy instances of {up.name}")
-        return None
+            self.log.error(f"no healthy instances of {name}")
+        return None, reason
+
+    async def _dial(self, up: Upstream) -> tuple[asyncio.StreamReader, asyncio.StreamWriter] | None:
+        return (await self.dial_service(up.name))[0]
 
     def _expected_uri(self, service: str) -> str:
         """The upstream's SPIFFE ID in our trust domain and datacenter."""

@@ -48,6 +48,7 @@ class ProxyConfig:
     proxy_id: str = ""
     public: PublicListener | None = None
     upstreams: tuple[Upstream, ...] = field(default_factory=tuple)
+    http_proxy: tuple[str, int] | None = None  # -http-proxy: plain HTTP routed by host name
 
 
 def parse_upstream(text: str) -> Upstream:

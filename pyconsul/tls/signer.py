@@ -1,15 +1,16 @@
 """Who signs auto_encrypt client certificates: one interface, two signers.
 
-Consul's `AutoEncrypt.Sign` hands the CSR to its Connect CA. Until pyconsul has one, a server
-signs with:
+Consul's `AutoEncrypt.Sign` hands the CSR to its Connect CA. A server signs with:
 - `ConfiguredCASigner`: the CA the operator gave the built-in provider
   (`connect { ca_config { root_cert, private_key } }`, as in Consul). With the agent CA there
   (`consul-agent-ca.pem` and its key), clients' certificates chain to the CA every agent and the
   CLI already trust, so a client's HTTPS needs nothing new on the CLI side.
-- `BuiltinCASigner`: a CA the leader creates on first use and replicates through Raft
-  (`state/agent_ca.py`, like Consul's built-in provider state), so any server signs and every
-  server trusts what another signed.
-The Connect CA, when it lands, is a third `AgentCertSigner`; nothing else changes.
+- `ConnectCASigner` (`pyconsul/connect/agent_signer.py`): the Connect CA, whenever Connect is on
+  (auto_encrypt.allow_tls turns it on, as in Consul).
+- `BuiltinCASigner`: the agent CA earlier versions made on first use and replicated through Raft
+  (`state/agent_ca.py`). It signs only where Connect is off; its table stays so older snapshots
+  load, and the Connect signer keeps trusting its root for the certificates it issued.
+Each signer names the state tables whose changes change its roots (`watch_tables`).
 """
 
 from __future__ import annotations
@@ -21,7 +22,7 @@ from typing import Any, Protocol
 
 from pyconsul.fsm import commands as c
 from pyconsul.gocompat.durations import parse_duration
-from pyconsul.state.agent_ca import AgentCATable
+from pyconsul.state.agent_ca import AGENT_CA, AgentCATable
 from pyconsul.tls.agent_leaf import IssuedCert, builtin_ca, sign_agent_csr
 from pyconsul.tls.certs import CertError
 
@@ -33,6 +34,11 @@ class SignerNotReady(Exception):
 
 
 class AgentCertSigner(Protocol):
+    @property
+    def watch_tables(self) -> tuple[str, ...]:
+        """State tables whose changes may change `roots()`."""
+        ...
+
     def roots(self) -> tuple[str, ...]:
         """The CA PEMs that issue client certificates (servers trust them for incoming TLS)."""
         ...
@@ -52,6 +58,8 @@ def leaf_ttl(ca_config: Mapping[str, Any]) -> datetime.timedelta:
 
 
 class ConfiguredCASigner:
+    watch_tables: tuple[str, ...] = ()
+
     def __init__(self, root_pem: str, key_pem: str, ttl: datetime.timedelta, trust_domain: str) -> None:
         self._root, self._key, self._ttl, self._td = root_pem, key_pem, ttl, trust_domain
 
@@ -64,6 +72,8 @@ class ConfiguredCASigner:
 
 
 class BuiltinCASigner:
+    watch_tables = (AGENT_CA,)
+
     def __init__(self, table: AgentCATable, ttl: datetime.timedelta) -> None:
         self._table, self._ttl = table, ttl
 
@@ -85,9 +95,10 @@ class BuiltinCASigner:
         await write(c.AgentCAInit(root_pem=root, key_pem=key, trust_domain=trust_domain))
 
 
-def signer_for(ca_config: Mapping[str, Any], table: AgentCATable) -> AgentCertSigner:
+def signer_for(ca_config: Mapping[str, Any], table: AgentCATable, connect_ca: Any = None) -> AgentCertSigner:
     """The operator's CA when `connect.ca_config` has both root_cert and private_key, else the
-    built-in one. A half-given pair is a config error, not a silent fallback."""
+    Connect CA (`connect_ca`, the state's table, given when Connect is on), else the built-in
+    agent CA. A half-given pair is a config error, not a silent fallback."""
     root = _ca_key(ca_config, "root_cert", "RootCert")
     key = _ca_key(ca_config, "private_key", "PrivateKey")
     ttl = leaf_ttl(ca_config)
@@ -95,6 +106,10 @@ def signer_for(ca_config: Mapping[str, Any], table: AgentCATable) -> AgentCertSi
         if not (root and key):
             raise CertError("connect.ca_config needs both root_cert and private_key to sign auto_encrypt certificates")
         return ConfiguredCASigner(root, key, ttl, _trust_domain(root))
+    if connect_ca is not None:
+        from pyconsul.connect.agent_signer import ConnectCASigner
+
+        return ConnectCASigner(connect_ca, table)
     return BuiltinCASigner(table, ttl)
 
 

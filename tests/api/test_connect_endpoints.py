@@ -187,3 +187,39 @@ def test_leaf_for_a_name_longer_than_a_common_name_may_be(a: AgentProcess) -> No
     assert status == 200, leaf
     cert = x509.load_pem_x509_certificates(leaf["CertPEM"].encode())[0]
     assert ca.leaf_uri(cert).endswith(f"/svc/{name}")
+
+
+@pytest.mark.parametrize("value, pem", [("t", True), ("TRUE", True), ("0", False), ("False", False), ("", False)])
+def test_pem_takes_gos_booleans(a: AgentProcess, value: str, pem: bool) -> None:
+    status, body, headers = call(a, "GET", f"/v1/connect/ca/roots?pem={value}")
+    assert status == 200 and headers["Content-Type"].startswith(
+        "application/pem-certificate-chain" if pem else "application/json")
+
+
+def test_pem_that_is_no_boolean_is_a_400(a: AgentProcess) -> None:
+    assert call(a, "GET", "/v1/connect/ca/roots?pem=yes")[:2] == (
+        400, "The 'pem' query parameter must be a boolean value")
+
+
+def test_intention_meta_is_the_config_entrys(a: AgentProcess) -> None:
+    """Exact upserts may not set Meta; the entry's Meta shows on its intentions and may be sent back."""
+    path = "/v1/connect/intentions/exact?source=m-web&destination=m-db"
+    assert call(a, "PUT", path, {"Action": "allow", "Meta": {"k": "v"}})[:2] == (500, "Meta must not be specified")
+    entry = {"Kind": "service-intentions", "Name": "m-db", "Meta": {"team": "db"},
+             "Sources": [{"Name": "m-web", "Action": "allow"}]}
+    assert call(a, "PUT", "/v1/config", entry)[:2] == (200, True)
+    try:
+        status, ixn, _ = call(a, "GET", path)
+        assert status == 200 and ixn["Meta"] == {"team": "db"}
+        assert call(a, "PUT", path, {"Action": "deny", "Meta": {"team": "db"}})[:2] == (200, True)
+        assert call(a, "PUT", path, {"Action": "deny", "Meta": {"team": "x"}})[:2] == (
+            500, "Meta must not be specified, or should be unchanged during an update.")
+        assert call(a, "GET", path)[1]["Action"] == "deny"
+    finally:
+        call(a, "DELETE", "/v1/config/service-intentions/m-db")
+
+
+def test_authorize_takes_put_too(a: AgentProcess) -> None:
+    leaf = a.get_json("/v1/agent/connect/ca/leaf/p-web")
+    body = {"Target": "p-db", "ClientCertURI": leaf["ServiceURI"], "ClientCertSerial": leaf["SerialNumber"]}
+    assert call(a, "PUT", "/v1/agent/connect/authorize", body)[:2] == call(a, "POST", "/v1/agent/connect/authorize", body)[:2]

@@ -1,8 +1,8 @@
 """auto_encrypt on real agents: servers with allow_tls sign, a client with only the CA file gets
 its certificate over the server port at start, dials the servers with it under verify_incoming
 and verify_server_hostname, and serves HTTPS with it; a follower relays the first signature
-to the leader (which makes the built-in CA) over TLS; the certificate is renewed before it
-expires."""
+to the leader over TLS; the certificates come from the Connect CA (one signer, as in Consul);
+the certificate is renewed before it expires."""
 
 from __future__ import annotations
 
@@ -126,6 +126,11 @@ def test_a_client_with_only_the_ca_file_gets_a_certificate_and_works(
     assert "localhost" in sans.get_values_for_type(x509.DNSName)
     agent_ca = x509.load_pem_x509_certificate(ca.cert.read_bytes())
     assert cert.issuer != agent_ca.subject
+    # One signer, as in Consul: the Connect CA's active root, in its trust domain.
+    roots = agents[SERVERS[0]].get_json("/v1/connect/ca/roots")
+    active = next(r for r in roots["Roots"] if r["Active"])
+    assert cert.issuer == x509.load_pem_x509_certificate(active["RootCert"].encode()).subject
+    assert uri.startswith(f"spiffe://{roots['TrustDomain']}/agent/client/")
     # Every server trusts the root that signed it, though only the leader made it.
     for ip in SERVERS:
         assert wait_until(lambda ip=ip: "trusting the auto_encrypt CA" in agents[ip].log(), 10), agents[ip].log()
