@@ -136,9 +136,42 @@ class FastPathProtocol(asyncio.Protocol):
                 self.buf = buf
             return
         self.buf = b""
-        if end + 4 != len(buf) or not buf.startswith(b"GET "):
-            self._hand_off(buf)
-            return
+        # Pipelined requests: the leading run of cached reads is answered with one write; the
+        # first request the fast path cannot answer hands the connection over from there on.
+        replies: list[bytes] = []
+        start = 0
+        while True:
+            reply = self._answer(buf[start:end + 4])
+            if reply is None:
+                break
+            replies.append(reply)
+            start = end + 4
+            if not self._keep_alive:
+                break
+            end = buf.find(b"\r\n\r\n", start)
+            if end < 0:
+                break
+        transport = self.transport
+        assert transport is not None
+        if replies:
+            transport.write(replies[0] if len(replies) == 1 else b"".join(replies))
+            if not self._keep_alive:
+                self._disarm()
+                transport.close()
+                return
+        rest = buf[start:] if start else buf
+        if not rest:
+            self._arm(self._limits.idle_timeout)
+        elif end >= 0 or len(rest) > _MAX_HEAD:
+            self._hand_off(rest)
+        else:  # the next request's head has not all arrived
+            self.buf = rest
+            self._arm(self._limits.read_header_timeout)
+
+    def _answer(self, head: bytes) -> bytes | None:
+        """The cached reply to one complete bodiless request head, or None."""
+        if not head.startswith(b"GET "):
+            return None
         self._url = b""
         self._token = False
         parser = self._parser
@@ -146,21 +179,10 @@ class FastPathProtocol(asyncio.Protocol):
             parser = self._parser = httptools.HttpRequestParser(self)
         self._keep_alive = True
         try:
-            parser.feed_data(buf)
+            parser.feed_data(head)
         except httptools.HttpParserError:
-            self._hand_off(buf)
-            return
-        reply = None if self._token else self.ctx.fast_reply(self._url)
-        if reply is None:
-            self._hand_off(buf)
-            return
-        assert self.transport is not None
-        self.transport.write(reply)
-        if not self._keep_alive:
-            self._disarm()
-            self.transport.close()
-        else:
-            self._arm(self._limits.idle_timeout)
+            return None
+        return None if self._token else self.ctx.fast_reply(self._url)
 
     # httptools callbacks
     def on_url(self, url: bytes) -> None:
