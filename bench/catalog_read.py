@@ -10,7 +10,13 @@ pyconsul/nginx ratio (plus every round). By default each server is pinned to CPU
 last CPU, so the two servers get the same single core. Everything started here is stopped before
 exiting.
 
-    python bench/catalog_read.py [--seconds 5] [--rounds 3] [--connections 64] [--threads 1] [--instances 50]
+With `--tls` the agent also serves HTTPS and nginx also listens with `ssl` (the same worker on
+the same pinned core, the same EC P-256 certificate and key for both, TLS 1.2/1.3, no session
+reuse), and every round measures all four — pyconsul and nginx, plain and HTTPS, over keep-alive
+connections — so TLS on/off and pyconsul/nginx are side by side in one run. The `https` object
+holds the HTTPS figures, their ratio (the goal: >= 0.5) and each server's HTTPS/plain ratio.
+
+    python bench/catalog_read.py [--seconds 5] [--rounds 3] [--connections 64] [--threads 1] [--instances 50] [--tls]
 """
 
 from __future__ import annotations
@@ -21,6 +27,7 @@ import os
 import re
 import shutil
 import signal
+import ssl
 import statistics
 import subprocess
 import sys
@@ -33,11 +40,13 @@ from typing import Any
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
+from bench._tls import Pki, https_config, make_pki, nginx_ssl_lines  # noqa: E402
 from tests.support.agents import AgentProcess, start_agent  # noqa: E402
 from tests.support.ports import free_port  # noqa: E402
 
 PATH = "/v1/health/service/web?passing"
 REQUIRED, GOAL = 0.2, 0.5
+HTTPS_GOAL = 0.5
 
 
 def register_instances(agent: AgentProcess, n: int) -> None:
@@ -64,8 +73,8 @@ def register_instances(agent: AgentProcess, n: int) -> None:
             raise RuntimeError(f"register {node}: {status} {reply[:200]!r}")
 
 
-def fetch(url: str) -> tuple[int, bytes, str]:
-    with urllib.request.urlopen(url, timeout=10) as resp:
+def fetch(url: str, ctx: ssl.SSLContext | None = None) -> tuple[int, bytes, str]:
+    with urllib.request.urlopen(url, timeout=10, context=ctx) as resp:
         return resp.status, resp.read(), resp.headers.get("Content-Type", "")
 
 
@@ -90,15 +99,20 @@ http {{
     default_type application/json;
     server {{
         listen 127.0.0.1:{port};
+        {https}
         root {prefix}/html;
     }}
 }}
 """
 
 
-def start_nginx(prefix: Path, body: bytes, cpu: int | None) -> tuple[subprocess.Popen[bytes], int]:
-    """nginx on its own prefix and a free port, serving `body` at the benchmarked path."""
+def start_nginx(prefix: Path, body: bytes, cpu: int | None,
+                pki: Pki | None = None) -> tuple[subprocess.Popen[bytes], int, int | None]:
+    """nginx on its own prefix and a free port, serving `body` at the benchmarked path; with
+    `pki` the same server block also listens for HTTPS on a second port."""
     port = free_port()
+    tls_port = free_port() if pki is not None else None
+    https = f"listen 127.0.0.1:{tls_port} ssl; {nginx_ssl_lines(pki)}" if pki is not None else ""
     doc = prefix / "html" / PATH.split("?")[0].lstrip("/")
     doc.parent.mkdir(parents=True)
     doc.write_bytes(body)
@@ -106,7 +120,7 @@ def start_nginx(prefix: Path, body: bytes, cpu: int | None) -> tuple[subprocess.
     for d in [prefix.parent, prefix, *prefix.rglob("*")]:  # workers may run as an unprivileged user
         d.chmod(0o755 if d.is_dir() else 0o644)
     conf = prefix / "nginx.conf"
-    conf.write_text(NGINX_CONF.format(prefix=prefix, port=port))
+    conf.write_text(NGINX_CONF.format(prefix=prefix, port=port, https=https))
     cmd = ["nginx", "-c", str(conf), "-p", str(prefix)]
     if cpu is not None:
         cmd = ["taskset", "-c", str(cpu), *cmd]
@@ -116,7 +130,7 @@ def start_nginx(prefix: Path, body: bytes, cpu: int | None) -> tuple[subprocess.
         try:
             status, got, _ = fetch(f"http://127.0.0.1:{port}{PATH}")
             if status == 200 and got == body:
-                return proc, port
+                return proc, port, tls_port
         except OSError:
             pass
         if proc.poll() is not None or time.monotonic() > deadline:
@@ -174,14 +188,51 @@ def parse_wrk(out: str) -> dict[str, Any]:
     }
 
 
-def run_wrk(url: str, seconds: int, threads: int, connections: int, cpu: int | None) -> dict[str, Any]:
+_TICK = os.sysconf("SC_CLK_TCK")
+
+
+def cpu_seconds(pids: list[int]) -> float:
+    """User plus system CPU time of these processes (all their threads) so far."""
+    total = 0
+    for pid in pids:
+        try:
+            fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        total += int(fields[11]) + int(fields[12])  # utime, stime
+    return total / _TICK
+
+
+def server_pids(proc: subprocess.Popen[bytes]) -> list[int]:
+    """The process and its children (nginx's worker does the serving, not its master)."""
+    pids = [proc.pid]
+    for task in Path(f"/proc/{proc.pid}/task").iterdir():
+        try:
+            pids += [int(c) for c in (task / "children").read_text().split()]
+        except OSError:
+            pass
+    return pids
+
+
+def run_wrk(url: str, seconds: int, threads: int, connections: int, cpu: int | None,
+            server: subprocess.Popen[bytes] | None = None) -> dict[str, Any]:
+    """wrk's figures and, given the server's process, the server CPU time per request: wrk on
+    one core may saturate before the server does (TLS decryption costs the client too), and
+    CPU per request compares servers whichever side is the bottleneck."""
     cmd = ["wrk", f"-t{threads}", f"-c{connections}", f"-d{seconds}s", "--latency", url]
     if cpu is not None:
         cmd = ["taskset", "-c", str(cpu), *cmd]
+    pids = server_pids(server) if server is not None else []
+    before = cpu_seconds(pids)
     done = subprocess.run(cmd, capture_output=True, text=True, timeout=seconds + 60)
     if done.returncode != 0:
         raise RuntimeError(f"wrk failed ({done.returncode}): {done.stdout}{done.stderr}")
-    return parse_wrk(done.stdout)
+    out = parse_wrk(done.stdout)
+    if pids:
+        used = cpu_seconds(pids) - before
+        out["server_cpu_share"] = round(used / seconds, 2)
+        out["server_cpu_us_per_request"] = round(used * 1e6 / max(out["requests"], 1), 1)
+    return out
 
 
 def summarize(runs: list[dict[str, Any]]) -> dict[str, Any]:
@@ -195,6 +246,35 @@ def summarize(runs: list[dict[str, Any]]) -> dict[str, Any]:
         "requests": sum(r["requests"] for r in runs),
         "non_2xx": sum(r["non_2xx"] for r in runs),
         "socket_errors": "; ".join(r["socket_errors"] for r in runs if r["socket_errors"]),
+        **({"server_cpu_share": median("server_cpu_share"),
+            "server_cpu_us_per_request": median("server_cpu_us_per_request")}
+           if all("server_cpu_us_per_request" in r for r in runs) else {}),
+    }
+
+
+def https_report(results: dict[str, Any], rounds: dict[str, list[dict[str, Any]]]) -> dict[str, Any]:
+    """The HTTPS figures next to the plain ones: pyconsul/nginx over HTTPS, and each server's
+    HTTPS/plain ratio (what TLS costs it), all from the same rounds."""
+    def rps(name: str) -> int:
+        return int(results[name]["requests_per_sec"])
+
+    per_round = [round(p["requests_per_sec"] / max(n["requests_per_sec"], 1), 3)
+                 for p, n in zip(rounds["pyconsul_https"], rounds["nginx_https"], strict=True)]
+    ratio = rps("pyconsul_https") / max(rps("nginx_https"), 1)
+    cpu = {n: results[n].get("server_cpu_us_per_request") for n in ("pyconsul_https", "nginx_https")}
+    return {
+        "pyconsul": results["pyconsul_https"],
+        "nginx": results["nginx_https"],
+        "ratio_rps": round(ratio, 3),
+        "per_round_ratio": per_round,
+        "median_round_ratio": round(statistics.median(per_round), 3),
+        "goal_ratio": HTTPS_GOAL,
+        "meets_goal": ratio >= HTTPS_GOAL,
+        # requests per server CPU second, pyconsul/nginx: the ratio on one saturated core
+        "cpu_ratio": round(cpu["nginx_https"] / cpu["pyconsul_https"], 3)
+        if cpu["nginx_https"] and cpu["pyconsul_https"] else None,
+        "tls_over_plain": {"pyconsul": round(rps("pyconsul_https") / max(rps("pyconsul"), 1), 3),
+                           "nginx": round(rps("nginx_https") / max(rps("nginx"), 1), 3)},
     }
 
 
@@ -207,6 +287,7 @@ def main() -> None:
     ap.add_argument("--threads", type=int, default=1)
     ap.add_argument("--instances", type=int, default=50)
     ap.add_argument("--no-pin", action="store_true", help="do not pin the servers and wrk to CPUs")
+    ap.add_argument("--tls", action="store_true", help="also measure both servers over HTTPS, side by side")
     args = ap.parse_args()
     for tool in ("wrk", "nginx"):
         if shutil.which(tool) is None:
@@ -218,7 +299,11 @@ def main() -> None:
     agent: AgentProcess | None = None
     nginx: subprocess.Popen[bytes] | None = None
     try:
-        agent = start_agent(work / "agent")
+        pki = make_pki(work / "pki") if args.tls else None
+        agent_https = free_port() if pki is not None else None
+        extra = [f"-config-file={https_config(work / 'https.json', pki, agent_https)}"] \
+            if pki is not None and agent_https is not None else []
+        agent = start_agent(work / "agent", *extra)
         if server_cpu is not None:
             pin(agent.proc.pid, server_cpu)
         register_instances(agent, args.instances)
@@ -226,22 +311,35 @@ def main() -> None:
         entries = json.loads(body)
         if status != 200 or len(entries) != args.instances:
             raise RuntimeError(f"expected {args.instances} passing instances, got {status} {len(entries)}")
-        nginx, nginx_port = start_nginx(work / "nginx", body, server_cpu)
+        nginx, nginx_port, nginx_tls = start_nginx(work / "nginx", body, server_cpu, pki)
         targets = {"pyconsul": agent.base_url + PATH, "nginx": f"http://127.0.0.1:{nginx_port}{PATH}"}
+        if pki is not None:
+            targets["pyconsul_https"] = f"https://{agent.host}:{agent_https}{PATH}"
+            targets["nginx_https"] = f"https://127.0.0.1:{nginx_tls}{PATH}"
+            tls_ctx = ssl.create_default_context(cafile=str(pki.ca))
+            for name in ("pyconsul_https", "nginx_https"):  # the same bytes over TLS
+                got = fetch(targets[name], tls_ctx)[1]
+                if got != body:
+                    raise RuntimeError(f"{name} served other bytes over HTTPS")
         load_before = os.getloadavg()[0]
         if args.warmup > 0:
             for url in targets.values():
                 run_wrk(url, args.warmup, args.threads, args.connections, wrk_cpu)
         rounds: dict[str, list[dict[str, Any]]] = {name: [] for name in targets}
+        procs = {name: agent.proc if name.startswith("pyconsul") else nginx for name in targets}
         for _ in range(max(args.rounds, 1)):
             for name, url in targets.items():
-                rounds[name].append(run_wrk(url, args.seconds, args.threads, args.connections, wrk_cpu))
+                rounds[name].append(run_wrk(url, args.seconds, args.threads, args.connections, wrk_cpu,
+                                            procs[name]))
         results = {name: summarize(runs) for name, runs in rounds.items()}
         # the agent must still answer the same bytes after the load (no stale or broken cache)
         after = fetch(agent.base_url + PATH)[1]
         ratio = results["pyconsul"]["requests_per_sec"] / max(results["nginx"]["requests_per_sec"], 1)
         pair_ratios = [round(p["requests_per_sec"] / max(n["requests_per_sec"], 1), 3)
                        for p, n in zip(rounds["pyconsul"], rounds["nginx"], strict=True)]
+        report: dict[str, Any] = {}
+        if pki is not None:
+            report["https"] = https_report(results, rounds)
         print(json.dumps({
             "benchmark": "catalog_read",
             "path": PATH,
@@ -267,6 +365,7 @@ def main() -> None:
             # each round's pair ran back to back, so its ratio is the least disturbed by other load
             "per_round_ratio": pair_ratios,
             "median_round_ratio": round(statistics.median(pair_ratios), 3),
+            **report,
         }, indent=2))
     finally:
         if nginx is not None:

@@ -9,7 +9,14 @@ for `--rounds` rounds so machine-load drift hits both alike. Prints one JSON obj
 writes/s, latency p50/p99 of each, the pyconsul/etcd ratio, the target (3,780 writes/s, what
 Consul 0.7.1 published for 3 servers) and every round. Everything started is stopped on exit.
 
-    python bench/raft_write.py [--seconds 5] [--rounds 3] [--connections 64] [--value-size 128]
+With `--tls` a second pair of clusters runs with TLS on every hop, from one CA and one EC P-256
+server certificate: pyconsul with verify_incoming, verify_outgoing and verify_server_hostname
+on the server port (Raft, replication, forwarded requests over mutually authenticated TLS) and
+the PUTs over HTTPS; etcd with peer TLS (`--peer-client-cert-auth`) and client TLS. Each round
+measures all four, so the `tls` object prints TLS on/off side by side: each system's TLS/plain
+ratio (the goal for pyconsul: >= 0.8) and pyconsul/etcd with TLS.
+
+    python bench/raft_write.py [--seconds 5] [--rounds 3] [--connections 64] [--value-size 128] [--tls]
 """
 
 from __future__ import annotations
@@ -19,6 +26,7 @@ import base64
 import json
 import re
 import shutil
+import ssl
 import statistics
 import subprocess
 import sys
@@ -31,11 +39,13 @@ from typing import Any
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
+from bench._tls import Pki, cluster_tls_config, etcd_tls_flags, make_pki  # noqa: E402
 from tests.raft.procs import HOSTS, Cluster  # noqa: E402
 from tests.support.ports import free_port  # noqa: E402
 from tests.support.wait import wait_until  # noqa: E402
 
 TARGET = 3780.0
+TLS_GOAL = 0.8
 
 LUA = """
 wrk.method = "{method}"
@@ -70,31 +80,42 @@ def _pct(out: str, label: str) -> float:
 
 
 class Etcd:
-    def __init__(self, root: Path) -> None:
+    """A 3-member etcd cluster; with `pki`, peer and client TLS from that CA."""
+
+    def __init__(self, root: Path, pki: Pki | None = None, name: str = "etcd") -> None:
         self.root = root
+        self.name = name
+        self.pki = pki
+        self.scheme = "https" if pki is not None else "http"
         self.client_port = free_port()
         self.peer_port = free_port()
         self.procs: list[subprocess.Popen[bytes]] = []
+        self._ctx = ssl.create_default_context(cafile=str(pki.ca)) if pki is not None else None
 
     def start(self) -> None:
-        cluster = ",".join(f"e{i}=http://{h}:{self.peer_port}" for i, h in enumerate(HOSTS))
+        sc = self.scheme
+        cluster = ",".join(f"e{i}={sc}://{h}:{self.peer_port}" for i, h in enumerate(HOSTS))
+        tls = etcd_tls_flags(self.pki) if self.pki is not None else []
         for i, h in enumerate(HOSTS):
-            log = open(self.root / f"etcd{i}.log", "wb")
+            log = open(self.root / f"{self.name}{i}.log", "wb")
             self.procs.append(subprocess.Popen([
-                "etcd", "--name", f"e{i}", "--data-dir", str(self.root / f"etcd{i}"),
-                "--listen-client-urls", f"http://{h}:{self.client_port}",
-                "--advertise-client-urls", f"http://{h}:{self.client_port}",
-                "--listen-peer-urls", f"http://{h}:{self.peer_port}",
-                "--initial-advertise-peer-urls", f"http://{h}:{self.peer_port}",
+                "etcd", "--name", f"e{i}", "--data-dir", str(self.root / f"{self.name}{i}"),
+                "--listen-client-urls", f"{sc}://{h}:{self.client_port}",
+                "--advertise-client-urls", f"{sc}://{h}:{self.client_port}",
+                "--listen-peer-urls", f"{sc}://{h}:{self.peer_port}",
+                "--initial-advertise-peer-urls", f"{sc}://{h}:{self.peer_port}",
                 "--initial-cluster", cluster, "--initial-cluster-state", "new",
-                "--initial-cluster-token", "bench",
+                "--initial-cluster-token", self.name, *tls,
             ], stdout=log, stderr=subprocess.STDOUT))
-        wait_until(self.leader, 30, "etcd leader")
+        wait_until(self.leader, 30, f"{self.name} leader")
+
+    def url(self, host: str, path: str) -> str:
+        return f"{self.scheme}://{host}:{self.client_port}{path}"
 
     def _post(self, host: str, path: str, body: dict[str, Any]) -> Any:
-        req = urllib.request.Request(f"http://{host}:{self.client_port}{path}", json.dumps(body).encode(),
+        req = urllib.request.Request(self.url(host, path), json.dumps(body).encode(),
                                      {"Content-Type": "application/json"})
-        with urllib.request.urlopen(req, timeout=3) as r:
+        with urllib.request.urlopen(req, timeout=3, context=self._ctx) as r:
             return json.loads(r.read())
 
     def leader(self) -> str:
@@ -117,46 +138,84 @@ class Etcd:
                 p.kill()
 
 
+def tls_report(rounds: list[dict[str, Any]], med: Any) -> dict[str, Any]:
+    """TLS on/off for each system from the same rounds; the per-round ratios are the least
+    disturbed by other load (both sides of a round ran back to back)."""
+    def per_round(a: str, b: str) -> list[float]:
+        return [round(x[a]["writes_per_s"] / x[b]["writes_per_s"], 3) for x in rounds if x[b]["writes_per_s"]]
+
+    out: dict[str, Any] = {}
+    for system in ("pyconsul", "etcd"):
+        on, off = med(f"{system}_tls", "writes_per_s"), med(system, "writes_per_s")
+        ratios = per_round(f"{system}_tls", system)
+        out[system] = {"writes_per_s": on, "p50_ms": med(f"{system}_tls", "p50_ms"),
+                       "p99_ms": med(f"{system}_tls", "p99_ms"),
+                       "tls_over_plain": round(on / off, 3) if off else None, "tls_over_plain_per_round": ratios,
+                       "median_round_ratio": round(statistics.median(ratios), 3) if ratios else None}
+    p, e = out["pyconsul"]["writes_per_s"], out["etcd"]["writes_per_s"]
+    out["ratio"] = round(p / e, 3) if e else None
+    out["goal_tls_over_plain"] = TLS_GOAL
+    out["meets_goal"] = (out["pyconsul"]["tls_over_plain"] or 0) >= TLS_GOAL
+    return out
+
+
 def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--seconds", type=int, default=5)
     ap.add_argument("--rounds", type=int, default=3)
     ap.add_argument("--connections", type=int, default=64)
     ap.add_argument("--value-size", type=int, default=128)
+    ap.add_argument("--tls", action="store_true", help="also run both systems with TLS on every hop, side by side")
     args = ap.parse_args()
     for tool in ("wrk", "etcd"):
         if shutil.which(tool) is None:
             sys.exit(f"{tool} is not installed (apt-get install wrk etcd-server)")
     root = Path(tempfile.mkdtemp(prefix="raft-bench-"))
     value = "v" * args.value_size
-    cluster = Cluster(root / "pyconsul", extra=("-log-level", "warn"))
-    etcd = Etcd(root)
+    root.chmod(0o755)
+    clusters = {"pyconsul": Cluster(root / "pyconsul", extra=("-log-level", "warn"))}
+    etcds = {"etcd": Etcd(root)}
+    pki: Pki | None = None
+    https_port = free_port()
+    if args.tls:
+        pki = make_pki(root / "pki", HOSTS)
+        conf = cluster_tls_config(root / "cluster-tls.json", pki, https_port)
+        clusters["pyconsul_tls"] = Cluster(root / "pyconsul-tls", extra=("-log-level", "warn", f"-config-file={conf}"))
+        etcds["etcd_tls"] = Etcd(root, pki, name="etcd-tls")
     rounds: list[dict[str, Any]] = []
+    e_body = json.dumps({"key": base64.b64encode(b"bench").decode(),
+                         "value": base64.b64encode(value.encode()).decode()})
     try:
-        cluster.start_all()
-        leader = wait_until(cluster.leader, 30, "pyconsul leader")
-        etcd.start()
-        e_leader = etcd.leader()
-        p_url = f"http://{leader}:{cluster.agents[leader].http_port}/v1/kv/bench"
-        e_url = f"http://{e_leader}:{etcd.client_port}/v3/kv/put"
-        e_body = json.dumps({"key": base64.b64encode(b"bench").decode(),
-                             "value": base64.b64encode(value.encode()).decode()})
-        # Warm both up (first connections, first log segment).
-        run_wrk(p_url, "PUT", value, 1, 8, root)
-        run_wrk(e_url, "POST", e_body, 1, 8, root)
+        targets: dict[str, tuple[str, str, str]] = {}  # name: url, method, body
+        for name, cluster in clusters.items():
+            cluster.start_all()
+            leader = wait_until(cluster.leader, 30, f"{name} leader")
+            base = f"https://{leader}:{https_port}" if name.endswith("_tls") else \
+                f"http://{leader}:{cluster.agents[leader].http_port}"
+            targets[name] = (f"{base}/v1/kv/bench", "PUT", value)
+        for name, etcd in etcds.items():
+            etcd.start()
+            targets[name] = (etcd.url(etcd.leader(), "/v3/kv/put"), "POST", e_body)
+        # Warm everything up (first connections, first log segment).
+        for url, method, body in targets.values():
+            run_wrk(url, method, body, 1, 8, root)
         for r in range(args.rounds):
-            p = run_wrk(p_url, "PUT", value, args.seconds, args.connections, root)
-            e = run_wrk(e_url, "POST", e_body, args.seconds, args.connections, root)
-            rounds.append({"round": r + 1, "pyconsul": p, "etcd": e})
+            rounds.append({"round": r + 1, **{name: run_wrk(url, method, body, args.seconds, args.connections, root)
+                                              for name, (url, method, body) in targets.items()}})
     finally:
-        cluster.stop_all()
-        etcd.stop()
+        for cluster in clusters.values():
+            cluster.stop_all()
+        for etcd in etcds.values():
+            etcd.stop()
         shutil.rmtree(root, ignore_errors=True)
 
     def med(who: str, key: str) -> float:
         return round(statistics.median(x[who][key] for x in rounds), 3)
 
     p_rate, e_rate = med("pyconsul", "writes_per_s"), med("etcd", "writes_per_s")
+    extra: dict[str, Any] = {}
+    if args.tls:
+        extra["tls"] = tls_report(rounds, med)
     print(json.dumps({
         "benchmark": "raft_write",
         "servers": 3,
@@ -168,6 +227,7 @@ def main() -> None:
         "ratio": round(p_rate / e_rate, 3) if e_rate else None,
         "target_writes_per_s": TARGET,
         "meets_target": p_rate >= TARGET,
+        **extra,
         "rounds": rounds,
         "measured_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
     }, indent=2))

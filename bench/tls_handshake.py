@@ -37,11 +37,11 @@ from typing import Any
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
+from bench._tls import Pki, cluster_tls_config, https_config, make_pki, nginx_ssl_lines  # noqa: E402
 from tests.raft.procs import Cluster  # noqa: E402
 from tests.support.agents import AgentProcess, start_agent  # noqa: E402
 from tests.support.ports import free_port  # noqa: E402
 from tests.support.wait import wait_until  # noqa: E402
-from tests.tls.pki import Pair, make_ca, make_leaf  # noqa: E402
 
 PATH = "/v1/status/leader"
 
@@ -62,23 +62,18 @@ http {{
     scgi_temp_path {prefix}/tmp/scgi;
     server {{
         listen 127.0.0.1:{port} ssl;
-        ssl_certificate {cert};
-        ssl_certificate_key {key};
-        ssl_protocols TLSv1.2 TLSv1.3;
-        ssl_session_cache off;
-        ssl_session_tickets off;
+        {ssl}
         location = {path} {{ default_type application/json; return 200 '{body}'; }}
     }}
 }}
 """
 
 
-def start_nginx(prefix: Path, server: Pair, body: str) -> tuple[subprocess.Popen[bytes], int]:
+def start_nginx(prefix: Path, pki: Pki, body: str) -> tuple[subprocess.Popen[bytes], int]:
     port = free_port()
     (prefix / "tmp").mkdir(parents=True)
     conf = prefix / "nginx.conf"
-    conf.write_text(NGINX_CONF.format(prefix=prefix, port=port, cert=server.cert, key=server.key, path=PATH,
-                                      body=body))
+    conf.write_text(NGINX_CONF.format(prefix=prefix, port=port, ssl=nginx_ssl_lines(pki), path=PATH, body=body))
     proc = subprocess.Popen(["nginx", "-c", str(conf), "-p", str(prefix)], stdout=subprocess.DEVNULL,
                             stderr=open(prefix / "stderr.log", "wb"))
     return proc, port
@@ -116,20 +111,13 @@ def wrk_put(url: str, value: str, seconds: int, connections: int, workdir: Path)
     return _wrk(url, seconds, connections, script)
 
 
-def https_agent(root: Path, ca: Pair, server: Pair) -> tuple[AgentProcess, int]:
+def https_agent(root: Path, pki: Pki) -> tuple[AgentProcess, int]:
     https = free_port()
-    conf = root / "tls.json"
-    conf.write_text(json.dumps({"ports": {"https": https}, "ca_file": str(ca.cert), "cert_file": str(server.cert),
-                                "key_file": str(server.key), "log_level": "warn"}))
-    return start_agent(root / "agent", f"-config-file={conf}"), https
+    return start_agent(root / "agent", f"-config-file={https_config(root / 'tls.json', pki, https)}"), https
 
 
-def tls_cluster_flags(root: Path, ca: Pair, server: Pair) -> tuple[str, ...]:
-    conf = root / "raft-tls.json"
-    conf.write_text(json.dumps({"verify_incoming": True, "verify_outgoing": True, "verify_server_hostname": True,
-                                "ca_file": str(ca.cert), "cert_file": str(server.cert),
-                                "key_file": str(server.key)}))
-    return ("-log-level", "warn", f"-config-file={conf}")
+def tls_cluster_flags(root: Path, pki: Pki) -> tuple[str, ...]:
+    return ("-log-level", "warn", f"-config-file={cluster_tls_config(root / 'raft-tls.json', pki)}")
 
 
 def main() -> None:
@@ -144,23 +132,20 @@ def main() -> None:
             sys.exit(f"{tool} is not installed (apt-get install wrk nginx)")
     root = Path(tempfile.mkdtemp(prefix="tls-bench-"))
     root.chmod(0o755)  # nginx workers may run unprivileged
-    ca = make_ca(root / "pki")
-    server = make_leaf(ca, root / "pki", "server", "server")
-    for p in (root / "pki").iterdir():
-        p.chmod(0o644)
+    pki = make_pki(root / "pki")
     https_rounds: list[dict[str, Any]] = []
     raft_rounds: list[dict[str, Any]] = []
     agent: AgentProcess | None = None
     nginx: subprocess.Popen[bytes] | None = None
     clusters: dict[str, Cluster] = {}
     try:
-        agent, https = https_agent(root, ca, server)
+        agent, https = https_agent(root, pki)
         body = json.loads(agent.request("GET", PATH)[2])
-        nginx, nginx_port = start_nginx(root / "nginx", server, json.dumps(body))
+        nginx, nginx_port = start_nginx(root / "nginx", pki, json.dumps(body))
         urls = {"pyconsul": f"https://127.0.0.1:{https}{PATH}", "nginx": f"https://127.0.0.1:{nginx_port}{PATH}"}
         import ssl
 
-        ctx = ssl.create_default_context(cafile=str(ca.cert))
+        ctx = ssl.create_default_context(cafile=str(pki.ca))
         wait_until(lambda: urllib.request.urlopen(urls["nginx"], context=ctx, timeout=3).status == 200, 10,
                    "nginx over TLS")
         for url in urls.values():  # warm up
@@ -178,7 +163,7 @@ def main() -> None:
         nginx = None
 
         clusters = {"plain": Cluster(root / "plain", extra=("-log-level", "warn")),
-                    "tls": Cluster(root / "tls", extra=tls_cluster_flags(root, ca, server))}
+                    "tls": Cluster(root / "tls", extra=tls_cluster_flags(root, pki))}
         leaders: dict[str, str] = {}
         for name, cluster in clusters.items():
             cluster.start_all()

@@ -27,7 +27,7 @@ from pyconsul.api.fastpath import DATE, FastEntry, build_head
 from pyconsul.api.params import QueryOptions, parse_query_options
 from pyconsul.api.port import WAN_FORWARD_HEADER, AgentPort, ServerRelay
 from pyconsul.api.reply_cache import DEFAULT_MAX_BYTES, DEFAULT_MAX_ENTRIES, ReplyCache
-from pyconsul.api.reply_key import reply_target
+from pyconsul.api.reply_key import ReplyTarget, reply_target
 from pyconsul.clock import SYSTEM_CLOCK
 from pyconsul.consensus.errors import ConsensusError
 from pyconsul.state.errors import StateError
@@ -100,6 +100,9 @@ def loads_body(body: bytes | str) -> Any:
 Handler = Callable[["APIContext", web.Request, QueryOptions], Awaitable["Reply | web.StreamResponse"]]
 
 
+_MEMO_TARGET_BYTES = 512
+
+
 class APIContext:
     """What handlers may touch: the agent through its port (store, consensus, local state, agent
     operations) and the reply cache."""
@@ -115,6 +118,9 @@ class APIContext:
         self._fast: dict[str, FastEntry] = {}
         self._fast_labels: dict[str, Any] = {}  # api.http labels of each fast-path read
         self._fast_counts: dict[str, ReadCounters] = {}  # the endpoint's own counters, likewise
+        # Request targets as sent → their parsed cache identity: pollers repeat the same few
+        # targets, and parsing the query each time was a large part of a cached reply.
+        self._targets: dict[bytes, ReplyTarget | None] = {}
         self._cache = ReplyCache(cache_size, cache_bytes, on_evict=lambda key: self._fast.pop(key, None))
         self.acl = _acl_gate(agent)
         self.connect: Any = None  # the agent's Connect leaf cache (api/connect_ca.py), made on first use
@@ -125,9 +131,16 @@ class APIContext:
             return None  # with ACLs every request passes `authorize`, which the fast path skips
         start = perf_counter()
         try:
-            parsed = reply_target(target.decode("ascii"))
-        except UnicodeDecodeError:
-            return None
+            parsed = self._targets[target]
+        except KeyError:
+            try:
+                parsed = reply_target(target.decode("ascii"))
+            except UnicodeDecodeError:
+                parsed = None
+            if len(target) <= _MEMO_TARGET_BYTES:  # a bounded memo: entries and their size
+                if len(self._targets) >= self._cache_size:
+                    self._targets.clear()
+                self._targets[target] = parsed
         if parsed is None or parsed.consistent:
             return None
         key, index, stale = parsed.key, parsed.index, parsed.stale

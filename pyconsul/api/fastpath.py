@@ -50,7 +50,7 @@ class FastPathProtocol(asyncio.Protocol):
     keep-alive timer takes over after a hand-off), and the per-client cap until it closes."""
 
     __slots__ = ("ctx", "make_slow", "transport", "buf", "_url", "_token", "_parser", "_keep_alive",
-                 "_limits", "_limiter", "_ip", "_timer", "_slow", "_watch")
+                 "_limits", "_limiter", "_ip", "_timer", "_deadline", "_loop", "_slow", "_watch")
 
     def __init__(self, ctx: APIContext, make_slow: Callable[[], asyncio.Protocol],
                  limits: HTTPLimits = DEFAULT_LIMITS, limiter: ConnLimiter | None = None) -> None:
@@ -66,11 +66,14 @@ class FastPathProtocol(asyncio.Protocol):
         self._limiter = limiter
         self._ip: str | None = None
         self._timer: asyncio.TimerHandle | None = None
+        self._deadline: float | None = None  # when the connection times out; None: no limit running
+        self._loop: asyncio.AbstractEventLoop | None = None
         self._slow: asyncio.Protocol | None = None
         self._watch: HeaderWatch | None = None
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         self.transport = transport  # type: ignore[assignment]
+        self._loop = asyncio.get_running_loop()
         if self._limiter is not None:
             peer = transport.get_extra_info("peername")
             ip = peer[0] if isinstance(peer, tuple) and peer else None
@@ -82,18 +85,37 @@ class FastPathProtocol(asyncio.Protocol):
                 self._ip = ip
         self._arm(self._limits.read_header_timeout)
 
+    # One timer per connection, moved lazily: each request only sets `_deadline`, and the timer,
+    # when it fires early, sleeps again until the deadline (a timer per request cost more than
+    # the rest of a cached reply).
     def _arm(self, seconds: float) -> None:
-        if self._timer is not None:
+        loop = self._loop
+        assert loop is not None
+        deadline = self._deadline = loop.time() + seconds
+        if self._timer is None:
+            self._timer = loop.call_at(deadline, self._check_deadline)
+        elif deadline < self._timer.when():
             self._timer.cancel()
-        self._timer = asyncio.get_running_loop().call_later(seconds, self._timed_out)
+            self._timer = loop.call_at(deadline, self._check_deadline)
 
     def _disarm(self) -> None:
+        self._deadline = None
         if self._timer is not None:
             self._timer.cancel()
             self._timer = None
 
-    def _timed_out(self) -> None:
+    def _check_deadline(self) -> None:
         self._timer = None
+        deadline, loop = self._deadline, self._loop
+        if deadline is None or loop is None:
+            return
+        if loop.time() < deadline:
+            self._timer = loop.call_at(deadline, self._check_deadline)
+            return
+        self._timed_out()
+
+    def _timed_out(self) -> None:
+        self._disarm()
         if self.transport is not None:
             self.transport.close()
 
@@ -114,29 +136,53 @@ class FastPathProtocol(asyncio.Protocol):
                 self.buf = buf
             return
         self.buf = b""
-        if end + 4 != len(buf) or not buf.startswith(b"GET "):
-            self._hand_off(buf)
-            return
+        # Pipelined requests: the leading run of cached reads is answered with one write; the
+        # first request the fast path cannot answer hands the connection over from there on.
+        replies: list[bytes] = []
+        start = 0
+        while True:
+            reply = self._answer(buf[start:end + 4])
+            if reply is None:
+                break
+            replies.append(reply)
+            start = end + 4
+            if not self._keep_alive:
+                break
+            end = buf.find(b"\r\n\r\n", start)
+            if end < 0:
+                break
+        transport = self.transport
+        assert transport is not None
+        if replies:
+            transport.write(replies[0] if len(replies) == 1 else b"".join(replies))
+            if not self._keep_alive:
+                self._disarm()
+                transport.close()
+                return
+        rest = buf[start:] if start else buf
+        if not rest:
+            self._arm(self._limits.idle_timeout)
+        elif end >= 0 or len(rest) > _MAX_HEAD:
+            self._hand_off(rest)
+        else:  # the next request's head has not all arrived
+            self.buf = rest
+            self._arm(self._limits.read_header_timeout)
+
+    def _answer(self, head: bytes) -> bytes | None:
+        """The cached reply to one complete bodiless request head, or None."""
+        if not head.startswith(b"GET "):
+            return None
         self._url = b""
         self._token = False
-        parser = self._parser = httptools.HttpRequestParser(self)
+        parser = self._parser
+        if parser is None:  # one per connection: it resets itself after each complete request
+            parser = self._parser = httptools.HttpRequestParser(self)
         self._keep_alive = True
         try:
-            parser.feed_data(buf)
+            parser.feed_data(head)
         except httptools.HttpParserError:
-            self._hand_off(buf)
-            return
-        reply = None if self._token else self.ctx.fast_reply(self._url)
-        if reply is None:
-            self._hand_off(buf)
-            return
-        assert self.transport is not None
-        self.transport.write(reply)
-        if not self._keep_alive:
-            self._disarm()
-            self.transport.close()
-        else:
-            self._arm(self._limits.idle_timeout)
+            return None
+        return None if self._token else self.ctx.fast_reply(self._url)
 
     # httptools callbacks
     def on_url(self, url: bytes) -> None:

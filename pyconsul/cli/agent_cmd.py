@@ -19,8 +19,13 @@ def _load_config(argv: list[str]) -> RuntimeConfig:
 
 
 def _banner(cfg: RuntimeConfig) -> str:
+    from pyconsul.tls.context import outgoing_tls
+
     p = cfg.ports
     https, rpc = cfg.tls_settings.https, cfg.tls_settings.internal_rpc
+    # What is in effect: an auto_encrypt client dials the servers with TLS whatever its
+    # verify_outgoing says.
+    rpc_outgoing = outgoing_tls(cfg)
     lines = [
         "==> Starting Consul agent...",
         f"               Version: '{CONSUL_COMPAT_VERSION}'",
@@ -36,7 +41,7 @@ def _banner(cfg: RuntimeConfig) -> str:
         f"             HTTPS TLS: Verify Incoming: {str(https.verify_incoming).lower()}, "
         f"Verify Outgoing: {str(https.verify_outgoing).lower()}, Min Version: {https.min_version}",
         f"      Internal RPC TLS: Verify Incoming: {str(rpc.verify_incoming).lower()}, "
-        f"Verify Outgoing: {str(rpc.verify_outgoing).lower()} (Verify Hostname: "
+        f"Verify Outgoing: {str(rpc_outgoing).lower()} (Verify Hostname: "
         f"{str(rpc.verify_server_hostname).lower()}), Min Version: {rpc.min_version}",
         "",
         "==> Log data will now stream in as it occurs:",

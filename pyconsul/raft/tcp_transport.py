@@ -203,8 +203,10 @@ class _Peer:
                     if self.msgs:
                         batch, self.msgs = self.msgs, []
                         out.extend(_raft_frames(self.t.frame_prefix, batch))
-                    for data in out:
-                        writer.write(data)
+                    if out:
+                        # One write for the batch: over TLS each write is a record of its own
+                        # (and a send), so frame-by-frame writes cost a record per frame.
+                        writer.writelines(out)
                         await writer.drain()  # only waits above the high-water mark
                     if not (self.msgs or self.frames):
                         await self.wake.wait()

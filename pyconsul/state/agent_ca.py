@@ -47,4 +47,10 @@ class AgentCATable:
 
     def restore(self, snap: dict[str, Any]) -> None:
         saved = snap.get(AGENT_CA)
-        self.ca = None if not saved else AgentCA(str(saved["root"]), str(saved["key"]), str(saved["trust_domain"]))
+        if not saved:
+            # A snapshot from before the CA was made keeps the one there is: the client
+            # certificates it signed are out there, and dropping it would make every server
+            # refuse them until each client renews. Every server holds the same CA (it is
+            # replicated), so each restores to the same state.
+            return
+        self.ca = AgentCA(str(saved["root"]), str(saved["key"]), str(saved["trust_domain"]))

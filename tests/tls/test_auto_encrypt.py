@@ -241,8 +241,67 @@ def test_a_client_retries_while_no_server_answers_and_a_stop_ends_the_wait(tmp_p
         assert wait_until(lambda: client.log().count("No servers successfully responded to the auto-encrypt "
                                                      "request") >= 2, 20, what="two failed rounds"), client.log()
         assert f"AutoEncrypt.Sign RPC failed: addr={nobody}:" in client.log()
+        # The banner says what is in effect: it dials the servers with TLS, though its
+        # config has no verify_outgoing.
+        [rpc_line] = [line for line in client.log().splitlines() if "Internal RPC TLS:" in line]
+        assert "Verify Incoming: true, Verify Outgoing: true" in rpc_line, rpc_line
         assert client.stop() == 1
         assert "==> Error starting agent: stopped while waiting for the auto_encrypt certificate" in client.log()
         assert "Traceback" not in client.log()
     finally:
         client.stop()
+
+
+def _status_over_server_port(ip: str, port: int, ca: Pair, cert: Path, key: Path) -> bytes:
+    """`GET /v1/status/leader` over the server port's TLS with this client certificate."""
+    ctx = ssl.create_default_context(cafile=str(ca.cert))
+    ctx.check_hostname = False
+    ctx.load_cert_chain(str(cert), str(key))
+    try:
+        with socket.create_connection((ip, port), timeout=10) as raw, ctx.wrap_socket(raw) as tls:
+            tls.sendall(b"GET /v1/status/leader HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
+            data = b""
+            while chunk := tls.recv(65536):
+                data += chunk
+            return data
+    except (ssl.SSLError, ConnectionError):
+        return b""
+
+
+def test_a_restored_snapshot_from_before_the_builtin_ca_keeps_trusting_its_certificates(tmp_path: Path) -> None:
+    """The built-in CA is made when the first client asks; a snapshot saved before then has
+    none. Restoring it must not make the server refuse the certificates the CA already signed
+    (they live in clients' memory until renewal) nor sign with a new root."""
+    ip = loopbacks(1, first=76)[0]
+    ca = make_ca(tmp_path / "pki")
+    server_pair = make_leaf(ca, tmp_path / "pki", "server", "server")
+    conf = _server_conf(tmp_path, ip, ca, server_pair, {"bootstrap_expect": 1, "retry_join": []})
+    server = start_agent(tmp_path / ip, "-config-file", str(conf), dev=False, name=ip, host=ip)
+    try:
+        status, _, before_ca = server.request("GET", "/v1/snapshot")
+        assert status == 200, before_ca[:300]
+        from pyconsul.tls.agent_leaf import agent_csr
+
+        csr = agent_csr("dc1", "client-1")
+        reply = _post_sign(ip, server.server_port, ca, json.dumps({"Datacenter": "dc1", "CSR": csr.csr_pem}).encode())
+        assert reply.startswith(b"HTTP/1.1 200"), reply[:300]
+        signed = json.loads(reply.split(b"\r\n\r\n", 1)[1])
+        cert, key = tmp_path / "client.pem", tmp_path / "client-key.pem"
+        cert.write_text(signed["IssuedCert"]["CertPEM"])
+        key.write_text(csr.key_pem)
+        assert wait_until(lambda: _status_over_server_port(ip, server.server_port, ca, cert, key)
+                          .startswith(b"HTTP/1.1 200"), 10, what="the server trusting the built-in root"), server.log()
+
+        status, _, body = server.request("PUT", "/v1/snapshot", before_ca)
+        assert status == 200, body
+
+        # New handshakes with the certificate signed before the restore still pass, and new
+        # certificates come from the same root.
+        assert _status_over_server_port(ip, server.server_port, ca, cert, key).startswith(b"HTTP/1.1 200"), \
+            server.log()[-3000:]
+        again = _post_sign(ip, server.server_port, ca, json.dumps({"Datacenter": "dc1", "CSR": csr.csr_pem}).encode())
+        roots = json.loads(again.split(b"\r\n\r\n", 1)[1])["ConnectCARoots"]["Roots"]
+        assert [r["RootCert"] for r in roots] == [r["RootCert"] for r in signed["ConnectCARoots"]["Roots"]]
+        assert _status_over_server_port(ip, server.server_port, ca, cert, key).startswith(b"HTTP/1.1 200")
+    finally:
+        server.stop()
