@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from typing import Any, Protocol
 
 from pyconsul import telemetry
-from pyconsul.acl import builtins
+from pyconsul.acl import builtins, templated
 from pyconsul.acl.authorizer import ALLOW_ALL, DENY_ALL, ChainedAuthorizer, token_authorizer
 from pyconsul.acl.errors import ACL_NOT_FOUND
 from pyconsul.acl.objects import parse_rfc3339
@@ -27,8 +27,8 @@ from pyconsul.clock import Clock
 Row = dict[str, Any]
 
 
-# The accessor reported for the configured initial-management secret (its state row, written by
-# the leader in Consul, is not written here yet).
+# The accessor reported for the configured initial-management secret before the leader has
+# written its state row (acl/leader_init.py).
 INITIAL_MANAGEMENT_ACCESSOR = "initial-management"
 
 
@@ -100,7 +100,13 @@ class TokenResolver:
         if settings.agent_recovery_token and secret == settings.agent_recovery_token:
             return self._agent_recovery()
         if settings.initial_management_token and secret == settings.initial_management_token:
-            return Identity(INITIAL_MANAGEMENT_ACCESSOR, token_authorizer([], "deny", management=True))
+            # the leader writes it into the state; until then (or with no leader) the config answers
+            try:
+                stored = self.reader.token_by_secret(None, secret)[1]
+            except ReaderUnavailable:
+                stored = None
+            if stored is None:
+                return Identity(INITIAL_MANAGEMENT_ACCESSOR, token_authorizer([], "deny", management=True))
         started = telemetry.now()
         try:
             now = self.clock.monotonic()
@@ -171,6 +177,7 @@ class TokenResolver:
     def _identity_rules(self, holder: Row) -> list[Rules]:
         out = [service_identity_rules(s["ServiceName"]) for s in holder.get("ServiceIdentities") or ()]
         out += [node_identity_rules(n["NodeName"]) for n in holder.get("NodeIdentities") or ()]
+        out += [templated.rules_of(t) for t in holder.get("TemplatedPolicies") or ()]
         return out
 
     def _chain(self, rule_sets: list[Rules]) -> ChainedAuthorizer:
