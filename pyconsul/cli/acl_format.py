@@ -46,6 +46,14 @@ def _identities(holder: Row, indent: str = "") -> list[str]:
     if holder.get("NodeIdentities"):
         lines.append(f"{indent}Node Identities:")
         lines += [f"{indent}   {n['NodeName']} (Datacenter: {n.get('Datacenter', '')})" for n in holder["NodeIdentities"]]
+    if holder.get("TemplatedPolicies"):
+        lines.append(f"{indent}Templated Policies:")
+        for t in holder["TemplatedPolicies"]:
+            lines.append(f"{indent}   {t['TemplateName']}")
+            name = (t.get("TemplateVariables") or {}).get("Name")
+            if name:
+                lines.append(f"{indent}      Name: {name}")
+            lines.append(f"{indent}      Datacenters: {', '.join(t.get('Datacenters') or []) or 'all'}")
     return lines
 
 
