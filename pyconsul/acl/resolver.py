@@ -4,7 +4,8 @@
 ACLNotFound (unknown or expired secret; the HTTP layer answers 403 `ACL not found`). An empty
 secret means the agent's `default` token, else the anonymous token.
 
-Caching: a resolved identity is kept for `token_ttl` seconds of the injected clock; a parsed
+Caching: a resolved identity is kept for `token_ttl` seconds of the injected clock, or until the
+ACL tables' revision moves when the state is local (`revision`); a parsed
 policy is kept by (ID, ModifyIndex), so a policy change takes effect at once on every token
 that holds it once its own cache entry expires. When the reader cannot answer (no leader), the
 down policy decides: "allow" → allow-all, "deny" → deny-all, "extend-cache"/"async-cache" →
@@ -13,6 +14,7 @@ the last resolved identity even if stale, else deny-all.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, Protocol
 
@@ -87,10 +89,15 @@ def node_identity_rules(name: str) -> Rules:
 
 
 class TokenResolver:
-    def __init__(self, reader: ACLReader, clock: Clock, settings: ResolverSettings) -> None:
+    def __init__(self, reader: ACLReader, clock: Clock, settings: ResolverSettings,
+                 revision: Callable[[], int] | None = None) -> None:
+        """`revision`: the ACL tables' index where the state is local; when it moves, every
+        cached identity goes, so a token or policy change is seen by the next request."""
         self.reader = reader
         self.clock = clock
         self.settings = settings
+        self.revision = revision
+        self._seen_revision = -1
         self._identities: dict[str, tuple[float, Identity]] = {}  # secret → (expiry, identity)
         self._policies: dict[tuple[str, int], Rules] = {}
 
@@ -108,6 +115,11 @@ class TokenResolver:
             if stored is None:
                 return Identity(INITIAL_MANAGEMENT_ACCESSOR, token_authorizer([], "deny", management=True))
         started = telemetry.now()
+        if self.revision is not None:
+            current = self.revision()
+            if current != self._seen_revision:
+                self._identities.clear()
+                self._seen_revision = current
         try:
             now = self.clock.monotonic()
             cached = self._identities.get(secret)

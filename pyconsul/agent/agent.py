@@ -463,6 +463,8 @@ class Agent:
         except DefinitionError as exc:
             raise RuntimeError(f"Failed reloading services: {exc}") from None
         self._reload_tls(new)
+        # acl.tokens.* take effect at once (DNS and the HTTP gate read them per request)
+        self.acl_tokens.reload(acl_settings(new, written_paths(new))[0])
         self.config.services = new.services
         self.config.checks = new.checks
         self.config.log_level = new.log_level

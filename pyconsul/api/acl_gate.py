@@ -71,12 +71,19 @@ class ACLGate:
 
     def _use(self) -> None:
         settings, tokens = self.settings, self.tokens.values
+        self._values = tokens  # the agent's tokens this resolver was made with (reload replaces them)
         self.resolver = TokenResolver(self.table, self.clock, ResolverSettings(
             default_policy=settings.default_policy, down_policy=settings.down_policy,
             token_ttl=settings.token_ttl, default_token=tokens.default,
             agent_recovery_token=tokens.agent_recovery, node_name=self.node_name,
             initial_management_token=settings.initial_management,
-        ))
+        ), revision=getattr(self.table, "revision", None))
+
+    def current(self) -> TokenResolver:
+        """The resolver for the agent's tokens as they are now (an API set or a reload)."""
+        if self.tokens.values is not self._values:
+            self._use()
+        return self.resolver
 
     async def prefetch(self, token: str) -> None:
         """On a client agent, fetch the request's token from the servers before `authorize`."""
@@ -95,7 +102,7 @@ class ACLGate:
         if need == NONE:
             return None
         try:
-            identity = self.resolver.resolve(q.token)
+            identity = self.current().resolve(q.token)
         except ACLNotFound:
             if path == ACL_ROUTE and req.match_info.get("path") == "bootstrap":
                 return None  # bootstrap needs no token; a stale one must not block it

@@ -187,6 +187,10 @@ class ACLTable:
         return True
 
     # -- reads -----------------------------------------------------------------------------------
+    def revision(self) -> int:
+        """Moves whenever anything a token resolves through (tokens, policies, roles) changes."""
+        return self.indexes.max(TOKENS, POLICIES, ROLES)
+
     def auth_method(self, ws: WatchSet | None, name: str) -> tuple[int, Row | None]:
         self._watch(ws, AUTH_METHODS)
         row = self.auth_methods.get(name)
