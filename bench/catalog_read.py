@@ -11,6 +11,11 @@ last CPU, so the two servers get the same single core. Everything started here i
 exiting.
 
     python bench/catalog_read.py [--seconds 5] [--rounds 3] [--connections 64] [--threads 1] [--instances 50]
+                                 [--acl]
+
+With `--acl` a second agent runs with ACLs on (default deny) and is read with a token holding
+`service_prefix "" { policy = "read" }` (and node_prefix read, so the reply has the same bytes);
+the JSON adds its figures and the ACLs-on / ACLs-off ratio (goal ACL_GOAL).
 """
 
 from __future__ import annotations
@@ -38,9 +43,12 @@ from tests.support.ports import free_port  # noqa: E402
 
 PATH = "/v1/health/service/web?passing"
 REQUIRED, GOAL = 0.2, 0.5
+ACL_GOAL = 0.9
+ACL_ROOT = "3f8a2c6e-9b1d-4e7f-a0c5-7d8e9f0a1b2c"
+ACL_RULES = 'service_prefix "" { policy = "read" }\nnode_prefix "" { policy = "read" }'
 
 
-def register_instances(agent: AgentProcess, n: int) -> None:
+def register_instances(agent: AgentProcess, n: int, headers: dict[str, str] | None = None) -> None:
     for i in range(n):
         node = f"web-node-{i:03d}"
         body = {
@@ -59,7 +67,7 @@ def register_instances(agent: AgentProcess, n: int) -> None:
                 "Status": "passing", "ServiceID": f"web-{i}", "Output": "HTTP GET: 200 OK",
             },
         }
-        status, _, reply = agent.request("PUT", "/v1/catalog/register", body)
+        status, _, reply = agent.request("PUT", "/v1/catalog/register", body, headers=headers)
         if status != 200:
             raise RuntimeError(f"register {node}: {status} {reply[:200]!r}")
 
@@ -174,8 +182,37 @@ def parse_wrk(out: str) -> dict[str, Any]:
     }
 
 
-def run_wrk(url: str, seconds: int, threads: int, connections: int, cpu: int | None) -> dict[str, Any]:
+def _sans_indexes(value: Any) -> Any:
+    if isinstance(value, dict):
+        return {k: _sans_indexes(v) for k, v in value.items() if k not in ("CreateIndex", "ModifyIndex")}
+    if isinstance(value, list):
+        return [_sans_indexes(v) for v in value]
+    return value
+
+
+def start_acl_agent(work: Path) -> tuple[AgentProcess, str]:
+    """A default-deny agent and the secret of a token that may read every service and node."""
+    work.mkdir(parents=True)
+    conf = work / "acl.hcl"
+    conf.write_text(f'acl {{\n enabled = true\n default_policy = "deny"\n tokens {{ initial_management = "{ACL_ROOT}" }}\n}}\n')
+    agent = start_agent(work, f"-config-file={conf}", name="bench-acl")
+    headers = {"X-Consul-Token": ACL_ROOT}
+    status, _, reply = agent.request("PUT", "/v1/acl/policy", {"Name": "read-catalog", "Rules": ACL_RULES},
+                                     headers=headers)
+    if status != 200:
+        raise RuntimeError(f"policy: {status} {reply[:200]!r}")
+    status, _, reply = agent.request("PUT", "/v1/acl/token", {"Policies": [{"Name": "read-catalog"}]},
+                                     headers=headers)
+    if status != 200:
+        raise RuntimeError(f"token: {status} {reply[:200]!r}")
+    return agent, json.loads(reply)["SecretID"]
+
+
+def run_wrk(url: str, seconds: int, threads: int, connections: int, cpu: int | None,
+            token: str = "") -> dict[str, Any]:
     cmd = ["wrk", f"-t{threads}", f"-c{connections}", f"-d{seconds}s", "--latency", url]
+    if token:
+        cmd[1:1] = ["-H", f"X-Consul-Token: {token}"]
     if cpu is not None:
         cmd = ["taskset", "-c", str(cpu), *cmd]
     done = subprocess.run(cmd, capture_output=True, text=True, timeout=seconds + 60)
@@ -207,6 +244,7 @@ def main() -> None:
     ap.add_argument("--threads", type=int, default=1)
     ap.add_argument("--instances", type=int, default=50)
     ap.add_argument("--no-pin", action="store_true", help="do not pin the servers and wrk to CPUs")
+    ap.add_argument("--acl", action="store_true", help="also read an ACLs-on agent with a read token")
     args = ap.parse_args()
     for tool in ("wrk", "nginx"):
         if shutil.which(tool) is None:
@@ -216,7 +254,9 @@ def main() -> None:
 
     work = Path(tempfile.mkdtemp(prefix="pyconsul-bench-catalog-"))
     agent: AgentProcess | None = None
+    acl_agent: AgentProcess | None = None
     nginx: subprocess.Popen[bytes] | None = None
+    tokens: dict[str, str] = {}
     try:
         agent = start_agent(work / "agent")
         if server_cpu is not None:
@@ -228,20 +268,50 @@ def main() -> None:
             raise RuntimeError(f"expected {args.instances} passing instances, got {status} {len(entries)}")
         nginx, nginx_port = start_nginx(work / "nginx", body, server_cpu)
         targets = {"pyconsul": agent.base_url + PATH, "nginx": f"http://127.0.0.1:{nginx_port}{PATH}"}
+        if args.acl:
+            acl_agent, tokens["pyconsul_acl"] = start_acl_agent(work / "acl-agent")
+            if server_cpu is not None:
+                pin(acl_agent.proc.pid, server_cpu)
+            register_instances(acl_agent, args.instances, {"X-Consul-Token": ACL_ROOT})
+            req = urllib.request.Request(acl_agent.base_url + PATH, headers={"X-Consul-Token": tokens["pyconsul_acl"]})
+            with urllib.request.urlopen(req, timeout=10) as resp:
+                acl_body = resp.read()
+            if len(json.loads(acl_body)) != args.instances:
+                raise RuntimeError("the ACL agent's token does not read every instance")
+            targets["pyconsul_acl"] = acl_agent.base_url + PATH
         load_before = os.getloadavg()[0]
         if args.warmup > 0:
-            for url in targets.values():
-                run_wrk(url, args.warmup, args.threads, args.connections, wrk_cpu)
+            for name, url in targets.items():
+                run_wrk(url, args.warmup, args.threads, args.connections, wrk_cpu, tokens.get(name, ""))
         rounds: dict[str, list[dict[str, Any]]] = {name: [] for name in targets}
         for _ in range(max(args.rounds, 1)):
             for name, url in targets.items():
-                rounds[name].append(run_wrk(url, args.seconds, args.threads, args.connections, wrk_cpu))
+                rounds[name].append(run_wrk(url, args.seconds, args.threads, args.connections, wrk_cpu,
+                                            tokens.get(name, "")))
         results = {name: summarize(runs) for name, runs in rounds.items()}
         # the agent must still answer the same bytes after the load (no stale or broken cache)
         after = fetch(agent.base_url + PATH)[1]
         ratio = results["pyconsul"]["requests_per_sec"] / max(results["nginx"]["requests_per_sec"], 1)
         pair_ratios = [round(p["requests_per_sec"] / max(n["requests_per_sec"], 1), 3)
                        for p, n in zip(rounds["pyconsul"], rounds["nginx"], strict=True)]
+        acl_report: dict[str, Any] = {}
+        if args.acl:
+            acl_ratio = results["pyconsul_acl"]["requests_per_sec"] / max(results["pyconsul"]["requests_per_sec"], 1)
+            acl_pairs = [round(a["requests_per_sec"] / max(p["requests_per_sec"], 1), 3)
+                         for a, p in zip(rounds["pyconsul_acl"], rounds["pyconsul"], strict=True)]
+            acl_report = {
+                "pyconsul_acl": results["pyconsul_acl"],
+                "acl_token_rules": ACL_RULES,
+                "ratio_acl_vs_off": round(acl_ratio, 3),
+                "ratio_acl_vs_nginx": round(results["pyconsul_acl"]["requests_per_sec"]
+                                            / max(results["nginx"]["requests_per_sec"], 1), 3),
+                "per_round_ratio_acl_vs_off": acl_pairs,
+                "median_round_ratio_acl_vs_off": round(statistics.median(acl_pairs), 3),
+                "acl_goal_ratio": ACL_GOAL,
+                "meets_acl_goal": statistics.median(acl_pairs) >= ACL_GOAL,
+                # the same entries (their Raft indexes differ: the ACL agent wrote its policy first)
+                "acl_same_entries": _sans_indexes(json.loads(acl_body)) == _sans_indexes(entries),
+            }
         print(json.dumps({
             "benchmark": "catalog_read",
             "path": PATH,
@@ -267,12 +337,15 @@ def main() -> None:
             # each round's pair ran back to back, so its ratio is the least disturbed by other load
             "per_round_ratio": pair_ratios,
             "median_round_ratio": round(statistics.median(pair_ratios), 3),
+            **acl_report,
         }, indent=2))
     finally:
         if nginx is not None:
             stop(nginx)
         if agent is not None:
             agent.stop()
+        if acl_agent is not None:
+            acl_agent.stop()
         shutil.rmtree(work, ignore_errors=True)
 
 

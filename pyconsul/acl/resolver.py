@@ -136,6 +136,10 @@ class TokenResolver:
         finally:
             telemetry.measure_since("acl.ResolveToken", started)
 
+    def revision_seen(self) -> int | None:
+        """The ACL revision the last resolve ran at (None without a local revision)."""
+        return self._seen_revision if self.revision is not None else None
+
     def forget(self) -> None:
         """Drop every cached identity (after a token or policy write made here)."""
         self._identities.clear()

@@ -49,6 +49,20 @@ NAMED_IN_HANDLER = frozenset({
 })
 
 
+REVISION_KEY = "acl.revision"
+
+
+def reply_identity(req: web.Request) -> str | None:
+    """What a reply for this request depends on beyond its target: the token's accessor and the
+    ACL revision it was resolved at; None when that cannot be pinned (no local ACL state, or an
+    identity the down policy made), so the reply is not cached."""
+    identity = req.get(IDENTITY_KEY)
+    revision = req.get(REVISION_KEY)
+    if identity is None or revision is None or not identity.accessor_id:
+        return None
+    return f"{identity.accessor_id}@{revision}"
+
+
 class ACLGate:
     def __init__(self, table: ACLReader, clock: Clock, settings: ACLSettings, node_name: str,
                  tokens: AgentTokens | None = None, remote: RemoteACLReader | None = None) -> None:
@@ -79,6 +93,18 @@ class ACLGate:
             initial_management_token=settings.initial_management,
         ), revision=getattr(self.table, "revision", None))
 
+    def fast_identity(self, token: str) -> str | None:
+        """`reply_identity` for a fast-path read carrying `token` (None: take the full path)."""
+        resolver = self.current()
+        try:
+            identity = resolver.resolve(token)
+        except ACLNotFound:
+            return None
+        revision = resolver.revision_seen()
+        if revision is None or not identity.accessor_id:
+            return None
+        return f"{identity.accessor_id}@{revision}"
+
     def current(self) -> TokenResolver:
         """The resolver for the agent's tokens as they are now (an API set or a reload)."""
         if self.tokens.values is not self._values:
@@ -102,7 +128,10 @@ class ACLGate:
         if need == NONE:
             return None
         try:
-            identity = self.current().resolve(q.token)
+            resolver = self.current()
+            identity = resolver.resolve(q.token)
+            # the ACL revision this identity was resolved at: per-token cached replies key on it
+            req[REVISION_KEY] = resolver.revision_seen()
         except ACLNotFound:
             if path == ACL_ROUTE and req.match_info.get("path") == "bootstrap":
                 return None  # bootstrap needs no token; a stale one must not block it
