@@ -99,6 +99,7 @@ class TokenResolver:
         self.revision = revision
         self._seen_revision = -1
         self._identities: dict[str, tuple[float, Identity]] = {}  # secret → (expiry, identity)
+        self._expires_at: float | None = None  # the last loaded token's ExpirationTime (epoch)
         self._policies: dict[tuple[str, int], Rules] = {}
 
     def resolve(self, secret: str) -> Identity:
@@ -131,7 +132,10 @@ class TokenResolver:
                 identity = self._load(secret)
             except ReaderUnavailable:
                 return self._down(cached)
-            self._identities[secret] = (now + settings.token_ttl, identity)
+            until = now + settings.token_ttl
+            if self._expires_at is not None:  # an expiring token leaves the cache when it expires
+                until = min(until, now + (self._expires_at - self.clock.time()))
+            self._identities[secret] = (until, identity)
             return identity
         finally:
             telemetry.measure_since("acl.ResolveToken", started)
@@ -145,6 +149,7 @@ class TokenResolver:
         self._identities.clear()
 
     def _load(self, secret: str) -> Identity:
+        self._expires_at = None
         _, token = self.reader.token_by_secret(None, secret)
         if token is None:
             if secret == builtins.ANONYMOUS_SECRET_ID:
@@ -152,8 +157,10 @@ class TokenResolver:
                 return Identity(builtins.ANONYMOUS_ACCESSOR_ID, self._chain([]), anonymous=True)
             raise ACLNotFound()
         expires = token.get("ExpirationTime")
-        if expires and parse_rfc3339(expires) <= self.clock.time():
-            raise ACLNotFound()
+        if expires:
+            self._expires_at = parse_rfc3339(expires)
+            if self._expires_at <= self.clock.time():
+                raise ACLNotFound()
         rule_sets: list[Rules] = []
         management = False
         policy_ids = [p["ID"] for p in token.get("Policies") or ()]
