@@ -140,6 +140,12 @@ class TokenResolver:
         finally:
             telemetry.measure_since("acl.ResolveToken", started)
 
+    def cached_until(self, secret: str) -> float:
+        """When the cached identity of `secret` lapses (monotonic; 0 = not cached, e.g. the
+        configured tokens that never enter the cache)."""
+        entry = self._identities.get(secret or self.settings.default_token or builtins.ANONYMOUS_SECRET_ID)
+        return entry[0] if entry is not None else 0.0
+
     def revision_seen(self) -> int | None:
         """The ACL revision the last resolve ran at (None without a local revision)."""
         return self._seen_revision if self.revision is not None else None

@@ -86,6 +86,7 @@ class ACLGate:
     def _use(self) -> None:
         settings, tokens = self.settings, self.tokens.values
         self._values = tokens  # the agent's tokens this resolver was made with (reload replaces them)
+        self._fast_memo: dict[str, tuple[int, float, str]] = {}  # token → (revision, until, identity)
         self.resolver = TokenResolver(self.table, self.clock, ResolverSettings(
             default_policy=settings.default_policy, down_policy=settings.down_policy,
             token_ttl=settings.token_ttl, default_token=tokens.default,
@@ -94,16 +95,29 @@ class ACLGate:
         ), revision=getattr(self.table, "revision", None))
 
     def fast_identity(self, token: str) -> str | None:
-        """`reply_identity` for a fast-path read carrying `token` (None: take the full path)."""
+        """`reply_identity` for a fast-path read carrying `token` (None: take the full path).
+
+        Memoized per token for as long as the ACL revision, the agent's tokens and the
+        resolver's own cache entry stand, so a hot read pays two lookups, not a resolve."""
         resolver = self.current()
+        revision_of = resolver.revision
+        if revision_of is None:
+            return None
+        revision = revision_of()
+        memo = self._fast_memo.get(token)
+        if memo is not None and memo[0] == revision and memo[1] > self.clock.monotonic():
+            return memo[2]
         try:
             identity = resolver.resolve(token)
         except ACLNotFound:
             return None
-        revision = resolver.revision_seen()
-        if revision is None or not identity.accessor_id:
+        if not identity.accessor_id or resolver.revision_seen() != revision:
             return None
-        return f"{identity.accessor_id}@{revision}"
+        who = f"{identity.accessor_id}@{revision}"
+        if len(self._fast_memo) >= 4096:
+            self._fast_memo.clear()
+        self._fast_memo[token] = (revision, resolver.cached_until(token), who)
+        return who
 
     def current(self) -> TokenResolver:
         """The resolver for the agent's tokens as they are now (an API set or a reload)."""

@@ -138,7 +138,7 @@ class APIContext:
         peek = self._fast_peeks.get(base)
         if peek is None:
             return None
-        key, extra = base, b""
+        key = base
         if self.acl is not None:
             if "token=" in base:
                 return None  # a ?token= the full path reads
@@ -146,7 +146,6 @@ class APIContext:
             if who is None:
                 return None
             key = base + "\x00" + who
-            extra = self._acl_headers(key)
         idx = max(peek(), 1)
         if idx == index:
             return None  # the caller wants to block
@@ -157,7 +156,7 @@ class APIContext:
             st = self.agent.consensus.leader_status()
             head, tail = build_head(idx, len(hit[1]), st.known_leader, st.last_contact_ms, JSON_CT, "stale")
             self._fast_metrics(base, start, hit[1])
-            return head + extra + DATE.get() + tail + hit[1]
+            return head + self._acl_headers(key) + DATE.get() + tail + hit[1]
         entry = self._fast.get(key)
         if entry is None or entry[0] != idx:
             hit = self._cache.get(key)
@@ -167,7 +166,7 @@ class APIContext:
             if not st.leader_reads:
                 return None  # followers, and a leader before its barrier, take the full path
             head, tail = build_head(idx, len(hit[1]), st.known_leader, st.last_contact_ms, JSON_CT)
-            entry = (idx, head + extra, tail, hit[1])
+            entry = (idx, head + self._acl_headers(key), tail, hit[1])
             if len(self._fast) >= self._cache_size:
                 self._fast.clear()
             self._fast[key] = entry
@@ -178,7 +177,8 @@ class APIContext:
 
     def _acl_headers(self, key: str) -> bytes:
         """The ACL headers the full path sends with this per-token reply."""
-        assert self.acl is not None
+        if self.acl is None:
+            return b""
         out = b"X-Consul-Default-ACL-Policy: " + self.acl.settings.default_policy.encode() + b"\r\n"
         if key in self._acl_filtered:
             out += b"X-Consul-Results-Filtered-By-ACLs: true\r\n"

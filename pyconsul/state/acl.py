@@ -40,6 +40,7 @@ class ACLTable:
     def __init__(self, txn: WriteTxn, indexes: IndexTable) -> None:
         self.txn = txn
         self.indexes = indexes
+        self._restores = 0  # part of `revision`
         self.clear()
 
     def clear(self) -> None:
@@ -188,8 +189,10 @@ class ACLTable:
 
     # -- reads -----------------------------------------------------------------------------------
     def revision(self) -> int:
-        """Moves whenever anything a token resolves through (tokens, policies, roles) changes."""
-        return self.indexes.max(TOKENS, POLICIES, ROLES)
+        """Moves whenever anything a token resolves through (tokens, policies, roles) changes,
+        and on every restore (a snapshot may carry other state at the same indexes)."""
+        get = self.indexes.get
+        return max(get(TOKENS), get(POLICIES), get(ROLES)) + (self._restores << 48)
 
     def auth_method(self, ws: WatchSet | None, name: str) -> tuple[int, Row | None]:
         self._watch(ws, AUTH_METHODS)
@@ -317,6 +320,7 @@ class ACLTable:
 
     def restore(self, snap: dict[str, Any]) -> None:
         self.clear()
+        self._restores += 1
         saved = snap.get("acl") or {}
         for row in saved.get("tokens", []):
             self.tokens[row["AccessorID"]] = row
