@@ -16,6 +16,7 @@ from cryptography.hazmat.primitives.asymmetric import ec, rsa
 
 from tests.support.agents import AgentProcess, start_agent
 from tests.support.jwt import pem, sign
+from tests.support.wait import wait_until
 
 ROOT = "5f1c9a3e-2b7d-4e8f-9a6c-1d2e3f4a5b6c"
 
@@ -44,6 +45,8 @@ def agent(tmp_path_factory: pytest.TempPathFactory) -> Iterator[AgentProcess]:
     conf = work / "acl.hcl"
     conf.write_text(f'acl {{\n enabled = true\n default_policy = "deny"\n tokens {{ initial_management = "{ROOT}" }}\n}}\n')
     proc = start_agent(work, f"-config-file={conf}", name="acl-auth")
+    # the leader writes the initial-management token into the state just after it leads
+    wait_until(lambda: call(proc, "GET", "/v1/acl/token/self", ROOT)[0] == 200, timeout=20)
     yield proc
     proc.stop()
 

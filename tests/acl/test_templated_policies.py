@@ -96,6 +96,8 @@ def test_token_and_role_templated_policies_are_enforced(agent: AgentProcess) -> 
 def test_leader_writes_initial_management_and_anonymous_tokens(tmp_path: Path) -> None:
     agent = _start(tmp_path)
     try:
+        # the leader writes it just after it leads: wait for that write
+        wait_until(lambda: call(agent, "GET", "/v1/acl/token/self", ROOT)[0] == 200, timeout=20)
         status, me = call(agent, "GET", "/v1/acl/token/self", ROOT)
         assert status == 200 and me["SecretID"] == ROOT and me["Description"] == "Initial Management Token", me
         assert me["Policies"] == [{"ID": "00000000-0000-0000-0000-000000000001", "Name": "global-management"}]

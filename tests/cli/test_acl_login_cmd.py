@@ -15,6 +15,7 @@ from cryptography.hazmat.primitives.asymmetric import ec
 
 from tests.support.agents import start_agent
 from tests.support.jwt import pem, sign
+from tests.support.wait import wait_until
 
 ROOT = "8c4f0d6b-5e3a-4b1c-8d9f-4a5b6c7d8e9f"
 
@@ -33,6 +34,7 @@ def test_auth_method_binding_rule_login_logout(tmp_path: Path) -> None:
     conf.write_text(f'acl {{\n enabled = true\n default_policy = "deny"\n tokens {{ initial_management = "{ROOT}" }}\n}}\n')
     agent = start_agent(tmp_path, f"-config-file={conf}", name="acl-login")
     addr = agent.http_addr
+    wait_until(lambda: _cli(addr, "acl", "token", "read", "-self").returncode == 0, timeout=20)
     key = ec.generate_private_key(ec.SECP256R1())
     (tmp_path / "config.json").write_text(json.dumps({"JWTValidationPubKeys": [pem(key)],
                                                       "ClaimMappings": {"sub": "name"}}))
