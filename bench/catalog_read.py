@@ -278,7 +278,9 @@ def main() -> None:
                 acl_body = resp.read()
             if len(json.loads(acl_body)) != args.instances:
                 raise RuntimeError("the ACL agent's token does not read every instance")
-            targets["pyconsul_acl"] = acl_agent.base_url + PATH
+            # right after the ACLs-off agent in each round, so the pair meets the same machine load
+            targets = {"pyconsul": targets["pyconsul"], "pyconsul_acl": acl_agent.base_url + PATH,
+                       "nginx": targets["nginx"]}
         load_before = os.getloadavg()[0]
         if args.warmup > 0:
             for name, url in targets.items():
