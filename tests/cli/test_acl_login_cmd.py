@@ -85,6 +85,14 @@ def test_auth_method_binding_rule_login_logout(tmp_path: Path) -> None:
         assert _cli(addr, "logout", token=secret).returncode == 0
         assert _cli(addr, "acl", "token", "read", "-self", token=secret).returncode == 1
 
+        out = _cli(addr, "acl", "token", "create", "-templated-policy", "builtin/service", "-var", "name:api")
+        assert out.returncode == 0, out.stderr
+        assert "Templated Policies:\n   builtin/service\n      Name: api\n      Datacenters: all" in out.stdout
+        out = _cli(addr, "acl", "role", "create", "-name", "dns", "-templated-policy", "builtin/dns")
+        assert out.returncode == 0 and "Templated Policies:\n   builtin/dns\n      Datacenters: all" in out.stdout
+        out = _cli(addr, "acl", "token", "create", "-templated-policy", "builtin/node")
+        assert out.returncode == 1 and "name is required" in out.stderr, out.stderr
+
         out = _cli(addr, "acl", "binding-rule", "delete", "-id", rid)
         assert out.returncode == 0 and out.stdout.strip() == f'Binding rule "{rid}" deleted successfully'
         out = _cli(addr, "acl", "auth-method", "delete", "-name", "ci")
