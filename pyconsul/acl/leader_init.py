@@ -1,7 +1,8 @@
 """What the leader writes once it leads, as Consul's initializeACLs does: the global-management
 policy, the anonymous token (`00000000-0000-0000-0000-000000000002`, secret "anonymous"), and
 the configured `acl.tokens.initial_management` token (global-management, not local, a fresh
-accessor). Through Raft, so every server and every snapshot holds them.
+accessor). Through Raft, so every server and every snapshot holds them. Only the primary
+datacenter's leader writes them (secondaries receive them by ACL replication), as in Consul.
 
 `init_command` is pure: it answers the one ACLInitTokens still needed, or None when the state
 already has everything; the loop polls leadership (a new leader re-checks, which is a no-op when

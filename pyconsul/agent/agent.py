@@ -202,9 +202,10 @@ class Agent:
                 reaper = TokenReaper(self.store.acl, SYSTEM_CLOCK, lambda: self.consensus.leader_status().is_leader,
                                      self.write, asyncio.sleep)
                 self._tasks.append(asyncio.ensure_future(reaper.run()))
-                self._tasks.append(asyncio.ensure_future(acl_leader_init.run(
-                    self.store.acl, self.acl_settings.initial_management, SYSTEM_CLOCK,
-                    lambda: self.consensus.leader_status().is_leader, self.write)))
+                if cfg.primary_datacenter in ("", cfg.datacenter):  # secondaries get them by replication
+                    self._tasks.append(asyncio.ensure_future(acl_leader_init.run(
+                        self.store.acl, self.acl_settings.initial_management, SYSTEM_CLOCK,
+                        lambda: self.consensus.leader_status().is_leader, self.write)))
             self._tasks.append(asyncio.ensure_future(ca_leader.run(self)))  # the Connect CA
         self._tasks.append(asyncio.ensure_future(run_updates(AgentCoordinateHost(self), SYSTEM_CLOCK)))
         self._sync_task = asyncio.ensure_future(self._when_leader())
