@@ -147,8 +147,8 @@ class ACLGate:
             # the ACL revision this identity was resolved at: per-token cached replies key on it
             req[REVISION_KEY] = resolver.revision_seen()
         except ACLNotFound:
-            if path == ACL_ROUTE and req.match_info.get("path") == "bootstrap":
-                return None  # bootstrap needs no token; a stale one must not block it
+            if path == ACL_ROUTE and req.match_info.get("path") in ("bootstrap", "login"):
+                return None  # these need no token (login ignores it); a stale one must not block them
             raise HTTPError(403, ACL_NOT_FOUND) from None
         if path == ACL_ROUTE:
             req[IDENTITY_KEY] = identity  # /v1/acl/* check their own needs (bootstrap, token/self)
