@@ -17,6 +17,11 @@ connections — so TLS on/off and pyconsul/nginx are side by side in one run. Th
 holds the HTTPS figures, their ratio (the goal: >= 0.5) and each server's HTTPS/plain ratio.
 
     python bench/catalog_read.py [--seconds 5] [--rounds 3] [--connections 64] [--threads 1] [--instances 50] [--tls]
+                                 [--acl]
+
+With `--acl` a second agent runs with ACLs on (default deny) and is read with a token holding
+`service_prefix "" { policy = "read" }` (and node_prefix read, so the reply has the same bytes);
+the JSON adds its figures and the ACLs-on / ACLs-off ratio (goal ACL_GOAL).
 """
 
 from __future__ import annotations
@@ -47,9 +52,12 @@ from tests.support.ports import free_port  # noqa: E402
 PATH = "/v1/health/service/web?passing"
 REQUIRED, GOAL = 0.2, 0.5
 HTTPS_GOAL = 0.5
+ACL_GOAL = 0.9
+ACL_ROOT = "3f8a2c6e-9b1d-4e7f-a0c5-7d8e9f0a1b2c"
+ACL_RULES = 'service_prefix "" { policy = "read" }\nnode_prefix "" { policy = "read" }'
 
 
-def register_instances(agent: AgentProcess, n: int) -> None:
+def register_instances(agent: AgentProcess, n: int, headers: dict[str, str] | None = None) -> None:
     for i in range(n):
         node = f"web-node-{i:03d}"
         body = {
@@ -68,7 +76,7 @@ def register_instances(agent: AgentProcess, n: int) -> None:
                 "Status": "passing", "ServiceID": f"web-{i}", "Output": "HTTP GET: 200 OK",
             },
         }
-        status, _, reply = agent.request("PUT", "/v1/catalog/register", body)
+        status, _, reply = agent.request("PUT", "/v1/catalog/register", body, headers=headers)
         if status != 200:
             raise RuntimeError(f"register {node}: {status} {reply[:200]!r}")
 
@@ -214,12 +222,40 @@ def server_pids(proc: subprocess.Popen[bytes]) -> list[int]:
     return pids
 
 
+def _sans_indexes(value: Any) -> Any:
+    if isinstance(value, dict):
+        return {k: _sans_indexes(v) for k, v in value.items() if k not in ("CreateIndex", "ModifyIndex")}
+    if isinstance(value, list):
+        return [_sans_indexes(v) for v in value]
+    return value
+
+
+def start_acl_agent(work: Path) -> tuple[AgentProcess, str]:
+    """A default-deny agent and the secret of a token that may read every service and node."""
+    work.mkdir(parents=True)
+    conf = work / "acl.hcl"
+    conf.write_text(f'acl {{\n enabled = true\n default_policy = "deny"\n tokens {{ initial_management = "{ACL_ROOT}" }}\n}}\n')
+    agent = start_agent(work, f"-config-file={conf}", name="bench-acl")
+    headers = {"X-Consul-Token": ACL_ROOT}
+    status, _, reply = agent.request("PUT", "/v1/acl/policy", {"Name": "read-catalog", "Rules": ACL_RULES},
+                                     headers=headers)
+    if status != 200:
+        raise RuntimeError(f"policy: {status} {reply[:200]!r}")
+    status, _, reply = agent.request("PUT", "/v1/acl/token", {"Policies": [{"Name": "read-catalog"}]},
+                                     headers=headers)
+    if status != 200:
+        raise RuntimeError(f"token: {status} {reply[:200]!r}")
+    return agent, json.loads(reply)["SecretID"]
+
+
 def run_wrk(url: str, seconds: int, threads: int, connections: int, cpu: int | None,
-            server: subprocess.Popen[bytes] | None = None) -> dict[str, Any]:
+            server: subprocess.Popen[bytes] | None = None, token: str = "") -> dict[str, Any]:
     """wrk's figures and, given the server's process, the server CPU time per request: wrk on
     one core may saturate before the server does (TLS decryption costs the client too), and
     CPU per request compares servers whichever side is the bottleneck."""
     cmd = ["wrk", f"-t{threads}", f"-c{connections}", f"-d{seconds}s", "--latency", url]
+    if token:
+        cmd[1:1] = ["-H", f"X-Consul-Token: {token}"]
     if cpu is not None:
         cmd = ["taskset", "-c", str(cpu), *cmd]
     pids = server_pids(server) if server is not None else []
@@ -288,6 +324,7 @@ def main() -> None:
     ap.add_argument("--instances", type=int, default=50)
     ap.add_argument("--no-pin", action="store_true", help="do not pin the servers and wrk to CPUs")
     ap.add_argument("--tls", action="store_true", help="also measure both servers over HTTPS, side by side")
+    ap.add_argument("--acl", action="store_true", help="also read an ACLs-on agent with a read token")
     args = ap.parse_args()
     for tool in ("wrk", "nginx"):
         if shutil.which(tool) is None:
@@ -297,7 +334,9 @@ def main() -> None:
 
     work = Path(tempfile.mkdtemp(prefix="pyconsul-bench-catalog-"))
     agent: AgentProcess | None = None
+    acl_agent: AgentProcess | None = None
     nginx: subprocess.Popen[bytes] | None = None
+    tokens: dict[str, str] = {}
     try:
         pki = make_pki(work / "pki") if args.tls else None
         agent_https = free_port() if pki is not None else None
@@ -321,22 +360,54 @@ def main() -> None:
                 got = fetch(targets[name], tls_ctx)[1]
                 if got != body:
                     raise RuntimeError(f"{name} served other bytes over HTTPS")
+        if args.acl:
+            acl_agent, tokens["pyconsul_acl"] = start_acl_agent(work / "acl-agent")
+            if server_cpu is not None:
+                pin(acl_agent.proc.pid, server_cpu)
+            register_instances(acl_agent, args.instances, {"X-Consul-Token": ACL_ROOT})
+            req = urllib.request.Request(acl_agent.base_url + PATH, headers={"X-Consul-Token": tokens["pyconsul_acl"]})
+            with urllib.request.urlopen(req, timeout=10) as resp:
+                acl_body = resp.read()
+            if len(json.loads(acl_body)) != args.instances:
+                raise RuntimeError("the ACL agent's token does not read every instance")
+            # right after the ACLs-off agent in each round, so the pair meets the same machine load
+            targets = {"pyconsul": targets["pyconsul"], "pyconsul_acl": acl_agent.base_url + PATH,
+                       **{k: v for k, v in targets.items() if k != "pyconsul"}}
         load_before = os.getloadavg()[0]
         if args.warmup > 0:
-            for url in targets.values():
-                run_wrk(url, args.warmup, args.threads, args.connections, wrk_cpu)
+            for name, url in targets.items():
+                run_wrk(url, args.warmup, args.threads, args.connections, wrk_cpu, token=tokens.get(name, ""))
         rounds: dict[str, list[dict[str, Any]]] = {name: [] for name in targets}
-        procs = {name: agent.proc if name.startswith("pyconsul") else nginx for name in targets}
+        procs = {name: (acl_agent.proc if name == "pyconsul_acl" and acl_agent is not None else agent.proc)
+                 if name.startswith("pyconsul") else nginx for name in targets}
         for _ in range(max(args.rounds, 1)):
             for name, url in targets.items():
                 rounds[name].append(run_wrk(url, args.seconds, args.threads, args.connections, wrk_cpu,
-                                            procs[name]))
+                                            procs[name], tokens.get(name, "")))
         results = {name: summarize(runs) for name, runs in rounds.items()}
         # the agent must still answer the same bytes after the load (no stale or broken cache)
         after = fetch(agent.base_url + PATH)[1]
         ratio = results["pyconsul"]["requests_per_sec"] / max(results["nginx"]["requests_per_sec"], 1)
         pair_ratios = [round(p["requests_per_sec"] / max(n["requests_per_sec"], 1), 3)
                        for p, n in zip(rounds["pyconsul"], rounds["nginx"], strict=True)]
+        acl_report: dict[str, Any] = {}
+        if args.acl:
+            acl_ratio = results["pyconsul_acl"]["requests_per_sec"] / max(results["pyconsul"]["requests_per_sec"], 1)
+            acl_pairs = [round(a["requests_per_sec"] / max(p["requests_per_sec"], 1), 3)
+                         for a, p in zip(rounds["pyconsul_acl"], rounds["pyconsul"], strict=True)]
+            acl_report = {
+                "pyconsul_acl": results["pyconsul_acl"],
+                "acl_token_rules": ACL_RULES,
+                "ratio_acl_vs_off": round(acl_ratio, 3),
+                "ratio_acl_vs_nginx": round(results["pyconsul_acl"]["requests_per_sec"]
+                                            / max(results["nginx"]["requests_per_sec"], 1), 3),
+                "per_round_ratio_acl_vs_off": acl_pairs,
+                "median_round_ratio_acl_vs_off": round(statistics.median(acl_pairs), 3),
+                "acl_goal_ratio": ACL_GOAL,
+                "meets_acl_goal": statistics.median(acl_pairs) >= ACL_GOAL,
+                # the same entries (their Raft indexes differ: the ACL agent wrote its policy first)
+                "acl_same_entries": _sans_indexes(json.loads(acl_body)) == _sans_indexes(entries),
+            }
         report: dict[str, Any] = {}
         if pki is not None:
             report["https"] = https_report(results, rounds)
@@ -366,12 +437,15 @@ def main() -> None:
             "per_round_ratio": pair_ratios,
             "median_round_ratio": round(statistics.median(pair_ratios), 3),
             **report,
+            **acl_report,
         }, indent=2))
     finally:
         if nginx is not None:
             stop(nginx)
         if agent is not None:
             agent.stop()
+        if acl_agent is not None:
+            acl_agent.stop()
         shutil.rmtree(work, ignore_errors=True)
 
 

@@ -47,9 +47,10 @@ def content_hash(row: Row, fields: tuple[str, ...]) -> str:
     return base64.b64encode(hashlib.blake2b(body.encode(), digest_size=32).digest()).decode()
 
 
-_TOKEN_HASHED = ("Description", "Policies", "Roles", "ServiceIdentities", "NodeIdentities", "Local", "ExpirationTime")
+_TOKEN_HASHED = ("Description", "Policies", "Roles", "ServiceIdentities", "NodeIdentities", "TemplatedPolicies",
+                 "Local", "AuthMethod", "ExpirationTime")
 _POLICY_HASHED = ("Name", "Description", "Rules", "Datacenters")
-_ROLE_HASHED = ("Name", "Description", "Policies", "ServiceIdentities", "NodeIdentities")
+_ROLE_HASHED = ("Name", "Description", "Policies", "ServiceIdentities", "NodeIdentities", "TemplatedPolicies")
 
 
 def token_row(
@@ -63,6 +64,8 @@ def token_row(
     local: bool = False,
     expiration_time: str = "",
     create_time: float = 0.0,
+    templated_policies: list[Row] | None = None,
+    auth_method: str = "",
 ) -> Row:
     row: Row = {"AccessorID": accessor_id, "SecretID": secret_id, "Description": description}
     if policies:
@@ -73,7 +76,11 @@ def token_row(
         row["ServiceIdentities"] = service_identities
     if node_identities:
         row["NodeIdentities"] = node_identities
+    if templated_policies:
+        row["TemplatedPolicies"] = templated_policies
     row["Local"] = local
+    if auth_method:
+        row["AuthMethod"] = auth_method
     if expiration_time:
         row["ExpirationTime"] = expiration_time
     row["CreateTime"] = rfc3339(create_time)
@@ -90,7 +97,8 @@ def policy_row(policy_id: str, name: str, description: str = "", rules: str = ""
 
 
 def role_row(role_id: str, name: str, description: str = "", policies: list[Row] | None = None,
-             service_identities: list[Row] | None = None, node_identities: list[Row] | None = None) -> Row:
+             service_identities: list[Row] | None = None, node_identities: list[Row] | None = None,
+             templated_policies: list[Row] | None = None) -> Row:
     row: Row = {"ID": role_id, "Name": name, "Description": description}
     if policies:
         row["Policies"] = [{"ID": p["ID"], "Name": p.get("Name", "")} for p in policies]
@@ -98,6 +106,8 @@ def role_row(role_id: str, name: str, description: str = "", policies: list[Row]
         row["ServiceIdentities"] = service_identities
     if node_identities:
         row["NodeIdentities"] = node_identities
+    if templated_policies:
+        row["TemplatedPolicies"] = templated_policies
     row["Hash"] = content_hash(row, _ROLE_HASHED)
     return row
 

@@ -4,7 +4,8 @@
 ACLNotFound (unknown or expired secret; the HTTP layer answers 403 `ACL not found`). An empty
 secret means the agent's `default` token, else the anonymous token.
 
-Caching: a resolved identity is kept for `token_ttl` seconds of the injected clock; a parsed
+Caching: a resolved identity is kept for `token_ttl` seconds of the injected clock, or until the
+ACL tables' revision moves when the state is local (`revision`); a parsed
 policy is kept by (ID, ModifyIndex), so a policy change takes effect at once on every token
 that holds it once its own cache entry expires. When the reader cannot answer (no leader), the
 down policy decides: "allow" → allow-all, "deny" → deny-all, "extend-cache"/"async-cache" →
@@ -13,11 +14,12 @@ the last resolved identity even if stale, else deny-all.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, Protocol
 
 from pyconsul import telemetry
-from pyconsul.acl import builtins
+from pyconsul.acl import builtins, templated
 from pyconsul.acl.authorizer import ALLOW_ALL, DENY_ALL, ChainedAuthorizer, token_authorizer
 from pyconsul.acl.errors import ACL_NOT_FOUND
 from pyconsul.acl.objects import parse_rfc3339
@@ -27,8 +29,8 @@ from pyconsul.clock import Clock
 Row = dict[str, Any]
 
 
-# The accessor reported for the configured initial-management secret (its state row, written by
-# the leader in Consul, is not written here yet).
+# The accessor reported for the configured initial-management secret before the leader has
+# written its state row (acl/leader_init.py).
 INITIAL_MANAGEMENT_ACCESSOR = "initial-management"
 
 
@@ -87,11 +89,17 @@ def node_identity_rules(name: str) -> Rules:
 
 
 class TokenResolver:
-    def __init__(self, reader: ACLReader, clock: Clock, settings: ResolverSettings) -> None:
+    def __init__(self, reader: ACLReader, clock: Clock, settings: ResolverSettings,
+                 revision: Callable[[], int] | None = None) -> None:
+        """`revision`: the ACL tables' index where the state is local; when it moves, every
+        cached identity goes, so a token or policy change is seen by the next request."""
         self.reader = reader
         self.clock = clock
         self.settings = settings
+        self.revision = revision
+        self._seen_revision = -1
         self._identities: dict[str, tuple[float, Identity]] = {}  # secret → (expiry, identity)
+        self._expires_at: float | None = None  # the last loaded token's ExpirationTime (epoch)
         self._policies: dict[tuple[str, int], Rules] = {}
 
     def resolve(self, secret: str) -> Identity:
@@ -100,8 +108,19 @@ class TokenResolver:
         if settings.agent_recovery_token and secret == settings.agent_recovery_token:
             return self._agent_recovery()
         if settings.initial_management_token and secret == settings.initial_management_token:
-            return Identity(INITIAL_MANAGEMENT_ACCESSOR, token_authorizer([], "deny", management=True))
+            # the leader writes it into the state; until then (or with no leader) the config answers
+            try:
+                stored = self.reader.token_by_secret(None, secret)[1]
+            except ReaderUnavailable:
+                stored = None
+            if stored is None:
+                return Identity(INITIAL_MANAGEMENT_ACCESSOR, token_authorizer([], "deny", management=True))
         started = telemetry.now()
+        if self.revision is not None:
+            current = self.revision()
+            if current != self._seen_revision:
+                self._identities.clear()
+                self._seen_revision = current
         try:
             now = self.clock.monotonic()
             cached = self._identities.get(secret)
@@ -113,16 +132,30 @@ class TokenResolver:
                 identity = self._load(secret)
             except ReaderUnavailable:
                 return self._down(cached)
-            self._identities[secret] = (now + settings.token_ttl, identity)
+            until = now + settings.token_ttl
+            if self._expires_at is not None:  # an expiring token leaves the cache when it expires
+                until = min(until, now + (self._expires_at - self.clock.time()))
+            self._identities[secret] = (until, identity)
             return identity
         finally:
             telemetry.measure_since("acl.ResolveToken", started)
+
+    def cached_until(self, secret: str) -> float:
+        """When the cached identity of `secret` lapses (monotonic; 0 = not cached, e.g. the
+        configured tokens that never enter the cache)."""
+        entry = self._identities.get(secret or self.settings.default_token or builtins.ANONYMOUS_SECRET_ID)
+        return entry[0] if entry is not None else 0.0
+
+    def revision_seen(self) -> int | None:
+        """The ACL revision the last resolve ran at (None without a local revision)."""
+        return self._seen_revision if self.revision is not None else None
 
     def forget(self) -> None:
         """Drop every cached identity (after a token or policy write made here)."""
         self._identities.clear()
 
     def _load(self, secret: str) -> Identity:
+        self._expires_at = None
         _, token = self.reader.token_by_secret(None, secret)
         if token is None:
             if secret == builtins.ANONYMOUS_SECRET_ID:
@@ -130,8 +163,10 @@ class TokenResolver:
                 return Identity(builtins.ANONYMOUS_ACCESSOR_ID, self._chain([]), anonymous=True)
             raise ACLNotFound()
         expires = token.get("ExpirationTime")
-        if expires and parse_rfc3339(expires) <= self.clock.time():
-            raise ACLNotFound()
+        if expires:
+            self._expires_at = parse_rfc3339(expires)
+            if self._expires_at <= self.clock.time():
+                raise ACLNotFound()
         rule_sets: list[Rules] = []
         management = False
         policy_ids = [p["ID"] for p in token.get("Policies") or ()]
@@ -171,6 +206,7 @@ class TokenResolver:
     def _identity_rules(self, holder: Row) -> list[Rules]:
         out = [service_identity_rules(s["ServiceName"]) for s in holder.get("ServiceIdentities") or ()]
         out += [node_identity_rules(n["NodeName"]) for n in holder.get("NodeIdentities") or ()]
+        out += [templated.rules_of(t) for t in holder.get("TemplatedPolicies") or ()]
         return out
 
     def _chain(self, rule_sets: list[Rules]) -> ChainedAuthorizer:

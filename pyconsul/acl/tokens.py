@@ -65,6 +65,22 @@ class AgentTokens:
             return None
         return Path(self.data_dir) / TOKENS_FILE
 
+    def dns_token(self) -> str:
+        """What DNS resolves with: the dns token, else the default one (Consul's DNSToken)."""
+        return self.values.dns or self.values.default
+
+    def reload(self, settings: ACLSettings) -> None:
+        """A config reload: the config's tokens, except that with persistence on a token the API
+        set (and persisted) still wins, as in Consul."""
+        self.settings = settings
+        base = TokenValues(default=settings.default, agent=settings.agent, agent_recovery=settings.agent_recovery,
+                           replication=settings.replication, dns=settings.dns)
+        if not settings.enable_token_persistence:
+            self._from_api = {}
+        values = replace(base, **self._from_api) if self._from_api else base
+        if values != self.values:
+            self.values = values
+
     def agent_token(self) -> str:
         """What the agent's own requests carry: the agent token, else the default one."""
         return self.values.agent or self.values.default

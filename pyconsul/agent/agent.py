@@ -20,6 +20,7 @@ from typing import Any
 from aiohttp import web
 
 from pyconsul import telemetry
+from pyconsul.acl import leader_init as acl_leader_init
 from pyconsul.acl.errors import ACL_NOT_FOUND, PERMISSION_DENIED
 from pyconsul.acl.reaper import TokenReaper
 from pyconsul.acl.settings import ACLSettings, acl_settings, written_paths
@@ -201,6 +202,10 @@ class Agent:
                 reaper = TokenReaper(self.store.acl, SYSTEM_CLOCK, lambda: self.consensus.leader_status().is_leader,
                                      self.write, asyncio.sleep)
                 self._tasks.append(asyncio.ensure_future(reaper.run()))
+                if cfg.primary_datacenter in ("", cfg.datacenter):  # secondaries get them by replication
+                    self._tasks.append(asyncio.ensure_future(acl_leader_init.run(
+                        self.store.acl, self.acl_settings.initial_management, SYSTEM_CLOCK,
+                        lambda: self.consensus.leader_status().is_leader, self.write)))
             self._tasks.append(asyncio.ensure_future(ca_leader.run(self)))  # the Connect CA
         self._tasks.append(asyncio.ensure_future(run_updates(AgentCoordinateHost(self), SYSTEM_CLOCK)))
         self._sync_task = asyncio.ensure_future(self._when_leader())
@@ -459,6 +464,8 @@ class Agent:
         except DefinitionError as exc:
             raise RuntimeError(f"Failed reloading services: {exc}") from None
         self._reload_tls(new)
+        # acl.tokens.* take effect at once (DNS and the HTTP gate read them per request)
+        self.acl_tokens.reload(acl_settings(new, written_paths(new))[0])
         self.config.services = new.services
         self.config.checks = new.checks
         self.config.log_level = new.log_level

@@ -126,7 +126,8 @@ async def start_dns(agent: Agent) -> Any:
         store = agent.store
         queries = QueryRunner(store.queries, store.catalog, store.coordinates, agent.node_name,
                               agent.config.datacenter)
-        server = await start_dns_server(agent.config, store.catalog, queries, acl=store.acl)
+        server = await start_dns_server(agent.config, store.catalog, queries, acl=store.acl,
+                                        acl_token=agent.acl_tokens.dns_token)
     if server.port >= 0:
         await serve_other_datacenters(server, _remote_datacenters(agent))
     return server

@@ -1,5 +1,6 @@
-"""/v1/acl/*: bootstrap, tokens (with clone and expiry), policies and roles (`api.acl_roles`);
-auth methods, binding rules and login are not served.
+"""/v1/acl/*: bootstrap, tokens (with clone and expiry), policies, roles (`api.acl_roles`), auth
+methods, binding rules, login and logout (`api.acl_auth`) and templated policies
+(`api.acl_templated`).
 
 With ACLs off every ACL endpoint answers as Consul does: 401 `ACL support disabled` (py-consul
 raises ACLDisabled on it). With them on, each endpoint checks its own need (the route table
@@ -16,7 +17,7 @@ from typing import Any
 
 from aiohttp import web
 
-from pyconsul.acl import builtins
+from pyconsul.acl import builtins, templated
 from pyconsul.acl.enforce import require
 from pyconsul.acl.errors import ACL_DISABLED, ACL_NOT_FOUND, PermissionDenied
 from pyconsul.acl.objects import (
@@ -82,7 +83,7 @@ async def write(ctx: APIContext, cmd: c.Command) -> Any:
 
 
 async def dispatch(ctx: APIContext, req: web.Request, q: QueryOptions) -> Reply:
-    from pyconsul.api import acl_roles  # it builds on this module's helpers
+    from pyconsul.api import acl_auth, acl_roles, acl_templated  # they build on this module's helpers
 
     if ctx.acl is None:
         raise HTTPError(401, ACL_DISABLED)
@@ -91,9 +92,14 @@ async def dispatch(ctx: APIContext, req: web.Request, q: QueryOptions) -> Reply:
     head, rest = parts[0], parts[1:]
     if head == "bootstrap" and method == "PUT" and not rest:
         return await bootstrap(ctx, req, q)
+    if head in ("login", "logout") and not rest:  # these need no right, and login takes no token
+        if method != "POST":
+            raise HTTPError(405, f"method {method} not allowed")
+        return await (acl_auth.login if head == "login" else acl_auth.logout)(ctx, req, q)
     identity = _identity(ctx, req, q)
     if not (head == "token" and rest == ["self"]):
-        _need(identity, "read" if method == "GET" else "write")
+        # a templated-policy preview is a POST that writes nothing: read is enough
+        _need(identity, "read" if method == "GET" or head == "templated-policy" else "write")
     if head == "token" and rest == ["self"] and method == "GET":
         expanded = "expanded" in req.rel_url.query
         _, row = ctx.store.acl.token_by_accessor(None, identity.accessor_id)
@@ -124,6 +130,10 @@ async def dispatch(ctx: APIContext, req: web.Request, q: QueryOptions) -> Reply:
         return await acl_roles.roles(ctx, req, q)
     if head == "role":
         return await acl_roles.role(ctx, req, q, rest)
+    if head in acl_auth.HEADS:
+        return await acl_auth.dispatch(ctx, req, q, head, rest)
+    if head in acl_templated.HEADS:
+        return await acl_templated.dispatch(ctx, req, q, head, rest)
     if head == "token":
         return await _token(ctx, req, q, identity, rest)
     if head == "policy":
@@ -190,6 +200,13 @@ def links(ctx: APIContext, items: Any, kind: str) -> list[Row]:
     return out
 
 
+def checked_templated(items: Any, holder: str) -> list[Row] | None:
+    try:
+        return templated.templated_policies(items, holder)
+    except templated.TemplateError as exc:
+        raise HTTPError(400, str(exc)) from None
+
+
 def _expiration(body: Row, now: float) -> str:
     """ExpirationTTL (a duration, or nanoseconds) or ExpirationTime (RFC 3339), 1m to 24h ahead."""
     ttl_in, time_in = body.get("expirationttl"), body.get("expirationtime")
@@ -245,6 +262,8 @@ async def _token(ctx: APIContext, req: web.Request, q: QueryOptions, identity: I
             raise HTTPError(400, "Token Accessor ID in URL and payload do not match")
     now = SYSTEM_CLOCK.time()
     expiration = ""
+    if old is None and body.get("authmethod"):
+        raise HTTPError(400, "AuthMethod field is disallowed outside of Login")
     if old is None:
         expiration = _expiration(body, now)
     elif body.get("expirationtime") and body["expirationtime"] != old.get("ExpirationTime"):
@@ -257,9 +276,11 @@ async def _token(ctx: APIContext, req: web.Request, q: QueryOptions, identity: I
         roles=links(ctx, body.get("roles"), "role"),
         service_identities=service_identities(body.get("serviceidentities")),
         node_identities=node_identities(body.get("nodeidentities")),
+        templated_policies=checked_templated(body.get("templatedpolicies"), "token"),
         local=bool(body.get("local", False)),
         expiration_time=expiration or (old or {}).get("ExpirationTime", ""),
         create_time=now,
+        auth_method=(old or {}).get("AuthMethod", ""),
     )
     if old:
         row["CreateTime"] = old["CreateTime"]
@@ -280,6 +301,7 @@ async def _clone(ctx: APIContext, req: web.Request, q: QueryOptions, accessor: s
         description=str(body["description"]) if body.get("description") else old.get("Description", ""),
         policies=old.get("Policies"), roles=old.get("Roles"),
         service_identities=old.get("ServiceIdentities"), node_identities=old.get("NodeIdentities"),
+        templated_policies=old.get("TemplatedPolicies"),
         local=bool(old.get("Local")), expiration_time=old.get("ExpirationTime", ""),
         create_time=SYSTEM_CLOCK.time(),
     )

@@ -54,6 +54,20 @@ NAMED_IN_HANDLER = frozenset({
 })
 
 
+REVISION_KEY = "acl.revision"
+
+
+def reply_identity(req: web.Request) -> str | None:
+    """What a reply for this request depends on beyond its target: the token's accessor and the
+    ACL revision it was resolved at; None when that cannot be pinned (no local ACL state, or an
+    identity the down policy made), so the reply is not cached."""
+    identity = req.get(IDENTITY_KEY)
+    revision = req.get(REVISION_KEY)
+    if identity is None or revision is None or not identity.accessor_id:
+        return None
+    return f"{identity.accessor_id}@{revision}"
+
+
 class ACLGate:
     def __init__(self, table: ACLReader, clock: Clock, settings: ACLSettings, node_name: str,
                  tokens: AgentTokens | None = None, remote: RemoteACLReader | None = None) -> None:
@@ -76,12 +90,45 @@ class ACLGate:
 
     def _use(self) -> None:
         settings, tokens = self.settings, self.tokens.values
+        self._values = tokens  # the agent's tokens this resolver was made with (reload replaces them)
+        self._fast_memo: dict[str, tuple[int, float, str]] = {}  # token → (revision, until, identity)
         self.resolver = TokenResolver(self.table, self.clock, ResolverSettings(
             default_policy=settings.default_policy, down_policy=settings.down_policy,
             token_ttl=settings.token_ttl, default_token=tokens.default,
             agent_recovery_token=tokens.agent_recovery, node_name=self.node_name,
             initial_management_token=settings.initial_management,
-        ))
+        ), revision=getattr(self.table, "revision", None))
+
+    def fast_identity(self, token: str) -> str | None:
+        """`reply_identity` for a fast-path read carrying `token` (None: take the full path).
+
+        Memoized per token for as long as the ACL revision, the agent's tokens and the
+        resolver's own cache entry stand, so a hot read pays two lookups, not a resolve."""
+        resolver = self.current()
+        revision_of = resolver.revision
+        if revision_of is None:
+            return None
+        revision = revision_of()
+        memo = self._fast_memo.get(token)
+        if memo is not None and memo[0] == revision and memo[1] > self.clock.monotonic():
+            return memo[2]
+        try:
+            identity = resolver.resolve(token)
+        except ACLNotFound:
+            return None
+        if not identity.accessor_id or resolver.revision_seen() != revision:
+            return None
+        who = f"{identity.accessor_id}@{revision}"
+        if len(self._fast_memo) >= 4096:
+            self._fast_memo.clear()
+        self._fast_memo[token] = (revision, resolver.cached_until(token), who)
+        return who
+
+    def current(self) -> TokenResolver:
+        """The resolver for the agent's tokens as they are now (an API set or a reload)."""
+        if self.tokens.values is not self._values:
+            self._use()
+        return self.resolver
 
     async def prefetch(self, token: str) -> None:
         """On a client agent, fetch the request's token from the servers before `authorize`."""
@@ -100,10 +147,13 @@ class ACLGate:
         if need == NONE:
             return None
         try:
-            identity = self.resolver.resolve(q.token)
+            resolver = self.current()
+            identity = resolver.resolve(q.token)
+            # the ACL revision this identity was resolved at: per-token cached replies key on it
+            req[REVISION_KEY] = resolver.revision_seen()
         except ACLNotFound:
-            if path == ACL_ROUTE and req.match_info.get("path") == "bootstrap":
-                return None  # bootstrap needs no token; a stale one must not block it
+            if path == ACL_ROUTE and req.match_info.get("path") in ("bootstrap", "login"):
+                return None  # these need no token (login ignores it); a stale one must not block them
             raise HTTPError(403, ACL_NOT_FOUND) from None
         if path == ACL_ROUTE:
             req[IDENTITY_KEY] = identity  # /v1/acl/* check their own needs (bootstrap, token/self)

@@ -13,7 +13,7 @@ from typing import Any
 from aiohttp import web
 
 from pyconsul.acl.objects import role_row
-from pyconsul.api.acl_ep import links, lower, write
+from pyconsul.api.acl_ep import checked_templated, links, lower, write
 from pyconsul.api.acl_identities import node_identities, service_identities
 from pyconsul.api.app import APIContext, Reply, json_reply, read_json
 from pyconsul.api.errors import HTTPError
@@ -59,5 +59,6 @@ async def role(ctx: APIContext, req: web.Request, q: QueryOptions, rest: list[st
     if rest and old is None:
         raise HTTPError(404, "Cannot find role to update")
     row = role_row(role_id, name, str(body.get("description") or ""), links(ctx, body.get("policies"), "policy"),
-                   service_identities(body.get("serviceidentities")), node_identities(body.get("nodeidentities")))
+                   service_identities(body.get("serviceidentities")), node_identities(body.get("nodeidentities")),
+                   checked_templated(body.get("templatedpolicies"), "role"))
     return json_reply(await write(ctx, c.ACLRoleSet(role=row)), q=q)

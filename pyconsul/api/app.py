@@ -18,8 +18,8 @@ from typing import Any
 from aiohttp import web
 
 from pyconsul.acl.settings import acl_settings, written_paths
-from pyconsul.api.acl_filter import filter_reply, filtered_headers
-from pyconsul.api.acl_gate import ACLGate
+from pyconsul.api.acl_filter import FILTERED_KEY, filter_reply, filtered_headers, identity_of
+from pyconsul.api.acl_gate import ACLGate, reply_identity
 from pyconsul.api.acl_remote import RemoteACLReader
 from pyconsul.api.blocking import blocking_query
 from pyconsul.api.errors import HTTPError
@@ -121,14 +121,18 @@ class APIContext:
         # Request targets as sent → their parsed cache identity: pollers repeat the same few
         # targets, and parsing the query each time was a large part of a cached reply.
         self._targets: dict[bytes, ReplyTarget | None] = {}
+        self._acl_filtered: set[str] = set()  # per-token cached replies that lost rows to ACLs
         self._cache = ReplyCache(cache_size, cache_bytes, on_evict=lambda key: self._fast.pop(key, None))
         self.acl = _acl_gate(agent)
         self.connect: Any = None  # the agent's Connect leaf cache (api/connect_ca.py), made on first use
 
-    def fast_reply(self, target: bytes) -> bytes | None:
-        """Full HTTP response bytes for a non-blocking hot read, or None to take the full path."""
-        if self.acl is not None:
-            return None  # with ACLs every request passes `authorize`, which the fast path skips
+    def fast_reply(self, target: bytes, token: str = "") -> bytes | None:
+        """Full HTTP response bytes for a non-blocking hot read, or None to take the full path.
+
+        With ACLs on, `token` is the request's header token ("" = none); the reply is the one
+        cached for that token's identity at the current ACL revision (`acl_gate.reply_identity`),
+        which exists only if the full path authorized and filtered that very read; a token that
+        does not resolve, or any ACL change since, misses and takes the full path."""
         start = perf_counter()
         try:
             parsed = self._targets[target]
@@ -143,10 +147,18 @@ class APIContext:
                 self._targets[target] = parsed
         if parsed is None or parsed.consistent:
             return None
-        key, index, stale = parsed.key, parsed.index, parsed.stale
-        peek = self._fast_peeks.get(key)
+        base, index, stale = parsed.key, parsed.index, parsed.stale
+        peek = self._fast_peeks.get(base)
         if peek is None:
             return None
+        key = base
+        if self.acl is not None:
+            if "token=" in base:
+                return None  # a ?token= the full path reads
+            who = self.acl.fast_identity(token)
+            if who is None:
+                return None
+            key = base + "\x00" + who
         idx = max(peek(), 1)
         if idx == index:
             return None  # the caller wants to block
@@ -156,8 +168,8 @@ class APIContext:
                 return None
             st = self.agent.consensus.leader_status()
             head, tail = build_head(idx, len(hit[1]), st.known_leader, st.last_contact_ms, JSON_CT, "stale")
-            self._fast_metrics(key, start, hit[1])
-            return head + DATE.get() + tail + hit[1]
+            self._fast_metrics(base, start, hit[1])
+            return head + self._acl_headers(key) + DATE.get() + tail + hit[1]
         entry = self._fast.get(key)
         if entry is None or entry[0] != idx:
             hit = self._cache.get(key)
@@ -167,14 +179,43 @@ class APIContext:
             if not st.leader_reads:
                 return None  # followers, and a leader before its barrier, take the full path
             head, tail = build_head(idx, len(hit[1]), st.known_leader, st.last_contact_ms, JSON_CT)
-            entry = (idx, head, tail, hit[1])
+            entry = (idx, head + self._acl_headers(key), tail, hit[1])
             if len(self._fast) >= self._cache_size:
                 self._fast.clear()
             self._fast[key] = entry
         elif not self.agent.consensus.leader_status().leader_reads:
             return None
-        self._fast_metrics(key, start, entry[3])
+        self._fast_metrics(base, start, entry[3])
         return entry[1] + DATE.get() + entry[2] + entry[3]
+
+    def _acl_headers(self, key: str) -> bytes:
+        """The ACL headers the full path sends with this per-token reply."""
+        if self.acl is None:
+            return b""
+        out = b"X-Consul-Default-ACL-Policy: " + self.acl.settings.default_policy.encode() + b"\r\n"
+        if key in self._acl_filtered:
+            out += b"X-Consul-Results-Filtered-By-ACLs: true\r\n"
+        return out
+
+    def _reply_key(self, req: web.Request) -> str | None:
+        """The reply cache key: the target's, and with ACLs on the token's identity too."""
+        key = cache_key(req)
+        if key is None or self.acl is None:
+            return key
+        who = reply_identity(req)
+        return None if who is None else key + "\x00" + who
+
+    def _note_filtered(self, req: web.Request, key: str, stored: bool) -> None:
+        """Carry the filtered-by-ACLs mark between a per-token reply and the cache, both ways."""
+        if self.acl is None or "\x00" not in key:
+            return
+        if stored:
+            if req.get(FILTERED_KEY) and not identity_of(req).anonymous:  # type: ignore[union-attr]
+                if len(self._acl_filtered) >= self._cache_size:
+                    self._acl_filtered.clear()
+                self._acl_filtered.add(key)
+        elif key in self._acl_filtered:
+            req[FILTERED_KEY] = True
 
     def _fast_metrics(self, key: str, start: float, body: bytes) -> None:
         """What the handler's path would have emitted for this read."""
@@ -243,7 +284,8 @@ class APIContext:
         counts: ReadCounters | None,
         acl: str | None,
     ) -> Reply:
-        key = cache_key(req) if self.acl is None else None
+        # With ACLs on, replies are cached per token identity and ACL revision (`_reply_key`).
+        key = self._reply_key(req)
         if key is None:  # a target the cache does not key: answer it afresh
             await self.read_barrier(q)
             idx, value = await blocking_query(self.store.watches, run, q.index, q.wait)
@@ -254,21 +296,23 @@ class APIContext:
             if q.filter and filterable:
                 value = apply_filter(q.filter, value, req.path)
             return Reply(dumps(value, q.pretty), index=idx)
-        if peek is not None and key not in self._fast_peeks:
+        base = key.partition("\x00")[0]
+        if peek is not None and base not in self._fast_peeks:
             if len(self._fast_peeks) >= self._cache_size:
                 self._fast_peeks.clear()
                 self._fast_labels.clear()
                 self._fast_counts.clear()
-            self._fast_peeks[key] = peek
-            self._fast_labels[key] = http_labels("GET", req.match_info.route.resource.canonical)
+            self._fast_peeks[base] = peek
+            self._fast_labels[base] = http_labels("GET", req.match_info.route.resource.canonical)
             if counts is not None:
-                self._fast_counts[key] = counts
+                self._fast_counts[base] = counts
         if peek is not None and not q.consistent:
             idx = max(peek(), 1)
             if idx != q.index:
                 hit = self._cache.get(key)
                 if hit is not None and hit[0] == idx:
                     await self.read_barrier(q)
+                    self._note_filtered(req, key, False)
                     return Reply(hit[1], index=idx)
         shortcut = None
         if peek is not None:
@@ -280,16 +324,21 @@ class APIContext:
         await self.read_barrier(q)
         idx, value = await blocking_query(self.store.watches, run, q.index, q.wait, shortcut=shortcut)
         if isinstance(value, _Encoded):
+            self._note_filtered(req, key, False)
             return Reply(value.body, index=idx)
         hit = self._cache.get(key)
         if hit is not None and hit[0] == idx:
             self._cache.touch(key)
+            self._note_filtered(req, key, False)
             return Reply(hit[1], index=idx)
+        if acl is not None:
+            value = filter_reply(req, acl, value)
         if shape is not None:
             value = shape(value)
         if q.filter and filterable:
             value = apply_filter(q.filter, value, req.path)
         body = dumps(value, q.pretty)
+        self._note_filtered(req, key, True)
         self._cache.put(key, idx, body)
         return Reply(body, index=idx)
 

@@ -49,8 +49,8 @@ class FastPathProtocol(asyncio.Protocol):
     the header timeout on every request, the idle timeout between fast-path replies (aiohttp's
     keep-alive timer takes over after a hand-off), and the per-client cap until it closes."""
 
-    __slots__ = ("ctx", "make_slow", "transport", "buf", "_url", "_token", "_parser", "_keep_alive",
-                 "_limits", "_limiter", "_ip", "_timer", "_deadline", "_loop", "_slow", "_watch")
+    __slots__ = ("ctx", "make_slow", "transport", "buf", "_url", "_token", "_secret", "_bearer", "_parser",
+                 "_keep_alive", "_limits", "_limiter", "_ip", "_timer", "_deadline", "_loop", "_slow", "_watch")
 
     def __init__(self, ctx: APIContext, make_slow: Callable[[], asyncio.Protocol],
                  limits: HTTPLimits = DEFAULT_LIMITS, limiter: ConnLimiter | None = None) -> None:
@@ -60,6 +60,8 @@ class FastPathProtocol(asyncio.Protocol):
         self.buf = b""
         self._url = b""
         self._token = False
+        self._secret: str | None = None  # X-Consul-Token, as the full path reads it first
+        self._bearer: str | None = None  # Authorization: Bearer <token>
         self._parser: httptools.HttpRequestParser | None = None
         self._keep_alive = True
         self._limits = limits
@@ -174,6 +176,7 @@ class FastPathProtocol(asyncio.Protocol):
             return None
         self._url = b""
         self._token = False
+        self._secret = self._bearer = None
         parser = self._parser
         if parser is None:  # one per connection: it resets itself after each complete request
             parser = self._parser = httptools.HttpRequestParser(self)
@@ -182,7 +185,9 @@ class FastPathProtocol(asyncio.Protocol):
             parser.feed_data(head)
         except httptools.HttpParserError:
             return None
-        return None if self._token else self.ctx.fast_reply(self._url)
+        if self._token:
+            return None
+        return self.ctx.fast_reply(self._url, self._secret or self._bearer or "")
 
     # httptools callbacks
     def on_url(self, url: bytes) -> None:
@@ -190,8 +195,20 @@ class FastPathProtocol(asyncio.Protocol):
 
     def on_header(self, name: bytes, value: bytes) -> None:
         lname = name.lower()
-        if lname in (b"x-consul-token", b"authorization", b"content-length", b"transfer-encoding"):
-            self._token = True  # tokens (ACLs) and bodies take the full path
+        if lname in (b"content-length", b"transfer-encoding"):
+            self._token = True  # bodies take the full path
+        elif lname == b"x-consul-token":
+            if self._secret is not None or not value.isascii():
+                self._token = True  # repeated or odd: let the full path read it
+            else:
+                self._secret = value.decode().strip()
+        elif lname == b"authorization":
+            if self._bearer is not None or not value.isascii():
+                self._token = True
+            else:  # as params.request_token reads it: the first word after a Bearer scheme
+                scheme, _, rest = value.decode().strip().partition(" ")
+                words = rest.split() if scheme.lower() == "bearer" else []
+                self._bearer = words[0] if words else ""
 
     def on_headers_complete(self) -> None:
         # Read here: once the message is complete the parser has reset for the next one and

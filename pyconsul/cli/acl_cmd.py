@@ -62,8 +62,12 @@ register_group(("acl",), "Interact with Consul's ACLs", GROUP_HELP)
 register_group(("acl", "policy"), "Manage Consul's ACL policies", "\nUsage: consul acl policy <subcommand> [options] [args]\n")
 register_group(("acl", "token"), "Manage Consul's ACL tokens", "\nUsage: consul acl token <subcommand> [options] [args]\n")
 register_group(("acl", "role"), "Manage Consul's ACL roles", "\nUsage: consul acl role <subcommand> [options] [args]\n")
+register_group(("acl", "auth-method"), "Manage Consul's ACL auth methods",
+               "\nUsage: consul acl auth-method <subcommand> [options] [args]\n")
+register_group(("acl", "binding-rule"), "Manage Consul's ACL binding rules",
+               "\nUsage: consul acl binding-rule <subcommand> [options] [args]\n")
 register(("acl", "bootstrap"), bootstrap, "Bootstrap Consul's ACL system")
 register(("acl", "set-agent-token"), set_agent_token, "Assign tokens for the Consul agent's usage")
 
 # The subcommand groups register their commands on import.
-from pyconsul.cli import acl_policy_cmd, acl_role_cmd, acl_token_cmd  # noqa: E402, F401
+from pyconsul.cli import acl_auth_cmd, acl_policy_cmd, acl_role_cmd, acl_token_cmd  # noqa: E402, F401

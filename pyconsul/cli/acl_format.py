@@ -46,6 +46,14 @@ def _identities(holder: Row, indent: str = "") -> list[str]:
     if holder.get("NodeIdentities"):
         lines.append(f"{indent}Node Identities:")
         lines += [f"{indent}   {n['NodeName']} (Datacenter: {n.get('Datacenter', '')})" for n in holder["NodeIdentities"]]
+    if holder.get("TemplatedPolicies"):
+        lines.append(f"{indent}Templated Policies:")
+        for t in holder["TemplatedPolicies"]:
+            lines.append(f"{indent}   {t['TemplateName']}")
+            name = (t.get("TemplateVariables") or {}).get("Name")
+            if name:
+                lines.append(f"{indent}      Name: {name}")
+            lines.append(f"{indent}      Datacenters: {', '.join(t.get('Datacenters') or []) or 'all'}")
     return lines
 
 
@@ -141,3 +149,29 @@ def identity_flags(service: list[str], node: list[str]) -> tuple[list[Row], list
             raise IDError(f"Malformed -node-identity argument: {item!r}")
         nodes.append({"NodeName": name, "Datacenter": dc})
     return services, nodes
+
+
+def templated_flags(fs: Any) -> None:
+    fs.string("templated-policy", "", "The templated policy name. Use -var flag to specify variables when required")
+    fs.list("var", "Templated policy variables, as key:value (with -templated-policy)")
+
+
+def templated_policies(opts: Parsed) -> list[Row]:
+    """-templated-policy NAME [-var name:value], as Consul's CLI reads them."""
+    name = opts["templated-policy"]
+    if not name:
+        if opts["var"]:
+            raise IDError("Cannot specify -var without -templated-policy")
+        return []
+    variables: Row = {}
+    for item in opts["var"]:
+        key, sep, value = item.partition(":")
+        if not sep or not key:
+            raise IDError(f"Malformed -var argument: {item!r}, expecting VariableName:Value")
+        if key.lower() != "name":
+            raise IDError(f"Unknown templated policy variable: {key!r}")
+        variables["Name"] = value
+    row: Row = {"TemplateName": name}
+    if variables:
+        row["TemplateVariables"] = variables
+    return [row]

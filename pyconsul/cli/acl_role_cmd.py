@@ -13,6 +13,8 @@ from pyconsul.cli.acl_format import (
     identity_flags,
     resolve_id,
     show,
+    templated_flags,
+    templated_policies,
 )
 from pyconsul.cli.common import connect
 from pyconsul.cli.flags import Parsed
@@ -23,7 +25,7 @@ from pyconsul.client.sync import Client
 
 Row = dict[str, Any]
 NEED_ONE = ("Cannot create a role without specifying -policy-name, -policy-id, -service-identity, "
-            "or -node-identity at least once")
+            "-node-identity, or -templated-policy at least once")
 
 
 def _link_flags(fs: Any) -> None:
@@ -52,19 +54,22 @@ def role_create(argv: list[str]) -> int:
     fs.string("name", "", "The new role's name. This flag is required.")
     fs.string("description", "", "A description of the role")
     _link_flags(fs)
+    templated_flags(fs)
     opts = fs.parse(argv)
     if not opts["name"]:
         error("Missing require '-name' flag")
         error(fs.help())
         return 1
-    if not any(opts[f] for f in ("policy-name", "policy-id", "service-identity", "node-identity")):
+    if not any(opts[f] for f in ("policy-name", "policy-id", "service-identity", "node-identity",
+                                 "templated-policy")):
         error(NEED_ONE)
         return 1
     client = connect(opts)
     try:
         services, nodes = identity_flags(opts["service-identity"], opts["node-identity"])
         body = {"Name": opts["name"], "Description": opts["description"], "Policies": _policies(client, opts),
-                "ServiceIdentities": services, "NodeIdentities": nodes}
+                "ServiceIdentities": services, "NodeIdentities": nodes,
+                "TemplatedPolicies": templated_policies(opts)}
         role = client.request("PUT", "/v1/acl/role", None, json.dumps(body)).json()
     except (ConsulError, IDError) as exc:
         error(f"Failed to create new role: {exc}")

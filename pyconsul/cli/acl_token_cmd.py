@@ -5,7 +5,16 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from pyconsul.cli.acl_format import IDError, acl_flags, format_token, identity_flags, resolve_id, show
+from pyconsul.cli.acl_format import (
+    IDError,
+    acl_flags,
+    format_token,
+    identity_flags,
+    resolve_id,
+    show,
+    templated_flags,
+    templated_policies,
+)
 from pyconsul.cli.common import connect
 from pyconsul.cli.flags import Parsed
 from pyconsul.cli.output import error, info
@@ -15,7 +24,7 @@ from pyconsul.client.sync import Client
 
 Row = dict[str, Any]
 NEED_ONE = ("Cannot create a token without specifying -policy-name, -policy-id, -role-name, -role-id, "
-            "-service-identity, or -node-identity at least once")
+            "-service-identity, -node-identity, or -templated-policy at least once")
 
 
 def _link_flags(fs: Any) -> None:
@@ -52,9 +61,10 @@ def token_create(argv: list[str]) -> int:
     fs.string("expires-ttl", "", "Duration of time this token should be valid for")
     fs.bool("local", False, "Create this as a datacenter local token")
     _link_flags(fs)
+    templated_flags(fs)
     opts = fs.parse(argv)
     if not any(opts[f] for f in ("policy-name", "policy-id", "role-name", "role-id", "service-identity",
-                                 "node-identity")):
+                                 "node-identity", "templated-policy")):
         error(NEED_ONE)
         return 1
     client = connect(opts)
@@ -62,7 +72,8 @@ def token_create(argv: list[str]) -> int:
         policies, roles = _links(client, opts)
         services, nodes = identity_flags(opts["service-identity"], opts["node-identity"])
         body: Row = {"Description": opts["description"], "Policies": policies, "Roles": roles,
-                     "ServiceIdentities": services, "NodeIdentities": nodes, "Local": opts["local"]}
+                     "ServiceIdentities": services, "NodeIdentities": nodes,
+                     "TemplatedPolicies": templated_policies(opts), "Local": opts["local"]}
         for flag, key in (("secret", "SecretID"), ("accessor", "AccessorID"), ("expires-ttl", "ExpirationTTL")):
             if opts[flag]:
                 body[key] = opts[flag]

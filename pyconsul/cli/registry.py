@@ -83,6 +83,7 @@ MODULE_FOR_WORD: dict[str, tuple[str, ...]] = {
     "event": ("pyconsul.cli.event_cmd",),
     "keygen": ("pyconsul.cli.keygen_cmd",),
     "debug": ("pyconsul.cli.debug_cmd",),
+    "logout": ("pyconsul.cli.login_cmd",),
 }
 
 _loaded: set[str] = set()

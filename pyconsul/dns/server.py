@@ -118,18 +118,19 @@ class _UDP(asyncio.DatagramProtocol):
         log.debug("udp error %r", exc)
 
 
-def _acl_may_answer(config: RuntimeConfig, table: ACLReader | None) -> Callable[[], bool] | None:
+def _acl_may_answer(config: RuntimeConfig, table: ACLReader | None,
+                    token: Callable[[], str] | None) -> Callable[[], bool] | None:
     settings, _, _ = acl_settings(config, written_paths(config))
     if not settings.enabled:
         return None
     if table is None:
         return lambda: False  # ACLs on but no ACL state to resolve against: answer nothing
-    return dns_may_answer(table, SYSTEM_CLOCK, settings)
+    return dns_may_answer(table, SYSTEM_CLOCK, settings, token)
 
 
 class DNSServer:
     def __init__(self, config: RuntimeConfig, store: CatalogReader, queries: PreparedQueries | None = None,
-                 acl: ACLReader | None = None) -> None:
+                 acl: ACLReader | None = None, acl_token: Callable[[], str] | None = None) -> None:
         self.config = config
         self.reader = store
         self._on_close: list[Callable[[], Awaitable[None]]] = []
@@ -137,7 +138,7 @@ class DNSServer:
         self.cache = ReplyCache(lambda: store.max_index(*CATALOG_TABLES), lambda: config.dns_config,
                                 coordinates_fn=lambda: store.max_index(COORDINATES))
         self.handler = PacketHandler(store, config, random.Random(), self.cache, queries,
-                                     _acl_may_answer(config, acl))
+                                     _acl_may_answer(config, acl, acl_token))
         self.metrics = DnsMetrics(config.node_name)
         # Other datacenters' names (dns/remote.py), when this agent can reach them.
         self.remote: RemoteDatacenters | None = None
@@ -264,12 +265,12 @@ class DNSServer:
 
 async def start_dns_server(
     config: RuntimeConfig, store: CatalogReader, queries: PreparedQueries | None = None,
-    acl: ACLReader | None = None,
+    acl: ACLReader | None = None, acl_token: Callable[[], str] | None = None,
 ) -> DNSServer:
     """Start answering DNS for `store` (and prepared `queries`) per `config`; `await
     server.close()` stops it. With ACLs on, `acl` (the state's ACL table) resolves the default
-    token; without it DNS answers nothing."""
-    server = DNSServer(config, store, queries, acl)
+    token (`acl_token` reads the agent's DNS token at each query); without it DNS answers nothing."""
+    server = DNSServer(config, store, queries, acl, acl_token)
     if config.ports.dns < 0:
         return server
     hosts = (config.addr_for("dns") or "127.0.0.1").split()

@@ -182,8 +182,47 @@ class ACLRoleDelete(Command):
     role_id: str
 
 
+@dataclass
+class ACLAuthMethodSet(Command):
+    TYPE: ClassVar[str] = "acl-auth-method-set"
+    method: dict[str, Any]
+
+
+@dataclass
+class ACLAuthMethodDelete(Command):
+    """Delete an auth method with its binding rules and the tokens its logins made."""
+
+    TYPE: ClassVar[str] = "acl-auth-method-delete"
+    name: str
+
+
+@dataclass
+class ACLBindingRuleSet(Command):
+    TYPE: ClassVar[str] = "acl-binding-rule-set"
+    rule: dict[str, Any]
+
+
+@dataclass
+class ACLBindingRuleDelete(Command):
+    TYPE: ClassVar[str] = "acl-binding-rule-delete"
+    rule_id: str
+
+
+@dataclass
+class ACLInitTokens(Command):
+    """The leader's start-up write: the anonymous token, the global-management policy and the
+    configured initial-management token, each only if it is not there yet."""
+
+    TYPE: ClassVar[str] = "acl-init-tokens"
+    tokens: list[dict[str, Any]]
+    policies: list[dict[str, Any]]
+    # the initial-management token counts as the bootstrap (a later `acl bootstrap` is refused)
+    mark_bootstrap: bool = False
+
+
 ACL_COMMANDS: tuple[type[Command], ...] = (
     ACLBootstrap, ACLTokenSet, ACLTokenDelete, ACLPolicySet, ACLPolicyDelete, ACLRoleSet, ACLRoleDelete,
+    ACLAuthMethodSet, ACLAuthMethodDelete, ACLBindingRuleSet, ACLBindingRuleDelete, ACLInitTokens,
 )
 
 

@@ -109,6 +109,16 @@ class StateMachine:
             return acl.set_role(idx, cmd.role)
         if isinstance(cmd, c.ACLRoleDelete):
             return acl.delete_role(idx, cmd.role_id)
+        if isinstance(cmd, c.ACLAuthMethodSet):
+            return acl.set_auth_method(idx, cmd.method)
+        if isinstance(cmd, c.ACLAuthMethodDelete):
+            return acl.delete_auth_method(idx, cmd.name)
+        if isinstance(cmd, c.ACLBindingRuleSet):
+            return acl.set_binding_rule(idx, cmd.rule)
+        if isinstance(cmd, c.ACLBindingRuleDelete):
+            return acl.delete_binding_rule(idx, cmd.rule_id)
+        if isinstance(cmd, c.ACLInitTokens):
+            return acl.init_tokens(idx, cmd.tokens, cmd.policies, cmd.mark_bootstrap)
         raise c.UnknownCommand(f"no handler for {type(cmd).__name__}")
 
     def _config_entry(self, idx: int, op: c.ConfigEntryOp) -> Any:

@@ -9,7 +9,8 @@ so renaming a policy shows at once on every token that holds it).
 Rules a caller must keep:
 - Writes only from the FSM (`StateMachine.apply`), with the command's log index. A refused write
   raises StateError with Consul's text; nothing changes and no index moves.
-- Table indexes: "acl-tokens", "acl-policies", "acl-roles". Reads return (index, value) and add
+- Table indexes: "acl-tokens", "acl-policies", "acl-roles", "acl-auth-methods",
+  "acl-binding-rules". Reads return (index, value) and add
   the table's topic to the WatchSet.
 """
 
@@ -31,12 +32,15 @@ Row = dict[str, Any]
 TOKENS = "acl-tokens"
 POLICIES = "acl-policies"
 ROLES = "acl-roles"
+AUTH_METHODS = "acl-auth-methods"
+BINDING_RULES = "acl-binding-rules"
 
 
 class ACLTable:
     def __init__(self, txn: WriteTxn, indexes: IndexTable) -> None:
         self.txn = txn
         self.indexes = indexes
+        self._restores = 0  # part of `revision`
         self.clear()
 
     def clear(self) -> None:
@@ -44,6 +48,8 @@ class ACLTable:
         self.secrets: dict[str, str] = {}  # SecretID → AccessorID
         self.policies: dict[str, Row] = {}  # ID → row
         self.roles: dict[str, Row] = {}  # ID → row
+        self.auth_methods: dict[str, Row] = {}  # Name → row
+        self.binding_rules: dict[str, Row] = {}  # ID → row
         self.bootstrap_index = 0  # index of the bootstrap that happened; 0 = never
 
     # -- writes ----------------------------------------------------------------------------------
@@ -127,7 +133,88 @@ class ACLTable:
         self.txn.bump(idx, ROLES)
         return True
 
+    def init_tokens(self, idx: int, tokens: list[Row], policies: list[Row], mark_bootstrap: bool = False) -> bool:
+        """The leader's start-up objects, each written only if absent (a restart changes nothing);
+        `mark_bootstrap` makes the first write of a management token the cluster's bootstrap."""
+        for policy in policies:
+            if policy["ID"] not in self.policies:
+                self.set_policy(idx, policy)
+        for token in tokens:
+            if token["AccessorID"] not in self.tokens and token["SecretID"] not in self.secrets:
+                self.set_token(idx, token)
+                management = any(p["ID"] == builtins.GLOBAL_MANAGEMENT_ID for p in token.get("Policies") or ())
+                if mark_bootstrap and management and not self.bootstrap_index:
+                    self.bootstrap_index = idx
+        return True
+
+    def set_auth_method(self, idx: int, method: Row) -> Row:
+        old = self.auth_methods.get(method["Name"])
+        row = copy.deepcopy(method)
+        row["CreateIndex"] = old["CreateIndex"] if old is not None else idx
+        row["ModifyIndex"] = idx
+        self.auth_methods[row["Name"]] = row
+        self.txn.bump(idx, AUTH_METHODS)
+        return copy.deepcopy(row)
+
+    def delete_auth_method(self, idx: int, name: str) -> bool:
+        """Delete a method, its binding rules and every token its logins made (Consul does all three)."""
+        if self.auth_methods.pop(name, None) is None:
+            return True
+        self.txn.bump(idx, AUTH_METHODS)
+        rules = [rid for rid, r in self.binding_rules.items() if r["AuthMethod"] == name]
+        for rid in rules:
+            del self.binding_rules[rid]
+        if rules:
+            self.txn.bump(idx, BINDING_RULES)
+        made = [a for a, t in self.tokens.items() if t.get("AuthMethod") == name]
+        if made:
+            self.delete_tokens(idx, made)
+        return True
+
+    def set_binding_rule(self, idx: int, rule: Row) -> Row:
+        if rule["AuthMethod"] not in self.auth_methods:
+            raise StateError(f'cannot find auth method with name "{rule["AuthMethod"]}"')
+        old = self.binding_rules.get(rule["ID"])
+        row = copy.deepcopy(rule)
+        row["CreateIndex"] = old["CreateIndex"] if old is not None else idx
+        row["ModifyIndex"] = idx
+        self.binding_rules[row["ID"]] = row
+        self.txn.bump(idx, BINDING_RULES)
+        return copy.deepcopy(row)
+
+    def delete_binding_rule(self, idx: int, rule_id: str) -> bool:
+        if self.binding_rules.pop(rule_id, None) is not None:
+            self.txn.bump(idx, BINDING_RULES)
+        return True
+
     # -- reads -----------------------------------------------------------------------------------
+    def revision(self) -> int:
+        """Moves whenever anything a token resolves through (tokens, policies, roles) changes,
+        and on every restore (a snapshot may carry other state at the same indexes)."""
+        get = self.indexes.get
+        return max(get(TOKENS), get(POLICIES), get(ROLES)) + (self._restores << 48)
+
+    def auth_method(self, ws: WatchSet | None, name: str) -> tuple[int, Row | None]:
+        self._watch(ws, AUTH_METHODS)
+        row = self.auth_methods.get(name)
+        return self.indexes.get(AUTH_METHODS), copy.deepcopy(row) if row is not None else None
+
+    def list_auth_methods(self, ws: WatchSet | None) -> tuple[int, list[Row]]:
+        self._watch(ws, AUTH_METHODS)
+        rows = [copy.deepcopy(r) for _, r in sorted(self.auth_methods.items())]
+        return self.indexes.get(AUTH_METHODS), rows
+
+    def binding_rule(self, ws: WatchSet | None, rule_id: str) -> tuple[int, Row | None]:
+        self._watch(ws, BINDING_RULES)
+        row = self.binding_rules.get(rule_id)
+        return self.indexes.get(BINDING_RULES), copy.deepcopy(row) if row is not None else None
+
+    def list_binding_rules(self, ws: WatchSet | None, auth_method: str = "") -> tuple[int, list[Row]]:
+        self._watch(ws, BINDING_RULES)
+        rows = [copy.deepcopy(r) for r in sorted(self.binding_rules.values(), key=lambda r: r["ID"])
+                if not auth_method or r["AuthMethod"] == auth_method]
+        return self.indexes.get(BINDING_RULES), rows
+
     def token_by_accessor(self, ws: WatchSet | None, accessor: str) -> tuple[int, Row | None]:
         self._watch(ws, TOKENS, POLICIES, ROLES)
         row = self.tokens.get(accessor)
@@ -225,16 +312,21 @@ class ACLTable:
                 "tokens": list(self.tokens.values()),
                 "policies": list(self.policies.values()),
                 "roles": list(self.roles.values()),
+                "auth_methods": list(self.auth_methods.values()),
+                "binding_rules": list(self.binding_rules.values()),
                 "bootstrap_index": self.bootstrap_index,
             }
         }
 
     def restore(self, snap: dict[str, Any]) -> None:
         self.clear()
+        self._restores += 1
         saved = snap.get("acl") or {}
         for row in saved.get("tokens", []):
             self.tokens[row["AccessorID"]] = row
             self.secrets[row["SecretID"]] = row["AccessorID"]
         self.policies = {row["ID"]: row for row in saved.get("policies", [])}
         self.roles = {row["ID"]: row for row in saved.get("roles", [])}
+        self.auth_methods = {row["Name"]: row for row in saved.get("auth_methods", [])}
+        self.binding_rules = {row["ID"]: row for row in saved.get("binding_rules", [])}
         self.bootstrap_index = int(saved.get("bootstrap_index", 0))

@@ -131,3 +131,26 @@ def test_agent_recovery_token_needs_no_reader() -> None:
     authz = resolver.resolve("recover-me").authorizer
     assert authz.allowed("agent", "write", "node-a") and not authz.allowed("agent", "write", "node-b")
     assert not authz.allowed("key", "read", "k")
+
+
+def test_an_expiring_token_leaves_the_cache_when_it_expires() -> None:
+    a, clock, _, resolver = _setup(token_ttl=30.0)
+    a.ok(c.ACLTokenSet(token=token_row("t-exp", "s-exp", policies=[{"ID": "p-read"}],
+                                       expiration_time=rfc3339(clock.time() + 5))))
+    assert resolver.resolve("s-exp").accessor_id == "t-exp"
+    clock.advance(4)
+    assert resolver.resolve("s-exp").accessor_id == "t-exp"  # cached, not yet expired
+    clock.advance(2)
+    with pytest.raises(ACLNotFound):
+        resolver.resolve("s-exp")  # well inside the 30s TTL, but past its ExpirationTime
+
+
+def test_a_local_revision_drops_cached_identities_at_once() -> None:
+    a, _, reader, _ = _setup(token_ttl=3600.0)
+    resolver = TokenResolver(reader, FakeClock(1_800_000_000.0), ResolverSettings(default_policy="deny", token_ttl=3600.0),
+                             revision=a.store.acl.revision)
+    assert resolver.resolve("s-read").authorizer.allowed("key", "read", "k")
+    before = resolver.revision_seen()
+    a.ok(c.ACLPolicySet(policy=policy_row("p-read", "kv-read", rules='key_prefix "" { policy = "deny" }')))
+    assert not resolver.resolve("s-read").authorizer.allowed("key", "read", "k")
+    assert resolver.revision_seen() != before

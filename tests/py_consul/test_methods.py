@@ -8,15 +8,18 @@ import base64
 import inspect
 import json
 import threading
+import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any, TypeVar
 
 import consul
 import pytest
+from cryptography.hazmat.primitives.asymmetric import rsa
 
 from tests.py_consul.skips import SKIPS
 from tests.support.agents import AgentProcess, start_agent
+from tests.support.jwt import pem, sign
 from tests.support.wait import wait_until
 
 F = TypeVar("F", bound=Callable[..., Any])
@@ -384,6 +387,49 @@ def acl_agent(tmp_path_factory: pytest.TempPathFactory) -> Iterator[AgentProcess
     agent = start_agent(work, f"-config-file={conf}", name="pc-acl")
     yield agent
     agent.stop()
+
+
+@pytest.fixture(scope="module")
+def login_agent(tmp_path_factory: pytest.TempPathFactory) -> Iterator[AgentProcess]:
+    work = tmp_path_factory.mktemp("pc-login")
+    conf = work / "acl.hcl"
+    conf.write_text(f'acl {{\n enabled = true\n default_policy = "deny"\n tokens {{ initial_management = "{LOGIN_ROOT}" }}\n}}\n')
+    agent = start_agent(work, f"-config-file={conf}", name="pc-login")
+    yield agent
+    agent.stop()
+
+
+LOGIN_ROOT = "7b3e9c5a-4d2f-4a0b-9c8e-3f4a5b6c7d8e"
+
+
+@covers("acl.login", "acl.logout",
+        *(f"acl.auth_method.{m}" for m in ("create", "delete", "list", "read", "update")),
+        *(f"acl.binding_rule.{m}" for m in ("create", "delete", "list", "read", "update")),
+        *(f"acl.templated_policies.{m}" for m in ("list", "preview", "read")))
+def test_acl_auth_methods_login_and_templated_policies(login_agent: AgentProcess) -> None:
+    key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+    root = consul.Consul(host=login_agent.host, port=login_agent.http_port, token=LOGIN_ROOT)
+    config = {"JWTValidationPubKeys": [pem(key)], "ClaimMappings": {"sub": "name"}}
+    assert root.acl.auth_method.create("ci", "jwt", config=config)["Type"] == "jwt"
+    assert root.acl.auth_method.update("ci", "jwt", description="ci jobs", config=config)["Description"] == "ci jobs"
+    assert [m["Name"] for m in root.acl.auth_method.list()] == ["ci"]
+    assert root.acl.auth_method.read("ci")["Config"]["ClaimMappings"] == {"sub": "name"}
+    rule = root.acl.binding_rule.create("ci", "service", "${value.name}")
+    assert root.acl.binding_rule.update(rule["ID"], "ci", "service", "${value.name}", description="d")["Description"] == "d"
+    assert [r["ID"] for r in root.acl.binding_rule.list(auth_method="ci")] == [rule["ID"]]
+    assert root.acl.binding_rule.read(rule["ID"])["BindName"] == "${value.name}"
+    now = int(time.time())
+    anon = consul.Consul(host=login_agent.host, port=login_agent.http_port)
+    token = anon.acl.login("ci", sign(key, {"sub": "builder", "iat": now, "exp": now + 60}))
+    assert token["ServiceIdentities"] == [{"ServiceName": "builder"}] and token["AuthMethod"] == "ci"
+    assert anon.acl.logout(token["SecretID"]) is True
+    assert "builtin/dns" in root.acl.templated_policies.list()
+    assert root.acl.templated_policies.read("builtin/node")["TemplateName"] == "builtin/node"
+    assert 'node "n1"' in root.acl.templated_policies.preview("builtin/node", {"Name": "n1"})["Rules"]
+    assert root.acl.binding_rule.delete(rule["ID"]) is True
+    assert root.acl.binding_rule.read(rule["ID"]) is None
+    assert root.acl.auth_method.delete("ci") is True
+    assert root.acl.auth_method.read("ci") is None
 
 
 @covers("acl.bootstrap",

@@ -125,8 +125,20 @@ _ops = st.lists(
         st.builds(lambda i: c.ACLTokenDelete(accessor_ids=[f"t{i}"]), st.integers(0, 3)),
         st.builds(lambda i: c.ACLRoleSet(role=role_row(f"r{i}", f"role{i}", policies=[{"ID": "p0"}])), st.integers(0, 2)),
         st.builds(lambda r: _boot_cmd(r), st.integers(0, 4)),
+        st.builds(lambda i: c.ACLAuthMethodSet(method={"Name": f"m{i}", "Type": "jwt", "Config": {}}),
+                  st.integers(0, 1)),
+        st.builds(lambda i: c.ACLAuthMethodDelete(name=f"m{i}"), st.integers(0, 1)),
+        st.builds(lambda i, m: c.ACLBindingRuleSet(rule={"ID": f"b{i}", "AuthMethod": f"m{m}", "BindType": "service",
+                                                         "BindName": "x", "Selector": "", "Description": ""}),
+                  st.integers(0, 2), st.integers(0, 1)),
+        st.builds(lambda i: c.ACLBindingRuleDelete(rule_id=f"b{i}"), st.integers(0, 2)),
+        st.builds(lambda i, m: c.ACLTokenSet(token=token_row(f"t{i}", f"s{i}", auth_method=f"m{m}")),
+                  st.integers(0, 3), st.integers(0, 1)),
+        st.builds(lambda i: c.ACLInitTokens(tokens=[management_token(f"t{i}", "root", "init", 0.0)],
+                                            policies=[global_management_policy()], mark_bootstrap=True),
+                  st.integers(0, 3)),
     ),
-    max_size=14,
+    max_size=18,
 )
 
 
@@ -146,8 +158,33 @@ def test_snapshot_restore_and_replay_give_the_same_reads(ops: list[c.Command]) -
     for op in ops:
         replayed.apply(c.decode(c.encode(op)))
     for other in (restored, replayed):
-        for read in ("list_tokens", "list_policies", "list_roles"):
+        for read in ("list_tokens", "list_policies", "list_roles", "list_auth_methods", "list_binding_rules"):
             assert getattr(other.store.acl, read)(None) == getattr(live.store.acl, read)(None)
         assert other.store.acl.bootstrap_index == live.store.acl.bootstrap_index
         for i in range(4):
             assert other.store.acl.token_by_secret(None, f"s{i}") == live.store.acl.token_by_secret(None, f"s{i}")
+
+
+def test_auth_method_delete_takes_its_rules_and_login_tokens() -> None:
+    a = Applied()
+    a.ok(c.ACLAuthMethodSet(method={"Name": "m", "Type": "jwt", "Config": {}}))
+    a.ok(c.ACLBindingRuleSet(rule={"ID": "b1", "AuthMethod": "m", "BindType": "service", "BindName": "x"}))
+    a.ok(c.ACLTokenSet(token=token_row("login", "s1", auth_method="m")))
+    a.ok(c.ACLTokenSet(token=token_row("plain", "s2")))
+    assert isinstance(a.apply(c.ACLBindingRuleSet(rule={"ID": "b2", "AuthMethod": "gone", "BindType": "service",
+                                                        "BindName": "x"})), StateError)
+    a.ok(c.ACLAuthMethodDelete(name="m"))
+    assert a.store.acl.list_binding_rules(None)[1] == []
+    assert [t["AccessorID"] for t in a.store.acl.list_tokens(None)[1]] == ["plain"]
+
+
+def test_init_tokens_write_once_and_count_as_the_bootstrap() -> None:
+    a = Applied()
+    cmd = c.ACLInitTokens(tokens=[management_token("im", "root", "Initial Management Token", 0.0)],
+                          policies=[global_management_policy()], mark_bootstrap=True)
+    a.ok(cmd)
+    first = a.index
+    a.ok(c.ACLInitTokens(tokens=[management_token("im2", "root", "again", 0.0)], policies=[], mark_bootstrap=True))
+    assert [t["AccessorID"] for t in a.store.acl.list_tokens(None)[1]] == ["im"]
+    assert a.store.acl.bootstrap_index == first
+    assert isinstance(_boot(a), StateError)

@@ -46,12 +46,13 @@ class AgentProcess:
         return f"http://{self.host}:{self.http_port}"
 
     def request(
-        self, method: str, path: str, body: Any = None, timeout: float = 10.0
+        self, method: str, path: str, body: Any = None, timeout: float = 10.0,
+        headers: dict[str, str] | None = None,
     ) -> tuple[int, dict[str, str], bytes]:
         data = None
         if body is not None:
             data = body if isinstance(body, bytes) else json.dumps(body).encode()
-        req = urllib.request.Request(self.base_url + path, data=data, method=method)
+        req = urllib.request.Request(self.base_url + path, data=data, method=method, headers=headers or {})
         try:
             with urllib.request.urlopen(req, timeout=timeout) as resp:
                 return resp.status, dict(resp.headers), resp.read()
