@@ -7,8 +7,10 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
+import random
 import ssl
 from typing import TYPE_CHECKING, Any
+from urllib.parse import quote
 
 from aiohttp import web
 
@@ -19,8 +21,10 @@ from pyconsul.api.conn_limits import ConnLimiter, HTTPLimits
 from pyconsul.api.fastpath import FastPathProtocol
 from pyconsul.api.routes import ROUTES
 from pyconsul.dns.mirror import Fetch
+from pyconsul.dns.query_forward import QueryForwarding
 from pyconsul.dns.remote import RemoteDatacenters, with_dc
-from pyconsul.dns.server import serve_other_datacenters, start_client_dns_server, start_dns_server
+from pyconsul.dns.server import DNSServer, serve_other_datacenters, start_client_dns_server, start_dns_server
+from pyconsul.query.remote import execute_with_failover, health_over
 from pyconsul.query.runner import QueryRunner
 from pyconsul.tls.auto_encrypt import SIGN_PATH
 from pyconsul.tls.context import signs_for_clients
@@ -129,7 +133,36 @@ async def start_dns(agent: Agent) -> Any:
         server = await start_dns_server(agent.config, store.catalog, queries, acl=store.acl)
     if server.port >= 0:
         await serve_other_datacenters(server, _remote_datacenters(agent))
+        server.query_forwarding = _query_forwarding(agent, server)
     return server
+
+
+def _query_forwarding(agent: Agent, server: DNSServer) -> QueryForwarding:
+    """`<q>.query.<dc>` and query failover for DNS: a client agent asks its servers' execute
+    endpoint; a server runs the query itself and asks other datacenters over the WAN."""
+    cfg = agent.config
+    forwarder = agent.forwarder
+    runner = server.handler.queries if isinstance(server.handler.queries, QueryRunner) else None
+    rng = random.Random()
+
+    def execute_path(name: str, dc: str) -> str:
+        return f"/v1/query/{quote(name, safe='')}/execute" + ("" if dc == cfg.datacenter else f"?dc={quote(dc, safe='')}")
+
+    async def execute(name: str, dc: str) -> dict[str, Any] | None:
+        tokens = agent.acl_tokens.values  # DNS reads as the dns token, else the default one
+        token = tokens.dns or tokens.default
+        headers = {"X-Consul-Token": token} if token else {}
+        if forwarder is not None:
+            status, _, body = await forwarder.request("GET", execute_path(name, dc), None, headers)
+        elif dc != cfg.datacenter:
+            status, _, body = await agent.forward_to_dc(dc, "GET", execute_path(name, dc), None, headers)
+        else:
+            assert runner is not None
+            return await execute_with_failover(runner, name, rng, agent.datacenters(),
+                                               health_over(agent.forward_to_dc, token))
+        return json.loads(body) if status == 200 else None
+
+    return QueryForwarding(cfg, runner, execute, server.handler.may_answer)
 
 
 def _remote_datacenters(agent: Agent) -> RemoteDatacenters:

@@ -1,7 +1,8 @@
 """/v1/query*: prepared queries — create, list, read, update, delete, execute, explain.
 
 Definitions go through Raft (PreparedQuerySet / PreparedQueryDelete); execute and explain read the
-store and run the pure core in `pyconsul/query/`. A missing query is 404 `Query not found`.
+store and run the pure core in `pyconsul/query/`; with no node here, execute fails over to the
+query's other datacenters (query/remote.py). A missing query is 404 `Query not found`.
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ from pyconsul.api.near import source_node
 from pyconsul.api.params import QueryOptions, query_int
 from pyconsul.fsm import commands as c
 from pyconsul.query.definition import DefinitionError, parse_definition
+from pyconsul.query.remote import execute_with_failover, health_over
 from pyconsul.query.runner import QueryRunner
 from pyconsul.query.template import TemplateError
 from pyconsul.state.watch import WatchSet
@@ -87,8 +89,11 @@ async def execute(ctx: APIContext, req: web.Request, q: QueryOptions) -> Reply:
     limit = query_int(req, "limit", what="limit")
     await ctx.read_barrier(q)
     near = req.rel_url.query.get("near", "")
+    agent = ctx.agent
     try:
-        result = runner(ctx).run(req.match_info["id"], _rng, source_node(ctx, req, near) if near else "", limit)
+        result = await execute_with_failover(runner(ctx), req.match_info["id"], _rng, agent.datacenters(),
+                                             health_over(agent.forward_to_dc, q.token),
+                                             source_node(ctx, req, near) if near else "", limit)
     except TemplateError as exc:
         raise HTTPError(400, str(exc)) from None
     if result is None:

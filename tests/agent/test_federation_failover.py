@@ -1,0 +1,136 @@
+"""Prepared-query failover across two real datacenters, WAN-joined: while dc1 has a healthy
+instance the query answers from dc1; once it turns critical the same query (HTTP execute and
+DNS `<q>.query.consul`, on a client agent and on a server) answers from dc2, with Consul's
+`Datacenter` and `Failovers`. `<q>.query.dc2.consul` runs dc2's own query there.
+
+Addresses come from this worker's leased loopback /24 (tests/support/ports.py): dc1 on .1-.2,
+dc2 on .11, so two xdist workers never share one."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import dns.exception
+import dns.resolver
+import pytest
+
+from tests.support.agents import AgentProcess, start_agent
+from tests.support.ports import free_port, loopback
+from tests.support.wait import wait_until
+
+
+@dataclass
+class TwoDCs:
+    s1: AgentProcess
+    c1: AgentProcess
+    s2: AgentProcess
+
+
+def _server(tmp: Path, name: str, host: str, dc: str, wan_port: int, *extra: str) -> AgentProcess:
+    return start_agent(tmp / name, "-server", "-bootstrap", "-datacenter", dc, "-data-dir", str(tmp / name / "data"),
+                       *extra, dev=False, name=name, host=host, ports={"serf_wan": wan_port}, wait=False)
+
+
+@pytest.fixture(scope="module")
+def two_dcs(tmp_path_factory: pytest.TempPathFactory) -> Iterator[TwoDCs]:
+    tmp = tmp_path_factory.mktemp("failover")
+    wan1, wan2 = free_port(), free_port()
+    started: list[AgentProcess] = []
+    try:
+        s1 = _server(tmp, "s1", loopback(1), "dc1", wan1)
+        started.append(s1)
+        s2 = _server(tmp, "s2", loopback(11), "dc2", wan2, "-retry-join-wan", f"{s1.host}:{wan1}",
+                     "-retry-interval-wan", "1s")
+        started.append(s2)
+        c1 = start_agent(tmp / "c1", "-datacenter", "dc1", "-data-dir", str(tmp / "c1" / "data"),
+                         "-retry-join", f"{s1.host}:{s1.serf_lan_port}", "-retry-interval", "1s",
+                         dev=False, name="c1", host=loopback(2), wait=False)
+        started.append(c1)
+        for a in started:
+            a.wait_ready(timeout=60)
+        wait_until(lambda: c1.get_json("/v1/catalog/datacenters") == ["dc1", "dc2"], 30, "dc1 to know dc2")
+        yield TwoDCs(s1, c1, s2)
+    finally:
+        for a in reversed(started):
+            a.stop()
+
+
+def _resolver(agent: AgentProcess) -> dns.resolver.Resolver:
+    res = dns.resolver.Resolver(configure=False)
+    res.nameservers = [agent.host]
+    res.port = agent.dns_port
+    res.lifetime = 5
+    return res
+
+
+def _addresses(res: dns.resolver.Resolver, name: str) -> list[str]:
+    try:
+        return sorted(r.address for r in res.resolve(name, "A"))
+    except (dns.resolver.NXDOMAIN, dns.resolver.NoAnswer, dns.exception.Timeout):
+        return []
+
+
+def test_query_fails_over_to_dc2_when_the_local_instance_turns_critical(two_dcs: TwoDCs) -> None:
+    s1, c1, s2 = two_dcs.s1, two_dcs.c1, two_dcs.s2
+    web = {"Name": "web", "Port": 80, "Check": {"CheckID": "web-ttl", "TTL": "10m", "Status": "passing"}}
+    assert c1.request("PUT", "/v1/agent/service/register", web)[0] == 200
+    assert s2.request("PUT", "/v1/agent/service/register", {"Name": "web", "Port": 8080})[0] == 200
+    status, _, body = c1.request("POST", "/v1/query", {"Name": "web-q", "Service": {
+        "Service": "web", "Failover": {"NearestN": 1, "Datacenters": ["dc2", "dc9"]}}})
+    assert status == 200, body
+    wait_until(lambda: c1.get_json("/v1/health/service/web?passing") != [], 20, "web passing in dc1")
+    wait_until(lambda: s2.get_json("/v1/health/service/web?passing") != [], 20, "web passing in dc2")
+
+    here = c1.get_json("/v1/query/web-q/execute")
+    assert (here["Datacenter"], here["Failovers"]) == ("dc1", 0)
+    assert [n["Node"]["Node"] for n in here["Nodes"]] == ["c1"]
+    # The client agent's DNS reads a mirror of the servers' catalog: it has the query soon.
+    wait_until(lambda: _addresses(_resolver(c1), "web-q.query.consul") == [c1.host], 20, "web-q in dc1")
+
+    assert c1.request("PUT", "/v1/agent/check/fail/web-ttl")[0] == 200
+    wait_until(lambda: c1.get_json("/v1/health/service/web?passing") == [], 20, "web critical in dc1")
+    away = c1.get_json("/v1/query/web-q/execute")
+    # NearestN 1 picks dc2 (the only other datacenter); the listed dc2 is not tried twice and
+    # the unknown dc9 is skipped: one failover.
+    assert (away["Datacenter"], away["Failovers"]) == ("dc2", 1)
+    assert [(n["Node"]["Node"], n["Service"]["Port"]) for n in away["Nodes"]] == [("s2", 8080)]
+    # DNS follows the failover, on the client agent and on dc1's server.
+    for agent in (c1, s1):
+        got = wait_until(lambda a=agent: _addresses(_resolver(a), "web-q.query.consul"), 20,
+                         f"web-q from dc2 via {agent.name}")
+        assert got == [s2.host]
+    srv = _resolver(c1).resolve("web-q.query.consul", "SRV")
+    assert [(r.port, str(r.target)) for r in srv] == [(8080, "s2.node.dc2.consul.")]
+
+    # Healthy again at home: the answer comes back to dc1.
+    assert c1.request("PUT", "/v1/agent/check/pass/web-ttl")[0] == 200
+    wait_until(lambda: c1.get_json("/v1/query/web-q/execute")["Datacenter"] == "dc1", 20, "back in dc1")
+    wait_until(lambda: _addresses(_resolver(c1), "web-q.query.consul") == [c1.host], 20, "web-q back in dc1")
+
+
+def test_a_query_without_failover_stays_empty(two_dcs: TwoDCs) -> None:
+    c1 = two_dcs.c1
+    assert two_dcs.s2.request("PUT", "/v1/agent/service/register", {"Name": "only-dc2", "Port": 1})[0] == 200
+    assert c1.request("POST", "/v1/query", {"Name": "no-failover", "Service": {"Service": "only-dc2"}})[0] == 200
+    out = c1.get_json("/v1/query/no-failover/execute")
+    assert (out["Nodes"], out["Datacenter"], out["Failovers"]) == ([], "dc1", 0)
+    with pytest.raises(dns.resolver.NXDOMAIN):
+        _resolver(c1).resolve("no-failover.query.consul", "A")
+
+
+def test_query_in_another_datacenter_runs_there(two_dcs: TwoDCs) -> None:
+    c1, s2 = two_dcs.c1, two_dcs.s2
+    assert s2.request("PUT", "/v1/agent/service/register", {"Name": "api2", "Port": 9000})[0] == 200
+    status, _, body = s2.request("POST", "/v1/query", {"Name": "api2-q", "Service": {"Service": "api2"}})
+    assert status == 200, body
+    wait_until(lambda: s2.get_json("/v1/health/service/api2?passing") != [], 20, "api2 passing in dc2")
+    out = c1.get_json("/v1/query/api2-q/execute?dc=dc2")
+    assert out["Datacenter"] == "dc2" and out["Nodes"][0]["Node"]["Node"] == "s2"
+    assert c1.request("GET", "/v1/query/api2-q/execute")[0] == 404  # not a dc1 query
+    got = wait_until(lambda: _addresses(_resolver(c1), "api2-q.query.dc2.consul"), 20, "api2-q.query.dc2")
+    assert got == [s2.host]
+    assert _addresses(_resolver(two_dcs.s1), "api2-q.query.dc2.consul") == [s2.host]
+    with pytest.raises(dns.resolver.NXDOMAIN):
+        _resolver(c1).resolve("api2-q.query.consul", "A")
