@@ -233,6 +233,9 @@ class Agent:
     def datacenters(self) -> list[str]:
         return self.wan.datacenters() if self.wan is not None else [self.config.datacenter]
 
+    def datacenter_maps(self) -> list[dict[str, Any]] | None:
+        return self.wan.router.datacenter_maps() if self.wan is not None else None
+
     async def _when_leader(self) -> None:
         """Once writes are accepted: register this node, load local services, keep them in sync."""
         while not self._stop.is_set():

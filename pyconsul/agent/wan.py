@@ -22,6 +22,9 @@ from pyconsul.api.port import WAN_FORWARD_HEADER
 from pyconsul.clock import SYSTEM_CLOCK
 from pyconsul.config.runtime import RuntimeConfig
 from pyconsul.consensus.errors import ForwardFailed
+from pyconsul.coordinate import wire
+from pyconsul.coordinate.updater import CoordinateUpdater
+from pyconsul.coordinate.vivaldi import Coord, distance
 from pyconsul.gossip.config import GossipConfig
 from pyconsul.gossip.membership import Member, Membership, PoolSpec, consul_tags, member_json
 from pyconsul.tls.context import RPCContexts
@@ -32,6 +35,12 @@ if TYPE_CHECKING:
 log = logging.getLogger("pyconsul.wan")
 
 NO_PATH = "No path to datacenter"
+# WAN coordinates: an update every COORD_INTERVAL seconds from the WAN probes' RTTs; the tag
+# other datacenters read is republished when it moved by more than COORD_REPUBLISH_MOVE seconds,
+# else at most every COORD_REPUBLISH seconds (each republish is one gossip broadcast).
+COORD_INTERVAL = 5.0
+COORD_REPUBLISH = 30.0
+COORD_REPUBLISH_MOVE = 0.005
 
 
 def wan_pool(config: RuntimeConfig) -> PoolSpec:
@@ -87,16 +96,49 @@ class WanFederation:
         self.membership = Membership(config, wan_tags(config), on_event=self._on_event,
                                      gossip_config=gossip, pool=wan_pool(config), shared_keyring=lan)
         self._session: aiohttp.ClientSession | None = None
+        self._coords: asyncio.Task[None] | None = None
+        self._published: tuple[Coord, float] | None = None  # (coordinate, when)
 
     def _on_event(self, kind: str, member: Member) -> None:
-        log.info("WAN member event", extra={"event": kind, "member": member.name, "status": member.status})
+        # member-update is mostly a republished WAN coordinate: not worth an INFO line each time.
+        level = logging.DEBUG if kind == "member-update" else logging.INFO
+        log.log(level, "WAN member event", extra={"event": kind, "member": member.name, "status": member.status})
         self.router.on_member(kind, member)
 
     async def start(self) -> None:
         await self.membership.start()
         self.router.on_member("member-join", self.membership.local_member())
+        updater = CoordinateUpdater()
+        self.update_coordinate(updater.coord)  # the origin until probes say more, as Serf starts
+        self._coords = asyncio.get_running_loop().create_task(self._coordinate_loop(updater))
+
+    async def _coordinate_loop(self, updater: CoordinateUpdater) -> None:
+        """This server's WAN coordinate (Vivaldi over the WAN probes' RTTs, as Serf's WAN pool
+        keeps one), published in its WAN tags for the other datacenters' routers."""
+        while True:
+            await asyncio.sleep(COORD_INTERVAL)
+            try:
+                samples = self.membership.take_rtts()
+                if samples:
+                    self.update_coordinate(updater.step(samples, self.router.peer_coordinates()))
+            except asyncio.CancelledError:
+                raise
+            except Exception as exc:  # never let a bad sample stop the loop
+                log.debug("WAN coordinate update failed", extra={"error": str(exc)})
+
+    def update_coordinate(self, coord: Coord) -> None:
+        self.router.local_coord = coord
+        now = SYSTEM_CLOCK.monotonic()
+        last = self._published
+        if last is not None and distance(last[0], coord) < COORD_REPUBLISH_MOVE and now - last[1] < COORD_REPUBLISH:
+            return
+        self._published = (coord, now)
+        self.membership.set_tags({**self.membership.local_member().tags, wire.TAG: wire.encode(coord)})
+        self.router.on_member("member-update", self.membership.local_member())
 
     async def stop(self) -> None:
+        if self._coords is not None:
+            self._coords.cancel()
         await self.membership.stop()
         if self._session is not None:
             await self._session.close()
@@ -111,7 +153,13 @@ class WanFederation:
         return n
 
     def members_json(self) -> list[dict[str, Any]]:
-        return [member_json(m) for m in self.membership.members()]
+        """The WAN members as Consul lists them (the coordinate tag is ours: left out)."""
+        out = []
+        for m in self.membership.members():
+            row = member_json(m)
+            row["Tags"] = {k: v for k, v in row["Tags"].items() if k != wire.TAG}
+            out.append(row)
+        return out
 
     def datacenters(self) -> list[str]:
         return self.router.datacenters()

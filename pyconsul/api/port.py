@@ -139,7 +139,11 @@ class AgentPort(Protocol):
 
     # Other datacenters (servers: through the WAN pool's router).
     def datacenters(self) -> list[str]:
-        """Every known datacenter, the local one first."""
+        """Every known datacenter, nearest (the local one) first."""
+
+    def datacenter_maps(self) -> list[dict[str, Any]] | None:
+        """The WAN servers' coordinates by datacenter; None without a WAN pool."""
+        return None
 
     async def forward_to_dc(self, dc: str, method: str, path_qs: str, body: bytes | None,
                             headers: dict[str, str]) -> tuple[int, dict[str, str], bytes]:

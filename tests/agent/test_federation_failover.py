@@ -8,6 +8,8 @@ dc2 on .11, so two xdist workers never share one."""
 
 from __future__ import annotations
 
+import subprocess
+import sys
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -16,6 +18,7 @@ import dns.exception
 import dns.resolver
 import pytest
 
+from pyconsul.coordinate.vivaldi import valid
 from tests.support.agents import AgentProcess, start_agent
 from tests.support.ports import free_port, loopback
 from tests.support.wait import wait_until
@@ -134,3 +137,24 @@ def test_query_in_another_datacenter_runs_there(two_dcs: TwoDCs) -> None:
     assert _addresses(_resolver(two_dcs.s1), "api2-q.query.dc2.consul") == [s2.host]
     with pytest.raises(dns.resolver.NXDOMAIN):
         _resolver(c1).resolve("api2-q.query.consul", "A")
+
+
+def test_wan_coordinates_come_from_wan_probes(two_dcs: TwoDCs) -> None:
+    s1, c1 = two_dcs.s1, two_dcs.c1
+
+    def both() -> dict[str, dict[str, object]] | None:
+        maps = {m["Datacenter"]: m for m in c1.get_json("/v1/coordinate/datacenters")}
+        return maps if all(maps.get(dc, {}).get("Coordinates") for dc in ("dc1", "dc2")) else None
+
+    maps = wait_until(both, 60, "both datacenters' servers to have WAN coordinates")
+    assert {m["AreaID"] for m in maps.values()} == {"wan"}
+    coords = {c["Node"]: c for m in maps.values() for c in m["Coordinates"]}  # type: ignore[attr-defined]
+    assert sorted(coords) == ["s1.dc1", "s2.dc2"]
+    assert valid(coords["s2.dc2"]["Coord"]) and coords["s2.dc2"]["Segment"] == ""
+    # The coordinate travels in a WAN tag of ours; the members list shows Consul's tags only.
+    assert all("wan_coord" not in m["Tags"] for m in s1.get_json("/v1/agent/members?wan=1"))
+    assert c1.get_json("/v1/catalog/datacenters") == ["dc1", "dc2"]
+    out = subprocess.run([sys.executable, "-m", "pyconsul", "rtt", "-wan", f"-http-addr={s1.http_addr}", "s2.dc2"],
+                         capture_output=True, text=True, timeout=60)
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.startswith("Estimated s2.dc2 <-> s1.dc1 rtt: ") and "(using WAN coordinates)" in out.stdout
