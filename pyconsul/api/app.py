@@ -328,6 +328,28 @@ def apply_filter(expr: str, value: Any, path: str = "") -> Any:
 _NO_DC_PATHS = frozenset({"/v1/catalog/datacenters", "/v1/coordinate/datacenters", "/v1/event/list"})
 
 
+# Endpoints whose body names the datacenter (`Datacenter`, Go's case-blind field match):
+# path → whether `?dc=` still wins (Consul's parseDC after the decode) or the body alone counts.
+_BODY_DC_PATHS = {"/v1/catalog/register": False, "/v1/catalog/deregister": False, "/v1/coordinate/update": True}
+
+
+async def target_dc(req: web.Request, query_dc: str) -> str:
+    """The datacenter a request is for: `?dc=`, or for the endpoints above the body's
+    `Datacenter`. A body that does not parse names none (the handler answers its 400)."""
+    query_wins = _BODY_DC_PATHS.get(req.path)
+    if query_wins is None or (query_wins and query_dc) or req.method not in ("PUT", "POST"):
+        return query_dc
+    try:
+        body = loads_body(await req.read())
+    except (ValueError, UnicodeDecodeError):
+        return query_dc
+    if isinstance(body, dict):
+        for k, v in body.items():
+            if isinstance(k, str) and k.lower() == "datacenter" and isinstance(v, str) and v:
+                return v
+    return query_dc
+
+
 def takes_dc(path: str) -> bool:
     """True for endpoints where Consul routes by ?dc= (and so fails for a datacenter it has no
     path to); the agent endpoints ignore it."""
@@ -427,8 +449,9 @@ def make_dispatch(ctx: APIContext, methods: dict[str, Handler]) -> Callable[[web
             if relay is not None and answered_by_servers(req.path):
                 return await relay_to_server(relay, req)  # client agents: the servers answer
             q = parse_query_options(req)
-            if q.dc and q.dc != datacenter and takes_dc(req.path):
-                return await forward_to_dc(agent, q.dc, req)  # that datacenter authorizes it
+            dc = await target_dc(req, q.dc)
+            if dc and dc != datacenter and takes_dc(req.path):
+                return await forward_to_dc(agent, dc, req)  # that datacenter authorizes it
             if ctx.acl is not None:
                 await ctx.acl.prefetch(q.token)
             authorize(ctx, req, q)

@@ -23,12 +23,15 @@ from tests.support.agents import AgentProcess, start_agent
 from tests.support.ports import free_port, loopback
 from tests.support.wait import wait_until
 
+DNS_CONFIG = 'dns_config { service_ttl = { "*" = "%s" } }\n'
+
 
 @dataclass
 class TwoDCs:
     s1: AgentProcess
     c1: AgentProcess
     s2: AgentProcess
+    config_dir: Path
 
 
 def _server(tmp: Path, name: str, host: str, dc: str, wan_port: int, *extra: str) -> AgentProcess:
@@ -42,7 +45,9 @@ def two_dcs(tmp_path_factory: pytest.TempPathFactory) -> Iterator[TwoDCs]:
     wan1, wan2 = free_port(), free_port()
     started: list[AgentProcess] = []
     try:
-        s1 = _server(tmp, "s1", loopback(1), "dc1", wan1)
+        (tmp / "s1").mkdir()
+        (tmp / "s1" / "dns.hcl").write_text(DNS_CONFIG % "5s")
+        s1 = _server(tmp, "s1", loopback(1), "dc1", wan1, "-config-file", str(tmp / "s1" / "dns.hcl"))
         started.append(s1)
         s2 = _server(tmp, "s2", loopback(11), "dc2", wan2, "-retry-join-wan", f"{s1.host}:{wan1}",
                      "-retry-interval-wan", "1s")
@@ -54,7 +59,7 @@ def two_dcs(tmp_path_factory: pytest.TempPathFactory) -> Iterator[TwoDCs]:
         for a in started:
             a.wait_ready(timeout=60)
         wait_until(lambda: c1.get_json("/v1/catalog/datacenters") == ["dc1", "dc2"], 30, "dc1 to know dc2")
-        yield TwoDCs(s1, c1, s2)
+        yield TwoDCs(s1, c1, s2, tmp / "s1")
     finally:
         for a in reversed(started):
             a.stop()
@@ -158,3 +163,33 @@ def test_wan_coordinates_come_from_wan_probes(two_dcs: TwoDCs) -> None:
                          capture_output=True, text=True, timeout=60)
     assert out.returncode == 0, out.stderr
     assert out.stdout.startswith("Estimated s2.dc2 <-> s1.dc1 rtt: ") and "(using WAN coordinates)" in out.stdout
+
+
+def test_a_bodys_datacenter_routes_catalog_writes(two_dcs: TwoDCs) -> None:
+    c1, s2 = two_dcs.c1, two_dcs.s2
+    reg = {"Datacenter": "dc2", "Node": "ext-db", "Address": "192.0.2.7", "Service": {"Service": "ext", "Port": 1}}
+    assert c1.request("PUT", "/v1/catalog/register", reg)[0] == 200
+    assert [r["Node"] for r in s2.get_json("/v1/catalog/service/ext")] == ["ext-db"]
+    assert c1.get_json("/v1/catalog/service/ext") == []  # not in dc1
+    status, _, body = c1.request("PUT", "/v1/catalog/register", {**reg, "datacenter": "dc9"})
+    assert (status, body) == (500, b"No path to datacenter")
+    assert c1.request("PUT", "/v1/catalog/deregister", {"Datacenter": "dc2", "Node": "ext-db"})[0] == 200
+    assert s2.get_json("/v1/catalog/service/ext") == []
+
+
+def test_a_reloaded_dns_config_reaches_the_other_datacenters_answers(two_dcs: TwoDCs) -> None:
+    s1, s2 = two_dcs.s1, two_dcs.s2
+    assert s2.request("PUT", "/v1/agent/service/register", {"Name": "ttl-web", "Port": 1})[0] == 200
+    wait_until(lambda: s2.get_json("/v1/health/service/ttl-web?passing") != [], 20, "ttl-web passing in dc2")
+    res = _resolver(s1)
+
+    def ttl() -> int | None:
+        try:
+            return int(res.resolve("ttl-web.service.dc2.consul", "A").rrset.ttl)
+        except (dns.resolver.NXDOMAIN, dns.exception.Timeout):
+            return None
+
+    assert wait_until(ttl, 20, "ttl-web.service.dc2 from dc1") == 5
+    (two_dcs.config_dir / "dns.hcl").write_text(DNS_CONFIG % "42s")
+    assert s1.request("PUT", "/v1/agent/reload")[0] == 200
+    assert wait_until(lambda: ttl() == 42, 20, "the new service_ttl in dc2's answers")
