@@ -532,11 +532,21 @@ class Agent:
     def log_stream(self, level: str, as_json: bool = False) -> AsyncIterator[str]:
         return BROADCASTER.stream(level, as_json)
 
-    async def keyring_operation(self, op: str, key: str = "") -> list[PoolResult]:
+    async def keyring_operation(self, op: str, key: str = "", local_only: bool = False,
+                                forwarded: bool = False, token: str = "") -> list[PoolResult]:
+        """Consul's Internal.KeyringOperation: a server with a WAN pool runs it on the WAN pool and
+        every datacenter's LAN (the WAN pool first); `local_only` (lists) or a request forwarded
+        from another datacenter's server stays on this datacenter's LAN."""
         if self.membership is None:
             return [tally(False, self.config.datacenter, {self.node_name: NodeAnswer(error=NOT_ENABLED)})]
-        result: list[PoolResult] = await self.membership.keyring_ops.run(op, key)
-        return result
+        if self.wan is None:
+            result: list[PoolResult] = await self.membership.keyring_ops.run(op, key)
+            return result
+        lan = [p for p in await self.membership.keyring_ops.run(op, key) if not p.wan]
+        if local_only or forwarded:
+            return lan
+        wan_pool, *others = await self.wan.keyring_operation(op, key, token)
+        return [wan_pool, *lan, *others]
 
     # ------------------------------------------------------------------ documents
     def self_member(self) -> dict[str, Any]:

@@ -11,6 +11,7 @@ receiving server answers it itself — a forward is never forwarded again.
 from __future__ import annotations
 
 import asyncio
+import json
 import logging
 import os
 from typing import TYPE_CHECKING, Any
@@ -26,6 +27,7 @@ from pyconsul.coordinate import wire
 from pyconsul.coordinate.updater import CoordinateUpdater
 from pyconsul.coordinate.vivaldi import Coord, distance
 from pyconsul.gossip.config import GossipConfig
+from pyconsul.gossip.keyring_query import PoolResult, tally
 from pyconsul.gossip.membership import Member, Membership, PoolSpec, consul_tags, member_json
 from pyconsul.tls.context import RPCContexts
 
@@ -151,6 +153,28 @@ class WanFederation:
         if n == 0:
             raise RuntimeError(self.membership.join_error_text() or f"Failed to join {', '.join(addrs)}")
         return n
+
+    async def keyring_operation(self, op: str, key: str, token: str = "") -> list[PoolResult]:
+        """A keyring operation on every WAN member (one "WAN" pool), then on every other
+        datacenter's LAN through one of its servers, as Consul's globalRPC fans it out; the
+        local LAN is the caller's. A datacenter that cannot be reached fails the operation."""
+        answers = await self.membership.keyring_ops.ask_all(op, key)
+        pools = [tally(True, self.config.datacenter, answers)]
+        method = {"list": "GET", "install": "POST", "use": "PUT", "remove": "DELETE"}[op]
+        body = None if op == "list" else json.dumps({"Key": key}).encode()
+        headers = {"X-Consul-Token": token} if token else {}
+        for dc in self.datacenters():
+            if dc == self.config.datacenter:
+                continue
+            try:
+                status, _, data = await self.forward(dc, method, "/v1/operator/keyring", body, headers)
+                if status != 200:
+                    raise ForwardFailed(data.decode(errors="replace").strip(), delivered=True)
+                pools.extend(PoolResult.from_forwarded_json(row) for row in json.loads(data))
+            except (ForwardFailed, ValueError) as exc:
+                log.warning("keyring operation did not reach a datacenter", extra={"dc": dc, "error": str(exc)})
+                pools.append(PoolResult(False, dc, 0, error=str(exc) or NO_PATH))
+        return pools
 
     def members_json(self) -> list[dict[str, Any]]:
         """The WAN members as Consul lists them (the coordinate tag is ours: left out)."""

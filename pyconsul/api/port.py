@@ -125,9 +125,11 @@ class AgentPort(Protocol):
 
     async def force_leave(self, node: str, prune: bool = False) -> None: ...
 
-    async def keyring_operation(self, op: str, key: str = "") -> list[PoolResult]:
+    async def keyring_operation(self, op: str, key: str = "", local_only: bool = False,
+                                forwarded: bool = False, token: str = "") -> list[PoolResult]:
         """Run a gossip keyring operation (list, install, use, remove) on every alive member;
-        one result per pool (WAN first when there are servers, then LAN)."""
+        one result per pool (WAN first when there are servers, then each datacenter's LAN;
+        `local_only` or `forwarded` from another datacenter: this datacenter's LAN only)."""
 
     def log_stream(self, level: str, as_json: bool = False) -> AsyncIterator[str]:
         """Formatted log lines at `level` and above (Consul's JSON shape with `as_json`)."""

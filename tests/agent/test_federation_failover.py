@@ -3,11 +3,14 @@ instance the query answers from dc1; once it turns critical the same query (HTTP
 DNS `<q>.query.consul`, on a client agent and on a server) answers from dc2, with Consul's
 `Datacenter` and `Failovers`. `<q>.query.dc2.consul` runs dc2's own query there.
 
+Gossip is encrypted (one key for both pools), so the keyring commands reach every datacenter.
+
 Addresses come from this worker's leased loopback /24 (tests/support/ports.py): dc1 on .1-.2,
 dc2 on .11, so two xdist workers never share one."""
 
 from __future__ import annotations
 
+import base64
 import subprocess
 import sys
 from collections.abc import Iterator
@@ -23,6 +26,8 @@ from tests.support.agents import AgentProcess, start_agent
 from tests.support.ports import free_port, loopback
 from tests.support.wait import wait_until
 
+KEY1 = base64.b64encode(b"1" * 32).decode()
+KEY2 = base64.b64encode(b"2" * 32).decode()
 DNS_CONFIG = 'dns_config { service_ttl = { "*" = "%s" } }\n'
 
 
@@ -36,7 +41,7 @@ class TwoDCs:
 
 def _server(tmp: Path, name: str, host: str, dc: str, wan_port: int, *extra: str) -> AgentProcess:
     return start_agent(tmp / name, "-server", "-bootstrap", "-datacenter", dc, "-data-dir", str(tmp / name / "data"),
-                       *extra, dev=False, name=name, host=host, ports={"serf_wan": wan_port}, wait=False)
+                       "-encrypt", KEY1, *extra, dev=False, name=name, host=host, ports={"serf_wan": wan_port}, wait=False)
 
 
 @pytest.fixture(scope="module")
@@ -52,7 +57,7 @@ def two_dcs(tmp_path_factory: pytest.TempPathFactory) -> Iterator[TwoDCs]:
         s2 = _server(tmp, "s2", loopback(11), "dc2", wan2, "-retry-join-wan", f"{s1.host}:{wan1}",
                      "-retry-interval-wan", "1s")
         started.append(s2)
-        c1 = start_agent(tmp / "c1", "-datacenter", "dc1", "-data-dir", str(tmp / "c1" / "data"),
+        c1 = start_agent(tmp / "c1", "-datacenter", "dc1", "-data-dir", str(tmp / "c1" / "data"), "-encrypt", KEY1,
                          "-retry-join", f"{s1.host}:{s1.serf_lan_port}", "-retry-interval", "1s",
                          dev=False, name="c1", host=loopback(2), wait=False)
         started.append(c1)
@@ -193,3 +198,46 @@ def test_a_reloaded_dns_config_reaches_the_other_datacenters_answers(two_dcs: Tw
     (two_dcs.config_dir / "dns.hcl").write_text(DNS_CONFIG % "42s")
     assert s1.request("PUT", "/v1/agent/reload")[0] == 200
     assert wait_until(lambda: ttl() == 42, 20, "the new service_ttl in dc2's answers")
+
+
+def _keyring(agent: AgentProcess, *args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([sys.executable, "-m", "pyconsul", "keyring", f"-http-addr={agent.http_addr}", *args],
+                          capture_output=True, text=True, timeout=60)
+
+
+def _pools(out: str) -> dict[str, list[str]]:
+    """`keyring -list` output: pool name → its "key [n/m]" lines."""
+    pools: dict[str, list[str]] = {}
+    current = ""
+    for line in out.splitlines():
+        if line.endswith(":") and not line.startswith(" "):
+            current = line[:-1]
+            pools[current] = []
+        elif line.startswith("  ") and current:
+            pools[current].append(line.strip())
+    return pools
+
+
+def test_keyring_reaches_every_datacenter(two_dcs: TwoDCs) -> None:
+    c1, s2 = two_dcs.c1, two_dcs.s2
+    listed = _keyring(c1, "-list")
+    assert listed.returncode == 0, listed.stderr
+    assert _pools(listed.stdout) == {"WAN": [f"{KEY1} [2/2]"], "dc1 (LAN)": [f"{KEY1} [2/2]"],
+                                     "dc2 (LAN)": [f"{KEY1} [1/1]"]}
+    # -local-only stays in the asking datacenter.
+    assert _pools(_keyring(s2, "-list", "-local-only").stdout) == {"dc2 (LAN)": [f"{KEY1} [1/1]"]}
+
+    # Rotate from dc1's client agent: install, use, remove reach dc2's server too.
+    for args in (("-install", KEY2), ("-use", KEY2), ("-remove", KEY1)):
+        done = _keyring(c1, *args)
+        assert done.returncode == 0, (args, done.stdout, done.stderr)
+    assert _pools(_keyring(s2, "-list", "-local-only").stdout) == {"dc2 (LAN)": [f"{KEY2} [1/1]"]}
+    primary = _pools(_keyring(c1, "-list-primary").stdout)
+    assert primary == {"WAN": [f"{KEY2} [2/2]"], "dc1 (LAN)": [f"{KEY2} [2/2]"], "dc2 (LAN)": [f"{KEY2} [1/1]"]}
+    # The WAN pool keeps working on the new key: dc2's server stays alive in dc1's view.
+    def s2_alive() -> bool:
+        rows = {m["Name"]: m["Status"] for m in two_dcs.s1.get_json("/v1/agent/members?wan=1")}
+        return rows.get("s2.dc2") == 1
+    assert wait_until(s2_alive, 20, "s2.dc2 alive after the rotation")
+    status, _, body = c1.request("DELETE", "/v1/operator/keyring", {"Key": KEY2})
+    assert status == 500 and b"Removing the primary key is not allowed" in body, body
