@@ -20,6 +20,8 @@ from pyconsul.api.app import build_app
 from pyconsul.api.conn_limits import ConnLimiter, HTTPLimits
 from pyconsul.api.fastpath import FastPathProtocol
 from pyconsul.api.routes import ROUTES
+from pyconsul.api.translate_wan import translate, translate_body
+from pyconsul.config.runtime import RuntimeConfig
 from pyconsul.dns.mirror import Fetch
 from pyconsul.dns.query_forward import QueryForwarding
 from pyconsul.dns.remote import RemoteDatacenters, with_dc
@@ -158,21 +160,39 @@ def _query_forwarding(agent: Agent, server: DNSServer) -> QueryForwarding:
             status, _, body = await agent.forward_to_dc(dc, "GET", execute_path(name, dc), None, headers)
         else:
             assert runner is not None
-            return await execute_with_failover(runner, name, rng, agent.datacenters(),
-                                               health_over(agent.forward_to_dc, token))
-        return json.loads(body) if status == 200 else None
+            answer = await execute_with_failover(runner, name, rng, agent.datacenters(),
+                                                 health_over(agent.forward_to_dc, token))
+            return _wan_translated(cfg, answer)
+        return _wan_translated(cfg, json.loads(body)) if status == 200 else None
 
     return QueryForwarding(cfg, runner, execute, server.handler.may_answer)
 
 
+def _wan_translated(cfg: RuntimeConfig, answer: dict[str, Any] | None) -> dict[str, Any] | None:
+    """A query answer from another datacenter at its WAN addresses, with translate_wan_addrs."""
+    if answer is None or not cfg.translate_wan_addrs:
+        return answer
+    result: dict[str, Any] = translate("/v1/query/q/execute", answer, cfg.datacenter, answer.get("Datacenter", ""))
+    return result
+
+
 def _remote_datacenters(agent: Agent) -> RemoteDatacenters:
-    """Other datacenters' DNS names, read through the servers (which forward over the WAN)."""
+    """Other datacenters' DNS names, read through the servers (which forward over the WAN);
+    with translate_wan_addrs the mirrors hold their nodes' WAN addresses."""
     forwarder = agent.forwarder
+    cfg = agent.config
 
     def fetch_for(dc: str) -> Fetch:
-        if forwarder is not None:
-            return lambda method, path: forwarder.request(method, with_dc(path, dc))
-        return lambda method, path: agent.forward_to_dc(dc, method, with_dc(path, dc), None, {})
+        async def fetch(method: str, path: str) -> tuple[int, dict[str, str], bytes]:
+            if forwarder is not None:
+                status, headers, body = await forwarder.request(method, with_dc(path, dc))
+            else:
+                status, headers, body = await agent.forward_to_dc(dc, method, with_dc(path, dc), None, {})
+            if cfg.translate_wan_addrs and status == 200:
+                body = translate_body(path.split("?", 1)[0], body, cfg.datacenter, dc)
+            return status, headers, body
+
+        return fetch
 
     async def list_datacenters() -> list[str]:
         if forwarder is None:

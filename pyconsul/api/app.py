@@ -28,7 +28,9 @@ from pyconsul.api.params import QueryOptions, parse_query_options
 from pyconsul.api.port import WAN_FORWARD_HEADER, AgentPort, ServerRelay
 from pyconsul.api.reply_cache import DEFAULT_MAX_BYTES, DEFAULT_MAX_ENTRIES, ReplyCache
 from pyconsul.api.reply_key import reply_target
+from pyconsul.api.translate_wan import translate_body
 from pyconsul.clock import SYSTEM_CLOCK
+from pyconsul.config.runtime import RuntimeConfig
 from pyconsul.consensus.errors import ConsensusError
 from pyconsul.state.errors import StateError
 from pyconsul.state.watch import WatchSet
@@ -406,11 +408,14 @@ def authorize(ctx: APIContext, req: web.Request, q: QueryOptions) -> None:
 _PASS_HEADERS = ("X-Consul-Token", "Authorization", "Content-Type")
 
 
-async def relay_to_server(relay: ServerRelay, req: web.Request) -> web.Response:
-    """A client agent's request, answered by a server (with its X-Consul-* headers)."""
+async def relay_to_server(relay: ServerRelay, req: web.Request, config: RuntimeConfig | None = None) -> web.Response:
+    """A client agent's request, answered by a server (with its X-Consul-* headers); with
+    `translate_wan_addrs` in `config`, another datacenter's nodes come back at WAN addresses."""
     body = await req.read()
     headers = {h: req.headers[h] for h in _PASS_HEADERS if h in req.headers}
     status, rheaders, data = await relay.request(req.method, req.path_qs, body or None, headers)
+    if config is not None and config.translate_wan_addrs and status == 200:
+        data = translate_body(req.path, data, config.datacenter, req.rel_url.query.get("dc") or config.datacenter)
     return _relayed(status, rheaders, data)
 
 
@@ -422,6 +427,8 @@ async def forward_to_dc(agent: AgentPort, dc: str, req: web.Request) -> web.Resp
     body = await req.read()
     headers = {h: req.headers[h] for h in _PASS_HEADERS if h in req.headers}
     status, rheaders, data = await agent.forward_to_dc(dc, req.method, req.path_qs, body or None, headers)
+    if agent.config.translate_wan_addrs and status == 200:
+        data = translate_body(req.path, data, agent.config.datacenter, dc)
     return _relayed(status, rheaders, data)
 
 
@@ -447,7 +454,7 @@ def make_dispatch(ctx: APIContext, methods: dict[str, Handler]) -> Callable[[web
         relay = agent.server_relay
         try:
             if relay is not None and answered_by_servers(req.path):
-                return await relay_to_server(relay, req)  # client agents: the servers answer
+                return await relay_to_server(relay, req, agent.config)  # client agents: the servers answer
             q = parse_query_options(req)
             dc = await target_dc(req, q.dc)
             if dc and dc != datacenter and takes_dc(req.path):

@@ -17,6 +17,7 @@ from pyconsul.api.app import APIContext, Reply, json_reply, read_json
 from pyconsul.api.errors import HTTPError
 from pyconsul.api.near import source_node
 from pyconsul.api.params import QueryOptions, query_int
+from pyconsul.api.translate_wan import translate
 from pyconsul.fsm import commands as c
 from pyconsul.query.definition import DefinitionError, parse_definition
 from pyconsul.query.remote import execute_with_failover, health_over
@@ -98,6 +99,8 @@ async def execute(ctx: APIContext, req: web.Request, q: QueryOptions) -> Reply:
         raise HTTPError(400, str(exc)) from None
     if result is None:
         raise not_found()
+    if agent.config.translate_wan_addrs:  # a failover answer: the other datacenter's WAN addresses
+        result = translate(req.path, result, agent.config.datacenter, result.get("Datacenter", ""))
     idx = max(ctx.store.max_index("prepared-queries", "nodes", "services", "checks"), 1)
     return Reply(json_reply(result, q=q).body, index=idx)
 

@@ -3,6 +3,7 @@ instance the query answers from dc1; once it turns critical the same query (HTTP
 DNS `<q>.query.consul`, on a client agent and on a server) answers from dc2, with Consul's
 `Datacenter` and `Failovers`. `<q>.query.dc2.consul` runs dc2's own query there.
 
+dc1's client agent has translate_wan_addrs on (its server does not).
 Gossip is encrypted (one key for both pools), so the keyring commands reach every datacenter.
 
 Addresses come from this worker's leased loopback /24 (tests/support/ports.py): dc1 on .1-.2,
@@ -59,6 +60,7 @@ def two_dcs(tmp_path_factory: pytest.TempPathFactory) -> Iterator[TwoDCs]:
         started.append(s2)
         c1 = start_agent(tmp / "c1", "-datacenter", "dc1", "-data-dir", str(tmp / "c1" / "data"), "-encrypt", KEY1,
                          "-retry-join", f"{s1.host}:{s1.serf_lan_port}", "-retry-interval", "1s",
+                         "-hcl", "translate_wan_addrs = true",
                          dev=False, name="c1", host=loopback(2), wait=False)
         started.append(c1)
         for a in started:
@@ -241,3 +243,29 @@ def test_keyring_reaches_every_datacenter(two_dcs: TwoDCs) -> None:
     assert wait_until(s2_alive, 20, "s2.dc2 alive after the rotation")
     status, _, body = c1.request("DELETE", "/v1/operator/keyring", {"Key": KEY2})
     assert status == 500 and b"Removing the primary key is not allowed" in body, body
+
+
+def test_translate_wan_addrs_answers_other_datacenters_at_wan_addresses(two_dcs: TwoDCs) -> None:
+    s1, c1, s2 = two_dcs.s1, two_dcs.c1, two_dcs.s2
+    reg = {"Node": "edge", "Address": "10.1.0.1", "TaggedAddresses": {"lan": "10.1.0.1", "wan": "198.51.100.1"},
+           "Service": {"Service": "edge-svc", "Port": 443, "Address": "10.1.0.2",
+                       "TaggedAddresses": {"wan": {"Address": "198.51.100.2", "Port": 8443}}},
+           "Check": {"CheckID": "edge-alive", "Name": "edge", "Status": "passing", "ServiceID": "edge-svc"}}
+    assert s2.request("PUT", "/v1/catalog/register", reg)[0] == 200
+    # dc1's server has the setting off: the LAN addresses, as dc2 stores them.
+    row = s1.get_json("/v1/catalog/service/edge-svc?dc=dc2")[0]
+    assert (row["Address"], row["ServiceAddress"]) == ("10.1.0.1", "10.1.0.2")
+    # dc1's client agent has it on: every answer about dc2's nodes carries their WAN addresses.
+    row = c1.get_json("/v1/catalog/service/edge-svc?dc=dc2")[0]
+    assert (row["Address"], row["ServiceAddress"]) == ("198.51.100.1", "198.51.100.2")
+    entry = c1.get_json("/v1/health/service/edge-svc?dc=dc2")[0]
+    assert (entry["Node"]["Address"], entry["Service"]["Address"]) == ("198.51.100.1", "198.51.100.2")
+    assert c1.get_json("/v1/catalog/node/edge?dc=dc2")["Node"]["Address"] == "198.51.100.1"
+    nodes = {n["Node"]: n["Address"] for n in c1.get_json("/v1/catalog/nodes?dc=dc2")}
+    assert nodes["edge"] == "198.51.100.1"
+    # Its own datacenter is never translated.
+    assert c1.get_json("/v1/catalog/node/c1")["Node"]["Address"] == c1.host
+    # DNS for dc2 answers at the service's WAN address too.
+    got = wait_until(lambda: _addresses(_resolver(c1), "edge-svc.service.dc2.consul"), 20, "edge-svc.service.dc2")
+    assert got == ["198.51.100.2"]
+    assert _addresses(_resolver(s1), "edge-svc.service.dc2.consul") == ["10.1.0.2"]
