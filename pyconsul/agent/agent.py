@@ -215,6 +215,8 @@ class Agent:
             return
         if self.server_port is not None:
             self.server_port.wan_forwarders = self.wan.forwarders
+        if self.membership is not None:
+            self._tasks.append(asyncio.ensure_future(wan.flood_join_loop(self.wan, self.membership)))
         if cfg.start_join_wan:
             try:
                 await self.wan.join(list(cfg.start_join_wan))

@@ -15,6 +15,7 @@ import json
 import logging
 import os
 from typing import TYPE_CHECKING, Any
+from urllib.parse import parse_qs, urlsplit
 
 import aiohttp
 
@@ -26,6 +27,7 @@ from pyconsul.consensus.errors import ForwardFailed
 from pyconsul.coordinate import wire
 from pyconsul.coordinate.updater import CoordinateUpdater
 from pyconsul.coordinate.vivaldi import Coord, distance
+from pyconsul.gocompat.durations import parse_duration
 from pyconsul.gossip.config import GossipConfig
 from pyconsul.gossip.keyring_query import PoolResult, tally
 from pyconsul.gossip.membership import Member, Membership, PoolSpec, consul_tags, member_json
@@ -80,6 +82,22 @@ def _dial_text(addr: str, exc: BaseException) -> str:
     else:
         why = str(err) or type(err).__name__
     return f"rpc error getting client: failed to get conn: dial tcp {addr}: {why}"
+
+
+def answer_timeout(path_qs: str, hold: float) -> float:
+    """How long a forwarded request may take to be answered: a blocking query its wait (Consul's
+    default 5m, at most 10m) plus the 1/16 jitter servers add, plus `hold`; anything else `hold`
+    (rpc_hold_timeout, what a server may hold a request waiting for a leader) plus 2 s. A cut
+    link then fails within that instead of after TCP's retransmission timeout."""
+    query = parse_qs(urlsplit(path_qs).query)
+    if not query.get("index"):
+        return hold + 2.0
+    try:
+        wait = parse_duration(query.get("wait", ["5m"])[0])
+    except ValueError:
+        wait = 300.0
+    wait = min(max(wait, 0.0), 600.0) or 300.0
+    return wait + wait / 16 + hold
 
 
 class WanFederation:
@@ -219,19 +237,29 @@ class WanFederation:
         if ctx is not None:  # dc's servers carry server.<dc>.<domain>
             tls = {"ssl": ctx, "server_hostname": f"server.{dc}.{self.config.domain.rstrip('.')}"}
         headers = {**headers, WAN_FORWARD_HEADER: self.config.datacenter}
+        timeout = aiohttp.ClientTimeout(total=answer_timeout(path_qs, self.config.performance.rpc_hold_timeout),
+                                        sock_connect=self.config.performance.rpc_hold_timeout)
         last = ""
         for addr in servers:
             try:
                 async with self._session_get().request(method, f"{scheme}://{addr}{path_qs}", data=body,
-                                                       headers=headers, **tls) as resp:
+                                                       headers=headers, timeout=timeout, **tls) as resp:
                     data = await resp.read()
                     self.router.note_ok(addr)
                     return resp.status, dict(resp.headers), data
-            except (aiohttp.ClientConnectorError, aiohttp.ServerTimeoutError, TimeoutError) as exc:
+            except aiohttp.ClientConnectorError as exc:
                 self.router.note_failed(addr)  # never reached it: try the next server
                 last = _dial_text(addr, exc)
                 log.warning("server of another datacenter unreachable", extra={"dc": dc, "server": addr,
                                                                                "error": last})
+            except (aiohttp.ServerTimeoutError, TimeoutError) as exc:
+                # Connected (perhaps on a pooled connection) but no answer in time: the link is
+                # cut or the server hung. The request may have landed, so it is not retried.
+                self.router.note_failed(addr)
+                log.warning("server of another datacenter did not answer in time",
+                            extra={"dc": dc, "server": addr, "error": repr(exc)})
+                raise ForwardFailed(f"rpc error making call: {_dial_text(addr, exc).rsplit(': ', 1)[-1]}",
+                                    delivered=True) from None
             except aiohttp.ClientError as exc:
                 raise ForwardFailed(f"rpc error making call: {exc}", delivered=True) from None
         raise ForwardFailed(last, delivered=False)
@@ -251,6 +279,42 @@ async def start_federation(agent: Agent) -> WanFederation | None:
         log.error("WAN pool not started: cannot bind its port", extra={"port": cfg.ports.serf_wan, "error": str(exc)})
         return None
     return wan
+
+
+FLOOD_INTERVAL = 5.0
+
+
+def flood_targets(lan_members: list[Member], wan_names: set[str], dc: str) -> list[str]:
+    """Consul's flood join: the local datacenter's alive LAN servers missing from the WAN pool,
+    as `addr:wan_join_port` (their LAN tags say where their WAN pool listens). Pure."""
+    out = []
+    for m in lan_members:
+        tags = m.tags
+        port = tags.get("wan_join_port", "")
+        if (m.status != "alive" or tags.get("role") != "consul" or tags.get("dc") != dc or not port.isdigit()
+                or f"{m.name}.{dc}" in wan_names):
+            continue
+        host = f"[{m.addr}]" if ":" in m.addr else m.addr
+        out.append(f"{host}:{port}")
+    return out
+
+
+async def flood_join_loop(wan: WanFederation, lan: Membership, interval: float = FLOOD_INTERVAL) -> None:
+    """Keep every server of this datacenter in the WAN pool: a server that joined only the LAN
+    (as most of a datacenter's servers do) is joined into the WAN by whoever is already there."""
+    dc = wan.config.datacenter
+    while True:
+        await asyncio.sleep(interval)
+        try:
+            wan_names = {m.name for m in wan.membership.members() if m.status in ("alive", "leaving")}
+            targets = flood_targets(lan.members(), wan_names, dc)
+            if targets:
+                log.info("flood-joining servers into the WAN pool", extra={"servers": targets})
+                await wan.membership.join(targets)
+        except asyncio.CancelledError:
+            raise
+        except Exception as exc:
+            log.debug("WAN flood join failed", extra={"error": str(exc)})
 
 
 async def join_wan_loop(wan: WanFederation, addrs: list[str], interval: float, max_attempts: int) -> None:

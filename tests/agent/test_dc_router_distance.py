@@ -76,3 +76,25 @@ def test_wire_round_trip(nums: list[float]) -> None:
 def test_bad_wire_text_is_no_coordinate() -> None:
     assert wire.decode("") is None and wire.decode("1,2,x") is None and wire.decode(",".join(["1"] * 10)) is None
     assert wire.decode(",".join(["nan"] * 11)) is None
+
+
+def test_flood_join_targets_the_local_servers_missing_from_the_wan_pool() -> None:
+    from pyconsul.agent.wan import flood_targets
+    from pyconsul.gossip.membership import Member
+
+    def lan(name: str, role: str = "consul", dc: str = "dc1", status: str = "alive", port: str = "8302") -> Member:
+        return Member(name, "10.0.0.9", 8301, {"role": role, "dc": dc, "wan_join_port": port}, status)
+
+    members = [lan("s1"), lan("s2"), lan("c1", role="node"), lan("s3", status="failed"), lan("x", dc="dc2"),
+               lan("s4", port="")]
+    assert flood_targets(members, {"s1.dc1"}, "dc1") == ["10.0.0.9:8302"]  # s2 only
+
+
+def test_forward_deadline_follows_the_blocking_wait() -> None:
+    from pyconsul.agent.wan import answer_timeout
+
+    assert answer_timeout("/v1/kv/x?dc=dc2", 7.0) == 9.0
+    assert answer_timeout("/v1/kv/x?index=3&wait=32s", 7.0) == 32 + 2 + 7
+    assert answer_timeout("/v1/kv/x?index=3", 7.0) == 300 + 300 / 16 + 7
+    assert answer_timeout("/v1/kv/x?index=3&wait=99h", 7.0) == 600 + 600 / 16 + 7
+    assert answer_timeout("/v1/kv/x?index=3&wait=bad", 7.0) == 300 + 300 / 16 + 7
