@@ -20,6 +20,7 @@ from typing import Any
 from aiohttp import web
 
 from pyconsul import telemetry
+from pyconsul.acl import replication
 from pyconsul.acl.errors import ACL_NOT_FOUND, PERMISSION_DENIED
 from pyconsul.acl.reaper import TokenReaper
 from pyconsul.acl.settings import ACLSettings, acl_settings, written_paths
@@ -81,6 +82,7 @@ class Agent:
         self.forwarder: Forwarder | None = None
         self.server_port: ServerPort | None = None
         self.wan: wan.WanFederation | None = None
+        self.acl_replicator: replication.Replicator | None = None
         self.consensus: Consensus = self._make_consensus()
         self.local = LocalState(
             self.node_name, self._sync_write, self.node_row, "" if config.dev else config.data_dir,
@@ -166,6 +168,9 @@ class Agent:
     async def start(self) -> None:
         cfg = self.config
         check_definitions_allowed(cfg)  # refuse to start, as Consul does, rather than run a bad check
+        why = replication.settings_error(cfg.server, self.acl_settings, cfg.datacenter, cfg.primary_datacenter)
+        if why:
+            raise OSError(why)
         sinks = configure_telemetry(cfg.telemetry)
         await self.consensus.start()
         self._start_checks()
@@ -195,6 +200,8 @@ class Agent:
         self._tasks.append(asyncio.ensure_future(run_gauges(self, time.time(), sinks)))
         if cfg.retry_join:
             self._tasks.append(asyncio.ensure_future(cluster.join_loop(self)))
+        if cfg.server and self.acl_settings.enabled and replication.is_secondary(cfg.datacenter, cfg.primary_datacenter):
+            self._start_acl_replication()
         if cfg.server:
             self._tasks.append(asyncio.ensure_future(cluster.reconcile_loop(self)))
             if self.acl_settings.enabled:  # expired tokens leave the table through Raft
@@ -226,6 +233,27 @@ class Agent:
             self._tasks.append(asyncio.ensure_future(
                 wan.join_wan_loop(self.wan, list(cfg.retry_join_wan), cfg.retry_interval_wan, cfg.retry_max_wan)))
 
+    def _start_acl_replication(self) -> None:
+        """A secondary's servers copy the primary's policies, roles and global tokens."""
+        cfg = self.config
+        acl_store = self.store.acl
+
+        async def fetch(method: str, path: str) -> tuple[int, bytes]:
+            token = self.acl_settings.replication
+            status, _, body = await self.forward_to_dc(cfg.primary_datacenter, method, path, None,
+                                                       {"X-Consul-Token": token} if token else {})
+            return status, body
+
+        def local_rows(what: str) -> list[dict[str, Any]]:
+            reader = {"policies": acl_store.list_policies, "roles": acl_store.list_roles,
+                      "tokens": acl_store.list_tokens}[what]
+            return reader(None)[1]
+
+        self.acl_replicator = replication.Replicator(
+            cfg.primary_datacenter, fetch, self.write, local_rows,
+            lambda: self.consensus.leader_status().is_leader, self.acl_settings.enable_token_replication)
+        self._tasks.append(asyncio.ensure_future(self.acl_replicator.run()))
+
     async def forward_to_dc(self, dc: str, method: str, path_qs: str, body: bytes | None,
                             headers: dict[str, str]) -> tuple[int, dict[str, str], bytes]:
         if self.wan is None:
@@ -234,6 +262,10 @@ class Agent:
 
     def datacenters(self) -> list[str]:
         return self.wan.datacenters() if self.wan is not None else [self.config.datacenter]
+
+    def acl_replication_status(self) -> dict[str, Any]:
+        status = self.acl_replicator.status if self.acl_replicator is not None else replication.Status()
+        return status.to_json()
 
     def datacenter_maps(self) -> list[dict[str, Any]] | None:
         return self.wan.router.datacenter_maps() if self.wan is not None else None

@@ -443,6 +443,12 @@ def make_dispatch(ctx: APIContext, methods: dict[str, Handler]) -> Callable[[web
     allow_csv = ",".join(sorted(methods))
     agent = ctx.agent
     datacenter = agent.config.datacenter
+    from pyconsul.acl.replication import is_secondary
+    from pyconsul.api.acl_secondary import primary_target
+
+    # A secondary's server hands the primary's ACL writes to the primary (api/acl_secondary.py).
+    secondary_acl = (ctx.acl is not None and agent.config.server
+                     and is_secondary(datacenter, agent.config.primary_datacenter))
 
     async def dispatch(req: web.Request) -> web.StreamResponse:
         handler = methods.get(req.method)
@@ -459,6 +465,10 @@ def make_dispatch(ctx: APIContext, methods: dict[str, Handler]) -> Callable[[web
             dc = await target_dc(req, q.dc)
             if dc and dc != datacenter and takes_dc(req.path):
                 return await forward_to_dc(agent, dc, req)  # that datacenter authorizes it
+            if secondary_acl and WAN_FORWARD_HEADER not in req.headers:
+                primary = await primary_target(ctx, req)
+                if primary:
+                    return await forward_to_dc(agent, primary, req)
             if ctx.acl is not None:
                 await ctx.acl.prefetch(q.token)
             authorize(ctx, req, q)

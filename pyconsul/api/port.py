@@ -143,6 +143,10 @@ class AgentPort(Protocol):
     def datacenters(self) -> list[str]:
         """Every known datacenter, nearest (the local one) first."""
 
+    def acl_replication_status(self) -> dict[str, Any]:
+        """`/v1/acl/replication` (Consul's ACLReplicationStatus)."""
+        return {}
+
     def datacenter_maps(self) -> list[dict[str, Any]] | None:
         """The WAN servers' coordinates by datacenter; None without a WAN pool."""
         return None
