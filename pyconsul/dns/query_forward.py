@@ -69,7 +69,7 @@ class QueryForwarding:
             return None
         try:
             found = self.local.execute(lookup.query, self._rng)
-        except ValueError:  # a template that does not render: the handler answers NXDOMAIN
+        except Exception:  # a template that does not render (or worse): the handler answers it
             return None
         if found is None:
             return None
