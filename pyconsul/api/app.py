@@ -506,7 +506,18 @@ def make_dispatch(ctx: APIContext, methods: dict[str, Handler]) -> Callable[[web
             headers.update(filtered_headers(req))
         return web.Response(status=reply.status, body=reply.body, headers=headers)
 
-    return dispatch
+    if not agent.config.translate_wan_addrs:
+        return dispatch
+
+    async def translating(req: web.Request) -> web.StreamResponse:
+        # Consul sets this on every response while translate_wan_addrs is on, so clients know
+        # addresses of other datacenters' nodes may be WAN ones.
+        resp = await dispatch(req)
+        if not resp.prepared:
+            resp.headers["X-Consul-Translate-Addresses"] = "true"
+        return resp
+
+    return translating
 
 
 async def _not_found(req: web.Request) -> web.StreamResponse:

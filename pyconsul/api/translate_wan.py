@@ -12,6 +12,8 @@ is about a datacenter other than its own:
   service and connect (`Address`, `ServiceAddress`), health service, connect and ingress (each
   entry's `Node.Address` and `Service.Address`), prepared-query execute (its `Nodes`, for the
   datacenter the answer names).
+- While the setting is on, every response carries `X-Consul-Translate-Addresses: true`
+  (api/app.py's dispatch sets it).
 """
 
 from __future__ import annotations

@@ -255,7 +255,11 @@ def test_translate_wan_addrs_answers_other_datacenters_at_wan_addresses(two_dcs:
     # dc1's server has the setting off: the LAN addresses, as dc2 stores them.
     row = s1.get_json("/v1/catalog/service/edge-svc?dc=dc2")[0]
     assert (row["Address"], row["ServiceAddress"]) == ("10.1.0.1", "10.1.0.2")
-    # dc1's client agent has it on: every answer about dc2's nodes carries their WAN addresses.
+    assert "X-Consul-Translate-Addresses" not in s1.request("GET", "/v1/catalog/nodes")[1]
+    # dc1's client agent has it on: every answer about dc2's nodes carries their WAN addresses,
+    # and every response says translation is on, as Consul's do.
+    _, headers, _ = c1.request("GET", "/v1/kv/anything")
+    assert headers.get("X-Consul-Translate-Addresses") == "true"
     row = c1.get_json("/v1/catalog/service/edge-svc?dc=dc2")[0]
     assert (row["Address"], row["ServiceAddress"]) == ("198.51.100.1", "198.51.100.2")
     entry = c1.get_json("/v1/health/service/edge-svc?dc=dc2")[0]
