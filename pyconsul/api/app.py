@@ -125,6 +125,8 @@ class APIContext:
         """Full HTTP response bytes for a non-blocking hot read, or None to take the full path."""
         if self.acl is not None:
             return None  # with ACLs every request passes `authorize`, which the fast path skips
+        if self.agent.config.translate_wan_addrs:
+            return None  # its replies carry X-Consul-Translate-Addresses, set on the full path
         start = perf_counter()
         try:
             parsed = reply_target(target.decode("ascii"))
