@@ -303,13 +303,16 @@ async def flood_join_loop(wan: WanFederation, lan: Membership, interval: float =
     """Keep every server of this datacenter in the WAN pool: a server that joined only the LAN
     (as most of a datacenter's servers do) is joined into the WAN by whoever is already there."""
     dc = wan.config.datacenter
+    tried: set[str] = set()  # logged at INFO once each; a server that stays unreachable, at DEBUG
     while True:
         await asyncio.sleep(interval)
         try:
             wan_names = {m.name for m in wan.membership.members() if m.status in ("alive", "leaving")}
             targets = flood_targets(lan.members(), wan_names, dc)
             if targets:
-                log.info("flood-joining servers into the WAN pool", extra={"servers": targets})
+                level = logging.DEBUG if tried.issuperset(targets) else logging.INFO
+                tried.update(targets)
+                log.log(level, "flood-joining servers into the WAN pool", extra={"servers": targets})
                 await wan.membership.join(targets)
         except asyncio.CancelledError:
             raise
