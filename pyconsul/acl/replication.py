@@ -106,6 +106,7 @@ class Replicator:
     is_leader: Callable[[], bool]
     replicate_tokens: bool = True
     interval: float = INTERVAL
+    on_change: Callable[[], Any] = lambda: None  # after a round that changed rows (resolver caches)
     status: Status = field(default_factory=Status)
 
     def __post_init__(self) -> None:
@@ -151,6 +152,7 @@ class Replicator:
             await self.write(c.ACLTokenSet(token=_strip(row)))
         changed = len(p_up) + len(p_del) + len(r_up) + len(r_del) + len(t_up) + len(t_del)
         if changed:
+            self.on_change()
             log.info("acl: replicated from the primary datacenter", extra={
                 "primary": self.primary, "policies": len(p_up) + len(p_del), "roles": len(r_up) + len(r_del),
                 "tokens": len(t_up) + len(t_del)})

@@ -14,7 +14,7 @@ import random
 import signal
 import ssl
 import time
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from typing import Any
 
 from aiohttp import web
@@ -83,6 +83,7 @@ class Agent:
         self.server_port: ServerPort | None = None
         self.wan: wan.WanFederation | None = None
         self.acl_replicator: replication.Replicator | None = None
+        self._acl_change_hooks: list[Callable[[], None]] = []
         self.consensus: Consensus = self._make_consensus()
         self.local = LocalState(
             self.node_name, self._sync_write, self.node_row, "" if config.dev else config.data_dir,
@@ -251,7 +252,8 @@ class Agent:
 
         self.acl_replicator = replication.Replicator(
             cfg.primary_datacenter, fetch, self.write, local_rows,
-            lambda: self.consensus.leader_status().is_leader, self.acl_settings.enable_token_replication)
+            lambda: self.consensus.leader_status().is_leader, self.acl_settings.enable_token_replication,
+            on_change=lambda: [hook() for hook in self._acl_change_hooks])
         self._tasks.append(asyncio.ensure_future(self.acl_replicator.run()))
 
     async def forward_to_dc(self, dc: str, method: str, path_qs: str, body: bytes | None,
@@ -262,6 +264,9 @@ class Agent:
 
     def datacenters(self) -> list[str]:
         return self.wan.datacenters() if self.wan is not None else [self.config.datacenter]
+
+    def on_acl_change(self, hook: Callable[[], None]) -> None:
+        self._acl_change_hooks.append(hook)
 
     def acl_replication_status(self) -> dict[str, Any]:
         status = self.acl_replicator.status if self.acl_replicator is not None else replication.Status()

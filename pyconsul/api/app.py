@@ -533,6 +533,8 @@ def build_app(agent: AgentPort) -> web.Application:
     from pyconsul.api.routes import ROUTES
 
     ctx = APIContext(agent)
+    if ctx.acl is not None:  # ACL rows replicated from the primary: resolve them afresh
+        agent.on_acl_change(ctx.acl.resolver.forget)
     app = web.Application(client_max_size=MAX_BODY, handler_args={"access_log": None})
     app["ctx"] = ctx
     by_path: dict[str, dict[str, Handler]] = {}

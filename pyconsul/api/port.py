@@ -11,7 +11,7 @@ every request passes after its token is parsed (`QueryOptions.token`).
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Mapping
+from collections.abc import AsyncIterator, Callable, Mapping
 from typing import Any, Protocol
 
 from pyconsul.acl.tokens import AgentTokens
@@ -146,6 +146,9 @@ class AgentPort(Protocol):
     def acl_replication_status(self) -> dict[str, Any]:
         """`/v1/acl/replication` (Consul's ACLReplicationStatus)."""
         return {}
+
+    def on_acl_change(self, hook: Callable[[], None]) -> None:
+        """Call `hook` after ACL rows change other than through this agent's API (replication)."""
 
     def datacenter_maps(self) -> list[dict[str, Any]] | None:
         """The WAN servers' coordinates by datacenter; None without a WAN pool."""
