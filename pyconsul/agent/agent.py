@@ -14,13 +14,14 @@ import random
 import signal
 import ssl
 import time
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from typing import Any
 
 from aiohttp import web
 
 from pyconsul import telemetry
 from pyconsul.acl import leader_init as acl_leader_init
+from pyconsul.acl import replication
 from pyconsul.acl.errors import ACL_NOT_FOUND, PERMISSION_DENIED
 from pyconsul.acl.reaper import TokenReaper
 from pyconsul.acl.settings import ACLSettings, acl_settings, written_paths
@@ -82,6 +83,8 @@ class Agent:
         self.forwarder: Forwarder | None = None
         self.server_port: ServerPort | None = None
         self.wan: wan.WanFederation | None = None
+        self.acl_replicator: replication.Replicator | None = None
+        self._acl_change_hooks: list[Callable[[], None]] = []
         self.consensus: Consensus = self._make_consensus()
         self.local = LocalState(
             self.node_name, self._sync_write, self.node_row, "" if config.dev else config.data_dir,
@@ -167,6 +170,9 @@ class Agent:
     async def start(self) -> None:
         cfg = self.config
         check_definitions_allowed(cfg)  # refuse to start, as Consul does, rather than run a bad check
+        why = replication.settings_error(cfg.server, self.acl_settings, cfg.datacenter, cfg.primary_datacenter)
+        if why:
+            raise OSError(why)
         sinks = configure_telemetry(cfg.telemetry)
         await self.consensus.start()
         self._start_checks()
@@ -196,6 +202,8 @@ class Agent:
         self._tasks.append(asyncio.ensure_future(run_gauges(self, time.time(), sinks)))
         if cfg.retry_join:
             self._tasks.append(asyncio.ensure_future(cluster.join_loop(self)))
+        if cfg.server and self.acl_settings.enabled and replication.is_secondary(cfg.datacenter, cfg.primary_datacenter):
+            self._start_acl_replication()
         if cfg.server:
             self._tasks.append(asyncio.ensure_future(cluster.reconcile_loop(self)))
             if self.acl_settings.enabled:  # expired tokens leave the table through Raft
@@ -220,6 +228,8 @@ class Agent:
             return
         if self.server_port is not None:
             self.server_port.wan_forwarders = self.wan.forwarders
+        if self.membership is not None:
+            self._tasks.append(asyncio.ensure_future(wan.flood_join_loop(self.wan, self.membership)))
         if cfg.start_join_wan:
             try:
                 await self.wan.join(list(cfg.start_join_wan))
@@ -229,6 +239,28 @@ class Agent:
             self._tasks.append(asyncio.ensure_future(
                 wan.join_wan_loop(self.wan, list(cfg.retry_join_wan), cfg.retry_interval_wan, cfg.retry_max_wan)))
 
+    def _start_acl_replication(self) -> None:
+        """A secondary's servers copy the primary's policies, roles and global tokens."""
+        cfg = self.config
+        acl_store = self.store.acl
+
+        async def fetch(method: str, path: str) -> tuple[int, bytes]:
+            token = self.acl_settings.replication
+            status, _, body = await self.forward_to_dc(cfg.primary_datacenter, method, path, None,
+                                                       {"X-Consul-Token": token} if token else {})
+            return status, body
+
+        def local_rows(what: str) -> list[dict[str, Any]]:
+            reader = {"policies": acl_store.list_policies, "roles": acl_store.list_roles,
+                      "tokens": acl_store.list_tokens}[what]
+            return reader(None)[1]
+
+        self.acl_replicator = replication.Replicator(
+            cfg.primary_datacenter, fetch, self.write, local_rows,
+            lambda: self.consensus.leader_status().is_leader, self.acl_settings.enable_token_replication,
+            on_change=lambda: [hook() for hook in self._acl_change_hooks])
+        self._tasks.append(asyncio.ensure_future(self.acl_replicator.run()))
+
     async def forward_to_dc(self, dc: str, method: str, path_qs: str, body: bytes | None,
                             headers: dict[str, str]) -> tuple[int, dict[str, str], bytes]:
         if self.wan is None:
@@ -237,6 +269,16 @@ class Agent:
 
     def datacenters(self) -> list[str]:
         return self.wan.datacenters() if self.wan is not None else [self.config.datacenter]
+
+    def on_acl_change(self, hook: Callable[[], None]) -> None:
+        self._acl_change_hooks.append(hook)
+
+    def acl_replication_status(self) -> dict[str, Any]:
+        status = self.acl_replicator.status if self.acl_replicator is not None else replication.Status()
+        return status.to_json()
+
+    def datacenter_maps(self) -> list[dict[str, Any]] | None:
+        return self.wan.router.datacenter_maps() if self.wan is not None else None
 
     async def _when_leader(self) -> None:
         """Once writes are accepted: register this node, load local services, keep them in sync."""
@@ -536,11 +578,21 @@ class Agent:
     def log_stream(self, level: str, as_json: bool = False) -> AsyncIterator[str]:
         return BROADCASTER.stream(level, as_json)
 
-    async def keyring_operation(self, op: str, key: str = "") -> list[PoolResult]:
+    async def keyring_operation(self, op: str, key: str = "", local_only: bool = False,
+                                forwarded: bool = False, token: str = "") -> list[PoolResult]:
+        """Consul's Internal.KeyringOperation: a server with a WAN pool runs it on the WAN pool and
+        every datacenter's LAN (the WAN pool first); `local_only` (lists) or a request forwarded
+        from another datacenter's server stays on this datacenter's LAN."""
         if self.membership is None:
             return [tally(False, self.config.datacenter, {self.node_name: NodeAnswer(error=NOT_ENABLED)})]
-        result: list[PoolResult] = await self.membership.keyring_ops.run(op, key)
-        return result
+        if self.wan is None:
+            result: list[PoolResult] = await self.membership.keyring_ops.run(op, key)
+            return result
+        lan = [p for p in await self.membership.keyring_ops.run(op, key) if not p.wan]
+        if local_only or forwarded:
+            return lan
+        wan_pool, *others = await self.wan.keyring_operation(op, key, token)
+        return [wan_pool, *lan, *others]
 
     # ------------------------------------------------------------------ documents
     def self_member(self) -> dict[str, Any]:

@@ -5,14 +5,22 @@ which servers of one to try. A WAN member is a server named `<node>.<dc>` whose 
 datacenter (`dc`) and server port (`port`); anything else is ignored. A server a forward just
 failed to reach is tried last for `FAILURE_COOLDOWN` seconds, so a dead server does not cost
 every request a connect timeout while gossip has yet to find it failed.
+
+Distance (Consul's GetDatacentersByDistance): each server's WAN coordinate rides in its tags
+(`coordinate/wire.py`); a datacenter's distance is the median estimated RTT from this server's
+own WAN coordinate to that datacenter's servers (unknown: infinitely far), the local one is 0,
+and datacenters sort by it, ties by name.
 """
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, field
-from typing import Protocol
+from typing import Any, Protocol
 
 from pyconsul.clock import Clock
+from pyconsul.coordinate import wire
+from pyconsul.coordinate.vivaldi import Coord, distance
 
 FAILURE_COOLDOWN = 30.0
 
@@ -38,6 +46,7 @@ class _Server:
     name: str
     rpc_addr: str  # "ip:port" of its server port
     alive: bool
+    coord: Coord | None = None
 
 
 @dataclass
@@ -46,6 +55,7 @@ class DatacenterRouter:
     clock: Clock
     _by_dc: dict[str, dict[str, _Server]] = field(default_factory=dict)
     _failed_at: dict[str, float] = field(default_factory=dict)
+    local_coord: Coord | None = None  # this server's WAN coordinate
 
     def on_member(self, kind: str, member: WanMember) -> None:
         """Apply one WAN member event (member-join/-update/-leave/-failed/-reap)."""
@@ -60,13 +70,37 @@ class DatacenterRouter:
                 del self._by_dc[dc]  # Consul forgets a datacenter once its last server is gone
             return
         host = f"[{member.addr}]" if ":" in member.addr else member.addr
-        servers[member.name] = _Server(member.name, f"{host}:{port}", member.status == "alive")
+        servers[member.name] = _Server(member.name, f"{host}:{port}", member.status == "alive",
+                                       wire.decode(member.tags.get(wire.TAG)))
+
+    def distance_to(self, dc: str) -> float:
+        """Median estimated RTT (seconds) to `dc`'s servers; 0 for the local datacenter."""
+        if dc == self.local_dc:
+            return 0.0
+        me = self.local_coord
+        rtts = sorted(distance(me, s.coord) if me is not None and s.coord is not None else math.inf
+                      for s in self._by_dc.get(dc, {}).values())
+        return rtts[len(rtts) // 2] if rtts else math.inf
 
     def datacenters(self) -> list[str]:
-        """Every datacenter with a known server: the local one first, then by name (Consul
-        sorts by coordinate distance, in which the local datacenter is nearest)."""
-        others = sorted(dc for dc in self._by_dc if dc != self.local_dc)
-        return [self.local_dc, *others]
+        """Every datacenter with a known server, nearest first: the local one, then by distance,
+        ties (and unknown distances) by name."""
+        names = sorted(set(self._by_dc) | {self.local_dc})
+        return sorted(names, key=self.distance_to)
+
+    def peer_coordinates(self) -> dict[str, Coord]:
+        """WAN member name → its published coordinate (what our own Vivaldi update needs)."""
+        return {s.name: s.coord for servers in self._by_dc.values() for s in servers.values() if s.coord is not None}
+
+    def datacenter_maps(self) -> list[dict[str, Any]]:
+        """`/v1/coordinate/datacenters`: per datacenter, its servers' coordinates (Consul's shape,
+        area "wan", nodes named `<node>.<dc>` and sorted)."""
+        out = []
+        for dc in self.datacenters():
+            servers = sorted(self._by_dc.get(dc, {}).values(), key=lambda s: s.name)
+            coords = [{"Node": s.name, "Segment": "", "Coord": s.coord} for s in servers if s.coord is not None]
+            out.append({"Datacenter": dc, "AreaID": "wan", "Coordinates": coords})
+        return out
 
     def knows(self, dc: str) -> bool:
         return dc in self._by_dc

@@ -7,8 +7,10 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
+import random
 import ssl
 from typing import TYPE_CHECKING, Any
+from urllib.parse import quote
 
 from aiohttp import web
 
@@ -18,9 +20,13 @@ from pyconsul.api.app import build_app
 from pyconsul.api.conn_limits import ConnLimiter, HTTPLimits
 from pyconsul.api.fastpath import FastPathProtocol
 from pyconsul.api.routes import ROUTES
+from pyconsul.api.translate_wan import translate, translate_body
+from pyconsul.config.runtime import RuntimeConfig
 from pyconsul.dns.mirror import Fetch
+from pyconsul.dns.query_forward import QueryForwarding
 from pyconsul.dns.remote import RemoteDatacenters, with_dc
-from pyconsul.dns.server import serve_other_datacenters, start_client_dns_server, start_dns_server
+from pyconsul.dns.server import DNSServer, serve_other_datacenters, start_client_dns_server, start_dns_server
+from pyconsul.query.remote import execute_with_failover, health_over
 from pyconsul.query.runner import QueryRunner
 from pyconsul.tls.auto_encrypt import SIGN_PATH
 from pyconsul.tls.context import signs_for_clients
@@ -130,17 +136,64 @@ async def start_dns(agent: Agent) -> Any:
                                         acl_token=agent.acl_tokens.dns_token)
     if server.port >= 0:
         await serve_other_datacenters(server, _remote_datacenters(agent))
+        server.query_forwarding = _query_forwarding(agent, server)
     return server
 
 
-def _remote_datacenters(agent: Agent) -> RemoteDatacenters:
-    """Other datacenters' DNS names, read through the servers (which forward over the WAN)."""
+def _query_forwarding(agent: Agent, server: DNSServer) -> QueryForwarding:
+    """`<q>.query.<dc>` and query failover for DNS: a client agent asks its servers' execute
+    endpoint; a server runs the query itself and asks other datacenters over the WAN."""
+    cfg = agent.config
     forwarder = agent.forwarder
+    runner = server.handler.queries if isinstance(server.handler.queries, QueryRunner) else None
+    rng = random.Random()
+
+    def execute_path(name: str, dc: str) -> str:
+        return f"/v1/query/{quote(name, safe='')}/execute" + ("" if dc == cfg.datacenter else f"?dc={quote(dc, safe='')}")
+
+    async def execute(name: str, dc: str) -> dict[str, Any] | None:
+        tokens = agent.acl_tokens.values  # DNS reads as the dns token, else the default one
+        token = tokens.dns or tokens.default
+        headers = {"X-Consul-Token": token} if token else {}
+        if forwarder is not None:
+            status, _, body = await forwarder.request("GET", execute_path(name, dc), None, headers)
+        elif dc != cfg.datacenter:
+            status, _, body = await agent.forward_to_dc(dc, "GET", execute_path(name, dc), None, headers)
+        else:
+            assert runner is not None
+            answer = await execute_with_failover(runner, name, rng, agent.datacenters(),
+                                                 health_over(agent.forward_to_dc, token))
+            return _wan_translated(cfg, answer)
+        return _wan_translated(cfg, json.loads(body)) if status == 200 else None
+
+    return QueryForwarding(cfg, runner, execute, server.handler.may_answer)
+
+
+def _wan_translated(cfg: RuntimeConfig, answer: dict[str, Any] | None) -> dict[str, Any] | None:
+    """A query answer from another datacenter at its WAN addresses, with translate_wan_addrs."""
+    if answer is None or not cfg.translate_wan_addrs:
+        return answer
+    result: dict[str, Any] = translate("/v1/query/q/execute", answer, cfg.datacenter, answer.get("Datacenter", ""))
+    return result
+
+
+def _remote_datacenters(agent: Agent) -> RemoteDatacenters:
+    """Other datacenters' DNS names, read through the servers (which forward over the WAN);
+    with translate_wan_addrs the mirrors hold their nodes' WAN addresses."""
+    forwarder = agent.forwarder
+    cfg = agent.config
 
     def fetch_for(dc: str) -> Fetch:
-        if forwarder is not None:
-            return lambda method, path: forwarder.request(method, with_dc(path, dc))
-        return lambda method, path: agent.forward_to_dc(dc, method, with_dc(path, dc), None, {})
+        async def fetch(method: str, path: str) -> tuple[int, dict[str, str], bytes]:
+            if forwarder is not None:
+                status, headers, body = await forwarder.request(method, with_dc(path, dc))
+            else:
+                status, headers, body = await agent.forward_to_dc(dc, method, with_dc(path, dc), None, {})
+            if cfg.translate_wan_addrs and status == 200:
+                body = translate_body(path.split("?", 1)[0], body, cfg.datacenter, dc)
+            return status, headers, body
+
+        return fetch
 
     async def list_datacenters() -> list[str]:
         if forwarder is None:

@@ -28,7 +28,9 @@ from pyconsul.api.params import QueryOptions, parse_query_options
 from pyconsul.api.port import WAN_FORWARD_HEADER, AgentPort, ServerRelay
 from pyconsul.api.reply_cache import DEFAULT_MAX_BYTES, DEFAULT_MAX_ENTRIES, ReplyCache
 from pyconsul.api.reply_key import ReplyTarget, reply_target
+from pyconsul.api.translate_wan import translate_body
 from pyconsul.clock import SYSTEM_CLOCK
+from pyconsul.config.runtime import RuntimeConfig
 from pyconsul.consensus.errors import ConsensusError
 from pyconsul.state.errors import StateError
 from pyconsul.state.watch import WatchSet
@@ -133,6 +135,8 @@ class APIContext:
         cached for that token's identity at the current ACL revision (`acl_gate.reply_identity`),
         which exists only if the full path authorized and filtered that very read; a token that
         does not resolve, or any ACL change since, misses and takes the full path."""
+        if self.agent.config.translate_wan_addrs:
+            return None  # its replies carry X-Consul-Translate-Addresses, set on the full path
         start = perf_counter()
         try:
             parsed = self._targets[target]
@@ -390,6 +394,28 @@ def apply_filter(expr: str, value: Any, path: str = "") -> Any:
 _NO_DC_PATHS = frozenset({"/v1/catalog/datacenters", "/v1/coordinate/datacenters", "/v1/event/list"})
 
 
+# Endpoints whose body names the datacenter (`Datacenter`, Go's case-blind field match):
+# path → whether `?dc=` still wins (Consul's parseDC after the decode) or the body alone counts.
+_BODY_DC_PATHS = {"/v1/catalog/register": False, "/v1/catalog/deregister": False, "/v1/coordinate/update": True}
+
+
+async def target_dc(req: web.Request, query_dc: str) -> str:
+    """The datacenter a request is for: `?dc=`, or for the endpoints above the body's
+    `Datacenter`. A body that does not parse names none (the handler answers its 400)."""
+    query_wins = _BODY_DC_PATHS.get(req.path)
+    if query_wins is None or (query_wins and query_dc) or req.method not in ("PUT", "POST"):
+        return query_dc
+    try:
+        body = loads_body(await req.read())
+    except (ValueError, UnicodeDecodeError):
+        return query_dc
+    if isinstance(body, dict):
+        for k, v in body.items():
+            if isinstance(k, str) and k.lower() == "datacenter" and isinstance(v, str) and v:
+                return v
+    return query_dc
+
+
 def takes_dc(path: str) -> bool:
     """True for endpoints where Consul routes by ?dc= (and so fails for a datacenter it has no
     path to); the agent endpoints ignore it."""
@@ -446,11 +472,14 @@ def authorize(ctx: APIContext, req: web.Request, q: QueryOptions) -> None:
 _PASS_HEADERS = ("X-Consul-Token", "Authorization", "Content-Type")
 
 
-async def relay_to_server(relay: ServerRelay, req: web.Request) -> web.Response:
-    """A client agent's request, answered by a server (with its X-Consul-* headers)."""
+async def relay_to_server(relay: ServerRelay, req: web.Request, config: RuntimeConfig | None = None) -> web.Response:
+    """A client agent's request, answered by a server (with its X-Consul-* headers); with
+    `translate_wan_addrs` in `config`, another datacenter's nodes come back at WAN addresses."""
     body = await req.read()
     headers = {h: req.headers[h] for h in _PASS_HEADERS if h in req.headers}
     status, rheaders, data = await relay.request(req.method, req.path_qs, body or None, headers)
+    if config is not None and config.translate_wan_addrs and status == 200:
+        data = translate_body(req.path, data, config.datacenter, req.rel_url.query.get("dc") or config.datacenter)
     return _relayed(status, rheaders, data)
 
 
@@ -462,6 +491,8 @@ async def forward_to_dc(agent: AgentPort, dc: str, req: web.Request) -> web.Resp
     body = await req.read()
     headers = {h: req.headers[h] for h in _PASS_HEADERS if h in req.headers}
     status, rheaders, data = await agent.forward_to_dc(dc, req.method, req.path_qs, body or None, headers)
+    if agent.config.translate_wan_addrs and status == 200:
+        data = translate_body(req.path, data, agent.config.datacenter, dc)
     return _relayed(status, rheaders, data)
 
 
@@ -476,6 +507,12 @@ def make_dispatch(ctx: APIContext, methods: dict[str, Handler]) -> Callable[[web
     allow_csv = ",".join(sorted(methods))
     agent = ctx.agent
     datacenter = agent.config.datacenter
+    from pyconsul.acl.replication import is_secondary
+    from pyconsul.api.acl_secondary import primary_target
+
+    # A secondary's server hands the primary's ACL writes to the primary (api/acl_secondary.py).
+    secondary_acl = (ctx.acl is not None and agent.config.server
+                     and is_secondary(datacenter, agent.config.primary_datacenter))
 
     async def dispatch(req: web.Request) -> web.StreamResponse:
         handler = methods.get(req.method)
@@ -487,10 +524,15 @@ def make_dispatch(ctx: APIContext, methods: dict[str, Handler]) -> Callable[[web
         relay = agent.server_relay
         try:
             if relay is not None and answered_by_servers(req.path):
-                return await relay_to_server(relay, req)  # client agents: the servers answer
+                return await relay_to_server(relay, req, agent.config)  # client agents: the servers answer
             q = parse_query_options(req)
-            if q.dc and q.dc != datacenter and takes_dc(req.path):
-                return await forward_to_dc(agent, q.dc, req)  # that datacenter authorizes it
+            dc = await target_dc(req, q.dc)
+            if dc and dc != datacenter and takes_dc(req.path):
+                return await forward_to_dc(agent, dc, req)  # that datacenter authorizes it
+            if secondary_acl and WAN_FORWARD_HEADER not in req.headers:
+                primary = await primary_target(ctx, req)
+                if primary:
+                    return await forward_to_dc(agent, primary, req)
             if ctx.acl is not None:
                 await ctx.acl.prefetch(q.token)
             authorize(ctx, req, q)
@@ -528,7 +570,18 @@ def make_dispatch(ctx: APIContext, methods: dict[str, Handler]) -> Callable[[web
             headers.update(filtered_headers(req))
         return web.Response(status=reply.status, body=reply.body, headers=headers)
 
-    return dispatch
+    if not agent.config.translate_wan_addrs:
+        return dispatch
+
+    async def translating(req: web.Request) -> web.StreamResponse:
+        # Consul sets this on every response while translate_wan_addrs is on, so clients know
+        # addresses of other datacenters' nodes may be WAN ones.
+        resp = await dispatch(req)
+        if not resp.prepared:
+            resp.headers["X-Consul-Translate-Addresses"] = "true"
+        return resp
+
+    return translating
 
 
 async def _not_found(req: web.Request) -> web.StreamResponse:
@@ -542,6 +595,8 @@ def build_app(agent: AgentPort) -> web.Application:
     from pyconsul.api.routes import ROUTES
 
     ctx = APIContext(agent)
+    if ctx.acl is not None:  # ACL rows replicated from the primary: resolve them afresh
+        agent.on_acl_change(ctx.acl.resolver.forget)
     app = web.Application(client_max_size=MAX_BODY, handler_args={"access_log": None})
     app["ctx"] = ctx
     by_path: dict[str, dict[str, Handler]] = {}

@@ -24,7 +24,11 @@ SERVER_SERVICE = "consul"
 
 
 async def datacenters(ctx: APIContext, req: web.Request, q: QueryOptions) -> Reply:
-    """The WAN view: our datacenter with its servers' coordinates, named `<node>.<dc>`."""
+    """The WAN view: each datacenter with its servers' WAN coordinates, named `<node>.<dc>`
+    (without a WAN pool: our datacenter, from its servers' LAN coordinates)."""
+    maps = ctx.agent.datacenter_maps()
+    if maps is not None:
+        return json_reply(maps, q=q)
     store = ctx.store
     dc = ctx.agent.config.datacenter
     _, servers = store.catalog.check_service_nodes(None, SERVER_SERVICE)

@@ -1,7 +1,8 @@
 """/v1/operator/keyring: list (GET), install (POST), use (PUT) and remove (DELETE) gossip keys on
 every member, with Consul's shapes and texts.
 
-A list answers one KeyringResponse per pool (WAN first on a cluster with servers, then LAN);
+A list answers one KeyringResponse per pool (WAN first on a cluster with servers, then each
+datacenter's LAN: a server forwards the operation to one server of every other datacenter);
 a change answers 200 with no body, or 500 with every pool's failure as one go-multierror text
 (for instance "dc1 (LAN) error: 3/3 nodes reported failure" and each node's own message).
 """
@@ -13,6 +14,7 @@ from aiohttp import web
 from pyconsul.api.app import APIContext, Reply, json_reply, read_json
 from pyconsul.api.errors import HTTPError
 from pyconsul.api.params import QueryOptions
+from pyconsul.api.port import WAN_FORWARD_HEADER
 from pyconsul.gossip.keyring_query import NOT_ENABLED, PoolResult, error_text
 
 _OPS = {"GET": "list", "POST": "install", "PUT": "use", "DELETE": "remove"}
@@ -42,7 +44,11 @@ async def keyring(ctx: APIContext, req: web.Request, q: QueryOptions) -> Reply:
             raise HTTPError(400, "Request decode failed: json: cannot unmarshal into Go value of type "
                                  "structs.KeyringRequest")
         key = body.get("Key", "")
-    pools = await ctx.agent.keyring_operation(op, key)
+    forwarded = WAN_FORWARD_HEADER in req.headers  # another datacenter's server fans out
+    local_only = op == "list" and req.query.get("local-only", "").lower() in ("1", "true")
+    pools = await ctx.agent.keyring_operation(op, key, local_only=local_only, forwarded=forwarded, token=q.token)
+    if forwarded:  # the asking server tallies every datacenter's pools itself
+        return json_reply([p.to_forwarded_json() for p in pools], q=q)
     if _not_enabled(pools):
         raise HTTPError(500, NOT_ENABLED)
     if op == "list":

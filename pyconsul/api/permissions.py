@@ -161,6 +161,7 @@ NEEDS: dict[tuple[str, str], Need] = {
     ("GET", "/v1/discovery-chain/{service}"): _r("service", "{service}"),
     ("POST", "/v1/discovery-chain/{service}"): _r("service", "{service}"),
     # /v1/acl/*: each endpoint checks acl:read/acl:write itself (token/self needs nothing)
+    ("GET", "/v1/acl/replication"): NONE,  # Consul's ACL.ReplicationStatus needs no token
     ("GET", "/v1/acl/{path}"): Need("acl", "read", IN_HANDLER),
     ("PUT", "/v1/acl/{path}"): Need("acl", "write", IN_HANDLER),
     ("POST", "/v1/acl/{path}"): Need("acl", "write", IN_HANDLER),

@@ -11,7 +11,7 @@ every request passes after its token is parsed (`QueryOptions.token`).
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Mapping
+from collections.abc import AsyncIterator, Callable, Mapping
 from typing import Any, Protocol
 
 from pyconsul.acl.tokens import AgentTokens
@@ -125,9 +125,11 @@ class AgentPort(Protocol):
 
     async def force_leave(self, node: str, prune: bool = False) -> None: ...
 
-    async def keyring_operation(self, op: str, key: str = "") -> list[PoolResult]:
+    async def keyring_operation(self, op: str, key: str = "", local_only: bool = False,
+                                forwarded: bool = False, token: str = "") -> list[PoolResult]:
         """Run a gossip keyring operation (list, install, use, remove) on every alive member;
-        one result per pool (WAN first when there are servers, then LAN)."""
+        one result per pool (WAN first when there are servers, then each datacenter's LAN;
+        `local_only` or `forwarded` from another datacenter: this datacenter's LAN only)."""
 
     def log_stream(self, level: str, as_json: bool = False) -> AsyncIterator[str]:
         """Formatted log lines at `level` and above (Consul's JSON shape with `as_json`)."""
@@ -139,7 +141,18 @@ class AgentPort(Protocol):
 
     # Other datacenters (servers: through the WAN pool's router).
     def datacenters(self) -> list[str]:
-        """Every known datacenter, the local one first."""
+        """Every known datacenter, nearest (the local one) first."""
+
+    def acl_replication_status(self) -> dict[str, Any]:
+        """`/v1/acl/replication` (Consul's ACLReplicationStatus)."""
+        return {}
+
+    def on_acl_change(self, hook: Callable[[], None]) -> None:
+        """Call `hook` after ACL rows change other than through this agent's API (replication)."""
+
+    def datacenter_maps(self) -> list[dict[str, Any]] | None:
+        """The WAN servers' coordinates by datacenter; None without a WAN pool."""
+        return None
 
     async def forward_to_dc(self, dc: str, method: str, path_qs: str, body: bytes | None,
                             headers: dict[str, str]) -> tuple[int, dict[str, str], bytes]:

@@ -1,7 +1,8 @@
 """/v1/query*: prepared queries — create, list, read, update, delete, execute, explain.
 
 Definitions go through Raft (PreparedQuerySet / PreparedQueryDelete); execute and explain read the
-store and run the pure core in `pyconsul/query/`. A missing query is 404 `Query not found`.
+store and run the pure core in `pyconsul/query/`; with no node here, execute fails over to the
+query's other datacenters (query/remote.py). A missing query is 404 `Query not found`.
 """
 
 from __future__ import annotations
@@ -20,8 +21,10 @@ from pyconsul.api.app import APIContext, Reply, json_reply, read_json
 from pyconsul.api.errors import HTTPError
 from pyconsul.api.near import source_node
 from pyconsul.api.params import QueryOptions, query_int
+from pyconsul.api.translate_wan import translate
 from pyconsul.fsm import commands as c
 from pyconsul.query.definition import DefinitionError, parse_definition
+from pyconsul.query.remote import execute_with_failover, health_over
 from pyconsul.query.runner import QueryRunner
 from pyconsul.query.template import TemplateError
 from pyconsul.state.watch import WatchSet
@@ -145,13 +148,18 @@ async def execute(ctx: APIContext, req: web.Request, q: QueryOptions) -> Reply:
     limit = query_int(req, "limit", what="limit")
     await ctx.read_barrier(q)
     near = req.rel_url.query.get("near", "")
+    agent = ctx.agent
     try:
-        result = runner(ctx).run(req.match_info["id"], _rng, source_node(ctx, req, near) if near else "", limit)
+        result = await execute_with_failover(runner(ctx), req.match_info["id"], _rng, agent.datacenters(),
+                                             health_over(agent.forward_to_dc, q.token),
+                                             source_node(ctx, req, near) if near else "", limit)
     except TemplateError as exc:
         raise HTTPError(400, str(exc)) from None
     if result is None:
         raise not_found()
     result = await _filter_results(ctx, req, result)
+    if agent.config.translate_wan_addrs:  # a failover answer: the other datacenter's WAN addresses
+        result = translate(req.path, result, agent.config.datacenter, result.get("Datacenter", ""))
     idx = max(ctx.store.max_index("prepared-queries", "nodes", "services", "checks"), 1)
     return Reply(json_reply(result, q=q).body, index=idx)
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from pyconsul.api import (
     acl_ep,
+    acl_secondary,
     agent_extras,
     auto_encrypt,
     catalog,
@@ -158,5 +159,6 @@ ROUTES: list[tuple[str, str, Handler]] = [
     ("GET", "/v1/discovery-chain/{service}", C(discovery_chain.chain)),
     ("POST", "/v1/discovery-chain/{service}", C(discovery_chain.chain)),
     # ACL endpoints (401 while ACLs are off); each checks its own need
+    ("GET", "/v1/acl/replication", acl_secondary.replication),
     *[(method, "/v1/acl/{path:.*}", acl_ep.dispatch) for method in ("GET", "PUT", "POST", "DELETE")],
 ]

@@ -135,9 +135,20 @@ def _when(test: Callable[[RuntimeConfig], bool], what: str) -> SecurityRule:
 
 
 _NO_REPLICATION = (
-    "ACL token replication between datacenters is not implemented: pyconsul serves one datacenter, "
-    "so a secondary would hold no tokens from the primary"
+    "the legacy ACL replication key is not implemented: use acl.enable_token_replication (with "
+    "primary_datacenter naming another datacenter) instead"
 )
+
+
+def _token_replication_inert(rc: RuntimeConfig) -> str | None:
+    """Token replication runs on a secondary datacenter's servers only (acl/replication.py)."""
+    if not rc.acl.enable_token_replication:
+        return None
+    if not rc.server:
+        return "a client agent replicates nothing (its servers do)"
+    if not rc.primary_datacenter or rc.primary_datacenter == rc.datacenter:
+        return "this is the primary datacenter (primary_datacenter names no other one): nothing to replicate from"
+    return None
 _TLS_BLOCK = "this tls block does not take the key (or, for grpc, there is no gRPC TLS listener)"
 
 
@@ -150,7 +161,7 @@ def _tls_rule(block: str, key: str) -> SecurityRule:
 
 SECURITY_RULES: dict[str, SecurityRule] = {
     # Auth methods and login have no config key: their endpoints answer 404, nothing to refuse.
-    "acl.enable_token_replication": _when(lambda rc: rc.acl.enable_token_replication, _NO_REPLICATION),
+    "acl.enable_token_replication": SecurityRule(lambda _rc, _given: None, _token_replication_inert),
     "enable_acl_replication": _when(lambda rc: rc.enable_acl_replication, _NO_REPLICATION),
     # Keys a block does not take (Consul's docs) and gRPC, which has no TLS listener here.
     **{

@@ -11,7 +11,8 @@ Rules (Consul's DNS interface):
   `<node>.node[.<dc>]` (dots allowed in the node name), `<hex-ip>.addr[.<dc>]`.
   For SRV questions the `service` label may be left out: `_<svc>._tcp[.<dc>].consul`.
   The datacenter may also be written `<dc>.dc`. A datacenter other than ours is not found here
-  (`NotFound.other_dc` names it; dns/remote.py answers it from that datacenter when known).
+  (`NotFound.other_dc` names it; dns/remote.py answers it from that datacenter when known),
+  except a query: `QueryLookup.datacenter` names it and dns/query_forward.py runs it there.
 - The domain itself is the zone apex (SOA and NS live there).
 - `*.in-addr.arpa` / `*.ip6.arpa` are reverse lookups; every other name is external (recursors).
 Keywords and domains are compared lower-cased; service, tag and node names keep the asked case
@@ -154,12 +155,12 @@ def _parse_in_domain(
     if kind == "addr":
         ip = _ip_from_hex(tuple(p.lower() for p in parts))
         return NotFound(domain, "bad addr label") if ip is None else AddrLookup(ip, domain)
+    if kind == "query":  # another datacenter's query runs there (dns/query_forward.py)
+        return QueryLookup(".".join(parts), dc, domain)
     if dc != zone.datacenter:
         return NotFound(domain, f"no path to datacenter {dc}", dc)
     if kind == "node":
         return NodeLookup(".".join(parts), dc, domain)
-    if kind == "query":
-        return QueryLookup(".".join(parts), dc, domain)
     if kind == "connect":
         if len(parts) != 1:
             return NotFound(domain, "connect lookups take one service label")

@@ -87,6 +87,10 @@ class RemoteDatacenters:
             handler = PacketHandler(mirror, dataclasses.replace(self.config, datacenter=dc), random.Random())
             entry = self._mirrors[dc] = (mirror, handler)
         mirror, handler = entry
+        if handler.config.dns_config is not self.config.dns_config:
+            # A reload swapped the agent's dns_config: the mirror's handler holds a copy of the
+            # config (with the other datacenter as its own), so it takes the new one here.
+            handler.config.dns_config = self.config.dns_config
         if not mirror.synced.is_set():
             try:
                 await asyncio.wait_for(mirror.synced.wait(), FIRST_SYNC_TIMEOUT)

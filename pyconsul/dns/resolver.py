@@ -327,7 +327,7 @@ class _Ctx:
 
     def query(self, lookup: QueryLookup) -> r.Answer:
         answer = None
-        if self.queries is not None:
+        if self.queries is not None and lookup.datacenter == self.config.datacenter:
             try:
                 answer = self.queries.run_sorted(lookup.query, self.rng)
             except ValueError:  # a template that does not render

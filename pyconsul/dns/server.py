@@ -30,6 +30,8 @@ from pyconsul.config.runtime import RuntimeConfig
 from pyconsul.dns.cache import ReplyCache
 from pyconsul.dns.handler import Forward, PacketHandler
 from pyconsul.dns.mirror import CatalogMirror, Fetch
+from pyconsul.dns.parser import QueryLookup
+from pyconsul.dns.query_forward import QueryForwarding
 from pyconsul.dns.reader import CATALOG_TABLES, COORDINATES, CatalogReader, PreparedQueries
 from pyconsul.dns.recursor import Recursors
 from pyconsul.dns.remote import RemoteDatacenters
@@ -42,6 +44,8 @@ IDLE_TIMEOUT = 10.0
 MAX_PENDING_FORWARDS = 1024
 MAX_TCP_CONNECTIONS = 512
 UDP_RCVBUF = 4 << 20
+# The `query` label as it sits in a packet: only such questions may need query_forward.
+_QUERY_LABEL = b"\x05query"
 
 
 class _UDP(asyncio.DatagramProtocol):
@@ -82,6 +86,12 @@ class _UDP(asyncio.DatagramProtocol):
             self.transport.sendto(data[:2] + next(found), addr)  # type: ignore[union-attr]
             self.server.metrics.answered(data, start)
             return
+        forwarding = self.server.query_forwarding
+        if forwarding is not None and _QUERY_LABEL in data.lower():
+            lookup = forwarding.asked(data)
+            if lookup is not None:
+                self.server._spawn(self._query(forwarding, lookup, data, addr, start))
+                return
         remote = self.server.remote
         if remote is not None:
             dc = remote.datacenter_asked(data)
@@ -104,6 +114,13 @@ class _UDP(asyncio.DatagramProtocol):
     async def _remote(self, dc: str, data: bytes, addr: Any, start: float) -> None:
         assert self.server.remote is not None
         reply = await self.server.remote.answer(dc, data, tcp=False)
+        if reply is not None and self.transport is not None and not self.transport.is_closing():
+            self.transport.sendto(reply, addr)
+            self.server.metrics.answered(data, start)
+
+    async def _query(self, forwarding: QueryForwarding, lookup: QueryLookup, data: bytes, addr: Any,
+                     start: float) -> None:
+        reply = await forwarding.answer(lookup, data, tcp=False)
         if reply is not None and self.transport is not None and not self.transport.is_closing():
             self.transport.sendto(reply, addr)
             self.server.metrics.answered(data, start)
@@ -142,6 +159,8 @@ class DNSServer:
         self.metrics = DnsMetrics(config.node_name)
         # Other datacenters' names (dns/remote.py), when this agent can reach them.
         self.remote: RemoteDatacenters | None = None
+        # Prepared queries run in other datacenters (dns/query_forward.py).
+        self.query_forwarding: QueryForwarding | None = None
         try:
             self.recursors = Recursors(list(config.recursors), config.dns_config.recursor_timeout)
         except ValueError as exc:
@@ -219,10 +238,17 @@ class DNSServer:
                 except (TimeoutError, asyncio.IncompleteReadError, ConnectionError, OSError):
                     return
                 start = time.perf_counter()
-                dc = self.remote.datacenter_asked(data) if self.remote is not None else ""
+                forwarding = self.query_forwarding
+                lookup = (forwarding.asked(data) if forwarding is not None and _QUERY_LABEL in data.lower()
+                          else None)
+                dc = self.remote.datacenter_asked(data) if self.remote is not None and lookup is None else ""
                 try:
-                    out = (await self.remote.answer(dc, data, tcp=True) if dc and self.remote is not None
-                           else self.handler.handle(data, tcp=True))
+                    if lookup is not None and forwarding is not None:
+                        out = await forwarding.answer(lookup, data, tcp=True)
+                    elif dc and self.remote is not None:
+                        out = await self.remote.answer(dc, data, tcp=True)
+                    else:
+                        out = self.handler.handle(data, tcp=True)
                 except Exception:
                     log.exception("tcp handler failed")
                     return

@@ -85,13 +85,18 @@ class KeyringOps:
             return encode_answer(NodeAnswer(error=str(exc)))
         return encode_answer(self.apply(op, key))
 
-    async def run(self, op: str, key: str) -> list[PoolResult]:
-        """Ask every alive member (this agent included); WAN pool first when there are servers."""
+    async def ask_all(self, op: str, key: str) -> dict[str, NodeAnswer | None]:
+        """Every alive member's answer (this agent's included), by member name."""
         peers = [m for m in self._members() if m.status == "alive"]
         answers = await asyncio.gather(*(self._ask(m, op, key) for m in peers))
-        by_node = {m.name: a for m, a in zip(peers, answers, strict=True)}
+        return {m.name: a for m, a in zip(peers, answers, strict=True)}
+
+    async def run(self, op: str, key: str) -> list[PoolResult]:
+        """Ask every alive member (this agent included); WAN pool first when there are servers."""
+        server_names = {m.name for m in self._members() if m.is_server}
+        by_node = await self.ask_all(op, key)
         pools = []
-        servers = {f"{m.name}.{self._dc}": by_node[m.name] for m in peers if m.is_server}
+        servers = {f"{name}.{self._dc}": a for name, a in by_node.items() if name in server_names}
         if servers:
             pools.append(tally(True, self._dc, servers))
         pools.append(tally(False, self._dc, by_node))

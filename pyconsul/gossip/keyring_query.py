@@ -45,6 +45,21 @@ class PoolResult:
                 "Keys": self.keys, "PrimaryKeys": self.primary_keys, "Messages": self.messages,
                 "NumNodes": self.num_nodes}
 
+    def to_forwarded_json(self) -> dict[str, Any]:
+        """What a server of another datacenter answers a forwarded operation with (its error too)."""
+        return {**self.to_json(), "Error": self.error}
+
+    @classmethod
+    def from_forwarded_json(cls, row: dict[str, Any]) -> PoolResult:
+        """Raises ValueError for anything but `to_forwarded_json`'s shape."""
+        try:
+            return cls(bool(row["WAN"]), str(row["Datacenter"]), int(row["NumNodes"]),
+                       {str(k): int(v) for k, v in (row.get("Keys") or {}).items()},
+                       {str(k): int(v) for k, v in (row.get("PrimaryKeys") or {}).items()},
+                       {str(k): str(v) for k, v in (row.get("Messages") or {}).items()}, str(row.get("Error") or ""))
+        except (KeyError, TypeError, AttributeError) as exc:
+            raise ValueError(f"malformed keyring response: {exc}") from None
+
     @property
     def pool_name(self) -> str:
         return "WAN" if self.wan else f"{self.datacenter} (LAN)"

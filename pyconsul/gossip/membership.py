@@ -183,7 +183,7 @@ class Membership:
             allowed_cidrs=list(pool.allowed_cidrs),
             verify_incoming=config.encrypt_verify_incoming, verify_outgoing=config.encrypt_verify_outgoing)
         # Shares the transport's keyring object, so a change takes effect on the next message.
-        self.keyring_ops = KeyringOps(keyring, keyring_path(config), config.node_name, config.datacenter,
+        self.keyring_ops = KeyringOps(keyring, keyring_path(config), pool.member_name, config.datacenter,
                                       self._transport, self.members)
         self._core: GossipCore | None = None
         self._task: asyncio.Task[None] | None = None

@@ -7,8 +7,7 @@ Rules (Consul's PreparedQuery.Execute in one datacenter):
 - `NodeMeta` / `ServiceMeta` must all match exactly.
 - The survivors are shuffled, then, when a distance is known (`Near`, or `?near=`), sorted by it
   with unknown distances last (a stable sort keeps the shuffle among equals); `limit` > 0 cuts.
-- Failover to other datacenters: this agent has no path to any, so unknown datacenters are
-  skipped as Consul skips them and `Failovers` stays 0.
+- Failover to other datacenters is query/remote.py's: here `Failovers` is 0.
 """
 
 from __future__ import annotations

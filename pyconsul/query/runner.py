@@ -48,6 +48,12 @@ class QueryRunner:
     def run_sorted(self, id_or_name: str, rng: random.Random, near: str = "",
                    limit: int = 0) -> tuple[Row, bool] | None:
         """`run`, and whether the nodes are in distance order (DNS must then keep that order)."""
+        found = self.execute(id_or_name, rng, near, limit)
+        return None if found is None else (found[1], found[2])
+
+    def execute(self, id_or_name: str, rng: random.Random, near: str = "",
+                limit: int = 0) -> tuple[Row, Row, bool] | None:
+        """(the rendered query, its answer here, whether the nodes are in distance order)."""
         query = self.rendered(id_or_name)
         if query is None:
             return None
@@ -57,4 +63,4 @@ class QueryRunner:
         if source == "_agent":
             source = self.node_name
         dist = distance_from(self.coords, source)
-        return execute.run(query, entries, self.datacenter, rng, dist, limit), dist is not None
+        return query, execute.run(query, entries, self.datacenter, rng, dist, limit), dist is not None

@@ -136,14 +136,24 @@ def test_dns_with_default_deny_answers_nothing(deny_agent: AgentProcess) -> None
         assert reply.header.rcode == RCODE.NXDOMAIN and not reply.rr, (name, QTYPE[q.q.qtype])
 
 
-def test_agent_refuses_token_replication_it_does_not_do(tmp_path: Path) -> None:
+def test_a_secondary_with_acls_refuses_to_start_without_token_replication(tmp_path: Path) -> None:
     conf = tmp_path / "acl.hcl"
-    conf.write_text('acl {\n enabled = true\n enable_token_replication = true\n}\n')
+    conf.write_text('primary_datacenter = "dc9"\nacl {\n enabled = true\n}\n')
     agent = start_agent(tmp_path, f"-config-file={conf}", wait=False)
     try:
         agent.proc.wait(timeout=30)
         assert agent.proc.returncode != 0
-        assert "security key 'acl.enable_token_replication'" in agent.log_path.read_text()
+        assert "need acl.enable_token_replication = true" in agent.log_path.read_text()
+    finally:
+        agent.stop()
+
+
+def test_token_replication_in_the_primary_is_said_to_do_nothing(tmp_path: Path) -> None:
+    conf = tmp_path / "acl.hcl"
+    conf.write_text('acl {\n enabled = true\n enable_token_replication = true\n}\n')
+    agent = start_agent(tmp_path, f"-config-file={conf}")
+    try:
+        assert "'acl.enable_token_replication'" in agent.log() and "this is the primary datacenter" in agent.log()
     finally:
         agent.stop()
 

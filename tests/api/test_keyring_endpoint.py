@@ -51,6 +51,9 @@ def test_refusals_and_a_rotation_on_a_lone_dev_agent(agent: AgentProcess, tmp_pa
     assert call(agent, "POST", "/v1/operator/keyring", {"Key": K2}) == (200, "")
     assert call(agent, "PUT", "/v1/operator/keyring", {"Key": K2}) == (200, "")
     assert call(agent, "DELETE", "/v1/operator/keyring", {"Key": K1}) == (200, "")
-    pools = json.loads(call(agent, "GET", "/v1/operator/keyring?local-only=true")[1])
+    pools = json.loads(call(agent, "GET", "/v1/operator/keyring")[1])
     assert [(p["WAN"], p["Keys"], p["PrimaryKeys"]) for p in pools] == [(True, {K2: 1}, {K2: 1}),
                                                                        (False, {K2: 1}, {K2: 1})]
+    # local-only: this datacenter's LAN pool alone, as Consul answers it.
+    pools = json.loads(call(agent, "GET", "/v1/operator/keyring?local-only=true")[1])
+    assert [(p["WAN"], p["Keys"]) for p in pools] == [(False, {K2: 1})]

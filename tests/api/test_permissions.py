@@ -26,6 +26,7 @@ def test_no_declaration_outlives_its_route() -> None:
 def test_only_routes_consul_leaves_open_need_nothing() -> None:
     open_routes = sorted(key for key, need in NEEDS.items() if need == NONE)
     assert open_routes == [
+        ("GET", "/v1/acl/replication"),  # Consul: ACL required "none"
         ("GET", "/v1/agent/connect/ca/roots"), ("GET", "/v1/agent/version"), ("GET", "/v1/catalog/datacenters"),
         ("GET", "/v1/connect/ca/roots"), ("GET", "/v1/coordinate/datacenters"),
         ("GET", "/v1/status/leader"), ("GET", "/v1/status/peers"),

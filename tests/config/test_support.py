@@ -151,11 +151,12 @@ CLIENT_HTTPS = {"ports": {"https": 8501}, "cert_file": "/c.pem", "key_file": "/k
     ("conf", "refused"),
     [
         ({"acl": {"enabled": False}}, []),
-        # ACLs are enforced; only token replication between datacenters is not
+        # ACLs are enforced; the legacy replication key is not
         ({"acl": {"enabled": True}}, []),
         ({"acl": {"enabled": True, "default_policy": "deny", "down_policy": "deny"}}, []),
         ({"acl_datacenter": "dc1", "acl_default_policy": "deny"}, []),
-        ({"acl": {"enabled": True, "enable_token_replication": True}}, ["acl.enable_token_replication"]),
+        # token replication runs on a secondary's servers; in the primary it only warns
+        ({"acl": {"enabled": True, "enable_token_replication": True}}, []),
         ({"enable_acl_replication": True}, ["enable_acl_replication"]),
         ({"verify_incoming": False, "verify_outgoing": False, "verify_server_hostname": False}, []),
         # HTTPS enforces verify_incoming; a client has no RPC listener to leave open.
@@ -219,13 +220,13 @@ def test_reload_refuses_a_new_unenforced_key_unless_the_agent_was_started_allowi
     f = write(tmp_path / "a.json", {})
     old = load_agent_config([f"-config-file={f}"])
     assert old.config_warnings == []
-    write(f, {"acl": {"enabled": True, "enable_token_replication": True}})
-    with pytest.raises(ConfigError, match="security key 'acl.enable_token_replication' .* is set but not enforced"):
+    write(f, {"enable_acl_replication": True})
+    with pytest.raises(ConfigError, match="security key 'enable_acl_replication' .* is set but not enforced"):
         reload_config(old)
-    allowed = load_agent_config(["-dev-allow-unenforced=acl.enable_token_replication", f"-config-file={f}"])
+    allowed = load_agent_config(["-dev-allow-unenforced=enable_acl_replication", f"-config-file={f}"])
     new = reload_config(allowed)
-    assert new.dev_allow_unenforced == ["acl.enable_token_replication"]
-    assert any(w.startswith("-dev-allow-unenforced=acl.enable_token_replication: ") for w in new.config_warnings)
+    assert new.dev_allow_unenforced == ["enable_acl_replication"]
+    assert any(w.startswith("-dev-allow-unenforced=enable_acl_replication: ") for w in new.config_warnings)
 
 
 def test_override_must_name_a_security_key() -> None:

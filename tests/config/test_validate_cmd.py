@@ -43,22 +43,22 @@ def test_single_files_and_quiet() -> None:
 def test_an_unenforced_key_is_refused_without_the_override_naming_it(tmp_path: Path) -> None:
     conf = tmp_path / "replication.json"
     conf.write_text(json.dumps({"data_dir": str(tmp_path / "data"),
-                                "acl": {"enabled": True, "enable_token_replication": True}}))
+                                "enable_acl_replication": True}))
     r = validate(conf)
     assert (r.returncode, r.stdout) == (1, "")
     assert r.stderr.startswith("Config validation failed: ")
-    assert f"security key 'acl.enable_token_replication' (in {conf}) is set but not enforced" in r.stderr
-    assert "-dev-allow-unenforced=acl.enable_token_replication" in r.stderr
+    assert f"security key 'enable_acl_replication' (in {conf}) is set but not enforced" in r.stderr
+    assert "-dev-allow-unenforced=enable_acl_replication" in r.stderr
 
 
 def test_override_is_warned_and_must_name_a_security_key(tmp_path: Path) -> None:
     conf = tmp_path / "replication.json"
     conf.write_text(json.dumps({"data_dir": str(tmp_path / "data"),
-                                "acl": {"enabled": True, "enable_token_replication": True}}))
-    r = validate("-dev-allow-unenforced=acl.enable_token_replication", conf)
+                                "enable_acl_replication": True}))
+    r = validate("-dev-allow-unenforced=enable_acl_replication", conf)
     assert r.returncode == 0
-    assert ("WARNING: -dev-allow-unenforced=acl.enable_token_replication: security key "
-            "'acl.enable_token_replication'") in r.stderr
+    assert ("WARNING: -dev-allow-unenforced=enable_acl_replication: security key "
+            "'enable_acl_replication'") in r.stderr
     assert "is NOT ENFORCED" in r.stderr
     r = validate("-dev-allow-unenforced=telemetry", SEED / "client")
     assert r.returncode == 1

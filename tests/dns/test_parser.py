@@ -49,6 +49,8 @@ def parse(name: str, qtype: int = A, zone: Zone = ZONE) -> object:
         ("web.query.consul.", QueryLookup("web", "dc1", "consul.")),
         ("geo-db.eu.query.dc1.consul.", QueryLookup("geo-db.eu", "dc1", "consul.")),
         ("My-Q.query.dc1.dc.consul.", QueryLookup("My-Q", "dc1", "consul.")),
+        # Another datacenter's query runs there (dns/query_forward.py), so it keeps its datacenter.
+        ("web.query.dc2.consul.", QueryLookup("web", "dc2", "consul.")),
         ("consul.", ApexLookup("consul.")),
         ("CONSUL.", ApexLookup("consul.")),
         ("4.3.2.1.in-addr.arpa.", PtrLookup("1.2.3.4")),
@@ -67,7 +69,6 @@ def test_names(name: str, expected: object) -> None:
         "web.service.dc2.consul.",  # another datacenter: no WAN path here
         "service.consul.",
         "node.consul.",
-        "web.query.dc2.consul.",  # prepared queries too: no path to another datacenter
         "query.consul.",
         "v1.web.connect.consul.",  # `.connect` takes no tag
         "web.connect.dc2.consul.",
