@@ -213,7 +213,7 @@ def test_seed002_walkthrough(agent: tuple[AgentProcess, Path]) -> None:
         assert (r.code, r.out) == (0, "Created: web => socat (deny)\n"), r.err
         # $ nc 127.0.0.1 9191 → nothing: the connection is refused by authorize
         assert nc(web_port, "hello\n") == ""
-        assert "authz call denied" in sidecar.output()
+        wait_until(lambda: "authz call denied" in sidecar.output(), 10, what="the sidecar to log the denial")
         live.sendall(b"still\n")
         assert live.recv(100) == b"still\n"  # intentions do not cut established connections
         live.close()
