@@ -34,10 +34,29 @@ def _meta_ok(node: Row, want: dict[str, str]) -> bool:
     return all(meta.get(k) == v for k, v in want.items())
 
 
-def _body_dc(ctx: APIContext, body: Row) -> None:
+def _json_kind(value: object) -> str:
+    if isinstance(value, bool):
+        return "bool"
+    if isinstance(value, (int, float)):
+        return "number"
+    return {list: "array", dict: "object"}.get(type(value), "string")
+
+
+def _string_field(body: Row, field: str, struct: str) -> str:
+    """A string field of the body ("" when absent); another JSON type is Go's decode error."""
+    value = body.get(field)
+    if value is None:
+        return ""
+    if not isinstance(value, str):
+        raise HTTPError(400, f"Request decode failed: json: cannot unmarshal {_json_kind(value)} into Go struct "
+                             f"field {struct}.{field} of type string")
+    return value
+
+
+def _body_dc(ctx: APIContext, body: Row, struct: str) -> None:
     """A request body's Datacenter routes the write as ?dc= does (Consul takes it when set)."""
-    dc = body.get("Datacenter")
-    if isinstance(dc, str) and dc and dc != ctx.agent.config.datacenter:
+    dc = _string_field(body, "Datacenter", struct)
+    if dc and dc != ctx.agent.config.datacenter:
         raise HTTPError(500, "No path to datacenter")
 
 
@@ -63,7 +82,7 @@ async def register(ctx: APIContext, req: web.Request, q: QueryOptions) -> Reply:
         if val is not None and not (isinstance(val, dict) and all(isinstance(v, str) for v in val.values())):
             raise HTTPError(400, f"Request decode failed: json: cannot unmarshal into Go struct field "
                                  f"RegisterRequest.{field} of type map[string]string")
-    _body_dc(ctx, body)
+    _body_dc(ctx, body, "RegisterRequest")
     node_row = {
         "ID": node_id,
         "Node": node,
@@ -97,13 +116,14 @@ async def deregister(ctx: APIContext, req: web.Request, q: QueryOptions) -> Repl
     if not isinstance(body, dict):
         raise HTTPError(400, "Request decode failed: expected a JSON object")
     body = canon_keys(body, DEREGISTER_KEYS)
-    _body_dc(ctx, body)
+    _body_dc(ctx, body, "DeregisterRequest")
     node = body.get("Node")
     if not isinstance(node, str) or not node:
         raise HTTPError(400, "Must provide node")
-    _vet_deregister(ctx, req, node, body.get("ServiceID") or "", body.get("CheckID") or "")
-    await ctx.write(c.Deregister(node=node, service_id=body.get("ServiceID") or "",
-                                 check_id=body.get("CheckID") or ""))
+    service_id = _string_field(body, "ServiceID", "DeregisterRequest")
+    check_id = _string_field(body, "CheckID", "DeregisterRequest")
+    _vet_deregister(ctx, req, node, service_id, check_id)
+    await ctx.write(c.Deregister(node=node, service_id=service_id, check_id=check_id))
     return json_reply(True)
 
 

@@ -197,3 +197,22 @@ def test_a_request_trickled_after_fast_path_replies_is_closed_after_the_header_t
     _closed_by_server(s, within=1.0)
     assert time.monotonic() - start < HEADER_TIMEOUT + 5
     s.close()
+
+
+@pytest.mark.parametrize("raw", [
+    b"PUT /v1/kv/half-closed HTTP/1.1\r\nHost: x\r\nContent-Length: 2\r\n\r\nok",
+    b"GET /v1/agent/self HTTP/1.1\r\nHost: x\r\nContent-Length: 3\r\nExpect: 100-continue\r\n\r\nabc",
+])
+def test_a_client_that_half_closes_after_its_request_still_gets_the_reply(limited: AgentProcess, raw: bytes) -> None:
+    """`shutdown(SHUT_WR)` right after the request (as `nc -N` does): the reply still comes, then
+    the server closes."""
+    s = _connect(limited)
+    s.sendall(raw)
+    s.shutdown(socket.SHUT_WR)
+    s.settimeout(10)
+    data = b""
+    while chunk := s.recv(65536):
+        data += chunk
+    s.close()
+    statuses = [line for line in data.split(b"\r\n") if line.startswith(b"HTTP/1.1 ")]
+    assert statuses and statuses[-1].startswith(b"HTTP/1.1 200"), data[:300]

@@ -77,6 +77,16 @@ CASES = [
     Case("register-bad-node-id", "PUT", "/v1/catalog/register",
          J({"Node": "bad-5", "Address": "10.0.0.1", "ID": "not-a-uuid"}), None, "Bad node ID: ", prefix=True),
     Case("deregister-no-node", "PUT", "/v1/catalog/deregister", J({}), None, "Must provide node"),
+    Case("deregister-service-id-array", "PUT", "/v1/catalog/deregister", J({"Node": "n1", "ServiceID": ["a"]}), 400,
+         "Request decode failed: json: cannot unmarshal array into Go struct field DeregisterRequest.ServiceID "
+         "of type string"),
+    Case("deregister-check-id-object", "PUT", "/v1/catalog/deregister", J({"Node": "n1", "CheckID": {"a": 1}}), 400,
+         "Request decode failed: json: cannot unmarshal object into Go struct field DeregisterRequest.CheckID "
+         "of type string"),
+    Case("register-datacenter-array", "PUT", "/v1/catalog/register",
+         J({"Node": "n1", "Address": "10.0.0.1", "Datacenter": ["dc1"]}), 400,
+         "Request decode failed: json: cannot unmarshal array into Go struct field RegisterRequest.Datacenter "
+         "of type string"),
     Case("agent-service-no-name", "PUT", "/v1/agent/service/register", J({}), 400, "Missing service name"),
     Case("agent-check-no-name", "PUT", "/v1/agent/check/register", J({}), 400, "Missing check name"),
     Case("agent-check-unknown-service", "PUT", "/v1/agent/check/register",
