@@ -1,4 +1,5 @@
-"""The leader's CA duties: initialise the CA at first leadership, then prune old roots.
+"""The leader's CA duties: initialise the CA at first leadership, then prune old roots; in a
+secondary datacenter, keep an intermediate signed by the primary's root instead of a root.
 
 Runs on every server; acts only while this server leads. Consul initialises the CA in its
 leader loop; there is no leadership event here, so the loop polls the leader status (cheap)
@@ -35,10 +36,53 @@ class CAHost(Protocol):
 
     async def write(self, command: Command) -> Any: ...
 
+    async def forward_to_dc(self, dc: str, method: str, path_qs: str, body: bytes | None,
+                            headers: dict[str, str]) -> tuple[int, dict[str, str], bytes]: ...
 
-async def run(host: CAHost, clock: Clock = SYSTEM_CLOCK) -> None:
+
+SECONDARY_POLL = 1.0
+
+
+def _primary_fetch(host: CAHost, primary: str, token: str) -> ca_ops.Fetch:
+    async def fetch(method: str, path: str, body: bytes | None) -> tuple[int, bytes]:
+        headers = {"Content-Type": "application/json"} if body is not None else {}
+        if token:
+            headers["X-Consul-Token"] = token
+        status, _, data = await host.forward_to_dc(primary, method, path, body, headers)
+        return status, data
+    return fetch
+
+
+async def run_secondary(host: CAHost, primary: str, token: str = "") -> None:
+    """A secondary's leader keeps an intermediate signed by the primary's active root: it polls
+    the primary's roots and asks for a new intermediate when that root changes."""
+    fetch = _primary_fetch(host, primary, token)
+    cfg = host.config
+    failing = ""
+    while True:
+        if host.consensus.leader_status().is_leader:
+            try:
+                if await ca_ops.sync_secondary(host.write, host.store, fetch, cfg.datacenter, cfg.connect.ca_config):
+                    root = host.store.connect_ca.active_root() or {}
+                    log.info("secondary datacenter CA: intermediate from the primary", extra={
+                        "primary": primary, "root": root.get("ID", "")})
+                failing = ""
+            except asyncio.CancelledError:
+                raise
+            except Exception as exc:  # the primary unreachable or not ready: the next pass retries
+                if str(exc) != failing:
+                    log.warning("secondary CA initialization failed", extra={"primary": primary, "error": str(exc)})
+                failing = str(exc)
+        await asyncio.sleep(SECONDARY_POLL)
+
+
+async def run(host: CAHost, clock: Clock = SYSTEM_CLOCK, replication_token: str = "") -> None:
     if not host.config.connect.enabled:
         log.info("Connect is disabled (connect.enabled = false): no CA on this server")
+        return
+    primary = host.config.primary_datacenter
+    if primary and primary != host.config.datacenter:
+        await run_secondary(host, primary, replication_token)
         return
     last_prune = 0.0
     while True:

@@ -10,6 +10,7 @@ reads a clock of its own: `now` comes from the caller's Clock.
 from __future__ import annotations
 
 import datetime
+import json
 import uuid
 from collections.abc import Awaitable, Callable
 from typing import Any
@@ -188,3 +189,80 @@ async def prune(write: Writer, store: StateStore, clock: Clock) -> bool:
     return bool(await write(c.ConnectCAOp(verb="set-roots", config={k: v for k, v in config.items()
                                                                     if k not in ("CreateIndex", "ModifyIndex")},
                                           roots=keep, cas=roots_index)))
+
+
+# -- several datacenters ---------------------------------------------------------------------------
+# (method, path with query, body) → (status, body) from the primary datacenter.
+Fetch = Callable[[str, str, bytes | None], Awaitable[tuple[int, bytes]]]
+SIGN_INTERMEDIATE = "/v1/internal/connect/ca/sign-intermediate"
+
+
+async def sign_intermediate(write: Writer, store: StateStore, clock: Clock, csr_pem: str) -> Row:
+    """ConnectCA.SignIntermediate in the primary: a secondary's intermediate, issued by the active root."""
+    root = store.connect_ca.active_root()
+    if root is None or store.connect_ca.config is None or root.get("SigningCert"):
+        raise CANotReady("CA has not finished initializing")
+    ttls = ca.parse_config({**ca.DEFAULT_CONFIG, **(store.connect_ca.config.get("Config") or {})}, strict=False)
+    pem = ca.sign_intermediate(csr_pem, root, await _serial(write), _now(clock), ttls)
+    return {"IntermediatePEM": pem, "RootID": root["ID"]}
+
+
+def secondary_roots(remote: list[Row], active_id: str, signing_cert: str, signing_key: str) -> list[Row]:
+    """A secondary's root rows: the primary's roots, the active one carrying this datacenter's
+    intermediate (appended to its IntermediateCerts, as Consul does) and the key it signs with."""
+    ski = ca.load_cert(signing_cert).extensions.get_extension_for_class(ca.x509.SubjectKeyIdentifier).value.digest
+    rows = []
+    for r in remote:
+        row = {k: v for k, v in r.items() if k not in ("CreateIndex", "ModifyIndex")}
+        if row["ID"] == active_id:
+            row["IntermediateCerts"] = [*(row.get("IntermediateCerts") or []), signing_cert]
+            row.update(SigningCert=signing_cert, SigningKey=signing_key, SigningKeyID=ca.colon_hex(ski))
+        rows.append(row)
+    return rows
+
+
+def _same_rows(a: list[Row], b: list[Row]) -> bool:
+    def strip(rows: list[Row]) -> list[Row]:
+        return [{k: v for k, v in r.items() if k not in ("CreateIndex", "ModifyIndex")} for r in rows]
+    return strip(a) == strip(b)
+
+
+async def sync_secondary(write: Writer, store: StateStore, fetch: Fetch, datacenter: str,
+                         file_config: Any = None) -> bool:
+    """One pass of a secondary's CA (Consul's secondary CAManager): follow the primary's roots;
+    when its active root is new to us, make a key, have the primary sign an intermediate for it,
+    and store both. True when the stored roots changed."""
+    status, body = await fetch("GET", "/v1/connect/ca/roots?stale", None)
+    if status != 200:
+        raise CANotReady(f"primary datacenter roots unavailable: {status} {body.decode(errors='replace').strip()}")
+    reply = json.loads(body)
+    active_id = str(reply.get("ActiveRootID") or "")
+    remote = list(reply.get("Roots") or [])
+    active = next((r for r in remote if r.get("ID") == active_id), None)
+    if active is None:
+        raise CANotReady("the primary datacenter's CA has not finished initializing")
+    cluster_id = str(active["ExternalTrustDomain"])
+    local = store.connect_ca.active_root()
+    if local is not None and local["ID"] == active_id and local.get("SigningCert"):
+        signing_cert, signing_key = str(local["SigningCert"]), str(local["SigningKey"])
+    else:
+        signing_key, csr = ca.intermediate_csr(cluster_id, datacenter)
+        status, body = await fetch("POST", SIGN_INTERMEDIATE, json.dumps({"CSR": csr}).encode())
+        if status != 200:
+            raise ca.CAError(f"the primary datacenter refused to sign an intermediate: {status} "
+                             f"{body.decode(errors='replace').strip()}")
+        signed = json.loads(body)
+        if signed.get("RootID") != active_id:
+            raise CANotReady("the primary datacenter's root changed while signing; trying again")
+        signing_cert = str(signed["IntermediatePEM"])
+    rows = secondary_roots(remote, active_id, signing_cert, signing_key)
+    roots_index, current = store.connect_ca.get_roots(None)
+    config = store.connect_ca.config
+    if config is None:
+        row = _config_row(cluster_id, ca.config_from_file(file_config))
+        return bool(await write(c.ConnectCAOp(verb="init", config=row, roots=rows)))
+    if _same_rows(current, rows) and config.get("ClusterID") == cluster_id:
+        return False
+    row = {k: v for k, v in config.items() if k not in ("CreateIndex", "ModifyIndex")}
+    row["ClusterID"] = cluster_id
+    return bool(await write(c.ConnectCAOp(verb="set-roots", config=row, roots=rows, cas=roots_index)))
