@@ -10,7 +10,13 @@ dc2 on .105."""
 from __future__ import annotations
 
 import json
+import socket
+import socketserver
 import ssl
+import sys
+import threading
+import urllib.error
+import urllib.request
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -19,6 +25,8 @@ from typing import Any
 import pytest
 from cryptography import x509
 
+from tests.cli.cli_run import clean_env
+from tests.connect.test_seed002 import Proc
 from tests.support.agents import AgentProcess, start_agent
 from tests.support.ports import free_port, loopback
 from tests.support.wait import wait_until
@@ -40,9 +48,6 @@ def _server(tmp: Path, name: str, host: str, dc: str, wan: int, *extra: str) -> 
 
 
 def _call(agent: AgentProcess, method: str, path: str, body: Any = None) -> tuple[int, Any]:
-    import urllib.error
-    import urllib.request
-
     data = json.dumps(body).encode() if body is not None else None
     req = urllib.request.Request(agent.base_url + path, data=data, method=method)
     try:
@@ -226,3 +231,82 @@ def test_a_root_rotation_in_the_primary_gives_the_secondary_a_new_intermediate(p
     wait_until(resigned, 30, "dc2's leaf to be signed under the new root")
     _handshake(_context(pair.tmp, "db1r", _leaf(pair.p1, "db"), new_root["RootCert"], True),
                _context(pair.tmp, "web2r", _leaf(pair.q1, "web"), new_root["RootCert"], False))
+
+
+class _Echo:
+    """A TCP echo backend (the `db` service in dc2)."""
+
+    def __init__(self, host: str) -> None:
+        class Handler(socketserver.BaseRequestHandler):
+            def handle(self) -> None:
+                while data := self.request.recv(65536):
+                    self.request.sendall(data)
+
+        self.server = socketserver.ThreadingTCPServer((host, free_port()), Handler)
+        self.server.daemon_threads = True
+        self.port = self.server.server_address[1]
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+
+    def close(self) -> None:
+        self.server.shutdown()
+        self.server.server_close()
+
+
+def _through(host: str, port: int, payload: bytes) -> bytes:
+    """What comes back through the upstream listener for `payload` ("" when the mesh closes it)."""
+    try:
+        with socket.create_connection((host, port), timeout=5) as s:
+            s.sendall(payload)
+            got = b""
+            while len(got) < len(payload):
+                chunk = s.recv(65536)
+                if not chunk:
+                    break
+                got += chunk
+            return got
+    except OSError:
+        return b""
+
+
+def test_a_proxy_pair_across_datacenters_passes_bytes_only_when_allowed(pair: Pair) -> None:
+    h1, h2 = pair.p1.host, pair.q1.host
+    echo = _Echo(h2)
+    public, up_port, web_public = free_port(), free_port(), free_port()
+    procs: list[Proc] = []
+    try:
+        status, _, text = pair.q1.request("PUT", "/v1/agent/service/register", {
+            "Kind": "connect-proxy", "ID": "db-proxy", "Name": "db-proxy", "Address": h2, "Port": public,
+            "Proxy": {"DestinationServiceName": "db", "LocalServiceAddress": h2, "LocalServicePort": echo.port,
+                      "Config": {"bind_address": h2}}})
+        assert status == 200, text
+        status, _, text = pair.p1.request("PUT", "/v1/agent/service/register", {
+            "Kind": "connect-proxy", "ID": "web-proxy", "Name": "web-proxy", "Address": h1, "Port": web_public,
+            "Proxy": {"DestinationServiceName": "web", "LocalServicePort": 1, "Config": {"bind_address": h1},
+                      "Upstreams": [{"DestinationName": "db", "Datacenter": "dc2",
+                                     "LocalBindAddress": h1, "LocalBindPort": up_port}]}})
+        assert status == 200, text
+        py = [sys.executable, "-m", "pyconsul", "connect", "proxy", "-proxy-id"]
+        db = Proc([*py, "db-proxy"], clean_env(CONSUL_HTTP_ADDR=pair.q1.http_addr))
+        procs.append(db)
+        web = Proc([*py, "web-proxy"], clean_env(CONSUL_HTTP_ADDR=pair.p1.http_addr))
+        procs.append(web)
+        wait_until(lambda: "public listener starting" in db.output(), 30, "db's proxy in dc2")
+        wait_until(lambda: "Proxy loaded config and ready to serve" in web.output(), 30, "web's proxy in dc1")
+        assert wait_until(lambda: _through(h1, up_port, b"ping across") == b"ping across", 30,
+                          "bytes from dc1's web to dc2's db")
+        status, body = _call(pair.p1, "PUT", "/v1/connect/intentions/exact?source=web&destination=db",
+                             {"Action": "deny"})
+        assert status == 200, body
+        wait_until(lambda: _through(h1, up_port, b"ping again") == b"", 30, "dc2's db proxy to refuse web")
+        status, body = _call(pair.p1, "DELETE", "/v1/connect/intentions/exact?source=web&destination=db")
+        assert status == 200, body
+        wait_until(lambda: _through(h1, up_port, b"ping back") == b"ping back", 30, "the allow to come back")
+    finally:
+        for p in procs:
+            p.stop()
+        echo.close()
+
+
+def test_sign_intermediate_is_not_served_on_the_http_port(pair: Pair) -> None:
+    status, body = _call(pair.p1, "POST", "/v1/internal/connect/ca/sign-intermediate", {"CSR": "x"})
+    assert status == 404, body
