@@ -53,7 +53,7 @@ def _primary_fetch(host: CAHost, primary: str, token: str) -> ca_ops.Fetch:
     return fetch
 
 
-async def run_secondary(host: CAHost, primary: str, token: str = "") -> None:
+async def run_secondary(host: CAHost, primary: str, token: str = "", clock: Clock = SYSTEM_CLOCK) -> None:
     """A secondary's leader keeps an intermediate signed by the primary's active root: it polls
     the primary's roots and asks for a new intermediate when that root changes."""
     fetch = _primary_fetch(host, primary, token)
@@ -62,7 +62,8 @@ async def run_secondary(host: CAHost, primary: str, token: str = "") -> None:
     while True:
         if host.consensus.leader_status().is_leader:
             try:
-                if await ca_ops.sync_secondary(host.write, host.store, fetch, cfg.datacenter, cfg.connect.ca_config):
+                if await ca_ops.sync_secondary(host.write, host.store, fetch, cfg.datacenter,
+                                               cfg.connect.ca_config, clock.time()):
                     root = host.store.connect_ca.active_root() or {}
                     log.info("secondary datacenter CA: intermediate from the primary", extra={
                         "primary": primary, "root": root.get("ID", "")})
@@ -82,7 +83,7 @@ async def run(host: CAHost, clock: Clock = SYSTEM_CLOCK, replication_token: str 
         return
     primary = host.config.primary_datacenter
     if primary and primary != host.config.datacenter:
-        await run_secondary(host, primary, replication_token)
+        await run_secondary(host, primary, replication_token, clock)
         return
     last_prune = 0.0
     while True:

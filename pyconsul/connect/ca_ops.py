@@ -227,11 +227,18 @@ def _same_rows(a: list[Row], b: list[Row]) -> bool:
     return strip(a) == strip(b)
 
 
+def _past_half_life(pem: str, now: float) -> bool:
+    """Consul renews a secondary's intermediate halfway through its lifetime."""
+    cert = ca.load_cert(pem)
+    start, end = cert.not_valid_before_utc.timestamp(), cert.not_valid_after_utc.timestamp()
+    return now >= start + (end - start) / 2
+
+
 async def sync_secondary(write: Writer, store: StateStore, fetch: Fetch, datacenter: str,
-                         file_config: Any = None) -> bool:
+                         file_config: Any = None, now: float = 0.0) -> bool:
     """One pass of a secondary's CA (Consul's secondary CAManager): follow the primary's roots;
-    when its active root is new to us, make a key, have the primary sign an intermediate for it,
-    and store both. True when the stored roots changed."""
+    when its active root is new to us (or our intermediate is past half its life), make a key,
+    have the primary sign an intermediate for it, and store both. True when the roots changed."""
     status, body = await fetch("GET", "/v1/connect/ca/roots?stale", None)
     if status != 200:
         raise CANotReady(f"primary datacenter roots unavailable: {status} {body.decode(errors='replace').strip()}")
@@ -243,7 +250,8 @@ async def sync_secondary(write: Writer, store: StateStore, fetch: Fetch, datacen
         raise CANotReady("the primary datacenter's CA has not finished initializing")
     cluster_id = str(active["ExternalTrustDomain"])
     local = store.connect_ca.active_root()
-    if local is not None and local["ID"] == active_id and local.get("SigningCert"):
+    if (local is not None and local["ID"] == active_id and local.get("SigningCert")
+            and not (now and _past_half_life(str(local["SigningCert"]), now))):
         signing_cert, signing_key = str(local["SigningCert"]), str(local["SigningKey"])
     else:
         signing_key, csr = ca.intermediate_csr(cluster_id, datacenter)

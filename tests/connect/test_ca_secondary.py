@@ -94,3 +94,12 @@ def test_applying_the_plan_makes_the_local_entries_match_the_primarys(local: lis
     assert content(mine) == content(theirs)
     # Only the index differing is no change.
     assert replication.plan([{**r, "ModifyIndex": 0} for r in theirs.values()], list(theirs.values())) == ([], [])
+
+
+def test_the_secondary_renews_its_intermediate_halfway_through_its_life(primary: dict) -> None:
+    row = _secondary_root(primary)
+    cert = ca.load_cert(row["SigningCert"])
+    start, end = cert.not_valid_before_utc.timestamp(), cert.not_valid_after_utc.timestamp()
+    middle = start + (end - start) / 2
+    assert not ca_ops._past_half_life(row["SigningCert"], middle - 60)
+    assert ca_ops._past_half_life(row["SigningCert"], middle + 60)
