@@ -5,7 +5,7 @@ domain; a root rotation in dc1 gives dc2 a new intermediate; intentions (config 
 in dc1 reach dc2's authorize, and intention writes in dc2 are answered by dc1.
 
 Addresses come from this worker's leased loopback /24 (tests/support/ports.py): dc1 on .101,
-dc2 on .105."""
+dc2's server on .105 and its client agent on .106."""
 
 from __future__ import annotations
 
@@ -36,6 +36,7 @@ from tests.support.wait import wait_until
 class Pair:
     p1: AgentProcess
     q1: AgentProcess
+    c2: AgentProcess  # dc2's client agent
     tmp: Path
 
 
@@ -45,6 +46,12 @@ def _server(tmp: Path, name: str, host: str, dc: str, wan: int, *extra: str) -> 
     return start_agent(tmp / name, "-server", "-bootstrap", "-datacenter", dc, "-data-dir", str(tmp / name / "data"),
                        "-config-file", str(conf), *extra, dev=False, name=name, host=host,
                        ports={"serf_wan": wan}, wait=False)
+
+
+def _client(tmp: Path, name: str, host: str, dc: str, server: AgentProcess) -> AgentProcess:
+    return start_agent(tmp / name, "-datacenter", dc, "-data-dir", str(tmp / name / "data"),
+                       "-retry-join", f"{server.host}:{server.serf_lan_port}", "-retry-interval", "1s",
+                       dev=False, name=name, host=host, wait=False)
 
 
 def _call(agent: AgentProcess, method: str, path: str, body: Any = None) -> tuple[int, Any]:
@@ -77,12 +84,14 @@ def pair(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Pair]:
         q1 = _server(tmp, "q1", loopback(105), "dc2", wan2, "-retry-join-wan", f"{p1.host}:{wan1}",
                      "-retry-interval-wan", "1s")
         started.append(q1)
+        c2 = _client(tmp, "c2", loopback(106), "dc2", q1)
+        started.append(c2)
         for a in started:
             a.wait_ready(timeout=60)
         wait_until(lambda: _roots(q1).get("ActiveRootID")
                    and _roots(q1).get("ActiveRootID") == _roots(p1).get("ActiveRootID"), 60,
                    "dc2 to follow dc1's root")
-        yield Pair(p1, q1, tmp)
+        yield Pair(p1, q1, c2, tmp)
     finally:
         for a in reversed(started):
             a.stop()
@@ -161,7 +170,7 @@ def test_the_secondary_serves_the_primarys_roots_and_signs_with_an_intermediate(
 
 
 def test_leaves_of_both_datacenters_trust_each_other(pair: Pair) -> None:
-    web2, db1 = _leaf(pair.q1, "web"), _leaf(pair.p1, "db")
+    web2, db1 = _leaf(pair.c2, "web"), _leaf(pair.p1, "db")  # dc2's leaf from its client agent
     r1, r2 = _root_pems(_roots(pair.p1)), _root_pems(_roots(pair.q1))
     tmp = pair.tmp
     # dc1's db serves, trusting dc1's roots only; dc2's web connects, trusting dc2's answer.
@@ -190,6 +199,7 @@ def test_intentions_written_in_the_primary_decide_in_the_secondary(pair: Pair) -
                          {"Action": "deny"})
     assert status == 200, body
     wait_until(lambda: not _authorized(pair.q1, "billing", web1), 30, "dc2 to see dc1's deny")
+    assert not _authorized(pair.c2, "billing", web1)  # dc2's client agent asks dc2's servers
     status, body = _call(pair.q1, "GET", "/v1/config/service-intentions/billing")
     assert status == 200 and body["Sources"][0]["Name"] == "web"
 
@@ -269,12 +279,12 @@ def _through(host: str, port: int, payload: bytes) -> bytes:
 
 
 def test_a_proxy_pair_across_datacenters_passes_bytes_only_when_allowed(pair: Pair) -> None:
-    h1, h2 = pair.p1.host, pair.q1.host
+    h1, h2 = pair.p1.host, pair.c2.host
     echo = _Echo(h2)
     public, up_port, web_public = free_port(), free_port(), free_port()
     procs: list[Proc] = []
     try:
-        status, _, text = pair.q1.request("PUT", "/v1/agent/service/register", {
+        status, _, text = pair.c2.request("PUT", "/v1/agent/service/register", {
             "Kind": "connect-proxy", "ID": "db-proxy", "Name": "db-proxy", "Address": h2, "Port": public,
             "Proxy": {"DestinationServiceName": "db", "LocalServiceAddress": h2, "LocalServicePort": echo.port,
                       "Config": {"bind_address": h2}}})
@@ -286,7 +296,7 @@ def test_a_proxy_pair_across_datacenters_passes_bytes_only_when_allowed(pair: Pa
                                      "LocalBindAddress": h1, "LocalBindPort": up_port}]}})
         assert status == 200, text
         py = [sys.executable, "-m", "pyconsul", "connect", "proxy", "-proxy-id"]
-        db = Proc([*py, "db-proxy"], clean_env(CONSUL_HTTP_ADDR=pair.q1.http_addr))
+        db = Proc([*py, "db-proxy"], clean_env(CONSUL_HTTP_ADDR=pair.c2.http_addr))
         procs.append(db)
         web = Proc([*py, "web-proxy"], clean_env(CONSUL_HTTP_ADDR=pair.p1.http_addr))
         procs.append(web)
