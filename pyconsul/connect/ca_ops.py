@@ -154,7 +154,7 @@ async def sign(write: Writer, store: StateStore, clock: Clock, csr_pem: str, dat
     index = store.max_index("connect-ca-serial")
     pem = ca.sign_leaf(csr_pem, root, serial, _now(clock), leaf_ttl(store))
     cert = ca.load_cert(pem)
-    chain = pem + "".join(root.get("IntermediateCerts") or [])
+    chain = pem + "".join(chain_after_leaf(root))
     return {
         "SerialNumber": ca.serial_hex(serial),
         "CertPEM": chain,
@@ -166,6 +166,15 @@ async def sign(write: Writer, store: StateStore, clock: Clock, csr_pem: str, dat
         "CreateIndex": index,
         "ModifyIndex": index,
     }
+
+
+def chain_after_leaf(root: Row) -> list[str]:
+    """The certificates a leaf's CertPEM carries after the leaf, in path order: this datacenter's
+    intermediate first (a secondary's), then the root's other intermediates (a cross-signed
+    root, for peers that still trust only the old root)."""
+    signing = root.get("SigningCert")
+    rest = [p for p in (root.get("IntermediateCerts") or []) if p != signing]
+    return [signing, *rest] if signing else rest
 
 
 async def prune(write: Writer, store: StateStore, clock: Clock) -> bool:

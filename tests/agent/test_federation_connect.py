@@ -237,10 +237,15 @@ def test_a_root_rotation_in_the_primary_gives_the_secondary_a_new_intermediate(p
 
     def resigned() -> bool:
         chain = x509.load_pem_x509_certificates(_leaf(pair.q1, "web")["CertPEM"].encode())
-        return chain[-1].issuer == x509.load_pem_x509_certificate(new_root["RootCert"].encode()).subject
+        # leaf, dc2's new intermediate (issued by the new root), then the cross-signed new root
+        return chain[1].issuer == x509.load_pem_x509_certificate(new_root["RootCert"].encode()).subject
     wait_until(resigned, 30, "dc2's leaf to be signed under the new root")
     _handshake(_context(pair.tmp, "db1r", _leaf(pair.p1, "db"), new_root["RootCert"], True),
                _context(pair.tmp, "web2r", _leaf(pair.q1, "web"), new_root["RootCert"], False))
+    # A peer still trusting only the old root verifies dc2's new leaf through the cross-signed root.
+    old_root = next(r for r in _roots(pair.p1)["Roots"] if r["ID"] == old)
+    _handshake(_context(pair.tmp, "db1o", _leaf(pair.p1, "db"), old_root["RootCert"], True),
+               _context(pair.tmp, "web2o", _leaf(pair.q1, "web"), new_root["RootCert"], False))
 
 
 class _Echo:
