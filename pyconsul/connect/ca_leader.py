@@ -44,37 +44,51 @@ SECONDARY_POLL = 1.0
 
 
 def _primary_fetch(host: CAHost, primary: str, token: str) -> ca_ops.Fetch:
-    async def fetch(method: str, path: str, body: bytes | None) -> tuple[int, bytes]:
+    async def fetch(method: str, path: str, body: bytes | None) -> tuple[int, int, bytes]:
         headers = {"Content-Type": "application/json"} if body is not None else {}
         if token:
             headers["X-Consul-Token"] = token
-        status, _, data = await host.forward_to_dc(primary, method, path, body, headers)
-        return status, data
+        status, got, data = await host.forward_to_dc(primary, method, path, body, headers)
+        try:
+            index = int(got.get("X-Consul-Index", "0") or 0)
+        except ValueError:
+            index = 0
+        return status, index, data
     return fetch
 
 
 async def run_secondary(host: CAHost, primary: str, token: str = "", clock: Clock = SYSTEM_CLOCK) -> None:
-    """A secondary's leader keeps an intermediate signed by the primary's active root: it polls
-    the primary's roots and asks for a new intermediate when that root changes."""
+    """A secondary's leader keeps an intermediate signed by the primary's active root: it watches
+    the primary's roots (a blocking query, bounded so a lost leadership is noticed) and asks for
+    a new intermediate when that root changes."""
     fetch = _primary_fetch(host, primary, token)
     cfg = host.config
     failing = ""
+    index = 0
     while True:
-        if host.consensus.leader_status().is_leader:
-            try:
-                if await ca_ops.sync_secondary(host.write, host.store, fetch, cfg.datacenter,
-                                               cfg.connect.ca_config, clock.time()):
-                    root = host.store.connect_ca.active_root() or {}
-                    log.info("secondary datacenter CA: intermediate from the primary", extra={
-                        "primary": primary, "root": root.get("ID", "")})
-                failing = ""
-            except asyncio.CancelledError:
-                raise
-            except Exception as exc:  # the primary unreachable or not ready: the next pass retries
-                if str(exc) != failing:
-                    log.warning("secondary CA initialization failed", extra={"primary": primary, "error": str(exc)})
-                failing = str(exc)
-        await asyncio.sleep(SECONDARY_POLL)
+        if not host.consensus.leader_status().is_leader:
+            index = 0
+            await asyncio.sleep(SECONDARY_POLL)
+            continue
+        try:
+            changed, seen = await ca_ops.sync_secondary(host.write, host.store, fetch, cfg.datacenter,
+                                                        cfg.connect.ca_config, clock.time(), index)
+            if changed:
+                root = host.store.connect_ca.active_root() or {}
+                log.info("secondary datacenter CA: intermediate from the primary", extra={
+                    "primary": primary, "root": root.get("ID", "")})
+            failing = ""
+            if seen and seen != index:
+                index = seen
+                continue  # the roots moved (or first read): check again at once, blocking
+        except asyncio.CancelledError:
+            raise
+        except Exception as exc:  # the primary unreachable or not ready: the next pass retries
+            index = 0
+            if str(exc) != failing:
+                log.warning("secondary CA initialization failed", extra={"primary": primary, "error": str(exc)})
+            failing = str(exc)
+        await asyncio.sleep(SECONDARY_POLL if failing or not index else 0.0)
 
 
 async def run(host: CAHost, clock: Clock = SYSTEM_CLOCK, replication_token: str = "") -> None:

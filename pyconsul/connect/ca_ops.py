@@ -201,8 +201,8 @@ async def prune(write: Writer, store: StateStore, clock: Clock) -> bool:
 
 
 # -- several datacenters ---------------------------------------------------------------------------
-# (method, path with query, body) → (status, body) from the primary datacenter.
-Fetch = Callable[[str, str, bytes | None], Awaitable[tuple[int, bytes]]]
+# (method, path with query, body) → (status, X-Consul-Index, body) from the primary datacenter.
+Fetch = Callable[[str, str, bytes | None], Awaitable[tuple[int, int, bytes]]]
 SIGN_INTERMEDIATE = "/v1/internal/connect/ca/sign-intermediate"
 
 
@@ -244,11 +244,15 @@ def _past_half_life(pem: str, now: float) -> bool:
 
 
 async def sync_secondary(write: Writer, store: StateStore, fetch: Fetch, datacenter: str,
-                         file_config: Any = None, now: float = 0.0) -> bool:
+                         file_config: Any = None, now: float = 0.0, index: int = 0, wait: str = "10s"
+                         ) -> tuple[bool, int]:
     """One pass of a secondary's CA (Consul's secondary CAManager): follow the primary's roots;
     when its active root is new to us (or our intermediate is past half its life), make a key,
-    have the primary sign an intermediate for it, and store both. True when the roots changed."""
-    status, body = await fetch("GET", "/v1/connect/ca/roots?stale", None)
+    have the primary sign an intermediate for it, and store both. With `index`, the primary's
+    roots are read with a blocking query (a rotation there is seen at once). (whether the stored
+    roots changed, the primary's roots index)."""
+    path = f"/v1/connect/ca/roots?stale&index={index}&wait={wait}" if index else "/v1/connect/ca/roots?stale"
+    status, remote_index, body = await fetch("GET", path, None)
     if status != 200:
         raise CANotReady(f"primary datacenter roots unavailable: {status} {body.decode(errors='replace').strip()}")
     reply = json.loads(body)
@@ -264,7 +268,7 @@ async def sync_secondary(write: Writer, store: StateStore, fetch: Fetch, datacen
         signing_cert, signing_key = str(local["SigningCert"]), str(local["SigningKey"])
     else:
         signing_key, csr = ca.intermediate_csr(cluster_id, datacenter)
-        status, body = await fetch("POST", SIGN_INTERMEDIATE, json.dumps({"CSR": csr}).encode())
+        status, _, body = await fetch("POST", SIGN_INTERMEDIATE, json.dumps({"CSR": csr}).encode())
         if status != 200:
             raise ca.CAError(f"the primary datacenter refused to sign an intermediate: {status} "
                              f"{body.decode(errors='replace').strip()}")
@@ -277,9 +281,10 @@ async def sync_secondary(write: Writer, store: StateStore, fetch: Fetch, datacen
     config = store.connect_ca.config
     if config is None:
         row = _config_row(cluster_id, ca.config_from_file(file_config))
-        return bool(await write(c.ConnectCAOp(verb="init", config=row, roots=rows)))
+        return bool(await write(c.ConnectCAOp(verb="init", config=row, roots=rows))), remote_index
     if _same_rows(current, rows) and config.get("ClusterID") == cluster_id:
-        return False
+        return False, remote_index
     row = {k: v for k, v in config.items() if k not in ("CreateIndex", "ModifyIndex")}
     row["ClusterID"] = cluster_id
-    return bool(await write(c.ConnectCAOp(verb="set-roots", config=row, roots=rows, cas=roots_index)))
+    written = await write(c.ConnectCAOp(verb="set-roots", config=row, roots=rows, cas=roots_index))
+    return bool(written), remote_index
