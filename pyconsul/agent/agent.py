@@ -269,11 +269,12 @@ class Agent:
         """A secondary's servers copy the primary's config entries (intentions among them)."""
         cfg = self.config
 
-        async def fetch(method: str, path: str) -> tuple[int, bytes]:
+        async def fetch(method: str, path: str) -> tuple[int, int, bytes]:
             token = self.acl_settings.replication
-            status, _, body = await self.forward_to_dc(cfg.primary_datacenter, method, path, None,
-                                                       {"X-Consul-Token": token} if token else {})
-            return status, body
+            status, headers, body = await self.forward_to_dc(cfg.primary_datacenter, method, path, None,
+                                                             {"X-Consul-Token": token} if token else {})
+            index = headers.get("X-Consul-Index", "0")
+            return status, int(index) if index.isdigit() else 0, body
 
         replicator = entry_replication.Replicator(
             cfg.primary_datacenter, fetch, self.write, lambda: self.store.config_entries.list(None)[1],
