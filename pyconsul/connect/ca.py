@@ -363,6 +363,10 @@ def sign_intermediate(csr_pem: str, root: Row, serial: int, now: datetime.dateti
     return cert_pem(cert)
 
 
+def subject_key_id(pem: str) -> bytes:
+    return load_cert(pem).extensions.get_extension_for_class(x509.SubjectKeyIdentifier).value.digest
+
+
 def signing_pair(root: Row) -> tuple[str, str]:
     """(certificate PEM, key PEM) that signs leaves under `root`: the root itself in the primary,
     this datacenter's intermediate in a secondary."""

@@ -219,7 +219,7 @@ async def sign_intermediate(write: Writer, store: StateStore, clock: Clock, csr_
 def secondary_roots(remote: list[Row], active_id: str, signing_cert: str, signing_key: str) -> list[Row]:
     """A secondary's root rows: the primary's roots, the active one carrying this datacenter's
     intermediate (appended to its IntermediateCerts, as Consul does) and the key it signs with."""
-    ski = ca.load_cert(signing_cert).extensions.get_extension_for_class(ca.x509.SubjectKeyIdentifier).value.digest
+    ski = ca.subject_key_id(signing_cert)
     rows = []
     for r in remote:
         row = {k: v for k, v in r.items() if k not in ("CreateIndex", "ModifyIndex")}
