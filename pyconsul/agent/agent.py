@@ -45,6 +45,7 @@ from pyconsul.consensus.protocol import Consensus
 from pyconsul.consensus.raft import RaftConsensus
 from pyconsul.consensus.remote import Forwarder, RemoteConsensus
 from pyconsul.coordinate.updater import run_updates
+from pyconsul.entries import replication as entry_replication
 from pyconsul.fsm import commands as c
 from pyconsul.fsm.machine import StateMachine
 from pyconsul.gossip.keyring_query import NOT_ENABLED, NodeAnswer, PoolResult, tally
@@ -204,6 +205,8 @@ class Agent:
             self._tasks.append(asyncio.ensure_future(cluster.join_loop(self)))
         if cfg.server and self.acl_settings.enabled and replication.is_secondary(cfg.datacenter, cfg.primary_datacenter):
             self._start_acl_replication()
+        if cfg.server and replication.is_secondary(cfg.datacenter, cfg.primary_datacenter):
+            self._start_config_replication()
         if cfg.server:
             self._tasks.append(asyncio.ensure_future(cluster.reconcile_loop(self)))
             if self.acl_settings.enabled:  # expired tokens leave the table through Raft
@@ -214,7 +217,8 @@ class Agent:
                     self._tasks.append(asyncio.ensure_future(acl_leader_init.run(
                         self.store.acl, self.acl_settings.initial_management, SYSTEM_CLOCK,
                         lambda: self.consensus.leader_status().is_leader, self.write)))
-            self._tasks.append(asyncio.ensure_future(ca_leader.run(self)))  # the Connect CA
+            self._tasks.append(asyncio.ensure_future(ca_leader.run(  # the Connect CA
+                self, replication_token=self.acl_settings.replication)))
         self._tasks.append(asyncio.ensure_future(run_updates(AgentCoordinateHost(self), SYSTEM_CLOCK)))
         self._sync_task = asyncio.ensure_future(self._when_leader())
         self._tasks.append(self._sync_task)
@@ -260,6 +264,22 @@ class Agent:
             lambda: self.consensus.leader_status().is_leader, self.acl_settings.enable_token_replication,
             on_change=lambda: [hook() for hook in self._acl_change_hooks])
         self._tasks.append(asyncio.ensure_future(self.acl_replicator.run()))
+
+    def _start_config_replication(self) -> None:
+        """A secondary's servers copy the primary's config entries (intentions among them)."""
+        cfg = self.config
+
+        async def fetch(method: str, path: str) -> tuple[int, int, bytes]:
+            token = self.acl_settings.replication
+            status, headers, body = await self.forward_to_dc(cfg.primary_datacenter, method, path, None,
+                                                             {"X-Consul-Token": token} if token else {})
+            index = headers.get("X-Consul-Index", "0")
+            return status, int(index) if index.isdigit() else 0, body
+
+        replicator = entry_replication.Replicator(
+            cfg.primary_datacenter, fetch, self.write, lambda: self.store.config_entries.list(None)[1],
+            lambda: self.consensus.leader_status().is_leader)
+        self._tasks.append(asyncio.ensure_future(replicator.run()))
 
     async def forward_to_dc(self, dc: str, method: str, path_qs: str, body: bytes | None,
                             headers: dict[str, str]) -> tuple[int, dict[str, str], bytes]:

@@ -509,10 +509,13 @@ def make_dispatch(ctx: APIContext, methods: dict[str, Handler]) -> Callable[[web
     datacenter = agent.config.datacenter
     from pyconsul.acl.replication import is_secondary
     from pyconsul.api.acl_secondary import primary_target
+    from pyconsul.entries.replication import to_primary
 
     # A secondary's server hands the primary's ACL writes to the primary (api/acl_secondary.py).
     secondary_acl = (ctx.acl is not None and agent.config.server
                      and is_secondary(datacenter, agent.config.primary_datacenter))
+    # ... and its config-entry, intention and CA-configuration writes (entries/replication.py).
+    secondary = agent.config.server and is_secondary(datacenter, agent.config.primary_datacenter)
 
     async def dispatch(req: web.Request) -> web.StreamResponse:
         handler = methods.get(req.method)
@@ -533,6 +536,8 @@ def make_dispatch(ctx: APIContext, methods: dict[str, Handler]) -> Callable[[web
                 primary = await primary_target(ctx, req)
                 if primary:
                     return await forward_to_dc(agent, primary, req)
+            if secondary and WAN_FORWARD_HEADER not in req.headers and to_primary(req.method, req.path):
+                return await forward_to_dc(agent, agent.config.primary_datacenter, req)
             if ctx.acl is not None:
                 await ctx.acl.prefetch(q.token)
             authorize(ctx, req, q)

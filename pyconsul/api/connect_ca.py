@@ -122,6 +122,37 @@ async def sign(ctx: APIContext, req: web.Request, q: QueryOptions) -> Reply:
     return json_reply(reply)
 
 
+def _from_wan_server(ctx: APIContext, req: web.Request) -> bool:
+    """A request another datacenter's server forwarded over our server port (the gate admits the
+    forward header only from the WAN pool's servers)."""
+    from pyconsul.api.port import WAN_FORWARD_HEADER
+
+    sockname = req.transport.get_extra_info("sockname") if req.transport is not None else None
+    port = ctx.agent.config.ports.server
+    return WAN_FORWARD_HEADER in req.headers and bool(sockname) and port > 0 and sockname[1] == port
+
+
+async def sign_intermediate(ctx: APIContext, req: web.Request, q: QueryOptions) -> Reply:
+    """POST /v1/internal/connect/ca/sign-intermediate {"CSR": pem}: ConnectCA.SignIntermediate,
+    answered by the primary datacenter for a secondary's leader, and only over the server port."""
+    if not _from_wan_server(ctx, req):
+        raise HTTPError(404, "404 page not found")
+    cfg = ctx.agent.config
+    if cfg.primary_datacenter and cfg.primary_datacenter != cfg.datacenter:
+        raise HTTPError(400, "Cannot sign intermediate certificates outside the primary datacenter")
+    body = await read_json(req)
+    csr = body.get("CSR") if isinstance(body, dict) else None
+    if not isinstance(csr, str):
+        raise HTTPError(400, "Request decode failed: expected {\"CSR\": \"...\"}")
+    try:
+        reply = await ca_ops.sign_intermediate(ctx.write, ctx.store, SYSTEM_CLOCK, csr)
+    except ca.CAError as exc:
+        raise HTTPError(400, str(exc)) from None
+    except ca_ops.CANotReady as exc:
+        raise HTTPError(500, str(exc)) from None
+    return json_reply(reply)
+
+
 class StoreLeafSource:
     """A server's leaves: signed here, roots from the local store."""
 

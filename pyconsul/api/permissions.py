@@ -139,6 +139,7 @@ NEEDS: dict[tuple[str, str], Need] = {
     ("GET", "/v1/connect/ca/configuration"): _w("operator"),
     ("PUT", "/v1/connect/ca/configuration"): _w("operator"),
     ("POST", "/v1/internal/connect/ca/sign/{service}"): _w("service", "{service}"),  # = the CSR's service
+    ("POST", "/v1/internal/connect/ca/sign-intermediate"): _w("operator"),  # the replication token
     ("GET", "/v1/agent/connect/ca/leaf/{service}"): _w("service", "{service}"),
     ("POST", "/v1/agent/connect/authorize"): _w("service", IN_HANDLER),  # on the body's Target
     ("PUT", "/v1/agent/connect/authorize"): _w("service", IN_HANDLER),

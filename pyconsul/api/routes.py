@@ -136,6 +136,7 @@ ROUTES: list[tuple[str, str, Handler]] = [
     ("GET", "/v1/connect/ca/configuration", C(connect_ca.get_configuration)),
     ("PUT", "/v1/connect/ca/configuration", C(connect_ca.set_configuration)),
     ("POST", "/v1/internal/connect/ca/sign/{service}", C(connect_ca.sign)),
+    ("POST", "/v1/internal/connect/ca/sign-intermediate", C(connect_ca.sign_intermediate)),  # server port only
     ("GET", "/v1/agent/connect/ca/roots", C(connect_ca.agent_roots)),
     ("GET", "/v1/agent/connect/ca/leaf/{service}", C(connect_ca.leaf)),
     ("POST", "/v1/agent/connect/authorize", C(intentions.authorize)),

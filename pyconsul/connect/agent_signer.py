@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import datetime
 
-from pyconsul.connect import ca_ops, spiffe
+from pyconsul.connect import ca, ca_ops, spiffe
 from pyconsul.state.agent_ca import AGENT_CA, AgentCATable
 from pyconsul.state.connect_ca import CA_ROOTS, ConnectCATable
 from pyconsul.tls.agent_leaf import IssuedCert, sign_agent_csr
@@ -38,6 +38,7 @@ class ConnectCASigner:
         if root is None or config is None:
             raise SignerNotReady()
         ttl = ca_ops.leaf_ttl_of(config)
-        return sign_agent_csr(root["RootCert"], root["SigningKey"], csr_pem, datacenter=datacenter,
+        cert, key = ca.signing_pair(root)
+        return sign_agent_csr(cert, key, csr_pem, datacenter=datacenter,
                               trust_domain=spiffe.trust_domain(str(config["ClusterID"])), now=now,
                               ttl=datetime.timedelta(seconds=ttl))

@@ -237,7 +237,7 @@ def root_row(material: RootMaterial, cluster_id: str, active: bool, intermediate
 
 def public_root(row: Row) -> Row:
     """A stored root as the API shows it (without its key)."""
-    return {k: v for k, v in row.items() if k not in ("SigningKey", "RotatedOutAt")}
+    return {k: v for k, v in row.items() if k not in ("SigningKey", "SigningCert", "RotatedOutAt")}
 
 
 def common_name(pem: str) -> str:
@@ -287,7 +287,8 @@ def sign_leaf(csr_pem: str, root: Row, serial: int, now: datetime.datetime, ttl:
         raise CAError(f"SPIFFE ID in CSR from a different trust domain: {ident.host}, "
                       f"we are {td}")
     csr = x509.load_pem_x509_csr(csr_pem.encode())
-    ca_cert, ca_key = load_cert(root["RootCert"]), load_key(root["SigningKey"])
+    signing_cert, signing_key = signing_pair(root)
+    ca_cert, ca_key = load_cert(signing_cert), load_key(signing_key)
     not_before = now - LEAF_BACKDATE
     # The identity is the SPIFFE URI; the CN only labels it and X.509 caps it at 64 characters.
     cert = (
@@ -316,3 +317,57 @@ def leaf_uri(cert: x509.Certificate) -> str:
         return ""
     uris = sans.get_values_for_type(x509.UniformResourceIdentifier)
     return str(uris[0]) if uris else ""
+
+
+# -- secondary datacenters' intermediates ----------------------------------------------------------
+def intermediate_csr(cluster_id: str, datacenter: str) -> tuple[str, str]:
+    """A secondary's signing key and its CSR for the primary (Consul's secondary CAManager):
+    (key PEM, CSR PEM). The URI SAN is the trust domain's signing ID, `spiffe://<td>`."""
+    key = new_key()
+    cn = f"sec-{datacenter}.consul.ca.{cluster_id[:8]}.consul"[:64]
+    csr = (x509.CertificateSigningRequestBuilder()
+           .subject_name(x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, cn)]))
+           .add_extension(x509.BasicConstraints(ca=True, path_length=0), critical=True)
+           .add_extension(x509.SubjectAlternativeName(
+               [x509.UniformResourceIdentifier(f"spiffe://{spiffe.trust_domain(cluster_id)}")]), critical=False)
+           .sign(key, hashes.SHA256()))
+    return key_pem(key), csr.public_bytes(serialization.Encoding.PEM).decode()
+
+
+def sign_intermediate(csr_pem: str, root: Row, serial: int, now: datetime.datetime, config: CAConfig) -> str:
+    """ConnectCA.SignIntermediate: a CA certificate (path length 0) for a secondary's key, issued
+    by the primary's active root, valid for IntermediateCertTTL but never past the root."""
+    try:
+        csr = x509.load_pem_x509_csr(csr_pem.encode())
+    except ValueError:
+        raise CAError("failed to parse CSR") from None
+    if not csr.is_signature_valid:
+        raise CAError("CSR signature is not valid")
+    uri = csr_uri(csr_pem)
+    td = spiffe.trust_domain(str(root["ExternalTrustDomain"]))
+    if uri.lower() != f"spiffe://{td}":
+        raise CAError(f"CSR is not for this trust domain's signing ID: {uri}, we are spiffe://{td}")
+    ca_cert, ca_key = load_cert(root["RootCert"]), load_key(root["SigningKey"])
+    not_after = min(now + datetime.timedelta(seconds=config.intermediate_ttl), ca_cert.not_valid_after_utc)
+    cert = (
+        x509.CertificateBuilder().subject_name(csr.subject).issuer_name(ca_cert.subject)
+        .public_key(csr.public_key()).serial_number(serial)
+        .not_valid_before(now - LEAF_BACKDATE).not_valid_after(not_after)
+        .add_extension(x509.BasicConstraints(ca=True, path_length=0), critical=True)
+        .add_extension(_ca_usage(), critical=True)
+        .add_extension(x509.SubjectKeyIdentifier(key_id(csr.public_key())), critical=False)
+        .add_extension(x509.AuthorityKeyIdentifier(key_id(ca_key.public_key()), None, None), critical=False)
+        .add_extension(x509.SubjectAlternativeName([x509.UniformResourceIdentifier(uri)]), critical=False)
+        .sign(ca_key, hashes.SHA256())
+    )
+    return cert_pem(cert)
+
+
+def subject_key_id(pem: str) -> bytes:
+    return load_cert(pem).extensions.get_extension_for_class(x509.SubjectKeyIdentifier).value.digest
+
+
+def signing_pair(root: Row) -> tuple[str, str]:
+    """(certificate PEM, key PEM) that signs leaves under `root`: the root itself in the primary,
+    this datacenter's intermediate in a secondary."""
+    return str(root.get("SigningCert") or root["RootCert"]), str(root["SigningKey"])

@@ -10,6 +10,7 @@ reads a clock of its own: `now` comes from the caller's Clock.
 from __future__ import annotations
 
 import datetime
+import json
 import uuid
 from collections.abc import Awaitable, Callable
 from typing import Any
@@ -153,7 +154,7 @@ async def sign(write: Writer, store: StateStore, clock: Clock, csr_pem: str, dat
     index = store.max_index("connect-ca-serial")
     pem = ca.sign_leaf(csr_pem, root, serial, _now(clock), leaf_ttl(store))
     cert = ca.load_cert(pem)
-    chain = pem + "".join(root.get("IntermediateCerts") or [])
+    chain = pem + "".join(chain_after_leaf(root))
     return {
         "SerialNumber": ca.serial_hex(serial),
         "CertPEM": chain,
@@ -165,6 +166,15 @@ async def sign(write: Writer, store: StateStore, clock: Clock, csr_pem: str, dat
         "CreateIndex": index,
         "ModifyIndex": index,
     }
+
+
+def chain_after_leaf(root: Row) -> list[str]:
+    """The certificates a leaf's CertPEM carries after the leaf, in path order: this datacenter's
+    intermediate first (a secondary's), then the root's other intermediates (a cross-signed
+    root, for peers that still trust only the old root)."""
+    signing = root.get("SigningCert")
+    rest = [p for p in (root.get("IntermediateCerts") or []) if p != signing]
+    return [signing, *rest] if signing else rest
 
 
 async def prune(write: Writer, store: StateStore, clock: Clock) -> bool:
@@ -188,3 +198,93 @@ async def prune(write: Writer, store: StateStore, clock: Clock) -> bool:
     return bool(await write(c.ConnectCAOp(verb="set-roots", config={k: v for k, v in config.items()
                                                                     if k not in ("CreateIndex", "ModifyIndex")},
                                           roots=keep, cas=roots_index)))
+
+
+# -- several datacenters ---------------------------------------------------------------------------
+# (method, path with query, body) → (status, X-Consul-Index, body) from the primary datacenter.
+Fetch = Callable[[str, str, bytes | None], Awaitable[tuple[int, int, bytes]]]
+SIGN_INTERMEDIATE = "/v1/internal/connect/ca/sign-intermediate"
+
+
+async def sign_intermediate(write: Writer, store: StateStore, clock: Clock, csr_pem: str) -> Row:
+    """ConnectCA.SignIntermediate in the primary: a secondary's intermediate, issued by the active root."""
+    root = store.connect_ca.active_root()
+    if root is None or store.connect_ca.config is None or root.get("SigningCert"):
+        raise CANotReady("CA has not finished initializing")
+    ttls = ca.parse_config({**ca.DEFAULT_CONFIG, **(store.connect_ca.config.get("Config") or {})}, strict=False)
+    pem = ca.sign_intermediate(csr_pem, root, await _serial(write), _now(clock), ttls)
+    return {"IntermediatePEM": pem, "RootID": root["ID"]}
+
+
+def secondary_roots(remote: list[Row], active_id: str, signing_cert: str, signing_key: str) -> list[Row]:
+    """A secondary's root rows: the primary's roots, the active one carrying this datacenter's
+    intermediate (appended to its IntermediateCerts, as Consul does) and the key it signs with."""
+    ski = ca.subject_key_id(signing_cert)
+    rows = []
+    for r in remote:
+        row = {k: v for k, v in r.items() if k not in ("CreateIndex", "ModifyIndex")}
+        if row["ID"] == active_id:
+            row["IntermediateCerts"] = [*(row.get("IntermediateCerts") or []), signing_cert]
+            row.update(SigningCert=signing_cert, SigningKey=signing_key, SigningKeyID=ca.colon_hex(ski))
+        rows.append(row)
+    return rows
+
+
+def _same_rows(a: list[Row], b: list[Row]) -> bool:
+    def strip(rows: list[Row]) -> list[Row]:
+        return [{k: v for k, v in r.items() if k not in ("CreateIndex", "ModifyIndex")} for r in rows]
+    return strip(a) == strip(b)
+
+
+def _past_half_life(pem: str, now: float) -> bool:
+    """Consul renews a secondary's intermediate halfway through its lifetime."""
+    cert = ca.load_cert(pem)
+    start, end = cert.not_valid_before_utc.timestamp(), cert.not_valid_after_utc.timestamp()
+    return now >= start + (end - start) / 2
+
+
+async def sync_secondary(write: Writer, store: StateStore, fetch: Fetch, datacenter: str,
+                         file_config: Any = None, now: float = 0.0, index: int = 0, wait: str = "10s"
+                         ) -> tuple[bool, int]:
+    """One pass of a secondary's CA (Consul's secondary CAManager): follow the primary's roots;
+    when its active root is new to us (or our intermediate is past half its life), make a key,
+    have the primary sign an intermediate for it, and store both. With `index`, the primary's
+    roots are read with a blocking query (a rotation there is seen at once). (whether the stored
+    roots changed, the primary's roots index)."""
+    path = f"/v1/connect/ca/roots?stale&index={index}&wait={wait}" if index else "/v1/connect/ca/roots?stale"
+    status, remote_index, body = await fetch("GET", path, None)
+    if status != 200:
+        raise CANotReady(f"primary datacenter roots unavailable: {status} {body.decode(errors='replace').strip()}")
+    reply = json.loads(body)
+    active_id = str(reply.get("ActiveRootID") or "")
+    remote = list(reply.get("Roots") or [])
+    active = next((r for r in remote if r.get("ID") == active_id), None)
+    if active is None:
+        raise CANotReady("the primary datacenter's CA has not finished initializing")
+    cluster_id = str(active["ExternalTrustDomain"])
+    local = store.connect_ca.active_root()
+    if (local is not None and local["ID"] == active_id and local.get("SigningCert")
+            and not (now and _past_half_life(str(local["SigningCert"]), now))):
+        signing_cert, signing_key = str(local["SigningCert"]), str(local["SigningKey"])
+    else:
+        signing_key, csr = ca.intermediate_csr(cluster_id, datacenter)
+        status, _, body = await fetch("POST", SIGN_INTERMEDIATE, json.dumps({"CSR": csr}).encode())
+        if status != 200:
+            raise ca.CAError(f"the primary datacenter refused to sign an intermediate: {status} "
+                             f"{body.decode(errors='replace').strip()}")
+        signed = json.loads(body)
+        if signed.get("RootID") != active_id:
+            raise CANotReady("the primary datacenter's root changed while signing; trying again")
+        signing_cert = str(signed["IntermediatePEM"])
+    rows = secondary_roots(remote, active_id, signing_cert, signing_key)
+    roots_index, current = store.connect_ca.get_roots(None)
+    config = store.connect_ca.config
+    if config is None:
+        row = _config_row(cluster_id, ca.config_from_file(file_config))
+        return bool(await write(c.ConnectCAOp(verb="init", config=row, roots=rows))), remote_index
+    if _same_rows(current, rows) and config.get("ClusterID") == cluster_id:
+        return False, remote_index
+    row = {k: v for k, v in config.items() if k not in ("CreateIndex", "ModifyIndex")}
+    row["ClusterID"] = cluster_id
+    written = await write(c.ConnectCAOp(verb="set-roots", config=row, roots=rows, cas=roots_index))
+    return bool(written), remote_index

@@ -190,6 +190,8 @@ class Proxy:
 
     async def _fetch_instances(self, up: Upstream, index: int) -> int:
         params = {"passing": "1", **({"index": str(index), "wait": WATCH_WAIT} if index else {})}
+        if up.datacenter:
+            params["dc"] = up.datacenter
         status, idx, body = await self._get(f"/v1/health/connect/{up.name}", params)
         entries: list[Row]
         if status == 404:
@@ -208,9 +210,9 @@ class Proxy:
             entries = body if status == 200 else []
         if status != 200:
             raise TransportError(f"instances of {up.name}: {status} {body}")
-        self.instances[up.name] = [((e["Service"].get("Address") or e["Node"]["Address"]), int(e["Service"]["Port"]))
+        self.instances[up.key] = [((e["Service"].get("Address") or e["Node"]["Address"]), int(e["Service"]["Port"]))
                                    for e in entries]
-        self._ready.setdefault(up.name, asyncio.Event()).set()
+        self._ready.setdefault(up.key, asyncio.Event()).set()
         return idx
 
     # -- lifecycle ---------------------------------------------------------------------------------
@@ -220,7 +222,7 @@ class Proxy:
         leaf_index = await self._fetch_leaf(0)
         roots_index = await self._fetch_roots(0)
         for up in cfg.upstreams:
-            self._ready.setdefault(up.name, asyncio.Event())
+            self._ready.setdefault(up.key, asyncio.Event())
             server = await asyncio.start_server(lambda r, w, up=up: self._track(self._outbound(up, r, w)),
                                                 up.bind_host or None, up.bind_port, reuse_address=True)
             self._servers.append(server)
@@ -310,14 +312,17 @@ class Proxy:
         await splice((reader, writer), backend)
 
     # -- outbound ----------------------------------------------------------------------------------
-    async def dial_service(self, name: str) -> tuple[tuple[asyncio.StreamReader, asyncio.StreamWriter] | None, str]:
-        """A verified mTLS connection to an instance of `name`, or None and why not."""
-        ready = self._ready[name]
+    async def dial_service(self, name: str, datacenter: str = ""
+                           ) -> tuple[tuple[asyncio.StreamReader, asyncio.StreamWriter] | None, str]:
+        """A verified mTLS connection to an instance of `name` (in `datacenter`, "" for ours), or
+        None and why not."""
+        key = f"{name}?dc={datacenter}" if datacenter else name
+        ready = self._ready[key]
         with contextlib.suppress(TimeoutError):
             await asyncio.wait_for(ready.wait(), UPSTREAM_CONNECT_TIMEOUT)
-        candidates = list(self.instances.get(name) or [])
+        candidates = list(self.instances.get(key) or [])
         self._rng.shuffle(candidates)
-        want = self._expected_uri(name)
+        want = self._expected_uri(name, datacenter)
         reason = f"no healthy instances of service {name!r} in the mesh"
         for host, port in candidates[:3]:
             try:
@@ -341,13 +346,13 @@ class Proxy:
         return None, reason
 
     async def _dial(self, up: Upstream) -> tuple[asyncio.StreamReader, asyncio.StreamWriter] | None:
-        return (await self.dial_service(up.name))[0]
+        return (await self.dial_service(up.name, up.datacenter))[0]
 
-    def _expected_uri(self, service: str) -> str:
-        """The upstream's SPIFFE ID in our trust domain and datacenter."""
+    def _expected_uri(self, service: str, datacenter: str = "") -> str:
+        """The upstream's SPIFFE ID in our trust domain and its datacenter (ours by default)."""
         own = spiffe.parse(str(self.leaf.get("ServiceURI", "")))
         assert isinstance(own, spiffe.ServiceID)
-        return spiffe.ServiceID(own.host, own.namespace, own.datacenter, service).uri()
+        return spiffe.ServiceID(own.host, own.namespace, datacenter or own.datacenter, service).uri()
 
     async def _outbound(self, up: Upstream, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         conn = await self._dial(up)

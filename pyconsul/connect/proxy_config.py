@@ -28,6 +28,12 @@ class Upstream:
     bind_host: str
     bind_port: int
     destination_type: str = "service"
+    datacenter: str = ""  # the upstream's Datacenter ("": the proxy's own)
+
+    @property
+    def key(self) -> str:
+        """What the proxy files the upstream's instances under (a name can be in two datacenters)."""
+        return f"{self.name}?dc={self.datacenter}" if self.datacenter else self.name
 
     def label(self) -> str:
         """Consul's listener name: `127.0.0.1:9191->service:default/socat`."""
@@ -126,7 +132,8 @@ def from_registration(svc: Row) -> ProxyConfig:
             continue  # Consul skips an upstream without a local port
         ups.append(Upstream(str(_get(u, "DestinationName", "destination_name", default="")),
                             str(_get(u, "LocalBindAddress", "local_bind_address", default="127.0.0.1")),
-                            local_port, str(_get(u, "DestinationType", "destination_type", default="service"))))
+                            local_port, str(_get(u, "DestinationType", "destination_type", default="service")),
+                            str(_get(u, "Datacenter", "datacenter", default=""))))
     return ProxyConfig(str(proxy.get("DestinationServiceName") or ""), str(svc.get("ID") or ""), public, tuple(ups))
 
 

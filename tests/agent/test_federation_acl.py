@@ -142,3 +142,19 @@ def test_secondary_writes_what_the_primary_owns_there_and_keeps_its_local_tokens
                "another replication round")
     assert _call(q1, "GET", f"/v1/acl/token/{local['AccessorID']}")[0] == 200
     assert _call(q1, "PUT", "/v1/acl/bootstrap") == (401, "ACL support disabled")
+
+
+def test_with_acls_the_secondary_ca_and_config_entries_follow_the_primary(pair: Pair) -> None:
+    """The replication token (here the management token) signs dc2's intermediate request and
+    reads dc1's config entries; without a token the roots stay readable."""
+    def active(agent: AgentProcess) -> str:
+        status, body = _call(agent, "GET", "/v1/connect/ca/roots", token="")
+        return str(body.get("ActiveRootID") or "") if status == 200 else ""
+
+    wait_until(lambda: active(pair.q1) and active(pair.q1) == active(pair.p1), 30, "dc2's CA to follow dc1's root")
+    status, body = _call(pair.p1, "PUT", "/v1/config", {"Kind": "service-defaults", "Name": "acl-web",
+                                                         "Protocol": "http"})
+    assert status == 200, body
+    wait_until(lambda: _call(pair.q1, "GET", "/v1/config/service-defaults/acl-web")[0] == 200, 30,
+               "dc1's entry in dc2")
+    assert _call(pair.q1, "GET", "/v1/config/service-defaults/acl-web", token="")[0] == 403

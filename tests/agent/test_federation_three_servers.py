@@ -137,6 +137,7 @@ def test_a_cut_between_datacenters_fails_fast_and_heals(fed: Federation) -> None
     assert s is not None
     assert s.request("PUT", "/v1/kv/cut/k", b"before")[0] == 200
     assert _get(t1, "/v1/kv/cut/k?dc=dc1&raw")[:2] == (200, b"before")  # pooled connections exist now
+    assert t1.request("PUT", "/v1/kv/in-dc2", b"x")[0] == 200  # not left to the other test (xdist splits them)
     assert _get(s, "/v1/kv/in-dc2?dc=dc2&raw")[0] == 200
     try:
         fed.cut()
