@@ -520,8 +520,10 @@ class Agent:
         if not self.membership.force_leave(node, prune=prune):
             raise RuntimeError(f"agent: No node found with name '{node}'")
 
-    def snapshot_state(self) -> bytes:
-        return self.machine.snapshot()
+    async def snapshot_state(self) -> bytes:
+        # Captured between two applies, encoded in a thread: a large catalog's snapshot does not
+        # hold up the requests answered meanwhile.
+        return await asyncio.to_thread(self.machine.capture())
 
     async def restore_snapshot(self, data: bytes) -> None:
         await self.consensus.restore_snapshot(data)

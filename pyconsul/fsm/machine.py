@@ -8,6 +8,7 @@ no-op that returns the error; an undecodable or unknown command raises UnknownCo
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 import msgpack
@@ -18,6 +19,10 @@ from pyconsul.state.agent_ca import AgentCA
 from pyconsul.state.errors import StateError
 from pyconsul.state.store import StateStore
 from pyconsul.telemetry.names import FSM_TIMER
+
+# The snapshot's tables that grow with the cluster. Their rows are replaced on every write, never
+# changed in place, so a list of the rows is a consistent capture that is cheap to take.
+ROW_TABLES = frozenset({"nodes", "services", "checks", "kv", "tombstones"})
 
 
 class StateMachine:
@@ -158,10 +163,38 @@ class StateMachine:
 
     # Snapshots are msgpack of the store's tables: portable, never pickle.
     def snapshot(self) -> bytes:
+        return self.capture()()
+
+    def capture(self) -> Callable[[], bytes]:
+        """The store as of now, and a function that serialises it (safe to run in another thread
+        while later commands apply): the small tables are encoded here; the large ones are held as
+        lists of their rows, which writes replace and never change in place, and encoded later."""
         start = telemetry.now()
-        data = msgpack.packb(self.store.snapshot(), use_bin_type=True)
-        telemetry.measure_since("raft.fsm.snapshot", start)
-        return data
+        packer = msgpack.Packer(use_bin_type=True)
+        snap = self.store.snapshot()
+        pieces: list[bytes | list[Any]] = [packer.pack_map_header(len(snap))]
+        for key, value in snap.items():
+            pieces.append(packer.pack(key))
+            pieces.append(value if key in ROW_TABLES else packer.pack(value))
+        telemetry.measure_since("raft.fsm.snapshot.capture", start)
+
+        def serialise() -> bytes:
+            began = telemetry.now()
+            out = bytearray()
+            own = msgpack.Packer(use_bin_type=True)  # a Packer is not shared between threads
+            for piece in pieces:
+                if isinstance(piece, bytes):
+                    out += piece
+                    continue
+                out += own.pack_array_header(len(piece))
+                # One row per call: the GIL is released between calls, so the event loop keeps
+                # answering while a large table is encoded.
+                for row in piece:
+                    out += own.pack(row)
+            telemetry.measure_since("raft.fsm.snapshot", began)
+            return bytes(out)
+
+        return serialise
 
     def restore(self, data: bytes) -> None:
         start = telemetry.now()

@@ -1,0 +1,97 @@
+"""A Raft snapshot is serialised off the event loop: while a large state machine's image is
+being encoded, writes commit and apply and reads are answered; the snapshot lands afterwards."""
+
+from __future__ import annotations
+
+import asyncio
+import random
+import threading
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import msgpack
+
+from pyconsul.raft.core import Role
+from pyconsul.raft.node import RaftNode
+from pyconsul.raft.segment_log import SegmentLogStore
+from pyconsul.raft.snapshot import FileSnapshotStore
+from pyconsul.raft.stable import FileStableStore
+from pyconsul.raft.tcp_transport import TCPTransport
+from tests.support.wait import async_wait_until
+
+
+class SlowImageKV:
+    """A key-value machine whose snapshot encoding waits until the test lets it finish, as a
+    large catalog's takes seconds."""
+
+    def __init__(self) -> None:
+        self.data: dict[str, int] = {}
+        self.release = threading.Event()
+        self.encoding = threading.Event()
+
+    def apply(self, index: int, data: bytes) -> Any:
+        k, v = msgpack.unpackb(data)
+        self.data[k] = v
+        return index
+
+    def capture(self) -> Callable[[], bytes]:
+        image = dict(self.data)
+
+        def serialise() -> bytes:
+            self.encoding.set()
+            assert self.release.wait(30)
+            return msgpack.packb(image)
+        return serialise
+
+    def snapshot(self) -> bytes:
+        return self.capture()()
+
+    def restore(self, data: bytes) -> None:
+        self.data = msgpack.unpackb(data)
+
+
+async def test_writes_and_reads_go_on_while_a_snapshot_is_encoded(tmp_path: Path) -> None:
+    kv = SlowImageKV()
+    node = RaftNode(
+        "n0", TCPTransport("127.0.0.1", 0), kv,
+        SegmentLogStore(tmp_path / "log", segment_bytes=4096), FileStableStore(tmp_path),
+        FileSnapshotStore(tmp_path / "snaps"), tick_interval=0.02, election_tick=10,
+        snapshot_threshold=20, trailing_entries=5, rng=random.Random(0),
+    )
+    await node.start()
+    try:
+        assert node.bootstrap({"n0": node.transport.address})
+        await async_wait_until(lambda: node.role is Role.LEADER, 10.0, what="single server leads")
+        for i in range(25):  # past the threshold: the snapshot starts and blocks in its thread
+            await node.propose(msgpack.packb([f"k{i}", i]))
+        await asyncio.to_thread(kv.encoding.wait, 10)
+        assert kv.encoding.is_set()
+        # The image is still being encoded: writes commit and apply, reads are answered.
+        for i in range(25, 60):
+            assert await asyncio.wait_for(node.propose(msgpack.packb([f"k{i}", i])), 5) > 0
+        await asyncio.wait_for(node.read_barrier(lease=False), 5)
+        assert kv.data["k59"] == 59
+        assert not list((tmp_path / "snaps").glob("*.snap"))  # nothing saved yet
+        kv.release.set()
+        await async_wait_until(lambda: bool(list((tmp_path / "snaps").glob("*.snap"))), 10.0,
+                               what="snapshot saved once encoded")
+        assert node.snapshot_index >= 20
+    finally:
+        kv.release.set()
+        await node.stop()
+    # Restart from the snapshot plus the log after it: every write is there.
+    kv2 = SlowImageKV()
+    kv2.release.set()
+    again = RaftNode(
+        "n0", TCPTransport("127.0.0.1", 0), kv2,
+        SegmentLogStore(tmp_path / "log", segment_bytes=4096), FileStableStore(tmp_path),
+        FileSnapshotStore(tmp_path / "snaps"), tick_interval=0.02, election_tick=10,
+        snapshot_threshold=1000, trailing_entries=5, rng=random.Random(0),
+    )
+    await again.start()
+    try:
+        await async_wait_until(lambda: kv2.data.get("k59") == 59, 10.0, what="restart replays to the last write")
+        assert len(kv2.data) == 60
+    finally:
+        await again.stop()
