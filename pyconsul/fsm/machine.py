@@ -8,21 +8,18 @@ no-op that returns the error; an undecodable or unknown command raises UnknownCo
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from typing import Any
 
 import msgpack
 
 from pyconsul import telemetry
 from pyconsul.fsm import commands as c
+from pyconsul.gc_tuning import settle_long_lived
 from pyconsul.state.agent_ca import AgentCA
 from pyconsul.state.errors import StateError
 from pyconsul.state.store import StateStore
 from pyconsul.telemetry.names import FSM_TIMER
-
-# The snapshot's tables that grow with the cluster. Their rows are replaced on every write, never
-# changed in place, so a list of the rows is a consistent capture that is cheap to take.
-ROW_TABLES = frozenset({"nodes", "services", "checks", "kv", "tombstones"})
 
 
 class StateMachine:
@@ -167,16 +164,32 @@ class StateMachine:
 
     def capture(self) -> Callable[[], bytes]:
         """The store as of now, and a function that serialises it (safe to run in another thread
-        while later commands apply): the small tables are encoded here; the large ones are held as
-        lists of their rows, which writes replace and never change in place, and encoded later."""
+        while later commands apply)."""
+        serialise = None
+        for step in self.capture_steps():
+            serialise = step
+        assert serialise is not None
+        return serialise
+
+    def capture_steps(self, every: int = 0) -> Iterator[None | Callable[[], bytes]]:
+        """capture() in steps: yields None every `every` rows copied, then the serialiser. The
+        caller must apply nothing until the last step (the Raft driver's apply loop runs it).
+        The small tables are encoded here; the large ones are copied shallowly (their rows are
+        shared: writes replace rows, never change them) and listed and encoded by the serialiser."""
         start = telemetry.now()
+        snap: dict[str, Any] | None = None
+        for step in self.store.capture(every):
+            if step is None:
+                yield None
+            snap = step
+        assert snap is not None
         packer = msgpack.Packer(use_bin_type=True)
-        snap = self.store.snapshot()
-        pieces: list[bytes | list[Any]] = [packer.pack_map_header(len(snap))]
+        pieces: list[bytes | Callable[[], list[Any]]] = [packer.pack_map_header(len(snap))]
         for key, value in snap.items():
             pieces.append(packer.pack(key))
-            pieces.append(value if key in ROW_TABLES else packer.pack(value))
+            pieces.append(value if callable(value) else packer.pack(value))
         telemetry.measure_since("raft.fsm.snapshot.capture", start)
+        settle_long_lived()  # the captured rows are the state: keep full collections off them
 
         def serialise() -> bytes:
             began = telemetry.now()
@@ -186,18 +199,21 @@ class StateMachine:
                 if isinstance(piece, bytes):
                     out += piece
                     continue
-                out += own.pack_array_header(len(piece))
-                # One row per call: the GIL is released between calls, so the event loop keeps
-                # answering while a large table is encoded.
-                for row in piece:
+                rows = piece()
+                out += own.pack_array_header(len(rows))
+                # One row per call: the interpreter can switch to the event loop's thread
+                # between calls (one call for a whole table would hold it throughout).
+                for row in rows:
                     out += own.pack(row)
             telemetry.measure_since("raft.fsm.snapshot", began)
             return bytes(out)
 
-        return serialise
+        yield serialise
 
     def restore(self, data: bytes) -> None:
         start = telemetry.now()
         snap = msgpack.unpackb(data, raw=False, strict_map_key=False)
         self.store.restore(snap)
+        del snap
+        settle_long_lived()  # the restored rows are the state: keep full collections off them
         telemetry.measure_since("raft.fsm.restore", start)

@@ -58,6 +58,9 @@ from pyconsul.telemetry.raft import RaftMetrics
 
 log = logging.getLogger("pyconsul.raft")
 
+# Rows a snapshot capture copies between two turns of the event loop (a few milliseconds).
+CAPTURE_STEP_ROWS = 2000
+
 
 class FSM(Protocol):
     """What the log is applied to (the agent's `pyconsul.fsm.machine.StateMachine`)."""
@@ -622,7 +625,7 @@ class RaftNode:
             if (self.applied_index - self.snapshot_index >= self.snapshot_threshold
                     and time.monotonic() >= self._snapshot_retry_at
                     and (self._snapshot_task is None or self._snapshot_task.done())):
-                self._start_snapshot()
+                await self._start_snapshot()
             await asyncio.sleep(0)  # let readers and the run loop in between batches
 
     def _wake_applied(self) -> None:
@@ -637,14 +640,21 @@ class RaftNode:
                 keep.append((index, fut))
         self._applied_waiters = keep
 
-    def _start_snapshot(self) -> None:
+    async def _start_snapshot(self) -> None:
         """Capture the state machine between two applies, then serialise and save it in the
-        background: applies, reads and writes go on meanwhile (only the capture is on the loop)."""
+        background: reads, Raft and (after the capture) writes go on meanwhile. The capture
+        itself runs in steps with the loop free in between; nothing applies until it ends."""
         index = self.applied_index
-        capture = getattr(self.machine, "capture", None)
-        if capture is not None:
-            serialise: Callable[[], bytes] = capture()
-        else:  # a machine without a cheap capture serialises here, between two applies
+        steps = getattr(self.machine, "capture_steps", None)
+        if steps is not None:
+            serialise: Callable[[], bytes] | None = None
+            for step in steps(CAPTURE_STEP_ROWS):
+                if step is None:
+                    await asyncio.sleep(0)
+                else:
+                    serialise = step
+            assert serialise is not None
+        else:  # a machine without a capture serialises here, between two applies
             data = self.machine.snapshot()
             serialise = lambda: data  # noqa: E731
         self._snapshot_task = asyncio.get_running_loop().create_task(self._finish_snapshot(index, serialise))

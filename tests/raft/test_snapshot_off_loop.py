@@ -6,7 +6,7 @@ from __future__ import annotations
 import asyncio
 import random
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -35,17 +35,23 @@ class SlowImageKV:
         self.data[k] = v
         return index
 
-    def capture(self) -> Callable[[], bytes]:
-        image = dict(self.data)
+    def capture_steps(self, every: int) -> Iterator[None | Callable[[], bytes]]:
+        image: dict[str, int] = {}
+        for i, (k, v) in enumerate(list(self.data.items()), 1):
+            image[k] = v
+            if i % 5 == 0:
+                yield None  # the driver lets the loop run here, applying nothing
 
         def serialise() -> bytes:
             self.encoding.set()
             assert self.release.wait(30)
             return msgpack.packb(image)
-        return serialise
+        yield serialise
 
     def snapshot(self) -> bytes:
-        return self.capture()()
+        *_, serialise = self.capture_steps(0)
+        assert serialise is not None
+        return serialise()
 
     def restore(self, data: bytes) -> None:
         self.data = msgpack.unpackb(data)
