@@ -160,7 +160,10 @@ class StateMachine:
 
     # Snapshots are msgpack of the store's tables: portable, never pickle.
     def snapshot(self) -> bytes:
-        return self.capture()()
+        start = telemetry.now()
+        data = self.capture()()
+        telemetry.measure_since("raft.fsm.snapshot", start)
+        return data
 
     def capture(self) -> Callable[[], bytes]:
         """The store as of now, and a function that serialises it (safe to run in another thread
@@ -192,7 +195,7 @@ class StateMachine:
         settle_long_lived()  # the captured rows are the state: keep full collections off them
 
         def serialise() -> bytes:
-            began = telemetry.now()
+            # No metrics or logging in here: it may run in a forked child (pyconsul.fork_encode).
             out = bytearray()
             own = msgpack.Packer(use_bin_type=True)  # a Packer is not shared between threads
             for piece in pieces:
@@ -205,7 +208,6 @@ class StateMachine:
                 # between calls (one call for a whole table would hold it throughout).
                 for row in rows:
                     out += own.pack(row)
-            telemetry.measure_since("raft.fsm.snapshot", began)
             return bytes(out)
 
         yield serialise

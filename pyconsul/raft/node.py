@@ -34,6 +34,7 @@ from typing import Any, Protocol
 
 from pyconsul import telemetry
 from pyconsul.consensus.errors import ForwardFailed, LeadershipLost, NoLeader, NotLeader
+from pyconsul.fork_encode import encode_off_loop
 from pyconsul.raft.core import RaftConfig, RaftCore, Ready, Role
 from pyconsul.raft.disk import DiskThread
 from pyconsul.raft.log import LogError
@@ -667,7 +668,8 @@ class RaftNode:
 
     async def _finish_snapshot(self, index: int, serialise: Callable[[], bytes]) -> None:
         start = telemetry.now()
-        data = await asyncio.to_thread(serialise)
+        data = await encode_off_loop(serialise)
+        telemetry.measure_since("raft.fsm.snapshot", start)
         if index <= self.snapshot_index:
             return  # a snapshot from the leader already covered it while it was serialised
         try:

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import random
-import threading
+import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
@@ -23,12 +23,14 @@ from tests.support.wait import async_wait_until
 
 class SlowImageKV:
     """A key-value machine whose snapshot encoding waits until the test lets it finish, as a
-    large catalog's takes seconds."""
+    large catalog's takes seconds. The encoder may run in another process (a forked child), so
+    it signals through files: `encoding` appears when it starts, it ends once `release` exists."""
 
-    def __init__(self) -> None:
+    def __init__(self, signals: Path) -> None:
         self.data: dict[str, int] = {}
-        self.release = threading.Event()
-        self.encoding = threading.Event()
+        signals.mkdir(exist_ok=True)
+        self.encoding = signals / "encoding"
+        self.release = signals / "release"
 
     def apply(self, index: int, data: bytes) -> Any:
         k, v = msgpack.unpackb(data)
@@ -43,8 +45,11 @@ class SlowImageKV:
                 yield None  # the driver lets the loop run here, applying nothing
 
         def serialise() -> bytes:
-            self.encoding.set()
-            assert self.release.wait(30)
+            self.encoding.touch()
+            deadline = time.monotonic() + 30
+            while not self.release.exists():  # a different process maybe: no shared event
+                assert time.monotonic() < deadline
+                time.sleep(0.01)
             return msgpack.packb(image)
         yield serialise
 
@@ -58,7 +63,7 @@ class SlowImageKV:
 
 
 async def test_writes_and_reads_go_on_while_a_snapshot_is_encoded(tmp_path: Path) -> None:
-    kv = SlowImageKV()
+    kv = SlowImageKV(tmp_path / "signals")
     node = RaftNode(
         "n0", TCPTransport("127.0.0.1", 0), kv,
         SegmentLogStore(tmp_path / "log", segment_bytes=4096), FileStableStore(tmp_path),
@@ -71,24 +76,22 @@ async def test_writes_and_reads_go_on_while_a_snapshot_is_encoded(tmp_path: Path
         await async_wait_until(lambda: node.role is Role.LEADER, 10.0, what="single server leads")
         for i in range(25):  # past the threshold: the snapshot starts and blocks in its thread
             await node.propose(msgpack.packb([f"k{i}", i]))
-        await asyncio.to_thread(kv.encoding.wait, 10)
-        assert kv.encoding.is_set()
+        await async_wait_until(kv.encoding.exists, 10.0, what="the snapshot's encoding started")
         # The image is still being encoded: writes commit and apply, reads are answered.
         for i in range(25, 60):
             assert await asyncio.wait_for(node.propose(msgpack.packb([f"k{i}", i])), 5) > 0
         await asyncio.wait_for(node.read_barrier(lease=False), 5)
         assert kv.data["k59"] == 59
         assert not list((tmp_path / "snaps").glob("*.snap"))  # nothing saved yet
-        kv.release.set()
+        kv.release.touch()
         await async_wait_until(lambda: bool(list((tmp_path / "snaps").glob("*.snap"))), 10.0,
                                what="snapshot saved once encoded")
         assert node.snapshot_index >= 20
     finally:
-        kv.release.set()
+        kv.release.touch()
         await node.stop()
     # Restart from the snapshot plus the log after it: every write is there.
-    kv2 = SlowImageKV()
-    kv2.release.set()
+    kv2 = SlowImageKV(tmp_path / "signals")
     again = RaftNode(
         "n0", TCPTransport("127.0.0.1", 0), kv2,
         SegmentLogStore(tmp_path / "log", segment_bytes=4096), FileStableStore(tmp_path),
