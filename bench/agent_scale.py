@@ -164,9 +164,9 @@ def main() -> None:
                                 "Interval": f"{args.interval}s", "Timeout": "5s"} for k in range(n)]}
             conn.request("PUT", "/v1/agent/service/register", json.dumps(body))
             r = conn.getresponse()
-            r.read()
+            reply = r.read()
             if r.status != 200:
-                raise RuntimeError(f"register svc-{i}: {r.status}")
+                raise RuntimeError(f"register svc-{i}: {r.status} {reply[:300]!r}\n{client.log()[-3000:]}")
         out["register_seconds"] = round(time.monotonic() - t0, 1)
         # First runs are staggered over one interval, and each first output goes out at once.
         time.sleep(args.interval * 1.5)

@@ -64,6 +64,8 @@ class ScaleSim(SimNetwork):
         self._best: dict[Address, float] = {}
         self._seq = itertools.count()
         self.bytes_sent = 0
+        self.wall_deadline = math.inf  # real time.monotonic() after which run_until gives up
+        self.out_of_time = False
 
     def _schedule(self, addr: Address) -> None:
         d = self.nodes[addr].core.next_deadline()
@@ -98,6 +100,7 @@ class ScaleSim(SimNetwork):
             self._at(self._latency(), lambda: self._reply_reliable(src, dest, back))
 
     def run_until(self, done: Callable[[], bool], timeout: float, check_every: float = 0.2) -> bool:
+        """As SimNetwork.run_until; also gives up (False) once `wall_budget` real seconds passed."""
         clock = self.clock
         end = clock.monotonic() + timeout
         for addr in self.nodes:
@@ -109,6 +112,9 @@ class ScaleSim(SimNetwork):
             if now >= next_check:
                 if done():
                     return True
+                if time.monotonic() > self.wall_deadline:
+                    self.out_of_time = True
+                    return False
                 next_check = now + check_every
             t = min(self._deadlines[0][0] if self._deadlines else end,
                     self._queue[0][0] if self._queue else end, end, next_check)
@@ -152,10 +158,12 @@ def views_alive(net: ScaleSim, n: int) -> bool:
                for c in net.live())
 
 
-def simulate(n: int, loss: float, seed: int, formation_cap: float, steady: float) -> dict[str, Any]:
+def simulate(n: int, loss: float, seed: int, formation_cap: float, steady: float,
+             wall_budget: float = math.inf) -> dict[str, Any]:
     wall = time.monotonic()
     cfg = GossipConfig()  # Consul's LAN defaults
     net = ScaleSim(seed, loss, cfg)
+    net.wall_deadline = wall + wall_budget
     for i in range(n):
         net.add(f"m{i}", {"role": "node"}, host=f"10.{i // 65536}.{i // 256 % 256}.{i % 256}")
     t0 = net.clock.monotonic()
@@ -168,6 +176,8 @@ def simulate(n: int, loss: float, seed: int, formation_cap: float, steady: float
         "cap_s": formation_cap}}
     if not formed:
         out["wall_seconds"] = round(time.monotonic() - wall, 1)
+        out["out_of_wall_budget"] = net.out_of_time
+        out["simulated_s_per_wall_s"] = round(took / max(out["wall_seconds"], 1e-3), 4)
         return out
 
     # One update spreading through a formed cluster.
@@ -270,12 +280,15 @@ def main() -> None:
     ap.add_argument("--seed", type=int, default=21)
     ap.add_argument("--formation-cap", type=float, default=300.0, help="simulated seconds allowed to form")
     ap.add_argument("--steady", type=float, default=20.0, help="quiet simulated seconds for the traffic figure")
+    ap.add_argument("--wall-budget", type=float, default=1800.0,
+                    help="real seconds one size may take; past it the size reports how far it got")
     ap.add_argument("--real-agents", type=int, default=50, help="real agents on loopbacks (0: skip)")
     args = ap.parse_args()
     out: dict[str, Any] = {"benchmark": "gossip_scale", "loadavg_1m_start": round(os.getloadavg()[0], 2),
                            "simulation": []}
     for n in (int(x) for x in args.sizes.split(",") if x.strip()):
-        out["simulation"].append(simulate(n, args.loss, args.seed, args.formation_cap, args.steady))
+        out["simulation"].append(simulate(n, args.loss, args.seed, args.formation_cap, args.steady,
+                                          args.wall_budget))
         print(json.dumps(out["simulation"][-1]), file=sys.stderr, flush=True)
     if args.real_agents > 0:
         out["real_agents"] = real_agents(args.real_agents)

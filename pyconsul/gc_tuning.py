@@ -12,9 +12,26 @@ collected: bounded by what was alive at that moment, the price of no full-heap p
 
 from __future__ import annotations
 
+import contextlib
 import gc
+from collections.abc import Iterator
 
 
 def settle_long_lived() -> None:
     """Everything alive now is long-lived: later full collections skip it."""
     gc.freeze()
+
+
+@contextlib.contextmanager
+def bulk_load() -> Iterator[None]:
+    """No collections while millions of rows are built (every one of them survives, so each
+    collection would walk a growing heap for nothing: a 10,000-node restore took 5 s instead of
+    1.5 s); what was built is settled as long-lived at the end."""
+    was = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        settle_long_lived()
+        if was:
+            gc.enable()

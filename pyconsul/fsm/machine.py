@@ -15,7 +15,7 @@ import msgpack
 
 from pyconsul import telemetry
 from pyconsul.fsm import commands as c
-from pyconsul.gc_tuning import settle_long_lived
+from pyconsul.gc_tuning import bulk_load, settle_long_lived
 from pyconsul.state.agent_ca import AgentCA
 from pyconsul.state.errors import StateError
 from pyconsul.state.store import StateStore
@@ -214,8 +214,8 @@ class StateMachine:
 
     def restore(self, data: bytes) -> None:
         start = telemetry.now()
-        snap = msgpack.unpackb(data, raw=False, strict_map_key=False)
-        self.store.restore(snap)
-        del snap
-        settle_long_lived()  # the restored rows are the state: keep full collections off them
+        with bulk_load():  # the restored rows are the state: no collections over them
+            snap = msgpack.unpackb(data, raw=False, strict_map_key=False)
+            self.store.restore(snap)
+            del snap
         telemetry.measure_since("raft.fsm.restore", start)
