@@ -284,19 +284,22 @@ class LocalState:
                         continue  # went with its service
                     await self._write(c.Deregister(node=self.node_name, check_id=cid))
                     writes += 1
+            # Registrations may arrive while the writes below are awaited: walk copies.
             by_service: dict[str, list[str]] = {}
-            for cid, chk in self.checks.items():
+            for cid, chk in list(self.checks.items()):
                 if chk.get("ServiceID"):
                     by_service.setdefault(chk["ServiceID"], []).append(cid)
-            for sid, svc in self.services.items():
+            for sid, svc in list(self.services.items()):
+                if sid not in self.services:
+                    continue  # removed meanwhile
                 have = catalog_services.get(sid)
                 if have is None or not _same_service(have, svc) or any(
                     not self._check_in_sync(cid, catalog_checks.get(cid)) for cid in by_service.get(sid, ())
                 ):
                     await self.sync_service(sid, by_service.get(sid, []))
                     writes += 1
-            for cid, chk in self.checks.items():
-                if chk.get("ServiceID"):
+            for cid, chk in list(self.checks.items()):
+                if chk.get("ServiceID") or cid not in self.checks:
                     continue
                 if not self._check_in_sync(cid, catalog_checks.get(cid)):
                     await self.sync_check(cid)
@@ -307,9 +310,11 @@ class LocalState:
         return writes
 
     def _check_in_sync(self, cid: str, catalog: Row | None) -> bool:
+        local = self.checks.get(cid)
+        if local is None:
+            return True  # removed meanwhile: its own deregistration went out
         if catalog is None:
             return False
-        local = self.checks[cid]
         # An output-only change waiting out check_update_interval is not a difference yet (as in
         # Consul): the deferred sync sends it; a full sync must not defeat the rate limit.
         fields = _CHECK_FIELDS_BUT_OUTPUT if cid in self._deferred else _CHECK_FIELDS
