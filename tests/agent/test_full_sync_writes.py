@@ -97,3 +97,24 @@ async def test_a_check_missing_from_the_catalog_is_put_back(synced: tuple[Server
     await servers.write(c.Deregister(node=NODE["Node"], check_id="web-3:ttl"))
     assert await local.full_sync(*servers.view()) == 1
     assert "web-3:ttl" in servers.view()[1]
+
+
+async def test_registrations_arriving_during_a_full_sync_do_not_fail_it(synced: tuple[Servers, LocalState]) -> None:
+    servers, local = synced
+    await servers.write(c.Deregister(node=NODE["Node"], service_id="web-1"))  # something to repair
+    inner = servers.write
+    arrived: list[int] = []
+
+    async def write(cmd: c.Command) -> Any:
+        if not arrived:  # while the sync awaits its first write, a new service registers
+            arrived.append(1)
+            local.services["late"] = {"ID": "late", "Service": "late", "Tags": [], "Port": 1}
+            local.checks["late:ttl"] = {"CheckID": "late:ttl", "Name": "ttl", "ServiceID": "late",
+                                        "Status": "passing", "Output": "", "Node": NODE["Node"]}
+        return await inner(cmd)
+
+    local._write = write
+    assert await local.full_sync(*servers.view()) >= 1
+    assert "web-1" in servers.view()[0]
+    assert await local.full_sync(*servers.view()) == 1  # the late one, on the next sync
+    assert await local.full_sync(*servers.view()) == 0
