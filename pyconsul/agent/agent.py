@@ -46,6 +46,7 @@ from pyconsul.consensus.raft import RaftConsensus
 from pyconsul.consensus.remote import Forwarder, RemoteConsensus
 from pyconsul.coordinate.updater import run_updates
 from pyconsul.entries import replication as entry_replication
+from pyconsul.fork_encode import encode_off_loop
 from pyconsul.fsm import commands as c
 from pyconsul.fsm.machine import StateMachine
 from pyconsul.gossip.keyring_query import NOT_ENABLED, NodeAnswer, PoolResult, tally
@@ -589,8 +590,13 @@ class Agent:
         if not self.membership.force_leave(node, prune=prune):
             raise RuntimeError(f"agent: No node found with name '{node}'")
 
-    def snapshot_state(self) -> bytes:
-        return self.machine.snapshot()
+    async def snapshot_state(self) -> bytes:
+        # Captured between two applies, encoded in a forked child: a large catalog's snapshot
+        # does not hold up the requests answered meanwhile.
+        start = telemetry.now()
+        data = await encode_off_loop(self.machine.capture())
+        telemetry.measure_since("raft.fsm.snapshot", start)
+        return data
 
     async def restore_snapshot(self, data: bytes) -> None:
         await self.consensus.restore_snapshot(data)

@@ -248,11 +248,15 @@ class LocalState:
         row["Definition"] = {}
         return row
 
-    async def sync_service(self, sid: str) -> None:
+    async def sync_service(self, sid: str, check_ids: list[str] | None = None) -> None:
+        """Register the service with its checks (`check_ids`, when the caller has them indexed:
+        a full sync of thousands of services must not scan every check per service)."""
         svc = self.services.get(sid)
         if svc is None:
             return
-        checks = [self._catalog_check(ch) for ch in self.checks.values() if ch.get("ServiceID") == sid]
+        if check_ids is None:
+            check_ids = [cid for cid, ch in self.checks.items() if ch.get("ServiceID") == sid]
+        checks = [self._catalog_check(self.checks[cid]) for cid in check_ids if cid in self.checks]
         await self._write(c.Register(node=self._node_row(), service=svc, checks=checks))
 
     async def sync_check(self, cid: str) -> None:
@@ -268,6 +272,7 @@ class LocalState:
     async def full_sync(self, catalog_services: dict[str, Row], catalog_checks: dict[str, Row]) -> int:
         """Make this node's catalog entries match local state; returns how many writes it made."""
         writes = 0
+        start = self.clock.monotonic()
         async with self._sync_lock:
             for sid in list(catalog_services):
                 if sid not in self.services and sid not in RESERVED_SERVICES:
@@ -279,23 +284,41 @@ class LocalState:
                         continue  # went with its service
                     await self._write(c.Deregister(node=self.node_name, check_id=cid))
                     writes += 1
-            for sid, svc in self.services.items():
-                mine = {ch["CheckID"] for ch in self.checks.values() if ch.get("ServiceID") == sid}
+            # Registrations may arrive while the writes below are awaited: walk copies.
+            by_service: dict[str, list[str]] = {}
+            for cid, chk in list(self.checks.items()):
+                if chk.get("ServiceID"):
+                    by_service.setdefault(chk["ServiceID"], []).append(cid)
+            for sid, svc in list(self.services.items()):
+                if sid not in self.services:
+                    continue  # removed meanwhile
                 have = catalog_services.get(sid)
                 if have is None or not _same_service(have, svc) or any(
-                    cid not in catalog_checks or not _same_check(catalog_checks[cid], self.checks[cid])
-                    for cid in mine
+                    not self._check_in_sync(cid, catalog_checks.get(cid)) for cid in by_service.get(sid, ())
                 ):
-                    await self.sync_service(sid)
+                    await self.sync_service(sid, by_service.get(sid, []))
                     writes += 1
-            for cid, chk in self.checks.items():
-                if chk.get("ServiceID"):
+            for cid, chk in list(self.checks.items()):
+                if chk.get("ServiceID") or cid not in self.checks:
                     continue
-                have = catalog_checks.get(cid)
-                if have is None or not _same_check(have, chk):
+                if not self._check_in_sync(cid, catalog_checks.get(cid)):
                     await self.sync_check(cid)
                     writes += 1
+        took = self.clock.monotonic() - start
+        log.debug("anti-entropy: full sync done", extra={
+            "writes": writes, "seconds": round(took, 3), "services": len(self.services), "checks": len(self.checks)})
         return writes
+
+    def _check_in_sync(self, cid: str, catalog: Row | None) -> bool:
+        local = self.checks.get(cid)
+        if local is None:
+            return True  # removed meanwhile: its own deregistration went out
+        if catalog is None:
+            return False
+        # An output-only change waiting out check_update_interval is not a difference yet (as in
+        # Consul): the deferred sync sends it; a full sync must not defeat the rate limit.
+        fields = _CHECK_FIELDS_BUT_OUTPUT if cid in self._deferred else _CHECK_FIELDS
+        return all(catalog.get(k, "") == local.get(k, "") for k in fields)
 
 
 def _same_service(catalog: Row, local: Row) -> bool:
@@ -308,5 +331,5 @@ def _same_service(catalog: Row, local: Row) -> bool:
     )
 
 
-def _same_check(catalog: Row, local: Row) -> bool:
-    return all(catalog.get(k, "") == local.get(k, "") for k in ("Status", "Output", "Name", "ServiceID"))
+_CHECK_FIELDS = ("Status", "Output", "Name", "ServiceID")
+_CHECK_FIELDS_BUT_OUTPUT = ("Status", "Name", "ServiceID")

@@ -102,8 +102,8 @@ class AgentPort(Protocol):
         """Apply `command` through consensus; the state machine's result (a StateError if it
         refused the command)."""
 
-    def snapshot_state(self) -> bytes:
-        """The state store as a `snapshot save` image."""
+    async def snapshot_state(self) -> bytes:
+        """The state store as a `snapshot save` image (encoded off the event loop)."""
 
     async def restore_snapshot(self, data: bytes) -> None:
         """Replace the state with a `snapshot save` image (ValueError if it is unusable)."""

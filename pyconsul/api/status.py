@@ -48,12 +48,13 @@ async def raft_remove_peer(ctx: APIContext, req: web.Request, q: QueryOptions) -
 async def snapshot_save(ctx: APIContext, req: web.Request, q: QueryOptions) -> Reply:
     """A snapshot in Consul's archive layout (gzip'd tar of meta.json, state.bin, SHA256SUMS)."""
     await ctx.read_barrier(q)
-    state = ctx.agent.snapshot_state()
-    idx = ctx.store.last_index
+    idx = ctx.store.last_index  # the capture below is taken now, before anything else applies
+    state = await ctx.agent.snapshot_state()
     term = int(ctx.agent.consensus.stats().get("term", "1") or 1)
     meta = {"ID": f"{term}-{idx}-{int(time.time() * 1000)}", "Size": len(state), "Index": idx,
             "Term": term, "Version": 1}
-    return Reply(snapshot_archive.build(meta, state), content_type="application/x-gzip", index=idx)
+    archive = await asyncio.to_thread(snapshot_archive.build, meta, state)
+    return Reply(archive, content_type="application/x-gzip", index=idx)
 
 
 async def snapshot_restore(ctx: APIContext, req: web.Request, q: QueryOptions) -> Reply:

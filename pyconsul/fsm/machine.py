@@ -8,12 +8,14 @@ no-op that returns the error; an undecodable or unknown command raises UnknownCo
 
 from __future__ import annotations
 
+from collections.abc import Callable, Iterator
 from typing import Any
 
 import msgpack
 
 from pyconsul import telemetry
 from pyconsul.fsm import commands as c
+from pyconsul.gc_tuning import bulk_load, settle_long_lived
 from pyconsul.state.agent_ca import AgentCA
 from pyconsul.state.errors import StateError
 from pyconsul.state.store import StateStore
@@ -169,12 +171,61 @@ class StateMachine:
     # Snapshots are msgpack of the store's tables: portable, never pickle.
     def snapshot(self) -> bytes:
         start = telemetry.now()
-        data = msgpack.packb(self.store.snapshot(), use_bin_type=True)
+        data = self.capture()()
         telemetry.measure_since("raft.fsm.snapshot", start)
         return data
 
+    def capture(self) -> Callable[[], bytes]:
+        """The store as of now, and a function that serialises it (safe to run in another thread
+        while later commands apply)."""
+        serialise = None
+        for step in self.capture_steps():
+            serialise = step
+        assert serialise is not None
+        return serialise
+
+    def capture_steps(self, every: int = 0) -> Iterator[None | Callable[[], bytes]]:
+        """capture() in steps: yields None every `every` rows copied, then the serialiser. The
+        caller must apply nothing until the last step (the Raft driver's apply loop runs it).
+        The small tables are encoded here; the large ones are copied shallowly (their rows are
+        shared: writes replace rows, never change them) and listed and encoded by the serialiser."""
+        start = telemetry.now()
+        snap: dict[str, Any] | None = None
+        for step in self.store.capture(every):
+            if step is None:
+                yield None
+            snap = step
+        assert snap is not None
+        packer = msgpack.Packer(use_bin_type=True)
+        pieces: list[bytes | Callable[[], list[Any]]] = [packer.pack_map_header(len(snap))]
+        for key, value in snap.items():
+            pieces.append(packer.pack(key))
+            pieces.append(value if callable(value) else packer.pack(value))
+        telemetry.measure_since("raft.fsm.snapshot.capture", start)
+        settle_long_lived()  # the captured rows are the state: keep full collections off them
+
+        def serialise() -> bytes:
+            # No metrics or logging in here: it may run in a forked child (pyconsul.fork_encode).
+            out = bytearray()
+            own = msgpack.Packer(use_bin_type=True)  # a Packer is not shared between threads
+            for piece in pieces:
+                if isinstance(piece, bytes):
+                    out += piece
+                    continue
+                rows = piece()
+                out += own.pack_array_header(len(rows))
+                # One row per call: the interpreter can switch to the event loop's thread
+                # between calls (one call for a whole table would hold it throughout).
+                for row in rows:
+                    out += own.pack(row)
+            return bytes(out)
+
+        yield serialise
+
     def restore(self, data: bytes) -> None:
         start = telemetry.now()
-        snap = msgpack.unpackb(data, raw=False, strict_map_key=False)
-        self.store.restore(snap)
+        with bulk_load():  # the restored rows are the state: no collections over them
+            snap = msgpack.unpackb(data, raw=False, strict_map_key=False)
+            self.store.restore(snap)
+            del snap
         telemetry.measure_since("raft.fsm.restore", start)

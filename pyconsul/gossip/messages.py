@@ -7,7 +7,7 @@ does not decode to a known message raises DecodeError, so a stray datagram is dr
 
 from __future__ import annotations
 
-from dataclasses import astuple, dataclass, field, fields
+from dataclasses import dataclass, field, fields
 from typing import Any, ClassVar
 
 import msgpack
@@ -114,11 +114,18 @@ MESSAGE_TYPES: dict[int, type[Any]] = {
 }
 
 
+# Field names and declared kinds per message type, read once: encoding and decoding run for every
+# packet of every member (dataclasses.astuple deep-copied each message; fields() was per decode).
+_FIELDS: dict[type[Any], tuple[tuple[str, str], ...]] = {
+    cls: tuple((f.name, str(f.type)) for f in fields(cls)) for cls in MESSAGE_TYPES.values() if cls is not PushPull
+}
+
+
 def _to_wire(msg: Message) -> list[Any]:
     if isinstance(msg, PushPull):
         states = [[s.node, s.addr, s.port, s.tags, s.incarnation, s.status.value] for s in msg.states]
         return [msg.TYPE, msg.join, msg.reply, states]
-    return [msg.TYPE, *astuple(msg)]
+    return [msg.TYPE, *[getattr(msg, name) for name, _ in _FIELDS[type(msg)]]]
 
 
 def encode_message(msg: Message) -> bytes:
@@ -130,13 +137,17 @@ def encode_packet(msgs: list[Message] | tuple[Message, ...]) -> bytes:
 
 
 def _check(value: Any, kind: str, where: str) -> Any:
-    ok = {
-        "int": isinstance(value, int) and not isinstance(value, bool),
-        "str": isinstance(value, str),
-        "bool": isinstance(value, bool),
-        "dict[str, str]": isinstance(value, dict)
-        and all(isinstance(k, str) and isinstance(v, str) for k, v in value.items()),
-    }.get(kind, False)
+    t = type(value)
+    if kind == "str":
+        ok = t is str or isinstance(value, str)
+    elif kind == "int":
+        ok = t is int or (isinstance(value, int) and not isinstance(value, bool))
+    elif kind == "bool":
+        ok = t is bool
+    elif kind == "dict[str, str]":
+        ok = isinstance(value, dict) and all(isinstance(k, str) and isinstance(v, str) for k, v in value.items())
+    else:
+        ok = False
     if not ok:
         raise DecodeError(f"{where}: expected {kind}, got {type(value).__name__}")
     return value
@@ -169,10 +180,10 @@ def _from_wire(raw: Any) -> Message:
             _check(raw[1], "bool", "join"), _check(raw[2], "bool", "reply"),
             tuple(_state_from_wire(s) for s in raw[3]),
         )
-    flds = fields(cls)
+    flds = _FIELDS[cls]
     if len(raw) != len(flds) + 1:
         raise DecodeError(f"{cls.__name__}: expected {len(flds)} fields, got {len(raw) - 1}")
-    values = [_check(v, str(f.type), f"{cls.__name__}.{f.name}") for f, v in zip(flds, raw[1:], strict=True)]
+    values = [_check(v, kind, f"{cls.__name__}.{name}") for (name, kind), v in zip(flds, raw[1:], strict=True)]
     msg: Message = cls(*values)
     return msg
 

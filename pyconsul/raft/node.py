@@ -34,6 +34,7 @@ from typing import Any, Protocol
 
 from pyconsul import telemetry
 from pyconsul.consensus.errors import ForwardFailed, LeadershipLost, NoLeader, NotLeader
+from pyconsul.fork_encode import encode_off_loop
 from pyconsul.raft.core import RaftConfig, RaftCore, Ready, Role
 from pyconsul.raft.disk import DiskThread
 from pyconsul.raft.log import LogError
@@ -57,6 +58,9 @@ from pyconsul.raft.wire import MAX_ENTRY_BYTES
 from pyconsul.telemetry.raft import RaftMetrics
 
 log = logging.getLogger("pyconsul.raft")
+
+# Rows a snapshot capture copies between two turns of the event loop (a few milliseconds).
+CAPTURE_STEP_ROWS = 2000
 
 
 class FSM(Protocol):
@@ -140,6 +144,7 @@ class RaftNode:
         self._stopping = False
         self._throttle = LogThrottle(log)
         self._snapshot_retry_at = 0.0
+        self._snapshot_task: asyncio.Task[None] | None = None  # serialising and saving, off the loop
         self.on_leader_change: Callable[[str], None] | None = None
         self._last_lead = ""
         self.metrics = RaftMetrics()
@@ -218,10 +223,11 @@ class RaftNode:
 
     async def stop(self) -> None:
         self._stopping = True
-        for t in self._tasks:
+        tasks = [*self._tasks, *([self._snapshot_task] if self._snapshot_task is not None else [])]
+        for t in tasks:
             t.cancel()
-        if self._tasks:
-            _, pending = await asyncio.wait(self._tasks, timeout=2.0)
+        if tasks:
+            _, pending = await asyncio.wait(tasks, timeout=2.0)
             if pending:
                 log.warning("raft tasks did not stop", extra={"tasks": [repr(t) for t in pending]})
         await self.transport.stop()
@@ -618,8 +624,9 @@ class RaftNode:
                         fut.set_result(result)
             self._wake_applied()
             if (self.applied_index - self.snapshot_index >= self.snapshot_threshold
-                    and time.monotonic() >= self._snapshot_retry_at):
-                await self._take_snapshot()
+                    and time.monotonic() >= self._snapshot_retry_at
+                    and (self._snapshot_task is None or self._snapshot_task.done())):
+                await self._start_snapshot()
             await asyncio.sleep(0)  # let readers and the run loop in between batches
 
     def _wake_applied(self) -> None:
@@ -634,10 +641,37 @@ class RaftNode:
                 keep.append((index, fut))
         self._applied_waiters = keep
 
-    async def _take_snapshot(self) -> None:
+    async def _start_snapshot(self) -> None:
+        """Capture the state machine between two applies, then serialise and save it in the
+        background: reads, Raft and (after the capture) writes go on meanwhile. The capture
+        itself runs in steps with the loop free in between; nothing applies until it ends."""
         index = self.applied_index
+        steps = getattr(self.machine, "capture_steps", None)
+        if steps is not None:
+            serialise: Callable[[], bytes] | None = None
+            for step in steps(CAPTURE_STEP_ROWS):
+                if step is None:
+                    await asyncio.sleep(0)
+                else:
+                    serialise = step
+            assert serialise is not None
+        else:  # a machine without a capture serialises here, between two applies
+            data = self.machine.snapshot()
+            serialise = lambda: data  # noqa: E731
+        self._snapshot_task = asyncio.get_running_loop().create_task(self._finish_snapshot(index, serialise))
+        self._snapshot_task.add_done_callback(self._snapshot_ended)
+
+    def _snapshot_ended(self, task: asyncio.Task[None]) -> None:
+        # Finishing is normal for this task; failing (beyond a disk error, retried) is not.
+        if not task.cancelled() and task.exception() is not None:
+            self._task_ended(task)
+
+    async def _finish_snapshot(self, index: int, serialise: Callable[[], bytes]) -> None:
         start = telemetry.now()
-        data = self.machine.snapshot()  # consistent: taken between two applies
+        data = await encode_off_loop(serialise)
+        telemetry.measure_since("raft.fsm.snapshot", start)
+        if index <= self.snapshot_index:
+            return  # a snapshot from the leader already covered it while it was serialised
         try:
             snap = self._c.compact(index, data)
         except ValueError:
@@ -655,7 +689,7 @@ class RaftNode:
             self._throttle.error("snapshot", "raft: could not save a snapshot; will retry", error=str(exc))
             asyncio.get_running_loop().call_later(1.0, self._retry_snapshot)
             return
-        self.snapshot_index = index
+        self.snapshot_index = max(self.snapshot_index, index)
         log.info("raft snapshot taken", extra={"index": index, "bytes": len(data)})
 
     def _retry_snapshot(self) -> None:

@@ -9,19 +9,25 @@ A chunk that does not continue the assembly drops it (the leader retries the sna
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+
 from pyconsul.raft.messages import InstallSnapshot, Snapshot, SnapshotChunk
 from pyconsul.raft.wire import MAX_CHUNK_BYTES, DecodeError
 
 
-def split_snapshot(m: InstallSnapshot, chunk_bytes: int = MAX_CHUNK_BYTES) -> list[SnapshotChunk]:
+def iter_snapshot_chunks(m: InstallSnapshot, chunk_bytes: int = MAX_CHUNK_BYTES) -> Iterator[SnapshotChunk]:
+    """The chunks one at a time: a sender builds each as it goes out, never a second copy of the
+    whole snapshot at once."""
     s = m.snapshot
     size = len(s.data)
     view = memoryview(s.data)
-    offsets = range(0, size, chunk_bytes) if size else range(1)
-    return [
-        SnapshotChunk(m.term, m.src, m.dst, s.index, s.term, s.voters, off, size, bytes(view[off:off + chunk_bytes]))
-        for off in offsets
-    ]
+    for off in (range(0, size, chunk_bytes) if size else range(1)):
+        yield SnapshotChunk(m.term, m.src, m.dst, s.index, s.term, s.voters, off, size,
+                            bytes(view[off:off + chunk_bytes]))
+
+
+def split_snapshot(m: InstallSnapshot, chunk_bytes: int = MAX_CHUNK_BYTES) -> list[SnapshotChunk]:
+    return list(iter_snapshot_chunks(m, chunk_bytes))
 
 
 class SnapshotAssembler:

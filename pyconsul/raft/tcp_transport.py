@@ -20,12 +20,13 @@ import logging
 import socket
 import ssl
 import struct
+from collections.abc import Iterable, Iterator
 from typing import Any
 
 import msgpack
 
 from pyconsul.raft.messages import InstallSnapshot, Message, SnapshotChunk, from_wire, to_wire
-from pyconsul.raft.snapshot_chunks import SnapshotAssembler, split_snapshot
+from pyconsul.raft.snapshot_chunks import SnapshotAssembler, iter_snapshot_chunks
 from pyconsul.raft.throttle import LogThrottle
 from pyconsul.raft.transport import (
     CallHandler,
@@ -121,15 +122,24 @@ def _frame(obj: Any) -> bytes:
     return _LEN.pack(len(body)) + body
 
 
-def _raft_frames(prefix: bytes, msgs: list[Message]) -> list[bytes]:
+def _raft_frames(prefix: bytes, msgs: list[Message]) -> Iterator[bytes]:
     """`msgs` as frames `[RAFT, src, addr, [message, ...]]` of at most BATCH_BYTES of messages
-    each (a larger message goes alone), snapshots split into chunks."""
-    packed: list[bytes] = []
+    each (a larger message goes alone), snapshots split into chunks, one frame per chunk, built
+    as the caller takes them (a large snapshot is never copied whole on the event loop)."""
+    pending: list[Message] = []
     for m in msgs:
         if isinstance(m, InstallSnapshot):
-            packed.extend(msgpack.packb(to_wire(c), use_bin_type=True) for c in split_snapshot(m))
+            yield from _batched_frames(prefix, pending)
+            pending = []
+            for c in iter_snapshot_chunks(m):
+                yield from _batched_frames(prefix, [c])
         else:
-            packed.append(msgpack.packb(to_wire(m), use_bin_type=True))
+            pending.append(m)
+    yield from _batched_frames(prefix, pending)
+
+
+def _batched_frames(prefix: bytes, msgs: list[Message]) -> list[bytes]:
+    packed = [msgpack.packb(to_wire(m), use_bin_type=True) for m in msgs]
     frames: list[bytes] = []
     i = 0
     while i < len(packed):
@@ -198,15 +208,13 @@ class _Peer:
                 writer.write(MAGIC)
                 while not self.broken and not self.t.closed:
                     self.wake.clear()
-                    out = self.frames
+                    out: Iterable[bytes] = self.frames
                     self.frames = []
                     if self.msgs:
                         batch, self.msgs = self.msgs, []
-                        out.extend(_raft_frames(self.t.frame_prefix, batch))
-                    if out:
-                        # One write for the batch: over TLS each write is a record of its own
-                        # (and a send), so frame-by-frame writes cost a record per frame.
-                        writer.writelines(out)
+                        out = itertools.chain(out, _raft_frames(self.t.frame_prefix, batch))
+                    for data in out:
+                        writer.write(data)
                         await writer.drain()  # only waits above the high-water mark
                     if not (self.msgs or self.frames):
                         await self.wake.wait()

@@ -13,6 +13,7 @@ them: the catalog tells its `SessionInvalidator` (the store wires in its session
 from __future__ import annotations
 
 import copy
+from collections.abc import Callable, Iterator
 from typing import Any, Protocol
 
 from pyconsul.state import watch
@@ -403,6 +404,28 @@ class CatalogTable:
             "nodes": list(self.nodes_by_name.values()),
             "services": [[n, s] for n, svcs in self.services_by_node.items() for s in svcs.values()],
             "checks": [c for checks in self.checks_by_node.values() for c in checks.values()],
+        }
+
+    def capture(self, every: int = 0) -> Iterator[None | dict[str, Callable[[], list[Any]]]]:
+        """snapshot() later. Yields None every `every` nodes (0: never) so a caller that applies
+        nothing meanwhile can let other work run, then the parts: the per-node tables, which
+        writes change in place, are copied; rows are shared (replaced on write, never changed);
+        the lists are built when a part is called, from another thread if need be."""
+        nodes = list(self.nodes_by_name.values())
+        services: dict[str, dict[str, Row]] = {}
+        checks: dict[str, dict[str, Row]] = {}
+        for i, (n, svcs) in enumerate(list(self.services_by_node.items()), 1):
+            services[n] = svcs.copy()
+            if every and i % every == 0:
+                yield None
+        for i, (n, chks) in enumerate(list(self.checks_by_node.items()), 1):
+            checks[n] = chks.copy()
+            if every and i % every == 0:
+                yield None
+        yield {
+            "nodes": lambda: nodes,
+            "services": lambda: [[n, s] for n, svcs in services.items() for s in svcs.values()],
+            "checks": lambda: [c for chks in checks.values() for c in chks.values()],
         }
 
     def restore(self, snap: dict[str, Any]) -> None:

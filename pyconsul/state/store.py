@@ -22,6 +22,7 @@ Rules a caller must keep:
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from typing import Any
 
 from pyconsul.clock import SYSTEM_CLOCK, Clock
@@ -84,6 +85,38 @@ class StateStore:
             "indexes": self.indexes.as_dict(),
             **self.catalog.snapshot(),
             **self.kv.snapshot(),
+            **self.sessions.snapshot(),
+            **self.events.snapshot(),
+            **self.autopilot.snapshot(),
+            **self.queries.snapshot(),
+            **self.coordinates.snapshot(),
+            **self.acl.snapshot(),
+            **self.agent_ca.snapshot(),
+            **self.config_entries.snapshot(),
+            **self.connect_ca.snapshot(),
+        }
+
+    def capture(self, every: int = 0) -> Iterator[None | dict[str, Any]]:
+        """snapshot() as of now, with the large tables (catalog, KV) as functions that build their
+        part when called (off the event loop). Yields None every `every` rows copied (0: never),
+        then the capture: a caller that applies nothing until it ends can run other work in
+        between (reads, Raft), so a large catalog's capture holds up nobody but the writes."""
+        catalog = kv = None
+        for step in self.catalog.capture(every):
+            if step is None:
+                yield None
+            catalog = step
+        for step in self.kv.capture(every):
+            if step is None:
+                yield None
+            kv = step
+        assert catalog is not None and kv is not None
+        yield {
+            "version": SNAPSHOT_VERSION,
+            "last_index": self.last_index,
+            "indexes": self.indexes.as_dict(),
+            **catalog,
+            **kv,
             **self.sessions.snapshot(),
             **self.events.snapshot(),
             **self.autopilot.snapshot(),

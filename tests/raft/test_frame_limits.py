@@ -14,9 +14,9 @@ import pytest
 from pyconsul.gossip.messages import DecodeError as GossipDecodeError
 from pyconsul.gossip.messages import decode_packet
 from pyconsul.gossip.transport import GossipTransport
-from pyconsul.raft.messages import InstallSnapshot, Snapshot
+from pyconsul.raft.messages import AppendEntries, InstallSnapshot, Snapshot, from_wire
 from pyconsul.raft.snapshot_chunks import SnapshotAssembler, split_snapshot
-from pyconsul.raft.tcp_transport import MAGIC, split_addr
+from pyconsul.raft.tcp_transport import MAGIC, _raft_frames, split_addr
 from pyconsul.raft.wire import MAX_CHUNK_BYTES, MAX_FRAME_BYTES, DecodeError, unpack_peer
 from tests.raft.test_node_tcp import Server, one_leader, put
 from tests.raft.test_tcp_transport import Recorder, start
@@ -147,3 +147,21 @@ async def test_a_malformed_message_is_dropped_alone_and_the_connection_carries_o
         w.close()
     finally:
         await t.stop()
+
+
+def test_a_snapshot_goes_out_one_chunk_frame_at_a_time_in_order_with_other_messages() -> None:
+    data = bytes(range(256)) * ((5 * MAX_CHUNK_BYTES) // 256 + 3)
+    snap = InstallSnapshot(4, "a", "b", Snapshot(90, 3, {"a": "1.2.3.4:8300"}, data))
+    before = AppendEntries(4, "a", "b", 80, 3, [], 80)
+    after = AppendEntries(4, "a", "b", 90, 3, [], 90)
+    frames = _raft_frames(b"", [before, snap, after])
+    first = next(frames)  # built on demand: the sender takes a frame, writes it, drains, takes the next
+    rest = list(frames)
+    sizes = [len(f) for f in [first, *rest]]
+    assert len(sizes) == 1 + 6 + 1 and max(sizes) <= MAX_CHUNK_BYTES + (64 << 10) <= MAX_FRAME_BYTES
+    # Reassembled from the frames' chunks in order, between the messages around it.
+    got = [from_wire(w) for f in [first, *rest] for w in msgpack.unpackb(f[4:], raw=False)]
+    assert got[0] == before and got[-1] == after
+    asm = SnapshotAssembler()
+    done = [asm.add(c) for c in got[1:-1]]
+    assert done[:-1] == [None] * 5 and done[-1] == snap
