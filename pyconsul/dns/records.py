@@ -34,6 +34,8 @@ from dnslib import (
 )
 from dnslib.label import DNSBuffer, DNSLabelError
 
+from pyconsul.dns.fast_pack import pack_addresses
+
 # Query types and response codes used by the resolver (numbers, so no dnslib lookups on hot paths).
 T_A, T_NS, T_CNAME, T_SOA, T_PTR, T_TXT, T_AAAA, T_SRV, T_OPT = 1, 2, 5, 6, 12, 16, 28, 33, 41
 T_IXFR, T_AXFR, T_ANY = 251, 252, 255
@@ -275,6 +277,21 @@ class _PointerSafeBuffer(DNSBuffer):  # type: ignore[misc]
 
 
 def _pack(
+    req: Request, ans: Answer, answers: list[RR], authority: list[RR], additional: list[RR],
+    tc: bool, ra: bool,
+) -> bytes:
+    rcode = ans.rcode
+    if not authority and not additional:
+        flags = (1 << 15 | int(ans.authoritative) << 10 | int(tc) << 9 | int(req.rd) << 8 | int(ra) << 7
+                 | int(req.cd) << 4 | rcode & 0xF)
+        edns = (OUR_UDP_SIZE, (rcode >> 4) & 0xFF) if req.edns is not None else None
+        fast = pack_addresses(req.id, flags, req.question, answers, edns)
+        if fast is not None:
+            return fast
+    return _pack_dnslib(req, ans, answers, authority, additional, tc, ra)
+
+
+def _pack_dnslib(
     req: Request, ans: Answer, answers: list[RR], authority: list[RR], additional: list[RR],
     tc: bool, ra: bool,
 ) -> bytes:
