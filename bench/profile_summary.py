@@ -20,6 +20,10 @@ IDLE = ("runners.py:run", "selectors.py:select", "base_events.py:_run_once", "th
         "queue.py:get", "threading.py:_wait_for_tstate_lock")
 
 
+STARTUP = ("importlib._bootstrap>:_find_and_load", "ssl.py:load_default_certs", "agent_cmd.py:_load_config",
+           "sitecustomize.py:dump")
+
+
 def summarise(text: str, top: int) -> dict[str, object]:
     self_c: collections.Counter[str] = collections.Counter()
     cum_c: collections.Counter[str] = collections.Counter()
@@ -33,6 +37,8 @@ def summarise(text: str, top: int) -> dict[str, object]:
         if frames[-1].endswith(IDLE):
             idle += n
             continue
+        if any(f.endswith(STARTUP) for f in frames):
+            continue  # imports and configuration at process start, before the measured work
         busy += n
         self_c[frames[-1]] += n
         for f in set(frames):
@@ -47,12 +53,54 @@ def summarise(text: str, top: int) -> dict[str, object]:
             "self_pct": pct(self_c), "cumulative_pct": pct(cum_c)}
 
 
+def summarise_pstats(paths: list[Path], top: int) -> dict[str, object]:
+    """cProfile's view: the functions with the most own time and the most time including callees,
+    as shares of the process's measured time (waiting in select counted apart)."""
+    import pstats
+
+    st = pstats.Stats(*(str(p) for p in paths))
+    rows = st.stats  # type: ignore[attr-defined]
+    idle = sum(v[2] for k, v in rows.items() if k[2] in ("select", "poll", "<method 'poll' of 'select.epoll' objects>")
+               or "epoll" in k[2] or k[2].startswith("<method 'run' of 'uvloop"))
+    total = st.total_tt  # type: ignore[attr-defined]
+    busy = max(total - idle, 1e-9)
+
+    def name(k: tuple[str, int, str]) -> str:
+        path = k[0]
+        for root in ("pyconsul/", "pytemplate/", "aiohttp/", "asyncio/", "dnslib/"):
+            at = path.rfind("/" + root)
+            if at >= 0:
+                return f"{path[at + 1:]}:{k[2]}"
+        return f"{path.rsplit('/', 1)[-1]}:{k[2]}" if path != "~" else k[2]
+
+    own = sorted(rows.items(), key=lambda kv: -kv[1][2])
+    cum = sorted(rows.items(), key=lambda kv: -kv[1][3])
+    skip = ("run_forever", "run_until_complete", "_run_once", "<module>", "runners.py", "_run_module", "_run_code",
+            "loop.py:run", "exec", "main", "_dispatch", "dispatch", "_run", "run_agent", "_serve", "_run")
+    return {
+        "busy_s": round(busy, 2), "waiting_s": round(idle, 2),
+        "self_pct": [[name(k), round(100 * v[2] / busy, 1)] for k, v in own if v[2] and not
+                     ("epoll" in k[2] or "select" == k[2])][:top],
+        "cumulative_pct": [[name(k), round(100 * v[3] / busy, 1)] for k, v in cum
+                           if not name(k).endswith(skip) and v[3] < busy][:top],
+    }
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("dir", type=Path)
     ap.add_argument("--match", default="", help="only processes whose command line contains this")
     ap.add_argument("--top", type=int, default=15)
     args = ap.parse_args()
+    stats: dict[str, list[Path]] = collections.defaultdict(list)
+    for p in sorted(args.dir.glob("*.pstats")):
+        argv_file = p.with_suffix(".argv")
+        argv = argv_file.read_text() if argv_file.exists() else "?"
+        if args.match in argv:
+            stats[" ".join(argv.split()[:3])].append(p)
+    if stats:
+        print(json.dumps({k: summarise_pstats(v, args.top) | {"processes": len(v)} for k, v in stats.items()}, indent=1))
+        return
     groups: dict[str, list[str]] = collections.defaultdict(list)
     for folded in sorted(args.dir.glob("*.folded")):
         argv_file = folded.with_suffix(".argv")
