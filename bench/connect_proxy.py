@@ -226,7 +226,8 @@ def main() -> None:
         sys.exit("nginx is needed (apt-get install -y nginx libnginx-mod-stream)")
     d = Path(tempfile.mkdtemp(prefix="bench-connect-"))
     procs: list[subprocess.Popen[bytes]] = []
-    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    # the caller's PYTHONPATH stays behind ours (bench/_profile profiles the proxies too)
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join(filter(None, [str(ROOT), os.environ.get("PYTHONPATH")]))}
     try:
         http, echo = free_port(), free_port()
         py = [sys.executable, "-m", "pyconsul"]

@@ -53,17 +53,22 @@ def summarise(text: str, top: int) -> dict[str, object]:
             "self_pct": pct(self_c), "cumulative_pct": pct(cum_c)}
 
 
+_WAITING = ("epoll", "select", "agent.py:shutdown", "uvloop", "runners.py:run")  # the loop idle (uvloop's wait shows as
+# time inside the coroutine that awaits the agent's end)
+_STARTUP = ("importlib", "builtins.compile", "builtins.exec", "builtins.__import__", "marshal.", "_imp.",
+            "set_default_verify_paths", "load_default_certs", "_pickle.load", "lark", "agent_cmd.py:_load_config")
+_FRAME = ("run_forever", "run_until_complete", "_run_once", "<module>", "runners.py:run", "_run_module_as_main",
+          "_run_code", "loop.py:run", "__init__.py:run", "_dispatch", ":dispatch", "registry.py:_run", "run_agent",
+          "_serve", "__init__.py:wrapper", "events.py:_run", "_main")
+
+
 def summarise_pstats(paths: list[Path], top: int) -> dict[str, object]:
     """cProfile's view: the functions with the most own time and the most time including callees,
-    as shares of the process's measured time (waiting in select counted apart)."""
+    as shares of the process's working time (the loop waiting and process start-up left out)."""
     import pstats
 
     st = pstats.Stats(*(str(p) for p in paths))
     rows = st.stats  # type: ignore[attr-defined]
-    idle = sum(v[2] for k, v in rows.items() if k[2] in ("select", "poll", "<method 'poll' of 'select.epoll' objects>")
-               or "epoll" in k[2] or k[2].startswith("<method 'run' of 'uvloop"))
-    total = st.total_tt  # type: ignore[attr-defined]
-    busy = max(total - idle, 1e-9)
 
     def name(k: tuple[str, int, str]) -> str:
         path = k[0]
@@ -73,16 +78,21 @@ def summarise_pstats(paths: list[Path], top: int) -> dict[str, object]:
                 return f"{path[at + 1:]}:{k[2]}"
         return f"{path.rsplit('/', 1)[-1]}:{k[2]}" if path != "~" else k[2]
 
-    own = sorted(rows.items(), key=lambda kv: -kv[1][2])
-    cum = sorted(rows.items(), key=lambda kv: -kv[1][3])
-    skip = ("run_forever", "run_until_complete", "_run_once", "<module>", "runners.py", "_run_module", "_run_code",
-            "loop.py:run", "exec", "main", "_dispatch", "dispatch", "_run", "run_agent", "_serve", "_run")
+    named = [(name(k), v) for k, v in rows.items()]
+    waiting = sum(v[2] for n, v in named if any(w in n for w in _WAITING))
+    startup = max((v[3] for n, v in named if n.endswith("_find_and_load")), default=0.0)
+    startup += sum(v[3] for n, v in named if n.endswith("agent_cmd.py:_load_config"))
+    busy = max(st.total_tt - waiting - startup, 1e-9)  # type: ignore[attr-defined]
+
+    def keep(n: str) -> bool:
+        return not any(w in n for w in _WAITING + _STARTUP)
+
+    own = sorted((x for x in named if keep(x[0])), key=lambda x: -x[1][2])
+    cum = sorted((x for x in named if keep(x[0]) and not x[0].endswith(_FRAME)), key=lambda x: -x[1][3])
     return {
-        "busy_s": round(busy, 2), "waiting_s": round(idle, 2),
-        "self_pct": [[name(k), round(100 * v[2] / busy, 1)] for k, v in own if v[2] and not
-                     ("epoll" in k[2] or "select" == k[2])][:top],
-        "cumulative_pct": [[name(k), round(100 * v[3] / busy, 1)] for k, v in cum
-                           if not name(k).endswith(skip) and v[3] < busy][:top],
+        "working_s": round(busy, 2), "waiting_s": round(waiting, 2), "startup_s": round(startup, 2),
+        "self_pct": [[n, round(100 * v[2] / busy, 1)] for n, v in own[:top]],
+        "cumulative_pct": [[n, round(100 * v[3] / busy, 1)] for n, v in cum if v[3] < busy][:top],
     }
 
 
