@@ -157,14 +157,18 @@ OLD_FIXED_SUBNET = "172.30.219.0/24"  # what the stack's network used to be pinn
 
 def test_stack_up_scale_stop_down(stack: Stack) -> None:
     # Someone else's network on the subnet the stack once fixed (a user's stack, or this one
-    # from an older checkout): the stack must come up beside it.
+    # from an older checkout): the stack must come up beside it. And someone else's `web`
+    # container on the same engine, outside the project: the stack must not take it in.
     neighbour = f"{stack.project}-neighbour"
     made = subprocess.run(["docker", "network", "create", "--subnet", OLD_FIXED_SUBNET, neighbour],
                           capture_output=True, text=True, timeout=60)
     assert made.returncode == 0 or "overlap" in made.stderr, made.stderr
+    docker("run", "-d", "--init", "--name", f"{stack.project}-stranger", "-e", "SERVICE_NAME=web",
+           "-p", "127.0.0.1::80", "nginx", "httpd", "-f", "-p", "80", "-h", "/www")
     try:
         up_and_scale(stack)
     finally:
+        docker("rm", "-f", f"{stack.project}-stranger")
         if made.returncode == 0:
             docker("network", "rm", neighbour)
 
@@ -183,7 +187,8 @@ def up_and_scale(stack: Stack) -> None:
     # pyregistrator registered both backends at their published ports; nginx reaches both.
     wait_until(lambda: len(stack.api("/v1/catalog/service/web")) == 2, timeout=30,  # type: ignore[arg-type]
                what="two web instances in the catalog")
-    # Registered at the gateway of the network Docker picked for this project.
+    # Registered at the gateway of the network Docker picked for this project; only this
+    # project's two (-same-compose-project), not the stranger.
     gateway = docker("network", "inspect", "-f", "{{range .IPAM.Config}}{{.Gateway}}{{end}}",
                      f"{stack.project}_default")
     assert gateway and {e["ServiceAddress"] for e in stack.api("/v1/catalog/service/web")} == {gateway}  # type: ignore[union-attr,index]
