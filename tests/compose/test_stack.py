@@ -141,7 +141,8 @@ def stack() -> Iterator[Stack]:
         # The profile comes from the committed .env, as for a user whose shell sets none.
         env = {k: v for k, v in os.environ.items() if not k.startswith("COMPOSE_")}
         env.update({"CONSUL_UI_PUBLISH": f"127.0.0.1:{ui_port}", "INGRESS_PUBLISH": f"127.0.0.1:{ingress_port}",
-                    "DOCKER_SOCKET": sock, "INGRESS_TERMINATE_PUBLISH": f"127.0.0.1:{https_ports[8443]}",
+                    "DOCKER_SOCKET": sock, "REGISTRATOR_SAME_PROJECT": "true",
+                    "INGRESS_TERMINATE_PUBLISH": f"127.0.0.1:{https_ports[8443]}",
                     "INGRESS_REENCRYPT_PUBLISH": f"127.0.0.1:{https_ports[8444]}",
                     "INGRESS_PASSTHROUGH_PUBLISH": f"127.0.0.1:{https_ports[9443]}"})
         remove_stacks_of_dead_runs(env)
@@ -158,7 +159,8 @@ OLD_FIXED_SUBNET = "172.30.219.0/24"  # what the stack's network used to be pinn
 def test_stack_up_scale_stop_down(stack: Stack) -> None:
     # Someone else's network on the subnet the stack once fixed (a user's stack, or this one
     # from an older checkout): the stack must come up beside it. And someone else's `web`
-    # container on the same engine, outside the project: the stack must not take it in.
+    # container on the same engine, outside the project: with REGISTRATOR_SAME_PROJECT the stack
+    # leaves it alone (and a user's containers never reach the test's catalog).
     neighbour = f"{stack.project}-neighbour"
     made = subprocess.run(["docker", "network", "create", "--subnet", OLD_FIXED_SUBNET, neighbour],
                           capture_output=True, text=True, timeout=60)
