@@ -19,7 +19,10 @@ RUN python -c 'import tomllib; print("\n".join(tomllib.load(open("pyproject.toml
 COPY pyconsul ./pyconsul
 COPY pyregistrator ./pyregistrator
 COPY pytemplate ./pytemplate
-COPY docker/entrypoint.sh docker/healthcheck.py docker/backend.py docker/tls-init.sh /usr/local/lib/pyconsul/
+COPY docker/entrypoint.sh docker/healthcheck.py docker/backend.py docker/gateway.py docker/tls-init.sh \
+     /usr/local/lib/pyconsul/
+# The HTTPS sample backend of examples/ingress (the tls profile's re-encrypt and passthrough backends).
+COPY examples/ingress/backend.py /usr/local/lib/pyconsul/ingress-backend.py
 # `pyconsul ...`, `pyregistrator ...`, `pytemplate ...` work in `docker compose exec` too.
 RUN for m in pyconsul pyregistrator pytemplate; do \
       printf '#!/bin/sh\nexec python -m %s "$@"\n' "$m" >/usr/local/bin/$m && chmod 755 /usr/local/bin/$m; \
@@ -51,7 +54,7 @@ RUN mkdir -p /etc/nginx/conf.d /etc/nginx/stream.d /var/lib/nginx /var/log/nginx
  && chown -R consul:consul /etc/nginx/conf.d /etc/nginx/stream.d /var/lib/nginx /var/log/nginx /run/nginx
 COPY docker/nginx.conf /etc/nginx/nginx.conf
 COPY docker/nginx.ctmpl /etc/pytemplate/nginx.ctmpl
-# The HTTPS ingress recipes (termination, re-encrypt, passthrough); docker-compose.tls.yml renders them.
+# The HTTPS ingress recipes (termination, re-encrypt, passthrough); the compose stack's tls profile renders them.
 COPY examples/ingress/termination.ctmpl examples/ingress/reencrypt.ctmpl examples/ingress/passthrough.ctmpl \
      /etc/pytemplate/ingress/
 USER consul

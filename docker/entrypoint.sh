@@ -4,7 +4,7 @@
 #   pyconsul|pyregistrator|pytemplate|any command on PATH → run it
 #   anything else (`members`, `kv get x`) → a pyconsul subcommand
 set -e
-# docker-compose.tls.yml: an agent whose <hostname>.json is in PYCONSUL_TLS_DIR loads it.
+# The compose stack's tls profile: an agent whose <hostname>.json is in PYCONSUL_TLS_DIR loads it.
 tls_config() {
   f="${PYCONSUL_TLS_DIR:-}/${HOSTNAME:-$(cat /etc/hostname)}.json"
   if [ -n "${PYCONSUL_TLS_DIR:-}" ] && [ -f "$f" ]; then echo "-config-file=$f"; fi

@@ -4,6 +4,8 @@
                                with $CONSUL_CACERT, $CONSUL_CLIENT_CERT/KEY) knows a leader: a
                                server has joined a quorum, a client has joined servers
   healthcheck.py http URL      URL answers with any HTTP status below 500
+  healthcheck.py tcp HOST:PORT something accepts connections there (a TLS backend that wants
+                               a client certificate has no URL to ask)
   healthcheck.py ingress       nginx answers on 127.0.0.1:8000 (502 while no backend is
                                registered still counts: the proxy itself is up)
 """
@@ -12,6 +14,7 @@ from __future__ import annotations
 
 import json
 import os
+import socket
 import ssl
 import sys
 import urllib.error
@@ -47,6 +50,10 @@ def healthy(argv: list[str]) -> bool:
             return code == 200 and bool(json.loads(body or b'""'))
         if mode == "http":
             return _status(argv[1])[0] < 500
+        if mode == "tcp":
+            host, _, port = argv[1].rpartition(":")
+            socket.create_connection((host, int(port)), timeout=1.5).close()
+            return True
         if mode == "ingress":
             return _status("http://127.0.0.1:8000/")[0] in range(200, 600)
     except (OSError, ValueError):

@@ -1,11 +1,13 @@
 #!/bin/sh
-# One-shot init of docker-compose.tls.yml: into /consul/tls (a volume) the agent CA, one
+# One-shot init of the compose stack's `tls` profile: into /consul/tls (a volume) the agent CA, one
 # certificate per agent named on the command line, one for the CLI, all made by our `tls`
 # commands, a gossip key from `keygen`, and per agent <node>.json that the entry point loads
 # (PYCONSUL_TLS_DIR): HTTPS on 8501 requiring a client certificate from the CA, mutual TLS on the
 # server port (Raft and forwarded requests; a server must show a server.<dc>.consul certificate)
 # and encrypted gossip; with INGRESS_DOMAIN, nginx's edge certificate edge.pem for *.INGRESS_DOMAIN
-# (examples/ingress). Does nothing when the CA is already there.
+# (examples/ingress), and for each name in INGRESS_BACKENDS an HTTPS backend's
+# backend-NAME.pem (DNS SANs NAME and NAME.INGRESS_DOMAIN, as examples/ingress/make-certs.sh makes
+# them). Does nothing when the CA is already there.
 set -eu
 cd /consul/tls
 if [ -f consul-agent-ca.pem ]; then echo "certificates already in /consul/tls"; exit 0; fi
@@ -32,5 +34,10 @@ for node in "$@"; do
 JSON
 done
 issue cli cli
-if [ -n "${INGRESS_DOMAIN:-}" ]; then issue server edge "-additional-dnsname=*.$INGRESS_DOMAIN"; fi
+if [ -n "${INGRESS_DOMAIN:-}" ]; then
+  issue server edge "-additional-dnsname=*.$INGRESS_DOMAIN"
+  for name in ${INGRESS_BACKENDS:-}; do
+    issue server "backend-$name" "-additional-dnsname=$name" "-additional-dnsname=$name.$INGRESS_DOMAIN"
+  done
+fi
 ls

@@ -12,7 +12,7 @@ import signal
 import socket
 import sys
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from pyconsul.loop import run as run_loop
 from pyregistrator import flags
@@ -23,13 +23,14 @@ from pyregistrator.consul_client import (
     UsageError,
     parse_registry_uri,
 )
-from pyregistrator.events import DockerEngine, docker_url
+from pyregistrator.events import DockerEngine, EngineUnavailable, docker_url
 from pyregistrator.mapping import MappingConfig
 from pyregistrator.plan import DEREGISTER_POLICIES
 from pyregistrator.reconciler import Reconciler, ReconcilerOptions
 
 VERSION = "pyregistrator 0.1.0 (registrator v7 compatible)"
 log = logging.getLogger("pyregistrator")
+COMPOSE_PROJECT_LABEL = "com.docker.compose.project"
 
 FLAGS = [
     flags.Flag("ip", "string", "", "IP for ports mapped to the host"),
@@ -48,6 +49,10 @@ FLAGS = [
                "Allow SERVICE_CHECK_SCRIPT and SERVICE_CHECK_CMD: a container's image then chooses a "
                "command the Consul agent runs with sh -c on this host. Without it those checks are "
                "skipped with a warning naming the container"),
+    flags.Flag("same-compose-project", "bool", False,
+               "Only register containers of this registrator's own Docker Compose project (the "
+               "com.docker.compose.project label of the container it runs in), so stacks sharing "
+               "an engine keep to their own catalogs"),
     flags.Flag("version", "bool", False, "print the version and exit"),
 ]
 
@@ -59,6 +64,7 @@ class Settings:
     options: ReconcilerOptions
     retry_attempts: int
     retry_interval: float
+    same_compose_project: bool = False
 
 
 def resolve(hostname: str) -> str:
@@ -113,6 +119,7 @@ def settings_from_args(argv: Sequence[str], hostname: str | None = None) -> Sett
         options=options,
         retry_attempts=int(values["retry-attempts"]),
         retry_interval=int(values["retry-interval"]) / 1000,
+        same_compose_project=bool(values["same-compose-project"]),
     )
 
 
@@ -154,7 +161,16 @@ async def serve(settings: Settings) -> int:
         except RegistryError as exc:
             log.error("cannot reach the Consul agent at %s: %s", settings.uri.base_url, exc)
             return 1
-        reconciler = Reconciler(engine, client, settings.mapping, settings.options)
+        mapping = settings.mapping
+        if settings.same_compose_project:
+            project = await own_compose_project(engine)
+            if not project:
+                log.error("-same-compose-project: this registrator's container (%s) has no %s label",
+                          socket.gethostname(), COMPOSE_PROJECT_LABEL)
+                return 2
+            log.info("registering containers of Compose project %s only", project)
+            mapping = replace(mapping, only_label=(COMPOSE_PROJECT_LABEL, project))
+        reconciler = Reconciler(engine, client, mapping, settings.options)
         work = asyncio.create_task(reconciler.run())
         if await _until_stopped(work, stopped):
             work.result()  # an unexpected end is a bug: let it show
@@ -164,6 +180,18 @@ async def serve(settings: Settings) -> int:
         stopped.cancel()
         await client.close()
         await engine.close()
+
+
+async def own_compose_project(engine: DockerEngine) -> str:
+    """The Compose project of the container this process runs in ('' outside one): Docker sets
+    the container's hostname to its short ID unless told otherwise, which the engine resolves."""
+    try:
+        me = await engine.inspect(socket.gethostname())
+    except EngineUnavailable as exc:
+        log.error("cannot inspect this registrator's container: %s", exc)
+        return ""
+    labels = ((me or {}).get("Config") or {}).get("Labels") or {}
+    return str(labels.get(COMPOSE_PROJECT_LABEL) or "")
 
 
 async def _until_stopped(task: asyncio.Task[None], stopped: asyncio.Task[bool]) -> bool:

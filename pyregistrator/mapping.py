@@ -59,6 +59,9 @@ class MappingConfig:
     hostname_ip: str = ""
     # -script-checks: let SERVICE_CHECK_SCRIPT/CMD from an image run `sh -c` on this host.
     script_checks: bool = False
+    # -same-compose-project: a (label, value) every registered container carries; the others
+    # (another stack on the same engine) are left to their own registrator.
+    only_label: tuple[str, str] | None = None
 
 
 @dataclass(frozen=True)
@@ -266,6 +269,8 @@ def container_services(
     container_name = str(container.get("Name") or "").lstrip("/")
     env = [e for e in (cfg.get("Env") or []) if isinstance(e, str)]
     labels = {str(k): str(v) for k, v in _dict(cfg.get("Labels")).items()}
+    if config.only_label is not None and labels.get(config.only_label[0]) != config.only_label[1]:
+        return []
     default_name = image_basename(str(cfg.get("Image") or ""))
     exposed_ip = _container_ip(settings)
 

@@ -1,9 +1,12 @@
-"""`docker-compose up -d --build` of the top-level stack on the private engine (seed 000).
+"""`docker-compose up -d --build` of the top-level stack on the private engine (seeds 000, 004).
 
-One test walks the stack's life as a user would: up, leader, backends registered, nginx reaching
-both, --scale to 4, a killed and a stopped backend leaving the upstreams nginx has loaded (seen
-from the host with curl, on the ingress's /_upstreams page), down leaving nothing. It runs
-alone (xdist_group): building and starting eight containers is most of this machine.
+One test walks the plain stack's life as a user would: up, leader, backends registered at the
+gateway of the network Docker picked, nginx reaching both, --scale to 4, a killed and a stopped
+backend leaving the upstreams nginx has loaded (seen from the host with curl, on the ingress's
+/_upstreams page), down leaving nothing. The other runs `--profile tls`: mutual TLS between the
+agents and the three HTTPS ingress modes with their sample backends, checked with curl from the
+host. The commands are the README's. They run alone (xdist_group): building and starting eight
+or more containers is most of this machine.
 """
 
 from __future__ import annotations
@@ -12,7 +15,10 @@ import fcntl
 import json
 import os
 import shutil
+import socket
+import ssl
 import subprocess
+import sys
 import time
 import urllib.request
 from collections.abc import Iterator
@@ -43,12 +49,12 @@ class Stack:
     env: dict[str, str]
     ui_port: int
     ingress_port: int
-    https_port: int  # the TLS variant's termination port (8443 in the container)
+    https_ports: dict[str, int]  # the tls profile's ingress ports by container port
 
-    files: tuple[str, ...] = ("docker-compose.yml",)
+    profile: str = ""  # "" → the .env's COMPOSE_PROFILES (plain)
 
     def compose(self, *args: str, timeout: float = 120) -> str:
-        flags = [x for f in self.files for x in ("-f", f)]
+        flags = ["--profile", self.profile] if self.profile else []
         proc = subprocess.run([str(COMPOSE), "-p", self.project, *flags, *args], cwd=REPO, env=self.env,
                               capture_output=True, text=True, timeout=timeout)
         assert proc.returncode == 0, f"docker-compose {' '.join(args)}: {proc.stderr[-3000:]}"
@@ -105,16 +111,21 @@ def project_leftovers(project: str) -> list[str]:
 
 def remove_stacks_of_dead_runs(env: dict[str, str]) -> None:
     """A test run killed before its teardown leaves its stack running (restart: unless-stopped),
-    holding the stack's fixed subnet; take down every project whose test process is gone."""
+    holding its host ports and its share of the engine; take down every project whose test process
+    is gone."""
     out = docker("ps", "-a", "--filter", "label=com.docker.compose.project", "--format",
                  '{{.Label "com.docker.compose.project"}}')
     for project in set(out.split()):
         pid = project.removeprefix("pyconsulstack")
         if project == pid or not pid.isdigit() or Path(f"/proc/{pid}").exists():
             continue
-        flags = [x for f in ("docker-compose.yml", "docker-compose.tls.yml") for x in ("-f", f)]
-        subprocess.run([str(COMPOSE), "-p", project, *flags, "down", "-v", "--remove-orphans", "-t", "2"],
-                       cwd=REPO, env=env, capture_output=True, timeout=300)
+        take_down(project, env)
+
+
+def take_down(project: str, env: dict[str, str]) -> None:
+    # Either profile's containers: 1.29's down takes the whole project; the flag makes sure of it.
+    subprocess.run([str(COMPOSE), "-p", project, "--profile", "tls", "down", "-v", "--remove-orphans", "-t", "2"],
+                   cwd=REPO, env=env, capture_output=True, timeout=300)
 
 
 @pytest.fixture
@@ -124,24 +135,47 @@ def stack() -> Iterator[Stack]:
         fcntl.flock(lock, fcntl.LOCK_SH)
         subprocess.run(["bash", "scripts/build-base-image.sh"], cwd=REPO, check=True, timeout=900,
                        capture_output=True)
-        ui_port, ingress_port, https_port = free_port(), free_port(), free_port()
+        ui_port, ingress_port = free_port(), free_port()
+        https_ports = {8443: free_port(), 8444: free_port(), 9443: free_port()}
         sock = os.environ["DOCKER_HOST"].removeprefix("unix://")
-        env = {**os.environ, "CONSUL_UI_PUBLISH": f"127.0.0.1:{ui_port}",
-               "INGRESS_PUBLISH": f"127.0.0.1:{ingress_port}", "DOCKER_SOCKET": sock,
-               "INGRESS_TERMINATE_PUBLISH": f"127.0.0.1:{https_port}",
-               "INGRESS_REENCRYPT_PUBLISH": f"127.0.0.1:{free_port()}",
-               "INGRESS_PASSTHROUGH_PUBLISH": f"127.0.0.1:{free_port()}"}
+        # The profile comes from the committed .env, as for a user whose shell sets none.
+        env = {k: v for k, v in os.environ.items() if not k.startswith("COMPOSE_")}
+        env.update({"CONSUL_UI_PUBLISH": f"127.0.0.1:{ui_port}", "INGRESS_PUBLISH": f"127.0.0.1:{ingress_port}",
+                    "DOCKER_SOCKET": sock, "REGISTRATOR_SAME_PROJECT": "true",
+                    "INGRESS_TERMINATE_PUBLISH": f"127.0.0.1:{https_ports[8443]}",
+                    "INGRESS_REENCRYPT_PUBLISH": f"127.0.0.1:{https_ports[8444]}",
+                    "INGRESS_PASSTHROUGH_PUBLISH": f"127.0.0.1:{https_ports[9443]}"})
         remove_stacks_of_dead_runs(env)
-        s = Stack(f"pyconsulstack{os.getpid()}", env, ui_port, ingress_port, https_port)
+        s = Stack(f"pyconsulstack{os.getpid()}", env, ui_port, ingress_port, https_ports)
         try:
             yield s
         finally:
-            flags = [x for f in ("docker-compose.yml", "docker-compose.tls.yml") for x in ("-f", f)]
-            subprocess.run([str(COMPOSE), "-p", s.project, *flags, "down", "-v", "--remove-orphans", "-t", "2"],
-                           cwd=REPO, env=env, capture_output=True, timeout=300)
+            take_down(s.project, env)
+
+
+OLD_FIXED_SUBNET = "172.30.219.0/24"  # what the stack's network used to be pinned to
 
 
 def test_stack_up_scale_stop_down(stack: Stack) -> None:
+    # Someone else's network on the subnet the stack once fixed (a user's stack, or this one
+    # from an older checkout): the stack must come up beside it. And someone else's `web`
+    # container on the same engine, outside the project: with REGISTRATOR_SAME_PROJECT the stack
+    # leaves it alone (and a user's containers never reach the test's catalog).
+    neighbour = f"{stack.project}-neighbour"
+    made = subprocess.run(["docker", "network", "create", "--subnet", OLD_FIXED_SUBNET, neighbour],
+                          capture_output=True, text=True, timeout=60)
+    assert made.returncode == 0 or "overlap" in made.stderr, made.stderr
+    docker("run", "-d", "--init", "--name", f"{stack.project}-stranger", "-e", "SERVICE_NAME=web",
+           "-p", "127.0.0.1::80", "nginx", "httpd", "-f", "-p", "80", "-h", "/www")
+    try:
+        up_and_scale(stack)
+    finally:
+        docker("rm", "-f", f"{stack.project}-stranger")
+        if made.returncode == 0:
+            docker("network", "rm", neighbour)
+
+
+def up_and_scale(stack: Stack) -> None:
     started = time.monotonic()
     stack.compose("up", "-d", "--build", timeout=900)
     up_seconds = time.monotonic() - started
@@ -155,6 +189,11 @@ def test_stack_up_scale_stop_down(stack: Stack) -> None:
     # pyregistrator registered both backends at their published ports; nginx reaches both.
     wait_until(lambda: len(stack.api("/v1/catalog/service/web")) == 2, timeout=30,  # type: ignore[arg-type]
                what="two web instances in the catalog")
+    # Registered at the gateway of the network Docker picked for this project; only this
+    # project's two (-same-compose-project), not the stranger.
+    gateway = docker("network", "inspect", "-f", "{{range .IPAM.Config}}{{.Gateway}}{{end}}",
+                     f"{stack.project}_default")
+    assert gateway and {e["ServiceAddress"] for e in stack.api("/v1/catalog/service/web")} == {gateway}  # type: ignore[union-attr,index]
     two = stack.web_hostnames()
     assert len(two) == 2
     wait_until(lambda: answering(stack.ingress_port, 6) == two, timeout=30, what="nginx reaching both backends")
@@ -213,16 +252,40 @@ except ConnectionResetError:  # closed with our request unread
 """
 
 
-def test_tls_variant_runs_the_stack_over_mtls_with_certificates_made_at_start(stack: Stack, tmp_path: Path) -> None:
-    stack.files = ("docker-compose.yml", "docker-compose.tls.yml")
+def served_certificate(certs: Path, host: str, port: int) -> bytes:
+    """The certificate shown to a client that asks for `host` (SNI) at 127.0.0.1:port."""
+    ctx = ssl.create_default_context(cafile=str(certs / "consul-agent-ca.pem"))
+    ctx.load_cert_chain(str(certs / "cli.pem"), str(certs / "cli-key.pem"))
+    with socket.create_connection(("127.0.0.1", port), timeout=5) as sock:
+        with ctx.wrap_socket(sock, server_hostname=host) as tls:
+            return tls.getpeercert(binary_form=True) or b""
+
+
+def make_other_ca(target: Path) -> None:
+    """A CA and a client certificate from it, both unknown to the stack (our own `tls` commands)."""
+    target.mkdir()
+    env = {**os.environ, "PYTHONPATH": str(REPO)}
+    for args in (["ca", "create"], ["cert", "create", "-client"]):
+        subprocess.run([sys.executable, "-m", "pyconsul", "tls", *args], cwd=target, env=env, check=True,
+                       capture_output=True, timeout=120)
+
+
+def test_tls_profile_runs_the_stack_over_mtls_with_the_three_https_modes(stack: Stack, tmp_path: Path) -> None:
+    stack.profile = "tls"
     stack.compose("up", "-d", "--build", timeout=900)
-    server1 = stack.compose("ps", "-q", "server1").strip()
-    client = stack.compose("ps", "-q", "client").strip()
+    # Only the tls profile's stack: the plain agents stayed off (they would hold the same ports).
+    running = set(stack.compose("ps", "--services", "--filter", "status=running").split())
+    assert {"server1-tls", "client-tls", "ingress-tls", "secure", "vault", "web"} <= running, running
+    assert not running & {"server1", "client", "ingress", "registrator"}, running
+    server1 = stack.compose("ps", "-q", "server1-tls").strip()
+    client = stack.compose("ps", "-q", "client-tls").strip()
     # Raft between the servers runs over mutual TLS: a leader out of three peers.
     assert len(stack.api("/v1/status/peers")) == 3  # type: ignore[arg-type]
-    # The CLI in the container goes over HTTPS with the certificate from seed 001's variables.
-    members = docker("exec", server1, "pyconsul", "members")
+    # The CLI in the container goes over HTTPS with the certificate from seed 001's variables;
+    # the nodes keep the plain stack's names.
+    members = stack.compose("exec", "-T", "server1-tls", "pyconsul", "members")
     assert members.count("alive") == 4 and "https" not in members
+    assert {"server1", "server2", "server3", "client"} <= set(members.split())
     env = docker("exec", server1, "env")
     assert "CONSUL_HTTP_ADDR=https://127.0.0.1:8501" in env
     # Without a client certificate the HTTPS port refuses the CLI.
@@ -240,25 +303,49 @@ def test_tls_variant_runs_the_stack_over_mtls_with_certificates_made_at_start(st
     # pyregistrator and pytemplate (plain HTTP on the client's 8500) still drive nginx.
     webs = stack.web_hostnames()
     wait_until(lambda: answering(stack.ingress_port, 6) == webs, timeout=30, what="nginx reaching both backends")
-    # HTTPS termination at nginx for the `web` backends (tagged https-terminate), with the edge
-    # certificate tls-init made; curl trusts our CA, taken out of the volume.
-    ca = tmp_path / "ca.pem"
-    ca.write_text(docker("exec", server1, "cat", "/consul/tls/consul-agent-ca.pem") + "\n")
-    https = ["curl", "-sS", "-m", "3", "--cacert", str(ca), "--resolve",
-             f"web.ingress.test:{stack.https_port}:127.0.0.1", f"https://web.ingress.test:{stack.https_port}/"]
 
+    # The README's way to the CA and the CLI's client certificate, out of the volume.
+    for name in ("consul-agent-ca.pem", "cli.pem", "cli-key.pem"):
+        (tmp_path / name).write_text(stack.compose("exec", "-T", "server1-tls", "cat", f"/consul/tls/{name}"))
+
+    def curl(service: str, port: int, *args: str, cert: Path | None = None) -> subprocess.CompletedProcess[str]:
+        """curl from the host to https://<service>.ingress.test:<port>/ trusting the stack's CA."""
+        host, published = f"{service}.ingress.test", stack.https_ports[port]
+        mine = ["--cert", str(cert / "cli.pem"), "--key", str(cert / "cli-key.pem")] if cert else []
+        return subprocess.run(["curl", "-sS", "-m", "3", "--cacert", str(tmp_path / "consul-agent-ca.pem"), *mine,
+                               "--resolve", f"{host}:{published}:127.0.0.1", *args, f"https://{host}:{published}/"],
+                              capture_output=True, text=True, timeout=10)
+
+    # Termination at nginx for the `web` backends (tagged https-terminate), over HTTP/2.
     def https_answers() -> set[str]:
-        out = (subprocess.run(https, capture_output=True, text=True, timeout=10) for _ in range(6))
-        return {p.stdout.strip().removeprefix("this is ") for p in out if p.returncode == 0}
+        return {p.stdout.strip().removeprefix("this is ") for p in (curl("web", 8443) for _ in range(6))
+                if p.returncode == 0}
 
     wait_until(lambda: https_answers() == webs, timeout=30, what="both backends over HTTPS through nginx")
-    h2 = subprocess.run([*https[:-1], "--http2", "-o", "/dev/null", "-w", "%{http_version}", https[-1]],
-                        capture_output=True, text=True, timeout=10)
-    assert h2.stdout == "2", h2.stderr
-    # A name no service has gets no TLS handshake.
-    unknown = subprocess.run(["curl", "-sS", "-m", "3", "--cacert", str(ca), "--resolve",
-                              f"nobody.ingress.test:{stack.https_port}:127.0.0.1",
-                              f"https://nobody.ingress.test:{stack.https_port}/"], capture_output=True, timeout=10)
-    assert unknown.returncode != 0
+    assert curl("web", 8443, "--http2", "-o", "/dev/null", "-w", "%{http_version}").stdout == "2"
+    # Re-encrypt: `secure` (tagged https-reencrypt) answers through a second TLS connection that
+    # nginx verified under the name "secure".
+    wait_until(lambda: curl("secure", 8444).stdout.strip() == "secure", timeout=30,
+               what="the re-encrypt backend through nginx")
+    # Passthrough: `vault` (tagged tls-passthrough) holds the TLS itself and takes the stack's
+    # client certificate; without one, or with one from another CA, it refuses.
+    wait_until(lambda: curl("vault", 9443, cert=tmp_path).stdout.startswith("vault client="), timeout=30,
+               what="the passthrough backend with our client certificate")
+    assert curl("vault", 9443).returncode != 0
+    make_other_ca(tmp_path / "other")
+    other = tmp_path / "other"
+    for suffix in ("", "-key"):
+        os.replace(other / f"dc1-client-consul-0{suffix}.pem", other / f"cli{suffix}.pem")
+    assert curl("vault", 9443, cert=other).returncode != 0
+    # The certificate the passthrough client sees is the backend's own, not nginx's edge one.
+    vault_pem = stack.compose("exec", "-T", "server1-tls", "cat", "/consul/tls/backend-vault.pem")
+    assert served_certificate(tmp_path, "vault.ingress.test", stack.https_ports[9443]) == \
+        ssl.PEM_cert_to_DER_cert(vault_pem)
+    # Each mode routes only its own names: an unknown SNI, or a service under another mode's
+    # port, gets no handshake (8443, 8444) or a closed connection (9443).
+    for service, port in (("nobody", 8443), ("nobody", 8444), ("nobody", 9443), ("vault", 8443),
+                          ("secure", 9443), ("web", 8444)):
+        assert curl(service, port, cert=tmp_path).returncode != 0, (service, port)
+
     stack.compose("down", "-v", "--remove-orphans", timeout=300)
     assert project_leftovers(stack.project) == []

@@ -215,3 +215,19 @@ def test_resync_repairs_both_ways_with_cleanup(tmp_path: Path, agent: AgentProce
         registered_within(agent, containers.prefix, {want, other["ID"]}, timeout=3.0)
     finally:
         reg.stop()
+
+
+def test_same_compose_project_outside_a_compose_container_refuses_to_start(
+    tmp_path: Path, agent: AgentProcess
+) -> None:
+    """The flag promises a filter it can only know from its own container; run on the host (no
+    such container), registrator says so and exits 2 instead of registering everything."""
+    with engine_lock():
+        reg = start_registrator(tmp_path, agent, "-ip=127.0.0.1", "-same-compose-project", wait=False)
+        try:
+            wait_until(lambda: reg.proc.poll() is not None, 20, what="registrator exiting")
+        finally:
+            reg.stop()
+    assert reg.proc.returncode == 2
+    assert "-same-compose-project" in reg.log() and "com.docker.compose.project" in reg.log()
+    assert "synced" not in reg.log()

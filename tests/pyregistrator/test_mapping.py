@@ -359,3 +359,17 @@ def test_meta_is_always_acceptable_to_consul(labels: dict) -> None:
 def test_escaped_tags_round_trip(tags: list[str]) -> None:
     encoded = ",".join(t.replace(",", "\\,") for t in tags)
     assert split_tags(encoded) == tags
+
+
+# -- -same-compose-project ----------------------------------------------------------------------
+
+
+def test_only_the_containers_carrying_the_project_label_are_registered() -> None:
+    cfg = MappingConfig(hostname="hostname", hostname_ip="192.168.1.102",
+                        only_label=("com.docker.compose.project", "mine"))
+    ours = inspection("web.1", "web", {"8080/tcp": "10001"}, labels={"com.docker.compose.project": "mine"})
+    theirs = inspection("web.2", "web", {"8080/tcp": "10002"}, labels={"com.docker.compose.project": "other"})
+    loose = inspection("web.3", "web", {"8080/tcp": "10003"})
+    assert [s.port for s in container_services(ours, cfg)] == [10001]
+    assert container_services(theirs, cfg) == [] and container_services(loose, cfg) == []
+    assert len(container_services(theirs, CFG)) == 1  # without the flag, every container counts
