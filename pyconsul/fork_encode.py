@@ -29,7 +29,11 @@ async def encode_off_loop(encode: Callable[[], bytes]) -> bytes:
     """`encode()`'s bytes, computed in a forked child (a thread where fork is unavailable)."""
     if not hasattr(os, "fork"):
         return await asyncio.to_thread(encode)
-    r, w = os.pipe()
+    try:
+        r, w = os.pipe()
+    except OSError as exc:  # out of descriptors (EMFILE): a thread needs none
+        log.warning("snapshot: cannot open a pipe to the encoder; encoding in a thread", extra={"error": str(exc)})
+        return await asyncio.to_thread(encode)
     try:
         pid = os.fork()
     except OSError as exc:

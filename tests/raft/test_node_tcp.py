@@ -19,6 +19,7 @@ from pyconsul.raft.snapshot import FileSnapshotStore
 from pyconsul.raft.stable import FileStableStore
 from pyconsul.raft.tcp_transport import TCPTransport
 from tests.raft.faults import FaultyTransport
+from tests.support.ports import free_port
 from tests.support.wait import async_wait_until
 
 
@@ -44,7 +45,9 @@ class Server:
     def __init__(self, root: Path, name: str, port: int = 0, snapshot_threshold: int = 100) -> None:
         self.root = root
         self.name = name
-        self.port = port
+        # A leased port, below the ephemeral range: a restart binds it again, and a port 0 pick
+        # could by then be some outgoing connection's source port.
+        self.port = port or free_port()
         self.snapshot_threshold = snapshot_threshold
         self.node: RaftNode | None = None
         self.kv = KV()
