@@ -272,4 +272,6 @@ def test_translate_wan_addrs_answers_other_datacenters_at_wan_addresses(two_dcs:
     # DNS for dc2 answers at the service's WAN address too.
     got = wait_until(lambda: _addresses(_resolver(c1), "edge-svc.service.dc2.consul"), 20, "edge-svc.service.dc2")
     assert got == ["198.51.100.2"]
-    assert _addresses(_resolver(s1), "edge-svc.service.dc2.consul") == ["10.1.0.2"]
+    # s1's mirror of dc2 starts with the first question about it: wait for it, as above
+    assert wait_until(lambda: _addresses(_resolver(s1), "edge-svc.service.dc2.consul"), 20,
+                      "edge-svc.service.dc2 on s1") == ["10.1.0.2"]

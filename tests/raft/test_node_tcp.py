@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import errno
 import random
 from collections.abc import AsyncIterator, Awaitable
 from pathlib import Path
@@ -63,7 +64,17 @@ class Server:
             tick_interval=0.02, election_tick=10, snapshot_threshold=self.snapshot_threshold,
             trailing_entries=10, rng=random.Random(self.name),
         )
-        await node.start()
+        # In-process restarts reuse the port while the last transport's sockets may still be
+        # going (a real restart is a new process); retry the bind for a moment.
+        deadline = asyncio.get_running_loop().time() + 5.0
+        while True:
+            try:
+                await node.start()
+                break
+            except OSError as exc:
+                if exc.errno != errno.EADDRINUSE or asyncio.get_running_loop().time() > deadline:
+                    raise
+                await asyncio.sleep(0.05)
         self.port = int(node.transport.address.rsplit(":", 1)[1])
         self.node = node
         return node
