@@ -93,8 +93,14 @@ class ConnectCATable:
         return {"connect_ca": {"config": self.config, "roots": self.roots, "serial": self.serial}}
 
     def restore(self, snap: dict[str, Any]) -> None:
-        self.clear()
         saved = snap.get("connect_ca") or {}
+        if not saved.get("roots") and self.roots:
+            # A snapshot from before the CA made its first root keeps the CA there is: the
+            # leaves and agent certificates it signed are out there, and dropping it would make
+            # every server refuse them until they renew. Every server holds the same replicated
+            # CA, so each restores to the same state.
+            return
+        self.clear()
         self.config = saved.get("config")
         self.roots = list(saved.get("roots") or [])
         self.serial = int(saved.get("serial", 0))
