@@ -78,14 +78,17 @@ def _redact_tokens(identity: Identity, rows: list[Row]) -> list[Row]:
     return [{**row, "Token": REDACTED_TOKEN} if row.get("Token") else row for row in rows]
 
 
-def _queries(identity: Identity, rows: Any) -> tuple[Any, bool]:
-    def allowed(row: Row) -> bool:
-        name = row.get("Name") or ""
-        if not name:
-            return identity.authorizer.allowed("acl", "write")
-        return _can(identity, "query", name)
+def query_readable(identity: Identity, row: Row) -> bool:
+    """Consul's prepared-query read rule: query:read on a named query's name (a template's
+    prefix); an unnamed query only for acl:write."""
+    name = row.get("Name") or ""
+    if not name:
+        return identity.authorizer.allowed("acl", "write")
+    return _can(identity, "query", name)
 
-    kept, dropped = enforce.keep(identity, list(rows), allowed)
+
+def _queries(identity: Identity, rows: Any) -> tuple[Any, bool]:
+    kept, dropped = enforce.keep(identity, list(rows), lambda row: query_readable(identity, row))
     return _redact_tokens(identity, kept), dropped
 
 

@@ -15,7 +15,7 @@ from aiohttp import web
 
 from pyconsul.acl import enforce
 from pyconsul.acl.resolver import ACLNotFound
-from pyconsul.api.acl_filter import REDACTED_TOKEN, identity_of, redact_query
+from pyconsul.api.acl_filter import REDACTED_TOKEN, identity_of, query_readable, redact_query
 from pyconsul.api.acl_names import require_name
 from pyconsul.api.app import APIContext, Reply, json_reply, read_json
 from pyconsul.api.errors import HTTPError
@@ -53,12 +53,9 @@ def _require_write(req: web.Request, row: Row | None) -> None:
 
 def _require_read(req: web.Request, row: Row, unnamed_needs_acl_write: bool) -> None:
     identity = identity_of(req)
-    if identity is None:
+    if identity is None or (not row.get("Name") and not unnamed_needs_acl_write):
         return
-    name = row.get("Name") or ""
-    allowed = (identity.authorizer.allowed("query", "read", name) if name
-               else not unnamed_needs_acl_write or identity.authorizer.allowed("acl", "write"))
-    if not allowed:
+    if not query_readable(identity, row):
         raise HTTPError(403, PERMISSION_DENIED)
 
 
