@@ -236,17 +236,13 @@ class FastPathProtocol(asyncio.Protocol):
 
     def eof_received(self) -> bool | None:
         """A client that half-closes after its request (`shutdown(SHUT_WR)`, `nc -N`) still gets
-        its answer, as from Go's server: the connection stays open for the reply being made and
-        closes once the handlers are done (aiohttp would close it at once, so a slow reply was
-        lost, or failed half-written as a 500)."""
+        its answer, as from Go's server: the connection stays open for the reply being made
+        (aiohttp would close it at once, so a slow reply was lost, or failed as a 500); it then
+        closes as the request asked (`Connection: close`) or at the idle timeout."""
         slow = self._slow
         if slow is None:
             return None  # fast-path replies were written as each request arrived
         slow.eof_received()
-        close = getattr(slow, "close", None)
-        if close is None:
-            return None
-        close()  # no further requests; the current one is answered, then the connection closes
         return True
 
     def connection_lost(self, exc: Exception | None) -> None:
