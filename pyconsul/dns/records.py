@@ -34,7 +34,7 @@ from dnslib import (
 )
 from dnslib.label import DNSBuffer, DNSLabelError
 
-from pyconsul.dns.fast_pack import pack_addresses
+from pyconsul.dns.fast_pack import pack_addresses, pack_message
 
 # Query types and response codes used by the resolver (numbers, so no dnslib lookups on hot paths).
 T_A, T_NS, T_CNAME, T_SOA, T_PTR, T_TXT, T_AAAA, T_SRV, T_OPT = 1, 2, 5, 6, 12, 16, 28, 33, 41
@@ -281,13 +281,16 @@ def _pack(
     tc: bool, ra: bool,
 ) -> bytes:
     rcode = ans.rcode
+    flags = (1 << 15 | int(ans.authoritative) << 10 | int(tc) << 9 | int(req.rd) << 8 | int(ra) << 7
+             | int(req.cd) << 4 | rcode & 0xF)
+    edns = (OUR_UDP_SIZE, (rcode >> 4) & 0xFF) if req.edns is not None else None
+    fast = None
     if not authority and not additional:
-        flags = (1 << 15 | int(ans.authoritative) << 10 | int(tc) << 9 | int(req.rd) << 8 | int(ra) << 7
-                 | int(req.cd) << 4 | rcode & 0xF)
-        edns = (OUR_UDP_SIZE, (rcode >> 4) & 0xFF) if req.edns is not None else None
         fast = pack_addresses(req.id, flags, req.question, answers, edns)
-        if fast is not None:
-            return fast
+    if fast is None:
+        fast = pack_message(req.id, flags, req.question, (answers, authority, additional), edns)
+    if fast is not None:
+        return fast
     return _pack_dnslib(req, ans, answers, authority, additional, tc, ra)
 
 
