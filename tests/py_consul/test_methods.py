@@ -292,8 +292,17 @@ def test_coordinates(cli: consul.Consul, node_name: str) -> None:
     assert int(index) > 0 and rows == [{"Node": "pc-coord-node", "Segment": "", "Coord": coord}]
     moved = {**coord, "Vec": [0.004, 0, 0, 0, 0, 0, 0, 0]}
     threading.Timer(0.3, lambda: cli.coordinate.update("pc-coord-node", moved)).start()
-    new_index, rows = cli.coordinate.nodes(index=index, wait="5s")  # a blocking read wakes on the update
-    assert int(new_index) > int(index) and moved in [r["Coord"] for r in rows]
+    # A blocking read wakes on the update; the agent's own coordinate updater may write first, so
+    # follow the index until the moved coordinate shows.
+    deadline = time.monotonic() + 10
+    seen = index
+    while True:
+        new_index, rows = cli.coordinate.nodes(index=seen, wait="5s")
+        assert int(new_index) > int(seen)
+        if moved in [r["Coord"] for r in rows] or time.monotonic() > deadline:
+            break
+        seen = new_index
+    assert moved in [r["Coord"] for r in rows]
     assert cli.coordinate.node("pc-no-such-node")[1] is None  # a 404, read as None by the client
 
 
