@@ -44,8 +44,13 @@ def pack_addresses(msg_id: int, flags: int, question: Any, answers: list[Any], e
     head = struct.pack("!HHHHHH", msg_id, flags, 1, len(answers), 0, 1 if edns is not None else 0)
     out = head + qname + struct.pack("!HH", question.qtype, question.qclass) + b"".join(parts)
     if edns is not None:
-        out += b"\x00" + struct.pack("!HHBBHH", 41, edns[0], edns[1], 0, 0, 0)
+        out += _opt(edns)
     return out
+
+
+def _opt(edns: tuple[int, int]) -> bytes:
+    """The reply's OPT record: root name, type 41, class = UDP size, TTL = extended rcode."""
+    return b"\x00" + struct.pack("!HHBBHH", 41, edns[0], edns[1], 0, 0, 0)
 
 
 class _NameTooLong(Exception):
@@ -73,18 +78,6 @@ def _name(out: bytearray, names: dict[tuple[bytes, ...], int], labels: tuple[byt
     out.append(0)
 
 
-def _plain_name(out: bytearray, labels: tuple[bytes, ...]) -> None:
-    """An uncompressed name (an SRV target, RFC 2782), not offered to later names either."""
-    if len(b".".join(labels)) > 253:
-        raise _NameTooLong
-    for element in labels:
-        if len(element) > 63:
-            raise _NameTooLong
-        out.append(len(element))
-        out += element
-    out.append(0)
-
-
 def _record(out: bytearray, names: dict[tuple[bytes, ...], int], rr: Any) -> bool:
     """Append one record; False (nothing written that matters) for a type this packer leaves to
     dnslib."""
@@ -97,7 +90,7 @@ def _record(out: bytearray, names: dict[tuple[bytes, ...], int], rr: Any) -> boo
         out += bytes(rdata.data)
     elif rtype == _SRV:
         out += _SRV_HEAD.pack(rdata.priority, rdata.weight, rdata.port)
-        _plain_name(out, rdata.target.label)
+        _name(out, {}, rdata.target.label)  # uncompressed (RFC 2782) and not offered to later names
     elif rtype == _TXT:
         for chunk in rdata.data:
             if len(chunk) > 255:
@@ -134,5 +127,5 @@ def pack_message(msg_id: int, flags: int, question: Any, sections: tuple[list[An
     except (_NameTooLong, struct.error):
         return None
     if edns is not None:
-        out += b"\x00" + struct.pack("!HHBBHH", 41, edns[0], edns[1], 0, 0, 0)
+        out += _opt(edns)
     return bytes(out)
